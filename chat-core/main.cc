@@ -1,0 +1,142 @@
+// chat-core: flags -> CoreOptions -> CoreServer -> wait for SIGINT/SIGTERM ->
+// ordered shutdown.
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "chat/log.h"
+#include "chat/validate.h"
+#include "server.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
+          "Address to serve gRPC on (host:port; port 0 picks a free one).");
+ABSL_FLAG(std::string, db, "data/chat.db",
+          "SQLite database file (created and migrated on start); ':memory:' keeps nothing.");
+ABSL_FLAG(bool, sync_full, false,
+          "synchronous=FULL: survive power loss too, not only a crash of chat-core (slower).");
+ABSL_FLAG(int, max_text_bytes, 4096, "Largest message text accepted, in bytes.");
+ABSL_FLAG(std::string, gateway_secret_file, "",
+          "File holding the shared secret ws-bridge presents for the Gateway stream (env "
+          "CHAT_GATEWAY_SECRET also works). Unset: gateway streams from loopback only.");
+ABSL_FLAG(bool, allow_guests, false,
+          "Demo mode: calls without a token may name themselves with x-chat-user. Off by default.");
+ABSL_FLAG(absl::Duration, token_ttl, absl::Hours(24 * 7), "How long a login token is valid.");
+ABSL_FLAG(int, hash_threads, 2, "Threads that hash passwords (Argon2id) off the gRPC threads.");
+ABSL_FLAG(int, pwhash_memlimit_kib, 19456, "Argon2id memory per hash in KiB (OWASP minimum: 19456).");
+ABSL_FLAG(int, pwhash_opslimit, 2, "Argon2id passes per hash (OWASP minimum: 2).");
+ABSL_FLAG(int, stream_queue_events, 4096,
+          "Per Connect stream outbound queue limit; a stream over it is ended with RESOURCE_EXHAUSTED.");
+ABSL_FLAG(int, gateway_queue_events, 1 << 20, "Per gateway stream outbound queue limit.");
+ABSL_FLAG(int, recent_messages, 1024, "Recent messages per room kept in memory for fast resume.");
+ABSL_FLAG(int, presence_limit, 500,
+          "Rooms with more users than this send no member events and list this many names.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
+
+namespace {
+
+std::string ReadSecret(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = absl::StrCat("cannot read gateway secret file ", path);
+    return "";
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string secret(absl::StripAsciiWhitespace(ss.str()));
+  if (secret.size() < 16) *error = absl::StrCat("gateway secret in ", path, " is shorter than 16 characters");
+  return secret;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "chat-core: the chat backend's gRPC service (rooms, messages, history, accounts).\n"
+      "Usage: chat-core [--listen=127.0.0.1:50051] [--db=data/chat.db] [flags]");
+  absl::ParseCommandLine(argc, argv);
+
+  chat::LogLevel level;
+  if (!chat::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "chat-core: --log_level must be debug, info, warning, error or off\n");
+    return 2;
+  }
+  chat::SetLogLevel(level);
+
+  // Block the stop signals in every thread; one thread waits for them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  chat::core::CoreOptions options = chat::core::DefaultCoreOptions();
+  options.listen = absl::GetFlag(FLAGS_listen);
+  options.store.path = absl::GetFlag(FLAGS_db);
+  options.store.synchronous_full = absl::GetFlag(FLAGS_sync_full);
+  options.hub.max_text_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
+  options.hub.room.recent_frames = static_cast<size_t>(absl::GetFlag(FLAGS_recent_messages));
+  options.hub.room.presence_limit = static_cast<size_t>(absl::GetFlag(FLAGS_presence_limit));
+  options.accounts.allow_guests = absl::GetFlag(FLAGS_allow_guests);
+  options.accounts.token_ttl_ms = absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_token_ttl));
+  options.accounts.hash_threads = absl::GetFlag(FLAGS_hash_threads);
+  options.accounts.pwhash_memlimit = static_cast<size_t>(absl::GetFlag(FLAGS_pwhash_memlimit_kib)) * 1024;
+  options.accounts.pwhash_opslimit = static_cast<uint64_t>(absl::GetFlag(FLAGS_pwhash_opslimit));
+  options.services.connect_outbox.max_events = static_cast<size_t>(absl::GetFlag(FLAGS_stream_queue_events));
+  options.services.gateway_outbox.max_events = static_cast<size_t>(absl::GetFlag(FLAGS_gateway_queue_events));
+
+  if (options.hub.max_text_bytes < 1 ||
+      options.hub.max_text_bytes > static_cast<size_t>(chat::kMaxReceiveMessageBytes) / 2) {
+    std::fprintf(stderr, "chat-core: --max_text_bytes must be between 1 and %d\n",
+                 chat::kMaxReceiveMessageBytes / 2);
+    return 2;
+  }
+  if (options.accounts.token_ttl_ms <= 0) {
+    std::fprintf(stderr, "chat-core: --token_ttl must be positive\n");
+    return 2;
+  }
+
+  std::string secret_file = absl::GetFlag(FLAGS_gateway_secret_file);
+  if (!secret_file.empty()) {
+    std::string error;
+    options.services.gateway_secret = ReadSecret(secret_file, &error);
+    if (!error.empty()) {
+      std::fprintf(stderr, "chat-core: %s\n", error.c_str());
+      return 2;
+    }
+  } else if (const char* env = std::getenv("CHAT_GATEWAY_SECRET"); env != nullptr && *env) {
+    options.services.gateway_secret = std::string(absl::StripAsciiWhitespace(env));
+  }
+  if (options.services.gateway_secret.empty()) {
+    CHAT_LOG_WARN("core", "no gateway secret set: gateway streams are accepted from loopback only");
+  }
+  if (options.accounts.allow_guests) {
+    CHAT_LOG_WARN("core", "--allow_guests is on: anyone can chat without an account");
+  }
+
+  auto server = chat::core::CoreServer::Start(std::move(options));
+  if (!server.ok()) {
+    std::fprintf(stderr, "chat-core: %s\n", std::string(server.status().message()).c_str());
+    return 1;
+  }
+  // Machine-readable line for scripts and tests that start us on port 0.
+  std::printf("chat-core listening on %s\n", (*server)->address().c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  CHAT_LOG_INFO("core", "received %s; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->Shutdown(absl::Seconds(3));
+  return 0;
+}

@@ -1,0 +1,79 @@
+#include "frames.h"
+
+#include <vector>
+
+#include "google/protobuf/util/time_util.h"
+
+namespace chat::core {
+namespace {
+
+size_t PutVarint(uint64_t v, char* out) {
+  size_t n = 0;
+  while (v >= 0x80) {
+    out[n++] = static_cast<char>((v & 0x7F) | 0x80);
+    v >>= 7;
+  }
+  out[n++] = static_cast<char>(v);
+  return n;
+}
+
+// GatewayDown field numbers.
+constexpr uint8_t kSessionTag = (1 << 3) | 0;  // varint
+constexpr uint8_t kEventTag = (4 << 3) | 2;    // length-delimited
+
+}  // namespace
+
+grpc::ByteBuffer SerializeToByteBuffer(const google::protobuf::MessageLite& message) {
+  std::string bytes = message.SerializeAsString();
+  grpc::Slice slice(bytes);
+  return grpc::ByteBuffer(&slice, 1);
+}
+
+bool ParseFromByteBuffer(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message) {
+  std::vector<grpc::Slice> slices;
+  if (!buffer.Dump(&slices).ok()) return false;
+  if (slices.size() == 1) {
+    return message->ParseFromArray(slices[0].begin(), static_cast<int>(slices[0].size()));
+  }
+  std::string joined;
+  joined.reserve(buffer.Length());
+  for (const auto& s : slices) joined.append(reinterpret_cast<const char*>(s.begin()), s.size());
+  return message->ParseFromString(joined);
+}
+
+grpc::ByteBuffer WrapForGatewaySession(uint64_t session, const grpc::Slice& event_bytes) {
+  char prefix[24];
+  size_t n = 0;
+  if (session != 0) {
+    prefix[n++] = static_cast<char>(kSessionTag);
+    n += PutVarint(session, prefix + n);
+  }
+  prefix[n++] = static_cast<char>(kEventTag);
+  n += PutVarint(event_bytes.size(), prefix + n);
+  grpc::Slice slices[2] = {grpc::Slice(prefix, n), event_bytes};
+  return grpc::ByteBuffer(slices, 2);
+}
+
+RoomFramePtr MakeRoomFrame(int64_t room_id, int64_t seq, const chat::v1::ServerEvent& event) {
+  auto frame = std::make_shared<RoomFrame>();
+  frame->room_id = room_id;
+  frame->seq = seq;
+  std::string bytes = event.SerializeAsString();
+  frame->event_bytes = grpc::Slice(bytes);
+  frame->connect = grpc::ByteBuffer(&frame->event_bytes, 1);
+  frame->gateway = WrapForGatewaySession(0, frame->event_bytes);
+  frame->bytes = bytes.size();
+  return frame;
+}
+
+void FillMessage(const StoredMessage& stored, const std::string& room_name,
+                 chat::v1::Message* out) {
+  out->set_room(room_name);
+  out->set_seq(stored.seq);
+  out->set_author(stored.author);
+  out->set_text(stored.text);
+  *out->mutable_sent_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(stored.sent_at_ms);
+  out->set_client_msg_id(stored.client_msg_id);
+}
+
+}  // namespace chat::core

@@ -1,0 +1,225 @@
+#include "outbox.h"
+
+#include "absl/strings/str_cat.h"
+#include "chat/log.h"
+
+namespace chat::core {
+
+Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
+               std::atomic<uint64_t>* room_frame_counter)
+    : kind_(kind), limits_(limits), room_frame_counter_(room_frame_counter), writer_(writer) {}
+
+bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event) {
+  std::shared_ptr<grpc::ByteBuffer> buffer;
+  if (kind_ == Kind::kConnect) {
+    buffer = std::make_shared<grpc::ByteBuffer>(SerializeToByteBuffer(event));
+  } else {
+    chat::v1::GatewayDown down;
+    down.set_session(session);
+    *down.mutable_event() = event;
+    buffer = std::make_shared<grpc::ByteBuffer>(SerializeToByteBuffer(down));
+  }
+  size_t bytes = buffer->Length();
+  absl::MutexLock lock(&mu_);
+  const grpc::ByteBuffer* raw = buffer.get();
+  return PushLocked(Item{std::move(buffer), raw, bytes});
+}
+
+bool Outbox::PushMessage(const google::protobuf::MessageLite& message) {
+  auto buffer = std::make_shared<grpc::ByteBuffer>(SerializeToByteBuffer(message));
+  size_t bytes = buffer->Length();
+  absl::MutexLock lock(&mu_);
+  const grpc::ByteBuffer* raw = buffer.get();
+  return PushLocked(Item{std::move(buffer), raw, bytes});
+}
+
+bool Outbox::PushReplay(uint64_t session, const RoomFramePtr& frame) {
+  if (kind_ == Kind::kConnect) {
+    absl::MutexLock lock(&mu_);
+    return PushLocked(Item{frame, &frame->connect, frame->bytes});
+  }
+  auto buffer = std::make_shared<grpc::ByteBuffer>(WrapForGatewaySession(session, frame->event_bytes));
+  absl::MutexLock lock(&mu_);
+  const grpc::ByteBuffer* raw = buffer.get();
+  return PushLocked(Item{std::move(buffer), raw, frame->bytes});
+}
+
+void Outbox::OnRoomFrame(const RoomFramePtr& frame) {
+  absl::MutexLock lock(&mu_);
+  if (finished_) return;
+  auto it = rooms_.find(frame->room_id);
+  if (it == rooms_.end()) return;  // left the room after the publisher's snapshot
+  if (kind_ == Kind::kGateway) {
+    // The bridge keeps each of its sessions in order (and drops what a session
+    // already has), so the gateway stream forwards every frame once.
+    ++stats_.room_frames;
+    if (room_frame_counter_ != nullptr) room_frame_counter_->fetch_add(1, std::memory_order_relaxed);
+    PushLocked(Item{frame, &frame->gateway, frame->bytes});
+    return;
+  }
+  if (frame->seq != 0) {
+    if (frame->seq <= it->second) return;  // already given (replayed while joining)
+    if (frame->seq != it->second + 1) {
+      // The room publishes in seq order and the stream went live at a seq it had
+      // been given, so a gap means a broken invariant. End the stream so the
+      // client resumes with since_seq rather than miss a message.
+      CHAT_LOG_ERROR("outbox", "gap in room %d: have %d, got %d", frame->room_id, it->second,
+                     frame->seq);
+      FinishLocked(grpc::Status(grpc::StatusCode::ABORTED,
+                                "delivery gap detected; reconnect and join with since_seq"));
+      return;
+    }
+    it->second = frame->seq;
+  }
+  ++stats_.room_frames;
+  if (room_frame_counter_ != nullptr) room_frame_counter_->fetch_add(1, std::memory_order_relaxed);
+  PushLocked(Item{frame, &frame->connect, frame->bytes});
+}
+
+void Outbox::AddRoom(int64_t room_id, int64_t seq) {
+  absl::MutexLock lock(&mu_);
+  if (kind_ == Kind::kConnect) {
+    rooms_[room_id] = seq;
+  } else {
+    ++rooms_[room_id];
+  }
+}
+
+void Outbox::RemoveRoom(int64_t room_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = rooms_.find(room_id);
+  if (it == rooms_.end()) return;
+  if (kind_ == Kind::kConnect || --it->second <= 0) rooms_.erase(it);
+}
+
+bool Outbox::PushLocked(Item item) {
+  if (finished_ || writer_ == nullptr) return false;
+  if (queue_.size() >= limits_.max_events || queued_bytes_ + item.bytes > limits_.max_bytes) {
+    FinishLocked(grpc::Status(
+        grpc::StatusCode::RESOURCE_EXHAUSTED,
+        absl::StrCat("outbound queue overflow (", queue_.size(), " events, ", queued_bytes_,
+                     " bytes queued): the receiver is not reading fast enough; reconnect and "
+                     "join with since_seq to resume")));
+    return false;
+  }
+  queued_bytes_ += item.bytes;
+  queue_.push_back(std::move(item));
+  if (!write_in_flight_) StartNextLocked();
+  return true;
+}
+
+void Outbox::StartNextLocked() {
+  if (queue_.empty() || writer_ == nullptr) return;
+  write_in_flight_ = true;
+  grpc::WriteOptions options;
+  // Let queued messages leave together: only the last one flushes.
+  if (queue_.size() > 1) options.set_buffer_hint();
+  writer_->StartWriteBuffer(queue_.front().buffer, options);
+}
+
+void Outbox::OnWriteDone(bool ok) {
+  std::vector<std::function<void()>> ready;
+  {
+    absl::MutexLock lock(&mu_);
+    write_in_flight_ = false;
+    if (!queue_.empty()) {
+      queued_bytes_ -= queue_.front().bytes;
+      queue_.pop_front();
+    }
+    if (!ok) {
+      // The stream is broken (client gone). Every RPC still needs its Finish.
+      FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
+      return;
+    }
+    ++stats_.frames_written;
+    if (finished_) return;
+    if (!queue_.empty()) {
+      StartNextLocked();
+    } else if (finish_when_drained_) {
+      FinishLocked(drained_status_);
+    }
+    if (queue_.size() <= limits_.low_water_events && !writable_waiters_.empty()) {
+      ready.swap(writable_waiters_);
+    }
+  }
+  for (auto& fn : ready) fn();
+}
+
+void Outbox::FinishLocked(const grpc::Status& status) {
+  if (finished_) return;
+  finished_ = true;
+  writable_waiters_.clear();
+  // The item being written must stay alive until its OnWriteDone.
+  while (queue_.size() > (write_in_flight_ ? 1u : 0u)) {
+    queued_bytes_ -= queue_.back().bytes;
+    queue_.pop_back();
+  }
+  if (writer_ != nullptr) writer_->FinishStream(status);
+}
+
+void Outbox::Finish(const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  FinishLocked(status);
+}
+
+void Outbox::FinishWhenDrained(const grpc::Status& status) {
+  absl::MutexLock lock(&mu_);
+  if (finished_) return;
+  if (queue_.empty() && !write_in_flight_) {
+    FinishLocked(status);
+    return;
+  }
+  finish_when_drained_ = true;
+  drained_status_ = status;
+}
+
+void Outbox::Detach() {
+  std::deque<Item> drop;
+  std::vector<std::function<void()>> waiters;
+  {
+    absl::MutexLock lock(&mu_);
+    writer_ = nullptr;
+    finished_ = true;
+    drop.swap(queue_);
+    waiters.swap(writable_waiters_);
+    queued_bytes_ = 0;
+    rooms_.clear();
+  }
+  // Destroyed outside the lock: they may hold the last reference to a session.
+}
+
+bool Outbox::finished() const {
+  absl::MutexLock lock(&mu_);
+  return finished_;
+}
+
+size_t Outbox::queued() const {
+  absl::MutexLock lock(&mu_);
+  return queue_.size();
+}
+
+OutboxStats Outbox::stats() const {
+  absl::MutexLock lock(&mu_);
+  return stats_;
+}
+
+void Outbox::WhenWritable(std::function<void()> fn) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (queue_.size() > limits_.low_water_events) {
+      writable_waiters_.push_back(std::move(fn));
+      return;
+    }
+  }
+  fn();
+}
+
+bool Outbox::IfOpen(const std::function<void()>& fn) {
+  absl::MutexLock lock(&mu_);
+  if (finished_ || writer_ == nullptr) return false;
+  fn();
+  return true;
+}
+
+}  // namespace chat::core

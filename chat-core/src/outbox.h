@@ -1,0 +1,139 @@
+// Outbox: the bounded outbound queue of one gRPC stream (a Connect stream or a
+// gateway stream), with exactly one write in flight.
+//
+// Threading: thread-safe. Anyone may push (the store thread publishing a room
+// message, a gRPC reaction answering an event); the reactor reports OnWriteDone.
+// The lock is the innermost lock of chat-core: it is taken under a room lock or a
+// session lock, never the other way round, and no callback runs under it.
+// Lifetime: shared by the reactor, its sessions and the rooms it is in; the
+// reactor calls Detach() from OnDone, after which every push is dropped and no
+// write or finish reaches the (deleted) reactor.
+#ifndef CHAT_CORE_SRC_OUTBOX_H_
+#define CHAT_CORE_SRC_OUTBOX_H_
+
+#include <grpcpp/support/byte_buffer.h>
+#include <grpcpp/impl/call_op_set.h>
+#include <grpcpp/support/status.h>
+
+#include <atomic>
+#include <cstdint>
+#include <deque>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "chat/v1/chat.pb.h"
+#include "frames.h"
+
+namespace chat::core {
+
+// Receives the room events of the rooms it is subscribed to.
+class RoomSubscriber {
+ public:
+  virtual ~RoomSubscriber() = default;
+  // Any thread, frames of one room in publish order; must not block.
+  virtual void OnRoomFrame(const RoomFramePtr& frame) = 0;
+};
+
+// The reactor side of an outbox. Called with the outbox lock held, so an
+// implementation only starts gRPC operations (which never run reactions inline).
+class OutboxWriter {
+ public:
+  virtual ~OutboxWriter() = default;
+  virtual void StartWriteBuffer(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) = 0;
+  virtual void FinishStream(const grpc::Status& status) = 0;
+};
+
+struct OutboxLimits {
+  size_t max_events = 4096;
+  size_t max_bytes = 4 << 20;
+  // Replay pages are queued only while the queue is at or below this.
+  size_t low_water_events = 256;
+};
+
+struct OutboxStats {
+  uint64_t frames_written = 0;
+  uint64_t room_frames = 0;
+};
+
+class Outbox : public RoomSubscriber {
+ public:
+  enum class Kind { kConnect, kGateway };
+
+  // `room_frame_counter` (optional) counts the room frames this outbox queues.
+  Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
+         std::atomic<uint64_t>* room_frame_counter = nullptr);
+
+  Kind kind() const { return kind_; }
+
+  // A session event: encoded for this stream (a gateway wraps it with the
+  // session id). False if the stream is finished or just overflowed.
+  bool PushEvent(uint64_t session, const chat::v1::ServerEvent& event);
+  // A message written as is (a gateway's opened/closed control items).
+  bool PushMessage(const google::protobuf::MessageLite& message);
+  // A replayed message for one session, reusing the frame's encoded bytes.
+  bool PushReplay(uint64_t session, const RoomFramePtr& frame);
+  // A room event; delivered only while the stream has a session live in the room.
+  void OnRoomFrame(const RoomFramePtr& frame) override;
+
+  // A session of this stream went live in a room, having been given every message
+  // up to `seq` (Connect: later frames must continue at seq + 1). Called under the
+  // room lock, so it is ordered with the room's publishing.
+  void AddRoom(int64_t room_id, int64_t seq);
+  void RemoveRoom(int64_t room_id);
+
+  // Reactor side.
+  void OnWriteDone(bool ok);
+  // Ends the stream now with `status`, dropping what is queued. Idempotent.
+  void Finish(const grpc::Status& status);
+  // Ends the stream once everything queued has been written.
+  void FinishWhenDrained(const grpc::Status& status);
+  void Detach();
+
+  bool finished() const;
+  size_t queued() const;
+  OutboxStats stats() const;
+
+  // Runs `fn` once the queue is at or below the low-water mark: now (on this
+  // thread) if it already is, else from the write completion that gets it there.
+  // Dropped if the stream finishes first.
+  void WhenWritable(std::function<void()> fn);
+
+  // Runs `fn` under the lock if the stream is still open (used to restart reads).
+  bool IfOpen(const std::function<void()>& fn);
+
+ private:
+  struct Item {
+    std::shared_ptr<const void> hold;
+    const grpc::ByteBuffer* buffer;
+    size_t bytes;
+  };
+
+  bool PushLocked(Item item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void StartNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  const Kind kind_;
+  const OutboxLimits limits_;
+  std::atomic<uint64_t>* const room_frame_counter_;
+  mutable absl::Mutex mu_;
+  OutboxWriter* writer_ ABSL_GUARDED_BY(mu_);
+  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool finish_when_drained_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status drained_status_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::function<void()>> writable_waiters_ ABSL_GUARDED_BY(mu_);
+  // Connect: room id -> last seq given. Gateway: room id -> sessions live in it.
+  absl::flat_hash_map<int64_t, int64_t> rooms_ ABSL_GUARDED_BY(mu_);
+  OutboxStats stats_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace chat::core
+
+#endif  // CHAT_CORE_SRC_OUTBOX_H_

@@ -1,0 +1,149 @@
+#include "room.h"
+
+#include <algorithm>
+
+#include "chat/log.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace chat::core {
+
+Room::Room(const RoomRecord& record, RoomOptions options)
+    : id_(record.id),
+      name_(record.name),
+      created_at_ms_(record.created_at_ms),
+      created_by_(record.created_by),
+      options_(options),
+      last_seq_(record.last_seq),
+      subscribers_(std::make_shared<const SubscriberList>()) {}
+
+int64_t Room::last_seq() const {
+  absl::MutexLock lock(&mu_);
+  return last_seq_;
+}
+
+int Room::member_count() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(user_counts_.size());
+}
+
+bool Room::presence_enabled() const {
+  absl::MutexLock lock(&mu_);
+  return user_counts_.size() <= options_.presence_limit;
+}
+
+void Room::Describe(chat::v1::Room* out) const {
+  out->set_name(name_);
+  *out->mutable_created_at() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(created_at_ms_);
+  out->set_created_by(created_by_);
+  absl::MutexLock lock(&mu_);
+  out->set_last_seq(last_seq_);
+  out->set_member_count(static_cast<int>(user_counts_.size()));
+}
+
+void Room::Publish(const RoomFramePtr& frame) {
+  std::shared_ptr<const SubscriberList> snapshot;
+  {
+    absl::MutexLock lock(&mu_);
+    if (frame->seq != last_seq_ + 1) {
+      // The store promises per-room seq order; anything else is a bug there.
+      CHAT_LOG_ERROR("room", "room %s: published seq %d after %d", name_, frame->seq, last_seq_);
+    }
+    last_seq_ = std::max(last_seq_, frame->seq);
+    recent_.push_back(frame);
+    if (recent_.size() > options_.recent_frames) recent_.pop_front();
+    snapshot = subscribers_;
+  }
+  for (const auto& sub : *snapshot) sub->OnRoomFrame(frame);
+}
+
+void Room::Broadcast(const RoomFramePtr& frame) {
+  std::shared_ptr<const SubscriberList> snapshot;
+  {
+    absl::MutexLock lock(&mu_);
+    snapshot = subscribers_;
+  }
+  for (const auto& sub : *snapshot) sub->OnRoomFrame(frame);
+}
+
+Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_of_user) {
+  absl::MutexLock lock(&mu_);
+  *latest = last_seq_;
+  *first_of_user = false;
+  int64_t pos = t.pos < 0 ? last_seq_ : t.pos;
+  if (pos > last_seq_) return GoLive::kAhead;
+  if (pos < last_seq_) {
+    // Replay from the ring if it holds every message after pos and the session's
+    // queue has room for them; otherwise the caller pages from the store.
+    int64_t missing = last_seq_ - pos;
+    bool in_ring = !recent_.empty() && recent_.front()->seq <= pos + 1;
+    if (!in_ring || missing > static_cast<int64_t>(options_.recent_frames)) {
+      return GoLive::kNeedPage;
+    }
+  }
+  if (!t.commit_if_wanted()) return GoLive::kAbandoned;
+  if (pos < last_seq_) {
+    size_t first = static_cast<size_t>(pos + 1 - recent_.front()->seq);
+    for (size_t i = first; i < recent_.size(); ++i) t.outbox->PushReplay(t.session, recent_[i]);
+  }
+  // Present and subscribed from here: the next published frame is last_seq_ + 1.
+  members_[t.member_id] = t.user;
+  int& count = user_counts_[t.user];
+  *first_of_user = (++count == 1);
+  SubscribeLocked(t.outbox);
+  t.outbox->AddRoom(id_, last_seq_);
+
+  chat::v1::ServerEvent ev;
+  ev.set_ref(t.ref);
+  auto* joined = ev.mutable_joined();
+  joined->set_room(name_);
+  joined->set_latest_seq(last_seq_);
+  joined->set_member_count(static_cast<int>(user_counts_.size()));
+  std::vector<const std::string*> names;
+  names.reserve(std::min(user_counts_.size(), options_.presence_limit));
+  for (const auto& [user, n] : user_counts_) {
+    if (names.size() >= options_.presence_limit) break;
+    names.push_back(&user);
+  }
+  std::sort(names.begin(), names.end(), [](auto* a, auto* b) { return *a < *b; });
+  for (const auto* n : names) joined->add_members(*n);
+  t.outbox->PushEvent(t.session, ev);
+  return GoLive::kLive;
+}
+
+bool Room::RemoveMember(uint64_t member_id, const std::shared_ptr<Outbox>& outbox) {
+  absl::MutexLock lock(&mu_);
+  auto it = members_.find(member_id);
+  if (it == members_.end()) return false;
+  bool last = false;
+  auto uc = user_counts_.find(it->second);
+  if (uc != user_counts_.end() && --uc->second <= 0) {
+    user_counts_.erase(uc);
+    last = true;
+  }
+  members_.erase(it);
+  outbox->RemoveRoom(id_);
+  UnsubscribeLocked(outbox.get());
+  return last;
+}
+
+void Room::SubscribeLocked(const std::shared_ptr<Outbox>& outbox) {
+  if (subscriber_refs_[outbox.get()]++ > 0) return;
+  auto next = std::make_shared<SubscriberList>(*subscribers_);
+  next->push_back(outbox);
+  subscribers_ = std::move(next);
+}
+
+void Room::UnsubscribeLocked(Outbox* outbox) {
+  auto it = subscriber_refs_.find(outbox);
+  if (it == subscriber_refs_.end() || --it->second > 0) return;
+  subscriber_refs_.erase(it);
+  auto next = std::make_shared<SubscriberList>();
+  next->reserve(subscribers_->size());
+  for (const auto& s : *subscribers_) {
+    if (s.get() != outbox) next->push_back(s);
+  }
+  subscribers_ = std::move(next);
+}
+
+}  // namespace chat::core

@@ -1,0 +1,92 @@
+#include "server.h"
+
+#include <grpcpp/ext/proto_server_reflection_plugin.h>
+#include <grpcpp/health_check_service_interface.h>
+#include <grpcpp/security/server_credentials.h>
+#include <grpcpp/server_builder.h>
+
+#include "absl/strings/str_cat.h"
+#include "chat/log.h"
+
+namespace chat::core {
+
+CoreOptions DefaultCoreOptions() {
+  CoreOptions o;
+  o.services.connect_session.pause_reads_when_busy = true;
+  o.services.gateway_session.pause_reads_when_busy = false;
+  o.services.gateway_session.max_inflight_sends = 256;
+  o.services.connect_outbox = OutboxLimits{4096, 4u << 20, 256};
+  o.services.gateway_outbox = OutboxLimits{1u << 20, 256u << 20, 8192};
+  return o;
+}
+
+absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions options) {
+  std::unique_ptr<CoreServer> s(new CoreServer());
+  s->options_ = std::move(options);
+  CoreOptions& o = s->options_;
+
+  auto store = OpenSqliteStore(o.store);
+  if (!store.ok()) return store.status();
+  s->store_ = std::move(*store);
+  if (!o.accounts.now_ms && o.hub.now_ms) o.accounts.now_ms = o.hub.now_ms;
+  s->accounts_ = std::make_unique<Accounts>(s->store_.get(), o.accounts);
+  if (absl::Status st = s->accounts_->Init(); !st.ok()) return st;
+  s->hub_ = std::make_unique<Hub>(s->store_.get(), o.hub);
+  if (absl::Status st = s->hub_->Init(); !st.ok()) return st;
+
+  s->auth_ = std::make_unique<Authenticator>(s->accounts_.get(), &o.services.gateway_secret);
+  s->chat_ = std::make_unique<ChatServiceImpl>(s->hub_.get(), s->auth_.get(), &o.services);
+  s->gateway_ = std::make_unique<GatewayServiceImpl>(s->hub_.get(), s->accounts_.get(),
+                                                     s->auth_.get(), &o.services);
+  s->auth_service_ =
+      std::make_unique<AuthServiceImpl>(s->hub_.get(), s->accounts_.get(), s->auth_.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.RegisterService(s->chat_.get());
+  builder.RegisterService(s->gateway_.get());
+  builder.RegisterService(s->auth_service_.get());
+  builder.SetMaxReceiveMessageSize(o.max_receive_message_bytes);
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(o.keepalive_time)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
+                             static_cast<int>(absl::ToInt64Milliseconds(o.keepalive_timeout)));
+  builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  builder.AddChannelArgument(
+      GRPC_ARG_HTTP2_MIN_RECV_PING_INTERVAL_WITHOUT_DATA_MS,
+      static_cast<int>(absl::ToInt64Milliseconds(o.min_client_ping_interval)));
+  s->server_ = builder.BuildAndStart();
+  if (s->server_ == nullptr || s->port_ == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen,
+                                               " (address in use or invalid?)"));
+  }
+  s->host_ = o.listen.substr(0, o.listen.rfind(':'));
+  CHAT_LOG_INFO("core", "chat-core listening on %s", s->address());
+  return s;
+}
+
+std::string CoreServer::address() const { return absl::StrCat(host_, ":", port_); }
+
+void CoreServer::Shutdown(absl::Duration grace) {
+  if (shut_down_) return;
+  shut_down_ = true;
+  if (server_ != nullptr) {
+    if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
+    hub_->Shutdown();
+    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    server_->Wait();
+  }
+  if (accounts_) accounts_->Close();
+  if (store_) store_->Close();
+  CHAT_LOG_INFO("core", "chat-core stopped");
+}
+
+void CoreServer::Wait() {
+  if (server_ != nullptr) server_->Wait();
+}
+
+CoreServer::~CoreServer() { Shutdown(absl::ZeroDuration()); }
+
+}  // namespace chat::core

@@ -1,0 +1,466 @@
+#include "services.h"
+
+#include <sodium.h>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "chat/log.h"
+#include "chat/status.h"
+#include "chat/validate.h"
+#include "frames.h"
+#include "google/protobuf/util/time_util.h"
+
+namespace chat::core {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+constexpr char kGatewaySecretHeader[] = "x-chat-gateway-secret";
+
+absl::string_view Metadata(const grpc::ServerContextBase& ctx, absl::string_view key) {
+  const auto& md = ctx.client_metadata();
+  auto it = md.find(grpc::string_ref(key.data(), key.size()));
+  if (it == md.end()) return {};
+  return absl::string_view(it->second.data(), it->second.size());
+}
+
+// A Connect or Gateway stream that could not start: finishes at once.
+class RejectReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
+ public:
+  explicit RejectReactor(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
+// The part of both stream reactors that the Outbox drives.
+class RawStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
+                         public OutboxWriter {
+ public:
+  void StartWriteBuffer(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) override {
+    StartWrite(buffer, options);
+  }
+  void FinishStream(const grpc::Status& status) override { Finish(status); }
+};
+
+// ---------------------------------------------------------------------------
+// Connect: one session per stream.
+class ConnectReactor : public RawStreamReactor {
+ public:
+  ConnectReactor(Hub* hub, Identity identity, const ServiceOptions& options) : hub_(hub) {
+    outbox_ = std::make_shared<Outbox>(Outbox::Kind::kConnect, this, options.connect_outbox,
+                                       hub->room_frame_counter(Outbox::Kind::kConnect));
+    session_ = std::make_shared<Session>(hub, outbox_, 0, std::move(identity), options.connect_session);
+    std::weak_ptr<Outbox> weak_outbox = outbox_;
+    session_->SetResumeHook([this, weak_outbox] {
+      // The outbox lock keeps the reactor alive: Detach (in OnDone) takes it.
+      if (auto o = weak_outbox.lock()) o->IfOpen([this] { StartRead(&in_); });
+    });
+    session_->SetKillHook([weak_outbox](const absl::Status& status) {
+      if (auto o = weak_outbox.lock()) o->Finish(ToGrpcStatus(status));
+    });
+    session_->SetDrainedHook([weak_outbox] {
+      if (auto o = weak_outbox.lock()) o->FinishWhenDrained(grpc::Status::OK);
+    });
+    hub_->AddSession(session_);
+    if (!hub_->AddStream(outbox_)) {
+      outbox_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
+      return;
+    }
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      // The client half-closed (or left): finish once its sends are answered.
+      session_->ClientDone();
+      return;
+    }
+    chat::v1::ClientEvent event;
+    bool parsed = ParseFromByteBuffer(in_, &event);
+    in_.Clear();
+    bool more = true;
+    if (!parsed) {
+      session_->RejectUnreadable("cannot parse the ClientEvent");
+    } else {
+      more = session_->Handle(event);
+    }
+    if (more) outbox_->IfOpen([this] { StartRead(&in_); });
+  }
+
+  void OnWriteDone(bool ok) override { outbox_->OnWriteDone(ok); }
+  void OnCancel() override { outbox_->Finish(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    outbox_->Detach();
+    session_->Close();
+    hub_->RemoveSession(session_.get());
+    hub_->RemoveStream(outbox_.get());
+    delete this;
+  }
+
+ private:
+  Hub* const hub_;
+  std::shared_ptr<Outbox> outbox_;
+  std::shared_ptr<Session> session_;
+  grpc::ByteBuffer in_;
+};
+
+// ---------------------------------------------------------------------------
+// Gateway: many browser sessions on one stream from a ws-bridge.
+class GatewayReactor : public RawStreamReactor {
+ public:
+  GatewayReactor(Hub* hub, Accounts* accounts, const ServiceOptions& options, std::string peer)
+      : hub_(hub), accounts_(accounts), options_(options), peer_(std::move(peer)) {
+    outbox_ = std::make_shared<Outbox>(Outbox::Kind::kGateway, this, options.gateway_outbox,
+                                       hub->room_frame_counter(Outbox::Kind::kGateway));
+    if (!hub_->AddStream(outbox_)) {
+      outbox_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
+      return;
+    }
+    CHAT_LOG_INFO("gateway", "gateway stream from %s opened", peer_);
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      CloseAllSessions();
+      outbox_->FinishWhenDrained(grpc::Status::OK);
+      return;
+    }
+    chat::v1::GatewayUp up;
+    bool parsed = ParseFromByteBuffer(in_, &up);
+    in_.Clear();
+    if (!parsed || up.session() == 0) {
+      outbox_->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                   parsed ? "GatewayUp.session must not be 0"
+                                          : "cannot parse GatewayUp"));
+      return;
+    }
+    switch (up.item_case()) {
+      case chat::v1::GatewayUp::kOpen:
+        Open(up.session(), up.open());
+        break;
+      case chat::v1::GatewayUp::kEvent:
+        if (auto s = Find(up.session())) {
+          s->Handle(up.event());
+        } else {
+          SendClosed(up.session(), absl::NotFoundError("no such session on this gateway stream"));
+        }
+        break;
+      case chat::v1::GatewayUp::kClose:
+        CloseSession(up.session());
+        break;
+      case chat::v1::GatewayUp::ITEM_NOT_SET:
+        SendClosed(up.session(), absl::InvalidArgumentError("empty GatewayUp item"));
+        break;
+    }
+    outbox_->IfOpen([this] { StartRead(&in_); });
+  }
+
+  void OnWriteDone(bool ok) override { outbox_->OnWriteDone(ok); }
+  void OnCancel() override { outbox_->Finish(grpc::Status::CANCELLED); }
+
+  void OnDone() override {
+    outbox_->Detach();
+    CloseAllSessions();
+    hub_->RemoveStream(outbox_.get());
+    CHAT_LOG_INFO("gateway", "gateway stream from %s closed", peer_);
+    delete this;
+  }
+
+ private:
+  void SendClosed(uint64_t id, const absl::Status& status) {
+    outbox_->PushMessage(ClosedItem(id, status));
+  }
+
+  static chat::v1::GatewayDown ClosedItem(uint64_t id, const absl::Status& status) {
+    chat::v1::GatewayDown down;
+    down.set_session(id);
+    down.mutable_closed()->set_code(ToErrorCode(status.code()));
+    down.mutable_closed()->set_reason(std::string(status.message()));
+    return down;
+  }
+
+  std::shared_ptr<Session> Find(uint64_t id) {
+    absl::MutexLock lock(&mu_);
+    auto it = sessions_.find(id);
+    return it == sessions_.end() ? nullptr : it->second;
+  }
+
+  void Open(uint64_t id, const chat::v1::SessionOpen& open) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (sessions_.contains(id)) {
+        return SendClosed(id, absl::AlreadyExistsError("session id already open on this stream"));
+      }
+      if (sessions_.size() >= options_.max_sessions_per_gateway) {
+        return SendClosed(id,
+                          absl::ResourceExhaustedError("too many sessions on this gateway stream"));
+      }
+    }
+    auto identity = accounts_->AuthenticateToken(open.token(), open.guest_name());
+    if (!identity.ok()) return SendClosed(id, identity.status());
+    auto session = std::make_shared<Session>(hub_, outbox_, id, *identity, options_.gateway_session);
+    std::weak_ptr<Session> weak_session = session;
+    std::weak_ptr<Outbox> weak_outbox = outbox_;
+    // Logout or expiry: leave the rooms now and tell the bridge, which closes the
+    // browser's WebSocket and then closes the session here.
+    session->SetKillHook([weak_outbox, weak_session, id](const absl::Status& status) {
+      if (auto s = weak_session.lock()) s->Close();
+      if (auto o = weak_outbox.lock()) o->PushMessage(ClosedItem(id, status));
+    });
+    {
+      absl::MutexLock lock(&mu_);
+      sessions_[id] = session;
+    }
+    hub_->AddSession(session);
+    chat::v1::GatewayDown down;
+    down.set_session(id);
+    down.mutable_opened()->set_user(identity->user);
+    outbox_->PushMessage(down);
+  }
+
+  void CloseSession(uint64_t id) {
+    std::shared_ptr<Session> s;
+    {
+      absl::MutexLock lock(&mu_);
+      auto it = sessions_.find(id);
+      if (it == sessions_.end()) return;
+      s = std::move(it->second);
+      sessions_.erase(it);
+    }
+    s->Close();
+    hub_->RemoveSession(s.get());
+  }
+
+  void CloseAllSessions() {
+    absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> all;
+    {
+      absl::MutexLock lock(&mu_);
+      all.swap(sessions_);
+    }
+    for (auto& [id, s] : all) {
+      s->Close();
+      hub_->RemoveSession(s.get());
+    }
+  }
+
+  Hub* const hub_;
+  Accounts* const accounts_;
+  const ServiceOptions& options_;
+  const std::string peer_;
+  std::shared_ptr<Outbox> outbox_;
+  grpc::ByteBuffer in_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+};
+
+// Runs `body` (which calls back exactly once) and finishes the unary call with
+// what it reports.
+template <typename Fn>
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Fn body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  body([reactor](const absl::Status& status) { reactor->Finish(ToGrpcStatus(status)); });
+  return reactor;
+}
+
+grpc::ServerUnaryReactor* Reject(grpc::CallbackServerContext* ctx, const absl::Status& status) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  reactor->Finish(ToGrpcStatus(status));
+  return reactor;
+}
+
+}  // namespace
+
+// ---------------------------------------------------------------------------
+// Authenticator
+
+absl::StatusOr<Identity> Authenticator::Authenticate(const grpc::ServerContextBase& ctx) const {
+  return accounts_->Authenticate(Metadata(ctx, "authorization"), Metadata(ctx, "x-chat-user"));
+}
+
+bool Authenticator::IsGateway(const grpc::ServerContextBase& ctx) const {
+  if (!gateway_secret_->empty()) {
+    absl::string_view given = Metadata(ctx, kGatewaySecretHeader);
+    return given.size() == gateway_secret_->size() &&
+           sodium_memcmp(given.data(), gateway_secret_->data(), given.size()) == 0;
+  }
+  std::string peer = ctx.peer();
+  return absl::StartsWith(peer, "ipv4:127.") || absl::StartsWith(peer, "ipv6:[::1]") ||
+         absl::StartsWith(peer, "ipv6:%5B::1%5D") || absl::StartsWith(peer, "unix:");
+}
+
+std::string Authenticator::Peer(const grpc::ServerContextBase& ctx) const {
+  absl::string_view forwarded = Metadata(ctx, "x-forwarded-for");
+  if (!forwarded.empty() && IsGateway(ctx)) {
+    return std::string(absl::StripAsciiWhitespace(forwarded.substr(0, forwarded.find(','))));
+  }
+  // "ipv4:127.0.0.1:5555" -> "ipv4:127.0.0.1": the port changes per connection.
+  std::string peer = ctx.peer();
+  size_t colon = peer.rfind(':');
+  if (colon != std::string::npos && colon > peer.find(':')) peer.resize(colon);
+  return peer;
+}
+
+// ---------------------------------------------------------------------------
+// ChatService
+
+grpc::ServerUnaryReactor* ChatServiceImpl::CreateRoom(grpc::CallbackServerContext* ctx,
+                                                      const chat::v1::CreateRoomRequest* req,
+                                                      chat::v1::Room* resp) {
+  auto id = auth_->Authenticate(*ctx);
+  if (!id.ok()) return Reject(ctx, id.status());
+  return Unary(ctx, [&](auto finish) {
+    hub_->CreateRoom(req->name(), id->user, [resp, finish](absl::StatusOr<chat::v1::Room> r) {
+      if (r.ok()) *resp = std::move(*r);
+      finish(r.status());
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::ListRooms(grpc::CallbackServerContext* ctx,
+                                                     const chat::v1::ListRoomsRequest* req,
+                                                     chat::v1::ListRoomsResponse* resp) {
+  auto id = auth_->Authenticate(*ctx);
+  if (!id.ok()) return Reject(ctx, id.status());
+  *resp = hub_->ListRooms();
+  return Reject(ctx, absl::OkStatus());
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::GetRoom(grpc::CallbackServerContext* ctx,
+                                                   const chat::v1::GetRoomRequest* req,
+                                                   chat::v1::Room* resp) {
+  auto id = auth_->Authenticate(*ctx);
+  if (!id.ok()) return Reject(ctx, id.status());
+  auto room = hub_->LookupRoom(req->name());
+  if (room.ok()) (*room)->Describe(resp);
+  return Reject(ctx, room.status());
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::SendMessage(grpc::CallbackServerContext* ctx,
+                                                       const chat::v1::SendMessageRequest* req,
+                                                       chat::v1::SendMessageResponse* resp) {
+  auto id = auth_->Authenticate(*ctx);
+  if (!id.ok()) return Reject(ctx, id.status());
+  auto room = hub_->LookupRoom(req->room());
+  if (!room.ok()) return Reject(ctx, room.status());
+  absl::Status valid = ValidateText(req->text(), hub_->options().max_text_bytes);
+  if (valid.ok()) valid = ValidateClientMsgId(req->client_msg_id());
+  if (!valid.ok()) return Reject(ctx, valid);
+  return Unary(ctx, [&](auto finish) {
+    hub_->Send(*id, *room, req->text(), req->client_msg_id(),
+               [resp, finish](absl::StatusOr<chat::v1::Message> m, bool duplicate) {
+                 if (m.ok()) {
+                   *resp->mutable_message() = std::move(*m);
+                   resp->set_duplicate(duplicate);
+                 }
+                 finish(m.status());
+               });
+  });
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::GetHistory(grpc::CallbackServerContext* ctx,
+                                                      const chat::v1::GetHistoryRequest* req,
+                                                      chat::v1::GetHistoryResponse* resp) {
+  auto id = auth_->Authenticate(*ctx);
+  if (!id.ok()) return Reject(ctx, id.status());
+  return Unary(ctx, [&](auto finish) {
+    hub_->History(*req, [resp, finish](absl::StatusOr<chat::v1::GetHistoryResponse> r) {
+      if (r.ok()) *resp = std::move(*r);
+      finish(r.status());
+    });
+  });
+}
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ChatServiceImpl::Connect(
+    grpc::CallbackServerContext* ctx) {
+  auto id = auth_->Authenticate(*ctx);
+  if (!id.ok()) return new RejectReactor(ToGrpcStatus(id.status()));
+  if (hub_->shutting_down()) {
+    return new RejectReactor(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
+  }
+  return new ConnectReactor(hub_, std::move(*id), *options_);
+}
+
+// ---------------------------------------------------------------------------
+// GatewayService
+
+grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GatewayServiceImpl::Gateway(
+    grpc::CallbackServerContext* ctx) {
+  if (!auth_->IsGateway(*ctx)) {
+    CHAT_LOG_WARN("gateway", "refused a gateway stream from %s: bad gateway credential", ctx->peer());
+    return new RejectReactor(grpc::Status(
+        grpc::StatusCode::PERMISSION_DENIED,
+        options_->gateway_secret.empty()
+            ? "gateway streams are accepted from loopback only unless a gateway secret is set"
+            : "missing or wrong x-chat-gateway-secret"));
+  }
+  if (hub_->shutting_down()) {
+    return new RejectReactor(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
+  }
+  return new GatewayReactor(hub_, accounts_, *options_, ctx->peer());
+}
+
+// ---------------------------------------------------------------------------
+// AuthService
+
+grpc::ServerUnaryReactor* AuthServiceImpl::Register(grpc::CallbackServerContext* ctx,
+                                                    const chat::v1::RegisterRequest* req,
+                                                    chat::v1::RegisterResponse* resp) {
+  return Unary(ctx, [&](auto finish) {
+    accounts_->Register(req->username(), req->password(),
+                        [resp, finish](absl::StatusOr<std::string> name) {
+                          if (name.ok()) resp->set_username(*name);
+                          finish(name.status());
+                        });
+  });
+}
+
+grpc::ServerUnaryReactor* AuthServiceImpl::Login(grpc::CallbackServerContext* ctx,
+                                                 const chat::v1::LoginRequest* req,
+                                                 chat::v1::LoginResponse* resp) {
+  std::string peer = auth_->Peer(*ctx);
+  return Unary(ctx, [&](auto finish) {
+    accounts_->Login(req->username(), req->password(), peer,
+                     [resp, finish](absl::StatusOr<LoginResult> r) {
+                       if (r.ok()) {
+                         resp->set_token(r->token);
+                         resp->set_username(r->username);
+                         *resp->mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(r->expires_at_ms);
+                       }
+                       finish(r.status());
+                     });
+  });
+}
+
+grpc::ServerUnaryReactor* AuthServiceImpl::Logout(grpc::CallbackServerContext* ctx,
+                                                  const chat::v1::LogoutRequest* req,
+                                                  chat::v1::LogoutResponse* resp) {
+  auto id = auth_->Authenticate(*ctx);
+  if (!id.ok()) return Reject(ctx, id.status());
+  Hub* hub = hub_;
+  return Unary(ctx, [&](auto finish) {
+    Identity who = *id;
+    accounts_->Logout(who, [hub, who, finish](absl::Status st) {
+      if (st.ok()) hub->KillSessionsWithToken(who.token_hash, "logged out");
+      finish(st);
+    });
+  });
+}
+
+grpc::ServerUnaryReactor* AuthServiceImpl::WhoAmI(grpc::CallbackServerContext* ctx,
+                                                  const chat::v1::WhoAmIRequest* req,
+                                                  chat::v1::WhoAmIResponse* resp) {
+  auto id = auth_->Authenticate(*ctx);
+  if (!id.ok()) return Reject(ctx, id.status());
+  resp->set_username(id->user);
+  resp->set_guest(id->guest);
+  if (id->expires_at_ms != 0) {
+    *resp->mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(id->expires_at_ms);
+  }
+  return Reject(ctx, absl::OkStatus());
+}
+
+}  // namespace chat::core

@@ -1,0 +1,119 @@
+// Session: one client session, the logic behind every ClientEvent. A Connect
+// stream has one; a gateway stream has one per browser session. Events come from
+// the stream's reader; answers go to the stream's Outbox (addressed to this
+// session on a gateway stream).
+//
+// Threading: thread-safe. Handle() is called by the stream's reader, one event at
+// a time; store completions, join paging and logout arrive on other threads.
+// Lock order: room -> session -> outbox. Lifetime: shared by its stream, the Hub's
+// registry and pending store callbacks; Close() leaves every room and makes later
+// completions no-ops. Its destructor touches nothing else.
+#ifndef CHAT_CORE_SRC_SESSION_H_
+#define CHAT_CORE_SRC_SESSION_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "chat/v1/chat.pb.h"
+#include "hub.h"
+#include "identity.h"
+#include "outbox.h"
+#include "room.h"
+
+namespace chat::core {
+
+struct SessionOptions {
+  // Sends awaiting the store at once. At the limit a Connect stream stops reading
+  // (backpressure); a gateway session gets RESOURCE_EXHAUSTED errors instead, so
+  // one browser never stalls the shared gateway stream.
+  int max_inflight_sends = 64;
+  bool pause_reads_when_busy = true;
+  int max_rooms = 256;
+  // Typing events closer together than this (per room) are dropped.
+  int64_t typing_interval_ms = 500;
+};
+
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Hub* hub, std::shared_ptr<Outbox> outbox, uint64_t session_id, Identity identity,
+          SessionOptions options);
+  Session(const Session&) = delete;
+  Session& operator=(const Session&) = delete;
+
+  const Identity& identity() const { return identity_; }
+  uint64_t session_id() const { return session_id_; }
+  uint64_t member_id() const { return member_id_; }
+
+  // Handles one event. Returns false when the reader should pause until the
+  // resume hook runs (only with pause_reads_when_busy).
+  bool Handle(const chat::v1::ClientEvent& event);
+  // An event that could not be parsed.
+  void RejectUnreadable(const std::string& message);
+
+  // Called (outside any lock) when a paused reader may read again.
+  void SetResumeHook(std::function<void()> hook);
+  // How a kill (logout, expiry) ends this session: the owner closes its stream or
+  // its gateway slot.
+  void SetKillHook(std::function<void(const absl::Status&)> hook);
+  // Called once when the client has stopped sending and every send is answered.
+  void SetDrainedHook(std::function<void()> hook);
+
+  // The client sent its last event (half-close); the drained hook runs when the
+  // last pending send is answered.
+  void ClientDone();
+  // Ends the session: leaves every room (member events go out), abandons pending
+  // joins. Idempotent.
+  void Close();
+  void Kill(const absl::Status& status);
+
+  void EmitError(const absl::Status& status, absl::string_view event, const std::string& ref,
+                 const std::string& room = "", const std::string& client_msg_id = "");
+
+ private:
+  struct RoomState {
+    std::shared_ptr<Room> room;
+    bool live = false;
+    uint64_t generation = 0;
+    int64_t last_typing_ms = 0;
+  };
+
+  void HandleJoin(const std::string& ref, const chat::v1::JoinRequest& join);
+  void ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generation, int64_t pos,
+                    const std::string& ref);
+  void HandleLeave(const std::string& ref, const chat::v1::LeaveRequest& leave);
+  bool HandleSend(const std::string& ref, const chat::v1::SendRequest& send);
+  void HandleTyping(const std::string& ref, const chat::v1::TypingRequest& typing);
+  void Emit(const chat::v1::ServerEvent& event);
+  bool StillJoining(int64_t room_id, uint64_t generation);
+  void DropJoin(int64_t room_id, uint64_t generation);
+  void SendDone();
+
+  Hub* const hub_;
+  const std::shared_ptr<Outbox> outbox_;
+  const uint64_t session_id_;
+  const uint64_t member_id_;
+  const Identity identity_;
+  const SessionOptions options_;
+
+  mutable absl::Mutex mu_;
+  absl::flat_hash_map<int64_t, RoomState> rooms_ ABSL_GUARDED_BY(mu_);
+  uint64_t next_generation_ ABSL_GUARDED_BY(mu_) = 0;
+  int inflight_sends_ ABSL_GUARDED_BY(mu_) = 0;
+  bool read_paused_ ABSL_GUARDED_BY(mu_) = false;
+  bool client_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  std::function<void()> resume_hook_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const absl::Status&)> kill_hook_ ABSL_GUARDED_BY(mu_);
+  std::function<void()> drained_hook_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace chat::core
+
+#endif  // CHAT_CORE_SRC_SESSION_H_

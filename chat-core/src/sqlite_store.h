@@ -1,0 +1,41 @@
+// SqliteStore: the embedded default Store, one SQLite database file in WAL mode.
+//
+// Threading: thread-safe. One writer thread owns the write connection and commits
+// everything that queued up while the previous commit ran in one transaction
+// (group commit); reader threads own read connections (WAL readers never block the
+// writer). With path ":memory:" there is one connection and reads run on the writer
+// thread. Lifetime: Open() returns it ready; Close() (or the destructor) drains the
+// queues and joins the threads; no callback runs after that.
+#ifndef CHAT_CORE_SRC_SQLITE_STORE_H_
+#define CHAT_CORE_SRC_SQLITE_STORE_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "store.h"
+
+namespace chat::core {
+
+struct SqliteStoreOptions {
+  // A file path, or ":memory:".
+  std::string path = "data/chat.db";
+  // synchronous=FULL: survives power loss, not only a process crash (slower).
+  bool synchronous_full = false;
+  int reader_threads = 2;
+  // Most tasks in one transaction.
+  int max_batch = 4096;
+  // Appends waiting for the writer beyond this are refused with UNAVAILABLE.
+  int max_queued_writes = 200000;
+};
+
+// Opens (creating and migrating as needed) the database. Errors name the path and
+// SQLite's reason: unwritable directory, not a database, newer schema, ...
+absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options);
+
+// The schema version this build creates and understands.
+int SqliteSchemaVersion();
+
+}  // namespace chat::core
+
+#endif  // CHAT_CORE_SRC_SQLITE_STORE_H_

@@ -1,0 +1,31 @@
+// The event JSON codec: chat.v1 messages in the proto3 canonical JSON mapping, as
+// the WebSocket protocol carries them. Output never contains a raw newline, so
+// several events can share one frame separated by '\n'. Stateless, thread-safe.
+#ifndef CHAT_PROTO_SRC_CHAT_JSON_CODEC_H_
+#define CHAT_PROTO_SRC_CHAT_JSON_CODEC_H_
+
+#include <string>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "chat/v1/chat.pb.h"
+#include "google/protobuf/message.h"
+
+namespace chat {
+
+// Canonical JSON (lowerCamelCase names, defaults omitted, int64 as strings).
+std::string ToJson(const google::protobuf::Message& message);
+// Accepts both lowerCamelCase and original field names; unknown fields are an
+// INVALID_ARGUMENT error.
+absl::Status FromJson(absl::string_view json, google::protobuf::Message* message);
+
+absl::StatusOr<chat::v1::ClientEvent> DecodeClientEvent(absl::string_view json);
+std::string EncodeServerEvent(const chat::v1::ServerEvent& event);
+
+// The name of the set oneof of a ClientEvent ("join", "send", ...), "" if none.
+absl::string_view ClientEventKind(const chat::v1::ClientEvent& event);
+
+}  // namespace chat
+
+#endif  // CHAT_PROTO_SRC_CHAT_JSON_CODEC_H_

@@ -1,0 +1,39 @@
+// Input rules and limits shared by chat-core, ws-bridge and the CLI, so every part
+// rejects the same things with the same words. Stateless, thread-safe.
+#ifndef CHAT_PROTO_SRC_CHAT_VALIDATE_H_
+#define CHAT_PROTO_SRC_CHAT_VALIDATE_H_
+
+#include <cstddef>
+#include <cstdint>
+#include "absl/strings/string_view.h"
+
+#include "absl/status/status.h"
+
+namespace chat {
+
+inline constexpr size_t kMaxRoomNameLength = 64;
+inline constexpr size_t kMinUsernameLength = 3;
+inline constexpr size_t kMaxUsernameLength = 32;
+inline constexpr size_t kMinPasswordLength = 8;
+inline constexpr size_t kMaxPasswordBytes = 1024;
+inline constexpr size_t kMaxClientMsgIdBytes = 128;
+inline constexpr size_t kMaxRefBytes = 128;
+inline constexpr size_t kDefaultMaxTextBytes = 4096;
+inline constexpr int kDefaultHistoryLimit = 50;
+inline constexpr int kMaxHistoryLimit = 500;
+// Largest gRPC message chat-core accepts (and the bridge's WebSocket frame limit).
+inline constexpr int kMaxReceiveMessageBytes = 64 * 1024;
+
+// 1-64 of [a-z0-9._-].
+absl::Status ValidateRoomName(absl::string_view name);
+// 3-32 of [a-zA-Z0-9_.-].
+absl::Status ValidateUsername(absl::string_view name);
+absl::Status ValidatePassword(absl::string_view password);
+// Non-empty valid UTF-8, at most max_bytes.
+absl::Status ValidateText(absl::string_view text, size_t max_bytes);
+absl::Status ValidateClientMsgId(absl::string_view id);
+bool IsValidUtf8(absl::string_view text);
+
+}  // namespace chat
+
+#endif  // CHAT_PROTO_SRC_CHAT_VALIDATE_H_

@@ -1,0 +1,58 @@
+#include "chat/json_codec.h"
+
+#include "absl/strings/str_cat.h"
+#include "google/protobuf/util/json_util.h"
+
+namespace chat {
+
+std::string ToJson(const google::protobuf::Message& message) {
+  std::string out;
+  google::protobuf::util::JsonPrintOptions options;
+  options.add_whitespace = false;
+  options.always_print_primitive_fields = false;
+  options.preserve_proto_field_names = false;
+  auto status = google::protobuf::util::MessageToJsonString(message, &out, options);
+  if (!status.ok()) {
+    // Only possible for invalid UTF-8 in a string field, which chat-core never emits.
+    return absl::StrCat("{\"error\":{\"code\":\"INTERNAL\",\"message\":\"cannot encode event\"}}");
+  }
+  return out;
+}
+
+absl::Status FromJson(absl::string_view json, google::protobuf::Message* message) {
+  google::protobuf::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  auto status = google::protobuf::util::JsonStringToMessage(
+      google::protobuf::StringPiece(json.data(), json.size()), message, options);
+  if (!status.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat("malformed JSON event: ", status.message().as_string()));
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<chat::v1::ClientEvent> DecodeClientEvent(absl::string_view json) {
+  chat::v1::ClientEvent event;
+  absl::Status status = FromJson(json, &event);
+  if (!status.ok()) return status;
+  return event;
+}
+
+std::string EncodeServerEvent(const chat::v1::ServerEvent& event) { return ToJson(event); }
+
+absl::string_view ClientEventKind(const chat::v1::ClientEvent& event) {
+  using E = chat::v1::ClientEvent;
+  switch (event.event_case()) {
+    case E::kJoin: return "join";
+    case E::kLeave: return "leave";
+    case E::kSend: return "send";
+    case E::kTyping: return "typing";
+    case E::kPing: return "ping";
+    case E::kHistory: return "history";
+    case E::kListRooms: return "listRooms";
+    case E::kCreateRoom: return "createRoom";
+    case E::EVENT_NOT_SET: return "";
+  }
+  return "";
+}
+
+}  // namespace chat

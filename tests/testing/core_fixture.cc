@@ -1,0 +1,249 @@
+#include "core_fixture.h"
+
+#include <sodium.h>
+
+#include "gtest/gtest.h"
+
+namespace chat::testing {
+
+core::CoreOptions TestCoreOptions() {
+  core::CoreOptions o = core::DefaultCoreOptions();
+  o.listen = "127.0.0.1:0";
+  o.store.path = ":memory:";
+  o.accounts.pwhash_opslimit = crypto_pwhash_OPSLIMIT_MIN;
+  o.accounts.pwhash_memlimit = crypto_pwhash_MEMLIMIT_MIN;
+  o.accounts.max_queued_hashes = 1024;
+  return o;
+}
+
+TestCore::TestCore(core::CoreOptions options) : options_(std::move(options)) {
+  auto server = core::CoreServer::Start(options_);
+  if (!server.ok()) {
+    ADD_FAILURE() << "chat-core did not start: " << server.status();
+    std::abort();
+  }
+  server_ = std::move(*server);
+  address_ = server_->address();
+}
+
+TestCore::~TestCore() { Stop(); }
+
+void TestCore::Stop() {
+  if (server_) server_->Shutdown(absl::Seconds(1));
+}
+
+std::shared_ptr<grpc::Channel> TestCore::NewChannel() const {
+  grpc::ChannelArguments args;
+  // A channel per client, so clients do not share one HTTP/2 connection.
+  args.SetInt("grpc.channel_id", std::rand());
+  return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+}
+
+std::shared_ptr<grpc::Channel> TestCore::NewSmallWindowChannel() const {
+  grpc::ChannelArguments args;
+  args.SetInt("grpc.channel_id", std::rand());
+  args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
+  return grpc::CreateCustomChannel(address_, grpc::InsecureChannelCredentials(), args);
+}
+
+std::unique_ptr<chat::v1::ChatService::Stub> TestCore::Chat() const {
+  return chat::v1::ChatService::NewStub(NewChannel());
+}
+
+std::unique_ptr<chat::v1::AuthService::Stub> TestCore::Auth() const {
+  return chat::v1::AuthService::NewStub(NewChannel());
+}
+
+std::string TestCore::Token(const std::string& user, const std::string& password) {
+  auto auth = Auth();
+  {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+    chat::v1::RegisterRequest req;
+    req.set_username(user);
+    req.set_password(password);
+    chat::v1::RegisterResponse resp;
+    grpc::Status st = auth->Register(&ctx, req, &resp);
+    if (!st.ok() && st.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
+      ADD_FAILURE() << "register " << user << ": " << st.error_message();
+      return "";
+    }
+  }
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
+  chat::v1::LoginRequest req;
+  req.set_username(user);
+  req.set_password(password);
+  chat::v1::LoginResponse resp;
+  grpc::Status st = auth->Login(&ctx, req, &resp);
+  if (!st.ok()) {
+    ADD_FAILURE() << "login " << user << ": " << st.error_message();
+    return "";
+  }
+  return resp.token();
+}
+
+std::unique_ptr<grpc::ClientContext> AuthedContext(const std::string& token,
+                                                   std::chrono::milliseconds deadline) {
+  auto ctx = std::make_unique<grpc::ClientContext>();
+  if (!token.empty()) ctx->AddMetadata("authorization", "Bearer " + token);
+  ctx->set_deadline(std::chrono::system_clock::now() + deadline);
+  return ctx;
+}
+
+EventClient::EventClient(chat::v1::ChatService::Stub* stub, const std::string& token,
+                         bool start_reading) {
+  if (!token.empty()) context_.AddMetadata("authorization", "Bearer " + token);
+  stream_ = stub->Connect(&context_);
+  if (start_reading) StartReading();
+}
+
+EventClient::~EventClient() {
+  context_.TryCancel();
+  if (!reader_.joinable()) StartReading();
+  reader_.join();
+}
+
+void EventClient::StartReading() {
+  reader_ = std::thread([this] { ReadLoop(); });
+}
+
+void EventClient::ReadLoop() {
+  chat::v1::ServerEvent ev;
+  while (stream_->Read(&ev)) {
+    std::lock_guard<std::mutex> lock(mu_);
+    events_.push_back(ev);
+    cv_.notify_all();
+  }
+  grpc::Status st = stream_->Finish();
+  std::lock_guard<std::mutex> lock(mu_);
+  status_ = st;
+  cv_.notify_all();
+}
+
+bool EventClient::Write(const chat::v1::ClientEvent& event) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  return stream_->Write(event);
+}
+
+bool EventClient::Join(const std::string& room, std::optional<int64_t> since, const std::string& ref) {
+  chat::v1::ClientEvent ev;
+  ev.set_ref(ref);
+  ev.mutable_join()->set_room(room);
+  if (since) ev.mutable_join()->set_since_seq(*since);
+  return Write(ev);
+}
+
+bool EventClient::Leave(const std::string& room, const std::string& ref) {
+  chat::v1::ClientEvent ev;
+  ev.set_ref(ref);
+  ev.mutable_leave()->set_room(room);
+  return Write(ev);
+}
+
+bool EventClient::SendText(const std::string& room, const std::string& text,
+                           const std::string& client_msg_id, const std::string& ref) {
+  chat::v1::ClientEvent ev;
+  ev.set_ref(ref);
+  auto* s = ev.mutable_send();
+  s->set_room(room);
+  s->set_text(text);
+  s->set_client_msg_id(client_msg_id);
+  return Write(ev);
+}
+
+void EventClient::WritesDone() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  stream_->WritesDone();
+}
+
+std::optional<chat::v1::ServerEvent> EventClient::WaitFor(const Pred& pred,
+                                                          std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::optional<chat::v1::ServerEvent> found;
+  cv_.wait_for(lock, timeout, [&] {
+    for (const auto& e : events_) {
+      if (pred(e)) {
+        found = e;
+        return true;
+      }
+    }
+    return status_.has_value();
+  });
+  if (!found) {
+    for (const auto& e : events_) {
+      if (pred(e)) return e;
+    }
+  }
+  return found;
+}
+
+bool EventClient::WaitForCount(const Pred& pred, size_t count, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto enough = [&] {
+    size_t n = 0;
+    for (const auto& e : events_) n += pred(e) ? 1 : 0;
+    return n >= count;
+  };
+  cv_.wait_for(lock, timeout, [&] { return enough() || status_.has_value(); });
+  return enough();
+}
+
+std::vector<chat::v1::ServerEvent> EventClient::Events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_;
+}
+
+std::vector<chat::v1::Message> EventClient::Messages(const std::string& room) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<chat::v1::Message> out;
+  for (const auto& e : events_) {
+    if (e.has_message() && e.message().room() == room) out.push_back(e.message());
+  }
+  return out;
+}
+
+std::optional<grpc::Status> EventClient::WaitDone(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return status_.has_value(); });
+  return status_;
+}
+
+EventClient::Pred IsJoined(const std::string& room) {
+  return [room](const chat::v1::ServerEvent& e) { return e.has_joined() && e.joined().room() == room; };
+}
+EventClient::Pred IsLeft(const std::string& room) {
+  return [room](const chat::v1::ServerEvent& e) { return e.has_left() && e.left().room() == room; };
+}
+EventClient::Pred IsAck(const std::string& id) {
+  return [id](const chat::v1::ServerEvent& e) { return e.has_ack() && e.ack().client_msg_id() == id; };
+}
+EventClient::Pred IsMessage(const std::string& room, int64_t seq) {
+  return [room, seq](const chat::v1::ServerEvent& e) {
+    return e.has_message() && e.message().room() == room && e.message().seq() == seq;
+  };
+}
+EventClient::Pred IsAnyMessage(const std::string& room) {
+  return [room](const chat::v1::ServerEvent& e) { return e.has_message() && e.message().room() == room; };
+}
+EventClient::Pred IsError(const std::string& kind) {
+  return [kind](const chat::v1::ServerEvent& e) { return e.has_error() && e.error().event() == kind; };
+}
+EventClient::Pred IsMember(const std::string& room, const std::string& user,
+                           chat::v1::MemberEvent::Kind kind) {
+  return [=](const chat::v1::ServerEvent& e) {
+    return e.has_member() && e.member().room() == room && e.member().user() == user &&
+           e.member().kind() == kind;
+  };
+}
+
+bool Eventually(const std::function<bool()>& cond, std::chrono::milliseconds timeout) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (cond()) return true;
+    std::this_thread::sleep_for(5ms);
+  }
+  return cond();
+}
+
+}  // namespace chat::testing

@@ -1,0 +1,371 @@
+// ChatClient: the controller between the Connection, the reducer and the UI.
+// It owns the state (a tiny external store for React's useSyncExternalStore),
+// decides what to send (joins with sinceSeq on every (re)connect, history
+// pages, typing), and feeds server events into the reducer.
+//
+// No React: tested with a fake WebSocket.
+
+import { Connection, type AuthCheck, type SocketFactory } from "./connection";
+import type { ClientEvent, ServerEvent } from "./protocol";
+import { validateRoomName } from "./api";
+import {
+  LOBBY,
+  initialState,
+  joinArgs,
+  oldestSeq,
+  reducer,
+  type Action,
+  type ChatState,
+  type RoomState,
+} from "./state";
+
+export interface ChatClientOptions {
+  me: string;
+  url: string;
+  checkAuth: () => Promise<AuthCheck>;
+  /** The session is over (401): show the login screen. */
+  onAuthLost: () => void;
+  createSocket?: SocketFactory;
+  now?: () => number;
+  uuid?: () => string;
+  random?: () => number;
+  /** The room to show first (e.g. the one from the last visit). */
+  initialRoom?: string;
+  /** Remembers the room in view across reloads. */
+  storage?: Pick<Storage, "getItem" | "setItem"> | null;
+  /** Rooms joined automatically from the room list (for unread counts). */
+  maxAutoJoin?: number;
+  historyPageSize?: number;
+  roomsRefreshMs?: number;
+  /** Our own typing goes inactive after this much idle time. */
+  typingIdleMs?: number;
+  /** Heartbeat; see Connection. */
+  pingIntervalMs?: number;
+}
+
+export const LAST_ROOM_KEY = "chat.lastRoom";
+
+function defaultUuid(): string {
+  if (typeof crypto !== "undefined" && typeof crypto.randomUUID === "function") return crypto.randomUUID();
+  // Fallback for non-secure contexts (plain http on a LAN address), where randomUUID is missing.
+  const b = new Uint8Array(16);
+  if (typeof crypto !== "undefined" && typeof crypto.getRandomValues === "function") crypto.getRandomValues(b);
+  else for (let i = 0; i < 16; i++) b[i] = Math.floor(Math.random() * 256);
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = Array.from(b, (x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+export class ChatClient {
+  private state: ChatState;
+  private readonly listeners = new Set<() => void>();
+  private readonly conn: Connection;
+  private readonly o: ChatClientOptions;
+  private readonly now: () => number;
+  private readonly uuid: () => string;
+  private refSeq = 0;
+  private myCreateRef = "";
+  private expireTimer: ReturnType<typeof setInterval> | null = null;
+  private roomsTimer: ReturnType<typeof setInterval> | null = null;
+  private selfTyping: { room: string; active: boolean; lastSent: number; idle: ReturnType<typeof setTimeout> | null } = {
+    room: "",
+    active: false,
+    lastSent: 0,
+    idle: null,
+  };
+  private stopped = false;
+
+  constructor(options: ChatClientOptions) {
+    this.o = options;
+    this.now = options.now ?? Date.now;
+    this.uuid = options.uuid ?? defaultUuid;
+    let first = options.initialRoom;
+    if (!first && options.storage) {
+      try {
+        first = options.storage.getItem(LAST_ROOM_KEY) ?? undefined;
+      } catch {
+        /* storage disabled */
+      }
+    }
+    if (!first || validateRoomName(first) !== "") first = LOBBY;
+    this.state = initialState(options.me, first);
+    this.conn = new Connection({
+      url: options.url,
+      createSocket: options.createSocket,
+      random: options.random,
+      pingIntervalMs: options.pingIntervalMs,
+      checkAuth: options.checkAuth,
+      onOpen: () => this.handleOpen(),
+      onEvents: (events) => this.handleEvents(events),
+      onDown: (info) => {
+        this.clearSelfTyping();
+        this.dispatch({ type: "connection", status: "reconnecting", detail: info.detail });
+      },
+      onAuthLost: () => this.authLost(),
+    });
+  }
+
+  // ---- external store ------------------------------------------------------
+
+  getState = (): ChatState => this.state;
+
+  subscribe = (fn: () => void): (() => void) => {
+    this.listeners.add(fn);
+    return () => this.listeners.delete(fn);
+  };
+
+  private dispatch(action: Action): void {
+    const next = reducer(this.state, action);
+    if (next === this.state) return;
+    this.state = next;
+    for (const fn of Array.from(this.listeners)) fn();
+  }
+
+  // ---- lifecycle -----------------------------------------------------------
+
+  start(): void {
+    this.conn.start();
+    this.expireTimer = setInterval(() => this.dispatch({ type: "expireTyping", now: this.now() }), 1000);
+    this.roomsTimer = setInterval(() => {
+      if (this.conn.isOpen) this.request({ listRooms: {} }, (ref) => ({ type: "listRoomsSent", ref }));
+    }, this.o.roomsRefreshMs ?? 30_000);
+  }
+
+  /** Closes the socket for good (logout or unmount). */
+  stop(): void {
+    this.stopped = true;
+    this.clearSelfTyping();
+    this.conn.stop();
+    if (this.expireTimer !== null) clearInterval(this.expireTimer);
+    if (this.roomsTimer !== null) clearInterval(this.roomsTimer);
+    this.expireTimer = this.roomsTimer = null;
+  }
+
+  /** Skips the reconnect wait. */
+  reconnectNow(): void {
+    this.conn.reconnectNow();
+  }
+
+  private authLost(): void {
+    this.stop();
+    this.dispatch({ type: "connection", status: "offline", detail: "Signed out" });
+    this.o.onAuthLost();
+  }
+
+  // ---- sending helpers -----------------------------------------------------
+
+  private nextRef(): string {
+    this.refSeq += 1;
+    return `r${this.refSeq}`;
+  }
+
+  /** Sends an event with a fresh ref and records it in the state. */
+  private request(body: ClientEvent, record: (ref: string) => Action): boolean {
+    const ref = this.nextRef();
+    if (!this.conn.send({ ...body, ref } as ClientEvent)) return false;
+    this.dispatch(record(ref));
+    return true;
+  }
+
+  private join(room: RoomState | string): void {
+    const r = typeof room === "string" ? (this.state.rooms[room] ?? null) : room;
+    const args = r ? joinArgs(r) : { room: room as string };
+    this.request({ join: args }, (ref) => ({ type: "joinSent", room: args.room, ref }));
+  }
+
+  private requestNewest(room: string): void {
+    const limit = this.o.historyPageSize ?? 50;
+    this.request({ history: { room, limit } }, (ref) => ({ type: "historySent", room, ref, mode: "newest" }));
+  }
+
+  // ---- connection events ---------------------------------------------------
+
+  private handleOpen(): void {
+    this.dispatch({ type: "connection", status: "open" });
+    const s = this.state;
+    // Current room first, so its history starts loading soonest; then every
+    // room we were in, each resuming from the last seq we hold.
+    const order = [s.current, LOBBY, ...Object.keys(s.rooms)];
+    const seen = new Set<string>();
+    for (const name of order) {
+      if (seen.has(name)) continue;
+      seen.add(name);
+      const r = this.state.rooms[name];
+      if (!r) continue;
+      if (name === s.current || name === LOBBY || r.wanted) this.join(r);
+    }
+    this.request({ listRooms: {} }, (ref) => ({ type: "listRoomsSent", ref }));
+  }
+
+  private handleEvents(events: ServerEvent[]): void {
+    const before = this.state;
+    this.dispatch({ type: "server", events, now: this.now() });
+    for (const ev of events) {
+      switch (ev.type) {
+        case "joined": {
+          const r = this.state.rooms[ev.room];
+          if (r && ev.room === this.state.current && r.history === "none") this.requestNewest(ev.room);
+          break;
+        }
+        case "rooms":
+          this.autoJoin();
+          break;
+        case "room":
+          if (ev.ref !== "" && ev.ref === this.myCreateRef) {
+            this.myCreateRef = "";
+            this.selectRoom(ev.room.name);
+          }
+          break;
+        case "error": {
+          const req = ev.ref ? before.requests[ev.ref] : undefined;
+          if (req?.kind === "join" && req.room === this.state.current && req.room !== LOBBY) {
+            // The room in view does not exist (any more): go back to the lobby.
+            this.selectRoom(LOBBY);
+          }
+          if (req?.kind === "createRoom" && ev.code === "ALREADY_EXISTS") {
+            // It is there already: just go in.
+            this.myCreateRef = "";
+            this.dispatch({ type: "clearCreateError" });
+            this.selectRoom(req.room);
+          }
+          if (ev.code === "UNAUTHENTICATED") {
+            this.o.checkAuth().then(
+              (res) => {
+                if (res === "unauthenticated" && !this.stopped) this.authLost();
+              },
+              () => {},
+            );
+          }
+          break;
+        }
+        default:
+          break;
+      }
+    }
+  }
+
+  /** Joins the listed rooms we are not in yet (for their unread counts). */
+  private autoJoin(): void {
+    const max = this.o.maxAutoJoin ?? 50;
+    const rooms = Object.values(this.state.rooms);
+    let count = rooms.filter((r) => r.wanted).length;
+    const candidates = rooms
+      .filter((r) => r.info !== null && !r.wanted && !r.joined && !r.joinRequested && r.error === "")
+      .sort((a, b) => (a.name < b.name ? -1 : 1));
+    for (const r of candidates) {
+      if (count >= max) break;
+      this.join(r);
+      count += 1;
+    }
+  }
+
+  // ---- user actions --------------------------------------------------------
+
+  selectRoom(name: string): void {
+    if (name === "") return;
+    if (this.selfTyping.room !== name) this.stopTyping();
+    this.dispatch({ type: "select", room: name });
+    try {
+      this.o.storage?.setItem(LAST_ROOM_KEY, name);
+    } catch {
+      /* storage disabled */
+    }
+    const r = this.state.rooms[name];
+    if (!this.conn.isOpen || !r) return;
+    if (!r.joined && !r.joinRequested) this.join(r);
+    else if (r.joined && (r.history === "none" || r.history === "error")) this.requestNewest(name);
+  }
+
+  /** Sends text to the room in view (optimistic). Returns false if there was nothing to send. */
+  sendMessage(text: string, room = this.state.current): boolean {
+    const body = text.trim();
+    if (body === "") return false;
+    this.stopTyping();
+    const clientMsgId = this.uuid();
+    this.dispatch({ type: "localSend", room, text: body, clientMsgId, now: this.now() });
+    if (!this.conn.send({ send: { room, text: body, clientMsgId } })) {
+      this.dispatch({ type: "sendFailed", clientMsgId, error: "you are offline" });
+    }
+    return true;
+  }
+
+  /** Resends a failed message with the SAME clientMsgId: the server stores it at most once. */
+  retry(clientMsgId: string): void {
+    let found: { room: string; text: string } | null = null;
+    for (const r of Object.values(this.state.rooms)) {
+      const m = r.pending.find((x) => x.clientMsgId === clientMsgId);
+      if (m) {
+        found = { room: m.room, text: m.text };
+        break;
+      }
+    }
+    if (!found) return;
+    this.dispatch({ type: "retrySend", clientMsgId });
+    if (!this.conn.send({ send: { room: found.room, text: found.text, clientMsgId } })) {
+      this.dispatch({ type: "sendFailed", clientMsgId, error: "you are offline" });
+    }
+  }
+
+  /** Asks for the page of messages older than the oldest one held. */
+  loadOlder(room = this.state.current): void {
+    const r = this.state.rooms[room];
+    if (!r || r.loadingOlder || !r.hasMoreOlder || r.history !== "loaded") return;
+    const beforeSeq = oldestSeq(r);
+    if (beforeSeq <= 1) return;
+    const limit = this.o.historyPageSize ?? 50;
+    this.request({ history: { room, beforeSeq, limit } }, (ref) => ({ type: "historySent", room, ref, mode: "older" }));
+  }
+
+  /** Returns an error text, or "" when the request went out. */
+  createRoom(name: string): string {
+    const n = name.trim();
+    const invalid = validateRoomName(n);
+    if (invalid) return invalid;
+    const ref = this.nextRef();
+    if (!this.conn.send({ createRoom: { name: n }, ref })) return "You are offline";
+    this.myCreateRef = ref;
+    this.dispatch({ type: "createRoomSent", name: n, ref });
+    return "";
+  }
+
+  clearCreateError(): void {
+    this.dispatch({ type: "clearCreateError" });
+  }
+
+  dismissNotice(): void {
+    this.dispatch({ type: "dismissNotice" });
+  }
+
+  /** Call on every edit of the composer: typing goes active, then inactive after idle time. */
+  inputActivity(room = this.state.current): void {
+    const t = this.selfTyping;
+    const now = this.now();
+    if (t.active && t.room !== room) this.stopTyping();
+    if (!t.active || now - t.lastSent > 3000) {
+      if (this.conn.send({ typing: { room, active: true } })) {
+        t.active = true;
+        t.room = room;
+        t.lastSent = now;
+      }
+    }
+    if (t.idle !== null) clearTimeout(t.idle);
+    t.idle = setTimeout(() => this.stopTyping(), this.o.typingIdleMs ?? 3000);
+  }
+
+  /** Typing inactive now (on send, on room switch, on blur of an empty composer). */
+  stopTyping(): void {
+    const t = this.selfTyping;
+    if (t.idle !== null) clearTimeout(t.idle);
+    t.idle = null;
+    if (t.active) this.conn.send({ typing: { room: t.room, active: false } });
+    t.active = false;
+  }
+
+  private clearSelfTyping(): void {
+    const t = this.selfTyping;
+    if (t.idle !== null) clearTimeout(t.idle);
+    t.idle = null;
+    t.active = false;
+  }
+}

@@ -1,0 +1,677 @@
+// The chat state and its reducer: rooms, messages merged by seq, optimistic
+// sends matched by clientMsgId, unread counts, presence and typing.
+//
+// Pure: no React, no DOM, no timers, no I/O. Time comes in on the actions
+// (`now`, in ms). The controller (client.ts) decides what to send and tells
+// the reducer about it with the "...Sent" actions; server events come in with
+// the "server" action.
+
+import type { Message, RoomInfo, ServerEvent } from "./protocol";
+
+export type SendStatus = "sending" | "sent" | "failed";
+
+export interface ChatMessage {
+  /** React key: "c:<clientMsgId>" for a message sent from this tab (kept once it has a seq), else "s:<seq>". */
+  key: string;
+  room: string;
+  /** null while an optimistic message has no seq yet. */
+  seq: number | null;
+  author: string;
+  text: string;
+  sentAt: string;
+  clientMsgId: string;
+  /** "sent" for every message that has a seq and an ack (or came from the server). */
+  status: SendStatus;
+  /** Why the last attempt failed ("" otherwise). */
+  error: string;
+  /** Created by this tab (optimistic). */
+  local: boolean;
+  /** The server acknowledged it (ack event). */
+  acked: boolean;
+}
+
+export type HistoryState = "none" | "loading" | "loaded" | "error";
+
+export interface RoomState {
+  name: string;
+  info: RoomInfo | null;
+  /** We want to be in this room: (re)join it on every connection. */
+  wanted: boolean;
+  /** A join is in flight on the current connection. */
+  joinRequested: boolean;
+  /** Joined on the current connection. */
+  joined: boolean;
+  /**
+   * True once a `joined` was seen: from then on the messages we hold are
+   * contiguous up to syncedSeq and a rejoin asks for sinceSeq = syncedSeq.
+   */
+  synced: boolean;
+  /** The last seq delivered by the live stream (joined.latestSeq, then each live/replayed message). */
+  syncedSeq: number;
+  /** Confirmed messages, strictly ascending by seq, no duplicates. */
+  messages: ChatMessage[];
+  /** Optimistic messages without a seq yet, oldest first. */
+  pending: ChatMessage[];
+  members: string[];
+  memberCount: number;
+  /** Others typing: user → expiry time (ms). */
+  typing: Record<string, number>;
+  unread: number;
+  /** The newest history page of this room. */
+  history: HistoryState;
+  /** Older messages exist before the oldest one held. */
+  hasMoreOlder: boolean;
+  loadingOlder: boolean;
+  /** Last error about this room (join refused...), "" if none. */
+  error: string;
+}
+
+export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "offline";
+
+export type PendingRequest =
+  | { kind: "join"; room: string }
+  | { kind: "history"; room: string; mode: "newest" | "older" }
+  | { kind: "createRoom"; room: string }
+  | { kind: "listRooms" };
+
+export interface ChatState {
+  me: string;
+  connection: ConnectionStatus;
+  /** Human-readable reason of the last disconnect ("" if none). */
+  connectionDetail: string;
+  everConnected: boolean;
+  rooms: Record<string, RoomState>;
+  /** The room in view. */
+  current: string;
+  roomsLoaded: boolean;
+  /** Requests in flight on the current connection, by ref. */
+  requests: Record<string, PendingRequest>;
+  createRoom: { pending: boolean; error: string; name: string };
+  /** Last general error to show the user ("" if none). */
+  notice: string;
+}
+
+export type Action =
+  | { type: "connection"; status: ConnectionStatus; detail?: string }
+  | { type: "server"; events: ServerEvent[]; now: number }
+  | { type: "select"; room: string }
+  | { type: "joinSent"; room: string; ref: string }
+  | { type: "historySent"; room: string; ref: string; mode: "newest" | "older" }
+  | { type: "listRoomsSent"; ref: string }
+  | { type: "createRoomSent"; name: string; ref: string }
+  | { type: "localSend"; room: string; text: string; clientMsgId: string; now: number }
+  | { type: "retrySend"; clientMsgId: string }
+  | { type: "sendFailed"; clientMsgId: string; error: string }
+  | { type: "expireTyping"; now: number }
+  | { type: "dismissNotice" }
+  | { type: "clearCreateError" };
+
+export const TYPING_EXPIRE_MS = 5000;
+export const LOBBY = "lobby";
+
+export function initialState(me: string, current = LOBBY): ChatState {
+  const rooms: Record<string, RoomState> = { [LOBBY]: newRoom(LOBBY) };
+  if (!rooms[current]) rooms[current] = newRoom(current);
+  return {
+    me,
+    connection: "connecting",
+    connectionDetail: "",
+    everConnected: false,
+    rooms,
+    current,
+    roomsLoaded: false,
+    requests: {},
+    createRoom: { pending: false, error: "", name: "" },
+    notice: "",
+  };
+}
+
+export function newRoom(name: string): RoomState {
+  return {
+    name,
+    info: null,
+    wanted: false,
+    joinRequested: false,
+    joined: false,
+    synced: false,
+    syncedSeq: 0,
+    messages: [],
+    pending: [],
+    members: [],
+    memberCount: 0,
+    typing: {},
+    unread: 0,
+    history: "none",
+    hasMoreOlder: true,
+    loadingOlder: false,
+    error: "",
+  };
+}
+
+export function sameUser(a: string, b: string): boolean {
+  return a.toLowerCase() === b.toLowerCase();
+}
+
+// ---------------------------------------------------------------------------
+// Message list helpers (pure, exported for tests)
+
+/** Index of the message with this seq, or -(insertion point) - 1. */
+export function findSeq(list: readonly ChatMessage[], seq: number): number {
+  let lo = 0;
+  let hi = list.length - 1;
+  while (lo <= hi) {
+    const mid = (lo + hi) >> 1;
+    const s = list[mid].seq as number;
+    if (s === seq) return mid;
+    if (s < seq) lo = mid + 1;
+    else hi = mid - 1;
+  }
+  return -lo - 1;
+}
+
+/**
+ * Puts a confirmed message into a seq-ordered list: replaces the entry with
+ * the same seq (keeping its local identity and best status) or inserts it in
+ * order. Returns the new list and whether the seq was new.
+ */
+export function mergeBySeq(list: readonly ChatMessage[], msg: ChatMessage): { list: ChatMessage[]; added: boolean } {
+  const seq = msg.seq as number;
+  const last = list[list.length - 1];
+  if (!last || (last.seq as number) < seq) return { list: [...list, msg], added: true };
+  const i = findSeq(list, seq);
+  if (i >= 0) {
+    const old = list[i];
+    const merged: ChatMessage = {
+      ...msg,
+      key: old.local ? old.key : msg.key,
+      local: old.local || msg.local,
+      acked: old.acked || msg.acked,
+      status: old.status === "sent" || msg.status === "sent" ? "sent" : msg.status,
+      error: "",
+    };
+    const next = list.slice();
+    next[i] = merged;
+    return { list: next, added: false };
+  }
+  const at = -i - 1;
+  const next = list.slice();
+  next.splice(at, 0, msg);
+  return { list: next, added: true };
+}
+
+function fromServer(m: Message): ChatMessage {
+  return {
+    key: `s:${m.seq}`,
+    room: m.room,
+    seq: m.seq,
+    author: m.author,
+    text: m.text,
+    sentAt: m.sentAt,
+    clientMsgId: m.clientMsgId,
+    status: "sent",
+    error: "",
+    local: false,
+    acked: false,
+  };
+}
+
+/** Everything shown for a room: confirmed messages by seq, then optimistic ones. */
+export function visibleMessages(room: RoomState): ChatMessage[] {
+  return room.pending.length === 0 ? room.messages : [...room.messages, ...room.pending];
+}
+
+/** The oldest seq held (the beforeSeq of the next older page), or 0 if none. */
+export function oldestSeq(room: RoomState): number {
+  return room.messages.length > 0 ? (room.messages[0].seq as number) : 0;
+}
+
+/** The newest seq held, or 0. */
+export function newestSeq(room: RoomState): number {
+  return room.messages.length > 0 ? (room.messages[room.messages.length - 1].seq as number) : 0;
+}
+
+/** The join arguments for (re)joining a room: sinceSeq once we hold a resume point. */
+export function joinArgs(room: RoomState): { room: string; sinceSeq?: number } {
+  return room.synced ? { room: room.name, sinceSeq: room.syncedSeq } : { room: room.name };
+}
+
+/** Users typing in a room right now (not expired), sorted. */
+export function typingUsers(room: RoomState, now: number): string[] {
+  return Object.keys(room.typing)
+    .filter((u) => room.typing[u] > now)
+    .sort();
+}
+
+/** Room names for the sidebar: lobby first, then by name. */
+export function roomNames(state: ChatState): string[] {
+  return Object.keys(state.rooms)
+    .filter((n) => n === LOBBY || state.rooms[n].info !== null || state.rooms[n].wanted || n === state.current)
+    .sort((a, b) => (a === LOBBY ? -1 : b === LOBBY ? 1 : a < b ? -1 : a > b ? 1 : 0));
+}
+
+/** Describes a typing list: "alice is typing…", "alice and bob are typing…", "Several people are typing…". */
+export function typingText(users: string[]): string {
+  if (users.length === 0) return "";
+  if (users.length === 1) return `${users[0]} is typing…`;
+  if (users.length === 2) return `${users[0]} and ${users[1]} are typing…`;
+  if (users.length === 3) return `${users[0]}, ${users[1]} and ${users[2]} are typing…`;
+  return "Several people are typing…";
+}
+
+// ---------------------------------------------------------------------------
+// Reducer
+
+function withRoom(state: ChatState, name: string, fn: (r: RoomState) => RoomState): ChatState {
+  const old = state.rooms[name] ?? newRoom(name);
+  const next = fn(old);
+  if (next === old && state.rooms[name]) return state;
+  return { ...state, rooms: { ...state.rooms, [name]: next } };
+}
+
+/** Finds the room and place of this tab's message with the given clientMsgId. */
+function findLocal(
+  state: ChatState,
+  clientMsgId: string,
+  hintRoom = "",
+): { room: string; where: "pending" | "messages"; index: number } | null {
+  if (clientMsgId === "") return null;
+  const names = hintRoom && state.rooms[hintRoom] ? [hintRoom, ...Object.keys(state.rooms)] : Object.keys(state.rooms);
+  for (const name of names) {
+    const r = state.rooms[name];
+    const p = r.pending.findIndex((m) => m.clientMsgId === clientMsgId);
+    if (p >= 0) return { room: name, where: "pending", index: p };
+    for (let i = r.messages.length - 1; i >= 0; i--) {
+      const m = r.messages[i];
+      if (m.local && m.clientMsgId === clientMsgId) return { room: name, where: "messages", index: i };
+    }
+  }
+  return null;
+}
+
+/**
+ * Applies one confirmed message (live, replayed or from history) to a room.
+ * A pending local message with the same clientMsgId becomes this message.
+ */
+function applyMessage(state: ChatState, m: Message, live: boolean): ChatState {
+  if (m.seq <= 0 || m.room === "") return state;
+  let incoming = fromServer(m);
+  let room = state.rooms[m.room] ?? newRoom(m.room);
+  let pending = room.pending;
+  const mine = sameUser(m.author, state.me);
+  if (m.clientMsgId !== "" && mine) {
+    const p = pending.findIndex((x) => x.clientMsgId === m.clientMsgId);
+    if (p >= 0) {
+      const local = pending[p];
+      pending = pending.filter((_, i) => i !== p);
+      incoming = {
+        ...incoming,
+        key: local.key,
+        local: true,
+        acked: local.acked,
+        // Stored for sure (it has a seq); "sending" only until the ack of a live send.
+        status: local.acked || local.status === "failed" || !live ? "sent" : "sending",
+      };
+    }
+  }
+  const { list, added } = mergeBySeq(room.messages, incoming);
+  room = { ...room, messages: list, pending };
+  if (live) {
+    room.syncedSeq = Math.max(room.syncedSeq, m.seq);
+    if (added && !mine && m.room !== state.current) room.unread += 1;
+    // Someone who sends has stopped typing.
+    if (room.typing[m.author] !== undefined) {
+      const typing = { ...room.typing };
+      delete typing[m.author];
+      room.typing = typing;
+    }
+  }
+  if (room.info && room.info.lastSeq < m.seq) room.info = { ...room.info, lastSeq: m.seq };
+  return { ...state, rooms: { ...state.rooms, [m.room]: room } };
+}
+
+function applyAck(state: ChatState, ev: Extract<ServerEvent, { type: "ack" }>): ChatState {
+  const found = findLocal(state, ev.clientMsgId, ev.room);
+  if (!found) return state;
+  return withRoom(state, found.room, (r) => {
+    if (found.where === "messages") {
+      const messages = r.messages.slice();
+      messages[found.index] = { ...messages[found.index], status: "sent", acked: true, error: "" };
+      return { ...r, messages };
+    }
+    const local = r.pending[found.index];
+    const pending = r.pending.filter((_, i) => i !== found.index);
+    if (ev.seq <= 0) {
+      const p2 = r.pending.slice();
+      p2[found.index] = { ...local, acked: true, status: "sent", error: "" };
+      return { ...r, pending: p2 };
+    }
+    const confirmed: ChatMessage = { ...local, seq: ev.seq, status: "sent", acked: true, error: "" };
+    const { list } = mergeBySeq(r.messages, confirmed);
+    return { ...r, messages: list, pending };
+  });
+}
+
+function markFailed(state: ChatState, clientMsgId: string, error: string, hintRoom = ""): ChatState {
+  const found = findLocal(state, clientMsgId, hintRoom);
+  if (!found || found.where !== "pending") return state;
+  return withRoom(state, found.room, (r) => {
+    const pending = r.pending.slice();
+    pending[found.index] = { ...pending[found.index], status: "failed", error };
+    return { ...r, pending };
+  });
+}
+
+function applyError(state: ChatState, ev: Extract<ServerEvent, { type: "error" }>): ChatState {
+  const req = ev.ref ? state.requests[ev.ref] : undefined;
+  let s = state;
+  if (req) {
+    const requests = { ...s.requests };
+    delete requests[ev.ref];
+    s = { ...s, requests };
+  }
+  const text = ev.message || ev.code;
+  if (ev.clientMsgId !== "") return markFailed(s, ev.clientMsgId, text, ev.room);
+  if (req?.kind === "join") {
+    return withRoom(s, req.room, (r) => ({ ...r, joinRequested: false, wanted: false, error: text }));
+  }
+  if (req?.kind === "history") {
+    return withRoom(s, req.room, (r) => ({
+      ...r,
+      loadingOlder: req.mode === "older" ? false : r.loadingOlder,
+      history: req.mode === "newest" ? "error" : r.history,
+      error: text,
+    }));
+  }
+  if (req?.kind === "createRoom") return { ...s, createRoom: { pending: false, error: text, name: req.room } };
+  if (req?.kind === "listRooms") return { ...s, roomsLoaded: true, notice: text };
+  if (ev.event === "typing" || ev.event === "ping") return s;
+  return { ...s, notice: text };
+}
+
+function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatState {
+  switch (ev.type) {
+    case "message":
+      return applyMessage(state, ev.message, true);
+
+    case "history": {
+      const found = ev.ref ? state.requests[ev.ref] : undefined;
+      const req = found?.kind === "history" ? found : undefined;
+      let s = state;
+      if (found) {
+        const requests = { ...s.requests };
+        delete requests[ev.ref];
+        s = { ...s, requests };
+      }
+      for (const m of ev.messages) s = applyMessage(s, { ...m, room: m.room || ev.room }, false);
+      const pageOldest = ev.messages.reduce((min, m) => (m.seq > 0 && m.seq < min ? m.seq : min), Infinity);
+      return withRoom(s, ev.room, (r) => {
+        const held = oldestSeq(r);
+        let hasMoreOlder: boolean;
+        if (held <= 1) hasMoreOlder = false; // nothing held, or seq 1 held: nothing older exists
+        else if (req?.mode === "older") hasMoreOlder = ev.hasMore;
+        else if (ev.messages.length === 0) hasMoreOlder = true; // only live messages held: let paging ask
+        else if (pageOldest <= held) hasMoreOlder = ev.hasMore;
+        else hasMoreOlder = true; // we hold older live messages than the page: keep paging from them
+        return {
+          ...r,
+          history: req?.mode === "older" ? r.history : "loaded",
+          loadingOlder: req?.mode === "older" ? false : r.loadingOlder,
+          hasMoreOlder,
+          error: "",
+        };
+      });
+    }
+
+    case "ack":
+      return applyAck(state, ev);
+
+    case "joined": {
+      let s = state;
+      if (ev.ref && s.requests[ev.ref]) {
+        const requests = { ...s.requests };
+        delete requests[ev.ref];
+        s = { ...s, requests };
+      }
+      return withRoom(s, ev.room, (r) => {
+        const members = Array.from(new Set(ev.members)).sort((a, b) => a.localeCompare(b));
+        const syncedSeq = r.synced ? Math.max(r.syncedSeq, ev.latestSeq) : ev.latestSeq;
+        return {
+          ...r,
+          wanted: true,
+          joined: true,
+          joinRequested: false,
+          synced: true,
+          syncedSeq,
+          members,
+          memberCount: Math.max(ev.memberCount, members.length),
+          // Nothing in the room yet: no older page to ask for.
+          hasMoreOlder: ev.latestSeq === 0 && r.messages.length === 0 ? false : r.hasMoreOlder,
+          info: r.info
+            ? { ...r.info, lastSeq: Math.max(r.info.lastSeq, ev.latestSeq), memberCount: ev.memberCount }
+            : r.info,
+          error: "",
+        };
+      });
+    }
+
+    case "left": {
+      let s = state;
+      if (ev.ref && s.requests[ev.ref]) {
+        const requests = { ...s.requests };
+        delete requests[ev.ref];
+        s = { ...s, requests };
+      }
+      return withRoom(s, ev.room, (r) => ({ ...r, joined: false, joinRequested: false, wanted: false, typing: {} }));
+    }
+
+    case "member":
+      if (!state.rooms[ev.room] || ev.user === "") return state;
+      return withRoom(state, ev.room, (r) => {
+        const present = r.members.includes(ev.user);
+        if (ev.kind === "JOINED") {
+          if (present) return r;
+          const members = [...r.members, ev.user].sort((a, b) => a.localeCompare(b));
+          const memberCount = r.memberCount + 1;
+          return { ...r, members, memberCount, info: r.info ? { ...r.info, memberCount } : r.info };
+        }
+        if (ev.kind === "LEFT") {
+          const typing = { ...r.typing };
+          delete typing[ev.user];
+          if (!present) return { ...r, typing };
+          const memberCount = Math.max(0, r.memberCount - 1);
+          return {
+            ...r,
+            members: r.members.filter((u) => u !== ev.user),
+            memberCount,
+            typing,
+            info: r.info ? { ...r.info, memberCount } : r.info,
+          };
+        }
+        return r;
+      });
+
+    case "typing":
+      if (sameUser(ev.user, state.me) || !state.rooms[ev.room] || ev.user === "") return state;
+      return withRoom(state, ev.room, (r) => {
+        const typing = { ...r.typing };
+        if (ev.active) typing[ev.user] = now + TYPING_EXPIRE_MS;
+        else if (typing[ev.user] !== undefined) delete typing[ev.user];
+        else return r;
+        return { ...r, typing };
+      });
+
+    case "error":
+      return applyError(state, ev);
+
+    case "rooms": {
+      let s: ChatState = { ...state, roomsLoaded: true };
+      if (ev.ref && s.requests[ev.ref]) {
+        const requests = { ...s.requests };
+        delete requests[ev.ref];
+        s = { ...s, requests };
+      }
+      const rooms = { ...s.rooms };
+      for (const info of ev.rooms) {
+        if (info.name === "") continue;
+        const r = rooms[info.name] ?? newRoom(info.name);
+        rooms[info.name] = {
+          ...r,
+          info: { ...info, lastSeq: Math.max(info.lastSeq, newestSeq(r)) },
+          memberCount: r.joined ? r.memberCount : info.memberCount,
+        };
+      }
+      return { ...s, rooms };
+    }
+
+    case "room": {
+      const req = ev.ref ? state.requests[ev.ref] : undefined;
+      let s = state;
+      if (req) {
+        const requests = { ...s.requests };
+        delete requests[ev.ref];
+        s = { ...s, requests };
+      }
+      if (req?.kind === "createRoom") s = { ...s, createRoom: { pending: false, error: "", name: "" } };
+      if (ev.room.name === "") return s;
+      return withRoom(s, ev.room.name, (r) => ({ ...r, info: ev.room }));
+    }
+
+    case "pong":
+    case "unknown":
+      return state;
+  }
+}
+
+export function reducer(state: ChatState, action: Action): ChatState {
+  switch (action.type) {
+    case "server": {
+      let s = state;
+      for (const ev of action.events) s = applyServerEvent(s, ev, action.now);
+      return s;
+    }
+
+    case "connection": {
+      const detail = action.detail ?? "";
+      if (action.status === "open") {
+        return { ...state, connection: "open", connectionDetail: "", everConnected: true };
+      }
+      if (state.connection !== "open") {
+        return { ...state, connection: action.status, connectionDetail: detail || state.connectionDetail };
+      }
+      // The connection was lost: nothing is joined any more, every request in
+      // flight is gone, and a send without its ack is failed (Retry resends it
+      // with the same clientMsgId, so it can never be stored twice).
+      const rooms: Record<string, RoomState> = {};
+      for (const [name, r] of Object.entries(state.rooms)) {
+        rooms[name] = {
+          ...r,
+          joined: false,
+          joinRequested: false,
+          loadingOlder: false,
+          history: r.history === "loading" ? "none" : r.history,
+          typing: {},
+          pending: r.pending.map((m) =>
+            m.status === "sending" ? { ...m, status: "failed", error: "connection lost before it was confirmed" } : m,
+          ),
+          messages: r.messages.some((m) => m.status === "sending")
+            ? r.messages.map((m) => (m.status === "sending" ? { ...m, status: "sent" } : m))
+            : r.messages,
+        };
+      }
+      return {
+        ...state,
+        connection: action.status,
+        connectionDetail: detail,
+        rooms,
+        requests: {},
+        createRoom: state.createRoom.pending
+          ? { pending: false, error: "Connection lost, try again", name: state.createRoom.name }
+          : state.createRoom,
+      };
+    }
+
+    case "select":
+      return withRoom({ ...state, current: action.room }, action.room, (r) =>
+        r.unread === 0 && !r.error ? r : { ...r, unread: 0, error: r.joined ? "" : r.error },
+      );
+
+    case "joinSent":
+      return withRoom(
+        { ...state, requests: { ...state.requests, [action.ref]: { kind: "join", room: action.room } } },
+        action.room,
+        (r) => ({ ...r, wanted: true, joinRequested: true, error: "" }),
+      );
+
+    case "historySent":
+      return withRoom(
+        {
+          ...state,
+          requests: { ...state.requests, [action.ref]: { kind: "history", room: action.room, mode: action.mode } },
+        },
+        action.room,
+        (r) =>
+          action.mode === "newest" ? { ...r, history: "loading" } : { ...r, loadingOlder: true },
+      );
+
+    case "listRoomsSent":
+      return { ...state, requests: { ...state.requests, [action.ref]: { kind: "listRooms" } } };
+
+    case "createRoomSent":
+      return {
+        ...state,
+        requests: { ...state.requests, [action.ref]: { kind: "createRoom", room: action.name } },
+        createRoom: { pending: true, error: "", name: action.name },
+      };
+
+    case "localSend": {
+      const msg: ChatMessage = {
+        key: `c:${action.clientMsgId}`,
+        room: action.room,
+        seq: null,
+        author: state.me,
+        text: action.text,
+        sentAt: new Date(action.now).toISOString(),
+        clientMsgId: action.clientMsgId,
+        status: "sending",
+        error: "",
+        local: true,
+        acked: false,
+      };
+      return withRoom(state, action.room, (r) => ({ ...r, pending: [...r.pending, msg] }));
+    }
+
+    case "retrySend": {
+      const found = findLocal(state, action.clientMsgId);
+      if (!found || found.where !== "pending") return state;
+      return withRoom(state, found.room, (r) => {
+        const pending = r.pending.slice();
+        pending[found.index] = { ...pending[found.index], status: "sending", error: "" };
+        return { ...r, pending };
+      });
+    }
+
+    case "sendFailed":
+      return markFailed(state, action.clientMsgId, action.error);
+
+    case "expireTyping": {
+      let changed = false;
+      const rooms: Record<string, RoomState> = {};
+      for (const [name, r] of Object.entries(state.rooms)) {
+        const live = Object.entries(r.typing).filter(([, exp]) => exp > action.now);
+        if (live.length !== Object.keys(r.typing).length) {
+          changed = true;
+          rooms[name] = { ...r, typing: Object.fromEntries(live) };
+        } else {
+          rooms[name] = r;
+        }
+      }
+      return changed ? { ...state, rooms } : state;
+    }
+
+    case "dismissNotice":
+      return state.notice === "" ? state : { ...state, notice: "" };
+
+    case "clearCreateError":
+      return state.createRoom.error === "" ? state : { ...state, createRoom: { ...state.createRoom, error: "" } };
+  }
+}
