@@ -12,7 +12,9 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "chat/log.h"
@@ -64,6 +66,13 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "chat-core: the chat backend's gRPC service (rooms, messages, history, accounts).\n"
       "Usage: chat-core [--listen=127.0.0.1:50051] [--db=data/chat.db] [flags]");
+  absl::FlagsUsageConfig usage;
+  // --help lists this program's own flags (all defined in this file).
+  usage.contains_help_flags = [](absl::string_view file) {
+    return absl::EndsWith(file, "chat-core/main.cc");
+  };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
 
   chat::LogLevel level;

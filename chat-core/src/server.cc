@@ -5,7 +5,10 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
 #include "chat/log.h"
 
 namespace chat::core {
@@ -49,6 +52,8 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   builder.RegisterService(s->gateway_.get());
   builder.RegisterService(s->auth_service_.get());
   builder.SetMaxReceiveMessageSize(o.max_receive_message_bytes);
+  // A second chat-core on the same port must fail, not share it.
+  builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,
                              static_cast<int>(absl::ToInt64Milliseconds(o.keepalive_time)));
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIMEOUT_MS,
@@ -75,11 +80,18 @@ void CoreServer::Shutdown(absl::Duration grace) {
   if (server_ != nullptr) {
     if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
     hub_->Shutdown();
-    server_->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+    // Let the ended streams say goodbye (their status reaches the clients), then
+    // give calls still running a short while before gRPC cancels them.
+    absl::Time deadline = absl::Now() + grace;
+    while (hub_->stats().live_streams > 0 && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(5));
+    CHAT_LOG_DEBUG("core", "streams ended; stopping the gRPC server");
+    server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(500))));
+    CHAT_LOG_DEBUG("core", "gRPC server shut down");
     server_->Wait();
   }
   if (accounts_) accounts_->Close();
   if (store_) store_->Close();
+  CHAT_LOG_DEBUG("core", "store closed");
   CHAT_LOG_INFO("core", "chat-core stopped");
 }
 

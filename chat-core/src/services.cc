@@ -73,6 +73,7 @@ class ConnectReactor : public RawStreamReactor {
 
   void OnReadDone(bool ok) override {
     if (!ok) {
+      CHAT_LOG_DEBUG("connect", "read side of %s closed", session_->identity().user);
       // The client half-closed (or left): finish once its sends are answered.
       session_->ClientDone();
       return;
@@ -93,6 +94,7 @@ class ConnectReactor : public RawStreamReactor {
   void OnCancel() override { outbox_->Finish(grpc::Status::CANCELLED); }
 
   void OnDone() override {
+    CHAT_LOG_DEBUG("connect", "stream of %s done", session_->identity().user);
     outbox_->Detach();
     session_->Close();
     hub_->RemoveSession(session_.get());

@@ -194,6 +194,19 @@ std::vector<chat::v1::ServerEvent> EventClient::Events() const {
   return events_;
 }
 
+std::vector<chat::v1::ServerEvent> EventClient::EventsFrom(size_t index,
+                                                           std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return events_.size() > index || status_.has_value(); });
+  if (index >= events_.size()) return {};
+  return std::vector<chat::v1::ServerEvent>(events_.begin() + static_cast<long>(index), events_.end());
+}
+
+bool EventClient::done() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return status_.has_value();
+}
+
 std::vector<chat::v1::Message> EventClient::Messages(const std::string& room) const {
   std::lock_guard<std::mutex> lock(mu_);
   std::vector<chat::v1::Message> out;

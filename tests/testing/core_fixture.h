@@ -85,6 +85,10 @@ class EventClient {
   // Waits until `count` events match.
   bool WaitForCount(const Pred& pred, size_t count, std::chrono::milliseconds timeout = 10s);
   std::vector<chat::v1::ServerEvent> Events() const;
+  // Events from `index` on, waiting up to `timeout` for at least one (returns
+  // early, possibly empty, once the stream has ended).
+  std::vector<chat::v1::ServerEvent> EventsFrom(size_t index, std::chrono::milliseconds timeout);
+  bool done() const;
   std::vector<chat::v1::Message> Messages(const std::string& room) const;
   // Waits for the stream to end and returns its status.
   std::optional<grpc::Status> WaitDone(std::chrono::milliseconds timeout = 10s);

@@ -221,7 +221,7 @@ std::unique_ptr<CoreProcess> CoreProcess::Start(const std::string& db,
                                                 std::vector<std::string> extra_flags, int port) {
   ChildProcess::Options o;
   o.argv = {BinaryPath("chat-core"), "--listen=127.0.0.1:" + std::to_string(port), "--db=" + db,
-            "--pwhash_memlimit_kib=64", "--pwhash_opslimit=1"};
+            "--pwhash_memlimit_kib=64", "--pwhash_opslimit=1", "--log_level=debug"};
   for (auto& f : extra_flags) o.argv.push_back(std::move(f));
   auto p = std::unique_ptr<CoreProcess>(new CoreProcess());
   p->process_ = ChildProcess::Start(o);

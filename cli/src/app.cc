@@ -1,0 +1,126 @@
+#include "app.h"
+
+#include <grpc/support/log.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "client.h"
+#include "exit_codes.h"
+#include "signals.h"
+
+#ifndef CHAT_CLI_VERSION
+#define CHAT_CLI_VERSION "0.0.0"
+#endif
+
+namespace chat::cli {
+namespace {
+
+void QuietGrpcLog(gpr_log_func_args*) {}
+
+std::string ResolveServer(const ParsedArgs& args) {
+  if (auto server = args.Get("server"); server && !server->empty()) return *server;
+  if (const char* env = std::getenv("CHAT_SERVER"); env != nullptr && env[0] != '\0') return env;
+  // The server logged in to last.
+  if (auto store = CredentialStore::Open(); store.ok() && !store->default_server().empty()) {
+    return store->default_server();
+  }
+  return kDefaultServer;
+}
+
+}  // namespace
+
+int Fail(const absl::Status& status) {
+  std::string line = absl::StrCat("chat: ", OneLine(status.message()), "\n");
+  fflush(stdout);
+  ssize_t unused = write(STDERR_FILENO, line.data(), line.size());
+  (void)unused;
+  return ExitCodeFor(status);
+}
+
+bool PrintOut(const std::string& text) {
+  if (fwrite(text.data(), 1, text.size(), stdout) != text.size()) return false;
+  return fflush(stdout) == 0;
+}
+
+absl::StatusOr<Credential> RequireLogin(const Context& ctx) {
+  auto store = CredentialStore::Open();
+  if (!store.ok()) return store.status();
+  auto credential = store->Find(ctx.server);
+  if (!credential) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("not logged in to ", ctx.server, " (run 'chat login')"));
+  }
+  if (credential->expires_at_unix != 0 && credential->expires_at_unix <= absl::ToUnixSeconds(absl::Now())) {
+    return absl::UnauthenticatedError(
+        absl::StrCat("the session on ", ctx.server, " has expired (run 'chat login')"));
+  }
+  return *credential;
+}
+
+int Main(int argc, char** argv) {
+  InstallSignalThread();
+  // gRPC's own log lines would break the one-line-error promise.
+  if (std::getenv("GRPC_VERBOSITY") == nullptr && std::getenv("GRPC_TRACE") == nullptr) {
+    gpr_set_log_function(QuietGrpcLog);
+  }
+
+  std::vector<std::string> argv_list(argv + 1, argv + argc);
+  auto parsed = ParseArgs(argv_list);
+  if (!parsed.ok()) return Fail(parsed.status());
+  ParsedArgs& args = *parsed;
+
+  if (args.version) {
+    PrintOut(absl::StrCat("chat ", CHAT_CLI_VERSION, "\n"));
+    return kExitOk;
+  }
+  if (args.command == "help") {
+    if (args.args.empty()) {
+      PrintOut(MainHelp());
+      return kExitOk;
+    }
+    const CommandSpec* command = FindCommand(args.args[0]);
+    if (command == nullptr) {
+      return Fail(absl::InvalidArgumentError(
+          absl::StrCat("no such command '", args.args[0], "' (see 'chat --help')")));
+    }
+    PrintOut(CommandHelp(*command));
+    return kExitOk;
+  }
+  if (args.help) {
+    const CommandSpec* command = args.implied_join ? nullptr : FindCommand(args.command);
+    PrintOut(command != nullptr ? CommandHelp(*command) : MainHelp());
+    return kExitOk;
+  }
+  if (args.command.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "missing command; usage: chat [OPTIONS] COMMAND [ARGS...] (see 'chat --help')"));
+  }
+
+  Context ctx;
+  ctx.server = ResolveServer(args);
+  ctx.json = args.Has("json");
+  ctx.stdout_tty = isatty(STDOUT_FILENO) == 1;
+  ctx.style = Style(WantColor(args.Get("color").value_or("auto"), STDOUT_FILENO));
+  ctx.args = std::move(args);
+
+  const std::string& c = ctx.args.command;
+  if (c == "register") return RunRegister(ctx);
+  if (c == "login") return RunLogin(ctx);
+  if (c == "logout") return RunLogout(ctx);
+  if (c == "whoami") return RunWhoAmI(ctx);
+  if (c == "rooms") return RunRooms(ctx);
+  if (c == "create") return RunCreate(ctx);
+  if (c == "send") return RunSend(ctx);
+  if (c == "history") return RunHistory(ctx);
+  if (c == "tail") return RunTail(ctx);
+  if (c == "join") return RunInteractive(ctx);
+  return Fail(absl::InvalidArgumentError(absl::StrCat("unknown command '", c, "'")));
+}
+
+}  // namespace chat::cli

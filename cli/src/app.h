@@ -1,0 +1,56 @@
+// The `chat` program: Main() parses the command line and runs one subcommand.
+// The subcommands share a Context (the parsed arguments, the server, output
+// settings). Output: results on stdout (aligned text, or one JSON object a line
+// with --json), errors as one line "chat: ..." on stderr, and an exit code from
+// exit_codes.h.
+//
+// Threading: Main() runs on the main thread; subcommands may start helper threads
+// (the signal thread, LiveClient) that end before they return. Lifetime: a
+// Context lives for one run of Main().
+#ifndef CHAT_CLI_SRC_APP_H_
+#define CHAT_CLI_SRC_APP_H_
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "args.h"
+#include "config.h"
+#include "format.h"
+
+namespace chat::cli {
+
+struct Context {
+  ParsedArgs args;
+  // host:port of chat-core, resolved from --server, CHAT_SERVER, the last login.
+  std::string server;
+  bool json = false;
+  bool stdout_tty = false;
+  Style style{false};  // for stdout
+};
+
+int Main(int argc, char** argv);
+
+// Prints "chat: <message>" on stderr and returns the status's exit code.
+int Fail(const absl::Status& status);
+// Writes to stdout and flushes; false if stdout is gone (EPIPE).
+bool PrintOut(const std::string& text);
+
+// The stored credential for ctx.server, or UNAUTHENTICATED "not logged in".
+absl::StatusOr<Credential> RequireLogin(const Context& ctx);
+
+// Subcommands (commands.cc, tail.cc, interactive.cc); each returns an exit code.
+int RunRegister(const Context& ctx);
+int RunLogin(const Context& ctx);
+int RunLogout(const Context& ctx);
+int RunWhoAmI(const Context& ctx);
+int RunRooms(const Context& ctx);
+int RunCreate(const Context& ctx);
+int RunSend(const Context& ctx);
+int RunHistory(const Context& ctx);
+int RunTail(const Context& ctx);
+int RunInteractive(const Context& ctx);
+
+}  // namespace chat::cli
+
+#endif  // CHAT_CLI_SRC_APP_H_

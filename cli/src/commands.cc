@@ -1,0 +1,301 @@
+// The one-shot subcommands: register, login, logout, whoami, rooms, create,
+// send, history.
+#include <unistd.h>
+
+#include <algorithm>
+#include <thread>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/time/clock.h"
+#include "app.h"
+#include "chat/json_codec.h"
+#include "chat/validate.h"
+#include "client.h"
+#include "exit_codes.h"
+#include "live_client.h"
+#include "prompt.h"
+
+namespace chat::cli {
+namespace {
+
+std::string ExpiryText(const google::protobuf::Timestamp& ts) {
+  if (ts.seconds() == 0) return "";
+  return absl::FormatTime("%Y-%m-%d %H:%M %Z", ToAbslTime(ts), absl::LocalTimeZone());
+}
+
+absl::StatusOr<std::string> UsernameArg(const Context& ctx) {
+  std::string username;
+  if (!ctx.args.args.empty()) {
+    username = ctx.args.args[0];
+  } else if (isatty(STDIN_FILENO) == 1 && !ctx.args.Has("password-stdin")) {
+    auto line = PromptLine("Username: ", true);
+    if (!line.ok()) return line.status();
+    username = *line;
+  } else {
+    return absl::InvalidArgumentError(
+        absl::StrCat("missing USERNAME; ", UsageLine(*FindCommand(ctx.args.command))));
+  }
+  if (absl::Status s = ValidateUsername(username); !s.ok()) return s;
+  return username;
+}
+
+absl::StatusOr<int64_t> IntOption(const Context& ctx, const std::string& name, int64_t min,
+                                  int64_t max) {
+  std::string text = *ctx.args.Get(name);
+  int64_t value;
+  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--", name, " must be a number from ", min, " to ", max, ", not '", text, "'"));
+  }
+  return value;
+}
+
+// The JSON line for a proto, or false if stdout is gone.
+bool PrintJson(const google::protobuf::Message& message) {
+  return PrintOut(absl::StrCat(chat::ToJson(message), "\n"));
+}
+
+}  // namespace
+
+int RunRegister(const Context& ctx) {
+  auto username = UsernameArg(ctx);
+  if (!username.ok()) return Fail(username.status());
+  auto password = ReadPassword(ctx.args.Has("password-stdin"), /*confirm=*/true);
+  if (!password.ok()) return Fail(password.status());
+  if (absl::Status s = ValidatePassword(*password); !s.ok()) return Fail(s);
+  ChatClient client(ctx.server, "");
+  auto response = client.Register(*username, *password);
+  if (!response.ok()) return Fail(response.status());
+  if (ctx.json) {
+    PrintJson(*response);
+  } else {
+    PrintOut(absl::StrCat("registered ", ctx.style.Bold(response->username()), " on ", ctx.server,
+                          "; log in with: chat login ", response->username(), "\n"));
+  }
+  return kExitOk;
+}
+
+int RunLogin(const Context& ctx) {
+  auto username = UsernameArg(ctx);
+  if (!username.ok()) return Fail(username.status());
+  auto password = ReadPassword(ctx.args.Has("password-stdin"), /*confirm=*/false);
+  if (!password.ok()) return Fail(password.status());
+  ChatClient client(ctx.server, "");
+  auto response = client.Login(*username, *password);
+  if (!response.ok()) return Fail(response.status());
+  auto store = CredentialStore::Open();
+  if (!store.ok()) return Fail(store.status());
+  Credential credential;
+  credential.server = ctx.server;
+  credential.username = response->username();
+  credential.token = response->token();
+  credential.expires_at_unix = response->expires_at().seconds();
+  store->Put(credential);
+  if (absl::Status s = store->Save(); !s.ok()) return Fail(s);
+  if (ctx.json) {
+    chat::v1::LoginResponse shown = *response;
+    shown.clear_token();  // the token stays in the credentials file
+    PrintJson(shown);
+  } else {
+    PrintOut(absl::StrCat("logged in as ", ctx.style.Bold(response->username()), " on ", ctx.server,
+                          " (session expires ", ExpiryText(response->expires_at()), ")\n"));
+  }
+  return kExitOk;
+}
+
+int RunLogout(const Context& ctx) {
+  auto credential = RequireLogin(ctx);
+  if (!credential.ok()) return Fail(credential.status());
+  ChatClient client(ctx.server, credential->token);
+  absl::Status status = client.Logout();
+  // A token chat-core no longer knows is as good as revoked: forget it too.
+  if (!status.ok() && !absl::IsUnauthenticated(status)) return Fail(status);
+  auto store = CredentialStore::Open();
+  if (!store.ok()) return Fail(store.status());
+  store->Remove(ctx.server);
+  if (absl::Status s = store->Save(); !s.ok()) return Fail(s);
+  if (ctx.json) {
+    PrintJson(chat::v1::LogoutResponse());
+  } else {
+    PrintOut(absl::StrCat("logged out ", credential->username, " from ", ctx.server,
+                          status.ok() ? "" : " (the session had already ended)", "\n"));
+  }
+  return kExitOk;
+}
+
+int RunWhoAmI(const Context& ctx) {
+  auto credential = RequireLogin(ctx);
+  if (!credential.ok()) return Fail(credential.status());
+  ChatClient client(ctx.server, credential->token);
+  auto response = client.WhoAmI();
+  if (!response.ok()) return Fail(response.status());
+  if (ctx.json) {
+    PrintJson(*response);
+  } else {
+    std::string expiry = ExpiryText(response->expires_at());
+    PrintOut(absl::StrCat(ctx.style.Bold(response->username()), response->guest() ? " (guest)" : "",
+                          " on ", ctx.server,
+                          expiry.empty() ? "" : absl::StrCat(" (session expires ", expiry, ")"), "\n"));
+  }
+  return kExitOk;
+}
+
+int RunRooms(const Context& ctx) {
+  auto credential = RequireLogin(ctx);
+  if (!credential.ok()) return Fail(credential.status());
+  ChatClient client(ctx.server, credential->token);
+  auto response = client.ListRooms();
+  if (!response.ok()) return Fail(response.status());
+  if (ctx.json) {
+    for (const auto& room : response->rooms()) {
+      if (!PrintJson(room)) break;
+    }
+    return kExitOk;
+  }
+  std::vector<std::vector<std::string>> rows;
+  for (const auto& room : response->rooms()) {
+    rows.push_back({room.name(), absl::StrCat(room.member_count()), absl::StrCat(room.last_seq()),
+                    room.created_by().empty() ? "-" : Sanitize(room.created_by(), false),
+                    FormatTime(room.created_at(), true)});
+  }
+  PrintOut(FormatTable({"ROOM", "ONLINE", "MESSAGES", "CREATED BY", "CREATED"}, rows, ctx.style));
+  return kExitOk;
+}
+
+int RunCreate(const Context& ctx) {
+  const std::string& name = ctx.args.args[0];
+  if (absl::Status s = ValidateRoomName(name); !s.ok()) return Fail(s);
+  auto credential = RequireLogin(ctx);
+  if (!credential.ok()) return Fail(credential.status());
+  ChatClient client(ctx.server, credential->token);
+  auto room = client.CreateRoom(name);
+  if (!room.ok()) return Fail(room.status());
+  if (ctx.json) {
+    PrintJson(*room);
+  } else {
+    PrintOut(absl::StrCat("created room ", ctx.style.Bold(room->name()), "\n"));
+  }
+  return kExitOk;
+}
+
+int RunSend(const Context& ctx) {
+  const std::string& room = ctx.args.args[0];
+  if (absl::Status s = ValidateRoomName(room); !s.ok()) return Fail(s);
+  std::string text;
+  if (ctx.args.args.size() > 1) {
+    text = absl::StrJoin(ctx.args.args.begin() + 1, ctx.args.args.end(), " ");
+  } else {
+    if (isatty(STDIN_FILENO) == 1) {
+      return Fail(absl::InvalidArgumentError(
+          "missing TEXT: give it as arguments or on stdin (chat send ROOM TEXT...)"));
+    }
+    auto all = ReadAllStdin();
+    if (!all.ok()) return Fail(all.status());
+    text = std::move(*all);
+    if (!text.empty() && text.back() == '\n') text.pop_back();
+    if (!text.empty() && text.back() == '\r') text.pop_back();
+  }
+  if (text.empty()) return Fail(absl::InvalidArgumentError("the message is empty"));
+  if (!chat::IsValidUtf8(text)) return Fail(absl::InvalidArgumentError("the message is not valid UTF-8"));
+  std::string id = ctx.args.Get("id").value_or("");
+  if (ctx.args.Has("id")) {
+    if (id.empty()) return Fail(absl::InvalidArgumentError("--id must not be empty"));
+    if (absl::Status s = ValidateClientMsgId(id); !s.ok()) return Fail(s);
+  } else {
+    id = RandomClientMsgId();
+  }
+  auto credential = RequireLogin(ctx);
+  if (!credential.ok()) return Fail(credential.status());
+
+  ChatClient client(ctx.server, credential->token);
+  chat::v1::SendMessageRequest request;
+  request.set_room(room);
+  request.set_text(text);
+  request.set_client_msg_id(id);
+  // Retried with the same client_msg_id, so a send that did reach chat-core
+  // before the failure is not stored twice.
+  absl::StatusOr<chat::v1::SendMessageResponse> response;
+  absl::Duration pause = absl::Milliseconds(200);
+  for (int attempt = 1;; ++attempt) {
+    response = client.SendMessage(request);
+    if (response.ok() || attempt == 3 || !absl::IsUnavailable(response.status())) break;
+    absl::SleepFor(pause);
+    pause *= 2;
+  }
+  if (!response.ok()) return Fail(response.status());
+  if (ctx.json) {
+    PrintJson(*response);
+  } else {
+    PrintOut(absl::StrCat(response->duplicate() ? "already sent as #" : "sent #",
+                          response->message().seq(), " to ", room,
+                          response->duplicate() ? " (duplicate)" : "", "\n"));
+  }
+  return kExitOk;
+}
+
+int RunHistory(const Context& ctx) {
+  const std::string& room = ctx.args.args[0];
+  if (absl::Status s = ValidateRoomName(room); !s.ok()) return Fail(s);
+  chat::v1::GetHistoryRequest request;
+  request.set_room(room);
+  request.set_order(chat::v1::HISTORY_ORDER_OLDEST_FIRST);
+  if (ctx.args.Has("before") && ctx.args.Has("after")) {
+    return Fail(absl::InvalidArgumentError("give --before or --after, not both"));
+  }
+  if (ctx.args.Has("before")) {
+    auto before = IntOption(ctx, "before", 1, INT64_MAX);
+    if (!before.ok()) return Fail(before.status());
+    request.set_before_seq(*before);
+  }
+  if (ctx.args.Has("after")) {
+    auto after = IntOption(ctx, "after", 0, INT64_MAX);
+    if (!after.ok()) return Fail(after.status());
+    request.set_after_seq(*after);
+  }
+  if (ctx.args.Has("limit")) {
+    auto limit = IntOption(ctx, "limit", 1, kMaxHistoryLimit);
+    if (!limit.ok()) return Fail(limit.status());
+    request.set_limit(static_cast<int32_t>(*limit));
+  }
+  auto credential = RequireLogin(ctx);
+  if (!credential.ok()) return Fail(credential.status());
+  ChatClient client(ctx.server, credential->token);
+  auto response = client.GetHistory(request);
+  if (!response.ok()) return Fail(response.status());
+
+  if (ctx.json) {
+    for (const auto& m : response->messages()) {
+      if (!PrintJson(m)) break;
+    }
+    return kExitOk;
+  }
+  const auto& messages = response->messages();
+  std::string out;
+  // Hints for people only: they would be noise in a pipe.
+  bool hints = ctx.stdout_tty;
+  if (hints && messages.empty()) absl::StrAppend(&out, ctx.style.Dim("(no messages)"), "\n");
+  bool newer = request.cursor_case() == chat::v1::GetHistoryRequest::kAfterSeq;
+  if (hints && response->has_more() && !newer && !messages.empty()) {
+    absl::StrAppend(&out, ctx.style.Dim(absl::StrCat("(older: chat history ", room, " --before ",
+                                                     messages[0].seq(), ")")),
+                    "\n");
+  }
+  MessageLayout layout;
+  layout.with_date = true;
+  for (const auto& m : messages) {
+    layout.seq_width = std::max(layout.seq_width, absl::StrCat("#", m.seq()).size());
+    layout.author_width = std::max(layout.author_width, DisplayWidth(m.author()));
+  }
+  for (const auto& m : messages) absl::StrAppend(&out, FormatMessage(m, layout, ctx.style), "\n");
+  if (hints && response->has_more() && newer && !messages.empty()) {
+    absl::StrAppend(&out, ctx.style.Dim(absl::StrCat("(newer: chat history ", room, " --after ",
+                                                     messages[messages.size() - 1].seq(), ")")),
+                    "\n");
+  }
+  PrintOut(out);
+  return kExitOk;
+}
+
+}  // namespace chat::cli

@@ -1,0 +1,60 @@
+// The credentials file: session tokens per chat-core server, and the default
+// server (the one logged in to last). Lives in $XDG_CONFIG_HOME/chat/credentials
+// or ~/.config/chat/credentials, mode 0600 in a 0700 directory, replaced
+// atomically (write a temporary file, then rename).
+//
+// Threading: not thread-safe; one command uses it from its main thread.
+// Lifetime: a plain value; Load() reads the file, Save() writes it back.
+#ifndef CHAT_CLI_SRC_CONFIG_H_
+#define CHAT_CLI_SRC_CONFIG_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+
+namespace chat::cli {
+
+struct Credential {
+  std::string server;
+  std::string username;
+  std::string token;
+  int64_t expires_at_unix = 0;  // seconds; 0 if unknown
+};
+
+// The directory for the CLI's files: $XDG_CONFIG_HOME/chat if XDG_CONFIG_HOME is
+// an absolute path, else $HOME/.config/chat. Errors if neither can be found.
+absl::StatusOr<std::string> ConfigDir();
+
+class CredentialStore {
+ public:
+  explicit CredentialStore(std::string path);
+  // The store at ConfigDir()/credentials.
+  static absl::StatusOr<CredentialStore> Open();
+
+  const std::string& path() const { return path_; }
+
+  // Reads the file; a missing file is an empty store.
+  absl::Status Load();
+  // Writes the file (creating the directory with mode 0700).
+  absl::Status Save() const;
+
+  std::optional<Credential> Find(const std::string& server) const;
+  // Adds or replaces the credential for its server and makes it the default.
+  void Put(Credential credential);
+  // Removes the server's credential; returns whether there was one.
+  bool Remove(const std::string& server);
+  const std::string& default_server() const { return default_server_; }
+
+ private:
+  std::string path_;
+  std::string default_server_;
+  std::vector<Credential> credentials_;
+};
+
+}  // namespace chat::cli
+
+#endif  // CHAT_CLI_SRC_CONFIG_H_
