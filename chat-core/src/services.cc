@@ -113,8 +113,9 @@ class ConnectReactor : public RawStreamReactor {
 // Gateway: many browser sessions on one stream from a ws-bridge.
 class GatewayReactor : public RawStreamReactor {
  public:
-  GatewayReactor(Hub* hub, Accounts* accounts, const ServiceOptions& options, std::string peer)
-      : hub_(hub), accounts_(accounts), options_(options), peer_(std::move(peer)) {
+  GatewayReactor(grpc::CallbackServerContext* ctx, Hub* hub, Accounts* accounts,
+                 const ServiceOptions& options, std::string peer)
+      : ctx_(ctx), hub_(hub), accounts_(accounts), options_(options), peer_(std::move(peer)) {
     outbox_ = std::make_shared<Outbox>(Outbox::Kind::kGateway, this, options.gateway_outbox,
                                        hub->room_frame_counter(Outbox::Kind::kGateway));
     if (!hub_->AddStream(outbox_)) {
@@ -122,6 +123,10 @@ class GatewayReactor : public RawStreamReactor {
       return;
     }
     CHAT_LOG_INFO("gateway", "gateway stream from %s opened", peer_);
+    // Tells the bridge at once that the stream was accepted (a refused one gets
+    // trailers only, without this marker).
+    ctx_->AddInitialMetadata("x-chat-gateway", "accepted");
+    StartSendInitialMetadata();
     StartRead(&in_);
   }
 
@@ -249,6 +254,7 @@ class GatewayReactor : public RawStreamReactor {
     }
   }
 
+  grpc::CallbackServerContext* const ctx_;
   Hub* const hub_;
   Accounts* const accounts_;
   const ServiceOptions& options_;
@@ -402,7 +408,7 @@ grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* GatewayServiceImpl:
   if (hub_->shutting_down()) {
     return new RejectReactor(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
   }
-  return new GatewayReactor(hub_, accounts_, *options_, ctx->peer());
+  return new GatewayReactor(ctx, hub_, accounts_, *options_, ctx->peer());
 }
 
 // ---------------------------------------------------------------------------

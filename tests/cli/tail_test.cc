@@ -2,6 +2,9 @@
 // chat-core restarts with nothing lost or repeated.
 #include <signal.h>
 
+#include <iostream>
+#include "absl/time/clock.h"
+
 #include "absl/strings/str_cat.h"
 #include "cli_test_util.h"
 #include "client.h"
@@ -146,11 +149,14 @@ TEST_F(SlowTailTest, TailCatchesUpAfterBeingTooSlow) {
     request.set_room("lobby");
     request.set_text(absl::StrCat(i, " ", std::string(4000, 'x')));
     request.set_client_msg_id(absl::StrCat("m", i));
+    if (i % 250 == 0) std::cerr << "send " << i << " at " << absl::Now() << std::endl;
     auto sent = client.SendMessage(request);
     ASSERT_TRUE(sent.ok()) << sent.status();
   }
+  std::cerr << "sent all at " << absl::Now() << std::endl;
   tail->Signal(SIGCONT);
   std::vector<int64_t> seqs = Seqs(ReadUntilSeq(tail.get(), kCount, 30s));
+  std::cerr << "caught up at " << absl::Now() << "\n" << tail->stderr_text() << std::endl;
   ASSERT_EQ(seqs.size(), static_cast<size_t>(kCount - 1));
   for (int i = 0; i < kCount - 1; ++i) EXPECT_EQ(seqs[i], i + 2);
   tail->Signal(SIGINT);

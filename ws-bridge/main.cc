@@ -1,0 +1,137 @@
+// ws-bridge: flags -> BridgeOptions -> Bridge -> wait for SIGINT/SIGTERM ->
+// ordered shutdown (WebSockets get 1001).
+#include <pthread.h>
+#include <signal.h>
+
+#include <cstdio>
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
+#include "absl/time/time.h"
+#include "chat/log.h"
+#include "src/bridge.h"
+
+ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "Address to serve HTTP and WebSocket on (host:port).");
+ABSL_FLAG(std::string, core, "127.0.0.1:50051", "chat-core's gRPC address.");
+ABSL_FLAG(int, threads, 2, "Threads running the event loop.");
+ABSL_FLAG(std::string, web_root, "", "Directory of the built web UI (web/dist); empty serves no files.");
+ABSL_FLAG(std::string, allowed_origins, "",
+          "Comma-separated origins allowed to open /ws and call /api (e.g. https://chat.example.com). "
+          "Empty: only the bridge's own origin.");
+ABSL_FLAG(std::string, gateway_secret_file, "",
+          "File with the secret chat-core expects on the Gateway stream (env CHAT_GATEWAY_SECRET also works).");
+ABSL_FLAG(bool, cookie_secure, false, "Mark the session cookie Secure (when TLS terminates in front of the bridge).");
+ABSL_FLAG(int, max_message_bytes, 64 * 1024, "Largest WebSocket message accepted from a browser.");
+ABSL_FLAG(int, max_connections, 10000, "Most open TCP connections; more are closed at once.");
+ABSL_FLAG(double, events_per_second, 20, "Sustained events per second per WebSocket.");
+ABSL_FLAG(double, event_burst, 120, "Events a WebSocket may send in a burst.");
+ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(5),
+          "Time allowed for a connection's first request and for the WebSocket handshake.");
+ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
+          "A silent WebSocket is pinged after this, and closed if it stays silent as long again.");
+ABSL_FLAG(int, max_queued_events, 2048, "Per WebSocket outbound queue; a browser over it is closed (1008).");
+ABSL_FLAG(int, max_queued_bytes, 4 << 20, "Per WebSocket outbound queue, in bytes.");
+ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
+
+namespace {
+
+std::string ReadSecret(const std::string& path, std::string* error) {
+  std::ifstream in(path);
+  if (!in) {
+    *error = "cannot read gateway secret file " + path;
+    return "";
+  }
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return std::string(absl::StripAsciiWhitespace(ss.str()));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "ws-bridge: lets browsers into chat-core over WebSocket and serves the web UI.\n"
+      "Usage: ws-bridge [--listen=127.0.0.1:8080] [--core=127.0.0.1:50051] [--web_root=web/dist] [flags]");
+  absl::FlagsUsageConfig usage;
+  usage.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "ws-bridge/main.cc"); };
+  usage.contains_helpshort_flags = usage.contains_help_flags;
+  absl::SetFlagsUsageConfig(usage);
+  absl::ParseCommandLine(argc, argv);
+
+  chat::LogLevel level;
+  if (!chat::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
+    std::fprintf(stderr, "ws-bridge: --log_level must be debug, info, warning, error or off\n");
+    return 2;
+  }
+  chat::SetLogLevel(level);
+
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+
+  chat::bridge::BridgeOptions o;
+  o.listen = absl::GetFlag(FLAGS_listen);
+  o.core = absl::GetFlag(FLAGS_core);
+  o.threads = absl::GetFlag(FLAGS_threads);
+  o.web_root = absl::GetFlag(FLAGS_web_root);
+  for (absl::string_view origin : absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
+    o.allowed_origins.emplace_back(absl::StripAsciiWhitespace(origin));
+  }
+  o.cookie_secure = absl::GetFlag(FLAGS_cookie_secure);
+  o.max_message_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_message_bytes));
+  o.max_connections = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
+  o.events_per_second = absl::GetFlag(FLAGS_events_per_second);
+  o.event_burst = absl::GetFlag(FLAGS_event_burst);
+  o.handshake_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_handshake_timeout));
+  o.idle_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_idle_timeout));
+  o.max_queued_events = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_events));
+  o.max_queued_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_bytes));
+  if (o.threads < 1 || o.max_message_bytes < 256 || o.max_connections < 1 || o.events_per_second <= 0 ||
+      o.event_burst < 1 || o.max_queued_events < 16 || o.handshake_timeout.count() <= 0 ||
+      o.idle_timeout.count() <= 0) {
+    std::fprintf(stderr, "ws-bridge: a limit flag is out of range (see --help)\n");
+    return 2;
+  }
+  std::string secret_file = absl::GetFlag(FLAGS_gateway_secret_file);
+  if (!secret_file.empty()) {
+    std::string error;
+    o.gateway_secret = ReadSecret(secret_file, &error);
+    if (!error.empty()) {
+      std::fprintf(stderr, "ws-bridge: %s\n", error.c_str());
+      return 2;
+    }
+  } else if (const char* env = std::getenv("CHAT_GATEWAY_SECRET"); env != nullptr && *env) {
+    o.gateway_secret = std::string(absl::StripAsciiWhitespace(env));
+  }
+  if (!o.web_root.empty()) {
+    std::ifstream index(o.web_root + "/index.html");
+    if (!index) CHAT_LOG_WARN("bridge", "no index.html in --web_root=%s: build the UI (npm run build)", o.web_root);
+  }
+
+  auto bridge = chat::bridge::Bridge::Start(std::move(o));
+  if (!bridge.ok()) {
+    std::fprintf(stderr, "ws-bridge: %s\n", std::string(bridge.status().message()).c_str());
+    return 1;
+  }
+  std::printf("ws-bridge listening on %s\n", (*bridge)->address().c_str());
+  std::fflush(stdout);
+
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  CHAT_LOG_INFO("bridge", "received %s; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*bridge)->Shutdown();
+  return 0;
+}

@@ -1,0 +1,142 @@
+#include "bridge.h"
+
+#include <boost/asio/strand.hpp>
+#include <boost/beast/http.hpp>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "chat/log.h"
+#include "http_session.h"
+#include "ws_session.h"
+
+namespace chat::bridge {
+namespace {
+constexpr char kLog[] = "bridge";
+}  // namespace
+
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
+  std::unique_ptr<Bridge> b(new Bridge());
+  size_t colon = options.listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos || !absl::SimpleAtoi(options.listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(absl::StrCat("--listen must be host:port, got '", options.listen, "'"));
+  }
+  b->host_ = options.listen.substr(0, colon);
+  boost::system::error_code ec;
+  auto address = net::ip::make_address(b->host_ == "localhost" ? "127.0.0.1" : b->host_, ec);
+  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad listen address '", b->host_, "': ", ec.message()));
+
+  b->io_ = std::make_unique<net::io_context>(std::max(1, options.threads));
+  b->acceptor_ = std::make_unique<tcp::acceptor>(net::make_strand(*b->io_));
+  tcp::endpoint ep(address, static_cast<unsigned short>(port));
+  b->acceptor_->open(ep.protocol(), ec);
+  if (!ec) b->acceptor_->set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) b->acceptor_->bind(ep, ec);
+  if (!ec) b->acceptor_->listen(net::socket_base::max_listen_connections, ec);
+  if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen, ": ", ec.message()));
+  b->port_ = b->acceptor_->local_endpoint().port();
+
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
+  args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_min.count()));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_max.count()));
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_min.count()));
+  args.SetMaxReceiveMessageSize(-1);  // chat-core's own limits apply
+  auto channel = grpc::CreateCustomChannel(options.core, grpc::InsecureChannelCredentials(), args);
+  b->auth_ = chat::v1::AuthService::NewStub(channel);
+  b->gateway_ = std::make_unique<Gateway>(*b->io_, channel, options);
+  b->ctx_ = std::make_unique<BridgeContext>();
+  b->ctx_->options = std::move(options);
+  b->ctx_->gateway = b->gateway_.get();
+  b->ctx_->auth = b->auth_.get();
+
+  b->gateway_->Start();
+  b->DoAccept();
+  for (int i = 0; i < std::max(1, b->ctx_->options.threads); ++i) {
+    b->threads_.emplace_back([io = b->io_.get()] { io->run(); });
+  }
+  CHAT_LOG_INFO(kLog, "ws-bridge listening on %s (chat-core at %s)", b->address(), b->ctx_->options.core);
+  return b;
+}
+
+std::string Bridge::address() const { return absl::StrCat(host_, ":", port_); }
+
+void Bridge::DoAccept() {
+  acceptor_->async_accept(net::make_strand(*io_), [this](boost::system::error_code ec, tcp::socket socket) {
+    if (ec == net::error::operation_aborted) return;
+    if (!ec) {
+      if (ctx_->connections.load() >= static_cast<int64_t>(ctx_->options.max_connections)) {
+        // Over the limit: shed at once, before reading anything.
+        boost::system::error_code ignored;
+        socket.close(ignored);
+      } else {
+        socket.set_option(tcp::no_delay(true), ec);
+        auto slot = std::make_unique<ConnectionSlot>(ctx_.get());
+        std::make_shared<HttpSession>(std::move(socket), ctx_.get(), std::move(slot))->Run();
+      }
+    }
+    DoAccept();
+  });
+}
+
+BridgeStats Bridge::stats() const {
+  BridgeStats s;
+  if (gateway_) s.gateway = gateway_->stats();
+  s.connections = ctx_->connections.load();
+  s.ws_opened = ctx_->ws_opened.load();
+  s.ws_closed = ctx_->ws_closed.load();
+  absl::MutexLock lock(&ctx_->mu);
+  s.ws_live = static_cast<int64_t>(ctx_->sessions.size());
+  return s;
+}
+
+void Bridge::Shutdown() {
+  if (shut_down_) return;
+  shut_down_ = true;
+  net::post(acceptor_->get_executor(), [this] {
+    boost::system::error_code ec;
+    acceptor_->close(ec);
+  });
+  std::vector<std::shared_ptr<WsSession>> sessions;
+  {
+    absl::MutexLock lock(&ctx_->mu);
+    ctx_->stopping = true;
+    for (auto& [ptr, weak] : ctx_->sessions) {
+      if (auto s = weak.lock()) sessions.push_back(std::move(s));
+    }
+  }
+  CHAT_LOG_INFO(kLog, "shutting down: closing %d WebSockets", static_cast<int>(sessions.size()));
+  for (auto& s : sessions) s->Close(boost::beast::websocket::close_code::going_away, "ws-bridge is shutting down");
+  sessions.clear();
+  // Give the close frames a moment to leave.
+  absl::Time deadline = absl::Now() + absl::Seconds(3);
+  while (absl::Now() < deadline) {
+    {
+      absl::MutexLock lock(&ctx_->mu);
+      if (ctx_->sessions.empty()) break;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  gateway_->Stop();
+  io_->stop();
+  for (auto& t : threads_) {
+    if (t.joinable()) t.join();
+  }
+  // Objects bound to the io_context go before it; handlers still queued in it
+  // (and the sessions they hold) are destroyed with it, while ctx_ lives on.
+  gateway_.reset();
+  acceptor_.reset();
+  io_.reset();
+  CHAT_LOG_INFO(kLog, "ws-bridge stopped");
+}
+
+Bridge::~Bridge() { Shutdown(); }
+
+}  // namespace chat::bridge

@@ -1,0 +1,60 @@
+// Bridge: ws-bridge assembled — the io_context and its threads, the listener,
+// the gateway stream to chat-core and the AuthService stub. main.cc and the tests
+// build it from a BridgeOptions.
+//
+// Threading: Start/Shutdown from one controlling thread. Lifetime: Shutdown()
+// (also run by the destructor) stops accepting, closes every WebSocket with 1001,
+// ends the gateway stream and joins the threads.
+#ifndef CHAT_WS_BRIDGE_SRC_BRIDGE_H_
+#define CHAT_WS_BRIDGE_SRC_BRIDGE_H_
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "bridge_context.h"
+#include "bridge_options.h"
+#include "gateway.h"
+
+namespace chat::bridge {
+
+struct BridgeStats {
+  GatewayStats gateway;
+  int64_t connections = 0;
+  uint64_t ws_opened = 0;
+  uint64_t ws_closed = 0;
+  int64_t ws_live = 0;
+};
+
+class Bridge {
+ public:
+  static absl::StatusOr<std::unique_ptr<Bridge>> Start(BridgeOptions options);
+  ~Bridge();
+
+  int port() const { return port_; }
+  std::string address() const;
+  BridgeStats stats() const;
+  void Shutdown();
+
+ private:
+  Bridge() = default;
+  void DoAccept();
+
+  std::unique_ptr<boost::asio::io_context> io_;
+  std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<chat::v1::AuthService::Stub> auth_;
+  std::unique_ptr<BridgeContext> ctx_;
+  std::vector<std::thread> threads_;
+  std::string host_;
+  int port_ = 0;
+  bool shut_down_ = false;
+};
+
+}  // namespace chat::bridge
+
+#endif  // CHAT_WS_BRIDGE_SRC_BRIDGE_H_

@@ -1,0 +1,54 @@
+// ws-bridge's settings, as a plain struct (main.cc fills it from flags; tests
+// build it directly).
+#ifndef CHAT_WS_BRIDGE_SRC_BRIDGE_OPTIONS_H_
+#define CHAT_WS_BRIDGE_SRC_BRIDGE_OPTIONS_H_
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+#include <vector>
+
+namespace chat::bridge {
+
+struct BridgeOptions {
+  // host:port to serve HTTP and WebSocket on; port 0 picks a free one.
+  std::string listen = "127.0.0.1:8080";
+  // chat-core's gRPC address.
+  std::string core = "127.0.0.1:50051";
+  // Threads running the io_context.
+  int threads = 2;
+  // The built web UI (index.html and assets); empty: no static files.
+  std::string web_root;
+  // Origins allowed to open /ws and call /api (scheme://host[:port]). Empty: the
+  // bridge's own origin, i.e. the request's Host under http:// or https://.
+  std::vector<std::string> allowed_origins;
+  // Presented to chat-core on the Gateway stream (x-chat-gateway-secret).
+  std::string gateway_secret;
+  // Mark the session cookie Secure (set when TLS terminates in front).
+  bool cookie_secure = false;
+
+  // Limits.
+  size_t max_message_bytes = 64 * 1024;
+  size_t max_connections = 10000;
+  // Token bucket per WebSocket: sustained events per second and burst.
+  double events_per_second = 20;
+  double event_burst = 120;
+  std::chrono::milliseconds handshake_timeout{5000};
+  // A WebSocket with no traffic for this long is pinged; closed if no answer
+  // within another such period.
+  std::chrono::milliseconds idle_timeout{30000};
+  // Per WebSocket outbound queue; a browser over it is closed (1008).
+  size_t max_queued_events = 2048;
+  size_t max_queued_bytes = 4 << 20;
+  // Most events in one WebSocket frame.
+  size_t max_events_per_frame = 256;
+  // Deadline of the bridge's unary calls to chat-core.
+  std::chrono::milliseconds call_timeout{10000};
+  // Gateway reconnect backoff.
+  std::chrono::milliseconds reconnect_min{200};
+  std::chrono::milliseconds reconnect_max{5000};
+};
+
+}  // namespace chat::bridge
+
+#endif  // CHAT_WS_BRIDGE_SRC_BRIDGE_OPTIONS_H_

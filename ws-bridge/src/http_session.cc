@@ -1,0 +1,359 @@
+#include "http_session.h"
+
+#include <boost/beast/websocket.hpp>
+#include <filesystem>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "chat/json_codec.h"
+#include "chat/log.h"
+#include "chat/status.h"
+#include "http_util.h"
+#include "ws_session.h"
+
+namespace chat::bridge {
+namespace {
+
+constexpr char kLog[] = "http";
+constexpr char kCookie[] = "chat_session";
+constexpr size_t kMaxApiBody = 16 * 1024;
+
+constexpr char kCsp[] =
+    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+void SecurityHeaders(http::fields& f) {
+  f.set(http::field::server, "chat-ws-bridge");
+  f.set("X-Content-Type-Options", "nosniff");
+  f.set("Referrer-Policy", "no-referrer");
+  f.set("X-Frame-Options", "DENY");
+}
+
+// One AuthService call from the bridge: context, request, response kept alive
+// together until the completion runs.
+template <typename Req, typename Resp>
+struct AuthCall {
+  grpc::ClientContext ctx;
+  Req req;
+  Resp resp;
+};
+
+}  // namespace
+
+HttpSession::HttpSession(net::ip::tcp::socket&& socket, BridgeContext* ctx,
+                         std::unique_ptr<ConnectionSlot> slot)
+    : stream_(std::move(socket)), ctx_(ctx), slot_(std::move(slot)) {}
+
+void HttpSession::Run() {
+  net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
+}
+
+std::string HttpSession::PeerAddress() const {
+  beast::error_code ec;
+  auto ep = stream_.socket().remote_endpoint(ec);
+  if (ec) return "unknown";
+  return ep.address().to_string();
+}
+
+void HttpSession::DoRead() {
+  parser_.emplace();
+  parser_->body_limit(kMaxApiBody);
+  parser_->header_limit(16 * 1024);
+  // The first request must arrive within the handshake timeout (slowloris), the
+  // next ones on a kept-alive connection within the idle timeout.
+  stream_.expires_after(first_request_ ? ctx_->options.handshake_timeout : ctx_->options.idle_timeout);
+  http::async_read(stream_, buffer_, *parser_,
+                   [self = shared_from_this()](const beast::error_code& ec, size_t n) { self->OnRead(ec, n); });
+}
+
+void HttpSession::OnRead(const beast::error_code& ec, size_t bytes) {
+  if (ec == http::error::end_of_stream || ec == beast::error::timeout || ec == net::error::operation_aborted) {
+    return Close();
+  }
+  if (ec == http::error::body_limit) {
+    Send(JsonError(http::status::payload_too_large, 11, "INVALID_ARGUMENT", "request body too large"), false);
+    return;
+  }
+  if (ec) {
+    if (ec != net::error::connection_reset && ec != net::error::eof) {
+      CHAT_LOG_DEBUG(kLog, "read from %s failed: %s", PeerAddress(), ec.message());
+    }
+    return Close();
+  }
+  first_request_ = false;
+  Handle(parser_->release());
+}
+
+void HttpSession::Handle(Request req) {
+  absl::string_view path = TargetPath(Sv(req.target()));
+  if (beast::websocket::is_upgrade(req)) {
+    if (path == "/ws") return HandleUpgrade(std::move(req));
+    return Send(JsonError(http::status::not_found, req.version(), "NOT_FOUND", "the WebSocket endpoint is /ws"),
+                false);
+  }
+  if (path == "/ws") {
+    return Send(JsonError(http::status::upgrade_required, req.version(), "FAILED_PRECONDITION",
+                          "/ws needs a WebSocket upgrade"),
+                req.keep_alive());
+  }
+  if (path == "/healthz") return HandleHealth(req);
+  if (absl::StartsWith(path, "/api/")) return HandleApi(std::move(req));
+  HandleStatic(req);
+}
+
+void HttpSession::HandleHealth(const Request& req) {
+  GatewayStats g = ctx_->gateway->stats();
+  std::string body = absl::StrCat(
+      "{\"status\":\"", g.connected ? "ok" : "unavailable", "\",\"core\":\"",
+      g.connected ? "reachable" : "unreachable", "\",\"sessions\":", g.sessions,
+      ",\"connections\":", ctx_->connections.load(), "}");
+  auto res = JsonResponse(g.connected ? http::status::ok : http::status::service_unavailable,
+                          req.version(), std::move(body));
+  res.keep_alive(req.keep_alive());
+  Send(std::move(res), req.keep_alive());
+}
+
+std::optional<std::string> HttpSession::RequestToken(const Request& req) const {
+  auto auth = req.find(http::field::authorization);
+  if (auth != req.end()) {
+    if (auto t = BearerToken(Sv(auth->value()))) return t;
+  }
+  auto cookie = req.find(http::field::cookie);
+  if (cookie != req.end()) {
+    if (auto t = CookieValue(Sv(cookie->value()), kCookie); t && !t->empty()) return t;
+  }
+  return std::nullopt;
+}
+
+void HttpSession::HandleUpgrade(Request req) {
+  auto origin = req.find(http::field::origin);
+  // Browsers always send Origin on a WebSocket upgrade; a page of another site
+  // (cross-site WebSocket hijacking) gets 403. Non-browser clients send none.
+  if (origin != req.end() &&
+      !OriginAllowed(Sv(origin->value()), Sv(req[http::field::host]), ctx_->options.allowed_origins)) {
+    CHAT_LOG_WARN(kLog, "refused a WebSocket from origin '%s' (%s)", std::string(Sv(origin->value())),
+                  PeerAddress());
+    return Send(JsonError(http::status::forbidden, req.version(), "PERMISSION_DENIED",
+                          "origin not allowed"),
+                false);
+  }
+  Credentials creds;
+  creds.peer = PeerAddress();
+  if (auto token = RequestToken(req)) {
+    creds.token = *token;
+  } else if (auto user = QueryParam(Sv(req.target()), "user"); user && !user->empty()) {
+    creds.guest_name = *user;  // only honoured when chat-core runs with --allow_guests
+  } else {
+    return Send(JsonError(http::status::unauthorized, req.version(), "UNAUTHENTICATED",
+                          "log in first (POST /api/login), or send Authorization: Bearer <token>"),
+                false);
+  }
+  if (!ctx_->gateway->connected()) {
+    return Send(JsonError(http::status::service_unavailable, req.version(), "UNAVAILABLE",
+                          "the chat backend is unavailable; retry shortly"),
+                false);
+  }
+  stream_.expires_never();
+  auto ws = std::make_shared<WsSession>(std::move(stream_), std::move(req), std::move(creds), ctx_,
+                                        std::move(slot_));
+  ws->Start();
+}
+
+void HttpSession::HandleApi(Request req) {
+  absl::string_view path = TargetPath(Sv(req.target()));
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  auto fail = [&](http::status st, absl::string_view code, absl::string_view msg) {
+    Send(JsonError(st, version, code, msg), keep_alive);
+  };
+  bool is_post = req.method() == http::verb::post;
+  bool known = path == "/api/login" || path == "/api/register" || path == "/api/logout" || path == "/api/me";
+  if (!known) return fail(http::status::not_found, "NOT_FOUND", "no such endpoint");
+  if ((path == "/api/me") != (req.method() == http::verb::get) || (path != "/api/me" && !is_post)) {
+    return fail(http::status::method_not_allowed, "INVALID_ARGUMENT",
+                path == "/api/me" ? "use GET" : "use POST");
+  }
+  // No cross-site login, logout or probing.
+  auto origin = req.find(http::field::origin);
+  if (origin != req.end() &&
+      !OriginAllowed(Sv(origin->value()), Sv(req[http::field::host]), ctx_->options.allowed_origins)) {
+    return fail(http::status::forbidden, "PERMISSION_DENIED", "origin not allowed");
+  }
+
+  auto self = shared_from_this();
+  auto metadata = [&](grpc::ClientContext& c) {
+    c.set_deadline(std::chrono::system_clock::now() + ctx_->options.call_timeout);
+    if (!ctx_->options.gateway_secret.empty()) c.AddMetadata("x-chat-gateway-secret", ctx_->options.gateway_secret);
+    c.AddMetadata("x-forwarded-for", PeerAddress());
+  };
+  auto reply_status = [self, version, keep_alive](const grpc::Status& st) {
+    absl::StatusCode code = static_cast<absl::StatusCode>(st.error_code());
+    std::string message = st.error_message();
+    if (code == absl::StatusCode::kUnavailable) message = "the chat backend is unavailable; retry shortly";
+    net::post(self->stream_.get_executor(), [self, version, keep_alive, code, message] {
+      self->Send(JsonError(HttpStatusFor(code), version, StatusCodeName(code), message), keep_alive);
+    });
+  };
+  const bool secure = ctx_->options.cookie_secure;
+  auto set_cookie = [secure](http::fields& f, const std::string& token, int64_t max_age) {
+    f.set(http::field::set_cookie,
+          absl::StrCat(kCookie, "=", token, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", max_age,
+                       secure ? "; Secure" : ""));
+  };
+
+  if (path == "/api/me") {
+    auto token = RequestToken(req);
+    if (!token) return fail(http::status::unauthorized, "UNAUTHENTICATED", "not logged in");
+    auto call = std::make_shared<AuthCall<chat::v1::WhoAmIRequest, chat::v1::WhoAmIResponse>>();
+    metadata(call->ctx);
+    call->ctx.AddMetadata("authorization", "Bearer " + *token);
+    ctx_->auth->async()->WhoAmI(&call->ctx, &call->req, &call->resp,
+                                [self, call, version, keep_alive, reply_status](grpc::Status st) {
+                                  if (!st.ok()) return reply_status(st);
+                                  std::string body = ToJson(call->resp);
+                                  net::post(self->stream_.get_executor(), [self, body, version, keep_alive] {
+                                    self->Send(JsonResponse(http::status::ok, version, body), keep_alive);
+                                  });
+                                });
+    return;
+  }
+
+  if (path == "/api/logout") {
+    auto token = RequestToken(req);
+    auto done = [self, version, keep_alive, set_cookie] {
+      net::post(self->stream_.get_executor(), [self, version, keep_alive, set_cookie] {
+        auto res = JsonResponse(http::status::ok, version, "{}");
+        set_cookie(res, "", 0);
+        self->Send(std::move(res), keep_alive);
+      });
+    };
+    if (!token) return done();
+    auto call = std::make_shared<AuthCall<chat::v1::LogoutRequest, chat::v1::LogoutResponse>>();
+    metadata(call->ctx);
+    call->ctx.AddMetadata("authorization", "Bearer " + *token);
+    ctx_->auth->async()->Logout(&call->ctx, &call->req, &call->resp,
+                                [call, done, reply_status](grpc::Status st) {
+                                  // An already invalid token: logged out all the same.
+                                  if (!st.ok() && st.error_code() != grpc::StatusCode::UNAUTHENTICATED) {
+                                    return reply_status(st);
+                                  }
+                                  done();
+                                });
+    return;
+  }
+
+  // login / register: {"username","password"}
+  chat::v1::LoginRequest creds;
+  if (absl::Status st = FromJson(req.body(), &creds); !st.ok()) {
+    return fail(http::status::bad_request, "INVALID_ARGUMENT",
+                "body must be JSON: {\"username\": \"...\", \"password\": \"...\"}");
+  }
+  auto login = [self, creds, metadata, reply_status, set_cookie, version, keep_alive]() {
+    auto call = std::make_shared<AuthCall<chat::v1::LoginRequest, chat::v1::LoginResponse>>();
+    metadata(call->ctx);
+    call->req = creds;
+    self->ctx_->auth->async()->Login(
+        &call->ctx, &call->req, &call->resp,
+        [self, call, reply_status, set_cookie, version, keep_alive](grpc::Status st) {
+          if (!st.ok()) return reply_status(st);
+          net::post(self->stream_.get_executor(), [self, call, set_cookie, version, keep_alive] {
+            chat::v1::LoginResponse shown = call->resp;
+            shown.clear_token();  // the token lives in the HttpOnly cookie only
+            auto res = JsonResponse(http::status::ok, version, ToJson(shown));
+            int64_t max_age = std::max<int64_t>(
+                0, call->resp.expires_at().seconds() - absl::ToUnixSeconds(absl::Now()));
+            set_cookie(res, call->resp.token(), max_age);
+            self->Send(std::move(res), keep_alive);
+          });
+        });
+  };
+  if (path == "/api/login") return login();
+
+  auto call = std::make_shared<AuthCall<chat::v1::RegisterRequest, chat::v1::RegisterResponse>>();
+  metadata(call->ctx);
+  call->req.set_username(creds.username());
+  call->req.set_password(creds.password());
+  ctx_->auth->async()->Register(&call->ctx, &call->req, &call->resp,
+                                [call, login, reply_status](grpc::Status st) {
+                                  if (!st.ok()) return reply_status(st);
+                                  login();
+                                });
+}
+
+void HttpSession::HandleStatic(const Request& req) {
+  const unsigned version = req.version();
+  const bool keep_alive = req.keep_alive();
+  if (req.method() != http::verb::get && req.method() != http::verb::head) {
+    return Send(JsonError(http::status::method_not_allowed, version, "INVALID_ARGUMENT", "use GET"),
+                keep_alive);
+  }
+  if (ctx_->options.web_root.empty()) {
+    return Send(JsonError(http::status::not_found, version, "NOT_FOUND", "no web UI configured (--web_root)"),
+                keep_alive);
+  }
+  auto rel = SafeRelativePath(TargetPath(Sv(req.target())));
+  if (!rel) return Send(JsonError(http::status::bad_request, version, "INVALID_ARGUMENT", "bad path"), keep_alive);
+  namespace fs = std::filesystem;
+  std::string file = rel->empty() ? "index.html" : *rel;
+  fs::path full = fs::path(ctx_->options.web_root) / file;
+  std::error_code ec;
+  if (!fs::is_regular_file(full, ec)) {
+    // Paths without an extension belong to the single-page app.
+    if (file.find('.') == std::string::npos) {
+      file = "index.html";
+      full = fs::path(ctx_->options.web_root) / file;
+    }
+    if (!fs::is_regular_file(full, ec)) {
+      return Send(JsonError(http::status::not_found, version, "NOT_FOUND", "not found"), keep_alive);
+    }
+  }
+  std::string cache = absl::StartsWith(file, "assets/") ? "public, max-age=31536000, immutable"
+                      : file == "index.html"             ? "no-cache"
+                                                         : "public, max-age=3600";
+  beast::error_code bec;
+  http::file_body::value_type body;
+  body.open(full.string().c_str(), beast::file_mode::scan, bec);
+  if (bec) return Send(JsonError(http::status::not_found, version, "NOT_FOUND", "not found"), keep_alive);
+  const auto size = body.size();
+  if (req.method() == http::verb::head) {
+    http::response<http::empty_body> res{http::status::ok, version};
+    SecurityHeaders(res);
+    res.set(http::field::content_type, Bv(MimeType(file)));
+    res.set(http::field::cache_control, cache);
+    res.content_length(size);
+    res.keep_alive(keep_alive);
+    return Send(std::move(res), keep_alive);
+  }
+  http::response<http::file_body> res{std::piecewise_construct, std::make_tuple(std::move(body)),
+                                      std::make_tuple(http::status::ok, version)};
+  SecurityHeaders(res);
+  res.set(http::field::content_type, Bv(MimeType(file)));
+  res.set(http::field::cache_control, cache);
+  if (file == "index.html") res.set("Content-Security-Policy", kCsp);
+  res.content_length(size);
+  res.keep_alive(keep_alive);
+  Send(std::move(res), keep_alive);
+}
+
+void HttpSession::Send(http::message_generator msg, bool keep_alive) {
+  stream_.expires_after(ctx_->options.idle_timeout);
+  beast::async_write(stream_, std::move(msg),
+                     [self = shared_from_this(), keep_alive](const beast::error_code& ec, size_t n) {
+                       self->OnWrite(keep_alive, ec, n);
+                     });
+}
+
+void HttpSession::OnWrite(bool keep_alive, const beast::error_code& ec, size_t bytes) {
+  if (ec || !keep_alive) return Close();
+  DoRead();
+}
+
+void HttpSession::Close() {
+  beast::error_code ec;
+  stream_.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
+  stream_.close();
+}
+
+}  // namespace chat::bridge

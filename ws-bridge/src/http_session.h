@@ -1,0 +1,56 @@
+// HttpSession: one HTTP connection to the bridge. Serves the web UI's static
+// files, /healthz, the /api endpoints (translated into AuthService calls), and
+// hands a /ws upgrade over to a WsSession.
+//
+// Threading: runs on its connection's strand; gRPC completions of /api calls are
+// posted back onto it. Lifetime: shared_ptr kept alive by its pending operation;
+// ends when the connection closes or is handed to a WsSession.
+#ifndef CHAT_WS_BRIDGE_SRC_HTTP_SESSION_H_
+#define CHAT_WS_BRIDGE_SRC_HTTP_SESSION_H_
+
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "bridge_context.h"
+
+namespace chat::bridge {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+
+class HttpSession : public std::enable_shared_from_this<HttpSession> {
+ public:
+  HttpSession(net::ip::tcp::socket&& socket, BridgeContext* ctx, std::unique_ptr<ConnectionSlot> slot);
+  void Run();
+
+ private:
+  using Request = http::request<http::string_body>;
+
+  void DoRead();
+  void OnRead(const beast::error_code& ec, size_t bytes);
+  void Handle(Request req);
+  void HandleUpgrade(Request req);
+  void HandleApi(Request req);
+  void HandleStatic(const Request& req);
+  void HandleHealth(const Request& req);
+  void Send(http::message_generator msg, bool keep_alive);
+  void OnWrite(bool keep_alive, const beast::error_code& ec, size_t bytes);
+  void Close();
+  std::string PeerAddress() const;
+  std::optional<std::string> RequestToken(const Request& req) const;
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  BridgeContext* const ctx_;
+  std::unique_ptr<ConnectionSlot> slot_;
+  bool first_request_ = true;
+};
+
+}  // namespace chat::bridge
+
+#endif  // CHAT_WS_BRIDGE_SRC_HTTP_SESSION_H_

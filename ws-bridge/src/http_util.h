@@ -1,0 +1,50 @@
+// Small HTTP helpers of the bridge: JSON error responses, status mapping,
+// cookies, origins, static file types. Stateless, thread-safe.
+#ifndef CHAT_WS_BRIDGE_SRC_HTTP_UTIL_H_
+#define CHAT_WS_BRIDGE_SRC_HTTP_UTIL_H_
+
+#include <boost/beast/http.hpp>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/strings/string_view.h"
+
+namespace chat::bridge {
+
+namespace http = boost::beast::http;
+
+// {"code":"...","message":"..."} with the given status.
+// Beast's string_view to Abseil's.
+inline absl::string_view Sv(boost::beast::string_view s) { return absl::string_view(s.data(), s.size()); }
+inline boost::beast::string_view Bv(absl::string_view s) { return boost::beast::string_view(s.data(), s.size()); }
+
+http::response<http::string_body> JsonError(http::status status, unsigned version,
+                                            absl::string_view code, absl::string_view message);
+http::response<http::string_body> JsonResponse(http::status status, unsigned version,
+                                               std::string body);
+http::status HttpStatusFor(absl::StatusCode code);
+
+// The value of cookie `name` in a Cookie header, if present.
+std::optional<std::string> CookieValue(absl::string_view header, absl::string_view name);
+// "Bearer <token>" -> token.
+std::optional<std::string> BearerToken(absl::string_view authorization);
+// The value of query parameter `name` in a request target, percent-decoded.
+std::optional<std::string> QueryParam(absl::string_view target, absl::string_view name);
+// The path of a target (before '?').
+absl::string_view TargetPath(absl::string_view target);
+
+// Is `origin` allowed? An empty allowlist allows only the bridge's own origin
+// (http:// or https:// followed by the Host header), compared exactly.
+bool OriginAllowed(absl::string_view origin, absl::string_view host,
+                   const std::vector<std::string>& allowed);
+
+absl::string_view MimeType(absl::string_view path);
+// A safe relative path under the web root for a URL path, or nullopt for one
+// that tries to leave it.
+std::optional<std::string> SafeRelativePath(absl::string_view url_path);
+
+}  // namespace chat::bridge
+
+#endif  // CHAT_WS_BRIDGE_SRC_HTTP_UTIL_H_

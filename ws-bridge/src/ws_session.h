@@ -1,0 +1,133 @@
+// WsSession: one browser's WebSocket, carried to chat-core as one session of the
+// gateway stream. Text frames in are ClientEvents (proto3 JSON); frames out hold
+// one or more ServerEvents separated by '\n' (everything queued leaves in one
+// write). Keeps, per room, the last seq it gave the browser: room messages go out
+// strictly in order, nothing twice, and a gap is filled from history first.
+//
+// Threading: socket work runs on the session's strand. The gateway calls the
+// GatewaySessionSink methods on a gRPC thread; they only queue under the
+// session's mutex and post to the strand. Lifetime: shared_ptr kept alive by its
+// pending operations; one teardown path (Teardown) that every exit goes through,
+// after which the gateway no longer knows the session.
+#ifndef CHAT_WS_BRIDGE_SRC_WS_SESSION_H_
+#define CHAT_WS_BRIDGE_SRC_WS_SESSION_H_
+
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
+#include "absl/synchronization/mutex.h"
+#include "bridge_context.h"
+#include "gateway.h"
+
+namespace chat::bridge {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+
+struct Credentials {
+  std::string token;
+  std::string guest_name;
+  std::string peer;
+};
+
+class WsSession : public std::enable_shared_from_this<WsSession>, public GatewaySessionSink {
+ public:
+  WsSession(beast::tcp_stream&& stream, http::request<http::string_body> upgrade,
+            Credentials credentials, BridgeContext* ctx, std::unique_ptr<ConnectionSlot> slot);
+  ~WsSession() override;
+
+  // Opens the session at chat-core, then completes (or refuses) the upgrade.
+  void Start();
+  // Closes with `code` and `reason` (bridge shutdown: 1001).
+  void Close(websocket::close_code code, std::string reason);
+
+  // GatewaySessionSink (gRPC thread).
+  void OnOpened(const std::string& user) override;
+  void OnClosed(chat::v1::Error::Code code, const std::string& reason) override;
+  void OnSessionEvent(const chat::v1::ServerEvent& event) override;
+  void OnRoomFrame(const std::string& room, int64_t seq,
+                   const std::shared_ptr<const std::string>& json) override;
+  void OnGatewayLost() override;
+
+ private:
+  using Frame = std::shared_ptr<const std::string>;
+  enum class State { kOpening, kOpen, kClosing, kClosed };
+
+  struct RoomState {
+    bool live = false;
+    int64_t last_seq = 0;
+    bool have_seq = false;
+    // Room messages that arrived after a gap, waiting for the fill.
+    std::map<int64_t, Frame> pending;
+    bool filling = false;
+  };
+
+  // Strand.
+  void Begin();
+  void OnHandshakeTimeout(const beast::error_code& ec);
+  void Accept();
+  void OnAccept(const beast::error_code& ec);
+  void Refuse(http::status status, const std::string& code, const std::string& message);
+  void DoRead();
+  void OnRead(const beast::error_code& ec, size_t bytes);
+  void HandleText(const std::string& text);
+  void DoWrite();
+  void OnWrite(const beast::error_code& ec, size_t bytes);
+  void CloseOnStrand(websocket::close_code code, std::string reason);
+  void SendClose();
+  void RequestFill(const std::string& room);
+  void Teardown(const std::string& why);
+  bool TakeToken();
+
+  // Under mu_.
+  void EnqueueLocked(Frame frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnqueueEventLocked(const chat::v1::ServerEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void FailLocked(websocket::close_code code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+
+  websocket::stream<beast::tcp_stream> ws_;
+  http::request<http::string_body> upgrade_;
+  const Credentials credentials_;
+  BridgeContext* const ctx_;
+  std::unique_ptr<ConnectionSlot> slot_;
+  net::steady_timer timer_;
+  beast::flat_buffer read_buffer_;
+
+  // Strand only.
+  State state_ = State::kOpening;
+  uint64_t id_ = 0;
+  bool torn_down_ = false;
+  bool accepted_ = false;
+  bool close_sent_ = false;
+  websocket::close_reason close_reason_;
+  std::vector<Frame> writing_;
+  std::vector<net::const_buffer> write_buffers_;
+  double tokens_;
+  std::chrono::steady_clock::time_point last_refill_;
+  int violations_ = 0;
+
+  absl::Mutex mu_;
+  std::deque<Frame> queue_ ABSL_GUARDED_BY(mu_);
+  size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  bool write_scheduled_ ABSL_GUARDED_BY(mu_) = false;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool failing_ ABSL_GUARDED_BY(mu_) = false;
+  absl::flat_hash_map<std::string, RoomState> rooms_ ABSL_GUARDED_BY(mu_);
+};
+
+}  // namespace chat::bridge
+
+#endif  // CHAT_WS_BRIDGE_SRC_WS_SESSION_H_
