@@ -125,7 +125,7 @@ TEST_F(CliTest, TailResumesAfterChatCoreRestarts) {
 class SlowTailTest : public CliTest {
  protected:
   void SetUp() override {
-    core_ = CoreProcess::Start(data_.File("chat.db"), {"--stream_queue_events=16"});
+    core_ = CoreProcess::Start(data_.File("chat.db"), {"--stream_queue_events=600"});
     ASSERT_NE(core_, nullptr);
   }
 };
@@ -143,7 +143,7 @@ TEST_F(SlowTailTest, TailCatchesUpAfterBeingTooSlow) {
   CredentialStore store(alice.CredentialsPath());
   ASSERT_TRUE(store.Load().ok());
   ChatClient client(server(), store.Find(server())->token);
-  const int kCount = 2500;
+  const int kCount = 3000;
   for (int i = 2; i <= kCount; ++i) {
     chat::v1::SendMessageRequest request;
     request.set_room("lobby");

@@ -1,0 +1,312 @@
+#include "bridge_fixture.h"
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "chat/json_codec.h"
+#include "gtest/gtest.h"
+
+namespace chat::testing {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace websocket = beast::websocket;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+
+bridge::BridgeOptions TestBridgeOptions(const std::string& core_address) {
+  bridge::BridgeOptions o;
+  o.listen = "127.0.0.1:0";
+  o.core = core_address;
+  o.threads = 2;
+  o.reconnect_min = std::chrono::milliseconds(50);
+  o.reconnect_max = std::chrono::milliseconds(300);
+  return o;
+}
+
+HttpResult HttpRequest(int port, const std::string& method, const std::string& target,
+                       const std::string& body, const std::map<std::string, std::string>& headers) {
+  HttpResult out;
+  net::io_context io;
+  tcp::socket socket(io);
+  beast::error_code ec;
+  socket.connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+  if (ec) return out;
+  http::request<http::string_body> req{http::string_to_verb(method), target, 11};
+  req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) {
+    req.set(http::field::content_type, "application/json");
+    req.body() = body;
+  }
+  req.prepare_payload();
+  http::write(socket, req, ec);
+  if (ec) return out;
+  beast::flat_buffer buffer;
+  http::response_parser<http::string_body> parser;
+  parser.body_limit(64 << 20);
+  if (method == "HEAD") parser.skip(true);
+  http::read(socket, buffer, parser, ec);
+  if (ec) return out;
+  auto& res = parser.get();
+  out.status = static_cast<int>(res.result_int());
+  out.body = res.body();
+  for (const auto& f : res) {
+    std::string name = absl::AsciiStrToLower(std::string(f.name_string()));
+    if (name == "set-cookie") out.set_cookies.emplace_back(f.value());
+    out.headers[name] = std::string(f.value());
+  }
+  return out;
+}
+
+std::string SessionCookie(const HttpResult& r) {
+  for (const auto& c : r.set_cookies) {
+    if (c.rfind("chat_session=", 0) == 0) return c.substr(13, c.find(';') - 13);
+  }
+  return "";
+}
+
+WsClient::WsClient() : ws_(io_) {}
+
+std::unique_ptr<WsClient> WsClient::Connect(int port, const Options& options, int* http_status) {
+  std::unique_ptr<WsClient> c(new WsClient());
+  beast::error_code ec;
+  if (options.receive_buffer > 0) {
+    c->ws_.next_layer().open(tcp::v4(), ec);
+    c->ws_.next_layer().set_option(net::socket_base::receive_buffer_size(options.receive_buffer), ec);
+  }
+  c->ws_.next_layer().connect(tcp::endpoint(net::ip::make_address("127.0.0.1"), static_cast<unsigned short>(port)), ec);
+  if (ec) {
+    if (http_status) *http_status = -1;
+    return nullptr;
+  }
+  std::string host = "127.0.0.1:" + std::to_string(port);
+  c->ws_.set_option(websocket::stream_base::decorator([&](websocket::request_type& req) {
+    if (options.origin == "self") {
+      req.set(http::field::origin, "http://" + host);
+    } else if (!options.origin.empty()) {
+      req.set(http::field::origin, options.origin);
+    }
+    if (!options.cookie.empty()) req.set(http::field::cookie, "chat_session=" + options.cookie);
+    if (!options.bearer.empty()) req.set(http::field::authorization, "Bearer " + options.bearer);
+  }));
+  c->ws_.read_message_max(64 << 20);
+  websocket::response_type res;
+  c->ws_.handshake(res, host, options.target, ec);
+  if (ec) {
+    if (http_status) *http_status = static_cast<int>(res.result_int());
+    return nullptr;
+  }
+  if (http_status) *http_status = 101;
+  if (options.start_reading) c->StartReading();
+  return c;
+}
+
+WsClient::~WsClient() {
+  beast::error_code ec;
+  ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+  ws_.next_layer().close(ec);
+  if (reader_.joinable()) reader_.join();
+}
+
+void WsClient::StartReading() {
+  reader_ = std::thread([this] { ReadLoop(); });
+}
+
+void WsClient::ReadLoop() {
+  for (;;) {
+    beast::flat_buffer buffer;
+    beast::error_code ec;
+    ws_.read(buffer, ec);
+    if (ec) {
+      std::lock_guard<std::mutex> lock(mu_);
+      Closed closed;
+      // A close frame may have arrived even when the teardown after it failed.
+      if (ec == websocket::error::closed || ws_.reason().code != 0) {
+        closed.code = ws_.reason().code;
+        closed.reason = std::string(ws_.reason().reason.data(), ws_.reason().reason.size());
+      } else {
+        closed.reason = ec.message();
+      }
+      closed_ = closed;
+      cv_.notify_all();
+      return;
+    }
+    std::string frame = beast::buffers_to_string(buffer.data());
+    std::lock_guard<std::mutex> lock(mu_);
+    frames_.push_back(frame);
+    for (absl::string_view line : absl::StrSplit(frame, '\n')) {
+      chat::v1::ServerEvent ev;
+      if (FromJson(line, &ev).ok()) {
+        events_.push_back(std::move(ev));
+      } else {
+        bad_lines_.emplace_back(line);
+        ADD_FAILURE() << "unparsable line from the bridge: " << line;
+      }
+    }
+    cv_.notify_all();
+  }
+}
+
+void WsClient::SendText(const std::string& text) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  beast::error_code ec;
+  ws_.text(true);
+  ws_.write(net::buffer(text), ec);
+}
+
+void WsClient::SendBinary(const std::string& bytes) {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  beast::error_code ec;
+  ws_.binary(true);
+  ws_.write(net::buffer(bytes), ec);
+  ws_.text(true);
+}
+
+void WsClient::Send(const chat::v1::ClientEvent& event) { SendText(ToJson(event)); }
+
+void WsClient::Join(const std::string& room, std::optional<int64_t> since, const std::string& ref) {
+  chat::v1::ClientEvent ev;
+  ev.set_ref(ref);
+  ev.mutable_join()->set_room(room);
+  if (since) ev.mutable_join()->set_since_seq(*since);
+  Send(ev);
+}
+
+void WsClient::SendMessage(const std::string& room, const std::string& text, const std::string& id) {
+  chat::v1::ClientEvent ev;
+  ev.mutable_send()->set_room(room);
+  ev.mutable_send()->set_text(text);
+  ev.mutable_send()->set_client_msg_id(id);
+  Send(ev);
+}
+
+void WsClient::CloseNormally() {
+  std::lock_guard<std::mutex> lock(write_mu_);
+  beast::error_code ec;
+  ws_.close(websocket::close_code::normal, ec);
+}
+
+std::optional<chat::v1::ServerEvent> WsClient::WaitFor(const Pred& pred, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  std::optional<chat::v1::ServerEvent> found;
+  cv_.wait_for(lock, timeout, [&] {
+    for (const auto& e : events_) {
+      if (pred(e)) {
+        found = e;
+        return true;
+      }
+    }
+    return closed_.has_value();
+  });
+  if (!found) {
+    for (const auto& e : events_) {
+      if (pred(e)) return e;
+    }
+  }
+  return found;
+}
+
+bool WsClient::WaitForCount(const Pred& pred, size_t n, std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  auto enough = [&] {
+    size_t c = 0;
+    for (const auto& e : events_) c += pred(e) ? 1 : 0;
+    return c >= n;
+  };
+  cv_.wait_for(lock, timeout, [&] { return enough() || closed_.has_value(); });
+  return enough();
+}
+
+std::vector<chat::v1::ServerEvent> WsClient::Events() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return events_;
+}
+
+std::vector<chat::v1::Message> WsClient::Messages(const std::string& room) const {
+  std::lock_guard<std::mutex> lock(mu_);
+  std::vector<chat::v1::Message> out;
+  for (const auto& e : events_) {
+    if (e.has_message() && e.message().room() == room) out.push_back(e.message());
+  }
+  return out;
+}
+
+std::vector<std::string> WsClient::Frames() const {
+  std::lock_guard<std::mutex> lock(mu_);
+  return frames_;
+}
+
+std::optional<WsClient::Closed> WsClient::WaitClosed(std::chrono::milliseconds timeout) {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait_for(lock, timeout, [&] { return closed_.has_value(); });
+  return closed_;
+}
+
+BridgeEnv::BridgeEnv(std::function<void(bridge::BridgeOptions&)> tweak, core::CoreOptions core_options)
+    : core_options_(std::move(core_options)) {
+  core_ = std::make_unique<TestCore>(core_options_);
+  core_options_.listen = core_->address();  // restarts come back on the same port
+  auto options = TestBridgeOptions(core_->address());
+  if (tweak) tweak(options);
+  auto b = bridge::Bridge::Start(options);
+  if (!b.ok()) {
+    ADD_FAILURE() << "bridge did not start: " << b.status();
+    std::abort();
+  }
+  bridge_ = std::move(*b);
+  // Wait for the gateway stream.
+  if (!Eventually([&] { return bridge_->stats().gateway.connected; })) {
+    ADD_FAILURE() << "the bridge did not connect to chat-core";
+  }
+}
+
+std::string BridgeEnv::Login(const std::string& user, const std::string& password) {
+  std::string body = absl::StrCat("{\"username\":\"", user, "\",\"password\":\"", password, "\"}");
+  std::map<std::string, std::string> h = {{"Origin", origin()}};
+  auto r = HttpRequest(port(), "POST", "/api/register", body, h);
+  if (r.status == 409) r = HttpRequest(port(), "POST", "/api/login", body, h);
+  EXPECT_EQ(r.status, 200) << r.body;
+  return SessionCookie(r);
+}
+
+std::unique_ptr<WsClient> BridgeEnv::Connect(const std::string& cookie, bool start_reading,
+                                             int receive_buffer) {
+  WsClient::Options o;
+  o.cookie = cookie;
+  o.start_reading = start_reading;
+  o.receive_buffer = receive_buffer;
+  int status = 0;
+  auto c = WsClient::Connect(port(), o, &status);
+  EXPECT_NE(c, nullptr) << "upgrade refused with HTTP " << status;
+  return c;
+}
+
+void BridgeEnv::StopBridge() { bridge_->Shutdown(); }
+
+void BridgeEnv::StopCore() { core_.reset(); }
+
+void BridgeEnv::RestartCore() {
+  core_.reset();
+  core_ = std::make_unique<TestCore>(core_options_);
+}
+
+WsClient::Pred WsJoined(const std::string& room) {
+  return [room](const chat::v1::ServerEvent& e) { return e.has_joined() && e.joined().room() == room; };
+}
+WsClient::Pred WsMessage(const std::string& room, int64_t seq) {
+  return [=](const chat::v1::ServerEvent& e) {
+    return e.has_message() && e.message().room() == room && e.message().seq() == seq;
+  };
+}
+WsClient::Pred WsAnyMessage(const std::string& room) {
+  return [room](const chat::v1::ServerEvent& e) { return e.has_message() && e.message().room() == room; };
+}
+WsClient::Pred WsAck(const std::string& id) {
+  return [id](const chat::v1::ServerEvent& e) { return e.has_ack() && e.ack().client_msg_id() == id; };
+}
+WsClient::Pred WsError(chat::v1::Error::Code code) {
+  return [code](const chat::v1::ServerEvent& e) { return e.has_error() && e.error().code() == code; };
+}
+
+}  // namespace chat::testing

@@ -1,0 +1,132 @@
+// Test fixtures for ws-bridge: a real Bridge on port 0 in front of a real
+// in-process chat-core, a small HTTP client, and a Beast WebSocket client that
+// splits every frame on '\n' into ServerEvents.
+//
+// Threading: used from the test thread; WsClient's reader thread records frames.
+// Lifetime: declare clients after the fixtures they talk to.
+#ifndef CHAT_TESTS_TESTING_BRIDGE_FIXTURE_H_
+#define CHAT_TESTS_TESTING_BRIDGE_FIXTURE_H_
+
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <boost/beast/websocket.hpp>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "bridge.h"
+#include "chat/v1/chat.pb.h"
+#include "core_fixture.h"
+
+namespace chat::testing {
+
+bridge::BridgeOptions TestBridgeOptions(const std::string& core_address);
+
+struct HttpResult {
+  int status = 0;
+  std::string body;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::vector<std::string> set_cookies;
+};
+
+// One HTTP/1.1 request on a fresh connection.
+HttpResult HttpRequest(int port, const std::string& method, const std::string& target,
+                       const std::string& body = "", const std::map<std::string, std::string>& headers = {});
+
+// The chat_session cookie value from a response, or "".
+std::string SessionCookie(const HttpResult& r);
+
+class WsClient {
+ public:
+  struct Options {
+    std::string cookie;  // chat_session value
+    std::string bearer;
+    // "" sends no Origin; "self" sends the bridge's own origin.
+    std::string origin = "self";
+    std::string target = "/ws";
+    bool start_reading = true;
+    // SO_RCVBUF for the socket (0: the system's default); small makes a
+    // non-reading client push back quickly.
+    int receive_buffer = 0;
+  };
+  struct Closed {
+    int code = 0;  // the close frame's code; 0 if the connection just broke
+    std::string reason;
+  };
+
+  // Connects; on a refused upgrade returns nullptr and sets *http_status.
+  static std::unique_ptr<WsClient> Connect(int port, const Options& options, int* http_status = nullptr);
+  ~WsClient();
+
+  void SendText(const std::string& text);
+  void SendBinary(const std::string& bytes);
+  void Send(const chat::v1::ClientEvent& event);
+  void Join(const std::string& room, std::optional<int64_t> since = std::nullopt, const std::string& ref = "");
+  void SendMessage(const std::string& room, const std::string& text, const std::string& id);
+  void StartReading();
+  void CloseNormally();
+
+  using Pred = std::function<bool(const chat::v1::ServerEvent&)>;
+  std::optional<chat::v1::ServerEvent> WaitFor(const Pred& pred, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  bool WaitForCount(const Pred& pred, size_t n, std::chrono::milliseconds timeout = std::chrono::seconds(10));
+  std::vector<chat::v1::ServerEvent> Events() const;
+  std::vector<chat::v1::Message> Messages(const std::string& room) const;
+  std::vector<std::string> Frames() const;
+  // Waits for the connection to end.
+  std::optional<Closed> WaitClosed(std::chrono::milliseconds timeout = std::chrono::seconds(10));
+
+ private:
+  WsClient();
+  void ReadLoop();
+
+  boost::asio::io_context io_;
+  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
+  std::mutex write_mu_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;
+  std::vector<std::string> frames_;
+  std::vector<chat::v1::ServerEvent> events_;
+  std::vector<std::string> bad_lines_;
+  std::optional<Closed> closed_;
+  std::thread reader_;
+};
+
+// A chat-core and a bridge in front of it.
+class BridgeEnv {
+ public:
+  explicit BridgeEnv(std::function<void(bridge::BridgeOptions&)> tweak = nullptr,
+                     core::CoreOptions core_options = TestCoreOptions());
+  TestCore& core() { return *core_; }
+  bridge::Bridge& bridge() { return *bridge_; }
+  int port() const { return bridge_->port(); }
+  std::string origin() const { return "http://127.0.0.1:" + std::to_string(port()); }
+  // Registers (if new) and logs in through the bridge's HTTP API; returns the cookie.
+  std::string Login(const std::string& user, const std::string& password = "correct horse");
+  std::unique_ptr<WsClient> Connect(const std::string& cookie, bool start_reading = true,
+                                    int receive_buffer = 0);
+  void StopBridge();
+  void RestartCore();
+  void StopCore();
+
+ private:
+  core::CoreOptions core_options_;
+  std::unique_ptr<TestCore> core_;
+  std::unique_ptr<bridge::Bridge> bridge_;
+};
+
+WsClient::Pred WsJoined(const std::string& room);
+WsClient::Pred WsMessage(const std::string& room, int64_t seq);
+WsClient::Pred WsAnyMessage(const std::string& room);
+WsClient::Pred WsAck(const std::string& id);
+WsClient::Pred WsError(chat::v1::Error::Code code);
+
+}  // namespace chat::testing
+
+#endif  // CHAT_TESTS_TESTING_BRIDGE_FIXTURE_H_
