@@ -156,6 +156,9 @@ TEST_F(SlowTailTest, TailCatchesUpAfterBeingTooSlow) {
   std::cerr << "sent all at " << absl::Now() << std::endl;
   std::vector<int64_t> seqs = Seqs(ReadUntilSeq(tail.get(), kCount, 30s));
   std::cerr << "caught up at " << absl::Now() << "\n" << tail->stderr_text() << std::endl;
+  for (size_t i = 1; i < seqs.size(); ++i) {
+    EXPECT_EQ(seqs[i], seqs[i - 1] + 1) << "gap or repeat after #" << seqs[i - 1];
+  }
   ASSERT_EQ(seqs.size(), static_cast<size_t>(kCount - 1));
   for (int i = 0; i < kCount - 1; ++i) EXPECT_EQ(seqs[i], i + 2);
   tail->Signal(SIGINT);
