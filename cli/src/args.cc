@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
@@ -126,8 +127,7 @@ std::vector<CommandSpec> BuildCommands() {
 std::vector<OptionSpec> BuildGlobalOptions() {
   return {
       {"server", 's', "ADDR",
-       "chat-core address host:port (env CHAT_SERVER; default: the server of the last login, "
-       "else 127.0.0.1:50051)"},
+       "chat-core host:port (default: $CHAT_SERVER, else the last login's, else 127.0.0.1:50051)"},
       {"json", 0, "", "print one JSON object a line (proto3 JSON mapping) for scripts"},
       {"color", 0, "WHEN", "colours: auto (on a terminal, unless NO_COLOR is set), always, never"},
       {"help", 'h', "", "show help (for the command, if one is given)"},
@@ -321,7 +321,9 @@ std::string MainHelp() {
 }
 
 std::string CommandHelp(const CommandSpec& command) {
-  std::string out = absl::StrCat(UsageLine(command), "\n\n", command.summary, ".\n\n",
+  std::string summary = command.summary;
+  if (!summary.empty()) summary[0] = absl::ascii_toupper(summary[0]);
+  std::string out = absl::StrCat(UsageLine(command), "\n\n", summary, ".\n\n",
                                  command.description, "\n");
   if (!command.options.empty()) {
     absl::StrAppend(&out, "\nOptions:\n");

@@ -57,8 +57,11 @@ class ConnectStream : public grpc::ClientBidiReactor<ClientEvent, ServerEvent> {
 
   void OnReadDone(bool ok) override {
     if (ok) {
-      owner_->PostEvent(this, std::move(incoming_));
-      incoming_.Clear();
+      // Take the event out first: once posted, the dispatcher may start the next
+      // read into incoming_ at any moment, so incoming_ must not be touched after.
+      ServerEvent event;
+      event.Swap(&incoming_);
+      owner_->PostEvent(this, std::move(event));
       return;
     }
     bool release = false;

@@ -123,6 +123,16 @@ export class Stack {
     await waitExit(c);
   }
 
+  /** Starts chat-core again if a scenario left it down, and waits until the bridge reaches it. */
+  async ensureUp(timeoutMs = 15_000) {
+    if (!this.core) await this.startCore();
+    const until = Date.now() + timeoutMs;
+    while ((await this.health()) !== 200) {
+      if (Date.now() > until) throw new Error("ws-bridge /healthz did not become 200");
+      await new Promise((r) => setTimeout(r, 100));
+    }
+  }
+
   /** GET /healthz status code. */
   async health() {
     try {

@@ -1,0 +1,983 @@
+// chat-bench: the load generator. Many connections per thread (epoll for the
+// WebSocket targets, gRPC's callback API for the direct target), TCP_NODELAY,
+// many frames per read. Speaks four protocols:
+//   grpc      chat.v1 Connect, straight to chat-core (guest identities)
+//   bridge    ws-bridge's WebSocket JSON protocol (several events per frame)
+//   socketio  socket.io v4 over raw WebSocket (engine.io v4 framing)
+//   floor     the floor reference server (raw text frames)
+// Scenarios print one JSON line each (per rate step for fanout):
+//   fanout   N subscribers + S senders in one room; rate steps until loss or p99 > 1 s
+//   latency  one fixed offered load, latency measured from each message's scheduled send time
+//   memory   N idle joined clients; RSS/PSS of the server processes before and after
+//   setup    connect -> joined for K clients, 64 in flight
+// Server CPU comes from /proc/<pid>/stat of --pids; the generator's own CPU from getrusage.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <sys/epoll.h>
+#include <sys/resource.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <chrono>
+#include <cmath>
+#include <condition_variable>
+#include <cstdio>
+#include <cstring>
+#include <deque>
+#include <fstream>
+#include <memory>
+#include <mutex>
+#include <sstream>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include <grpcpp/grpcpp.h>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/strings/str_split.h"
+#include "chat/v1/chat.grpc.pb.h"
+
+ABSL_FLAG(std::string, target, "bridge", "grpc, bridge, socketio or floor");
+ABSL_FLAG(std::string, addr, "127.0.0.1:8080", "Server address (host:port).");
+ABSL_FLAG(std::string, scenario, "fanout", "fanout, latency, memory or setup");
+ABSL_FLAG(int, subscribers, 1000, "Receiving clients in the room.");
+ABSL_FLAG(int, senders, 1, "Sending clients (also members of the room).");
+ABSL_FLAG(std::string, rates, "1000", "Messages per second (all senders together); fanout: comma-separated steps.");
+ABSL_FLAG(double, duration, 5, "Seconds measured per step.");
+ABSL_FLAG(double, warmup, 1, "Seconds of load before measuring each step.");
+ABSL_FLAG(double, drain, 3, "Seconds to wait for the last messages of a step.");
+ABSL_FLAG(int, size, 64, "Message text bytes.");
+ABSL_FLAG(std::string, room, "lobby", "Room name (must exist; lobby always does).");
+ABSL_FLAG(std::string, pids, "", "Comma-separated server process ids to account CPU and memory to.");
+ABSL_FLAG(int, threads, 1, "Event-loop threads of the generator (WebSocket targets).");
+ABSL_FLAG(int, inflight, 64, "setup: connections being set up at once.");
+ABSL_FLAG(double, max_p99_ms, 1000, "fanout: a step fails when p99 exceeds this.");
+ABSL_FLAG(std::string, label, "", "Free text copied into the output.");
+ABSL_FLAG(int, streams_per_channel, 1, "grpc: streams sharing one channel (connection).");
+ABSL_FLAG(double, connect_timeout, 120, "Seconds allowed to connect and join everyone.");
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch()).count();
+}
+
+// ---------------------------------------------------------------------------
+// Process accounting
+
+struct ProcSample {
+  double cpu_s = 0;
+  double rss_kb = 0;
+  double pss_kb = 0;
+};
+
+std::vector<int> Pids() {
+  std::vector<int> out;
+  for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_pids), ',', absl::SkipEmpty())) {
+    int v;
+    if (absl::SimpleAtoi(p, &v)) out.push_back(v);
+  }
+  return out;
+}
+
+ProcSample SampleProcs(const std::vector<int>& pids) {
+  ProcSample s;
+  static const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  for (int pid : pids) {
+    std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
+    std::string line;
+    std::getline(stat, line);
+    size_t close = line.rfind(')');
+    if (close != std::string::npos) {
+      std::vector<std::string> f = absl::StrSplit(line.substr(close + 2), ' ');
+      // fields after ")": state(0) ... utime(11) stime(12)
+      if (f.size() > 13) s.cpu_s += (std::stod(f[11]) + std::stod(f[12])) / tick;
+    }
+    std::ifstream status(absl::StrCat("/proc/", pid, "/status"));
+    while (std::getline(status, line)) {
+      if (line.rfind("VmRSS:", 0) == 0) s.rss_kb += std::stod(line.substr(6));
+    }
+    std::ifstream smaps(absl::StrCat("/proc/", pid, "/smaps_rollup"));
+    while (std::getline(smaps, line)) {
+      if (line.rfind("Pss:", 0) == 0) s.pss_kb += std::stod(line.substr(4));
+    }
+  }
+  return s;
+}
+
+double SelfCpu() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  return ru.ru_utime.tv_sec + ru.ru_utime.tv_usec / 1e6 + ru.ru_stime.tv_sec + ru.ru_stime.tv_usec / 1e6;
+}
+
+// ---------------------------------------------------------------------------
+// Statistics shared by all receivers.
+
+constexpr int kMaxSteps = 64;
+constexpr int kMaxSenders = 64;
+
+// Log-linear latency histogram: 1 µs .. ~100 s, ~1% resolution.
+class Histogram {
+ public:
+  Histogram() : buckets_(kBuckets) {}
+  static int Bucket(int64_t us) {
+    if (us < 1) us = 1;
+    int b = static_cast<int>(std::log(static_cast<double>(us)) / std::log(1.01));
+    return std::min(b, kBuckets - 1);
+  }
+  void Add(int64_t us) {
+    buckets_[Bucket(us)].fetch_add(1, std::memory_order_relaxed);
+    count_.fetch_add(1, std::memory_order_relaxed);
+    int64_t m = max_.load(std::memory_order_relaxed);
+    while (us > m && !max_.compare_exchange_weak(m, us)) {
+    }
+  }
+  double Percentile(double p) const {
+    int64_t total = count_.load();
+    if (total == 0) return 0;
+    int64_t want = static_cast<int64_t>(std::ceil(p * total));
+    int64_t seen = 0;
+    for (int b = 0; b < kBuckets; ++b) {
+      seen += buckets_[b].load();
+      if (seen >= want) return std::pow(1.01, b + 1) / 1000.0;  // ms
+    }
+    return max_.load() / 1000.0;
+  }
+  int64_t count() const { return count_.load(); }
+  double max_ms() const { return max_.load() / 1000.0; }
+
+ private:
+  static constexpr int kBuckets = 2400;
+  std::vector<std::atomic<int64_t>> buckets_;
+  std::atomic<int64_t> count_{0};
+  std::atomic<int64_t> max_{0};
+};
+
+struct Stats {
+  std::atomic<int64_t> received[kMaxSteps] = {};
+  std::atomic<int64_t> sent[kMaxSteps] = {};
+  std::unique_ptr<Histogram> latency[kMaxSteps];
+  std::atomic<int64_t> out_of_order{0};
+  std::atomic<int64_t> duplicates{0};
+  std::atomic<int64_t> disconnects{0};
+  std::atomic<int64_t> errors{0};
+  std::atomic<int64_t> joined{0};
+  std::atomic<int> step{0};
+  // Messages scheduled before this time (ns) are not latency-measured (warm-up).
+  std::atomic<int64_t> measure_from_ns{0};
+  Stats() {
+    for (auto& h : latency) h = std::make_unique<Histogram>();
+  }
+};
+Stats g_stats;
+
+// Payload: "b|<step>|<sender>|<counter>|<scheduled ns>|xxxx…" padded to --size.
+std::string MakePayload(int step, int sender, int64_t counter, int64_t sched_ns, int size) {
+  std::string p = absl::StrCat("b|", step, "|", sender, "|", counter, "|", sched_ns, "|");
+  if (static_cast<int>(p.size()) < size) p.append(size - p.size(), 'x');
+  return p;
+}
+
+// Per-receiver ordering state.
+struct OrderState {
+  int64_t last[kMaxSenders];
+  OrderState() { std::fill(std::begin(last), std::end(last), -1); }
+};
+
+// Finds and accounts every payload in `data` (a frame, possibly many events).
+void Account(const char* data, size_t n, OrderState* order) {
+  const char* end = data + n;
+  const char* p = data;
+  int64_t now = NowNs();
+  while (p < end) {
+    const char* b = static_cast<const char*>(memmem(p, end - p, "b|", 2));
+    if (b == nullptr) break;
+    const char* q = b + 2;
+    int64_t fields[4] = {0, 0, 0, 0};
+    bool ok = true;
+    for (int f = 0; f < 4; ++f) {
+      int64_t v = 0;
+      const char* start = q;
+      while (q < end && *q >= '0' && *q <= '9') v = v * 10 + (*q++ - '0');
+      if (q == start || q >= end || *q != '|') {
+        ok = false;
+        break;
+      }
+      fields[f] = v;
+      ++q;
+    }
+    p = q;
+    if (!ok) continue;
+    int step = static_cast<int>(fields[0]), sender = static_cast<int>(fields[1]);
+    if (step < 0 || step >= kMaxSteps || sender < 0 || sender >= kMaxSenders) continue;
+    int64_t counter = fields[2];
+    if (counter <= order->last[sender]) {
+      (counter == order->last[sender] ? g_stats.duplicates : g_stats.out_of_order).fetch_add(1);
+    }
+    order->last[sender] = std::max(order->last[sender], counter);
+    g_stats.received[step].fetch_add(1, std::memory_order_relaxed);
+    if (fields[3] >= g_stats.measure_from_ns.load(std::memory_order_relaxed)) {
+      g_stats.latency[step]->Add((now - fields[3]) / 1000);
+    }
+  }
+}
+
+// ---------------------------------------------------------------------------
+// WebSocket clients on epoll loops.
+
+enum class Proto { kBridge, kSocketIo, kFloor };
+
+struct WsConn {
+  int fd = -1;
+  int loop = 0;
+  bool sender = false;
+  int sender_id = 0;
+  enum State { kConnecting, kUpgrading, kOpening, kJoining, kJoined, kDead } state = kConnecting;
+  std::string in;  // unparsed bytes
+  std::string out;
+  bool want_out = false;
+  OrderState order;
+  int64_t started_ns = 0;
+  int64_t joined_ns = 0;
+  int id = 0;
+};
+
+class WsLoops {
+ public:
+  WsLoops(Proto proto, std::string host, int port, int threads)
+      : proto_(proto), host_(std::move(host)), port_(port) {
+    for (int i = 0; i < threads; ++i) {
+      auto l = std::make_unique<Loop>();
+      l->epoll = epoll_create1(0);
+      loops_.push_back(std::move(l));
+    }
+  }
+
+  // Opens one connection (on loop i % threads).
+  WsConn* Open(bool sender, int sender_id) {
+    auto c = std::make_unique<WsConn>();
+    c->sender = sender;
+    c->sender_id = sender_id;
+    c->loop = next_loop_++ % static_cast<int>(loops_.size());
+    c->started_ns = NowNs();
+    c->id = next_id_++;
+    c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    int one = 1;
+    setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<uint16_t>(port_));
+    inet_pton(AF_INET, host_.c_str(), &a.sin_addr);
+    connect(c->fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    WsConn* raw = c.get();
+    Loop& l = *loops_[raw->loop];
+    {
+      std::lock_guard<std::mutex> lock(l.mu);
+      l.conns.push_back(std::move(c));
+      if (sender) l.senders.push_back(raw);
+    }
+    epoll_event ev{};
+    ev.events = EPOLLIN | EPOLLOUT;
+    ev.data.ptr = raw;
+    raw->want_out = true;
+    epoll_ctl(l.epoll, EPOLL_CTL_ADD, raw->fd, &ev);
+    return raw;
+  }
+
+  void Start() {
+    for (size_t i = 0; i < loops_.size(); ++i) {
+      loops_[i]->thread = std::thread([this, i] { Run(*loops_[i]); });
+    }
+  }
+  void Stop() {
+    stop_ = true;
+    for (auto& l : loops_) {
+      if (l->thread.joinable()) l->thread.join();
+    }
+  }
+  // Sending: rate in messages/s for all senders together; 0 stops.
+  void SetRate(double rate, int step) {
+    std::lock_guard<std::mutex> lock(rate_mu_);
+    rate_ = rate;
+    step_ = step;
+    rate_start_ns_ = NowNs();
+    ++rate_gen_;  // each loop resets its own senders' counts when it sees this
+  }
+  int64_t SetupLatencyNs(std::vector<double>* out_ms) {
+    int64_t n = 0;
+    for (auto& l : loops_) {
+      std::lock_guard<std::mutex> lock(l->mu);
+      for (auto& c : l->conns) {
+        if (c->joined_ns) {
+          out_ms->push_back((c->joined_ns - c->started_ns) / 1e6);
+          ++n;
+        }
+      }
+    }
+    return n;
+  }
+  int senders() const {
+    int n = 0;
+    for (auto& l : loops_) n += static_cast<int>(l->senders.size());
+    return n;
+  }
+
+ private:
+  struct Loop {
+    int epoll = -1;
+    std::mutex mu;
+    std::vector<std::unique_ptr<WsConn>> conns;
+    std::vector<WsConn*> senders;
+    std::thread thread;
+    int gen = 0;  // the rate generation this loop's counts belong to
+  };
+
+  void Run(Loop& l) {
+    std::vector<epoll_event> events(4096);
+    std::vector<char> buf(512 * 1024);
+    while (!stop_) {
+      int n = epoll_wait(l.epoll, events.data(), static_cast<int>(events.size()), 1);
+      for (int i = 0; i < n; ++i) {
+        auto* c = static_cast<WsConn*>(events[i].data.ptr);
+        if (c->state == WsConn::kDead) continue;
+        if (events[i].events & EPOLLOUT) OnWritable(l, c);
+        if (c->state != WsConn::kDead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+          OnReadable(l, c, buf);
+        }
+      }
+      SendDue(l);
+    }
+  }
+
+  void Dead(Loop& l, WsConn* c) {
+    if (c->state == WsConn::kDead) return;
+    if (c->state == WsConn::kJoined) g_stats.disconnects.fetch_add(1);
+    c->state = WsConn::kDead;
+    epoll_ctl(l.epoll, EPOLL_CTL_DEL, c->fd, nullptr);
+    close(c->fd);
+  }
+
+  void WantOut(Loop& l, WsConn* c, bool on) {
+    if (c->want_out == on) return;
+    c->want_out = on;
+    epoll_event ev{};
+    ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
+    ev.data.ptr = c;
+    epoll_ctl(l.epoll, EPOLL_CTL_MOD, c->fd, &ev);
+  }
+
+  void Write(Loop& l, WsConn* c, const std::string& bytes) {
+    if (!c->out.empty()) {
+      c->out += bytes;
+      return;
+    }
+    ssize_t n = write(c->fd, bytes.data(), bytes.size());
+    if (n == static_cast<ssize_t>(bytes.size())) return;
+    if (n < 0 && errno != EAGAIN) return Dead(l, c);
+    c->out.assign(bytes, n < 0 ? 0 : n);
+    WantOut(l, c, true);
+  }
+
+  // A masked client text frame (mask key 0: the XOR is a no-op).
+  static std::string ClientFrame(absl::string_view payload, int opcode = 0x1) {
+    std::string f;
+    f += static_cast<char>(0x80 | opcode);
+    size_t n = payload.size();
+    if (n < 126) {
+      f += static_cast<char>(0x80 | n);
+    } else if (n < 65536) {
+      f += static_cast<char>(0x80 | 126);
+      f += static_cast<char>(n >> 8);
+      f += static_cast<char>(n & 0xff);
+    } else {
+      f += static_cast<char>(0x80 | 127);
+      for (int i = 7; i >= 0; --i) f += static_cast<char>((n >> (8 * i)) & 0xff);
+    }
+    f.append(4, '\0');
+    f.append(payload.data(), payload.size());
+    return f;
+  }
+
+  void OnWritable(Loop& l, WsConn* c) {
+    if (c->state == WsConn::kConnecting) {
+      int err = 0;
+      socklen_t len = sizeof err;
+      getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
+      if (err != 0) return Dead(l, c);
+      c->state = WsConn::kUpgrading;
+      std::string target = "/ws";
+      if (proto_ == Proto::kBridge) {
+        target = absl::StrCat("/ws?user=bench-", c->id);
+      } else if (proto_ == Proto::kSocketIo) {
+        target = "/socket.io/?EIO=4&transport=websocket";
+      } else {
+        target = "/";
+      }
+      std::string req = absl::StrCat("GET ", target, " HTTP/1.1\r\nHost: ", host_, ":", port_,
+                                     "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                                     "Sec-WebSocket-Version: 13\r\n\r\n");
+      WantOut(l, c, false);
+      Write(l, c, req);
+      return;
+    }
+    while (!c->out.empty()) {
+      ssize_t n = write(c->fd, c->out.data(), c->out.size());
+      if (n > 0) {
+        c->out.erase(0, n);
+      } else if (n < 0 && errno == EAGAIN) {
+        return;
+      } else {
+        return Dead(l, c);
+      }
+    }
+    WantOut(l, c, false);
+  }
+
+  void OnReadable(Loop& l, WsConn* c, std::vector<char>& buf) {
+    for (;;) {
+      ssize_t r = read(c->fd, buf.data(), buf.size());
+      if (r == 0) return Dead(l, c);
+      if (r < 0) {
+        if (errno == EAGAIN) return;
+        return Dead(l, c);
+      }
+      const char* data = buf.data();
+      size_t n = static_cast<size_t>(r);
+      std::string joined_in;
+      if (!c->in.empty()) {
+        c->in.append(data, n);
+        joined_in.swap(c->in);
+        data = joined_in.data();
+        n = joined_in.size();
+      }
+      size_t used = 0;
+      if (c->state == WsConn::kUpgrading) {
+        const char* e = static_cast<const char*>(memmem(data, n, "\r\n\r\n", 4));
+        if (e == nullptr) {
+          c->in.assign(data, n);
+          continue;
+        }
+        if (n < 12 || std::memcmp(data + 9, "101", 3) != 0) return Dead(l, c);
+        used = (e - data) + 4;
+        Opened(l, c);
+      }
+      used += ParseFrames(l, c, data + used, n - used);
+      if (c->state == WsConn::kDead) return;
+      if (used < n) c->in.assign(data + used, n - used);
+      if (static_cast<size_t>(r) < buf.size()) return;
+    }
+  }
+
+  void Opened(Loop& l, WsConn* c) {
+    switch (proto_) {
+      case Proto::kBridge:
+        c->state = WsConn::kJoining;
+        Write(l, c, ClientFrame(absl::StrCat(R"({"join":{"room":")", absl::GetFlag(FLAGS_room), R"("}})")));
+        break;
+      case Proto::kSocketIo:
+        c->state = WsConn::kOpening;  // wait for engine.io "0{...}"
+        break;
+      case Proto::kFloor:
+        c->state = WsConn::kJoining;
+        Write(l, c, ClientFrame("join"));
+        break;
+    }
+  }
+
+  void Joined(WsConn* c) {
+    c->state = WsConn::kJoined;
+    c->joined_ns = NowNs();
+    g_stats.joined.fetch_add(1);
+  }
+
+  size_t ParseFrames(Loop& l, WsConn* c, const char* data, size_t n) {
+    size_t pos = 0;
+    while (n - pos >= 2) {
+      const unsigned char* p = reinterpret_cast<const unsigned char*>(data + pos);
+      int opcode = p[0] & 0x0f;
+      uint64_t len = p[1] & 0x7f;
+      size_t hdr = 2;
+      if (len == 126) {
+        if (n - pos < 4) break;
+        len = (p[2] << 8) | p[3];
+        hdr = 4;
+      } else if (len == 127) {
+        if (n - pos < 10) break;
+        len = 0;
+        for (int i = 0; i < 8; ++i) len = (len << 8) | p[2 + i];
+        hdr = 10;
+      }
+      if (n - pos < hdr + len) break;
+      const char* payload = data + pos + hdr;
+      pos += hdr + len;
+      if (opcode == 0x9) {
+        Write(l, c, ClientFrame(absl::string_view(payload, len), 0xA));
+      } else if (opcode == 0x8) {
+        Dead(l, c);
+        return pos;
+      } else if (opcode == 0x1 || opcode == 0x0) {
+        OnText(l, c, payload, len);
+        if (c->state == WsConn::kDead) return pos;
+      }
+    }
+    return pos;
+  }
+
+  void OnText(Loop& l, WsConn* c, const char* p, size_t n) {
+    absl::string_view text(p, n);
+    switch (proto_) {
+      case Proto::kBridge:
+        if (c->state == WsConn::kJoining && text.find("\"joined\":") != absl::string_view::npos) Joined(c);
+        if (text.find("\"error\":") != absl::string_view::npos) g_stats.errors.fetch_add(1);
+        break;
+      case Proto::kSocketIo:
+        if (text == "2") return Write(l, c, ClientFrame("3"));  // engine.io ping
+        if (c->state == WsConn::kOpening && !text.empty() && text[0] == '0') {
+          Write(l, c, ClientFrame("40"));
+          return;
+        }
+        if (c->state == WsConn::kOpening && text.substr(0, 2) == "40") {
+          c->state = WsConn::kJoining;
+          Write(l, c, ClientFrame(absl::StrCat(R"(42["join",")", absl::GetFlag(FLAGS_room), R"("])")));
+          return;
+        }
+        if (c->state == WsConn::kJoining && text.substr(0, 11) == R"(42["joined")") {
+          Joined(c);
+          return;
+        }
+        break;
+      case Proto::kFloor:
+        if (c->state == WsConn::kJoining && text == "joined") {
+          Joined(c);
+          return;
+        }
+        break;
+    }
+    if (!c->sender && c->state == WsConn::kJoined) Account(p, n, &c->order);
+  }
+
+  void SendDue(Loop& l) {
+    double rate;
+    int step;
+    int64_t start;
+    int total_senders;
+    int gen;
+    {
+      std::lock_guard<std::mutex> lock(rate_mu_);
+      rate = rate_;
+      step = step_;
+      start = rate_start_ns_;
+      gen = rate_gen_;
+      total_senders = 0;
+      for (auto& lp : loops_) total_senders += static_cast<int>(lp->senders.size());
+    }
+    if (gen != l.gen) {
+      l.gen = gen;
+      for (WsConn* s : l.senders) sent_by_[s->sender_id] = 0;
+    }
+    if (rate <= 0 || total_senders == 0) return;
+    int64_t now = NowNs();
+    double per_sender = rate / total_senders;
+    int size = absl::GetFlag(FLAGS_size);
+    for (WsConn* s : l.senders) {
+      if (s->state != WsConn::kJoined) continue;
+      int64_t& sent = sent_by_[s->sender_id];
+      int64_t due = static_cast<int64_t>((now - start) / 1e9 * per_sender);
+      while (sent < due) {
+        // The time this message was due, not when we got to it.
+        int64_t sched = start + static_cast<int64_t>(sent * 1e9 / per_sender);
+        int64_t counter = counter_[s->sender_id]++;
+        std::string payload = MakePayload(step, s->sender_id, counter, sched, size);
+        std::string frame;
+        switch (proto_) {
+          case Proto::kBridge:
+            frame = ClientFrame(absl::StrCat(R"({"send":{"room":")", absl::GetFlag(FLAGS_room), R"(","text":")",
+                                             payload, R"(","clientMsgId":")", s->sender_id, "-", counter, R"("}})"));
+            break;
+          case Proto::kSocketIo:
+            frame = ClientFrame(absl::StrCat(R"(42["chat message",{"room":")", absl::GetFlag(FLAGS_room),
+                                             R"(","text":")", payload, R"("}])"));
+            break;
+          case Proto::kFloor:
+            frame = ClientFrame(payload);
+            break;
+        }
+        Write(l, s, frame);
+        ++sent;
+        g_stats.sent[step].fetch_add(1, std::memory_order_relaxed);
+      }
+    }
+  }
+
+  Proto proto_;
+  std::string host_;
+  int port_;
+  std::vector<std::unique_ptr<Loop>> loops_;
+  int next_loop_ = 0;
+  std::atomic<int> next_id_{0};
+  std::atomic<bool> stop_{false};
+  std::mutex rate_mu_;
+  double rate_ = 0;
+  int step_ = 0;
+  int64_t rate_start_ns_ = 0;
+  int rate_gen_ = 0;
+  int64_t sent_by_[kMaxSenders] = {};
+  int64_t counter_[kMaxSenders] = {};
+};
+
+// ---------------------------------------------------------------------------
+// gRPC clients.
+
+class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1::ServerEvent> {
+ public:
+  GrpcConn(chat::v1::ChatService::Stub* stub, const std::string& name, bool sender, int sender_id)
+      : sender_(sender), sender_id_(sender_id) {
+    ctx_.AddMetadata("x-chat-user", name);
+    started_ns_ = NowNs();
+    stub->async()->Connect(&ctx_, this);
+    AddHold();
+    StartRead(&in_);
+    chat::v1::ClientEvent join;
+    join.mutable_join()->set_room(absl::GetFlag(FLAGS_room));
+    Write(std::move(join));
+    StartCall();
+  }
+  void Write(chat::v1::ClientEvent ev) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (done_) return;
+    queue_.push_back(std::move(ev));
+    if (!writing_) {
+      writing_ = true;
+      StartWrite(&queue_.front());
+    }
+  }
+  void OnWriteDone(bool ok) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    queue_.pop_front();
+    if (ok && !queue_.empty()) {
+      StartWrite(&queue_.front());
+    } else {
+      writing_ = false;
+    }
+  }
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (joined_) g_stats.disconnects.fetch_add(1);
+      if (!done_) {
+        done_ = true;
+        RemoveHold();
+      }
+      return;
+    }
+    if (in_.has_joined() && !joined_) {
+      joined_ = true;
+      joined_ns_ = NowNs();
+      g_stats.joined.fetch_add(1);
+    } else if (in_.has_message() && !sender_ && joined_) {
+      const std::string& t = in_.message().text();
+      Account(t.data(), t.size(), &order_);
+    } else if (in_.has_error()) {
+      g_stats.errors.fetch_add(1);
+    }
+    StartRead(&in_);
+  }
+  void OnDone(const grpc::Status& s) override {
+    std::lock_guard<std::mutex> lock(mu_);
+    finished_ = true;
+    cv_.notify_all();
+  }
+  void Cancel() { ctx_.TryCancel(); }
+  void WaitDone() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, std::chrono::seconds(10), [&] { return finished_; });
+  }
+  bool sender() const { return sender_; }
+  int sender_id() const { return sender_id_; }
+  bool joined() const { return joined_; }
+  double setup_ms() const { return joined_ns_ ? (joined_ns_ - started_ns_) / 1e6 : -1; }
+
+ private:
+  grpc::ClientContext ctx_;
+  chat::v1::ServerEvent in_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<chat::v1::ClientEvent> queue_;
+  bool writing_ = false;
+  bool done_ = false;
+  bool finished_ = false;
+  std::atomic<bool> joined_{false};
+  const bool sender_;
+  const int sender_id_;
+  OrderState order_;
+  int64_t started_ns_ = 0;
+  int64_t joined_ns_ = 0;
+};
+
+class GrpcClients {
+ public:
+  explicit GrpcClients(std::string addr) : addr_(std::move(addr)) {}
+  ~GrpcClients() {
+    StopSending();
+    for (auto* c : conns_) c->Cancel();
+    for (auto* c : conns_) c->WaitDone();
+    for (auto* c : conns_) delete c;
+  }
+  void Open(bool sender, int sender_id) {
+    int per = std::max(1, absl::GetFlag(FLAGS_streams_per_channel));
+    if (stubs_.empty() || streams_on_last_ >= per) {
+      grpc::ChannelArguments args;
+      args.SetInt("grpc.channel_id", static_cast<int>(stubs_.size()));
+      stubs_.push_back(chat::v1::ChatService::NewStub(
+          grpc::CreateCustomChannel(addr_, grpc::InsecureChannelCredentials(), args)));
+      streams_on_last_ = 0;
+    }
+    ++streams_on_last_;
+    auto* c = new GrpcConn(stubs_.back().get(), absl::StrCat("grpc-", conns_.size()), sender, sender_id);
+    conns_.push_back(c);
+    if (sender) senders_.push_back(c);
+  }
+  void SetRate(double rate, int step) {
+    StopSending();
+    if (rate <= 0) return;
+    stop_ = false;
+    sender_thread_ = std::thread([this, rate, step] {
+      int64_t start = NowNs();
+      double per_sender = rate / senders_.size();
+      std::vector<int64_t> sent(senders_.size(), 0);
+      int size = absl::GetFlag(FLAGS_size);
+      while (!stop_) {
+        int64_t now = NowNs();
+        for (size_t i = 0; i < senders_.size(); ++i) {
+          int64_t due = static_cast<int64_t>((now - start) / 1e9 * per_sender);
+          while (sent[i] < due) {
+            int64_t sched = start + static_cast<int64_t>(sent[i] * 1e9 / per_sender);
+            int id = senders_[i]->sender_id();
+            int64_t counter = counter_[id]++;
+            chat::v1::ClientEvent ev;
+            auto* s = ev.mutable_send();
+            s->set_room(absl::GetFlag(FLAGS_room));
+            s->set_text(MakePayload(step, id, counter, sched, size));
+            s->set_client_msg_id(absl::StrCat(id, "-", counter));
+            senders_[i]->Write(std::move(ev));
+            ++sent[i];
+            g_stats.sent[step].fetch_add(1, std::memory_order_relaxed);
+          }
+        }
+        std::this_thread::sleep_for(std::chrono::microseconds(500));
+      }
+    });
+  }
+  void StopSending() {
+    stop_ = true;
+    if (sender_thread_.joinable()) sender_thread_.join();
+  }
+  void SetupTimes(std::vector<double>* out) {
+    for (auto* c : conns_) {
+      if (c->setup_ms() >= 0) out->push_back(c->setup_ms());
+    }
+  }
+
+ private:
+  std::string addr_;
+  std::vector<std::unique_ptr<chat::v1::ChatService::Stub>> stubs_;
+  int streams_on_last_ = 0;
+  std::vector<GrpcConn*> conns_;
+  std::vector<GrpcConn*> senders_;
+  std::thread sender_thread_;
+  std::atomic<bool> stop_{false};
+  int64_t counter_[kMaxSenders] = {};
+};
+
+// ---------------------------------------------------------------------------
+
+struct Target {
+  std::unique_ptr<WsLoops> ws;
+  std::unique_ptr<GrpcClients> grpc;
+  void Open(bool sender, int id) {
+    if (ws) ws->Open(sender, id);
+    else grpc->Open(sender, id);
+  }
+  void SetRate(double r, int step) {
+    if (ws) ws->SetRate(r, step);
+    else grpc->SetRate(r, step);
+  }
+};
+
+bool WaitJoined(int64_t want, double timeout_s) {
+  auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
+  while (Clock::now() < deadline) {
+    if (g_stats.joined.load() >= want) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  return g_stats.joined.load() >= want;
+}
+
+std::string Common() {
+  return absl::StrFormat(R"("target":"%s","scenario":"%s","label":"%s","subscribers":%d,"senders":%d,"size":%d)",
+                         absl::GetFlag(FLAGS_target), absl::GetFlag(FLAGS_scenario), absl::GetFlag(FLAGS_label),
+                         absl::GetFlag(FLAGS_subscribers), absl::GetFlag(FLAGS_senders), absl::GetFlag(FLAGS_size));
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::ParseCommandLine(argc, argv);
+  std::string target = absl::GetFlag(FLAGS_target);
+  std::string addr = absl::GetFlag(FLAGS_addr);
+  std::string scenario = absl::GetFlag(FLAGS_scenario);
+  size_t colon = addr.rfind(':');
+  std::string host = addr.substr(0, colon);
+  int port = std::atoi(addr.c_str() + colon + 1);
+  const int n = absl::GetFlag(FLAGS_subscribers);
+  const int s = std::min(absl::GetFlag(FLAGS_senders), kMaxSenders);
+  std::vector<int> pids = Pids();
+
+  Target t;
+  if (target == "grpc") {
+    t.grpc = std::make_unique<GrpcClients>(addr);
+  } else {
+    Proto proto = target == "bridge" ? Proto::kBridge : target == "socketio" ? Proto::kSocketIo : Proto::kFloor;
+    if (target != "bridge" && target != "socketio" && target != "floor") {
+      std::fprintf(stderr, "chat-bench: unknown --target %s\n", target.c_str());
+      return 2;
+    }
+    t.ws = std::make_unique<WsLoops>(proto, host, port, absl::GetFlag(FLAGS_threads));
+    t.ws->Start();
+  }
+
+  ProcSample before_all = SampleProcs(pids);
+
+  if (scenario == "setup") {
+    // connect -> joined with --inflight at once.
+    const int inflight = absl::GetFlag(FLAGS_inflight);
+    auto start = Clock::now();
+    int opened = 0;
+    double cpu0 = SelfCpu();
+    ProcSample p0 = SampleProcs(pids);
+    while (g_stats.joined.load() < n) {
+      while (opened < n && opened - g_stats.joined.load() < inflight) {
+        t.Open(false, 0);
+        ++opened;
+      }
+      std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (Clock::now() - start > std::chrono::duration<double>(absl::GetFlag(FLAGS_connect_timeout))) break;
+    }
+    double secs = std::chrono::duration<double>(Clock::now() - start).count();
+    ProcSample p1 = SampleProcs(pids);
+    std::vector<double> lat;
+    if (t.ws) t.ws->SetupLatencyNs(&lat);
+    else t.grpc->SetupTimes(&lat);
+    std::sort(lat.begin(), lat.end());
+    auto pct = [&](double p) { return lat.empty() ? 0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]; };
+    std::printf("{%s,\"connections\":%d,\"joined\":%lld,\"seconds\":%.3f,\"setups_per_s\":%.0f,"
+                "\"setup_p50_ms\":%.2f,\"setup_p99_ms\":%.2f,\"server_cpu_s\":%.3f,\"gen_cpu_s\":%.3f}\n",
+                Common().c_str(), n, static_cast<long long>(g_stats.joined.load()), secs,
+                g_stats.joined.load() / secs, pct(0.5), pct(0.99), p1.cpu_s - p0.cpu_s, SelfCpu() - cpu0);
+    std::fflush(stdout);
+    if (t.ws) t.ws->Stop();
+    return g_stats.joined.load() == n ? 0 : 1;
+  }
+
+  // Connect everyone: subscribers first, then senders.
+  for (int i = 0; i < n; ++i) {
+    t.Open(false, 0);
+    if (i % 64 == 63) WaitJoined(i + 1 - 128, absl::GetFlag(FLAGS_connect_timeout));  // pace the burst
+  }
+  for (int i = 0; i < s; ++i) t.Open(true, i);
+  if (!WaitJoined(n + s, absl::GetFlag(FLAGS_connect_timeout))) {
+    std::printf("{%s,\"error\":\"only %lld of %d clients joined\"}\n", Common().c_str(),
+                static_cast<long long>(g_stats.joined.load()), n + s);
+    std::fflush(stdout);
+    if (t.ws) t.ws->Stop();
+    std::_Exit(1);  // gRPC clients may still be connecting; do not wait for them
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let join-time traffic settle
+
+  if (scenario == "memory") {
+    std::this_thread::sleep_for(std::chrono::seconds(2));
+    ProcSample after = SampleProcs(pids);
+    std::printf("{%s,\"connections\":%d,\"rss_before_kb\":%.0f,\"rss_after_kb\":%.0f,\"pss_before_kb\":%.0f,"
+                "\"pss_after_kb\":%.0f,\"rss_per_conn_kb\":%.2f,\"pss_per_conn_kb\":%.2f}\n",
+                Common().c_str(), n + s, before_all.rss_kb, after.rss_kb, before_all.pss_kb, after.pss_kb,
+                (after.rss_kb - before_all.rss_kb) / (n + s), (after.pss_kb - before_all.pss_kb) / (n + s));
+    std::fflush(stdout);
+    if (t.ws) t.ws->Stop();
+    return 0;
+  }
+
+  std::vector<double> rates;
+  for (absl::string_view r : absl::StrSplit(absl::GetFlag(FLAGS_rates), ',', absl::SkipEmpty())) {
+    double v;
+    if (absl::SimpleAtod(r, &v) && v > 0) rates.push_back(v);
+  }
+  const double duration = absl::GetFlag(FLAGS_duration);
+  const double warmup = absl::GetFlag(FLAGS_warmup);
+  int exit_code = 0;
+  for (size_t step = 0; step < rates.size() && step < kMaxSteps; ++step) {
+    int st = static_cast<int>(step);
+    g_stats.measure_from_ns.store(NowNs() + static_cast<int64_t>(warmup * 1e9));
+    int64_t recv0 = 0;
+    int64_t ooo0 = g_stats.out_of_order.load(), disc0 = g_stats.disconnects.load(), dup0 = g_stats.duplicates.load();
+    t.SetRate(rates[step], st);
+    std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
+    ProcSample p0 = SampleProcs(pids);
+    double cpu0 = SelfCpu();
+    recv0 = g_stats.received[st].load();
+    auto w0 = Clock::now();
+    std::this_thread::sleep_for(std::chrono::duration<double>(duration));
+    double window = std::chrono::duration<double>(Clock::now() - w0).count();
+    int64_t recv_window = g_stats.received[st].load() - recv0;
+    ProcSample p1 = SampleProcs(pids);
+    double gen_cpu = SelfCpu() - cpu0;
+    t.SetRate(0, st);
+    // Drain: every message of the step should reach every subscriber.
+    int64_t expected = g_stats.sent[st].load() * n;
+    auto drain_deadline = Clock::now() + std::chrono::duration<double>(absl::GetFlag(FLAGS_drain));
+    while (g_stats.received[st].load() < expected && Clock::now() < drain_deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    int64_t lost = expected - g_stats.received[st].load();
+    const Histogram& h = *g_stats.latency[st];
+    double server_cpu = p1.cpu_s - p0.cpu_s;
+    double deliveries_per_s = recv_window / window;
+    bool ok = lost == 0 && h.Percentile(0.99) <= absl::GetFlag(FLAGS_max_p99_ms) &&
+              g_stats.out_of_order.load() == ooo0 && g_stats.duplicates.load() == dup0 &&
+              g_stats.disconnects.load() == disc0;
+    std::printf(
+        "{%s,\"step\":%d,\"offered_msgs_per_s\":%.0f,\"sent\":%lld,\"expected\":%lld,\"lost\":%lld,"
+        "\"out_of_order\":%lld,\"duplicates\":%lld,\"disconnects\":%lld,\"errors\":%lld,"
+        "\"deliveries_per_s\":%.0f,\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,"
+        "\"deliveries_per_server_cpu_s\":%.0f,\"gen_cpu_util\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
+        "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"server_rss_kb\":%.0f,\"ok\":%s,\"valid\":%s}\n",
+        Common().c_str(), st, rates[step], static_cast<long long>(g_stats.sent[st].load()),
+        static_cast<long long>(expected), static_cast<long long>(lost),
+        static_cast<long long>(g_stats.out_of_order.load() - ooo0),
+        static_cast<long long>(g_stats.duplicates.load() - dup0),
+        static_cast<long long>(g_stats.disconnects.load() - disc0), static_cast<long long>(g_stats.errors.load()),
+        deliveries_per_s, server_cpu, server_cpu / window,
+        server_cpu > 0 ? recv_window / server_cpu : 0.0, gen_cpu / window, h.Percentile(0.5), h.Percentile(0.9),
+        h.Percentile(0.99), h.max_ms(), p1.rss_kb, ok ? "true" : "false", gen_cpu / window < 0.9 ? "true" : "false");
+    std::fflush(stdout);
+    if (!ok) {
+      exit_code = scenario == "latency" ? 1 : 0;
+      if (scenario == "fanout") break;
+    }
+  }
+  if (t.ws) t.ws->Stop();
+  t.grpc.reset();
+  return exit_code;
+}
