@@ -10,6 +10,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/flags/usage_config.h"
@@ -74,6 +75,10 @@ int main(int argc, char** argv) {
   usage.contains_helpshort_flags = usage.contains_help_flags;
   absl::SetFlagsUsageConfig(usage);
   absl::ParseCommandLine(argc, argv);
+  // Debian's Abseil is built with mutex deadlock detection on, which costs a
+  // graph update on every lock. The tests keep it on (they link the libraries,
+  // not this main) to catch lock-order inversions; the servers turn it off.
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   chat::LogLevel level;
   if (!chat::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
