@@ -17,7 +17,10 @@ CoreOptions DefaultCoreOptions() {
   CoreOptions o;
   o.services.connect_session.pause_reads_when_busy = true;
   o.services.gateway_session.pause_reads_when_busy = false;
-  o.services.gateway_session.max_inflight_sends = 256;
+  // A gateway session gets errors instead of backpressure at this limit (one
+  // browser must not stall the shared stream); ws-bridge's per-socket rate limit
+  // keeps real browsers far below it.
+  o.services.gateway_session.max_inflight_sends = 4096;
   o.services.connect_outbox = OutboxLimits{4096, 4u << 20, 256};
   o.services.gateway_outbox = OutboxLimits{1u << 20, 256u << 20, 8192};
   return o;

@@ -156,7 +156,7 @@ void HttpSession::HandleUpgrade(Request req) {
                 false);
   }
   stream_.expires_never();
-  auto ws = std::make_shared<WsSession>(std::move(stream_), std::move(req), std::move(creds), ctx_,
+  auto ws = std::make_shared<WsSession>(stream_.release_socket(), std::move(req), std::move(creds), ctx_,
                                         std::move(slot_));
   ws->Start();
 }

@@ -36,10 +36,10 @@ chat::v1::ServerEvent ErrorEvent(absl::StatusCode code, const std::string& messa
 
 }  // namespace
 
-WsSession::WsSession(beast::tcp_stream&& stream, http::request<http::string_body> upgrade,
+WsSession::WsSession(net::ip::tcp::socket&& socket, http::request<http::string_body> upgrade,
                      Credentials credentials, BridgeContext* ctx,
                      std::unique_ptr<ConnectionSlot> slot)
-    : ws_(std::move(stream)),
+    : ws_(std::move(socket)),
       upgrade_(std::move(upgrade)),
       credentials_(std::move(credentials)),
       ctx_(ctx),
@@ -124,7 +124,6 @@ void WsSession::OnGatewayLost() {
 }
 
 void WsSession::Accept() {
-  beast::get_lowest_layer(ws_).expires_never();
   websocket::stream_base::timeout timeouts;
   timeouts.handshake_timeout = ctx_->options.handshake_timeout;
   timeouts.idle_timeout = ctx_->options.idle_timeout;
@@ -399,7 +398,8 @@ void WsSession::DoWrite() {
     write_buffers_.push_back(net::buffer(*writing_[i]));
   }
   ws_.text(true);
-  ws_.async_write(write_buffers_, [self = shared_from_this()](const beast::error_code& ec, size_t n) {
+  BufferView view(write_buffers_.data(), write_buffers_.data() + write_buffers_.size());
+  ws_.async_write(view, [self = shared_from_this()](const beast::error_code& ec, size_t n) {
     self->OnWrite(ec, n);
   });
 }
@@ -465,8 +465,8 @@ void WsSession::Teardown(const std::string& why) {
     rooms_.clear();
   }
   beast::error_code ec;
-  beast::get_lowest_layer(ws_).socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-  beast::get_lowest_layer(ws_).close();
+  ws_.next_layer().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  ws_.next_layer().close(ec);
   {
     absl::MutexLock lock(&ctx_->mu);
     ctx_->sessions.erase(this);

@@ -36,6 +36,22 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 namespace net = boost::asio;
 
+// A ConstBufferSequence over a vector owned elsewhere. Asio and Beast copy a
+// buffer sequence several times per write; copying this is two pointers, where
+// copying a std::vector would allocate each time.
+class BufferView {
+ public:
+  using value_type = net::const_buffer;
+  using const_iterator = const net::const_buffer*;
+  BufferView(const net::const_buffer* begin, const net::const_buffer* end) : begin_(begin), end_(end) {}
+  const_iterator begin() const { return begin_; }
+  const_iterator end() const { return end_; }
+
+ private:
+  const net::const_buffer* begin_;
+  const net::const_buffer* end_;
+};
+
 struct Credentials {
   std::string token;
   std::string guest_name;
@@ -44,7 +60,7 @@ struct Credentials {
 
 class WsSession : public std::enable_shared_from_this<WsSession>, public GatewaySessionSink {
  public:
-  WsSession(beast::tcp_stream&& stream, http::request<http::string_body> upgrade,
+  WsSession(net::ip::tcp::socket&& socket, http::request<http::string_body> upgrade,
             Credentials credentials, BridgeContext* ctx, std::unique_ptr<ConnectionSlot> slot);
   ~WsSession() override;
 
@@ -98,7 +114,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailLocked(websocket::close_code code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  websocket::stream<beast::tcp_stream> ws_;
+  // A plain socket underneath: Beast's websocket keeps its own timers, and the
+  // tcp_stream's per-operation timeout bookkeeping costs on every write.
+  websocket::stream<net::ip::tcp::socket> ws_;
   http::request<http::string_body> upgrade_;
   const Credentials credentials_;
   BridgeContext* const ctx_;
