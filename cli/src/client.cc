@@ -13,8 +13,10 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 0);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 200);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 200);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: gRPC 1.51 uses it as the timeout of
+  // a connection attempt (default 20 s), and a small one makes connecting to a
+  // busy chat-core fail ("timed out before receiving SETTINGS frame").
   args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   args.SetMaxSendMessageSize(chat::kMaxReceiveMessageBytes);
   return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);

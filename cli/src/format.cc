@@ -79,27 +79,63 @@ std::string Sanitize(absl::string_view text, bool keep_newlines) {
   return out;
 }
 
-size_t DisplayWidth(absl::string_view text) {
-  size_t n = 0;
-  for (char c : text) {
-    if ((static_cast<unsigned char>(c) & 0xC0) != 0x80) ++n;
+namespace {
+
+// Decodes the code point at s[*i] (advancing *i); invalid bytes count as one
+// replacement character.
+uint32_t NextCodePoint(absl::string_view s, size_t* i) {
+  size_t len = Utf8SequenceLength(s, *i);
+  if (len == 0) {
+    ++*i;
+    return 0xFFFD;
   }
-  return n;
+  uint32_t cp = static_cast<unsigned char>(s[*i]);
+  if (len > 1) {
+    cp &= 0xFF >> (len + 1);
+    for (size_t k = 1; k < len; ++k) cp = (cp << 6) | (static_cast<unsigned char>(s[*i + k]) & 0x3F);
+  }
+  *i += len;
+  return cp;
+}
+
+// Columns a code point takes in a terminal: 0 for combining marks, 2 for East
+// Asian wide characters and emoji, else 1 (an approximation of wcwidth that
+// does not depend on the locale).
+size_t CodePointWidth(uint32_t cp) {
+  if ((cp >= 0x0300 && cp <= 0x036F) || (cp >= 0x200B && cp <= 0x200F) || cp == 0xFE0F) return 0;
+  if ((cp >= 0x1100 && cp <= 0x115F) || (cp >= 0x2E80 && cp <= 0xA4CF) ||
+      (cp >= 0xAC00 && cp <= 0xD7A3) || (cp >= 0xF900 && cp <= 0xFAFF) ||
+      (cp >= 0xFE30 && cp <= 0xFE4F) || (cp >= 0xFF00 && cp <= 0xFF60) ||
+      (cp >= 0xFFE0 && cp <= 0xFFE6) || (cp >= 0x1F300 && cp <= 0x1F64F) ||
+      (cp >= 0x1F900 && cp <= 0x1F9FF) || (cp >= 0x20000 && cp <= 0x3FFFD)) {
+    return 2;
+  }
+  return 1;
+}
+
+}  // namespace
+
+size_t DisplayWidth(absl::string_view text) {
+  size_t width = 0;
+  size_t i = 0;
+  while (i < text.size()) width += CodePointWidth(NextCodePoint(text, &i));
+  return width;
 }
 
 std::string TailColumns(absl::string_view text, size_t columns) {
-  size_t width = DisplayWidth(text);
-  if (width <= columns) return std::string(text);
-  size_t skip = width - columns;
+  // Start points of every character, then drop from the front until it fits.
+  std::vector<std::pair<size_t, size_t>> chars;  // (byte offset, width)
   size_t i = 0;
+  size_t width = 0;
   while (i < text.size()) {
-    if ((static_cast<unsigned char>(text[i]) & 0xC0) != 0x80) {
-      if (skip == 0) break;
-      --skip;
-    }
-    ++i;
+    size_t start = i;
+    size_t w = CodePointWidth(NextCodePoint(text, &i));
+    chars.emplace_back(start, w);
+    width += w;
   }
-  return std::string(text.substr(i));
+  size_t first = 0;
+  while (width > columns && first < chars.size()) width -= chars[first++].second;
+  return first < chars.size() ? std::string(text.substr(chars[first].first)) : std::string();
 }
 
 std::string PadRight(absl::string_view text, size_t width) {

@@ -258,6 +258,7 @@ bool LiveClient::HasWork() const { return !events_.empty() || stream_status_.has
 void LiveClient::Run() {
   absl::Duration backoff = options_.initial_backoff;
   bool ever_connected = false;
+  int failed_first_attempts = 0;
   std::mt19937 jitter(std::random_device{}());
   for (;;) {
     auto stream = std::make_unique<ConnectStream>(this, client_->token(), ever_connected);
@@ -308,17 +309,22 @@ void LiveClient::Run() {
     if (connected) {
       ever_connected = true;
       backoff = options_.initial_backoff;
+    } else if (!ever_connected) {
+      ++failed_first_attempts;
     }
-    if (!ever_connected || !Retryable(status)) {
+    if (!Retryable(status) ||
+        (!ever_connected && failed_first_attempts >= options_.first_connect_attempts)) {
       observer_->OnClosed(CallError(status, client_->server()));
       break;
     }
-    bool report = false;
-    {
-      absl::MutexLock lock(&mu_);
-      if (!reported_down_) report = reported_down_ = true;
+    if (ever_connected) {
+      bool report = false;
+      {
+        absl::MutexLock lock(&mu_);
+        if (!reported_down_) report = reported_down_ = true;
+      }
+      if (report) observer_->OnDisconnected(CallError(status, client_->server()));
     }
-    if (report) observer_->OnDisconnected(CallError(status, client_->server()));
     // Backoff with jitter (0.8x-1.2x); Stop() cuts it short.
     double factor = std::uniform_real_distribution<double>(0.8, 1.2)(jitter);
     {

@@ -55,6 +55,10 @@ class LiveObserver {
 struct LiveClientOptions {
   absl::Duration initial_backoff = absl::Milliseconds(250);
   absl::Duration max_backoff = absl::Seconds(5);
+  // Attempts to open the first stream before giving up (a brand-new connection
+  // can fail once in a while even though chat-core is up); after a stream has
+  // worked, reconnecting never gives up.
+  int first_connect_attempts = 3;
 };
 
 class LiveClient {

@@ -116,6 +116,12 @@ TEST(FormatTest, WidthsAndTails) {
   EXPECT_EQ(TailColumns("héllo", 4), "éllo");
   EXPECT_EQ(TailColumns("abc", 10), "abc");
   EXPECT_EQ(PadRight("é", 3), "é  ");
+  // Wide characters take two columns, combining marks none.
+  EXPECT_EQ(DisplayWidth("日本語"), 6u);
+  EXPECT_EQ(DisplayWidth("e\xCC\x81"), 1u);
+  EXPECT_EQ(TailColumns("ab日本", 5), "b日本");
+  EXPECT_EQ(TailColumns("ab日本", 3), "本");
+  EXPECT_EQ(TailColumns("abc", 0), "");
 }
 
 TEST(FormatTest, TableColumnsAlign) {
