@@ -27,6 +27,10 @@ const repoRoot = resolve(here, "..", "..");
 const { values: args } = parseArgs({
   options: {
     "build-dir": { type: "string", default: "build" },
+    // The built UI to serve (default: web/dist of this checkout).
+    "web-root": { type: "string" },
+    // Where screenshots and logs go (default: tests/e2e/artifacts).
+    artifacts: { type: "string" },
     only: { type: "string" },
     list: { type: "boolean", default: false },
   },
@@ -41,8 +45,8 @@ const only = args.only ? new RegExp(args.only) : null;
 const selected = all.filter((s) => !only || only.test(s.name));
 
 const buildDir = isAbsolute(args["build-dir"]) ? args["build-dir"] : resolve(repoRoot, args["build-dir"]);
-const webRoot = join(repoRoot, "web", "dist");
-const artifacts = join(here, "artifacts");
+const webRoot = args["web-root"] ? resolve(args["web-root"]) : join(repoRoot, "web", "dist");
+const artifacts = args.artifacts ? resolve(args.artifacts) : join(here, "artifacts");
 
 function newestMtime(dir) {
   let newest = 0;
@@ -64,7 +68,7 @@ async function main() {
     console.log(`e2e: 0 passed, ${selected.length} failed`);
     return 1;
   }
-  if (newestMtime(join(repoRoot, "web", "src")) > statSync(join(webRoot, "index.html")).mtimeMs) {
+  if (!args["web-root"] && newestMtime(join(repoRoot, "web", "src")) > statSync(join(webRoot, "index.html")).mtimeMs) {
     console.error("e2e: warning: web/src is newer than web/dist: testing an old build (run scripts/build-web)");
   }
   rmSync(artifacts, { recursive: true, force: true });
@@ -82,11 +86,14 @@ async function main() {
     for (const s of selected) {
       const h = new Harness({ stack, browser, repoRoot, artifacts, scenario: s.name });
       const t0 = Date.now();
+      const exitsBefore = stack.unexpectedExits.length;
       let error = null;
       let timer;
       try {
+        const running = s.run(h);
+        running.catch(() => {}); // after a timeout it may still reject: not an unhandled rejection
         await Promise.race([
-          s.run(h),
+          running,
           new Promise((_, reject) => {
             timer = setTimeout(() => reject(new Error(`timed out after ${fmtMs(s.timeout ?? 30_000)}`)), s.timeout ?? 30_000);
           }),
@@ -104,6 +111,7 @@ async function main() {
         failed += 1;
         console.log(`FAIL ${s.name} (${took})`);
         console.log(`     ${String(error.stack || error).split("\n").slice(0, 6).join("\n     ")}`);
+        for (const e of stack.unexpectedExits.slice(exitsBefore)) console.log(`     meanwhile: ${e}`);
       } else {
         passed += 1;
         console.log(`ok   ${s.name} (${took})`);
@@ -122,6 +130,9 @@ async function main() {
   console.log(`e2e: ${passed} passed, ${failed} failed`);
   return failed === 0 ? 0 : 1;
 }
+
+// A late rejection from a scenario that already failed or timed out must not end the run.
+process.on("unhandledRejection", (err) => console.error(`e2e: late error (ignored): ${err?.message ?? err}`));
 
 main().then(
   (code) => process.exit(code),

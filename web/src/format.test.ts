@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { continuesGroup, dayLabel, formatTime, initials, startsNewDay, userHue } from "./format";
+import { appendedCount, continuesGroup, dayLabel, formatTime, initials, sentence, startsNewDay, userHue } from "./format";
 import type { ChatMessage } from "./state";
 
 const at = (d: Date, author = "bob"): ChatMessage => ({
@@ -51,5 +51,27 @@ describe("format", () => {
     expect(userHue("alice")).toBe(userHue("alice"));
     expect(userHue("alice")).toBeGreaterThanOrEqual(0);
     expect(userHue("alice")).toBeLessThan(360);
+  });
+});
+
+describe("appendedCount", () => {
+  const list = (...keys: string[]) => keys.map((key) => ({ key }));
+  it("counts every message after the previous last one (several can come in one frame)", () => {
+    expect(appendedCount("s:3", list("s:1", "s:2", "s:3", "s:4"))).toBe(1);
+    expect(appendedCount("s:3", list("s:1", "s:2", "s:3", "s:4", "s:5", "s:6"))).toBe(3);
+    expect(appendedCount("s:3", list("s:1", "s:2", "s:3"))).toBe(0);
+  });
+  it("counts all from an empty list, and 1 when the previous last one is gone", () => {
+    expect(appendedCount("", list("s:1", "s:2"))).toBe(2);
+    expect(appendedCount("s:9", list("s:1", "s:2"))).toBe(1);
+    expect(appendedCount("s:1", [])).toBe(0);
+  });
+});
+
+describe("sentence", () => {
+  it("capitalizes the first letter only", () => {
+    expect(sentence("invalid username or password")).toBe("Invalid username or password");
+    expect(sentence("Already fine")).toBe("Already fine");
+    expect(sentence("")).toBe("");
   });
 });

@@ -75,3 +75,22 @@ export function userHue(name: string): number {
   for (let i = 0; i < name.length; i++) h = (h * 31 + name.charCodeAt(i)) >>> 0;
   return h % 360;
 }
+
+/**
+ * How many messages came after the one that was last before (by key): the
+ * "N new messages" count. One frame from the server can carry several
+ * messages, so this is not always 1. If the old last message is gone, counts 1.
+ */
+export function appendedCount(prevLastKey: string, list: readonly { key: string }[]): number {
+  if (list.length === 0) return 0;
+  if (prevLastKey === "") return list.length;
+  for (let i = list.length - 1; i >= 0; i--) {
+    if (list[i].key === prevLastKey) return list.length - 1 - i;
+  }
+  return 1;
+}
+
+/** Server messages come in lower case ("invalid username or password"): start them with a capital. */
+export function sentence(text: string): string {
+  return text.length === 0 ? text : text[0].toUpperCase() + text.slice(1);
+}

@@ -2,6 +2,8 @@ import { describe, expect, it } from "vitest";
 import type { Message, ServerEvent } from "./protocol";
 import { parseServerFrame } from "./protocol";
 import {
+  NOTHING_SEEN,
+  announcement,
   initialState,
   joinArgs,
   mergeBySeq,
@@ -538,5 +540,40 @@ describe("connection status", () => {
     expect(s.connectionDetail).toBe("Cannot reach the chat server");
     s = apply(s, { type: "connection", status: "open" });
     expect(s).toMatchObject({ connection: "open", connectionDetail: "" });
+  });
+});
+
+describe("live announcer", () => {
+  // The newest page of an empty lobby, then live messages.
+  function loadedEmpty(): ChatState {
+    let s = open();
+    s = reducer(s, { type: "historySent", room: "lobby", ref: "h1", mode: "newest" });
+    return server(s, ev.joined("lobby", 0), ev.history("lobby", [], false, "h1"));
+  }
+
+  it("announces the first message of an empty room", () => {
+    let s = loadedEmpty();
+    let a = announcement(NOTHING_SEEN, s.rooms.lobby, ME);
+    expect(a.text).toBe("");
+    s = server(s, ev.message(msg(1, { text: "first!" })));
+    a = announcement(a.seen, s.rooms.lobby, ME);
+    expect(a.text).toBe("bob: first!");
+  });
+
+  it("does not announce the history page, a room switch, or our own messages", () => {
+    let s = open();
+    s = reducer(s, { type: "historySent", room: "lobby", ref: "h1", mode: "newest" });
+    let a = announcement(NOTHING_SEEN, s.rooms.lobby, ME);
+    s = server(s, ev.joined("lobby", 3), ev.history("lobby", [msg(1), msg(2), msg(3)], false, "h1"));
+    a = announcement(a.seen, s.rooms.lobby, ME);
+    expect(a.text).toBe(""); // history, not news
+    s = server(s, ev.message(msg(4, { author: "Alice" })));
+    a = announcement(a.seen, s.rooms.lobby, ME);
+    expect(a.text).toBe(""); // ourselves (names are case-insensitive)
+    s = server(s, ev.message(msg(5)));
+    a = announcement(a.seen, s.rooms.lobby, ME);
+    expect(a.text).toBe("bob: m5");
+    const other = { ...s.rooms.lobby, name: "general" };
+    expect(announcement(a.seen, other, ME).text).toBe("");
   });
 });

@@ -249,6 +249,30 @@ export function roomNames(state: ChatState): string[] {
     .sort((a, b) => (a === LOBBY ? -1 : b === LOBBY ? 1 : a < b ? -1 : a > b ? 1 : 0));
 }
 
+/** What the live announcer last saw of the room in view. */
+export interface AnnouncerSeen {
+  room: string;
+  seq: number;
+  /** The room's newest page had loaded: later messages are new ones, not history. */
+  ready: boolean;
+}
+
+export const NOTHING_SEEN: AnnouncerSeen = { room: "", seq: 0, ready: false };
+
+/**
+ * The screen-reader announcement for the room in view: its newest message
+ * when it is new since the last look (not the first history page, not a
+ * switch of rooms) and from someone else; "" otherwise. Returns what to
+ * remember for the next look. The first message of an empty room counts too.
+ */
+export function announcement(prev: AnnouncerSeen, room: RoomState, me: string): { seen: AnnouncerSeen; text: string } {
+  const newest = room.messages[room.messages.length - 1];
+  const seq = newest?.seq ?? 0;
+  const seen: AnnouncerSeen = { room: room.name, seq, ready: room.history === "loaded" };
+  const isNew = prev.room === room.name && prev.ready && newest !== undefined && seq > prev.seq;
+  return { seen, text: isNew && !sameUser(newest.author, me) ? `${newest.author}: ${newest.text}` : "" };
+}
+
 /** Describes a typing list: "alice is typing…", "alice and bob are typing…", "Several people are typing…". */
 export function typingText(users: string[]): string {
   if (users.length === 0) return "";

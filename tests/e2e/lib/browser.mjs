@@ -40,14 +40,24 @@ export class BrowserUser {
     this.baseUrl = baseUrl;
   }
 
-  static async open(browser, baseUrl, { viewport = DESKTOP, colorScheme = "light", username = "" } = {}) {
+  /**
+   * A new browser context and page. With `registerAs`, the account is created
+   * through the JSON API first (the cookie lands in this context), so the page
+   * opens straight into the chat; without, the page shows the login screen.
+   */
+  static async open(browser, baseUrl, { viewport = DESKTOP, colorScheme = "light", registerAs = "" } = {}) {
     const ctx = await browser.newContext({ viewport, colorScheme, baseURL: baseUrl });
     ctx.setDefaultTimeout(10_000);
     const page = await ctx.newPage();
-    const u = new BrowserUser(ctx, page, username, baseUrl);
+    const u = new BrowserUser(ctx, page, registerAs, baseUrl);
     u.pageErrors = [];
     page.on("pageerror", (err) => u.pageErrors.push(String(err)));
+    if (registerAs) {
+      const res = await ctx.request.post("/api/register", { data: { username: registerAs, password: PASSWORD } });
+      if (!res.ok()) throw new Error(`POST /api/register ${registerAs}: ${res.status()} ${await res.text()}`);
+    }
     await page.goto("/");
+    if (registerAs) await u.waitChat();
     return u;
   }
 
@@ -73,7 +83,7 @@ export class BrowserUser {
   /** The chat screen is shown and the socket is open (no banner). */
   async waitChat() {
     const p = this.page;
-    await p.getByTestId("current-user").waitFor();
+    await p.getByTestId("current-user").waitFor({ state: "attached" }); // in the closed drawer on phones
     await p.getByTestId("connection-banner").waitFor({ state: "detached" });
   }
 
@@ -81,6 +91,7 @@ export class BrowserUser {
   async selectRoom(room) {
     const p = this.page;
     const btn = p.getByTestId(`room-${room}`);
+    await btn.waitFor({ state: "attached" }); // the room list comes after the socket opens
     if (!(await btn.isVisible())) await p.getByTestId("sidebar-toggle").click();
     await btn.click();
     await p.locator(`[data-testid="message-list"][data-room="${room}"][data-history="loaded"]`).waitFor();

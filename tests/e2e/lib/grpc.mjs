@@ -171,6 +171,21 @@ export class GrpcUser {
     return this.waitFor(() => (this.received.get(room)?.length ?? 0) >= n, `${n} messages in ${room}`, timeoutMs);
   }
 
+  /** Whether the stream's joined/member events say `user` is in `room` now. */
+  isPresent(room, user) {
+    let present = false;
+    for (const e of this.events) {
+      if (e.event === "joined" && e.joined.room === room) present = e.joined.members.includes(user);
+      if (e.event === "member" && e.member.room === room && e.member.user === user) present = e.member.kind === "JOINED";
+    }
+    return present;
+  }
+
+  /** Waits until `user` is (or is no longer) in `room`, as seen on this stream (join it first). */
+  waitPresence(room, user, present = true, timeoutMs = 10_000) {
+    return this.waitFor(() => this.isPresent(room, user) === present, `${user} ${present ? "in" : "out of"} ${room}`, timeoutMs);
+  }
+
   messagesIn(room) {
     return this.received.get(room) ?? [];
   }

@@ -25,10 +25,11 @@ export class Harness {
     return this.stack.baseUrl;
   }
 
-  /** A unique name (usernames: 3-32 of [a-zA-Z0-9_.-]; rooms: [a-z0-9._-]). */
-  name(prefix) {
+  /** A unique name: prefix + a counter, at most max long (usernames: 3-32 of [a-zA-Z0-9_.-]; rooms: 1-64 of [a-z0-9._-]). */
+  name(prefix, max = 32) {
     counter += 1;
-    return `${prefix}${counter}`.toLowerCase().slice(0, 32);
+    const n = String(counter);
+    return `${prefix.toLowerCase().slice(0, max - n.length)}${n}`;
   }
 
   /** A browser user on the login screen (own context: cookies, storage). */
@@ -38,8 +39,15 @@ export class Harness {
     return u;
   }
 
-  /** A browser user registered (and logged in) through the UI. */
-  async registered(prefix, opts = {}) {
+  /** A browser user with a new account, logged in, on the chat screen (the account made through /api/register). */
+  async registered(prefix, { viewport = DESKTOP, colorScheme = "light" } = {}) {
+    const u = await BrowserUser.open(this.browser, this.baseUrl, { viewport, colorScheme, registerAs: this.name(prefix) });
+    this.users.push(u);
+    return u;
+  }
+
+  /** A browser user registered by typing into the login screen. */
+  async registeredViaForm(prefix, opts = {}) {
     const u = await this.user(opts);
     await u.register(this.name(prefix));
     return u;

@@ -1,19 +1,22 @@
 // chat-core + ws-bridge as real processes on free ports, in a temp dir.
 //
 // chat-core can be killed (SIGKILL) and started again on the same address and
-// database, which keeps users, tokens and messages.
+// database, which keeps users, tokens and messages. A process that exits when
+// the stack did not stop it is reported (and started again by ensureUp), so a
+// failure can be told apart from something outside killing the processes.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync, rmSync, createWriteStream, existsSync } from "node:fs";
+import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 
 /** Starts a process and resolves with the address it prints after `prefix`. */
-function startProcess(argv, prefix, logPath, timeoutMs = 20_000) {
+function startProcess(argv, prefix, logPath, onExit, timeoutMs = 20_000) {
   return new Promise((resolve, reject) => {
     const child = spawn(argv[0], argv.slice(1), { stdio: ["ignore", "pipe", "pipe"] });
     const log = createWriteStream(logPath, { flags: "a" });
+    log.write(`[start] ${new Date().toISOString()} ${argv.join(" ")}\n`);
     child.stderr.pipe(log, { end: false });
     let done = false;
     const timer = setTimeout(() => finish(new Error(`${argv[0]} printed no "${prefix}" within ${timeoutMs} ms (log: ${logPath})`)), timeoutMs);
@@ -33,14 +36,19 @@ function startProcess(argv, prefix, logPath, timeoutMs = 20_000) {
     });
     child.on("error", (err) => finish(err));
     child.on("exit", (code, sig) => {
-      log.end(`[exit] code=${code} signal=${sig}\n`);
+      log.end(`[exit] ${new Date().toISOString()} code=${code} signal=${sig}\n`);
       finish(new Error(`${argv[0]} exited (code ${code}, signal ${sig}) before listening (log: ${logPath})`));
+      onExit(child, code, sig);
     });
   });
 }
 
+function running(child) {
+  return child !== null && child.exitCode === null && child.signalCode === null;
+}
+
 function waitExit(child, timeoutMs = 5000) {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve();
+  if (!running(child)) return Promise.resolve();
   return new Promise((resolve) => {
     const t = setTimeout(resolve, timeoutMs);
     child.once("exit", () => {
@@ -58,15 +66,36 @@ export class Stack {
     this.webRoot = webRoot;
     this.logDir = logDir;
     this.dir = mkdtempSync(join(tmpdir(), "chat-e2e-"));
+    // Run copies: a rebuild of the build dir during the run (which replaces the
+    // files) must not break the restart of chat-core halfway through.
+    for (const key of ["coreBin", "bridgeBin"]) {
+      const copy = join(this.dir, basename(this[key]));
+      copyFileSync(this[key], copy);
+      chmodSync(copy, 0o755);
+      this[key] = copy;
+    }
     this.db = join(this.dir, "chat.db");
     this.core = null;
     this.bridge = null;
     this.coreAddr = "";
     this.bridgeAddr = "";
+    /** Children we stopped on purpose. */
+    this.expected = new WeakSet();
+    /** Exits nobody asked for: "ws-bridge exited (code 0, signal null) at …". */
+    this.unexpectedExits = [];
   }
 
   get baseUrl() {
     return `http://${this.bridgeAddr}`;
+  }
+
+  onExit(name) {
+    return (child, code, sig) => {
+      if (this.expected.has(child)) return;
+      const what = `${name} (pid ${child.pid}) exited unexpectedly (code ${code}, signal ${sig}) at ${new Date().toISOString()}`;
+      this.unexpectedExits.push(what);
+      console.error(`e2e: ${what}; see its log in ${this.logDir}`);
+    };
   }
 
   async startCore() {
@@ -77,13 +106,13 @@ export class Stack {
       `--db=${this.db}`,
       "--pwhash_memlimit_kib=64",
       "--pwhash_opslimit=1",
-      "--log_level=warning",
+      "--log_level=info",
     ];
     // A restart on the same port may race the old socket's release: retry a few times.
     let lastErr;
     for (let i = 0; i < 10; i++) {
       try {
-        const { child, addr } = await startProcess(argv, "chat-core listening on ", join(this.logDir, "chat-core.log"));
+        const { child, addr } = await startProcess(argv, "chat-core listening on ", join(this.logDir, "chat-core.log"), this.onExit("chat-core"));
         this.core = child;
         this.coreAddr = addr;
         return;
@@ -102,9 +131,9 @@ export class Stack {
       "--listen=127.0.0.1:0",
       `--core=${this.coreAddr}`,
       `--web_root=${this.webRoot}`,
-      "--log_level=warning",
+      "--log_level=info",
     ];
-    const { child, addr } = await startProcess(argv, "ws-bridge listening on ", join(this.logDir, "ws-bridge.log"));
+    const { child, addr } = await startProcess(argv, "ws-bridge listening on ", join(this.logDir, "ws-bridge.log"), this.onExit("ws-bridge"));
     this.bridge = child;
     this.bridgeAddr = addr;
   }
@@ -119,13 +148,18 @@ export class Stack {
     const c = this.core;
     this.core = null;
     if (!c) return;
+    this.expected.add(c);
     c.kill("SIGKILL");
     await waitExit(c);
   }
 
-  /** Starts chat-core again if a scenario left it down, and waits until the bridge reaches it. */
+  /**
+   * Starts whatever is not running (chat-core left down by a scenario, or a
+   * process that died) and waits until the bridge reaches chat-core.
+   */
   async ensureUp(timeoutMs = 15_000) {
-    if (!this.core) await this.startCore();
+    if (!running(this.core)) await this.startCore();
+    if (!running(this.bridge)) await this.startBridge();
     const until = Date.now() + timeoutMs;
     while ((await this.health()) !== 200) {
       if (Date.now() > until) throw new Error("ws-bridge /healthz did not become 200");
@@ -133,10 +167,11 @@ export class Stack {
     }
   }
 
-  /** GET /healthz status code. */
+  /** GET /healthz status code (0 when the bridge does not answer). */
   async health() {
     try {
-      const res = await fetch(`${this.baseUrl}/healthz`);
+      const res = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(3000) });
+      await res.arrayBuffer();
       return res.status;
     } catch {
       return 0;
@@ -145,10 +180,11 @@ export class Stack {
 
   async stop() {
     for (const c of [this.bridge, this.core]) {
-      if (c && c.exitCode === null && c.signalCode === null) {
+      if (c) this.expected.add(c);
+      if (running(c)) {
         c.kill("SIGTERM");
         await waitExit(c, 3000);
-        if (c.exitCode === null && c.signalCode === null) c.kill("SIGKILL");
+        if (running(c)) c.kill("SIGKILL");
       }
     }
     this.bridge = this.core = null;

@@ -47,7 +47,8 @@ export const scenarios = [
       await bot.createRoom(room);
       bot.connect();
       await bot.join(room);
-      const [alice, bob] = await Promise.all([h.registered("alice"), h.registered("bob")]);
+      // One registers through the login screen, the other through the API.
+      const [alice, bob] = await Promise.all([h.registeredViaForm("alice"), h.registered("bob")]);
       await Promise.all([alice.selectRoom(room), bob.selectRoom(room)]);
 
       // All three post at the same time, interleaving.
@@ -88,7 +89,7 @@ export const scenarios = [
     name: "reload keeps the login, the room in view and its history",
     timeout: 30_000,
     async run(h) {
-      const alice = await h.registered("reload");
+      const alice = await h.registeredViaForm("reload");
       const room = h.name("keep");
       await alice.createRoom(room);
       for (const t of ["one", "two", "three"]) await alice.send(t);
@@ -115,6 +116,14 @@ export const scenarios = [
       await tab.getByTestId("current-user").waitFor();
       await tab.locator(`[data-testid="message-list"][data-room="${room}"][data-history="loaded"]`).waitFor();
       assert.equal(await tab.getByTestId("message").count(), 3);
+
+      // A remembered room that does not exist (any more) falls back to the lobby.
+      await tab.evaluate(() => localStorage.setItem("chat.lastRoom", "no-such-room"));
+      await tab.reload();
+      await tab.locator('[data-testid="message-list"][data-room="lobby"][data-history="loaded"]').waitFor();
+      assert.equal(await tab.getByTestId("room-title").textContent(), "#lobby");
+      await tab.getByTestId("room-no-such-room").waitFor({ state: "detached" });
+      assert.equal(await tab.getByTestId("notice").count(), 0, "no error shown for it");
     },
   },
 
@@ -174,7 +183,9 @@ export const scenarios = [
     async run(h) {
       const bot = await h.grpc("poster");
       const room = h.name("restart");
+      const side = h.name("side"); // joined for its unread count, not in view
       await bot.createRoom(room);
+      await bot.createRoom(side);
       const [alice, bob] = await Promise.all([h.registered("alice"), h.registered("bob")]);
       await Promise.all([alice.selectRoom(room), bob.selectRoom(room)]);
       for (let i = 0; i < 3; i++) await bot.send(room, `before restart #${i}`);
@@ -197,12 +208,23 @@ export const scenarios = [
       await bob.send("bob after the restart");
       for (let i = 5; i < 7; i++) await bot.send(room, `after restart #${i}`);
 
+      await bot.send(side, "elsewhere 1");
+      await bot.send(side, "elsewhere 2");
+
       const stored = (await bot.allMessages(room)).map(key);
       assert.equal(stored.length, 3 + 1 + 7 + 1, "chat-core stored every message once");
       const [a, b] = await Promise.all([alice.settled(stored.length, 20_000), bob.settled(stored.length, 20_000)]);
       assert.deepEqual(a.map(key), stored, "alice: every message exactly once, in order");
       assert.deepEqual(b.map(key), stored, "bob: every message exactly once, in order");
       assertStrictlyAscending(a, "alice");
+      // The rest of the state came back too: who is here, unread counts elsewhere, sending.
+      for (const u of [alice, bob]) {
+        await u.page.locator('[data-testid="member-count"]:text-is("2")').waitFor();
+        for (const who of [alice, bob]) await u.page.locator(`[data-testid="presence-member"][data-user="${who.username}"]`).waitFor();
+        await u.page.locator(`[data-testid="unread-${side}"]:text-is("2")`).waitFor();
+      }
+      await alice.send("alice after the restart");
+      await Promise.all([alice.settled(stored.length + 1), bob.settled(stored.length + 1)]);
     },
   },
 ];

@@ -4,71 +4,13 @@
 
 import assert from "node:assert/strict";
 import { eventually } from "../lib/harness.mjs";
+import { interceptSocket } from "../lib/intercept.mjs";
 
 const PASSWORD = "correct-horse-9";
 
 /** Waits until the room's message list is the one in view with its newest page loaded. */
 function roomLoaded(page, room) {
   return page.locator(`[data-testid="message-list"][data-room="${room}"][data-history="loaded"]`).waitFor();
-}
-
-/** Waits until a member event or joined list shows `user` in `room` on a gRPC stream. */
-function seesMember(g, room, user) {
-  return g.waitFor(
-    (evs) => {
-      let present = false;
-      for (const e of evs) {
-        if (e.event === "joined" && e.joined.room === room) present = e.joined.members.includes(user) || present;
-        if (e.event === "member" && e.member.room === room && e.member.user === user) present = e.member.kind === "JOINED";
-      }
-      return present;
-    },
-    `${user} present in ${room}`,
-  );
-}
-
-/**
- * Puts a man in the middle of the page's WebSocket (Playwright routeWebSocket):
- * frames from the server can be held back and released, and a connection can
- * be dropped, to observe states that are otherwise too short to see.
- */
-async function interceptSocket(page) {
-  const ctl = { hold: false, conns: [] };
-  await page.routeWebSocket(/\/ws$/, (ws) => {
-    const server = ws.connectToServer();
-    const conn = { ws, server, held: [], closed: false };
-    ctl.conns.push(conn);
-    ws.onMessage((m) => server.send(m));
-    server.onMessage((m) => {
-      if (ctl.hold) conn.held.push(m);
-      else ws.send(m);
-    });
-    ws.onClose((code, reason) => {
-      conn.closed = true;
-      server.close({ code, reason });
-    });
-    server.onClose((code, reason) => {
-      conn.closed = true;
-      ws.close({ code, reason });
-    });
-  });
-  ctl.current = () => ctl.conns[ctl.conns.length - 1];
-  ctl.release = () => {
-    ctl.hold = false;
-    for (const c of ctl.conns) {
-      if (!c.closed) for (const m of c.held) c.ws.send(m);
-      c.held = [];
-    }
-  };
-  /** Drops the live connection as if the server went away (1012); frames still held are lost. */
-  ctl.drop = () => {
-    const c = ctl.current();
-    c.closed = true;
-    c.held = [];
-    c.ws.close({ code: 1012, reason: "test drop" });
-    c.server.close();
-  };
-  return ctl;
 }
 
 /** Wheels up over the message list until at least n messages are shown. */
@@ -156,6 +98,15 @@ export const scenarios = [
       await alice.selectRoom(room);
       assert.deepEqual((await alice.settled(1)).map((m) => m.text), ["first words in the new room"]);
 
+      // The composer keeps a draft per room.
+      await p.getByTestId("composer").fill("half-written thought");
+      await alice.selectRoom("lobby");
+      assert.equal(await p.getByTestId("composer").inputValue(), "");
+      assert.equal(await p.getByTestId("composer").getAttribute("placeholder"), "Message #lobby");
+      await alice.selectRoom(room);
+      assert.equal(await p.getByTestId("composer").inputValue(), "half-written thought");
+      await p.getByTestId("composer").fill("");
+
       // Creating a room that exists just goes there.
       await alice.selectRoom("lobby");
       await alice.createRoom(room);
@@ -181,7 +132,7 @@ export const scenarios = [
       await bot.join(room);
       const alice = await h.registered("reader");
       await alice.waitRoomListed(room);
-      await seesMember(bot, room, alice.username); // alice's client joined it for the counts
+      await bot.waitPresence(room, alice.username); // alice's client joined it for the counts
       const p = alice.page;
       const badge = p.getByTestId(`unread-${room}`);
       assert.equal(await badge.count(), 0);
@@ -297,6 +248,8 @@ export const scenarios = [
       await composer.press("Enter");
       await alice.settled(1);
       await alice.page.locator('[data-testid="typing-indicator"]:text-is("")').waitFor();
+      // Screen readers hear the new message.
+      await alice.page.locator(`[data-testid="live-announcer"]:text-is("${bob.username}: hello")`).waitFor({ state: "attached" });
     },
   },
 
@@ -332,13 +285,19 @@ export const scenarios = [
       await member(bot.username).waitFor({ state: "detached" });
       await p.locator('[data-testid="member-count"]:text-is("1")').waitFor();
 
-      // Below 1100 px the list is an overlay behind the members button.
+      // Narrowed below 1100 px (window resized, tablet rotated) the list becomes an
+      // overlay behind the members button: closed, not covering the messages.
       await p.setViewportSize({ width: 900, height: 800 });
       await p.getByTestId("presence-list").waitFor({ state: "hidden" });
+      assert.equal(await p.getByTestId("members-toggle").getAttribute("aria-expanded"), "false");
       await p.getByTestId("members-toggle").click();
       await p.getByTestId("presence-list").waitFor({ state: "visible" });
       await p.keyboard.press("Escape");
       await p.getByTestId("presence-list").waitFor({ state: "hidden" });
+      // Wide again: the column is back.
+      await p.setViewportSize({ width: 1280, height: 800 });
+      await p.getByTestId("presence-list").waitFor({ state: "visible" });
+      assert.equal(await p.getByTestId("members-toggle").getAttribute("aria-expanded"), "true");
     },
   },
 
@@ -489,6 +448,68 @@ export const scenarios = [
       assert.deepEqual(await shown(), Array.from({ length: TOTAL }, (_, i) => i + 1), "1..120, no gap, no duplicate");
       const texts = (await alice.rendered()).map((m) => m.text);
       assert.deepEqual(texts, Array.from({ length: TOTAL }, (_, i) => `history line ${i + 1}`));
+    },
+  },
+
+  {
+    name: "new messages while scrolled up: the list stays put and counts them; at the bottom it follows",
+    timeout: 40_000,
+    async run(h) {
+      const bot = await h.grpc("chatty");
+      const room = h.name("follow");
+      await bot.createRoom(room);
+      for (let i = 1; i <= 60; i++) await bot.send(room, `backlog ${i}`);
+      const alice = await h.user();
+      const net = await interceptSocket(alice.page);
+      await alice.register(h.name("follower"));
+      await alice.selectRoom(room);
+      const p = alice.page;
+      const list = p.getByTestId("message-list");
+      const distanceFromBottom = () => list.evaluate((el) => el.scrollHeight - el.scrollTop - el.clientHeight);
+      await eventually(async () => assert.equal(await p.getByTestId("message").count(), 50));
+
+      // At the bottom, a new message keeps the list at the bottom.
+      await bot.send(room, "live 1");
+      await p.locator('[data-testid="message"][data-seq="61"]').waitFor();
+      await eventually(async () => assert.ok((await distanceFromBottom()) < 2, "still at the bottom"));
+      assert.equal(await p.getByTestId("jump-to-latest").count(), 0);
+
+      // Scrolled up a bit, messages arrive: the place is kept and they are counted,
+      // also when several come in one frame (the bridge batches a backlog that way).
+      await list.evaluate((el) => {
+        el.scrollTop = el.scrollHeight - el.clientHeight - 500;
+      });
+      await eventually(async () => assert.ok((await distanceFromBottom()) > 400));
+      const topBefore = await list.evaluate((el) => el.scrollTop);
+      net.hold = true;
+      for (let i = 2; i <= 4; i++) await bot.send(room, `live ${i}`);
+      // (count events, not frames: the bridge may already have put several in one frame)
+      const heldMessages = () => net.current().held.flatMap((m) => String(m).split("\n")).filter((l) => l.startsWith('{"message"')).length;
+      await eventually(async () => assert.equal(heldMessages(), 3));
+      net.releaseAsOneFrame();
+      await p.locator('[data-testid="message"][data-seq="64"]').waitFor({ state: "attached" });
+      const jump = p.getByTestId("jump-to-latest");
+      await jump.waitFor();
+      assert.equal((await jump.textContent()).trim(), "3 new messages ↓");
+      assert.equal(await list.evaluate((el) => el.scrollTop), topBefore, "the reader's place is kept");
+      await bot.send(room, "live 5");
+      await p.locator('[data-testid="jump-to-latest"]:has-text("4 new messages")').waitFor();
+      await h.shot(p, "jump-to-latest.png");
+
+      await jump.click();
+      await jump.waitFor({ state: "detached" });
+      assert.ok((await distanceFromBottom()) < 2, "jumped to the bottom");
+      assert.ok(await p.locator('[data-testid="message"][data-seq="65"]').isVisible());
+
+      // Our own send always scrolls down, even from further up.
+      await list.evaluate((el) => {
+        el.scrollTop = 0;
+      });
+      await eventually(async () => assert.ok((await distanceFromBottom()) > 400));
+      await alice.send("mine, from up there");
+      await p.locator('[data-testid="message"][data-seq="66"]').waitFor();
+      await eventually(async () => assert.ok((await distanceFromBottom()) < 2, "scrolled down to our message"));
+      assert.equal(await p.getByTestId("jump-to-latest").count(), 0);
     },
   },
 ];

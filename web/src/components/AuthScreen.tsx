@@ -1,5 +1,6 @@
 import { useId, useRef, useState, type FormEvent } from "react";
 import { ApiError, validatePassword, validateUsername, type Api, type Session } from "../api";
+import { sentence } from "../format";
 
 interface Props {
   api: Api;
@@ -37,7 +38,7 @@ export function AuthScreen({ api, notice, onAuthenticated }: Props) {
       const s = kind === "login" ? await api.login(u, password) : await api.register(u, password);
       onAuthenticated({ ...s, username: s.username || u });
     } catch (err) {
-      setError(err instanceof ApiError ? err.message : "Something went wrong, try again");
+      setError(err instanceof ApiError ? sentence(err.message) : "Something went wrong, try again");
       setBusy("");
     }
   }

@@ -1,8 +1,18 @@
 import { useCallback, useEffect, useMemo, useRef, useState, useSyncExternalStore } from "react";
 import type { Api, Session } from "../api";
 import { ChatClient } from "../client";
+import { sentence } from "../format";
+import { mediaMatches, onMediaChange } from "../media";
 import { webSocketUrl } from "../protocol";
-import { roomNames, typingText, typingUsers, visibleMessages } from "../state";
+import {
+  NOTHING_SEEN,
+  announcement,
+  roomNames,
+  typingText,
+  typingUsers,
+  visibleMessages,
+  type AnnouncerSeen,
+} from "../state";
 import { Composer, type ComposerHandle } from "./Composer";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { MessageList } from "./MessageList";
@@ -83,7 +93,7 @@ const WIDE = "(min-width: 1100px)";
 function ChatView({ client, me, onLogout }: ViewProps) {
   const state = useSyncExternalStore(client.subscribe, client.getState);
   const [sidebarOpen, setSidebarOpen] = useState(false);
-  const [membersOpen, setMembersOpen] = useState(() => window.matchMedia?.(WIDE).matches ?? false);
+  const [membersOpen, setMembersOpen] = useState(() => mediaMatches(WIDE, window));
   const composerRef = useRef<ComposerHandle>(null);
   const toggleRef = useRef<HTMLButtonElement>(null);
   const sidebarOpenRef = useRef(sidebarOpen);
@@ -101,24 +111,39 @@ function ChatView({ client, me, onLogout }: ViewProps) {
   }, [totalUnread, state.current]);
 
   // Screen readers: announce new live messages from others in the room in view.
-  const [announcement, setAnnouncement] = useState("");
-  const lastSeen = useRef<{ room: string; seq: number }>({ room: "", seq: 0 });
+  const [announced, setAnnounced] = useState("");
+  const lastSeen = useRef<AnnouncerSeen>(NOTHING_SEEN);
   useEffect(() => {
     if (!room) return;
-    const newest = room.messages[room.messages.length - 1];
-    const seq = newest?.seq ?? 0;
-    const prev = lastSeen.current;
-    lastSeen.current = { room: room.name, seq };
-    if (prev.room !== room.name || prev.seq === 0 || !newest || seq <= prev.seq) return;
-    if (newest.author !== me) setAnnouncement(`${newest.author}: ${newest.text}`);
+    const { seen, text } = announcement(lastSeen.current, room, me);
+    lastSeen.current = seen;
+    if (text) setAnnounced(text);
   }, [room, me]);
+
+  // Crossing a breakpoint (window resized, tablet rotated): the member list is
+  // a column on wide screens (shown by default) and an overlay below that
+  // (closed, or it would cover the messages); the room drawer only exists on phones.
+  useEffect(() => {
+    const offWide = onMediaChange(WIDE, (wide) => setMembersOpen(wide), window);
+    const offDesktop = onMediaChange(
+      DESKTOP,
+      (desktop) => {
+        if (desktop) setSidebarOpen(false);
+      },
+      window,
+    );
+    return () => {
+      offWide();
+      offDesktop();
+    };
+  }, []);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
       if (e.key === "Escape") {
         if (sidebarOpenRef.current) toggleRef.current?.focus();
         setSidebarOpen(false);
-        if (!window.matchMedia?.(WIDE).matches) setMembersOpen(false);
+        if (!mediaMatches(WIDE, window)) setMembersOpen(false);
       }
     };
     window.addEventListener("keydown", onKey);
@@ -129,7 +154,7 @@ function ChatView({ client, me, onLogout }: ViewProps) {
     (name: string) => {
       client.selectRoom(name);
       setSidebarOpen(false);
-      if (window.matchMedia?.(DESKTOP).matches) composerRef.current?.focus();
+      if (mediaMatches(DESKTOP, window)) composerRef.current?.focus();
     },
     [client],
   );
@@ -207,7 +232,7 @@ function ChatView({ client, me, onLogout }: ViewProps) {
         />
         {state.notice && (
           <div className="notice" role="alert" data-testid="notice">
-            <span>{state.notice}</span>
+            <span>{sentence(state.notice)}</span>
             <button className="link-btn" type="button" onClick={() => client.dismissNotice()}>
               Dismiss
             </button>
@@ -248,7 +273,7 @@ function ChatView({ client, me, onLogout }: ViewProps) {
           {room && <PresenceList id="presence" room={room} me={me} onClose={() => setMembersOpen(false)} />}
         </div>
         <div className="sr-only" aria-live="polite" aria-atomic="true" data-testid="live-announcer">
-          {announcement}
+          {announced}
         </div>
       </main>
     </div>

@@ -1,5 +1,5 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
-import { continuesGroup, dayLabel, startsNewDay } from "../format";
+import { appendedCount, continuesGroup, dayLabel, startsNewDay } from "../format";
 import { sameUser, type ChatMessage, type RoomState } from "../state";
 import { MessageItem } from "./MessageItem";
 
@@ -67,7 +67,10 @@ export function MessageList({ room, messages, me, onLoadOlder, onRetry }: Props)
       }
       if (appended) {
         if (last && last.local && last.status === "sending") el.scrollTop = el.scrollHeight;
-        else setNewBelow((n) => n + 1);
+        else {
+          const added = appendedCount(prev.lastKey, messages);
+          if (added > 0) setNewBelow((n) => n + added);
+        }
       }
     }
     snap.current.count = messages.length;

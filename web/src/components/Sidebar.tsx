@@ -1,4 +1,5 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
+import { sentence } from "../format";
 import type { ChatState } from "../state";
 import { Avatar } from "./Avatar";
 
@@ -122,7 +123,7 @@ export function Sidebar({ id, open, state, names, me, onSelect, onCreate, onClea
         </div>
         {error && (
           <p className="field-error" id={`${fieldId}-err`} role="alert" data-testid="create-room-error">
-            {error}
+            {sentence(error)}
           </p>
         )}
       </form>
