@@ -42,7 +42,7 @@ ABSL_FLAG(int, stream_queue_events, 4096,
           "Per Connect stream outbound queue limit; a stream over it is ended with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, gateway_queue_events, 1 << 20, "Per gateway stream outbound queue limit.");
 ABSL_FLAG(int, recent_messages, 1024, "Recent messages per room kept in memory for fast resume.");
-ABSL_FLAG(int, presence_limit, 500,
+ABSL_FLAG(int, presence_limit, 200,
           "Rooms with more users than this send no member events and list this many names.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
 

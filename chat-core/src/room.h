@@ -34,7 +34,7 @@ struct RoomOptions {
   size_t recent_frames = 1024;
   // Rooms with more distinct users than this send no member events and list only
   // this many names in `joined` (member_count stays exact).
-  size_t presence_limit = 500;
+  size_t presence_limit = 200;
 };
 
 // What Room::TryGoLive needs to know about a joining session.

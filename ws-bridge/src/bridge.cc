@@ -1,5 +1,7 @@
 #include "bridge.h"
 
+#include <malloc.h>
+
 #include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
 
@@ -59,6 +61,8 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
 
   b->gateway_->Start();
   b->DoAccept();
+  b->trim_timer_ = std::make_unique<net::steady_timer>(*b->io_);
+  b->ScheduleTrim();
   for (int i = 0; i < std::max(1, b->ctx_->options.threads); ++i) {
     b->threads_.emplace_back([io = b->io_.get()] { io->run(); });
   }
@@ -86,6 +90,18 @@ void Bridge::DoAccept() {
   });
 }
 
+// Connection storms (thousands of joins, each with a burst of events) leave freed
+// memory in malloc's arenas; hand it back to the system now and then so the
+// resident size follows the live connections.
+void Bridge::ScheduleTrim() {
+  trim_timer_->expires_after(std::chrono::seconds(5));
+  trim_timer_->async_wait([this](const boost::system::error_code& ec) {
+    if (ec) return;
+    malloc_trim(0);
+    ScheduleTrim();
+  });
+}
+
 BridgeStats Bridge::stats() const {
   BridgeStats s;
   if (gateway_) s.gateway = gateway_->stats();
@@ -103,6 +119,7 @@ void Bridge::Shutdown() {
   net::post(acceptor_->get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_->close(ec);
+    trim_timer_->cancel();
   });
   std::vector<std::shared_ptr<WsSession>> sessions;
   {
@@ -132,6 +149,7 @@ void Bridge::Shutdown() {
   // Objects bound to the io_context go before it; handlers still queued in it
   // (and the sessions they hold) are destroyed with it, while ctx_ lives on.
   gateway_.reset();
+  trim_timer_.reset();
   acceptor_.reset();
   io_.reset();
   CHAT_LOG_INFO(kLog, "ws-bridge stopped");

@@ -10,6 +10,7 @@
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <memory>
 #include <string>
 #include <thread>
@@ -43,9 +44,11 @@ class Bridge {
  private:
   Bridge() = default;
   void DoAccept();
+  void ScheduleTrim();
 
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<boost::asio::steady_timer> trim_timer_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<chat::v1::AuthService::Stub> auth_;
   std::unique_ptr<BridgeContext> ctx_;

@@ -181,6 +181,7 @@ void WsSession::OnRead(const beast::error_code& ec, size_t bytes) {
   }
   std::string text = beast::buffers_to_string(read_buffer_.data());
   read_buffer_.consume(read_buffer_.size());
+  read_buffer_.shrink_to_fit();  // idle sockets keep no read buffer
   if (state_ != State::kOpen) return;
   if (!ws_.got_text()) {
     absl::MutexLock lock(&mu_);
@@ -413,6 +414,12 @@ void WsSession::OnWrite(const beast::error_code& ec, size_t bytes) {
     write_in_flight_ = false;
     more = !queue_.empty() && !failing_;
     if (!more) write_scheduled_ = false;
+  }
+  if (!more && writing_.capacity() > 16) {
+    // Idle again after a burst: give the batch buffers back.
+    writing_.shrink_to_fit();
+    write_buffers_.clear();
+    write_buffers_.shrink_to_fit();
   }
   if (state_ == State::kClosing && !close_sent_) return SendClose();
   if (more) DoWrite();

@@ -52,6 +52,30 @@ class BufferView {
   const net::const_buffer* end_;
 };
 
+// A FIFO of frames that allocates nothing while empty (std::deque allocates a
+// block up front), so an idle connection costs little.
+template <typename T>
+class CompactQueue {
+ public:
+  bool empty() const { return head_ == items_.size(); }
+  size_t size() const { return items_.size() - head_; }
+  T& front() { return items_[head_]; }
+  void push_back(T v) { items_.push_back(std::move(v)); }
+  void pop_front() {
+    items_[head_++] = T();
+    if (head_ == items_.size()) clear();
+  }
+  void clear() {
+    items_.clear();
+    head_ = 0;
+    if (items_.capacity() > 64) items_.shrink_to_fit();
+  }
+
+ private:
+  std::vector<T> items_;
+  size_t head_ = 0;
+};
+
 struct Credentials {
   std::string token;
   std::string guest_name;
@@ -138,7 +162,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   int violations_ = 0;
 
   absl::Mutex mu_;
-  std::deque<Frame> queue_ ABSL_GUARDED_BY(mu_);
+  CompactQueue<Frame> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
