@@ -1,5 +1,7 @@
 #include "outbox.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
 #include "chat/log.h"
 
@@ -7,7 +9,11 @@ namespace chat::core {
 
 Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
                std::atomic<uint64_t>* room_frame_counter)
-    : kind_(kind), limits_(limits), room_frame_counter_(room_frame_counter), writer_(writer) {}
+    : kind_(kind),
+      limits_(limits),
+      low_water_(std::max<size_t>(1, std::min(limits.low_water_events, limits.max_events / 4))),
+      room_frame_counter_(room_frame_counter),
+      writer_(writer) {}
 
 bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event) {
   std::shared_ptr<grpc::ByteBuffer> buffer;
@@ -138,7 +144,7 @@ void Outbox::OnWriteDone(bool ok) {
     } else if (finish_when_drained_) {
       FinishLocked(drained_status_);
     }
-    if (queue_.size() <= limits_.low_water_events && !writable_waiters_.empty()) {
+    if (queue_.size() <= low_water_ && !writable_waiters_.empty()) {
       ready.swap(writable_waiters_);
     }
   }
@@ -207,7 +213,7 @@ void Outbox::WhenWritable(std::function<void()> fn) {
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    if (queue_.size() > limits_.low_water_events) {
+    if (queue_.size() > low_water_) {
       writable_waiters_.push_back(std::move(fn));
       return;
     }

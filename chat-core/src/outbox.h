@@ -96,6 +96,8 @@ class Outbox : public RoomSubscriber {
 
   bool finished() const;
   size_t queued() const;
+  // The most events a joining session may queue in one replay step.
+  size_t replay_burst() const { return low_water_; }
   OutboxStats stats() const;
 
   // Runs `fn` once the queue is at or below the low-water mark: now (on this
@@ -119,6 +121,8 @@ class Outbox : public RoomSubscriber {
 
   const Kind kind_;
   const OutboxLimits limits_;
+  // limits_.low_water_events, but never more than a quarter of the queue.
+  const size_t low_water_;
   std::atomic<uint64_t>* const room_frame_counter_;
   mutable absl::Mutex mu_;
   OutboxWriter* writer_ ABSL_GUARDED_BY(mu_);

@@ -77,7 +77,7 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_o
     // queue has room for them; otherwise the caller pages from the store.
     int64_t missing = last_seq_ - pos;
     bool in_ring = !recent_.empty() && recent_.front()->seq <= pos + 1;
-    if (!in_ring || missing > static_cast<int64_t>(options_.recent_frames)) {
+    if (!in_ring || missing > static_cast<int64_t>(options_.recent_frames) || missing > t.max_burst) {
       return GoLive::kNeedPage;
     }
   }

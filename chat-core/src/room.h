@@ -46,6 +46,9 @@ struct JoinTicket {
   uint64_t session = 0;
   // The last seq the session has; -1: no replay wanted.
   int64_t pos = -1;
+  // The most messages to queue at once from the recent ring (the outbox's
+  // replay burst); further behind, the caller pages from the store.
+  int64_t max_burst = 256;
   std::string ref;
   // Called under the room lock: is this join still wanted (not left, not closed)?
   // On true the session is marked live before the lock is released.

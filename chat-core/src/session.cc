@@ -1,5 +1,6 @@
 #include "session.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -180,6 +181,7 @@ void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generatio
   ticket.outbox = outbox_;
   ticket.session = session_id_;
   ticket.pos = pos;
+  ticket.max_burst = static_cast<int64_t>(outbox_->replay_burst());
   ticket.ref = ref;
   const int64_t room_id = room->id();
   ticket.commit_if_wanted = [this, room_id, generation]() {
@@ -211,7 +213,7 @@ void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generatio
   query.direction = HistoryQuery::Direction::kAfter;
   query.cursor = pos;
   query.max_seq = latest;
-  query.limit = hub_->options().replay_page;
+  query.limit = static_cast<int>(std::min<size_t>(hub_->options().replay_page, outbox_->replay_burst()));
   hub_->store()->ReadHistory(query, [self, room, generation, pos, latest,
                                      ref](absl::StatusOr<HistoryPage> page) {
     if (!self->StillJoining(room->id(), generation)) return;

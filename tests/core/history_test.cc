@@ -197,6 +197,32 @@ TEST_F(HistoryTest, FarBehindJoinIsServedInPagesFromTheStore) {
   EXPECT_FALSE(c.WaitDone(0ms).has_value());  // not ended for overflow
 }
 
+TEST(ReplayBurstTest, ResumeRespectsASmallStreamQueue) {
+  // A queue of 16 events: the replay must go in steps that fit, not in one burst
+  // from the in-memory ring that overflows it.
+  core::CoreOptions options = TestCoreOptions();
+  options.services.connect_outbox = core::OutboxLimits{16, 1 << 20, 256};
+  TestCore core(options);
+  auto stub = core.Chat();
+  std::string token = core.Token("small");
+  {
+    EventClient w(stub.get(), token);
+    w.Join("lobby");
+    ASSERT_TRUE(w.WaitFor(IsJoined("lobby")));
+    for (int i = 0; i < 60; ++i) {
+      w.SendText("lobby", absl::StrCat(i), absl::StrCat("q", i));
+      ASSERT_TRUE(w.WaitFor(IsAck(absl::StrCat("q", i))));
+    }
+  }
+  EventClient c(stub.get(), token);
+  c.Join("lobby", 0);
+  ASSERT_TRUE(c.WaitFor(IsJoined("lobby")));
+  auto msgs = c.Messages("lobby");
+  ASSERT_EQ(msgs.size(), 60u);
+  for (size_t i = 0; i < msgs.size(); ++i) EXPECT_EQ(msgs[i].seq(), static_cast<int64_t>(i + 1));
+  EXPECT_FALSE(c.WaitDone(0ms).has_value());
+}
+
 // The hard part: clients that keep reconnecting with since_seq while senders keep
 // sending must see every message exactly once, in order.
 TEST(ResumeRaceTest, ReplayAndLiveNeverGapOrDuplicateUnderLoad) {

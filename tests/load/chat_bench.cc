@@ -373,7 +373,7 @@ class WsLoops {
     if (c->want_out == on) return;
     c->want_out = on;
     epoll_event ev{};
-    ev.events = EPOLLIN | (on ? EPOLLOUT : 0);
+    ev.events = EPOLLIN | (on ? static_cast<uint32_t>(EPOLLOUT) : 0u);
     ev.data.ptr = c;
     epoll_ctl(l.epoll, EPOLL_CTL_MOD, c->fd, &ev);
   }

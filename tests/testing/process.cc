@@ -133,6 +133,7 @@ bool ChildProcess::ReadSome(std::chrono::milliseconds timeout) {
   if (err_fd_ >= 0) fds[n++] = {err_fd_, POLLIN, 0};
   if (n == 0) return false;
   int rc = poll(fds, n, static_cast<int>(timeout.count()));
+  if (rc < 0 && errno == EINTR) return true;  // try again
   if (rc <= 0) return false;
   bool any = false;
   for (int i = 0; i < n; ++i) {
@@ -140,6 +141,7 @@ bool ChildProcess::ReadSome(std::chrono::milliseconds timeout) {
     char buf[65536];
     ssize_t got = read(fds[i].fd, buf, sizeof buf);
     bool is_out = fds[i].fd == out_fd_;
+    if (got < 0 && (errno == EINTR || errno == EAGAIN)) continue;
     if (got > 0) {
       (is_out ? out_ : err_).append(buf, static_cast<size_t>(got));
       any = true;

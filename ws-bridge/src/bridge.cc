@@ -49,7 +49,8 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_min.count()));
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_max.count()));
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_min.count()));
+  // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: in gRPC 1.51 it is also the connection
+  // attempt timeout (grpc/grpc#33423), and a busy chat-core would time out.
   args.SetMaxReceiveMessageSize(-1);  // chat-core's own limits apply
   auto channel = grpc::CreateCustomChannel(options.core, grpc::InsecureChannelCredentials(), args);
   b->auth_ = chat::v1::AuthService::NewStub(channel);
