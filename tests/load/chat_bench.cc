@@ -63,6 +63,7 @@ ABSL_FLAG(int, inflight, 64, "setup: connections being set up at once.");
 ABSL_FLAG(double, max_p99_ms, 1000, "fanout: a step fails when p99 exceeds this.");
 ABSL_FLAG(std::string, label, "", "Free text copied into the output.");
 ABSL_FLAG(int, streams_per_channel, 1, "grpc: streams sharing one channel (connection).");
+ABSL_FLAG(bool, grpc_bdp_probe, true, "grpc: let client channels probe bandwidth (gRPC's default).");
 ABSL_FLAG(double, connect_timeout, 120, "Seconds allowed to connect and join everyone.");
 
 namespace {
@@ -595,7 +596,8 @@ class WsLoops {
     for (WsConn* s : l.senders) {
       if (s->state != WsConn::kJoined) continue;
       int64_t& sent = sent_by_[s->sender_id];
-      int64_t due = static_cast<int64_t>((now - start) / 1e9 * per_sender);
+      // Message k is scheduled at start + k / rate: k + 1 are due at time `now`.
+      int64_t due = static_cast<int64_t>((now - start) / 1e9 * per_sender) + 1;
       while (sent < due) {
         // The time this message was due, not when we got to it.
         int64_t sched = start + static_cast<int64_t>(sent * 1e9 / per_sender);
@@ -741,6 +743,7 @@ class GrpcClients {
     if (stubs_.empty() || streams_on_last_ >= per) {
       grpc::ChannelArguments args;
       args.SetInt("grpc.channel_id", static_cast<int>(stubs_.size()));
+      if (!absl::GetFlag(FLAGS_grpc_bdp_probe)) args.SetInt(GRPC_ARG_HTTP2_BDP_PROBE, 0);
       stubs_.push_back(chat::v1::ChatService::NewStub(
           grpc::CreateCustomChannel(addr_, grpc::InsecureChannelCredentials(), args)));
       streams_on_last_ = 0;
@@ -762,7 +765,7 @@ class GrpcClients {
       while (!stop_) {
         int64_t now = NowNs();
         for (size_t i = 0; i < senders_.size(); ++i) {
-          int64_t due = static_cast<int64_t>((now - start) / 1e9 * per_sender);
+          int64_t due = static_cast<int64_t>((now - start) / 1e9 * per_sender) + 1;
           while (sent[i] < due) {
             int64_t sched = start + static_cast<int64_t>(sent[i] * 1e9 / per_sender);
             int id = senders_[i]->sender_id();
