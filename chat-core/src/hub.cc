@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <condition_variable>
 #include <mutex>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -19,6 +20,9 @@ constexpr char kLobby[] = "lobby";
 
 Hub::Hub(Store* store, HubOptions options) : store_(store), options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
+  int threads = options_.fanout_threads > 0 ? options_.fanout_threads
+                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  kicker_ = std::make_unique<WriteKicker>(threads);
 }
 
 absl::Status Hub::Init() {

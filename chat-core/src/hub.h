@@ -27,6 +27,7 @@
 #include "outbox.h"
 #include "room.h"
 #include "store.h"
+#include "write_kicker.h"
 
 namespace chat::core {
 
@@ -37,6 +38,8 @@ struct HubOptions {
   size_t max_text_bytes = 4096;
   // Messages per store read when replaying a join far behind.
   int replay_page = 256;
+  // Threads that start the writes of room fan-out (0: one per core).
+  int fanout_threads = 0;
   // The clock, in ms since the epoch (tests may replace it).
   std::function<int64_t()> now_ms;
 };
@@ -62,6 +65,9 @@ class Hub {
   absl::Status Init();
 
   Store* store() const { return store_; }
+  WriteKicker* kicker() { return kicker_.get(); }
+  // Stops the fan-out threads (after the gRPC server has stopped).
+  void StopFanout() { kicker_->Stop(); }
   const HubOptions& options() const { return options_; }
   int64_t NowMs() const { return options_.now_ms(); }
 
@@ -108,6 +114,7 @@ class Hub {
  private:
   Store* const store_;
   HubOptions options_;
+  std::unique_ptr<WriteKicker> kicker_;
 
   mutable absl::Mutex rooms_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Room>> rooms_ ABSL_GUARDED_BY(rooms_mu_);

@@ -3,16 +3,18 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "write_kicker.h"
 #include "chat/log.h"
 
 namespace chat::core {
 
 Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
-               std::atomic<uint64_t>* room_frame_counter)
+               std::atomic<uint64_t>* room_frame_counter, WriteKicker* kicker)
     : kind_(kind),
       limits_(limits),
       low_water_(std::max<size_t>(1, std::min(limits.low_water_events, limits.max_events / 4))),
       room_frame_counter_(room_frame_counter),
+      kicker_(kicker),
       writer_(writer) {}
 
 bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event) {
@@ -60,7 +62,7 @@ void Outbox::OnRoomFrame(const RoomFramePtr& frame) {
     // already has), so the gateway stream forwards every frame once.
     ++stats_.room_frames;
     if (room_frame_counter_ != nullptr) room_frame_counter_->fetch_add(1, std::memory_order_relaxed);
-    PushLocked(Item{frame, &frame->gateway, frame->bytes});
+    PushLocked(Item{frame, &frame->gateway, frame->bytes}, /*deferred=*/true);
     return;
   }
   if (frame->seq != 0) {
@@ -79,7 +81,7 @@ void Outbox::OnRoomFrame(const RoomFramePtr& frame) {
   }
   ++stats_.room_frames;
   if (room_frame_counter_ != nullptr) room_frame_counter_->fetch_add(1, std::memory_order_relaxed);
-  PushLocked(Item{frame, &frame->connect, frame->bytes});
+  PushLocked(Item{frame, &frame->connect, frame->bytes}, /*deferred=*/true);
 }
 
 void Outbox::AddRoom(int64_t room_id, int64_t seq) {
@@ -98,7 +100,7 @@ void Outbox::RemoveRoom(int64_t room_id) {
   if (kind_ == Kind::kConnect || --it->second <= 0) rooms_.erase(it);
 }
 
-bool Outbox::PushLocked(Item item) {
+bool Outbox::PushLocked(Item item, bool deferred) {
   if (finished_ || writer_ == nullptr) return false;
   if (queue_.size() >= limits_.max_events || queued_bytes_ + item.bytes > limits_.max_bytes) {
     FinishLocked(grpc::Status(
@@ -110,8 +112,20 @@ bool Outbox::PushLocked(Item item) {
   }
   queued_bytes_ += item.bytes;
   queue_.push_back(std::move(item));
-  if (!write_in_flight_) StartNextLocked();
+  if (write_in_flight_ || kick_pending_) return true;
+  if (deferred && kicker_ != nullptr) {
+    kick_pending_ = true;
+    kicker_->Kick(shared_from_this());
+  } else {
+    StartNextLocked();
+  }
   return true;
+}
+
+void Outbox::StartKickedWrite() {
+  absl::MutexLock lock(&mu_);
+  kick_pending_ = false;
+  if (!write_in_flight_ && !finished_) StartNextLocked();
 }
 
 void Outbox::StartNextLocked() {

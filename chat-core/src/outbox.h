@@ -60,13 +60,17 @@ struct OutboxStats {
   uint64_t room_frames = 0;
 };
 
-class Outbox : public RoomSubscriber {
+class WriteKicker;
+
+class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox> {
  public:
   enum class Kind { kConnect, kGateway };
 
   // `room_frame_counter` (optional) counts the room frames this outbox queues.
+  // `kicker` (optional) starts the writes of room frames on its threads; without
+  // one they start on the publishing thread.
   Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
-         std::atomic<uint64_t>* room_frame_counter = nullptr);
+         std::atomic<uint64_t>* room_frame_counter = nullptr, WriteKicker* kicker = nullptr);
 
   Kind kind() const { return kind_; }
 
@@ -108,6 +112,9 @@ class Outbox : public RoomSubscriber {
   // Runs `fn` under the lock if the stream is still open (used to restart reads).
   bool IfOpen(const std::function<void()>& fn);
 
+  // Called by the WriteKicker: starts the next write if none is in flight.
+  void StartKickedWrite();
+
  private:
   struct Item {
     std::shared_ptr<const void> hold;
@@ -115,7 +122,8 @@ class Outbox : public RoomSubscriber {
     size_t bytes;
   };
 
-  bool PushLocked(Item item) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // `deferred`: leave starting the write to the kicker (room frames).
+  bool PushLocked(Item item, bool deferred = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -124,11 +132,13 @@ class Outbox : public RoomSubscriber {
   // limits_.low_water_events, but never more than a quarter of the queue.
   const size_t low_water_;
   std::atomic<uint64_t>* const room_frame_counter_;
+  WriteKicker* const kicker_;
   mutable absl::Mutex mu_;
   OutboxWriter* writer_ ABSL_GUARDED_BY(mu_);
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool kick_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_when_drained_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status drained_status_ ABSL_GUARDED_BY(mu_);

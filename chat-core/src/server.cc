@@ -6,6 +6,7 @@
 #include <grpcpp/server_builder.h>
 
 #include <algorithm>
+#include <cstdlib>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -93,6 +94,7 @@ void CoreServer::Shutdown(absl::Duration grace) {
     server_->Shutdown(absl::ToChronoTime(std::min(deadline, absl::Now() + absl::Milliseconds(500))));
     CHAT_LOG_DEBUG("core", "gRPC server shut down");
     server_->Wait();
+    hub_->StopFanout();
   }
   if (accounts_) accounts_->Close();
   if (store_) store_->Close();

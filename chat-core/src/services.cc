@@ -50,7 +50,7 @@ class ConnectReactor : public RawStreamReactor {
  public:
   ConnectReactor(Hub* hub, Identity identity, const ServiceOptions& options) : hub_(hub) {
     outbox_ = std::make_shared<Outbox>(Outbox::Kind::kConnect, this, options.connect_outbox,
-                                       hub->room_frame_counter(Outbox::Kind::kConnect));
+                                       hub->room_frame_counter(Outbox::Kind::kConnect), hub->kicker());
     session_ = std::make_shared<Session>(hub, outbox_, 0, std::move(identity), options.connect_session);
     std::weak_ptr<Outbox> weak_outbox = outbox_;
     session_->SetResumeHook([this, weak_outbox] {
@@ -117,7 +117,7 @@ class GatewayReactor : public RawStreamReactor {
                  const ServiceOptions& options, std::string peer)
       : ctx_(ctx), hub_(hub), accounts_(accounts), options_(options), peer_(std::move(peer)) {
     outbox_ = std::make_shared<Outbox>(Outbox::Kind::kGateway, this, options.gateway_outbox,
-                                       hub->room_frame_counter(Outbox::Kind::kGateway));
+                                       hub->room_frame_counter(Outbox::Kind::kGateway), hub->kicker());
     if (!hub_->AddStream(outbox_)) {
       outbox_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
       return;
