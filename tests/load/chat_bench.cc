@@ -911,7 +911,8 @@ int main(int argc, char** argv) {
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let join-time traffic settle
 
   if (scenario == "memory") {
-    std::this_thread::sleep_for(std::chrono::seconds(2));
+    // Idle for a while: the servers settle (ws-bridge returns freed memory every 2 s).
+    std::this_thread::sleep_for(std::chrono::seconds(5));
     ProcSample after = SampleProcs(pids);
     std::printf("{%s,\"connections\":%d,\"rss_before_kb\":%.0f,\"rss_after_kb\":%.0f,\"pss_before_kb\":%.0f,"
                 "\"pss_after_kb\":%.0f,\"rss_per_conn_kb\":%.2f,\"pss_per_conn_kb\":%.2f}\n",

@@ -95,7 +95,7 @@ void Bridge::DoAccept() {
 // memory in malloc's arenas; hand it back to the system now and then so the
 // resident size follows the live connections.
 void Bridge::ScheduleTrim() {
-  trim_timer_->expires_after(std::chrono::seconds(5));
+  trim_timer_->expires_after(std::chrono::seconds(2));
   trim_timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     malloc_trim(0);

@@ -78,6 +78,9 @@ void WsSession::Begin() {
                   "the chat backend is unavailable; retry shortly");
   }
   ctx_->gateway->Open(id_, credentials_.token, credentials_.peer, credentials_.guest_name);
+  // The token is chat-core's business from here on; do not keep a copy per socket.
+  credentials_.token.clear();
+  credentials_.token.shrink_to_fit();
   timer_.expires_after(ctx_->options.handshake_timeout);
   timer_.async_wait([self = shared_from_this()](const beast::error_code& ec) { self->OnHandshakeTimeout(ec); });
 }

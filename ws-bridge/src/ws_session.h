@@ -142,7 +142,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // tcp_stream's per-operation timeout bookkeeping costs on every write.
   websocket::stream<net::ip::tcp::socket> ws_;
   http::request<http::string_body> upgrade_;
-  const Credentials credentials_;
+  Credentials credentials_;
   BridgeContext* const ctx_;
   std::unique_ptr<ConnectionSlot> slot_;
   net::steady_timer timer_;
