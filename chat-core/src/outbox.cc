@@ -235,6 +235,21 @@ void Outbox::WhenWritable(std::function<void()> fn) {
   fn();
 }
 
+void Outbox::ReadWhenRoom(size_t high_water, std::function<void()> start_read) {
+  absl::MutexLock lock(&mu_);
+  if (finished_ || writer_ == nullptr) return;
+  if (queue_.size() <= high_water) {
+    start_read();
+    return;
+  }
+  // Waiters run from OnWriteDone, a reaction of the same stream, so the reactor
+  // is alive; IfOpen checks it has not finished meanwhile.
+  std::weak_ptr<Outbox> weak = weak_from_this();
+  writable_waiters_.push_back([weak, start_read = std::move(start_read)] {
+    if (auto self = weak.lock()) self->IfOpen(start_read);
+  });
+}
+
 bool Outbox::IfOpen(const std::function<void()>& fn) {
   absl::MutexLock lock(&mu_);
   if (finished_ || writer_ == nullptr) return false;

@@ -112,6 +112,11 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   // Runs `fn` under the lock if the stream is still open (used to restart reads).
   bool IfOpen(const std::function<void()>& fn);
 
+  // Flow control for what a client sends: runs `start_read` under the lock (as
+  // IfOpen) now if at most `high_water` events are queued, else once the queue
+  // has drained to the low-water mark. Dropped if the stream finishes first.
+  void ReadWhenRoom(size_t high_water, std::function<void()> start_read);
+
   // Called by the WriteKicker: starts the next write if none is in flight.
   void StartKickedWrite();
 

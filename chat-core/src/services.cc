@@ -48,14 +48,15 @@ class RawStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
 // Connect: one session per stream.
 class ConnectReactor : public RawStreamReactor {
  public:
-  ConnectReactor(Hub* hub, Identity identity, const ServiceOptions& options) : hub_(hub) {
+  ConnectReactor(Hub* hub, Identity identity, const ServiceOptions& options)
+      : hub_(hub), pause_reads_above_(options.connect_outbox.max_events / 2) {
     outbox_ = std::make_shared<Outbox>(Outbox::Kind::kConnect, this, options.connect_outbox,
                                        hub->room_frame_counter(Outbox::Kind::kConnect), hub->kicker());
     session_ = std::make_shared<Session>(hub, outbox_, 0, std::move(identity), options.connect_session);
     std::weak_ptr<Outbox> weak_outbox = outbox_;
     session_->SetResumeHook([this, weak_outbox] {
       // The outbox lock keeps the reactor alive: Detach (in OnDone) takes it.
-      if (auto o = weak_outbox.lock()) o->IfOpen([this] { StartRead(&in_); });
+      if (auto o = weak_outbox.lock()) ReadNext(o.get());
     });
     session_->SetKillHook([weak_outbox](const absl::Status& status) {
       if (auto o = weak_outbox.lock()) o->Finish(ToGrpcStatus(status));
@@ -87,7 +88,8 @@ class ConnectReactor : public RawStreamReactor {
     } else {
       more = session_->Handle(event);
     }
-    if (more) outbox_->IfOpen([this] { StartRead(&in_); });
+    // Otherwise the session resumes reading once its sends are answered.
+    if (more) ReadNext(outbox_.get());
   }
 
   void OnWriteDone(bool ok) override { outbox_->OnWriteDone(ok); }
@@ -103,7 +105,16 @@ class ConnectReactor : public RawStreamReactor {
   }
 
  private:
+  // Reads the client's next event, unless the client sends faster than it reads
+  // what comes back (acks, its own messages): then its events wait until its
+  // queue drains, so a fast sender is slowed down by flow control instead of
+  // overflowing its stream.
+  void ReadNext(Outbox* outbox) {
+    outbox->ReadWhenRoom(pause_reads_above_, [this] { StartRead(&in_); });
+  }
+
   Hub* const hub_;
+  const size_t pause_reads_above_;
   std::shared_ptr<Outbox> outbox_;
   std::shared_ptr<Session> session_;
   grpc::ByteBuffer in_;

@@ -197,6 +197,34 @@ TEST_F(HistoryTest, FarBehindJoinIsServedInPagesFromTheStore) {
   EXPECT_FALSE(c.WaitDone(0ms).has_value());  // not ended for overflow
 }
 
+TEST(FlowControlTest, ASenderThatDoesNotReadIsSlowedNotDropped) {
+  // Every send brings back two events (its message and its ack). A client that
+  // sends 2000 at once and does not read yet is itself no longer read once half
+  // its 320-event queue is full: flow control slows it down, its stream stays up
+  // and nothing is lost. (Half the queue must hold what the 64 sends in flight
+  // can still bring back.)
+  core::CoreOptions options = TestCoreOptions();
+  options.services.connect_outbox = core::OutboxLimits{320, 1 << 20, 32};
+  TestCore core(options);
+  auto stub = core.Chat();
+  EventClient w(stub.get(), core.Token("fast"), /*start_reading=*/false);
+  constexpr int kSends = 2000;
+  std::thread sender([&] {
+    w.Join("lobby");
+    for (int i = 0; i < kSends; ++i) w.SendText("lobby", absl::StrCat(i), absl::StrCat("f", i));
+  });
+  // Give chat-core time to fill the queue while nobody reads it.
+  std::this_thread::sleep_for(500ms);
+  w.StartReading();
+  sender.join();
+  ASSERT_TRUE(w.WaitFor(IsAck(absl::StrCat("f", kSends - 1)), 60s))
+      << "stream ended: " << w.WaitDone(0ms).value_or(grpc::Status::OK).error_message();
+  auto msgs = w.Messages("lobby");
+  ASSERT_EQ(msgs.size(), static_cast<size_t>(kSends));
+  for (size_t i = 0; i < msgs.size(); ++i) ASSERT_EQ(msgs[i].seq(), static_cast<int64_t>(i + 1));
+  EXPECT_FALSE(w.WaitDone(0ms).has_value());
+}
+
 TEST(ReplayBurstTest, ResumeRespectsASmallStreamQueue) {
   // A queue of 16 events: the replay must go in steps that fit, not in one burst
   // from the in-memory ring that overflows it.
