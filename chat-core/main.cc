@@ -19,6 +19,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "chat/log.h"
+#include "chat/server_main.h"
 #include "chat/validate.h"
 #include "server.h"
 
@@ -46,39 +47,12 @@ ABSL_FLAG(int, presence_limit, 200,
           "Rooms with more users than this send no member events and list this many names.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
 
-namespace {
-
-std::string ReadSecret(const std::string& path, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = absl::StrCat("cannot read gateway secret file ", path);
-    return "";
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  std::string secret(absl::StripAsciiWhitespace(ss.str()));
-  if (secret.size() < 16) *error = absl::StrCat("gateway secret in ", path, " is shorter than 16 characters");
-  return secret;
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  chat::ParseServerFlags(
+      argc, argv,
       "chat-core: the chat backend's gRPC service (rooms, messages, history, accounts).\n"
-      "Usage: chat-core [--listen=127.0.0.1:50051] [--db=data/chat.db] [flags]");
-  absl::FlagsUsageConfig usage;
-  // --help lists this program's own flags (all defined in this file).
-  usage.contains_help_flags = [](absl::string_view file) {
-    return absl::EndsWith(file, "chat-core/main.cc");
-  };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  absl::ParseCommandLine(argc, argv);
-  // Debian's Abseil is built with mutex deadlock detection on, which costs a
-  // graph update on every lock. The tests keep it on (they link the libraries,
-  // not this main) to catch lock-order inversions; the servers turn it off.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+      "Usage: chat-core [--listen=127.0.0.1:50051] [--db=data/chat.db] [flags]",
+      "chat-core/main.cc");
 
   chat::LogLevel level;
   if (!chat::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {
@@ -87,13 +61,7 @@ int main(int argc, char** argv) {
   }
   chat::SetLogLevel(level);
 
-  // Block the stop signals in every thread; one thread waits for them.
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = chat::BlockStopSignals();
 
   chat::core::CoreOptions options = chat::core::DefaultCoreOptions();
   options.listen = absl::GetFlag(FLAGS_listen);
@@ -121,17 +89,12 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  std::string secret_file = absl::GetFlag(FLAGS_gateway_secret_file);
-  if (!secret_file.empty()) {
-    std::string error;
-    options.services.gateway_secret = ReadSecret(secret_file, &error);
-    if (!error.empty()) {
-      std::fprintf(stderr, "chat-core: %s\n", error.c_str());
-      return 2;
-    }
-  } else if (const char* env = std::getenv("CHAT_GATEWAY_SECRET"); env != nullptr && *env) {
-    options.services.gateway_secret = std::string(absl::StripAsciiWhitespace(env));
+  auto secret = chat::ReadGatewaySecret(absl::GetFlag(FLAGS_gateway_secret_file));
+  if (!secret.ok()) {
+    std::fprintf(stderr, "chat-core: %s\n", std::string(secret.status().message()).c_str());
+    return 2;
   }
+  options.services.gateway_secret = *secret;
   if (options.services.gateway_secret.empty()) {
     CHAT_LOG_WARN("core", "no gateway secret set: gateway streams are accepted from loopback only");
   }
@@ -148,9 +111,7 @@ int main(int argc, char** argv) {
   std::printf("chat-core listening on %s\n", (*server)->address().c_str());
   std::fflush(stdout);
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  CHAT_LOG_INFO("core", "received %s; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  CHAT_LOG_INFO("core", "received %s; shutting down", chat::WaitForStopSignal(stop_signals));
   (*server)->Shutdown(absl::Seconds(3));
   return 0;
 }

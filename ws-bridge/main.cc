@@ -21,6 +21,7 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "chat/log.h"
+#include "chat/server_main.h"
 #include "src/bridge.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "Address to serve HTTP and WebSocket on (host:port).");
@@ -45,34 +46,12 @@ ABSL_FLAG(int, max_queued_events, 2048, "Per WebSocket outbound queue; a browser
 ABSL_FLAG(int, max_queued_bytes, 4 << 20, "Per WebSocket outbound queue, in bytes.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
 
-namespace {
-
-std::string ReadSecret(const std::string& path, std::string* error) {
-  std::ifstream in(path);
-  if (!in) {
-    *error = "cannot read gateway secret file " + path;
-    return "";
-  }
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return std::string(absl::StripAsciiWhitespace(ss.str()));
-}
-
-}  // namespace
-
 int main(int argc, char** argv) {
-  absl::SetProgramUsageMessage(
+  chat::ParseServerFlags(
+      argc, argv,
       "ws-bridge: lets browsers into chat-core over WebSocket and serves the web UI.\n"
-      "Usage: ws-bridge [--listen=127.0.0.1:8080] [--core=127.0.0.1:50051] [--web_root=web/dist] [flags]");
-  absl::FlagsUsageConfig usage;
-  usage.contains_help_flags = [](absl::string_view file) { return absl::EndsWith(file, "ws-bridge/main.cc"); };
-  usage.contains_helpshort_flags = usage.contains_help_flags;
-  absl::SetFlagsUsageConfig(usage);
-  absl::ParseCommandLine(argc, argv);
-  // Debian's Abseil is built with mutex deadlock detection on, which costs a
-  // graph update on every lock. The tests keep it on (they link the libraries,
-  // not this main) to catch lock-order inversions; the servers turn it off.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+      "Usage: ws-bridge [--listen=127.0.0.1:8080] [--core=127.0.0.1:50051] [--web_root=web/dist] [flags]",
+      "ws-bridge/main.cc");
   // Two malloc arenas are plenty for a few event-loop threads, and fewer arenas
   // mean less memory stranded in them (measured: ~0.2 KB less per idle socket).
   mallopt(M_ARENA_MAX, 2);
@@ -84,12 +63,7 @@ int main(int argc, char** argv) {
   }
   chat::SetLogLevel(level);
 
-  sigset_t stop_signals;
-  sigemptyset(&stop_signals);
-  sigaddset(&stop_signals, SIGINT);
-  sigaddset(&stop_signals, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
-  signal(SIGPIPE, SIG_IGN);
+  const sigset_t stop_signals = chat::BlockStopSignals();
 
   chat::bridge::BridgeOptions o;
   o.listen = absl::GetFlag(FLAGS_listen);
@@ -114,17 +88,12 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ws-bridge: a limit flag is out of range (see --help)\n");
     return 2;
   }
-  std::string secret_file = absl::GetFlag(FLAGS_gateway_secret_file);
-  if (!secret_file.empty()) {
-    std::string error;
-    o.gateway_secret = ReadSecret(secret_file, &error);
-    if (!error.empty()) {
-      std::fprintf(stderr, "ws-bridge: %s\n", error.c_str());
-      return 2;
-    }
-  } else if (const char* env = std::getenv("CHAT_GATEWAY_SECRET"); env != nullptr && *env) {
-    o.gateway_secret = std::string(absl::StripAsciiWhitespace(env));
+  auto secret = chat::ReadGatewaySecret(absl::GetFlag(FLAGS_gateway_secret_file));
+  if (!secret.ok()) {
+    std::fprintf(stderr, "ws-bridge: %s\n", std::string(secret.status().message()).c_str());
+    return 2;
   }
+  o.gateway_secret = *secret;
   if (!o.web_root.empty()) {
     std::ifstream index(o.web_root + "/index.html");
     if (!index) CHAT_LOG_WARN("bridge", "no index.html in --web_root=%s: build the UI (npm run build)", o.web_root);
@@ -138,9 +107,7 @@ int main(int argc, char** argv) {
   std::printf("ws-bridge listening on %s\n", (*bridge)->address().c_str());
   std::fflush(stdout);
 
-  int sig = 0;
-  sigwait(&stop_signals, &sig);
-  CHAT_LOG_INFO("bridge", "received %s; shutting down", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  CHAT_LOG_INFO("bridge", "received %s; shutting down", chat::WaitForStopSignal(stop_signals));
   (*bridge)->Shutdown();
   return 0;
 }

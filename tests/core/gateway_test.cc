@@ -27,15 +27,8 @@ class GatewayClient {
     stream_ = stub_->Gateway(&ctx_);
     reader_ = std::thread([this] {
       GatewayDown d;
-      while (stream_->Read(&d)) {
-        std::lock_guard<std::mutex> lock(mu_);
-        items_.push_back(d);
-        cv_.notify_all();
-      }
-      grpc::Status st = stream_->Finish();
-      std::lock_guard<std::mutex> lock(mu_);
-      status_ = st;
-      cv_.notify_all();
+      while (stream_->Read(&d)) log_.Add(d);
+      log_.Finish(stream_->Finish());
     });
   }
   ~GatewayClient() {
@@ -76,37 +69,18 @@ class GatewayClient {
 
   using Pred = std::function<bool(const GatewayDown&)>;
   std::optional<GatewayDown> WaitFor(const Pred& pred, std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock<std::mutex> lock(mu_);
-    std::optional<GatewayDown> found;
-    cv_.wait_for(lock, timeout, [&] {
-      for (const auto& d : items_) {
-        if (pred(d)) {
-          found = d;
-          return true;
-        }
-      }
-      return status_.has_value();
-    });
-    return found;
+    return log_.WaitFor(pred, timeout);
   }
-  std::vector<GatewayDown> Items() {
-    std::lock_guard<std::mutex> lock(mu_);
-    return items_;
-  }
+  std::vector<GatewayDown> Items() { return log_.Events(); }
   std::optional<grpc::Status> WaitDone(std::chrono::milliseconds timeout = 10s) {
-    std::unique_lock<std::mutex> lock(mu_);
-    cv_.wait_for(lock, timeout, [&] { return status_.has_value(); });
-    return status_;
+    return log_.WaitDone(timeout);
   }
 
  private:
   std::unique_ptr<chat::v1::GatewayService::Stub> stub_;
   grpc::ClientContext ctx_;
   std::unique_ptr<grpc::ClientReaderWriter<GatewayUp, GatewayDown>> stream_;
-  std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<GatewayDown> items_;
-  std::optional<grpc::Status> status_;
+  EventLog<GatewayDown, grpc::Status> log_;
   std::thread reader_;
 };
 

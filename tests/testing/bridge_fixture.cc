@@ -119,7 +119,6 @@ void WsClient::ReadLoop() {
     beast::error_code ec;
     ws_.read(buffer, ec);
     if (ec) {
-      std::lock_guard<std::mutex> lock(mu_);
       Closed closed;
       // A close frame may have arrived even when the teardown after it failed.
       if (ec == websocket::error::closed || ws_.reason().code != 0) {
@@ -128,23 +127,22 @@ void WsClient::ReadLoop() {
       } else {
         closed.reason = ec.message();
       }
-      closed_ = closed;
-      cv_.notify_all();
+      log_.Finish(closed);
       return;
     }
     std::string frame = beast::buffers_to_string(buffer.data());
-    std::lock_guard<std::mutex> lock(mu_);
-    frames_.push_back(frame);
+    {
+      std::lock_guard<std::mutex> lock(frames_mu_);
+      frames_.push_back(frame);
+    }
     for (absl::string_view line : absl::StrSplit(frame, '\n')) {
       chat::v1::ServerEvent ev;
       if (FromJson(line, &ev).ok()) {
-        events_.push_back(std::move(ev));
+        log_.Add(std::move(ev));
       } else {
-        bad_lines_.emplace_back(line);
         ADD_FAILURE() << "unparsable line from the bridge: " << line;
       }
     }
-    cv_.notify_all();
   }
 }
 
@@ -188,59 +186,26 @@ void WsClient::CloseNormally() {
 }
 
 std::optional<chat::v1::ServerEvent> WsClient::WaitFor(const Pred& pred, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  std::optional<chat::v1::ServerEvent> found;
-  cv_.wait_for(lock, timeout, [&] {
-    for (const auto& e : events_) {
-      if (pred(e)) {
-        found = e;
-        return true;
-      }
-    }
-    return closed_.has_value();
-  });
-  if (!found) {
-    for (const auto& e : events_) {
-      if (pred(e)) return e;
-    }
-  }
-  return found;
+  return log_.WaitFor(pred, timeout);
 }
 
 bool WsClient::WaitForCount(const Pred& pred, size_t n, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto enough = [&] {
-    size_t c = 0;
-    for (const auto& e : events_) c += pred(e) ? 1 : 0;
-    return c >= n;
-  };
-  cv_.wait_for(lock, timeout, [&] { return enough() || closed_.has_value(); });
-  return enough();
+  return log_.WaitForCount(pred, n, timeout);
 }
 
-std::vector<chat::v1::ServerEvent> WsClient::Events() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return events_;
-}
+std::vector<chat::v1::ServerEvent> WsClient::Events() const { return log_.Events(); }
 
 std::vector<chat::v1::Message> WsClient::Messages(const std::string& room) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<chat::v1::Message> out;
-  for (const auto& e : events_) {
-    if (e.has_message() && e.message().room() == room) out.push_back(e.message());
-  }
-  return out;
+  return MessagesIn(log_.Events(), room);
 }
 
 std::vector<std::string> WsClient::Frames() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  std::lock_guard<std::mutex> lock(frames_mu_);
   return frames_;
 }
 
 std::optional<WsClient::Closed> WsClient::WaitClosed(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return closed_.has_value(); });
-  return closed_;
+  return log_.WaitDone(timeout);
 }
 
 BridgeEnv::BridgeEnv(std::function<void(bridge::BridgeOptions&)> tweak, core::CoreOptions core_options)

@@ -89,12 +89,9 @@ class WsClient {
   boost::asio::io_context io_;
   boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
   std::mutex write_mu_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
+  mutable std::mutex frames_mu_;
   std::vector<std::string> frames_;
-  std::vector<chat::v1::ServerEvent> events_;
-  std::vector<std::string> bad_lines_;
-  std::optional<Closed> closed_;
+  EventLog<chat::v1::ServerEvent, Closed> log_;
   std::thread reader_;
 };
 

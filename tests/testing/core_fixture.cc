@@ -110,15 +110,8 @@ void EventClient::StartReading() {
 
 void EventClient::ReadLoop() {
   chat::v1::ServerEvent ev;
-  while (stream_->Read(&ev)) {
-    std::lock_guard<std::mutex> lock(mu_);
-    events_.push_back(ev);
-    cv_.notify_all();
-  }
-  grpc::Status st = stream_->Finish();
-  std::lock_guard<std::mutex> lock(mu_);
-  status_ = st;
-  cv_.notify_all();
+  while (stream_->Read(&ev)) log_.Add(ev);
+  log_.Finish(stream_->Finish());
 }
 
 bool EventClient::Write(const chat::v1::ClientEvent& event) {
@@ -159,67 +152,37 @@ void EventClient::WritesDone() {
 
 std::optional<chat::v1::ServerEvent> EventClient::WaitFor(const Pred& pred,
                                                           std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  std::optional<chat::v1::ServerEvent> found;
-  cv_.wait_for(lock, timeout, [&] {
-    for (const auto& e : events_) {
-      if (pred(e)) {
-        found = e;
-        return true;
-      }
-    }
-    return status_.has_value();
-  });
-  if (!found) {
-    for (const auto& e : events_) {
-      if (pred(e)) return e;
-    }
-  }
-  return found;
+  return log_.WaitFor(pred, timeout);
 }
 
 bool EventClient::WaitForCount(const Pred& pred, size_t count, std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  auto enough = [&] {
-    size_t n = 0;
-    for (const auto& e : events_) n += pred(e) ? 1 : 0;
-    return n >= count;
-  };
-  cv_.wait_for(lock, timeout, [&] { return enough() || status_.has_value(); });
-  return enough();
+  return log_.WaitForCount(pred, count, timeout);
 }
 
-std::vector<chat::v1::ServerEvent> EventClient::Events() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return events_;
-}
+std::vector<chat::v1::ServerEvent> EventClient::Events() const { return log_.Events(); }
 
 std::vector<chat::v1::ServerEvent> EventClient::EventsFrom(size_t index,
                                                            std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return events_.size() > index || status_.has_value(); });
-  if (index >= events_.size()) return {};
-  return std::vector<chat::v1::ServerEvent>(events_.begin() + static_cast<long>(index), events_.end());
+  return log_.EventsFrom(index, timeout);
 }
 
-bool EventClient::done() const {
-  std::lock_guard<std::mutex> lock(mu_);
-  return status_.has_value();
-}
+bool EventClient::done() const { return log_.done(); }
 
 std::vector<chat::v1::Message> EventClient::Messages(const std::string& room) const {
-  std::lock_guard<std::mutex> lock(mu_);
-  std::vector<chat::v1::Message> out;
-  for (const auto& e : events_) {
-    if (e.has_message() && e.message().room() == room) out.push_back(e.message());
-  }
-  return out;
+  return MessagesIn(log_.Events(), room);
 }
 
 std::optional<grpc::Status> EventClient::WaitDone(std::chrono::milliseconds timeout) {
-  std::unique_lock<std::mutex> lock(mu_);
-  cv_.wait_for(lock, timeout, [&] { return status_.has_value(); });
-  return status_;
+  return log_.WaitDone(timeout);
+}
+
+std::vector<chat::v1::Message> MessagesIn(const std::vector<chat::v1::ServerEvent>& events,
+                                          const std::string& room) {
+  std::vector<chat::v1::Message> out;
+  for (const auto& e : events) {
+    if (e.has_message() && e.message().room() == room) out.push_back(e.message());
+  }
+  return out;
 }
 
 EventClient::Pred IsJoined(const std::string& room) {

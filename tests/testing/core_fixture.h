@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "chat/v1/chat.grpc.pb.h"
+#include "event_log.h"
 #include "server.h"
 
 namespace chat::testing {
@@ -100,12 +101,13 @@ class EventClient {
   grpc::ClientContext context_;
   std::unique_ptr<grpc::ClientReaderWriter<chat::v1::ClientEvent, chat::v1::ServerEvent>> stream_;
   std::mutex write_mu_;
-  mutable std::mutex mu_;
-  std::condition_variable cv_;
-  std::vector<chat::v1::ServerEvent> events_;
-  std::optional<grpc::Status> status_;
+  EventLog<chat::v1::ServerEvent, grpc::Status> log_;
   std::thread reader_;
 };
+
+// The messages of `room`, in the order received.
+std::vector<chat::v1::Message> MessagesIn(const std::vector<chat::v1::ServerEvent>& events,
+                                          const std::string& room);
 
 // Predicates.
 EventClient::Pred IsJoined(const std::string& room);

@@ -1,0 +1,34 @@
+// What both server mains (chat-core, ws-bridge) do the same way: flag help,
+// log level, stop signals, and the gateway secret. Called from main() only.
+#ifndef CHAT_PROTO_SRC_CHAT_SERVER_MAIN_H_
+#define CHAT_PROTO_SRC_CHAT_SERVER_MAIN_H_
+
+#include <signal.h>
+
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace chat {
+
+// Sets the usage text, limits --help to the flags defined in `main_file_suffix`
+// (e.g. "chat-core/main.cc"), parses the command line, and turns off Abseil's
+// mutex deadlock detection (Debian builds it on; it costs a graph update per
+// lock; the tests, which do not run these mains, keep it).
+void ParseServerFlags(int argc, char** argv, absl::string_view usage, absl::string_view main_file_suffix);
+
+// Blocks SIGINT and SIGTERM (call before any thread starts, so every thread
+// inherits the mask) and ignores SIGPIPE. Returns the set for WaitForStopSignal.
+sigset_t BlockStopSignals();
+// Waits for SIGINT or SIGTERM; returns "SIGINT" or "SIGTERM".
+const char* WaitForStopSignal(const sigset_t& signals);
+
+// The gateway secret: the trimmed contents of `file` if given, else the
+// environment variable CHAT_GATEWAY_SECRET, else "". A file that cannot be read
+// or holds fewer than 16 characters is an error.
+absl::StatusOr<std::string> ReadGatewaySecret(const std::string& file);
+
+}  // namespace chat
+
+#endif  // CHAT_PROTO_SRC_CHAT_SERVER_MAIN_H_

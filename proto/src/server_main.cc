@@ -1,0 +1,63 @@
+#include "chat/server_main.h"
+
+#include <pthread.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/flags/usage_config.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+
+namespace chat {
+
+void ParseServerFlags(int argc, char** argv, absl::string_view usage, absl::string_view main_file_suffix) {
+  absl::SetProgramUsageMessage(usage);
+  absl::FlagsUsageConfig config;
+  std::string suffix(main_file_suffix);
+  config.contains_help_flags = [suffix](absl::string_view file) { return absl::EndsWith(file, suffix); };
+  config.contains_helpshort_flags = config.contains_help_flags;
+  absl::SetFlagsUsageConfig(config);
+  absl::ParseCommandLine(argc, argv);
+  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+sigset_t BlockStopSignals() {
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+  return signals;
+}
+
+const char* WaitForStopSignal(const sigset_t& signals) {
+  int sig = 0;
+  sigwait(&signals, &sig);
+  return sig == SIGINT ? "SIGINT" : "SIGTERM";
+}
+
+absl::StatusOr<std::string> ReadGatewaySecret(const std::string& file) {
+  if (file.empty()) {
+    const char* env = std::getenv("CHAT_GATEWAY_SECRET");
+    return std::string(env == nullptr ? "" : absl::StripAsciiWhitespace(env));
+  }
+  std::ifstream in(file);
+  if (!in) return absl::FailedPreconditionError(absl::StrCat("cannot read gateway secret file ", file));
+  std::stringstream ss;
+  ss << in.rdbuf();
+  std::string secret(absl::StripAsciiWhitespace(ss.str()));
+  if (secret.size() < 16) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("gateway secret in ", file, " is shorter than 16 characters"));
+  }
+  return secret;
+}
+
+}  // namespace chat
