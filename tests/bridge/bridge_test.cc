@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "process.h"
+#include "ws_session.h"
 
 namespace chat::testing {
 namespace {
@@ -468,6 +469,24 @@ TEST(BridgeTest, NoStateIsLeftAfterManyConnectsAndDisconnects) {
     return h.live_sessions == 0 && env.core().hub()->FindRoom("lobby")->member_count() == 0;
   }));
   EXPECT_EQ(env.core().hub()->stats().live_streams, 1);  // just the gateway stream
+}
+
+TEST(CompactQueueTest, StaysFifoAndBoundedWhenItNeverEmpties) {
+  bridge::CompactQueue<int> q;
+  q.push_back(0);
+  q.push_back(1);
+  int next_in = 2;
+  for (int expect = 0; expect < 10000; ++expect) {
+    ASSERT_EQ(q.front(), expect);
+    q.pop_front();
+    q.push_back(next_in++);
+    ASSERT_EQ(q.size(), 2u);
+    ASSERT_LE(q.slots(), 130u);  // consumed slots are dropped, not kept
+  }
+  q.pop_front();
+  q.pop_front();
+  EXPECT_TRUE(q.empty());
+  EXPECT_EQ(q.slots(), 0u);
 }
 
 }  // namespace

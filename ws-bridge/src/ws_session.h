@@ -21,6 +21,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <cstddef>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -59,11 +60,20 @@ class CompactQueue {
  public:
   bool empty() const { return head_ == items_.size(); }
   size_t size() const { return items_.size() - head_; }
+  // Slots held, consumed ones included (for tests).
+  size_t slots() const { return items_.size(); }
   T& front() { return items_[head_]; }
   void push_back(T v) { items_.push_back(std::move(v)); }
   void pop_front() {
     items_[head_++] = T();
-    if (head_ == items_.size()) clear();
+    if (head_ == items_.size()) {
+      clear();
+    } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
+      // A queue that never quite empties under steady traffic must not keep
+      // the slots it has consumed: drop them once they are half the storage.
+      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
+      head_ = 0;
+    }
   }
   void clear() {
     items_.clear();
