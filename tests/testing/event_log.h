@@ -36,26 +36,24 @@ class EventLog {
   std::optional<Event> WaitFor(const Pred& pred, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
     std::optional<Event> found;
+    size_t checked = 0;  // each wake-up looks only at the events that are new
     auto scan = [&] {
-      for (const auto& e : events_) {
-        if (pred(e)) {
-          found = e;
-          return true;
-        }
+      for (; !found && checked < events_.size(); ++checked) {
+        if (pred(events_[checked])) found = events_[checked];
       }
-      return false;
+      return found.has_value();
     };
     cv_.wait_for(lock, timeout, [&] { return scan() || end_.has_value(); });
-    if (!found) scan();
+    scan();
     return found;
   }
 
   // Waits until `count` events match.
   bool WaitForCount(const Pred& pred, size_t count, std::chrono::milliseconds timeout) {
     std::unique_lock<std::mutex> lock(mu_);
+    size_t checked = 0, n = 0;
     auto enough = [&] {
-      size_t n = 0;
-      for (const auto& e : events_) n += pred(e) ? 1 : 0;
+      for (; checked < events_.size(); ++checked) n += pred(events_[checked]) ? 1 : 0;
       return n >= count;
     };
     cv_.wait_for(lock, timeout, [&] { return enough() || end_.has_value(); });
