@@ -58,6 +58,18 @@ TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--max_text_bytes"));
 
+  // The gateway secret: a file that is missing, or holds too short a secret.
+  r = RunCommand({BinaryPath("chat-core"), "--db=:memory:", "--gateway_secret_file=" + dir.File("none")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("cannot read gateway secret file " + dir.File("none")));
+  std::ofstream(dir.File("short.secret")) << "tooshort\n";
+  r = RunCommand({BinaryPath("chat-core"), "--db=:memory:", "--gateway_secret_file=" + dir.File("short.secret")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("shorter than 16 characters"));
+  r = RunCommand({BinaryPath("ws-bridge"), "--gateway_secret_file=" + dir.File("short.secret")});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("shorter than 16 characters"));
+
   auto running = CoreProcess::Start(":memory:");
   ASSERT_NE(running, nullptr);
   r = RunCommand({BinaryPath("chat-core"), "--listen=" + running->address(), "--db=:memory:"});
