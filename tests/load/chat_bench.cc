@@ -1,23 +1,33 @@
-// chat-bench: the load generator. Many connections per thread (epoll for the
-// WebSocket targets, gRPC's callback API for the direct target), TCP_NODELAY,
-// many frames per read. Speaks four protocols:
-//   grpc      chat.v1 Connect, straight to chat-core (guest identities)
+// chat-bench: the load generator. Every client is a non-blocking socket on an
+// epoll loop (many connections per thread, TCP_NODELAY, up to 512 KiB per read,
+// every frame in a read accounted at once). Speaks four protocols:
+//   grpc      chat.v1 Connect straight to chat-core, over a minimal HTTP/2 client
+//             (h2_client.h); --grpc_client=library uses the gRPC C++ library
+//             instead (one channel per client, its own threads)
 //   bridge    ws-bridge's WebSocket JSON protocol (several events per frame)
 //   socketio  socket.io v4 over raw WebSocket (engine.io v4 framing)
 //   floor     the floor reference server (raw text frames)
+// Receivers run on --threads loops; senders run on a loop of their own that
+// wakes on a timerfd at each message's scheduled time, so a busy receiver loop
+// never delays a send and no sleep granularity is added to latency.
 // Scenarios print one JSON line each (per rate step for fanout):
 //   fanout   N subscribers + S senders in one room; rate steps until loss or p99 > 1 s
 //   latency  one fixed offered load, latency measured from each message's scheduled send time
 //   memory   N idle joined clients; RSS/PSS of the server processes before and after
-//   setup    connect -> joined for K clients, 64 in flight
-// Server CPU comes from /proc/<pid>/stat of --pids; the generator's own CPU from getrusage.
+//   setup    connect -> joined for N clients, --inflight at once
+// --rooms=R spreads the clients over R rooms (bench-0 ... bench-R-1, created by
+// their first client) for memory and setup. Server CPU comes from
+// /proc/<pid>/stat of --pids; the generator's own CPU from getrusage.
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <sched.h>
 #include <sys/epoll.h>
+#include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -45,25 +55,29 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_split.h"
 #include "chat/v1/chat.grpc.pb.h"
+#include "h2_client.h"
 
 ABSL_FLAG(std::string, target, "bridge", "grpc, bridge, socketio or floor");
 ABSL_FLAG(std::string, addr, "127.0.0.1:8080", "Server address (host:port).");
 ABSL_FLAG(std::string, scenario, "fanout", "fanout, latency, memory or setup");
-ABSL_FLAG(int, subscribers, 1000, "Receiving clients in the room.");
+ABSL_FLAG(int, subscribers, 1000, "Receiving clients.");
 ABSL_FLAG(int, senders, 1, "Sending clients (also members of the room).");
 ABSL_FLAG(std::string, rates, "1000", "Messages per second (all senders together); fanout: comma-separated steps.");
 ABSL_FLAG(double, duration, 5, "Seconds measured per step.");
 ABSL_FLAG(double, warmup, 1, "Seconds of load before measuring each step.");
 ABSL_FLAG(double, drain, 3, "Seconds to wait for the last messages of a step.");
 ABSL_FLAG(int, size, 64, "Message text bytes.");
-ABSL_FLAG(std::string, room, "lobby", "Room name (must exist; lobby always does).");
+ABSL_FLAG(std::string, room, "lobby", "Room name when --rooms=1 (must exist; lobby always does).");
+ABSL_FLAG(int, rooms, 1, "memory/setup: spread the clients over this many rooms (bench-0...), created by the generator.");
 ABSL_FLAG(std::string, pids, "", "Comma-separated server process ids to account CPU and memory to.");
-ABSL_FLAG(int, threads, 1, "Event-loop threads of the generator (WebSocket targets).");
+ABSL_FLAG(int, threads, 1, "Receiving event-loop threads of the generator.");
+ABSL_FLAG(std::string, cpus, "", "Pin the generator to these CPUs (comma-separated ids); empty: no pinning.");
 ABSL_FLAG(int, inflight, 64, "setup: connections being set up at once.");
 ABSL_FLAG(double, max_p99_ms, 1000, "fanout: a step fails when p99 exceeds this.");
 ABSL_FLAG(std::string, label, "", "Free text copied into the output.");
-ABSL_FLAG(int, streams_per_channel, 1, "grpc: streams sharing one channel (connection).");
-ABSL_FLAG(bool, grpc_bdp_probe, true, "grpc: let client channels probe bandwidth (gRPC's default).");
+ABSL_FLAG(std::string, grpc_client, "h2", "grpc: h2 (the generator's own HTTP/2 client) or library (gRPC C++).");
+ABSL_FLAG(int, streams_per_channel, 1, "grpc --grpc_client=library: streams sharing one channel.");
+ABSL_FLAG(bool, grpc_bdp_probe, true, "grpc --grpc_client=library: let channels probe bandwidth (gRPC's default).");
 ABSL_FLAG(double, connect_timeout, 120, "Seconds allowed to connect and join everyone.");
 
 namespace {
@@ -83,9 +97,9 @@ struct ProcSample {
   double pss_kb = 0;
 };
 
-std::vector<int> Pids() {
+std::vector<int> ParseInts(const std::string& list) {
   std::vector<int> out;
-  for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_pids), ',', absl::SkipEmpty())) {
+  for (absl::string_view p : absl::StrSplit(list, ',', absl::SkipEmpty())) {
     int v;
     if (absl::SimpleAtoi(p, &v)) out.push_back(v);
   }
@@ -175,7 +189,6 @@ struct Stats {
   std::atomic<int64_t> disconnects{0};
   std::atomic<int64_t> errors{0};
   std::atomic<int64_t> joined{0};
-  std::atomic<int> step{0};
   // Messages scheduled before this time (ns) are not latency-measured (warm-up).
   std::atomic<int64_t> measure_from_ns{0};
   Stats() {
@@ -197,11 +210,11 @@ struct OrderState {
   OrderState() { std::fill(std::begin(last), std::end(last), -1); }
 };
 
-// Finds and accounts every payload in `data` (a frame, possibly many events).
-void Account(const char* data, size_t n, OrderState* order) {
+// Finds and accounts every payload in `data` (a frame, possibly many events),
+// received at `now` (ns).
+void Account(const char* data, size_t n, OrderState* order, int64_t now) {
   const char* end = data + n;
   const char* p = data;
-  int64_t now = NowNs();
   while (p < end) {
     const char* b = static_cast<const char*>(memmem(p, end - p, "b|", 2));
     if (b == nullptr) break;
@@ -235,17 +248,26 @@ void Account(const char* data, size_t n, OrderState* order) {
   }
 }
 
+std::string RoomName(int index) {
+  int rooms = absl::GetFlag(FLAGS_rooms);
+  if (rooms <= 1) return absl::GetFlag(FLAGS_room);
+  return absl::StrCat("bench-", index % rooms);
+}
+
 // ---------------------------------------------------------------------------
-// WebSocket clients on epoll loops.
+// Clients on epoll loops.
 
-enum class Proto { kBridge, kSocketIo, kFloor };
+enum class Proto { kBridge, kSocketIo, kFloor, kGrpc };
 
-struct WsConn {
+struct Conn : chat::bench::H2Stream::Sink {
   int fd = -1;
   int loop = 0;
   bool sender = false;
   int sender_id = 0;
-  enum State { kConnecting, kUpgrading, kOpening, kJoining, kJoined, kDead } state = kConnecting;
+  // Creates its room before joining (the first client of each room, --rooms > 1).
+  bool creator = false;
+  std::string room;
+  enum State { kConnecting, kUpgrading, kOpening, kCreating, kJoining, kJoined, kDead } state = kConnecting;
   std::string in;  // unparsed bytes
   std::string out;
   bool want_out = false;
@@ -253,25 +275,81 @@ struct WsConn {
   int64_t started_ns = 0;
   int64_t joined_ns = 0;
   int id = 0;
+  // grpc: the HTTP/2 stream, and what OnMessage needs.
+  std::unique_ptr<chat::bench::H2Stream> h2;
+  std::string* h2_out = nullptr;
+  int64_t now_ns = 0;
+
+  void OnMessage(std::string_view message) override;
+  void SendEvent(const chat::v1::ClientEvent& ev, std::string* sink) {
+    h2->SendMessage(ev.SerializeAsString(), sink);
+  }
 };
 
-class WsLoops {
+chat::v1::ClientEvent JoinEvent(const std::string& room) {
+  chat::v1::ClientEvent ev;
+  ev.mutable_join()->set_room(room);
+  return ev;
+}
+
+void Joined(Conn* c) {
+  c->state = Conn::kJoined;
+  c->joined_ns = NowNs();
+  g_stats.joined.fetch_add(1);
+}
+
+void Conn::OnMessage(std::string_view message) {
+  std::string_view text;
+  int kind = chat::bench::ServerEventKind(message, &text);
+  switch (kind) {
+    case 2:  // joined
+      if (state == kJoining) Joined(this);
+      return;
+    case 4:  // message
+      if (!sender && state == kJoined) Account(text.data(), text.size(), &order, now_ns);
+      return;
+    case 8:  // error
+    case 12:  // room (created)
+      if (state == kCreating) {
+        // Created, or it already existed: either way, join it.
+        state = kJoining;
+        SendEvent(JoinEvent(room), h2_out);
+        return;
+      }
+      if (kind == 8) g_stats.errors.fetch_add(1);
+      return;
+    default:
+      return;
+  }
+}
+
+class Loops {
  public:
-  WsLoops(Proto proto, std::string host, int port, int threads)
+  Loops(Proto proto, std::string host, int port, int threads)
       : proto_(proto), host_(std::move(host)), port_(port) {
-    for (int i = 0; i < threads; ++i) {
+    // Receiver loops, then the sender loop.
+    for (int i = 0; i < threads + 1; ++i) {
       auto l = std::make_unique<Loop>();
       l->epoll = epoll_create1(0);
       loops_.push_back(std::move(l));
     }
+    Loop& s = send_loop();
+    s.timer = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.ptr = &s.timer;
+    epoll_ctl(s.epoll, EPOLL_CTL_ADD, s.timer, &ev);
   }
 
-  // Opens one connection (on loop i % threads).
-  WsConn* Open(bool sender, int sender_id) {
-    auto c = std::make_unique<WsConn>();
+  // Opens one connection (receivers round-robin over the receiver loops).
+  Conn* Open(bool sender, int sender_id, int index) {
+    auto c = std::make_unique<Conn>();
     c->sender = sender;
     c->sender_id = sender_id;
-    c->loop = next_loop_++ % static_cast<int>(loops_.size());
+    c->room = sender ? RoomName(0) : RoomName(index);
+    c->creator = !sender && absl::GetFlag(FLAGS_rooms) > 1 && index < absl::GetFlag(FLAGS_rooms) &&
+                 (proto_ == Proto::kBridge || proto_ == Proto::kGrpc);
+    c->loop = sender ? static_cast<int>(loops_.size()) - 1 : next_loop_++ % (static_cast<int>(loops_.size()) - 1);
     c->started_ns = NowNs();
     c->id = next_id_++;
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
@@ -282,7 +360,7 @@ class WsLoops {
     a.sin_port = htons(static_cast<uint16_t>(port_));
     inet_pton(AF_INET, host_.c_str(), &a.sin_addr);
     connect(c->fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    WsConn* raw = c.get();
+    Conn* raw = c.get();
     Loop& l = *loops_[raw->loop];
     {
       std::lock_guard<std::mutex> lock(l.mu);
@@ -299,7 +377,7 @@ class WsLoops {
 
   void Start() {
     for (size_t i = 0; i < loops_.size(); ++i) {
-      loops_[i]->thread = std::thread([this, i] { Run(*loops_[i]); });
+      loops_[i]->thread = std::thread([this, i] { Run(*loops_[i], i + 1 == loops_.size()); });
     }
   }
   void Stop() {
@@ -310,67 +388,81 @@ class WsLoops {
   }
   // Sending: rate in messages/s for all senders together; 0 stops.
   void SetRate(double rate, int step) {
-    std::lock_guard<std::mutex> lock(rate_mu_);
-    rate_ = rate;
-    step_ = step;
-    rate_start_ns_ = NowNs();
-    ++rate_gen_;  // each loop resets its own senders' counts when it sees this
+    {
+      std::lock_guard<std::mutex> lock(rate_mu_);
+      rate_ = rate;
+      step_ = step;
+      rate_start_ns_ = NowNs();
+      ++rate_gen_;  // the sender loop resets its senders' counts when it sees this
+    }
+    ArmTimer(rate_start_ns_);
   }
-  int64_t SetupLatencyNs(std::vector<double>* out_ms) {
-    int64_t n = 0;
+  void SetupLatencies(std::vector<double>* out_ms, int64_t after_ns) {
     for (auto& l : loops_) {
       std::lock_guard<std::mutex> lock(l->mu);
       for (auto& c : l->conns) {
-        if (c->joined_ns) {
-          out_ms->push_back((c->joined_ns - c->started_ns) / 1e6);
-          ++n;
-        }
+        if (c->joined_ns && c->started_ns >= after_ns) out_ms->push_back((c->joined_ns - c->started_ns) / 1e6);
       }
     }
-    return n;
-  }
-  int senders() const {
-    int n = 0;
-    for (auto& l : loops_) n += static_cast<int>(l->senders.size());
-    return n;
   }
 
  private:
   struct Loop {
     int epoll = -1;
+    int timer = -1;  // the sender loop only
     std::mutex mu;
-    std::vector<std::unique_ptr<WsConn>> conns;
-    std::vector<WsConn*> senders;
+    std::vector<std::unique_ptr<Conn>> conns;
+    std::vector<Conn*> senders;
     std::thread thread;
-    int gen = 0;  // the rate generation this loop's counts belong to
+    int gen = 0;  // the rate generation the sender counts belong to
   };
 
-  void Run(Loop& l) {
+  Loop& send_loop() { return *loops_.back(); }
+
+  void ArmTimer(int64_t at_ns) {
+    itimerspec t{};
+    if (at_ns > 0) {
+      t.it_value.tv_sec = at_ns / 1000000000;
+      t.it_value.tv_nsec = at_ns % 1000000000;
+      if (t.it_value.tv_sec == 0 && t.it_value.tv_nsec == 0) t.it_value.tv_nsec = 1;
+    }
+    // steady_clock is CLOCK_MONOTONIC, so scheduled times are timerfd times.
+    timerfd_settime(send_loop().timer, TFD_TIMER_ABSTIME, &t, nullptr);
+  }
+
+  void Run(Loop& l, bool sending) {
+    if (sending) prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
     std::vector<epoll_event> events(4096);
     std::vector<char> buf(512 * 1024);
     while (!stop_) {
-      int n = epoll_wait(l.epoll, events.data(), static_cast<int>(events.size()), 1);
+      int n = epoll_wait(l.epoll, events.data(), static_cast<int>(events.size()), 20);
       for (int i = 0; i < n; ++i) {
-        auto* c = static_cast<WsConn*>(events[i].data.ptr);
-        if (c->state == WsConn::kDead) continue;
+        if (events[i].data.ptr == &l.timer) {
+          uint64_t expirations;
+          while (read(l.timer, &expirations, sizeof expirations) > 0) {
+          }
+          SendDue(l);
+          continue;
+        }
+        auto* c = static_cast<Conn*>(events[i].data.ptr);
+        if (c->state == Conn::kDead) continue;
         if (events[i].events & EPOLLOUT) OnWritable(l, c);
-        if (c->state != WsConn::kDead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
+        if (c->state != Conn::kDead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) {
           OnReadable(l, c, buf);
         }
       }
-      SendDue(l);
     }
   }
 
-  void Dead(Loop& l, WsConn* c) {
-    if (c->state == WsConn::kDead) return;
-    if (c->state == WsConn::kJoined) g_stats.disconnects.fetch_add(1);
-    c->state = WsConn::kDead;
+  void Dead(Loop& l, Conn* c) {
+    if (c->state == Conn::kDead) return;
+    if (c->state == Conn::kJoined) g_stats.disconnects.fetch_add(1);
+    c->state = Conn::kDead;
     epoll_ctl(l.epoll, EPOLL_CTL_DEL, c->fd, nullptr);
     close(c->fd);
   }
 
-  void WantOut(Loop& l, WsConn* c, bool on) {
+  void WantOut(Loop& l, Conn* c, bool on) {
     if (c->want_out == on) return;
     c->want_out = on;
     epoll_event ev{};
@@ -379,7 +471,8 @@ class WsLoops {
     epoll_ctl(l.epoll, EPOLL_CTL_MOD, c->fd, &ev);
   }
 
-  void Write(Loop& l, WsConn* c, const std::string& bytes) {
+  void Write(Loop& l, Conn* c, const std::string& bytes) {
+    if (bytes.empty() || c->state == Conn::kDead) return;
     if (!c->out.empty()) {
       c->out += bytes;
       return;
@@ -411,13 +504,15 @@ class WsLoops {
     return f;
   }
 
-  void OnWritable(Loop& l, WsConn* c) {
-    if (c->state == WsConn::kConnecting) {
+  void OnWritable(Loop& l, Conn* c) {
+    if (c->state == Conn::kConnecting) {
       int err = 0;
       socklen_t len = sizeof err;
       getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
       if (err != 0) return Dead(l, c);
-      c->state = WsConn::kUpgrading;
+      WantOut(l, c, false);
+      if (proto_ == Proto::kGrpc) return OpenGrpc(l, c);
+      c->state = Conn::kUpgrading;
       std::string target = "/ws";
       if (proto_ == Proto::kBridge) {
         target = absl::StrCat("/ws?user=bench-", c->id);
@@ -430,7 +525,6 @@ class WsLoops {
                                      "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                                      "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
                                      "Sec-WebSocket-Version: 13\r\n\r\n");
-      WantOut(l, c, false);
       Write(l, c, req);
       return;
     }
@@ -447,7 +541,27 @@ class WsLoops {
     WantOut(l, c, false);
   }
 
-  void OnReadable(Loop& l, WsConn* c, std::vector<char>& buf) {
+  void OpenGrpc(Loop& l, Conn* c) {
+    c->h2 = std::make_unique<chat::bench::H2Stream>();
+    chat::bench::H2Stream::Options o;
+    o.authority = absl::StrCat(host_, ":", port_);
+    o.path = "/chat.v1.ChatService/Connect";
+    o.metadata.emplace_back("x-chat-user", absl::StrCat("grpc-", c->id));
+    std::string bytes = c->h2->Open(o);
+    if (c->creator) {
+      chat::v1::ClientEvent create;
+      create.set_ref("c");
+      create.mutable_create_room()->set_name(c->room);
+      c->state = Conn::kCreating;
+      c->SendEvent(create, &bytes);
+    } else {
+      c->state = Conn::kJoining;
+      c->SendEvent(JoinEvent(c->room), &bytes);
+    }
+    Write(l, c, bytes);
+  }
+
+  void OnReadable(Loop& l, Conn* c, std::vector<char>& buf) {
     for (;;) {
       ssize_t r = read(c->fd, buf.data(), buf.size());
       if (r == 0) return Dead(l, c);
@@ -455,6 +569,7 @@ class WsLoops {
         if (errno == EAGAIN) return;
         return Dead(l, c);
       }
+      int64_t now = NowNs();
       const char* data = buf.data();
       size_t n = static_cast<size_t>(r);
       std::string joined_in;
@@ -465,46 +580,68 @@ class WsLoops {
         n = joined_in.size();
       }
       size_t used = 0;
-      if (c->state == WsConn::kUpgrading) {
-        const char* e = static_cast<const char*>(memmem(data, n, "\r\n\r\n", 4));
-        if (e == nullptr) {
-          c->in.assign(data, n);
-          continue;
+      if (proto_ == Proto::kGrpc) {
+        used = ParseH2(l, c, data, n, now);
+      } else {
+        if (c->state == Conn::kUpgrading) {
+          const char* e = static_cast<const char*>(memmem(data, n, "\r\n\r\n", 4));
+          if (e == nullptr) {
+            c->in.assign(data, n);
+            continue;
+          }
+          if (n < 12 || std::memcmp(data + 9, "101", 3) != 0) return Dead(l, c);
+          used = (e - data) + 4;
+          Opened(l, c);
         }
-        if (n < 12 || std::memcmp(data + 9, "101", 3) != 0) return Dead(l, c);
-        used = (e - data) + 4;
-        Opened(l, c);
+        used += ParseFrames(l, c, data + used, n - used, now);
       }
-      used += ParseFrames(l, c, data + used, n - used);
-      if (c->state == WsConn::kDead) return;
+      if (c->state == Conn::kDead) return;
       if (used < n) c->in.assign(data + used, n - used);
       if (static_cast<size_t>(r) < buf.size()) return;
     }
   }
 
-  void Opened(Loop& l, WsConn* c) {
+  size_t ParseH2(Loop& l, Conn* c, const char* data, size_t n, int64_t now) {
+    std::string replies;
+    c->h2_out = &replies;
+    c->now_ns = now;
+    size_t used = 0;
+    auto result = c->h2->Feed(data, n, &used, &replies, c);
+    c->h2_out = nullptr;
+    Write(l, c, replies);
+    if (result != chat::bench::H2Stream::Result::kOk) {
+      if (c->state != Conn::kJoined || result == chat::bench::H2Stream::Result::kError) {
+        std::fprintf(stderr, "chat-bench: grpc client %d: %s\n", c->id, c->h2->reason().c_str());
+      }
+      Dead(l, c);
+    }
+    return used;
+  }
+
+  void Opened(Loop& l, Conn* c) {
     switch (proto_) {
       case Proto::kBridge:
-        c->state = WsConn::kJoining;
-        Write(l, c, ClientFrame(absl::StrCat(R"({"join":{"room":")", absl::GetFlag(FLAGS_room), R"("}})")));
+        if (c->creator) {
+          c->state = Conn::kCreating;
+          Write(l, c, ClientFrame(absl::StrCat(R"({"ref":"c","createRoom":{"name":")", c->room, R"("}})")));
+        } else {
+          c->state = Conn::kJoining;
+          Write(l, c, ClientFrame(absl::StrCat(R"({"join":{"room":")", c->room, R"("}})")));
+        }
         break;
       case Proto::kSocketIo:
-        c->state = WsConn::kOpening;  // wait for engine.io "0{...}"
+        c->state = Conn::kOpening;  // wait for engine.io "0{...}"
         break;
       case Proto::kFloor:
-        c->state = WsConn::kJoining;
+        c->state = Conn::kJoining;
         Write(l, c, ClientFrame("join"));
+        break;
+      case Proto::kGrpc:
         break;
     }
   }
 
-  void Joined(WsConn* c) {
-    c->state = WsConn::kJoined;
-    c->joined_ns = NowNs();
-    g_stats.joined.fetch_add(1);
-  }
-
-  size_t ParseFrames(Loop& l, WsConn* c, const char* data, size_t n) {
+  size_t ParseFrames(Loop& l, Conn* c, const char* data, size_t n, int64_t now) {
     size_t pos = 0;
     while (n - pos >= 2) {
       const unsigned char* p = reinterpret_cast<const unsigned char*>(data + pos);
@@ -530,51 +667,60 @@ class WsLoops {
         Dead(l, c);
         return pos;
       } else if (opcode == 0x1 || opcode == 0x0) {
-        OnText(l, c, payload, len);
-        if (c->state == WsConn::kDead) return pos;
+        OnText(l, c, payload, len, now);
+        if (c->state == Conn::kDead) return pos;
       }
     }
     return pos;
   }
 
-  void OnText(Loop& l, WsConn* c, const char* p, size_t n) {
+  void OnText(Loop& l, Conn* c, const char* p, size_t n, int64_t now) {
     absl::string_view text(p, n);
     switch (proto_) {
       case Proto::kBridge:
-        if (c->state == WsConn::kJoining && text.find("\"joined\":") != absl::string_view::npos) Joined(c);
+        if (c->state == Conn::kCreating && text.find(R"("ref":"c")") != absl::string_view::npos) {
+          // Created, or it already existed: either way, join it.
+          c->state = Conn::kJoining;
+          Write(l, c, ClientFrame(absl::StrCat(R"({"join":{"room":")", c->room, R"("}})")));
+          return;
+        }
+        if (c->state == Conn::kJoining && text.find("\"joined\":") != absl::string_view::npos) Joined(c);
         if (text.find("\"error\":") != absl::string_view::npos) g_stats.errors.fetch_add(1);
         break;
       case Proto::kSocketIo:
         if (text == "2") return Write(l, c, ClientFrame("3"));  // engine.io ping
-        if (c->state == WsConn::kOpening && !text.empty() && text[0] == '0') {
+        if (c->state == Conn::kOpening && !text.empty() && text[0] == '0') {
           Write(l, c, ClientFrame("40"));
           return;
         }
-        if (c->state == WsConn::kOpening && text.substr(0, 2) == "40") {
-          c->state = WsConn::kJoining;
-          Write(l, c, ClientFrame(absl::StrCat(R"(42["join",")", absl::GetFlag(FLAGS_room), R"("])")));
+        if (c->state == Conn::kOpening && text.substr(0, 2) == "40") {
+          c->state = Conn::kJoining;
+          Write(l, c, ClientFrame(absl::StrCat(R"(42["join",")", c->room, R"("])")));
           return;
         }
-        if (c->state == WsConn::kJoining && text.substr(0, 11) == R"(42["joined")") {
+        if (c->state == Conn::kJoining && text.substr(0, 11) == R"(42["joined")") {
           Joined(c);
           return;
         }
         break;
       case Proto::kFloor:
-        if (c->state == WsConn::kJoining && text == "joined") {
+        if (c->state == Conn::kJoining && text == "joined") {
           Joined(c);
           return;
         }
         break;
+      case Proto::kGrpc:
+        break;
     }
-    if (!c->sender && c->state == WsConn::kJoined) Account(p, n, &c->order);
+    if (!c->sender && c->state == Conn::kJoined) Account(p, n, &c->order, now);
   }
 
+  // The sender loop: sends every message that is due, then arms the timer for
+  // the next one.
   void SendDue(Loop& l) {
     double rate;
     int step;
     int64_t start;
-    int total_senders;
     int gen;
     {
       std::lock_guard<std::mutex> lock(rate_mu_);
@@ -582,46 +728,65 @@ class WsLoops {
       step = step_;
       start = rate_start_ns_;
       gen = rate_gen_;
-      total_senders = 0;
-      for (auto& lp : loops_) total_senders += static_cast<int>(lp->senders.size());
+    }
+    std::vector<Conn*> senders;
+    {
+      std::lock_guard<std::mutex> lock(l.mu);
+      senders = l.senders;
     }
     if (gen != l.gen) {
       l.gen = gen;
-      for (WsConn* s : l.senders) sent_by_[s->sender_id] = 0;
+      for (Conn* s : senders) sent_by_[s->sender_id] = 0;
     }
-    if (rate <= 0 || total_senders == 0) return;
+    if (rate <= 0 || senders.empty()) return;
+    const double per_sender = rate / static_cast<double>(senders.size());
+    const int size = absl::GetFlag(FLAGS_size);
     int64_t now = NowNs();
-    double per_sender = rate / total_senders;
-    int size = absl::GetFlag(FLAGS_size);
-    for (WsConn* s : l.senders) {
-      if (s->state != WsConn::kJoined) continue;
+    int64_t next = INT64_MAX;
+    for (Conn* s : senders) {
       int64_t& sent = sent_by_[s->sender_id];
       // Message k is scheduled at start + k / rate: k + 1 are due at time `now`.
       int64_t due = static_cast<int64_t>((now - start) / 1e9 * per_sender) + 1;
+      if (s->state != Conn::kJoined) {
+        sent = std::max(sent, due);  // a sender that is not in the room skips its turn
+      }
+      std::string batch;
       while (sent < due) {
         // The time this message was due, not when we got to it.
         int64_t sched = start + static_cast<int64_t>(sent * 1e9 / per_sender);
         int64_t counter = counter_[s->sender_id]++;
         std::string payload = MakePayload(step, s->sender_id, counter, sched, size);
-        std::string frame;
         switch (proto_) {
           case Proto::kBridge:
-            frame = ClientFrame(absl::StrCat(R"({"send":{"room":")", absl::GetFlag(FLAGS_room), R"(","text":")",
-                                             payload, R"(","clientMsgId":")", s->sender_id, "-", counter, R"("}})"));
+            batch += ClientFrame(absl::StrCat(R"({"send":{"room":")", s->room, R"(","text":")", payload,
+                                              R"(","clientMsgId":")", s->sender_id, "-", counter, R"("}})"));
             break;
           case Proto::kSocketIo:
-            frame = ClientFrame(absl::StrCat(R"(42["chat message",{"room":")", absl::GetFlag(FLAGS_room),
-                                             R"(","text":")", payload, R"("}])"));
+            batch += ClientFrame(absl::StrCat(R"(42["chat message",{"room":")", s->room, R"(","text":")",
+                                              payload, R"("}])"));
             break;
           case Proto::kFloor:
-            frame = ClientFrame(payload);
+            batch += ClientFrame(payload);
             break;
+          case Proto::kGrpc: {
+            chat::v1::ClientEvent ev;
+            auto* send = ev.mutable_send();
+            send->set_room(s->room);
+            send->set_text(payload);
+            send->set_client_msg_id(absl::StrCat(s->sender_id, "-", counter));
+            s->SendEvent(ev, &batch);
+            break;
+          }
         }
-        Write(l, s, frame);
         ++sent;
         g_stats.sent[step].fetch_add(1, std::memory_order_relaxed);
       }
+      Write(l, s, batch);
+      next = std::min(next, start + static_cast<int64_t>(std::ceil(sent * 1e9 / per_sender)));
     }
+    if (next != INT64_MAX) ArmTimer(std::max(next, now + 1000));
+    std::lock_guard<std::mutex> lock(rate_mu_);
+    if (rate_gen_ != gen) ArmTimer(NowNs());  // SetRate ran meanwhile: start the new schedule now
   }
 
   Proto proto_;
@@ -641,7 +806,7 @@ class WsLoops {
 };
 
 // ---------------------------------------------------------------------------
-// gRPC clients.
+// gRPC C++ library clients (--grpc_client=library), for comparison.
 
 class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1::ServerEvent> {
  public:
@@ -652,9 +817,7 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
     stub->async()->Connect(&ctx_, this);
     AddHold();
     StartRead(&in_);
-    chat::v1::ClientEvent join;
-    join.mutable_join()->set_room(absl::GetFlag(FLAGS_room));
-    Write(std::move(join));
+    Write(JoinEvent(absl::GetFlag(FLAGS_room)));
     StartCall();
   }
   void Write(chat::v1::ClientEvent ev) {
@@ -691,7 +854,7 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
       g_stats.joined.fetch_add(1);
     } else if (in_.has_message() && !sender_ && joined_) {
       const std::string& t = in_.message().text();
-      Account(t.data(), t.size(), &order_);
+      Account(t.data(), t.size(), &order_, NowNs());
     } else if (in_.has_error()) {
       g_stats.errors.fetch_add(1);
     }
@@ -709,8 +872,8 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
   }
   bool sender() const { return sender_; }
   int sender_id() const { return sender_id_; }
-  bool joined() const { return joined_; }
   double setup_ms() const { return joined_ns_ ? (joined_ns_ - started_ns_) / 1e6 : -1; }
+  int64_t started_ns() const { return started_ns_; }
 
  private:
   grpc::ClientContext ctx_;
@@ -729,10 +892,10 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
   int64_t joined_ns_ = 0;
 };
 
-class GrpcClients {
+class GrpcLibClients {
  public:
-  explicit GrpcClients(std::string addr) : addr_(std::move(addr)) {}
-  ~GrpcClients() {
+  explicit GrpcLibClients(std::string addr) : addr_(std::move(addr)) {}
+  ~GrpcLibClients() {
     StopSending();
     for (auto* c : conns_) c->Cancel();
     for (auto* c : conns_) c->WaitDone();
@@ -758,12 +921,14 @@ class GrpcClients {
     if (rate <= 0) return;
     stop_ = false;
     sender_thread_ = std::thread([this, rate, step] {
+      prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
       int64_t start = NowNs();
       double per_sender = rate / senders_.size();
       std::vector<int64_t> sent(senders_.size(), 0);
       int size = absl::GetFlag(FLAGS_size);
       while (!stop_) {
         int64_t now = NowNs();
+        int64_t next = INT64_MAX;
         for (size_t i = 0; i < senders_.size(); ++i) {
           int64_t due = static_cast<int64_t>((now - start) / 1e9 * per_sender) + 1;
           while (sent[i] < due) {
@@ -779,8 +944,13 @@ class GrpcClients {
             ++sent[i];
             g_stats.sent[step].fetch_add(1, std::memory_order_relaxed);
           }
+          next = std::min(next, start + static_cast<int64_t>(std::ceil(sent[i] * 1e9 / per_sender)));
         }
-        std::this_thread::sleep_for(std::chrono::microseconds(500));
+        timespec ts{static_cast<time_t>(next / 1000000000), static_cast<long>(next % 1000000000)};
+        // Short sleeps so StopSending is prompt.
+        int64_t cap = NowNs() + 20000000;
+        if (next > cap) ts = {static_cast<time_t>(cap / 1000000000), static_cast<long>(cap % 1000000000)};
+        clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, nullptr);
       }
     });
   }
@@ -788,9 +958,9 @@ class GrpcClients {
     stop_ = true;
     if (sender_thread_.joinable()) sender_thread_.join();
   }
-  void SetupTimes(std::vector<double>* out) {
+  void SetupTimes(std::vector<double>* out, int64_t after_ns) {
     for (auto* c : conns_) {
-      if (c->setup_ms() >= 0) out->push_back(c->setup_ms());
+      if (c->setup_ms() >= 0 && c->started_ns() >= after_ns) out->push_back(c->setup_ms());
     }
   }
 
@@ -808,15 +978,22 @@ class GrpcClients {
 // ---------------------------------------------------------------------------
 
 struct Target {
-  std::unique_ptr<WsLoops> ws;
-  std::unique_ptr<GrpcClients> grpc;
-  void Open(bool sender, int id) {
-    if (ws) ws->Open(sender, id);
-    else grpc->Open(sender, id);
+  std::unique_ptr<Loops> loops;
+  std::unique_ptr<GrpcLibClients> lib;
+  void Open(bool sender, int sender_id, int index) {
+    if (loops) loops->Open(sender, sender_id, index);
+    else lib->Open(sender, sender_id);
   }
   void SetRate(double r, int step) {
-    if (ws) ws->SetRate(r, step);
-    else grpc->SetRate(r, step);
+    if (loops) loops->SetRate(r, step);
+    else lib->SetRate(r, step);
+  }
+  void SetupTimes(std::vector<double>* out, int64_t after_ns) {
+    if (loops) loops->SetupLatencies(out, after_ns);
+    else lib->SetupTimes(out, after_ns);
+  }
+  void Stop() {
+    if (loops) loops->Stop();
   }
 };
 
@@ -824,15 +1001,23 @@ bool WaitJoined(int64_t want, double timeout_s) {
   auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
   while (Clock::now() < deadline) {
     if (g_stats.joined.load() >= want) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return g_stats.joined.load() >= want;
 }
 
 std::string Common() {
-  return absl::StrFormat(R"("target":"%s","scenario":"%s","label":"%s","subscribers":%d,"senders":%d,"size":%d)",
-                         absl::GetFlag(FLAGS_target), absl::GetFlag(FLAGS_scenario), absl::GetFlag(FLAGS_label),
-                         absl::GetFlag(FLAGS_subscribers), absl::GetFlag(FLAGS_senders), absl::GetFlag(FLAGS_size));
+  return absl::StrFormat(
+      R"("target":"%s","scenario":"%s","label":"%s","subscribers":%d,"senders":%d,"size":%d,"rooms":%d,"grpc_client":"%s")",
+      absl::GetFlag(FLAGS_target), absl::GetFlag(FLAGS_scenario), absl::GetFlag(FLAGS_label),
+      absl::GetFlag(FLAGS_subscribers), absl::GetFlag(FLAGS_senders), absl::GetFlag(FLAGS_size),
+      std::max(1, absl::GetFlag(FLAGS_rooms)), absl::GetFlag(FLAGS_grpc_client));
+}
+
+[[noreturn]] void Fail(const std::string& why) {
+  std::printf("{%s,\"error\":\"%s\"}\n", Common().c_str(), why.c_str());
+  std::fflush(stdout);
+  std::_Exit(1);  // clients may still be connecting; do not wait for them
 }
 
 }  // namespace
@@ -843,37 +1028,89 @@ int main(int argc, char** argv) {
   std::string addr = absl::GetFlag(FLAGS_addr);
   std::string scenario = absl::GetFlag(FLAGS_scenario);
   size_t colon = addr.rfind(':');
+  if (colon == std::string::npos) {
+    std::fprintf(stderr, "chat-bench: --addr must be host:port\n");
+    return 2;
+  }
   std::string host = addr.substr(0, colon);
   int port = std::atoi(addr.c_str() + colon + 1);
   const int n = absl::GetFlag(FLAGS_subscribers);
   const int s = std::min(absl::GetFlag(FLAGS_senders), kMaxSenders);
-  std::vector<int> pids = Pids();
+  const int rooms = std::max(1, absl::GetFlag(FLAGS_rooms));
+  std::vector<int> pids = ParseInts(absl::GetFlag(FLAGS_pids));
+  if (scenario != "fanout" && scenario != "latency" && scenario != "memory" && scenario != "setup") {
+    std::fprintf(stderr, "chat-bench: unknown --scenario %s\n", scenario.c_str());
+    return 2;
+  }
+
+  std::vector<int> cpus = ParseInts(absl::GetFlag(FLAGS_cpus));
+  if (!cpus.empty()) {
+    cpu_set_t set;
+    CPU_ZERO(&set);
+    for (int c : cpus) CPU_SET(c, &set);
+    if (sched_setaffinity(0, sizeof set, &set) != 0) {
+      std::perror("chat-bench: sched_setaffinity");
+      return 2;
+    }
+  }
 
   Target t;
-  if (target == "grpc") {
-    t.grpc = std::make_unique<GrpcClients>(addr);
+  bool library = target == "grpc" && absl::GetFlag(FLAGS_grpc_client) == "library";
+  if (library) {
+    if (rooms > 1) {
+      std::fprintf(stderr, "chat-bench: --rooms needs --grpc_client=h2\n");
+      return 2;
+    }
+    t.lib = std::make_unique<GrpcLibClients>(addr);
   } else {
-    Proto proto = target == "bridge" ? Proto::kBridge : target == "socketio" ? Proto::kSocketIo : Proto::kFloor;
-    if (target != "bridge" && target != "socketio" && target != "floor") {
+    Proto proto;
+    if (target == "bridge") {
+      proto = Proto::kBridge;
+    } else if (target == "socketio") {
+      proto = Proto::kSocketIo;
+    } else if (target == "floor") {
+      proto = Proto::kFloor;
+      if (rooms > 1) {
+        std::fprintf(stderr, "chat-bench: the floor server has one room\n");
+        return 2;
+      }
+    } else if (target == "grpc") {
+      proto = Proto::kGrpc;
+      if (absl::GetFlag(FLAGS_grpc_client) != "h2") {
+        std::fprintf(stderr, "chat-bench: --grpc_client must be h2 or library\n");
+        return 2;
+      }
+    } else {
       std::fprintf(stderr, "chat-bench: unknown --target %s\n", target.c_str());
       return 2;
     }
-    t.ws = std::make_unique<WsLoops>(proto, host, port, absl::GetFlag(FLAGS_threads));
-    t.ws->Start();
+    t.loops = std::make_unique<Loops>(proto, host, port, std::max(1, absl::GetFlag(FLAGS_threads)));
+    t.loops->Start();
   }
 
   ProcSample before_all = SampleProcs(pids);
 
+  // Each room's creator first (they create the rooms the others join).
+  int opened = 0;
+  if (rooms > 1) {
+    for (; opened < std::min(rooms, n); ++opened) t.Open(false, 0, opened);
+    if (!WaitJoined(opened, absl::GetFlag(FLAGS_connect_timeout))) {
+      Fail(absl::StrCat("only ", g_stats.joined.load(), " of ", opened, " room creators joined"));
+    }
+  }
+
   if (scenario == "setup") {
     // connect -> joined with --inflight at once.
     const int inflight = absl::GetFlag(FLAGS_inflight);
+    const int64_t base = g_stats.joined.load();
+    const int timed = n - opened;
     auto start = Clock::now();
-    int opened = 0;
+    int64_t start_ns = NowNs();
     double cpu0 = SelfCpu();
     ProcSample p0 = SampleProcs(pids);
-    while (g_stats.joined.load() < n) {
-      while (opened < n && opened - g_stats.joined.load() < inflight) {
-        t.Open(false, 0);
+    while (g_stats.joined.load() - base < timed) {
+      while (opened < n && (opened - base) - (g_stats.joined.load() - base) < inflight) {
+        t.Open(false, 0, opened);
         ++opened;
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
@@ -881,46 +1118,43 @@ int main(int argc, char** argv) {
     }
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
     ProcSample p1 = SampleProcs(pids);
+    int64_t joined = g_stats.joined.load() - base;
     std::vector<double> lat;
-    if (t.ws) t.ws->SetupLatencyNs(&lat);
-    else t.grpc->SetupTimes(&lat);
+    t.SetupTimes(&lat, start_ns);
     std::sort(lat.begin(), lat.end());
     auto pct = [&](double p) { return lat.empty() ? 0 : lat[std::min(lat.size() - 1, static_cast<size_t>(p * lat.size()))]; };
     std::printf("{%s,\"connections\":%d,\"joined\":%lld,\"seconds\":%.3f,\"setups_per_s\":%.0f,"
                 "\"setup_p50_ms\":%.2f,\"setup_p99_ms\":%.2f,\"server_cpu_s\":%.3f,\"gen_cpu_s\":%.3f}\n",
-                Common().c_str(), n, static_cast<long long>(g_stats.joined.load()), secs,
-                g_stats.joined.load() / secs, pct(0.5), pct(0.99), p1.cpu_s - p0.cpu_s, SelfCpu() - cpu0);
+                Common().c_str(), timed, static_cast<long long>(joined), secs, joined / secs, pct(0.5), pct(0.99),
+                p1.cpu_s - p0.cpu_s, SelfCpu() - cpu0);
     std::fflush(stdout);
-    if (t.ws) t.ws->Stop();
-    return g_stats.joined.load() == n ? 0 : 1;
+    t.Stop();
+    std::_Exit(joined == timed ? 0 : 1);
   }
 
   // Connect everyone: subscribers first, then senders.
-  for (int i = 0; i < n; ++i) {
-    t.Open(false, 0);
+  for (int i = opened; i < n; ++i) {
+    t.Open(false, 0, i);
     if (i % 64 == 63) WaitJoined(i + 1 - 128, absl::GetFlag(FLAGS_connect_timeout));  // pace the burst
   }
-  for (int i = 0; i < s; ++i) t.Open(true, i);
+  for (int i = 0; i < s; ++i) t.Open(true, i, 0);
   if (!WaitJoined(n + s, absl::GetFlag(FLAGS_connect_timeout))) {
-    std::printf("{%s,\"error\":\"only %lld of %d clients joined\"}\n", Common().c_str(),
-                static_cast<long long>(g_stats.joined.load()), n + s);
-    std::fflush(stdout);
-    if (t.ws) t.ws->Stop();
-    std::_Exit(1);  // gRPC clients may still be connecting; do not wait for them
+    Fail(absl::StrCat("only ", g_stats.joined.load(), " of ", n + s, " clients joined"));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let join-time traffic settle
 
   if (scenario == "memory") {
-    // Idle for a while: the servers settle (ws-bridge returns freed memory every 2 s).
+    // Idle for a while: the servers settle (they return freed memory every 2 s).
     std::this_thread::sleep_for(std::chrono::seconds(5));
     ProcSample after = SampleProcs(pids);
     std::printf("{%s,\"connections\":%d,\"rss_before_kb\":%.0f,\"rss_after_kb\":%.0f,\"pss_before_kb\":%.0f,"
-                "\"pss_after_kb\":%.0f,\"rss_per_conn_kb\":%.2f,\"pss_per_conn_kb\":%.2f}\n",
+                "\"pss_after_kb\":%.0f,\"rss_per_conn_kb\":%.2f,\"pss_per_conn_kb\":%.2f,\"disconnects\":%lld}\n",
                 Common().c_str(), n + s, before_all.rss_kb, after.rss_kb, before_all.pss_kb, after.pss_kb,
-                (after.rss_kb - before_all.rss_kb) / (n + s), (after.pss_kb - before_all.pss_kb) / (n + s));
+                (after.rss_kb - before_all.rss_kb) / (n + s), (after.pss_kb - before_all.pss_kb) / (n + s),
+                static_cast<long long>(g_stats.disconnects.load()));
     std::fflush(stdout);
-    if (t.ws) t.ws->Stop();
-    return 0;
+    t.Stop();
+    std::_Exit(0);
   }
 
   std::vector<double> rates;
@@ -934,13 +1168,12 @@ int main(int argc, char** argv) {
   for (size_t step = 0; step < rates.size() && step < kMaxSteps; ++step) {
     int st = static_cast<int>(step);
     g_stats.measure_from_ns.store(NowNs() + static_cast<int64_t>(warmup * 1e9));
-    int64_t recv0 = 0;
     int64_t ooo0 = g_stats.out_of_order.load(), disc0 = g_stats.disconnects.load(), dup0 = g_stats.duplicates.load();
     t.SetRate(rates[step], st);
     std::this_thread::sleep_for(std::chrono::duration<double>(warmup));
     ProcSample p0 = SampleProcs(pids);
     double cpu0 = SelfCpu();
-    recv0 = g_stats.received[st].load();
+    int64_t recv0 = g_stats.received[st].load();
     auto w0 = Clock::now();
     std::this_thread::sleep_for(std::chrono::duration<double>(duration));
     double window = std::chrono::duration<double>(Clock::now() - w0).count();
@@ -962,7 +1195,7 @@ int main(int argc, char** argv) {
               g_stats.out_of_order.load() == ooo0 && g_stats.duplicates.load() == dup0 &&
               g_stats.disconnects.load() == disc0;
     std::printf(
-        "{%s,\"step\":%d,\"offered_msgs_per_s\":%.0f,\"sent\":%lld,\"expected\":%lld,\"lost\":%lld,"
+        "{%s,\"step\":%d,\"offered_msgs_per_s\":%.1f,\"sent\":%lld,\"expected\":%lld,\"lost\":%lld,"
         "\"out_of_order\":%lld,\"duplicates\":%lld,\"disconnects\":%lld,\"errors\":%lld,"
         "\"deliveries_per_s\":%.0f,\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,"
         "\"deliveries_per_server_cpu_s\":%.0f,\"gen_cpu_util\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
@@ -981,7 +1214,7 @@ int main(int argc, char** argv) {
       if (scenario == "fanout") break;
     }
   }
-  if (t.ws) t.ws->Stop();
-  t.grpc.reset();
+  t.Stop();
+  t.lib.reset();
   return exit_code;
 }
