@@ -1,9 +1,566 @@
 #include "chat/json_codec.h"
 
+#include <cstdint>
+#include <cstring>
+
 #include "absl/strings/str_cat.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace chat {
+namespace {
+
+// ---------------------------------------------------------------------------
+// Fast encoding of the hot ServerEvents (message, member, typing, ack).
+//
+// The output is byte for byte what protobuf 3.21's MessageToJsonString prints
+// for these messages with our options (lowerCamelCase names, defaults omitted,
+// no whitespace, int64 as strings, enums by name, Timestamps in RFC 3339 with 0,
+// 3, 6 or 9 fractional digits), including its string escaping: control
+// characters, '"', '\\', '<', '>', DEL, C1 controls and a fixed list of
+// invisible or bidi code points are written as \u escapes (surrogate pairs
+// above the BMP). Anything else, and any string that is not valid UTF-8, is
+// left to the library. tests/proto/json_codec_test.cc checks both agree.
+
+constexpr char kHex[] = "0123456789abcdef";
+
+void AppendU16Escape(uint32_t unit, std::string* out) {
+  char b[6] = {'\\', 'u', kHex[(unit >> 12) & 0xf], kHex[(unit >> 8) & 0xf], kHex[(unit >> 4) & 0xf],
+               kHex[unit & 0xf]};
+  out->append(b, 6);
+}
+
+// Does protobuf escape this code point (>= 0xa0)?
+bool EscapedAbove9f(uint32_t cp) {
+  switch (cp) {
+    case 0x00ad:
+    case 0x06dd:
+    case 0x070f:
+    case 0x17b4:
+    case 0x17b5:
+    case 0xfeff:
+    case 0xfff9:
+    case 0xfffa:
+    case 0xfffb:
+      return true;
+    default:
+      break;
+  }
+  return (cp >= 0x0600 && cp <= 0x0603) || (cp >= 0x200b && cp <= 0x200f) || (cp >= 0x2028 && cp <= 0x202e) ||
+         (cp >= 0x2060 && cp <= 0x2064) || (cp >= 0x206a && cp <= 0x206f) || cp == 0xe0001 ||
+         (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0020 && cp <= 0xe007f);
+}
+
+// Decodes one UTF-8 sequence at s[i]; 0 if invalid (overlong forms, surrogates
+// and values above U+10FFFF included).
+int DecodeUtf8(const unsigned char* s, size_t n, size_t i, uint32_t* cp) {
+  unsigned char c = s[i];
+  int len;
+  uint32_t v;
+  uint32_t min;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if (c < 0xc2) {
+    return 0;
+  } else if (c < 0xe0) {
+    len = 2;
+    v = c & 0x1f;
+    min = 0x80;
+  } else if (c < 0xf0) {
+    len = 3;
+    v = c & 0x0f;
+    min = 0x800;
+  } else if (c < 0xf5) {
+    len = 4;
+    v = c & 0x07;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > n) return 0;
+  for (int k = 1; k < len; ++k) {
+    unsigned char d = s[i + k];
+    if ((d & 0xc0) != 0x80) return 0;
+    v = (v << 6) | (d & 0x3f);
+  }
+  if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
+  *cp = v;
+  return len;
+}
+
+// Appends `s` as a JSON string; false if it is not valid UTF-8.
+bool AppendString(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  const auto* p = reinterpret_cast<const unsigned char*>(s.data());
+  const size_t n = s.size();
+  size_t plain = 0;  // start of the run not yet copied
+  size_t i = 0;
+  while (i < n) {
+    unsigned char c = p[i];
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\' && c != '<' && c != '>') {
+      ++i;
+      continue;
+    }
+    uint32_t cp;
+    int len = DecodeUtf8(p, n, i, &cp);
+    if (len == 0) return false;
+    bool escape = cp < 0xa0 ? (cp < 0x20 || cp >= 0x7f || cp == '"' || cp == '\\' || cp == '<' || cp == '>')
+                            : EscapedAbove9f(cp);
+    if (!escape) {
+      i += len;
+      continue;
+    }
+    out->append(s.data() + plain, i - plain);
+    switch (cp) {
+      case '"': out->append("\\\""); break;
+      case '\\': out->append("\\\\"); break;
+      case '\b': out->append("\\b"); break;
+      case '\t': out->append("\\t"); break;
+      case '\n': out->append("\\n"); break;
+      case '\f': out->append("\\f"); break;
+      case '\r': out->append("\\r"); break;
+      default:
+        if (cp >= 0x10000) {
+          uint32_t v = cp - 0x10000;
+          AppendU16Escape(0xd800 + (v >> 10), out);
+          AppendU16Escape(0xdc00 + (v & 0x3ff), out);
+        } else {
+          AppendU16Escape(cp, out);
+        }
+    }
+    i += len;
+    plain = i;
+  }
+  out->append(s.data() + plain, n - plain);
+  out->push_back('"');
+  return true;
+}
+
+void AppendDigits(uint64_t v, int width, std::string* out) {
+  char b[20];
+  int k = 0;
+  do {
+    b[k++] = static_cast<char>('0' + v % 10);
+    v /= 10;
+  } while (v != 0 || k < width);
+  while (k > 0) out->push_back(b[--k]);
+}
+
+// RFC 3339 as protobuf writes it; false outside 1970..9999 (left to the library).
+bool AppendTimestamp(const google::protobuf::Timestamp& t, std::string* out) {
+  int64_t secs = t.seconds();
+  int32_t nanos = t.nanos();
+  if (secs < 0 || secs > 253402300799 || nanos < 0 || nanos > 999999999) return false;
+  int64_t days = secs / 86400;
+  int64_t rem = secs % 86400;
+  // Civil date from days since 1970-01-01 (H. Hinnant's algorithm).
+  int64_t z = days + 719468;
+  int64_t era = z / 146097;
+  int64_t doe = z - era * 146097;
+  int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+  int64_t y = yoe + era * 400;
+  int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+  int64_t mp = (5 * doy + 2) / 153;
+  int64_t d = doy - (153 * mp + 2) / 5 + 1;
+  int64_t m = mp < 10 ? mp + 3 : mp - 9;
+  if (m <= 2) ++y;
+  out->push_back('"');
+  AppendDigits(static_cast<uint64_t>(y), 4, out);
+  out->push_back('-');
+  AppendDigits(static_cast<uint64_t>(m), 2, out);
+  out->push_back('-');
+  AppendDigits(static_cast<uint64_t>(d), 2, out);
+  out->push_back('T');
+  AppendDigits(static_cast<uint64_t>(rem / 3600), 2, out);
+  out->push_back(':');
+  AppendDigits(static_cast<uint64_t>(rem / 60 % 60), 2, out);
+  out->push_back(':');
+  AppendDigits(static_cast<uint64_t>(rem % 60), 2, out);
+  if (nanos != 0) {
+    out->push_back('.');
+    if (nanos % 1000000 == 0) {
+      AppendDigits(static_cast<uint64_t>(nanos / 1000000), 3, out);
+    } else if (nanos % 1000 == 0) {
+      AppendDigits(static_cast<uint64_t>(nanos / 1000), 6, out);
+    } else {
+      AppendDigits(static_cast<uint64_t>(nanos), 9, out);
+    }
+  }
+  out->append("Z\"");
+  return true;
+}
+
+// Writes the members of one JSON object, commas included.
+class ObjectWriter {
+ public:
+  explicit ObjectWriter(std::string* out) : out_(out) { out_->push_back('{'); }
+  void Key(absl::string_view key) {
+    if (!first_) out_->push_back(',');
+    first_ = false;
+    out_->push_back('"');
+    out_->append(key.data(), key.size());
+    out_->append("\":");
+  }
+  bool String(absl::string_view key, const std::string& v) {
+    if (v.empty()) return true;
+    Key(key);
+    return AppendString(v, out_);
+  }
+  void Int64(absl::string_view key, int64_t v) {
+    if (v == 0) return;
+    Key(key);
+    out_->push_back('"');
+    out_->append(absl::StrCat(v));
+    out_->push_back('"');
+  }
+  void Bool(absl::string_view key, bool v) {
+    if (!v) return;
+    Key(key);
+    out_->append("true");
+  }
+  void End() { out_->push_back('}'); }
+
+ private:
+  std::string* out_;
+  bool first_ = true;
+};
+
+bool FastEncode(const chat::v1::ServerEvent& ev, std::string* out) {
+  using E = chat::v1::ServerEvent;
+  out->reserve(96 + (ev.has_message() ? ev.message().text().size() + ev.message().room().size() : 0));
+  ObjectWriter top(out);
+  if (!top.String("ref", ev.ref())) return false;
+  switch (ev.event_case()) {
+    case E::kMessage: {
+      const chat::v1::Message& m = ev.message();
+      top.Key("message");
+      ObjectWriter w(out);
+      if (!w.String("room", m.room())) return false;
+      w.Int64("seq", m.seq());
+      if (!w.String("author", m.author()) || !w.String("text", m.text())) return false;
+      if (m.has_sent_at()) {
+        w.Key("sentAt");
+        if (!AppendTimestamp(m.sent_at(), out)) return false;
+      }
+      if (!w.String("clientMsgId", m.client_msg_id())) return false;
+      w.End();
+      break;
+    }
+    case E::kMember: {
+      const chat::v1::MemberEvent& m = ev.member();
+      top.Key("member");
+      ObjectWriter w(out);
+      if (!w.String("room", m.room()) || !w.String("user", m.user())) return false;
+      if (m.kind() != chat::v1::MemberEvent::KIND_UNSPECIFIED) {
+        if (!chat::v1::MemberEvent::Kind_IsValid(m.kind())) return false;
+        w.Key("kind");
+        out->push_back('"');
+        out->append(chat::v1::MemberEvent::Kind_Name(m.kind()));
+        out->push_back('"');
+      }
+      w.End();
+      break;
+    }
+    case E::kTyping: {
+      const chat::v1::TypingEvent& t = ev.typing();
+      top.Key("typing");
+      ObjectWriter w(out);
+      if (!w.String("room", t.room()) || !w.String("user", t.user())) return false;
+      w.Bool("active", t.active());
+      w.End();
+      break;
+    }
+    case E::kAck: {
+      const chat::v1::Ack& a = ev.ack();
+      top.Key("ack");
+      ObjectWriter w(out);
+      if (!w.String("room", a.room()) || !w.String("clientMsgId", a.client_msg_id())) return false;
+      w.Int64("seq", a.seq());
+      w.Bool("duplicate", a.duplicate());
+      w.End();
+      break;
+    }
+    default:
+      return false;
+  }
+  top.End();
+  return ev.GetReflection()->GetUnknownFields(ev).empty();
+}
+
+// ---------------------------------------------------------------------------
+// Fast decoding of the frequent ClientEvents (send, join, leave, typing, ping)
+// in their plain shapes. Whatever it is not sure about (another event, a
+// duplicate or unknown key, null, a number with a fraction or exponent, a
+// leading zero, an escape outside the BMP rules, invalid UTF-8, two events) is
+// left to the library, which also writes the error messages. So for every
+// input it accepts, the result is what JsonStringToMessage gives.
+
+class Reader {
+ public:
+  explicit Reader(absl::string_view s) : p_(s.data()), end_(s.data() + s.size()) {}
+
+  void Space() {
+    while (p_ < end_ && (*p_ == ' ' || *p_ == '\t' || *p_ == '\n' || *p_ == '\r')) ++p_;
+  }
+  bool Eat(char c) {
+    Space();
+    if (p_ < end_ && *p_ == c) {
+      ++p_;
+      return true;
+    }
+    return false;
+  }
+  bool AtEnd() {
+    Space();
+    return p_ == end_;
+  }
+  bool Peek(char c) {
+    Space();
+    return p_ < end_ && *p_ == c;
+  }
+
+  bool String(std::string* out) {
+    if (!Eat('"')) return false;
+    out->clear();
+    const char* run = p_;
+    while (p_ < end_) {
+      unsigned char c = static_cast<unsigned char>(*p_);
+      if (c == '"') {
+        out->append(run, p_ - run);
+        ++p_;
+        return true;
+      }
+      if (c < 0x20) return false;
+      if (c == '\\') {
+        out->append(run, p_ - run);
+        if (!Escape(out)) return false;
+        run = p_;
+        continue;
+      }
+      if (c >= 0x80) {
+        uint32_t cp;
+        int len = DecodeUtf8(reinterpret_cast<const unsigned char*>(p_), end_ - p_, 0, &cp);
+        if (len == 0) return false;
+        p_ += len;
+        continue;
+      }
+      ++p_;
+    }
+    return false;
+  }
+
+  // A JSON integer, or a string holding one, as protobuf's int64 parsing accepts.
+  bool Int64(int64_t* out) {
+    Space();
+    bool quoted = p_ < end_ && *p_ == '"';
+    if (quoted) ++p_;
+    bool neg = p_ < end_ && *p_ == '-';
+    if (neg) ++p_;
+    const char* digits = p_;
+    uint64_t v = 0;
+    while (p_ < end_ && *p_ >= '0' && *p_ <= '9') {
+      if (v > (UINT64_MAX - 9) / 10) return false;
+      v = v * 10 + static_cast<uint64_t>(*p_ - '0');
+      ++p_;
+    }
+    size_t nd = static_cast<size_t>(p_ - digits);
+    if (nd == 0 || nd > 19 || (nd > 1 && *digits == '0')) return false;
+    if (quoted) {
+      if (p_ >= end_ || *p_ != '"') return false;
+      ++p_;
+    } else if (p_ < end_ && (*p_ == '.' || *p_ == 'e' || *p_ == 'E')) {
+      return false;
+    }
+    if (neg ? v > uint64_t{1} << 63 : v > uint64_t{INT64_MAX}) return false;
+    if (neg && v == 0) return false;  // "-0": let the library decide
+    *out = neg ? static_cast<int64_t>(0 - v) : static_cast<int64_t>(v);
+    return true;
+  }
+
+  bool Bool(bool* out) {
+    Space();
+    if (end_ - p_ >= 4 && std::memcmp(p_, "true", 4) == 0) {
+      p_ += 4;
+      *out = true;
+    } else if (end_ - p_ >= 5 && std::memcmp(p_, "false", 5) == 0) {
+      p_ += 5;
+      *out = false;
+    } else {
+      return false;
+    }
+    return p_ == end_ || !IsWordChar(*p_);
+  }
+
+ private:
+  static bool IsWordChar(char c) {
+    return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
+  }
+
+  static int HexValue(char c) {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+    return -1;
+  }
+
+  bool Hex4(uint32_t* v) {
+    if (end_ - p_ < 4) return false;
+    *v = 0;
+    for (int i = 0; i < 4; ++i) {
+      int h = HexValue(p_[i]);
+      if (h < 0) return false;
+      *v = (*v << 4) | static_cast<uint32_t>(h);
+    }
+    p_ += 4;
+    return true;
+  }
+
+  static void AppendUtf8(uint32_t cp, std::string* out) {
+    if (cp < 0x80) {
+      out->push_back(static_cast<char>(cp));
+    } else if (cp < 0x800) {
+      out->push_back(static_cast<char>(0xc0 | (cp >> 6)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else if (cp < 0x10000) {
+      out->push_back(static_cast<char>(0xe0 | (cp >> 12)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    } else {
+      out->push_back(static_cast<char>(0xf0 | (cp >> 18)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
+      out->push_back(static_cast<char>(0x80 | (cp & 0x3f)));
+    }
+  }
+
+  // At a backslash inside a string.
+  bool Escape(std::string* out) {
+    ++p_;
+    if (p_ >= end_) return false;
+    char c = *p_++;
+    switch (c) {
+      case '"': out->push_back('"'); return true;
+      case '\\': out->push_back('\\'); return true;
+      case '/': out->push_back('/'); return true;
+      case 'b': out->push_back('\b'); return true;
+      case 'f': out->push_back('\f'); return true;
+      case 'n': out->push_back('\n'); return true;
+      case 'r': out->push_back('\r'); return true;
+      case 't': out->push_back('\t'); return true;
+      case 'u': {
+        uint32_t u;
+        if (!Hex4(&u)) return false;
+        if (u >= 0xdc00 && u <= 0xdfff) return false;  // a lone low surrogate
+        if (u >= 0xd800 && u <= 0xdbff) {
+          uint32_t lo;
+          if (end_ - p_ < 2 || p_[0] != '\\' || p_[1] != 'u') return false;
+          p_ += 2;
+          if (!Hex4(&lo) || lo < 0xdc00 || lo > 0xdfff) return false;
+          u = 0x10000 + ((u - 0xd800) << 10) + (lo - 0xdc00);
+        }
+        AppendUtf8(u, out);
+        return true;
+      }
+      default:
+        return false;
+    }
+  }
+
+  const char* p_;
+  const char* end_;
+};
+
+// Reads {"key": value, ...} calling member(key) for each; member returns false
+// to give up. Keys are matched exactly (both JSON and proto field names are
+// listed by the callers); each may appear once.
+template <typename Member>
+bool ReadObject(Reader& r, Member member) {
+  if (!r.Eat('{')) return false;
+  if (r.Eat('}')) return true;
+  std::string key;
+  do {
+    if (!r.String(&key) || !r.Eat(':') || !member(key)) return false;
+  } while (r.Eat(','));
+  return r.Eat('}');
+}
+
+// Marks a field as seen; false if it was seen already.
+bool Once(uint32_t* seen, int bit) {
+  if (*seen & (1u << bit)) return false;
+  *seen |= 1u << bit;
+  return true;
+}
+
+bool FastDecode(absl::string_view json, chat::v1::ClientEvent* ev) {
+  Reader r(json);
+  uint32_t seen = 0;
+  int events = 0;
+  std::string s;
+  bool ok = ReadObject(r, [&](const std::string& key) {
+    if (key == "ref") {
+      return Once(&seen, 0) && r.String(ev->mutable_ref());
+    }
+    if (r.Peek('n')) return false;  // null
+    ++events;
+    uint32_t inner = 0;
+    if (key == "send") {
+      auto* m = ev->mutable_send();
+      return Once(&seen, 1) && ReadObject(r, [&](const std::string& k) {
+               if (k == "room") return Once(&inner, 0) && r.String(m->mutable_room());
+               if (k == "text") return Once(&inner, 1) && r.String(m->mutable_text());
+               if (k == "clientMsgId" || k == "client_msg_id") {
+                 return Once(&inner, 2) && r.String(m->mutable_client_msg_id());
+               }
+               return false;
+             });
+    }
+    if (key == "join") {
+      auto* m = ev->mutable_join();
+      return Once(&seen, 2) && ReadObject(r, [&](const std::string& k) {
+               if (k == "room") return Once(&inner, 0) && r.String(m->mutable_room());
+               if (k == "sinceSeq" || k == "since_seq") {
+                 int64_t v;
+                 if (!Once(&inner, 1) || !r.Int64(&v)) return false;
+                 m->set_since_seq(v);
+                 return true;
+               }
+               return false;
+             });
+    }
+    if (key == "leave") {
+      auto* m = ev->mutable_leave();
+      return Once(&seen, 3) && ReadObject(r, [&](const std::string& k) {
+               return k == "room" && Once(&inner, 0) && r.String(m->mutable_room());
+             });
+    }
+    if (key == "typing") {
+      auto* m = ev->mutable_typing();
+      return Once(&seen, 4) && ReadObject(r, [&](const std::string& k) {
+               if (k == "room") return Once(&inner, 0) && r.String(m->mutable_room());
+               if (k == "active") {
+                 bool v;
+                 if (!Once(&inner, 1) || !r.Bool(&v)) return false;
+                 m->set_active(v);
+                 return true;
+               }
+               return false;
+             });
+    }
+    if (key == "ping") {
+      auto* m = ev->mutable_ping();
+      return Once(&seen, 5) && ReadObject(r, [&](const std::string& k) {
+               int64_t v;
+               if (k != "nonce" || !Once(&inner, 0) || !r.Int64(&v)) return false;
+               m->set_nonce(v);
+               return true;
+             });
+    }
+    return false;
+  });
+  return ok && events == 1 && r.AtEnd();
+}
+
+}  // namespace
 
 std::string ToJson(const google::protobuf::Message& message) {
   std::string out;
@@ -32,12 +589,27 @@ absl::Status FromJson(absl::string_view json, google::protobuf::Message* message
 
 absl::StatusOr<chat::v1::ClientEvent> DecodeClientEvent(absl::string_view json) {
   chat::v1::ClientEvent event;
+  if (FastDecode(json, &event)) return event;
+  event.Clear();
   absl::Status status = FromJson(json, &event);
   if (!status.ok()) return status;
   return event;
 }
 
-std::string EncodeServerEvent(const chat::v1::ServerEvent& event) { return ToJson(event); }
+bool DecodeClientEventFastPath(absl::string_view json, chat::v1::ClientEvent* event) {
+  return FastDecode(json, event);
+}
+
+std::string EncodeServerEvent(const chat::v1::ServerEvent& event) {
+  std::string out;
+  if (FastEncode(event, &out)) return out;
+  return ToJson(event);
+}
+
+bool EncodeServerEventFastPath(const chat::v1::ServerEvent& event, std::string* out) {
+  out->clear();
+  return FastEncode(event, out);
+}
 
 absl::string_view ClientEventKind(const chat::v1::ClientEvent& event) {
   using E = chat::v1::ClientEvent;

@@ -169,7 +169,7 @@ void Gateway::OnDown(Stream* stream, const GatewayDown& down) {
     auto it = rooms_.find(*room);
     if (it == rooms_.end()) return;
     // Encoded once; every local session in the room queues the same buffer.
-    auto json = std::make_shared<const std::string>(ToJson(ev));
+    auto json = std::make_shared<const std::string>(EncodeServerEvent(ev));
     ++stats_.room_frames;
     stats_.room_deliveries += it->second.size();
     for (GatewaySessionSink* sink : it->second) sink->OnRoomFrame(*room, seq, json);

@@ -21,7 +21,7 @@ constexpr auto kCloseTimeout = std::chrono::seconds(2);
 const char kNewline = '\n';
 
 std::shared_ptr<const std::string> Encode(const chat::v1::ServerEvent& event) {
-  return std::make_shared<const std::string>(ToJson(event));
+  return std::make_shared<const std::string>(EncodeServerEvent(event));
 }
 
 chat::v1::ServerEvent ErrorEvent(absl::StatusCode code, const std::string& message,
