@@ -15,6 +15,7 @@ Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
       low_water_(std::max<size_t>(1, std::min(limits.low_water_events, limits.max_events / 4))),
       room_frame_counter_(room_frame_counter),
       kicker_(kicker),
+      kick_lane_(kicker != nullptr ? kicker->AssignLane() : 0),
       writer_(writer) {}
 
 bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event) {
@@ -62,7 +63,9 @@ void Outbox::OnRoomFrame(const RoomFramePtr& frame) {
     // already has), so the gateway stream forwards every frame once.
     ++stats_.room_frames;
     if (room_frame_counter_ != nullptr) room_frame_counter_->fetch_add(1, std::memory_order_relaxed);
-    PushLocked(Item{frame, &frame->gateway, frame->bytes}, /*deferred=*/true);
+    // A gateway stream is one receiver for a whole bridge (a room has a few at
+    // most): its write starts here, without a hop to a kicker thread.
+    PushLocked(Item{frame, &frame->gateway, frame->bytes});
     return;
   }
   if (frame->seq != 0) {
@@ -115,7 +118,7 @@ bool Outbox::PushLocked(Item item, bool deferred) {
   if (write_in_flight_ || kick_pending_) return true;
   if (deferred && kicker_ != nullptr) {
     kick_pending_ = true;
-    kicker_->Kick(shared_from_this());
+    kicker_->Kick(kick_lane_, shared_from_this());
   } else {
     StartNextLocked();
   }

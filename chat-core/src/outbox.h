@@ -138,6 +138,7 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   const size_t low_water_;
   std::atomic<uint64_t>* const room_frame_counter_;
   WriteKicker* const kicker_;
+  const size_t kick_lane_;
   mutable absl::Mutex mu_;
   OutboxWriter* writer_ ABSL_GUARDED_BY(mu_);
   std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);

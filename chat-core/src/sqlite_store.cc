@@ -465,6 +465,15 @@ class SqliteStore : public Store {
       if (rc != SQLITE_DONE) return s.Error(rc, "load counters");
     }
     if (!memory_) {
+      // Checkpoints (copying the WAL back into the database, with its fsyncs) run
+      // on a thread of their own, so no commit waits for one. The writer only
+      // checkpoints itself if the WAL grows far past the mark (a checkpointer
+      // that cannot keep up).
+      if (auto st = writer_.conn.Exec("PRAGMA wal_autocheckpoint=0"); !st.ok()) return st;
+      sqlite3_wal_hook(writer_.conn.db(), &SqliteStore::WalHook, this);
+      auto ckpt = std::make_unique<Connection>();
+      if (auto st = ckpt->Open(options_.path, false, options_.synchronous_full); !st.ok()) return st;
+      checkpointer_ = std::thread([this, c = std::move(ckpt)]() mutable { CheckpointLoop(*c); });
       for (int i = 0; i < std::max(1, options_.reader_threads); ++i) {
         auto conn = std::make_unique<Connection>();
         if (auto st = conn->Open(options_.path, false, options_.synchronous_full); !st.ok()) {
@@ -640,6 +649,8 @@ class SqliteStore : public Store {
     write_cv_.notify_all();
     read_cv_.notify_all();
     if (writer_thread_.joinable()) writer_thread_.join();
+    checkpoint_cv_.notify_all();
+    if (checkpointer_.joinable()) checkpointer_.join();
     for (auto& t : readers_) {
       if (t.joinable()) t.join();
     }
@@ -741,6 +752,40 @@ class SqliteStore : public Store {
     batch.clear();
   }
 
+  // After each commit, on the writer thread: `pages` frames are in the WAL.
+  static int WalHook(void* self_ptr, sqlite3* db, const char* schema, int pages) {
+    auto* self = static_cast<SqliteStore*>(self_ptr);
+    const int mark = std::max(1, self->options_.checkpoint_pages);
+    if (pages >= 8 * mark) {
+      // The checkpointer is not keeping up: bound the WAL here, as SQLite's own
+      // auto-checkpoint would.
+      sqlite3_wal_checkpoint_v2(db, schema, SQLITE_CHECKPOINT_PASSIVE, nullptr, nullptr);
+    } else if (pages >= mark) {
+      std::lock_guard<std::mutex> lock(self->mu_);
+      if (!self->checkpoint_wanted_) {
+        self->checkpoint_wanted_ = true;
+        self->checkpoint_cv_.notify_one();
+      }
+    }
+    return SQLITE_OK;
+  }
+
+  void CheckpointLoop(Connection& conn) {
+    for (;;) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        checkpoint_cv_.wait(lock, [&] { return closed_ || checkpoint_wanted_; });
+        if (closed_) return;
+        checkpoint_wanted_ = false;
+      }
+      int log = 0, done = 0;
+      int rc = sqlite3_wal_checkpoint_v2(conn.db(), nullptr, SQLITE_CHECKPOINT_PASSIVE, &log, &done);
+      if (rc != SQLITE_OK && rc != SQLITE_BUSY) {
+        CHAT_LOG_WARN(kLog, "checkpoint failed: %s", sqlite3_errmsg(conn.db()));
+      }
+    }
+  }
+
   void ReaderLoop(Connection& conn) {
     for (;;) {
       std::function<void(Connection*)> fn;
@@ -762,6 +807,9 @@ class SqliteStore : public Store {
   std::mutex mu_;
   std::condition_variable write_cv_;
   std::condition_variable read_cv_;
+  std::condition_variable checkpoint_cv_;
+  bool checkpoint_wanted_ = false;
+  std::thread checkpointer_;
   std::deque<std::unique_ptr<WriteTask>> write_queue_;
   std::deque<std::function<void(Connection*)>> read_queue_;
   bool closed_ = false;

@@ -4,7 +4,8 @@
 // everything that queued up while the previous commit ran in one transaction
 // (group commit); reader threads own read connections (WAL readers never block the
 // writer). With path ":memory:" there is one connection and reads run on the writer
-// thread. Lifetime: Open() returns it ready; Close() (or the destructor) drains the
+// thread. A checkpoint thread copies the WAL back into the database file in
+// the background (the writer never waits for it). Lifetime: Open() returns it ready; Close() (or the destructor) drains the
 // queues and joins the threads; no callback runs after that.
 #ifndef CHAT_CORE_SRC_SQLITE_STORE_H_
 #define CHAT_CORE_SRC_SQLITE_STORE_H_
@@ -27,6 +28,9 @@ struct SqliteStoreOptions {
   int max_batch = 4096;
   // Appends waiting for the writer beyond this are refused with UNAVAILABLE.
   int max_queued_writes = 200000;
+  // WAL pages after which a background checkpoint copies them into the
+  // database (SQLite's auto-checkpoint mark, moved off the commit path).
+  int checkpoint_pages = 1000;
 };
 
 // Opens (creating and migrating as needed) the database. Errors name the path and

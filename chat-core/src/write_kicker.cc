@@ -1,6 +1,5 @@
 #include "write_kicker.h"
 
-#include <functional>
 
 #include "outbox.h"
 
@@ -17,9 +16,13 @@ WriteKicker::WriteKicker(int threads) {
 
 WriteKicker::~WriteKicker() { Stop(); }
 
-void WriteKicker::Kick(std::shared_ptr<Outbox> outbox) {
-  size_t i = std::hash<const void*>()(outbox.get()) % lanes_.size();
-  Lane& lane = *lanes_[i];
+size_t WriteKicker::AssignLane() { return next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size(); }
+
+void WriteKicker::Kick(size_t lane_index, std::shared_ptr<Outbox> outbox) {
+  // (A lane used to be chosen by hashing the outbox's address, which put every
+  // outbox on lane 0: std::hash of a pointer is the pointer, and they are all
+  // 16-byte aligned.)
+  Lane& lane = *lanes_[lane_index % lanes_.size()];
   bool wake;
   {
     std::lock_guard<std::mutex> lock(lane.mu);

@@ -13,6 +13,7 @@
 #ifndef CHAT_CORE_SRC_WRITE_KICKER_H_
 #define CHAT_CORE_SRC_WRITE_KICKER_H_
 
+#include <atomic>
 #include <condition_variable>
 #include <memory>
 #include <mutex>
@@ -30,9 +31,11 @@ class WriteKicker {
   WriteKicker(const WriteKicker&) = delete;
   WriteKicker& operator=(const WriteKicker&) = delete;
 
-  // Starts `outbox`'s next write on a kicker thread. May be called with the
+  // The lane (thread) for a new outbox: round robin, so streams spread evenly.
+  size_t AssignLane();
+  // Starts `outbox`'s next write on the thread of `lane`. May be called with the
   // outbox's lock held (takes only the pool's own lock).
-  void Kick(std::shared_ptr<Outbox> outbox);
+  void Kick(size_t lane, std::shared_ptr<Outbox> outbox);
   void Stop();
 
  private:
@@ -46,6 +49,7 @@ class WriteKicker {
   void Run(Lane& lane);
 
   std::vector<std::unique_ptr<Lane>> lanes_;
+  std::atomic<size_t> next_lane_{0};
 };
 
 }  // namespace chat::core

@@ -176,6 +176,34 @@ TEST(SqliteStoreTest, ConcurrentAppendsCompleteInSeqOrderPerRoom) {
   }
 }
 
+off_t FileSize(const std::string& path) {
+  struct stat st {};
+  return stat(path.c_str(), &st) == 0 ? st.st_size : -1;
+}
+
+// Commits never run SQLite's auto-checkpoint (it copies the WAL into the database
+// and fsyncs, a stall of milliseconds); a thread of the store does it instead.
+TEST(SqliteStoreTest, CheckpointsRunInTheBackground) {
+  TempDir dir;
+  std::string db = dir.File("chat.db");
+  SqliteStoreOptions o;
+  o.path = db;
+  o.checkpoint_pages = 50;
+  auto s = OpenSqliteStore(o);
+  ASSERT_TRUE(s.ok()) << s.status();
+  int64_t room = MakeRoom(**s, "r").id;
+  const off_t before = FileSize(db);
+  // Each append is its own commit of at least one page: past the mark, but far
+  // below the 8x mark at which the writer would checkpoint by itself.
+  for (int i = 0; i < 150; ++i) ASSERT_TRUE(Append(**s, room, "u", std::string(200, 'x')).ok());
+  EXPECT_TRUE(chat::testing::Eventually([&] { return FileSize(db) >= before + 4 * 4096; }))
+      << "database file stayed at " << FileSize(db) << " bytes (was " << before << ")";
+  // And the messages are all there, in order.
+  auto page = Read(**s, room, HistoryQuery::Direction::kAfter, 0, 500);
+  ASSERT_TRUE(page.ok());
+  EXPECT_EQ(page->messages.size(), 150u);
+}
+
 TEST(SqliteStoreTest, HistoryPagingEdges) {
   TempDir dir;
   auto s = Open(dir.File("chat.db"));
