@@ -197,7 +197,7 @@ void Outbox::FinishWhenDrained(const grpc::Status& status) {
 }
 
 void Outbox::Detach() {
-  std::deque<Item> drop;
+  CompactQueue<Item> drop;
   std::vector<std::function<void()>> waiters;
   {
     absl::MutexLock lock(&mu_);

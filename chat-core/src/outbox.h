@@ -26,6 +26,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "chat/compact_queue.h"
 #include "chat/v1/chat.pb.h"
 #include "frames.h"
 
@@ -141,7 +142,7 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   const size_t kick_lane_;
   mutable absl::Mutex mu_;
   OutboxWriter* writer_ ABSL_GUARDED_BY(mu_);
-  std::deque<Item> queue_ ABSL_GUARDED_BY(mu_);
+  CompactQueue<Item> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool kick_pending_ ABSL_GUARDED_BY(mu_) = false;

@@ -58,6 +58,19 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   builder.SetMaxReceiveMessageSize(o.max_receive_message_bytes);
   // Channelz bookkeeping costs on every message and nothing here reads it.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
+  // Memory per idle connection (chat clients hold a stream open for hours):
+  // small first reads that grow with traffic (capped, so a connection that was
+  // busy does not keep a huge buffer), no zero-copy send bookkeeping (it is off
+  // anyway), no server-side deadline timer per call (clients' deadlines still
+  // cancel their calls), no per-message compression filter (nothing here
+  // compresses), and no HPACK table for what clients send (headers come once
+  // per stream). See docs/benchmarks.md for what each saves.
+  builder.AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, 512);
+  builder.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 64 * 1024);
+  builder.AddChannelArgument(GRPC_ARG_TCP_TX_ZEROCOPY_MAX_SIMULT_SENDS, 0);
+  builder.AddChannelArgument(GRPC_ARG_ENABLE_DEADLINE_CHECKS, 0);
+  builder.AddChannelArgument("grpc.per_message_compression", 0);
+  builder.AddChannelArgument(GRPC_ARG_HTTP2_HPACK_TABLE_SIZE_DECODER, 0);
   // A second chat-core on the same port must fail, not share it.
   builder.AddChannelArgument(GRPC_ARG_ALLOW_REUSEPORT, 0);
   builder.AddChannelArgument(GRPC_ARG_KEEPALIVE_TIME_MS,

@@ -28,6 +28,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge_context.h"
+#include "chat/compact_queue.h"
 #include "gateway.h"
 
 namespace chat::bridge {
@@ -53,38 +54,8 @@ class BufferView {
   const net::const_buffer* end_;
 };
 
-// A FIFO of frames that allocates nothing while empty (std::deque allocates a
-// block up front), so an idle connection costs little.
-template <typename T>
-class CompactQueue {
- public:
-  bool empty() const { return head_ == items_.size(); }
-  size_t size() const { return items_.size() - head_; }
-  // Slots held, consumed ones included (for tests).
-  size_t slots() const { return items_.size(); }
-  T& front() { return items_[head_]; }
-  void push_back(T v) { items_.push_back(std::move(v)); }
-  void pop_front() {
-    items_[head_++] = T();
-    if (head_ == items_.size()) {
-      clear();
-    } else if (head_ >= 64 && head_ * 2 >= items_.size()) {
-      // A queue that never quite empties under steady traffic must not keep
-      // the slots it has consumed: drop them once they are half the storage.
-      items_.erase(items_.begin(), items_.begin() + static_cast<std::ptrdiff_t>(head_));
-      head_ = 0;
-    }
-  }
-  void clear() {
-    items_.clear();
-    head_ = 0;
-    if (items_.capacity() > 64) items_.shrink_to_fit();
-  }
-
- private:
-  std::vector<T> items_;
-  size_t head_ = 0;
-};
+// The per-socket frame queue (chat/compact_queue.h): nothing allocated while idle.
+using chat::CompactQueue;
 
 struct Credentials {
   std::string token;
