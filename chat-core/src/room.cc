@@ -99,14 +99,11 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_o
   joined->set_room(name_);
   joined->set_latest_seq(last_seq_);
   joined->set_member_count(static_cast<int>(user_counts_.size()));
-  std::vector<const std::string*> names;
-  names.reserve(std::min(user_counts_.size(), options_.presence_limit));
+  joined->mutable_members()->Reserve(static_cast<int>(std::min(user_counts_.size(), options_.presence_limit)));
   for (const auto& [user, n] : user_counts_) {
-    if (names.size() >= options_.presence_limit) break;
-    names.push_back(&user);
+    if (static_cast<size_t>(joined->members_size()) >= options_.presence_limit) break;
+    joined->add_members(user);
   }
-  std::sort(names.begin(), names.end(), [](auto* a, auto* b) { return *a < *b; });
-  for (const auto* n : names) joined->add_members(*n);
   t.outbox->PushEvent(t.session, ev);
   return GoLive::kLive;
 }

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "chat/v1/chat.pb.h"
@@ -103,7 +104,9 @@ class Room {
   std::shared_ptr<const SubscriberList> subscribers_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Outbox*, int> subscriber_refs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::string> members_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<std::string, int> user_counts_ ABSL_GUARDED_BY(mu_);
+  // Present users (and their sessions in the room), in name order: `joined`
+  // lists the first --presence_limit of them without sorting on every join.
+  absl::btree_map<std::string, int> user_counts_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chat::core

@@ -10,7 +10,8 @@ namespace chat {
 namespace {
 
 // ---------------------------------------------------------------------------
-// Fast encoding of the hot ServerEvents (message, member, typing, ack).
+// Fast encoding of the frequent ServerEvents (message, member, typing, ack,
+// joined, left, pong, error).
 //
 // The output is byte for byte what protobuf 3.21's MessageToJsonString prints
 // for these messages with our options (lowerCamelCase names, defaults omitted,
@@ -213,6 +214,32 @@ class ObjectWriter {
     out_->append(absl::StrCat(v));
     out_->push_back('"');
   }
+  void Int32(absl::string_view key, int32_t v) {
+    if (v == 0) return;
+    Key(key);
+    out_->append(absl::StrCat(v));
+  }
+  template <typename Enum>
+  bool EnumName(absl::string_view key, int v, const std::string& (*name)(Enum), bool (*valid)(int)) {
+    if (v == 0) return true;
+    if (!valid(v)) return false;  // an unknown value prints as a number: the library's business
+    Key(key);
+    out_->push_back('"');
+    out_->append(name(static_cast<Enum>(v)));
+    out_->push_back('"');
+    return true;
+  }
+  bool Strings(absl::string_view key, const google::protobuf::RepeatedPtrField<std::string>& v) {
+    if (v.empty()) return true;
+    Key(key);
+    out_->push_back('[');
+    for (int i = 0; i < v.size(); ++i) {
+      if (i > 0) out_->push_back(',');
+      if (!AppendString(v.Get(i), out_)) return false;
+    }
+    out_->push_back(']');
+    return true;
+  }
   void Bool(absl::string_view key, bool v) {
     if (!v) return;
     Key(key);
@@ -250,13 +277,47 @@ bool FastEncode(const chat::v1::ServerEvent& ev, std::string* out) {
       const chat::v1::MemberEvent& m = ev.member();
       top.Key("member");
       ObjectWriter w(out);
-      if (!w.String("room", m.room()) || !w.String("user", m.user())) return false;
-      if (m.kind() != chat::v1::MemberEvent::KIND_UNSPECIFIED) {
-        if (!chat::v1::MemberEvent::Kind_IsValid(m.kind())) return false;
-        w.Key("kind");
-        out->push_back('"');
-        out->append(chat::v1::MemberEvent::Kind_Name(m.kind()));
-        out->push_back('"');
+      if (!w.String("room", m.room()) || !w.String("user", m.user()) ||
+          !w.EnumName("kind", m.kind(), &chat::v1::MemberEvent::Kind_Name<chat::v1::MemberEvent::Kind>,
+                      &chat::v1::MemberEvent::Kind_IsValid)) {
+        return false;
+      }
+      w.End();
+      break;
+    }
+    case E::kJoined: {
+      const chat::v1::Joined& j = ev.joined();
+      top.Key("joined");
+      ObjectWriter w(out);
+      if (!w.String("room", j.room()) || !w.Strings("members", j.members())) return false;
+      w.Int64("latestSeq", j.latest_seq());
+      w.Int32("memberCount", j.member_count());
+      w.End();
+      break;
+    }
+    case E::kLeft: {
+      top.Key("left");
+      ObjectWriter w(out);
+      if (!w.String("room", ev.left().room())) return false;
+      w.End();
+      break;
+    }
+    case E::kPong: {
+      top.Key("pong");
+      ObjectWriter w(out);
+      w.Int64("nonce", ev.pong().nonce());
+      w.End();
+      break;
+    }
+    case E::kError: {
+      const chat::v1::Error& e = ev.error();
+      top.Key("error");
+      ObjectWriter w(out);
+      if (!w.EnumName("code", e.code(), &chat::v1::Error::Code_Name<chat::v1::Error::Code>,
+                      &chat::v1::Error::Code_IsValid) ||
+          !w.String("message", e.message()) || !w.String("event", e.event()) ||
+          !w.String("clientMsgId", e.client_msg_id()) || !w.String("room", e.room())) {
+        return false;
       }
       w.End();
       break;

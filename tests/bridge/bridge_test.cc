@@ -159,6 +159,23 @@ TEST(BridgeTest, BadFramesGetErrorEventsAndTheConnectionStaysUsable) {
   EXPECT_TRUE(ws->WaitFor(WsAck("ok")));
 }
 
+// The bridge reads a WebSocket message in small pieces (so an idle socket holds
+// no buffer): a message of many pieces, multi-byte characters split across
+// them, still arrives whole.
+TEST(BridgeTest, AnEventOfManyReadPiecesArrivesWhole) {
+  BridgeEnv env;
+  auto ws = env.Connect(env.Login("erin"));
+  ws->Join("lobby");
+  ASSERT_TRUE(ws->WaitFor(WsJoined("lobby")));
+  std::string text;
+  for (int i = 0; i < 700; ++i) text += "\xc3\xa9\xe2\x82\xac";  // "é€", 3,500 bytes
+  ws->SendMessage("lobby", text, "big");
+  ASSERT_TRUE(ws->WaitFor(WsAck("big")));
+  auto msgs = ws->Messages("lobby");
+  ASSERT_EQ(msgs.size(), 1u);
+  EXPECT_EQ(msgs[0].text(), text);
+}
+
 TEST(BridgeTest, OversizedMessageIsClosedWith1009) {
   BridgeEnv env([](bridge::BridgeOptions& o) { o.max_message_bytes = 1024; });
   auto ws = env.Connect(env.Login("dave"));

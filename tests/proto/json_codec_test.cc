@@ -87,7 +87,30 @@ class Gen {
 chat::v1::ServerEvent RandomServerEvent(Gen& g) {
   chat::v1::ServerEvent ev;
   if (g.Int(0, 3) == 0) ev.set_ref(g.Text(6));
-  switch (g.Int(0, 3)) {
+  switch (g.Int(0, 7)) {
+    case 4: {
+      auto* j = ev.mutable_joined();
+      j->set_room(g.Word());
+      for (int i = g.Int(0, 4); i > 0; --i) j->add_members(g.Text(6));
+      j->set_latest_seq(g.Seq());
+      j->set_member_count(g.Int(0, 3) == 0 ? 0 : g.Int(-5, 100000));
+      break;
+    }
+    case 5:
+      ev.mutable_left()->set_room(g.Word());
+      break;
+    case 6:
+      ev.mutable_pong()->set_nonce(g.Seq());
+      break;
+    case 7: {
+      auto* e = ev.mutable_error();
+      e->set_code(static_cast<chat::v1::Error::Code>(g.Int(0, 16)));
+      e->set_message(g.Text(20));
+      e->set_event(g.Word());
+      e->set_client_msg_id(g.Text(5));
+      e->set_room(g.Word());
+      break;
+    }
     case 0: {
       auto* m = ev.mutable_message();
       m->set_room(g.Word());
@@ -154,10 +177,15 @@ TEST(JsonCodecTest, EncodingLeavesWhatItDoesNotKnowToTheLibrary) {
   invalid_utf8.mutable_message()->set_text(std::string("a\xff", 2));
   EXPECT_FALSE(EncodeServerEventFastPath(invalid_utf8, &out));
 
-  chat::v1::ServerEvent joined;
-  joined.mutable_joined()->set_room("lobby");
-  EXPECT_FALSE(EncodeServerEventFastPath(joined, &out));
-  EXPECT_EQ(EncodeServerEvent(joined), ToJson(joined));
+  chat::v1::ServerEvent history;
+  history.mutable_history()->set_room("lobby");
+  EXPECT_FALSE(EncodeServerEventFastPath(history, &out));
+  EXPECT_EQ(EncodeServerEvent(history), ToJson(history));
+
+  chat::v1::ServerEvent unknown_enum;
+  unknown_enum.mutable_member()->set_kind(static_cast<chat::v1::MemberEvent::Kind>(7));
+  EXPECT_FALSE(EncodeServerEventFastPath(unknown_enum, &out));
+  EXPECT_EQ(EncodeServerEvent(unknown_enum), ToJson(unknown_enum));
 
   chat::v1::ServerEvent before_1970;
   before_1970.mutable_message()->mutable_sent_at()->set_seconds(-5);

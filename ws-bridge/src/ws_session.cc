@@ -18,6 +18,8 @@ constexpr char kLog[] = "ws";
 constexpr absl::string_view kFillRef = "\x01" "fill:";
 constexpr size_t kMaxPendingAfterGap = 1024;
 constexpr auto kCloseTimeout = std::chrono::seconds(2);
+// Bytes one read of a WebSocket message may take (see DoRead).
+constexpr size_t kReadPiece = 256;
 const char kNewline = '\n';
 
 std::shared_ptr<const std::string> Encode(const chat::v1::ServerEvent& event) {
@@ -169,7 +171,11 @@ void WsSession::Refuse(http::status status, const std::string& code, const std::
 }
 
 void WsSession::DoRead() {
-  ws_.async_read(read_buffer_, [self = shared_from_this()](const beast::error_code& ec, size_t n) {
+  // Beast reserves room in the buffer before it waits for data, so an idle
+  // socket holds whatever one read may take: read in small pieces (a browser's
+  // events are small) and assemble the message in OnRead. Measured: 1.3 KB less
+  // per idle socket than async_read's default of one TCP frame (1,536 bytes).
+  ws_.async_read_some(read_buffer_, kReadPiece, [self = shared_from_this()](const beast::error_code& ec, size_t n) {
     self->OnRead(ec, n);
   });
 }
@@ -181,6 +187,11 @@ void WsSession::OnRead(const beast::error_code& ec, size_t bytes) {
       return Teardown("message too big");
     }
     return Teardown(ec == websocket::error::closed ? "closed by the browser" : ec.message());
+  }
+  if (!ws_.is_message_done()) {
+    // More of this message to come (Beast enforces read_message_max across the pieces).
+    if (state_ == State::kOpen) DoRead();
+    return;
   }
   std::string text = beast::buffers_to_string(read_buffer_.data());
   read_buffer_.consume(read_buffer_.size());

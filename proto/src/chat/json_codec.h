@@ -21,7 +21,8 @@ std::string ToJson(const google::protobuf::Message& message);
 absl::Status FromJson(absl::string_view json, google::protobuf::Message* message);
 
 // The WebSocket hot path. Both handle the frequent events (send, join, leave,
-// typing, ping in; message, member, typing, ack out) with a hand-written codec
+// typing, ping in; message, member, typing, ack, joined, left, pong, error out)
+// with a hand-written codec
 // that gives exactly the library's results, and everything else with the
 // library (which also words the errors).
 absl::StatusOr<chat::v1::ClientEvent> DecodeClientEvent(absl::string_view json);
