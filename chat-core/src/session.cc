@@ -288,10 +288,6 @@ bool Session::HandleSend(const std::string& ref, const chat::v1::SendRequest& se
       return true;
     }
     ++inflight_sends_;
-    if (options_.pause_reads_when_busy && inflight_sends_ >= options_.max_inflight_sends) {
-      read_paused_ = true;
-      keep_reading = false;
-    }
   }
   auto self = shared_from_this();
   std::string room_name = send.room();
@@ -313,6 +309,17 @@ bool Session::HandleSend(const std::string& ref, const chat::v1::SendRequest& se
                }
                self->SendDone();
              });
+  // Pause reading only now that this send is queued at the store: a pause set
+  // earlier could be lifted by an older send's completion on another thread,
+  // and the next event read could then reach the store first (two sends would
+  // swap seqs). If the older sends finished meanwhile, there is no need to pause.
+  {
+    absl::MutexLock lock(&mu_);
+    if (options_.pause_reads_when_busy && !closed_ && inflight_sends_ >= options_.max_inflight_sends) {
+      read_paused_ = true;
+      keep_reading = false;
+    }
+  }
   return keep_reading;
 }
 

@@ -225,6 +225,39 @@ TEST(FlowControlTest, ASenderThatDoesNotReadIsSlowedNotDropped) {
   EXPECT_FALSE(w.WaitDone(0ms).has_value());
 }
 
+TEST(FlowControlTest, SendsAreStoredInTheOrderTheyWereSentAcrossReadPauses) {
+  // With 2 sends in flight at most, the stream pauses and resumes its reads on
+  // nearly every send. A resumed read must never overtake the send whose
+  // bookkeeping paused it (found by chat-bench: two sends swapped seqs under
+  // load). Other threads keep the CPUs busy so the paths interleave.
+  core::CoreOptions options = TestCoreOptions();
+  options.services.connect_session.max_inflight_sends = 2;
+  TestCore core(options);
+  auto stub = core.Chat();
+  EventClient w(stub.get(), core.Token("ordered"));
+  w.Join("lobby");
+  ASSERT_TRUE(w.WaitFor(IsJoined("lobby")));
+  std::atomic<bool> stop{false};
+  std::vector<std::thread> hogs;
+  for (int i = 0; i < 2; ++i) {
+    hogs.emplace_back([&] {
+      volatile uint64_t x = 0;
+      while (!stop.load(std::memory_order_relaxed)) x = x + 1;
+    });
+  }
+  constexpr int kSends = 20000;
+  for (int i = 0; i < kSends; ++i) w.SendText("lobby", absl::StrCat(i), absl::StrCat("o", i));
+  bool all_acked = w.WaitFor(IsAck(absl::StrCat("o", kSends - 1)), 60s).has_value();
+  stop = true;
+  for (auto& t : hogs) t.join();
+  ASSERT_TRUE(all_acked);
+  auto msgs = w.Messages("lobby");
+  ASSERT_EQ(msgs.size(), static_cast<size_t>(kSends));
+  for (size_t i = 0; i < msgs.size(); ++i) {
+    ASSERT_EQ(msgs[i].text(), absl::StrCat(i)) << "seq " << msgs[i].seq() << " holds the wrong send";
+  }
+}
+
 TEST(ReplayBurstTest, ResumeRespectsASmallStreamQueue) {
   // A queue of 16 events: the replay must go in steps that fit, not in one burst
   // from the in-memory ring that overflows it.
