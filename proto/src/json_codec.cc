@@ -4,6 +4,7 @@
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
+#include "chat/validate.h"
 #include "google/protobuf/util/json_util.h"
 
 namespace chat {
@@ -51,44 +52,6 @@ bool EscapedAbove9f(uint32_t cp) {
          (cp >= 0x1d173 && cp <= 0x1d17a) || (cp >= 0xe0020 && cp <= 0xe007f);
 }
 
-// Decodes one UTF-8 sequence at s[i]; 0 if invalid (overlong forms, surrogates
-// and values above U+10FFFF included).
-int DecodeUtf8(const unsigned char* s, size_t n, size_t i, uint32_t* cp) {
-  unsigned char c = s[i];
-  int len;
-  uint32_t v;
-  uint32_t min;
-  if (c < 0x80) {
-    *cp = c;
-    return 1;
-  } else if (c < 0xc2) {
-    return 0;
-  } else if (c < 0xe0) {
-    len = 2;
-    v = c & 0x1f;
-    min = 0x80;
-  } else if (c < 0xf0) {
-    len = 3;
-    v = c & 0x0f;
-    min = 0x800;
-  } else if (c < 0xf5) {
-    len = 4;
-    v = c & 0x07;
-    min = 0x10000;
-  } else {
-    return 0;
-  }
-  if (i + len > n) return 0;
-  for (int k = 1; k < len; ++k) {
-    unsigned char d = s[i + k];
-    if ((d & 0xc0) != 0x80) return 0;
-    v = (v << 6) | (d & 0x3f);
-  }
-  if (v < min || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff)) return 0;
-  *cp = v;
-  return len;
-}
-
 // Appends `s` as a JSON string; false if it is not valid UTF-8.
 bool AppendString(absl::string_view s, std::string* out) {
   out->push_back('"');
@@ -103,7 +66,7 @@ bool AppendString(absl::string_view s, std::string* out) {
       continue;
     }
     uint32_t cp;
-    int len = DecodeUtf8(p, n, i, &cp);
+    int len = DecodeUtf8(s, i, &cp);
     if (len == 0) return false;
     bool escape = cp < 0xa0 ? (cp < 0x20 || cp >= 0x7f || cp == '"' || cp == '\\' || cp == '<' || cp == '>')
                             : EscapedAbove9f(cp);
@@ -400,7 +363,7 @@ class Reader {
       }
       if (c >= 0x80) {
         uint32_t cp;
-        int len = DecodeUtf8(reinterpret_cast<const unsigned char*>(p_), end_ - p_, 0, &cp);
+        int len = DecodeUtf8(absl::string_view(p_, static_cast<size_t>(end_ - p_)), 0, &cp);
         if (len == 0) return false;
         p_ += len;
         continue;

@@ -45,41 +45,54 @@ absl::Status ValidatePassword(absl::string_view password) {
   return absl::OkStatus();
 }
 
+int DecodeUtf8(absl::string_view s, size_t i, uint32_t* cp) {
+  const size_t n = s.size();
+  unsigned char c = static_cast<unsigned char>(s[i]);
+  int len;
+  uint32_t v;
+  uint32_t min;
+  if (c < 0x80) {
+    *cp = c;
+    return 1;
+  } else if (c < 0xC2) {
+    return 0;  // a continuation byte, or an overlong two-byte form
+  } else if (c < 0xE0) {
+    len = 2;
+    v = c & 0x1F;
+    min = 0x80;
+  } else if (c < 0xF0) {
+    len = 3;
+    v = c & 0x0F;
+    min = 0x800;
+  } else if (c < 0xF5) {
+    len = 4;
+    v = c & 0x07;
+    min = 0x10000;
+  } else {
+    return 0;
+  }
+  if (i + len > n) return 0;
+  for (int k = 1; k < len; ++k) {
+    unsigned char d = static_cast<unsigned char>(s[i + k]);
+    if ((d & 0xC0) != 0x80) return 0;
+    v = (v << 6) | (d & 0x3F);
+  }
+  if (v < min || v > 0x10FFFF || (v >= 0xD800 && v <= 0xDFFF)) return 0;
+  *cp = v;
+  return len;
+}
+
 bool IsValidUtf8(absl::string_view s) {
   size_t i = 0;
-  const size_t n = s.size();
-  while (i < n) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (c < 0x80) {
+  while (i < s.size()) {
+    if (static_cast<unsigned char>(s[i]) < 0x80) {
       ++i;
       continue;
     }
-    int len;
     uint32_t cp;
-    if ((c & 0xE0) == 0xC0) {
-      len = 2;
-      cp = c & 0x1F;
-    } else if ((c & 0xF0) == 0xE0) {
-      len = 3;
-      cp = c & 0x0F;
-    } else if ((c & 0xF8) == 0xF0) {
-      len = 4;
-      cp = c & 0x07;
-    } else {
-      return false;
-    }
-    if (i + len > n) return false;
-    for (int k = 1; k < len; ++k) {
-      unsigned char cc = static_cast<unsigned char>(s[i + k]);
-      if ((cc & 0xC0) != 0x80) return false;
-      cp = (cp << 6) | (cc & 0x3F);
-    }
-    // Overlong forms, surrogates and out-of-range code points are invalid.
-    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-        cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF)) {
-      return false;
-    }
-    i += len;
+    int len = DecodeUtf8(s, i, &cp);
+    if (len == 0) return false;
+    i += static_cast<size_t>(len);
   }
   return true;
 }

@@ -258,7 +258,6 @@ H2Stream::Result H2Stream::Feed(const char* data, size_t n, size_t* used, std::s
       default:
         break;  // header blocks are not decoded; unknown types are ignored
     }
-    (void)stream;
   }
   *used = pos;
   return result;

@@ -33,6 +33,10 @@ absl::Status ValidatePassword(absl::string_view password);
 absl::Status ValidateText(absl::string_view text, size_t max_bytes);
 absl::Status ValidateClientMsgId(absl::string_view id);
 bool IsValidUtf8(absl::string_view text);
+// Decodes the UTF-8 sequence at s[i] into *cp and returns its length, or 0 if it
+// is not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF
+// included).
+int DecodeUtf8(absl::string_view s, size_t i, uint32_t* cp);
 
 }  // namespace chat
 
