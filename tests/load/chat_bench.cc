@@ -71,7 +71,7 @@ ABSL_FLAG(std::string, room, "lobby", "Room name when --rooms=1 (must exist; lob
 ABSL_FLAG(int, rooms, 1, "memory/setup: spread the clients over this many rooms (bench-0...), created by the generator.");
 ABSL_FLAG(std::string, pids, "", "Comma-separated server process ids to account CPU and memory to.");
 ABSL_FLAG(int, threads, 1, "Receiving event-loop threads of the generator.");
-ABSL_FLAG(std::string, cpus, "", "Pin the generator to these CPUs (comma-separated ids); empty: no pinning.");
+ABSL_FLAG(std::string, cpus, "", "Pin the generator to these CPUs (comma-separated ids); empty: no pinning. If the CPUs cannot be used, it warns and runs unpinned.");
 ABSL_FLAG(int, inflight, 64, "setup: connections being set up at once.");
 ABSL_FLAG(double, max_p99_ms, 1000, "fanout: a step fails when p99 exceeds this.");
 ABSL_FLAG(std::string, label, "", "Free text copied into the output.");
@@ -189,6 +189,9 @@ struct Stats {
   std::atomic<int64_t> disconnects{0};
   std::atomic<int64_t> errors{0};
   std::atomic<int64_t> joined{0};
+  // Clients whose connection ended before they joined (refused, reset, bad
+  // handshake): every scenario needs all of them, so waits stop at the first.
+  std::atomic<int64_t> failed{0};
   // Messages scheduled before this time (ns) are not latency-measured (warm-up).
   std::atomic<int64_t> measure_from_ns{0};
   Stats() {
@@ -456,7 +459,11 @@ class Loops {
 
   void Dead(Loop& l, Conn* c) {
     if (c->state == Conn::kDead) return;
-    if (c->state == Conn::kJoined) g_stats.disconnects.fetch_add(1);
+    if (c->state == Conn::kJoined) {
+      g_stats.disconnects.fetch_add(1);
+    } else {
+      g_stats.failed.fetch_add(1);
+    }
     c->state = Conn::kDead;
     epoll_ctl(l.epoll, EPOLL_CTL_DEL, c->fd, nullptr);
     close(c->fd);
@@ -841,7 +848,11 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
   void OnReadDone(bool ok) override {
     if (!ok) {
       std::lock_guard<std::mutex> lock(mu_);
-      if (joined_) g_stats.disconnects.fetch_add(1);
+      if (joined_) {
+        g_stats.disconnects.fetch_add(1);
+      } else {
+        g_stats.failed.fetch_add(1);
+      }
       if (!done_) {
         done_ = true;
         RemoveHold();
@@ -999,11 +1010,21 @@ struct Target {
 
 bool WaitJoined(int64_t want, double timeout_s) {
   auto deadline = Clock::now() + std::chrono::duration<double>(timeout_s);
-  while (Clock::now() < deadline) {
+  while (Clock::now() < deadline && g_stats.failed.load() == 0) {
     if (g_stats.joined.load() >= want) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return g_stats.joined.load() >= want;
+}
+
+// Why a wait for `want` joined clients came up short.
+std::string JoinShortfall(int64_t want, const char* who) {
+  std::string why = absl::StrCat("only ", g_stats.joined.load(), " of ", want, " ", who, " joined");
+  if (int64_t f = g_stats.failed.load(); f > 0) {
+    absl::StrAppend(&why, "; ", f, " connection(s) ended before joining (is ", absl::GetFlag(FLAGS_target),
+                    " at --addr=", absl::GetFlag(FLAGS_addr), " up?)");
+  }
+  return why;
 }
 
 std::string Common() {
@@ -1096,7 +1117,7 @@ int main(int argc, char** argv) {
   if (rooms > 1) {
     for (; opened < std::min(rooms, n); ++opened) t.Open(false, 0, opened);
     if (!WaitJoined(opened, absl::GetFlag(FLAGS_connect_timeout))) {
-      Fail(absl::StrCat("only ", g_stats.joined.load(), " of ", opened, " room creators joined"));
+      Fail(JoinShortfall(opened, "room creators"));
     }
   }
 
@@ -1115,8 +1136,10 @@ int main(int argc, char** argv) {
         ++opened;
       }
       std::this_thread::sleep_for(std::chrono::microseconds(200));
+      if (g_stats.failed.load() > 0) break;
       if (Clock::now() - start > std::chrono::duration<double>(absl::GetFlag(FLAGS_connect_timeout))) break;
     }
+    if (g_stats.failed.load() > 0) Fail(JoinShortfall(base + timed, "clients"));
     double secs = std::chrono::duration<double>(Clock::now() - start).count();
     ProcSample p1 = SampleProcs(pids);
     int64_t joined = g_stats.joined.load() - base;
@@ -1140,7 +1163,7 @@ int main(int argc, char** argv) {
   }
   for (int i = 0; i < s; ++i) t.Open(true, i, 0);
   if (!WaitJoined(n + s, absl::GetFlag(FLAGS_connect_timeout))) {
-    Fail(absl::StrCat("only ", g_stats.joined.load(), " of ", n + s, " clients joined"));
+    Fail(JoinShortfall(n + s, "clients"));
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(500));  // let join-time traffic settle
 
