@@ -40,6 +40,11 @@ struct BridgeOptions {
   // Per WebSocket outbound queue; a browser over it is closed (1008).
   size_t max_queued_events = 2048;
   size_t max_queued_bytes = 4 << 20;
+  // SO_SNDBUF of each accepted connection, in bytes; 0 leaves the kernel's
+  // autotuning (on loopback that lets a non-reading peer take megabytes). A
+  // small buffer bounds kernel memory per slow browser, and the bridge then
+  // holds the backlog itself and packs it into fewer, fuller frames.
+  int socket_send_buffer = 0;
   // Most events in one WebSocket frame.
   size_t max_events_per_frame = 256;
   // Deadline of the bridge's unary calls to chat-core.
