@@ -44,6 +44,9 @@ ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
           "A silent WebSocket is pinged after this, and closed if it stays silent as long again.");
 ABSL_FLAG(int, max_queued_events, 2048, "Per WebSocket outbound queue; a browser over it is closed (1008).");
 ABSL_FLAG(int, max_queued_bytes, 4 << 20, "Per WebSocket outbound queue, in bytes.");
+ABSL_FLAG(absl::Duration, presence_delay, absl::Milliseconds(50),
+          "How long a member-joined/left event may wait to share a write with others (a message writes it at "
+          "once); 0 writes presence at once.");
 ABSL_FLAG(int, socket_send_buffer, 0,
           "SO_SNDBUF of each connection in bytes; 0 leaves the kernel's autotuning. Small bounds kernel memory per "
           "slow browser.");
@@ -86,9 +89,11 @@ int main(int argc, char** argv) {
   o.max_queued_events = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_events));
   o.max_queued_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_bytes));
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
+  o.presence_delay = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_presence_delay));
   if (o.threads < 1 || o.max_message_bytes < 256 || o.max_connections < 1 || o.events_per_second <= 0 ||
       o.event_burst < 1 || o.max_queued_events < 16 || o.handshake_timeout.count() <= 0 ||
-      o.idle_timeout.count() <= 0 || o.socket_send_buffer < 0) {
+      o.idle_timeout.count() <= 0 || o.socket_send_buffer < 0 ||
+      o.presence_delay.count() < 0 || o.presence_delay > std::chrono::seconds(10)) {
     std::fprintf(stderr, "ws-bridge: a limit flag is out of range (see --help)\n");
     return 2;
   }

@@ -5,7 +5,9 @@
 #include <fstream>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "bridge_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -140,6 +142,84 @@ TEST(BridgeTest, EventsPassThroughAndSeveralEventsShareAFrame) {
     return e.has_member() && e.member().user() == "bob" && e.member().kind() == chat::v1::MemberEvent::LEFT;
   }));
 }
+
+TEST(BridgeTest, PresenceWaitsForTheNextUrgentWriteAndLeavesWithItInOrder) {
+  // So long that only an urgent event can write presence out.
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.presence_delay = std::chrono::hours(1); });
+  auto alice = env.Connect(env.Login("alice"));
+  alice->Join("lobby");
+  ASSERT_TRUE(alice->WaitFor(WsJoined("lobby")));
+  // A round trip, so that nothing of alice's own join is still being written.
+  ClientEvent ping;
+  ping.mutable_ping()->set_nonce(1);
+  alice->Send(ping);
+  ASSERT_TRUE(alice->WaitFor([](const ServerEvent& e) { return e.has_pong(); }));
+  std::vector<std::unique_ptr<WsClient>> others;
+  for (int i = 0; i < 5; ++i) {
+    others.push_back(env.Connect(env.Login(absl::StrCat("user", i))));
+    others.back()->Join("lobby");
+    // A joiner's own reply is urgent: it does not wait for the hour.
+    ASSERT_TRUE(others.back()->WaitFor(WsJoined("lobby")));
+  }
+  alice->SendMessage("lobby", "hello", "m1");
+  ASSERT_TRUE(alice->WaitFor(WsAck("m1")));
+  ASSERT_TRUE(alice->WaitForCount(WsAnyMessage("lobby"), 1));
+  // The five joins reached alice in one frame, behind the urgent event that
+  // started its write, in the order they happened and before her message.
+  std::vector<std::string> users;
+  for (const auto& e : alice->Events()) {
+    if (e.has_member() && e.member().user() != "alice") users.push_back(e.member().user());
+  }
+  EXPECT_THAT(users, ::testing::ElementsAre("user0", "user1", "user2", "user3", "user4"));
+  int frames_with_joins = 0;
+  bool message_seen = false;
+  for (const auto& frame : alice->Frames()) {
+    std::vector<std::string> lines = absl::StrSplit(frame, '\n');
+    size_t joins = 0;
+    for (const auto& l : lines) joins += absl::StrContains(l, "\"member\":{") && absl::StrContains(l, "\"user\":\"user");
+    if (joins == 0) {
+      message_seen |= absl::StrContains(frame, "\"message\":{");
+      continue;
+    }
+    ++frames_with_joins;
+    EXPECT_EQ(joins, 5u) << frame;
+    EXPECT_FALSE(message_seen) << "presence came after the message";
+    // It left with what started the write (alice's message or ack), not on its own.
+    EXPECT_FALSE(absl::StrContains(lines.back(), "\"member\":{")) << "presence left without waiting: " << frame;
+  }
+  EXPECT_EQ(frames_with_joins, 1);
+}
+
+// Presence with nothing else to carry it: written after the delay (or at once).
+class PresenceDelayTest : public ::testing::TestWithParam<int> {};
+
+TEST_P(PresenceDelayTest, JoinsAndLeavesReachTheRoomOnTheirOwn) {
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.presence_delay = std::chrono::milliseconds(GetParam()); });
+  auto alice = env.Connect(env.Login("alice"));
+  alice->Join("lobby");
+  ASSERT_TRUE(alice->WaitFor(WsJoined("lobby")));
+  auto bob = env.Connect(env.Login("bob"));
+  bob->Join("lobby");
+  auto member = [](const char* user, chat::v1::MemberEvent::Kind kind) {
+    return [user, kind](const ServerEvent& e) {
+      return e.has_member() && e.member().user() == user && e.member().kind() == kind;
+    };
+  };
+  ASSERT_TRUE(alice->WaitFor(member("bob", chat::v1::MemberEvent::JOINED)));
+  ClientEvent leave;
+  leave.mutable_leave()->set_room("lobby");
+  bob->Send(leave);
+  ASSERT_TRUE(alice->WaitFor(member("bob", chat::v1::MemberEvent::LEFT)));
+  // A member that disconnects is announced too.
+  auto carol = env.Connect(env.Login("carol"));
+  carol->Join("lobby");
+  ASSERT_TRUE(alice->WaitFor(member("carol", chat::v1::MemberEvent::JOINED)));
+  carol.reset();
+  ASSERT_TRUE(alice->WaitFor(member("carol", chat::v1::MemberEvent::LEFT)));
+}
+
+INSTANTIATE_TEST_SUITE_P(BridgeTest, PresenceDelayTest, ::testing::Values(0, 20),
+                         [](const auto& info) { return absl::StrCat(info.param, "ms"); });
 
 TEST(BridgeTest, BadFramesGetErrorEventsAndTheConnectionStaysUsable) {
   BridgeEnv env;

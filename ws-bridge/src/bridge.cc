@@ -59,6 +59,10 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   b->ctx_->options = std::move(options);
   b->ctx_->gateway = b->gateway_.get();
   b->ctx_->auth = b->auth_.get();
+  if (b->ctx_->options.presence_delay.count() > 0) {
+    b->deferred_ = std::make_unique<DeferredFlush>(*b->io_, b->ctx_->options.presence_delay);
+    b->ctx_->deferred = b->deferred_.get();
+  }
 
   b->gateway_->Start();
   b->DoAccept();
@@ -146,6 +150,7 @@ void Bridge::Shutdown() {
     absl::SleepFor(absl::Milliseconds(5));
   }
   gateway_->Stop();
+  if (deferred_) deferred_->Stop();
   io_->stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
@@ -153,6 +158,8 @@ void Bridge::Shutdown() {
   // Objects bound to the io_context go before it; handlers still queued in it
   // (and the sessions they hold) are destroyed with it, while ctx_ lives on.
   gateway_.reset();
+  ctx_->deferred = nullptr;
+  deferred_.reset();
   trim_timer_.reset();
   acceptor_.reset();
   io_.reset();

@@ -50,6 +50,7 @@ class Bridge {
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;
   std::unique_ptr<Gateway> gateway_;
+  std::unique_ptr<DeferredFlush> deferred_;
   std::unique_ptr<chat::v1::AuthService::Stub> auth_;
   std::unique_ptr<BridgeContext> ctx_;
   std::vector<std::thread> threads_;

@@ -13,6 +13,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge_options.h"
+#include "deferred_flush.h"
 #include "chat/v1/chat.grpc.pb.h"
 #include "gateway.h"
 
@@ -24,6 +25,8 @@ struct BridgeContext {
   BridgeOptions options;
   Gateway* gateway = nullptr;
   chat::v1::AuthService::Stub* auth = nullptr;
+  // Null when --presence_delay is 0 (presence is written at once).
+  DeferredFlush* deferred = nullptr;
 
   std::atomic<int64_t> connections{0};
   std::atomic<uint64_t> ws_opened{0};

@@ -45,6 +45,11 @@ struct BridgeOptions {
   // small buffer bounds kernel memory per slow browser, and the bridge then
   // holds the backlog itself and packs it into fewer, fuller frames.
   int socket_send_buffer = 0;
+  // How long presence (a member joined or left) may wait in a socket's queue
+  // before it is written, so that a burst of joins leaves in one frame per
+  // member instead of one per join. Anything urgent (a message, a reply) writes
+  // the queue at once, presence included. 0: presence is written at once.
+  std::chrono::milliseconds presence_delay{50};
   // Most events in one WebSocket frame.
   size_t max_events_per_frame = 256;
   // Deadline of the bridge's unary calls to chat-core.

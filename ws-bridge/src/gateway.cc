@@ -172,7 +172,8 @@ void Gateway::OnDown(Stream* stream, const GatewayDown& down) {
     auto json = std::make_shared<const std::string>(EncodeServerEvent(ev));
     ++stats_.room_frames;
     stats_.room_deliveries += it->second.size();
-    for (GatewaySessionSink* sink : it->second) sink->OnRoomFrame(*room, seq, json);
+    const bool can_wait = ev.has_member();
+    for (GatewaySessionSink* sink : it->second) sink->OnRoomFrame(*room, seq, json, can_wait);
     return;
   }
   absl::MutexLock lock(&mu_);

@@ -39,9 +39,11 @@ class GatewaySessionSink {
   virtual void OnClosed(chat::v1::Error::Code code, const std::string& reason) = 0;
   // An event for this session alone (joined, left, ack, error, replayed message...).
   virtual void OnSessionEvent(const chat::v1::ServerEvent& event) = 0;
-  // A room event, encoded once for every local session in the room.
+  // A room event, encoded once for every local session in the room. `can_wait`:
+  // presence (a member joined or left), which may wait for the next deferred
+  // flush (--presence_delay) or ride along with the next urgent write.
   virtual void OnRoomFrame(const std::string& room, int64_t seq,
-                           const std::shared_ptr<const std::string>& json) = 0;
+                           const std::shared_ptr<const std::string>& json, bool can_wait) = 0;
   // The gateway stream broke: chat-core is down or restarting.
   virtual void OnGatewayLost() = 0;
 };

@@ -299,12 +299,12 @@ void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event) {
 }
 
 void WsSession::OnRoomFrame(const std::string& room, int64_t seq,
-                            const std::shared_ptr<const std::string>& json) {
+                            const std::shared_ptr<const std::string>& json, bool can_wait) {
   absl::MutexLock lock(&mu_);
   auto it = rooms_.find(room);
   if (it == rooms_.end() || !it->second.live) return;
   if (seq == 0) {
-    EnqueueLocked(json);
+    EnqueueLocked(json, can_wait);
   } else {
     DeliverMessageLocked(room, seq, json);
   }
@@ -340,7 +340,7 @@ void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame
 
 void WsSession::EnqueueEventLocked(const chat::v1::ServerEvent& event) { EnqueueLocked(Encode(event)); }
 
-void WsSession::EnqueueLocked(Frame frame) {
+void WsSession::EnqueueLocked(Frame frame, bool can_wait) {
   if (failing_) return;
   if (queue_.size() >= ctx_->options.max_queued_events ||
       queued_bytes_ + frame->size() > ctx_->options.max_queued_bytes) {
@@ -349,10 +349,24 @@ void WsSession::EnqueueLocked(Frame frame) {
   }
   queued_bytes_ += frame->size();
   queue_.push_back(std::move(frame));
-  if (!write_scheduled_) {
-    write_scheduled_ = true;
-    net::post(ws_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
+  if (write_scheduled_) return;  // the write that is coming takes it
+  if (can_wait && ctx_->deferred != nullptr) {
+    if (!deferred_) {
+      deferred_ = true;
+      ctx_->deferred->Add(weak_from_this());
+    }
+    return;
   }
+  write_scheduled_ = true;
+  net::post(ws_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
+}
+
+void WsSession::FlushDeferred() {
+  absl::MutexLock lock(&mu_);
+  deferred_ = false;
+  if (write_scheduled_ || queue_.empty() || failing_) return;
+  write_scheduled_ = true;
+  net::post(ws_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
 }
 
 void WsSession::FailLocked(websocket::close_code code, std::string reason) {

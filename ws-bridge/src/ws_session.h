@@ -79,8 +79,11 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   void OnClosed(chat::v1::Error::Code code, const std::string& reason) override;
   void OnSessionEvent(const chat::v1::ServerEvent& event) override;
   void OnRoomFrame(const std::string& room, int64_t seq,
-                   const std::shared_ptr<const std::string>& json) override;
+                   const std::shared_ptr<const std::string>& json, bool can_wait) override;
   void OnGatewayLost() override;
+
+  // DeferredFlush's timer (any thread): write what waits in the queue.
+  void FlushDeferred();
 
  private:
   using Frame = std::shared_ptr<const std::string>;
@@ -113,7 +116,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   bool TakeToken();
 
   // Under mu_.
-  void EnqueueLocked(Frame frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // can_wait: queue without starting a write; the deferred flush or the next
+  // urgent event writes it.
+  void EnqueueLocked(Frame frame, bool can_wait = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueEventLocked(const chat::v1::ServerEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -147,6 +152,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // Registered with ctx_->deferred and not yet flushed.
+  bool deferred_ ABSL_GUARDED_BY(mu_) = false;
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, RoomState> rooms_ ABSL_GUARDED_BY(mu_);
 };
