@@ -294,6 +294,8 @@ TEST(BridgeTest, ANonReadingBrowserIsClosedWithoutHoldingOthersBack) {
   BridgeEnv env([](bridge::BridgeOptions& o) {
     o.max_queued_events = 512;
     o.max_queued_bytes = 512 * 1024;
+    // Without a cap, loopback's autotuned send buffer could absorb the flood.
+    o.socket_send_buffer = 16384;
   });
   std::string cookie = env.Login("fast");
   auto fast1 = env.Connect(cookie);
@@ -419,9 +421,10 @@ TEST(BridgeTest, HttpApiRoundTripAndLogoutClosesTheSocket) {
   ASSERT_EQ(r.status, 200);
   ASSERT_EQ(r.set_cookies.size(), 1u);
   EXPECT_THAT(r.set_cookies[0], HasSubstr("Max-Age=0"));
-  auto closed = ws->WaitClosed(1s);
-  ASSERT_TRUE(closed.has_value()) << "the WebSocket should close within a second of logout";
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 1s);
+  // At once, not at the next token check; the bound is loose for loaded machines.
+  auto closed = ws->WaitClosed(5s);
+  ASSERT_TRUE(closed.has_value()) << "the WebSocket should close soon after logout";
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 3s);
   EXPECT_EQ(closed->code, 1008);
   EXPECT_THAT(closed->reason, HasSubstr("logged out"));
   EXPECT_EQ(HttpRequest(env.port(), "GET", "/api/me", "", {{"Cookie", "chat_session=" + cookie}}).status, 401);
@@ -500,10 +503,11 @@ TEST(BridgeTest, ConnectionLimitShedsExtraConnections) {
 }
 
 TEST(BridgeTest, IdleTimeoutClosesASilentPeer) {
-  BridgeEnv env([](bridge::BridgeOptions& o) { o.idle_timeout = std::chrono::milliseconds(300); });
+  // Long enough that the live client's pong never misses it on a loaded machine.
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.idle_timeout = std::chrono::milliseconds(1000); });
   auto quiet = env.Connect(env.Login("ivan"), /*start_reading=*/false);  // never answers pings
   auto live = env.Connect(env.Login("judy"));                             // answers pings while reading
-  ASSERT_TRUE(Eventually([&] { return env.bridge().stats().ws_live == 1; }, 5s));
+  ASSERT_TRUE(Eventually([&] { return env.bridge().stats().ws_live == 1; }, 15s));
   live->Join("lobby");
   EXPECT_TRUE(live->WaitFor(WsJoined("lobby")));
 }

@@ -210,11 +210,12 @@ class Stack(unittest.TestCase):
             self.assertEqual(status, 200)
             t0 = time.time()
             try:
-                while time.time() - t0 < 2:
-                    await asyncio.wait_for(ws.recv(), 2)
+                while time.time() - t0 < 5:
+                    await asyncio.wait_for(ws.recv(), 5)
             except Exception:
                 pass
-            self.assertLess(time.time() - t0, 1.0)
+            # Closed at once (the bound is loose for loaded machines).
+            self.assertLess(time.time() - t0, 3.0)
             self.assertEqual(ws.close_code, 1008)
             self.assertIn("logged out", ws.close_reason)
 

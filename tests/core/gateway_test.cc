@@ -123,6 +123,10 @@ TEST(GatewayTest, ManySessionsOneStreamRoomEventsOncePerStream) {
   EventClient native(stub.get(), core.Token("native"));
   native.Join("lobby");
   ASSERT_TRUE(native.WaitFor(IsJoined("lobby")));
+  // Its join's member event is counted too (just after its joined reply).
+  ASSERT_TRUE(gw.WaitFor([](const chat::v1::GatewayDown& d) {
+    return d.session() == 0 && d.event().has_member() && d.event().member().user() == "native";
+  }));
   uint64_t frames_before = core.hub()->stats().gateway_room_frames;
   gw.Send(3, "lobby", "from the browser", "b1");
   auto ack = gw.WaitFor(SessionAck(3, "b1"));
