@@ -89,7 +89,8 @@ int main(int argc, char** argv) {
   o.max_queued_events = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_events));
   o.max_queued_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_bytes));
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
-  o.presence_delay = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_presence_delay));
+  // Rounded up, so a sub-millisecond delay does not turn the wait off.
+  o.presence_delay = absl::ToChronoMilliseconds(absl::Ceil(absl::GetFlag(FLAGS_presence_delay), absl::Milliseconds(1)));
   if (o.threads < 1 || o.max_message_bytes < 256 || o.max_connections < 1 || o.events_per_second <= 0 ||
       o.event_burst < 1 || o.max_queued_events < 16 || o.handshake_timeout.count() <= 0 ||
       o.idle_timeout.count() <= 0 || o.socket_send_buffer < 0 ||

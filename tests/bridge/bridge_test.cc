@@ -190,6 +190,35 @@ TEST(BridgeTest, PresenceWaitsForTheNextUrgentWriteAndLeavesWithItInOrder) {
   EXPECT_EQ(frames_with_joins, 1);
 }
 
+TEST(BridgeTest, PresenceStopsWaitingBeforeItCouldFillTheQueue) {
+  // A small queue and a delay that never ends: a burst of 20 joins must not
+  // close alice as "too slow"; past half the queue, presence is written.
+  BridgeEnv env([](bridge::BridgeOptions& o) {
+    o.presence_delay = std::chrono::hours(1);
+    o.max_queued_events = 16;
+  });
+  auto alice = env.Connect(env.Login("alice"));
+  alice->Join("lobby");
+  ASSERT_TRUE(alice->WaitFor(WsJoined("lobby")));
+  std::vector<std::unique_ptr<WsClient>> others;
+  for (int i = 0; i < 20; ++i) {
+    others.push_back(env.Connect(env.Login(absl::StrCat("user", i))));
+    others.back()->Join("lobby");
+    ASSERT_TRUE(others.back()->WaitFor(WsJoined("lobby")));
+  }
+  // The first eight left on their own, with no urgent event to carry them.
+  ASSERT_TRUE(alice->WaitFor([](const ServerEvent& e) { return e.has_member() && e.member().user() == "user7"; }));
+  alice->SendMessage("lobby", "still here", "m1");
+  ASSERT_TRUE(alice->WaitFor(WsAck("m1")));
+  std::vector<std::string> users;
+  for (const auto& e : alice->Events()) {
+    if (e.has_member() && e.member().user() != "alice") users.push_back(e.member().user());
+  }
+  ASSERT_EQ(users.size(), 20u);
+  for (int i = 0; i < 20; ++i) EXPECT_EQ(users[i], absl::StrCat("user", i));
+  EXPECT_FALSE(alice->WaitClosed(std::chrono::milliseconds(0)).has_value());
+}
+
 // Presence with nothing else to carry it: written after the delay (or at once).
 class PresenceDelayTest : public ::testing::TestWithParam<int> {};
 

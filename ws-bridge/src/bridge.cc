@@ -89,6 +89,7 @@ void Bridge::DoAccept() {
         socket.set_option(tcp::no_delay(true), ec);
         if (ctx_->options.socket_send_buffer > 0) {
           socket.set_option(net::socket_base::send_buffer_size(ctx_->options.socket_send_buffer), ec);
+          if (ec) CHAT_LOG_WARN(kLog, "cannot set --socket_send_buffer: %s", ec.message());
         }
         auto slot = std::make_unique<ConnectionSlot>(ctx_.get());
         std::make_shared<HttpSession>(std::move(socket), ctx_.get(), std::move(slot))->Run();

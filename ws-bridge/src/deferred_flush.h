@@ -32,13 +32,14 @@ class DeferredFlush {
   DeferredFlush(const DeferredFlush&) = delete;
   DeferredFlush& operator=(const DeferredFlush&) = delete;
 
-  // The session's queue is written within `delay` (WsSession::FlushDeferred).
-  void Add(std::weak_ptr<WsSession> session);
+  // The session's queue is written within `delay` (WsSession::FlushDeferred);
+  // false once stopped (the caller writes at once instead).
+  bool Add(std::weak_ptr<WsSession> session);
   // No more flushes (shutdown closes every session anyway).
   void Stop();
 
  private:
-  void Fire(const boost::system::error_code& ec);
+  void Fire(const boost::system::error_code&);
 
   const std::chrono::milliseconds delay_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
