@@ -103,9 +103,7 @@ TEST(BridgeTest, EventsPassThroughAndSeveralEventsShareAFrame) {
   ASSERT_TRUE(joined.has_value());
   EXPECT_EQ(joined->ref(), "j");
   bob->Join("lobby");
-  ASSERT_TRUE(alice->WaitFor([](const ServerEvent& e) {
-    return e.has_member() && e.member().user() == "bob" && e.member().kind() == chat::v1::MemberEvent::JOINED;
-  }));
+  ASSERT_TRUE(alice->WaitFor(WsMember("bob", chat::v1::MemberEvent::JOINED)));
   // While bob is not reading, 200 messages pile up at the bridge...
   // (about 200 KB, far more than the two 4 KB socket buffers hold).
   const std::string padding(1000, 'x');
@@ -138,9 +136,28 @@ TEST(BridgeTest, EventsPassThroughAndSeveralEventsShareAFrame) {
   leave.set_ref("l");
   bob->Send(leave);
   ASSERT_TRUE(bob->WaitFor([](const ServerEvent& e) { return e.has_left(); }));
-  ASSERT_TRUE(alice->WaitFor([](const ServerEvent& e) {
-    return e.has_member() && e.member().user() == "bob" && e.member().kind() == chat::v1::MemberEvent::LEFT;
-  }));
+  ASSERT_TRUE(alice->WaitFor(WsMember("bob", chat::v1::MemberEvent::LEFT)));
+}
+
+// Users user0..user<n-1>, each joined to the lobby (its joined reply seen).
+std::vector<std::unique_ptr<WsClient>> JoinLobby(BridgeEnv& env, int n) {
+  std::vector<std::unique_ptr<WsClient>> users;
+  for (int i = 0; i < n; ++i) {
+    users.push_back(env.Connect(env.Login(absl::StrCat("user", i))));
+    users.back()->Join("lobby");
+    // A joiner's own reply is urgent: it never waits for presence_delay.
+    EXPECT_TRUE(users.back()->WaitFor(WsJoined("lobby"))) << "user" << i;
+  }
+  return users;
+}
+
+// The users of the member events a client got about others, in order.
+std::vector<std::string> OthersAnnounced(const WsClient& c, const std::string& self) {
+  std::vector<std::string> users;
+  for (const auto& e : c.Events()) {
+    if (e.has_member() && e.member().user() != self) users.push_back(e.member().user());
+  }
+  return users;
 }
 
 TEST(BridgeTest, PresenceWaitsForTheNextUrgentWriteAndLeavesWithItInOrder) {
@@ -154,23 +171,14 @@ TEST(BridgeTest, PresenceWaitsForTheNextUrgentWriteAndLeavesWithItInOrder) {
   ping.mutable_ping()->set_nonce(1);
   alice->Send(ping);
   ASSERT_TRUE(alice->WaitFor([](const ServerEvent& e) { return e.has_pong(); }));
-  std::vector<std::unique_ptr<WsClient>> others;
-  for (int i = 0; i < 5; ++i) {
-    others.push_back(env.Connect(env.Login(absl::StrCat("user", i))));
-    others.back()->Join("lobby");
-    // A joiner's own reply is urgent: it does not wait for the hour.
-    ASSERT_TRUE(others.back()->WaitFor(WsJoined("lobby")));
-  }
+  auto others = JoinLobby(env, 5);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   alice->SendMessage("lobby", "hello", "m1");
   ASSERT_TRUE(alice->WaitFor(WsAck("m1")));
   ASSERT_TRUE(alice->WaitForCount(WsAnyMessage("lobby"), 1));
   // The five joins reached alice in one frame, behind the urgent event that
   // started its write, in the order they happened and before her message.
-  std::vector<std::string> users;
-  for (const auto& e : alice->Events()) {
-    if (e.has_member() && e.member().user() != "alice") users.push_back(e.member().user());
-  }
-  EXPECT_THAT(users, ::testing::ElementsAre("user0", "user1", "user2", "user3", "user4"));
+  EXPECT_THAT(OthersAnnounced(*alice, "alice"), ::testing::ElementsAre("user0", "user1", "user2", "user3", "user4"));
   int frames_with_joins = 0;
   bool message_seen = false;
   for (const auto& frame : alice->Frames()) {
@@ -200,20 +208,13 @@ TEST(BridgeTest, PresenceStopsWaitingBeforeItCouldFillTheQueue) {
   auto alice = env.Connect(env.Login("alice"));
   alice->Join("lobby");
   ASSERT_TRUE(alice->WaitFor(WsJoined("lobby")));
-  std::vector<std::unique_ptr<WsClient>> others;
-  for (int i = 0; i < 20; ++i) {
-    others.push_back(env.Connect(env.Login(absl::StrCat("user", i))));
-    others.back()->Join("lobby");
-    ASSERT_TRUE(others.back()->WaitFor(WsJoined("lobby")));
-  }
+  auto others = JoinLobby(env, 20);
+  ASSERT_FALSE(::testing::Test::HasFailure());
   // The first eight left on their own, with no urgent event to carry them.
-  ASSERT_TRUE(alice->WaitFor([](const ServerEvent& e) { return e.has_member() && e.member().user() == "user7"; }));
+  ASSERT_TRUE(alice->WaitFor(WsMember("user7", chat::v1::MemberEvent::JOINED)));
   alice->SendMessage("lobby", "still here", "m1");
   ASSERT_TRUE(alice->WaitFor(WsAck("m1")));
-  std::vector<std::string> users;
-  for (const auto& e : alice->Events()) {
-    if (e.has_member() && e.member().user() != "alice") users.push_back(e.member().user());
-  }
+  std::vector<std::string> users = OthersAnnounced(*alice, "alice");
   ASSERT_EQ(users.size(), 20u);
   for (int i = 0; i < 20; ++i) EXPECT_EQ(users[i], absl::StrCat("user", i));
   EXPECT_FALSE(alice->WaitClosed(std::chrono::milliseconds(0)).has_value());
@@ -229,22 +230,17 @@ TEST_P(PresenceDelayTest, JoinsAndLeavesReachTheRoomOnTheirOwn) {
   ASSERT_TRUE(alice->WaitFor(WsJoined("lobby")));
   auto bob = env.Connect(env.Login("bob"));
   bob->Join("lobby");
-  auto member = [](const char* user, chat::v1::MemberEvent::Kind kind) {
-    return [user, kind](const ServerEvent& e) {
-      return e.has_member() && e.member().user() == user && e.member().kind() == kind;
-    };
-  };
-  ASSERT_TRUE(alice->WaitFor(member("bob", chat::v1::MemberEvent::JOINED)));
+  ASSERT_TRUE(alice->WaitFor(WsMember("bob", chat::v1::MemberEvent::JOINED)));
   ClientEvent leave;
   leave.mutable_leave()->set_room("lobby");
   bob->Send(leave);
-  ASSERT_TRUE(alice->WaitFor(member("bob", chat::v1::MemberEvent::LEFT)));
+  ASSERT_TRUE(alice->WaitFor(WsMember("bob", chat::v1::MemberEvent::LEFT)));
   // A member that disconnects is announced too.
   auto carol = env.Connect(env.Login("carol"));
   carol->Join("lobby");
-  ASSERT_TRUE(alice->WaitFor(member("carol", chat::v1::MemberEvent::JOINED)));
+  ASSERT_TRUE(alice->WaitFor(WsMember("carol", chat::v1::MemberEvent::JOINED)));
   carol.reset();
-  ASSERT_TRUE(alice->WaitFor(member("carol", chat::v1::MemberEvent::LEFT)));
+  ASSERT_TRUE(alice->WaitFor(WsMember("carol", chat::v1::MemberEvent::LEFT)));
 }
 
 INSTANTIATE_TEST_SUITE_P(BridgeTest, PresenceDelayTest, ::testing::Values(0, 20),

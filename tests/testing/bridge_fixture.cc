@@ -273,5 +273,10 @@ WsClient::Pred WsAck(const std::string& id) {
 WsClient::Pred WsError(chat::v1::Error::Code code) {
   return [code](const chat::v1::ServerEvent& e) { return e.has_error() && e.error().code() == code; };
 }
+WsClient::Pred WsMember(const std::string& user, chat::v1::MemberEvent::Kind kind) {
+  return [=](const chat::v1::ServerEvent& e) {
+    return e.has_member() && e.member().user() == user && e.member().kind() == kind;
+  };
+}
 
 }  // namespace chat::testing

@@ -123,6 +123,7 @@ WsClient::Pred WsMessage(const std::string& room, int64_t seq);
 WsClient::Pred WsAnyMessage(const std::string& room);
 WsClient::Pred WsAck(const std::string& id);
 WsClient::Pred WsError(chat::v1::Error::Code code);
+WsClient::Pred WsMember(const std::string& user, chat::v1::MemberEvent::Kind kind);
 
 }  // namespace chat::testing
 

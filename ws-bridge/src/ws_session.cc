@@ -350,12 +350,7 @@ void WsSession::EnqueueLocked(Frame frame, bool can_wait) {
   queued_bytes_ += frame->size();
   queue_.push_back(std::move(frame));
   if (write_scheduled_) return;  // the write that is coming takes it
-  // Presence waits only while the queue is small: once a frame's worth (or half
-  // of what the queue may hold) is waiting, there is nothing more to gain, and
-  // a burst of joins must not fill the queue of a browser that reads promptly.
-  const auto& o = ctx_->options;
-  if (can_wait && ctx_->deferred != nullptr && queue_.size() < std::min(o.max_events_per_frame, o.max_queued_events / 2) &&
-      queued_bytes_ < o.max_queued_bytes / 2) {
+  if (can_wait && PresenceMayWaitLocked()) {
     if (deferred_) return;
     if (ctx_->deferred->Add(weak_from_this())) {
       deferred_ = true;
@@ -363,6 +358,19 @@ void WsSession::EnqueueLocked(Frame frame, bool can_wait) {
     }
     // Stopped (shutting down): write it now.
   }
+  ScheduleWriteLocked();
+}
+
+// Presence waits only while the queue is small: once a frame's worth (or half
+// of what the queue may hold) is waiting, there is nothing more to gain, and a
+// burst of joins must not fill the queue of a browser that reads promptly.
+bool WsSession::PresenceMayWaitLocked() const {
+  const BridgeOptions& o = ctx_->options;
+  return ctx_->deferred != nullptr && queue_.size() < std::min(o.max_events_per_frame, o.max_queued_events / 2) &&
+         queued_bytes_ < o.max_queued_bytes / 2;
+}
+
+void WsSession::ScheduleWriteLocked() {
   write_scheduled_ = true;
   net::post(ws_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
 }
@@ -371,8 +379,7 @@ void WsSession::FlushDeferred() {
   absl::MutexLock lock(&mu_);
   deferred_ = false;
   if (write_scheduled_ || queue_.empty() || failing_) return;
-  write_scheduled_ = true;
-  net::post(ws_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
+  ScheduleWriteLocked();
 }
 
 void WsSession::FailLocked(websocket::close_code code, std::string reason) {

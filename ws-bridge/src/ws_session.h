@@ -120,6 +120,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // urgent event writes it.
   void EnqueueLocked(Frame frame, bool can_wait = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueEventLocked(const chat::v1::ServerEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  bool PresenceMayWaitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Posts DoWrite to the strand; the queue is written from there.
+  void ScheduleWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailLocked(websocket::close_code code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
