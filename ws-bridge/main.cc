@@ -91,12 +91,29 @@ int main(int argc, char** argv) {
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
   // Rounded up, so a sub-millisecond delay does not turn the wait off.
   o.presence_delay = absl::ToChronoMilliseconds(absl::Ceil(absl::GetFlag(FLAGS_presence_delay), absl::Milliseconds(1)));
-  if (o.threads < 1 || o.max_message_bytes < 256 || o.max_connections < 1 || o.events_per_second <= 0 ||
-      o.event_burst < 1 || o.max_queued_events < 16 || o.handshake_timeout.count() <= 0 ||
-      o.idle_timeout.count() <= 0 || o.socket_send_buffer < 0 ||
-      o.presence_delay.count() < 0 || o.presence_delay > std::chrono::seconds(10)) {
-    std::fprintf(stderr, "ws-bridge: a limit flag is out of range (see --help)\n");
-    return 2;
+  // Checked on the flags themselves: a negative size would wrap in size_t.
+  const struct {
+    bool ok;
+    const char* rule;
+  } limits[] = {
+      {o.threads >= 1, "--threads must be at least 1"},
+      {absl::GetFlag(FLAGS_max_message_bytes) >= 256, "--max_message_bytes must be at least 256"},
+      {absl::GetFlag(FLAGS_max_connections) >= 1, "--max_connections must be at least 1"},
+      {o.events_per_second > 0, "--events_per_second must be positive"},
+      {o.event_burst >= 1, "--event_burst must be at least 1"},
+      {o.handshake_timeout.count() > 0, "--handshake_timeout must be at least 1ms"},
+      {o.idle_timeout.count() > 0, "--idle_timeout must be at least 1ms"},
+      {absl::GetFlag(FLAGS_max_queued_events) >= 16, "--max_queued_events must be at least 16"},
+      {absl::GetFlag(FLAGS_max_queued_bytes) >= 1, "--max_queued_bytes must be positive"},
+      {o.socket_send_buffer >= 0, "--socket_send_buffer must be 0 (the kernel's) or a size in bytes"},
+      {o.presence_delay.count() >= 0 && o.presence_delay <= std::chrono::seconds(10),
+       "--presence_delay must be between 0 and 10s"},
+  };
+  for (const auto& limit : limits) {
+    if (!limit.ok) {
+      std::fprintf(stderr, "ws-bridge: %s (see --help)\n", limit.rule);
+      return 2;
+    }
   }
   auto secret = chat::ReadGatewaySecret(absl::GetFlag(FLAGS_gateway_secret_file));
   if (!secret.ok()) {

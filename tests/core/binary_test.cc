@@ -8,6 +8,8 @@
 #include <fstream>
 #include <set>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "core_fixture.h"
@@ -69,6 +71,18 @@ TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
   r = RunCommand({BinaryPath("ws-bridge"), "--gateway_secret_file=" + dir.File("short.secret")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("shorter than 16 characters"));
+
+  // ws-bridge's limits: the message names the flag and its rule.
+  for (const auto& [flag, rule] : std::vector<std::pair<std::string, std::string>>{
+           {"--presence_delay=-1s", "--presence_delay must be between 0 and 10s"},
+           {"--presence_delay=11s", "--presence_delay must be between 0 and 10s"},
+           {"--socket_send_buffer=-1", "--socket_send_buffer must be"},
+           {"--max_queued_events=-1", "--max_queued_events must be at least 16"},
+           {"--threads=0", "--threads must be at least 1"}}) {
+    r = RunCommand({BinaryPath("ws-bridge"), flag});
+    EXPECT_EQ(r.exit_code, 2) << flag;
+    EXPECT_THAT(r.err, HasSubstr(rule)) << flag;
+  }
 
   auto running = CoreProcess::Start(":memory:");
   ASSERT_NE(running, nullptr);
