@@ -36,6 +36,7 @@
 #include <cmath>
 #include <condition_variable>
 #include <cstdio>
+#include <cerrno>
 #include <cstring>
 #include <deque>
 #include <fstream>
@@ -78,6 +79,9 @@ ABSL_FLAG(std::string, label, "", "Free text copied into the output.");
 ABSL_FLAG(std::string, grpc_client, "h2", "grpc: h2 (the generator's own HTTP/2 client) or library (gRPC C++).");
 ABSL_FLAG(int, streams_per_channel, 1, "grpc --grpc_client=library: streams sharing one channel.");
 ABSL_FLAG(bool, grpc_bdp_probe, true, "grpc --grpc_client=library: let channels probe bandwidth (gRPC's default).");
+ABSL_FLAG(std::string, latency_trace, "",
+          "latency: write one line per measured message to this file: sender, counter, scheduled send "
+          "time (ns, CLOCK_MONOTONIC), first and last delivery latency (us), deliveries.");
 ABSL_FLAG(double, connect_timeout, 120, "Seconds allowed to connect and join everyone.");
 
 namespace {
@@ -200,6 +204,83 @@ struct Stats {
 };
 Stats g_stats;
 
+// Per message of the latency scenario: how long its first and its last delivery
+// took. The first is the server's own path (the receiver it reached soonest);
+// last minus first is the fan-out (the server writing N sockets and the
+// generator reading them). Indexed by sender and counter; off (empty) elsewhere.
+class MessageLatencies {
+ public:
+  struct Entry {
+    std::atomic<int64_t> sched_ns{0};
+    std::atomic<int64_t> first_us{INT64_MAX};
+    std::atomic<int64_t> last_us{0};
+    std::atomic<int32_t> deliveries{0};
+  };
+  void Enable(int senders, size_t per_sender) {
+    for (int i = 0; i < senders && i < kMaxSenders; ++i) entries_[i] = std::vector<Entry>(per_sender);
+  }
+  void Add(int sender, int64_t counter, int64_t sched_ns, int64_t us) {
+    std::vector<Entry>& v = entries_[sender];
+    if (counter < 0 || static_cast<size_t>(counter) >= v.size()) return;
+    Entry& e = v[counter];
+    e.sched_ns.store(sched_ns, std::memory_order_relaxed);
+    int64_t m = e.first_us.load(std::memory_order_relaxed);
+    while (us < m && !e.first_us.compare_exchange_weak(m, us)) {
+    }
+    m = e.last_us.load(std::memory_order_relaxed);
+    while (us > m && !e.last_us.compare_exchange_weak(m, us)) {
+    }
+    e.deliveries.fetch_add(1, std::memory_order_relaxed);
+  }
+  // Percentiles (ms) of the first and of the last delivery over measured messages.
+  struct Summary {
+    double first_p50 = 0, first_p99 = 0, last_p50 = 0, last_p99 = 0;
+    int64_t messages = 0;
+  };
+  Summary Summarize() const {
+    std::vector<int64_t> first, last;
+    for (const auto& v : entries_) {
+      for (const Entry& e : v) {
+        if (e.deliveries.load() == 0) continue;
+        first.push_back(e.first_us.load());
+        last.push_back(e.last_us.load());
+      }
+    }
+    Summary s;
+    s.messages = static_cast<int64_t>(first.size());
+    if (first.empty()) return s;
+    auto pct = [](std::vector<int64_t>& v, double p) {
+      size_t k = std::min(v.size() - 1, static_cast<size_t>(std::ceil(p * v.size())) - (p > 0 ? 1 : 0));
+      std::nth_element(v.begin(), v.begin() + k, v.end());
+      return v[k] / 1000.0;
+    };
+    s.first_p50 = pct(first, 0.5);
+    s.first_p99 = pct(first, 0.99);
+    s.last_p50 = pct(last, 0.5);
+    s.last_p99 = pct(last, 0.99);
+    return s;
+  }
+  bool Write(const std::string& path) const {
+    FILE* f = std::fopen(path.c_str(), "w");
+    if (f == nullptr) return false;
+    std::fprintf(f, "# sender counter scheduled_ns first_us last_us deliveries\n");
+    for (int s = 0; s < kMaxSenders; ++s) {
+      for (size_t c = 0; c < entries_[s].size(); ++c) {
+        const Entry& e = entries_[s][c];
+        if (e.deliveries.load() == 0) continue;
+        std::fprintf(f, "%d %zu %lld %lld %lld %d\n", s, c, static_cast<long long>(e.sched_ns.load()),
+                     static_cast<long long>(e.first_us.load()), static_cast<long long>(e.last_us.load()),
+                     e.deliveries.load());
+      }
+    }
+    return std::fclose(f) == 0;
+  }
+
+ private:
+  std::vector<Entry> entries_[kMaxSenders];
+};
+MessageLatencies g_messages;
+
 // Payload: "b|<step>|<sender>|<counter>|<scheduled ns>|xxxx…" padded to --size.
 std::string MakePayload(int step, int sender, int64_t counter, int64_t sched_ns, int size) {
   std::string p = absl::StrCat("b|", step, "|", sender, "|", counter, "|", sched_ns, "|");
@@ -247,6 +328,7 @@ void Account(const char* data, size_t n, OrderState* order, int64_t now) {
     g_stats.received[step].fetch_add(1, std::memory_order_relaxed);
     if (fields[3] >= g_stats.measure_from_ns.load(std::memory_order_relaxed)) {
       g_stats.latency[step]->Add((now - fields[3]) / 1000);
+      g_messages.Add(sender, counter, fields[3], (now - fields[3]) / 1000);
     }
   }
 }
@@ -1063,6 +1145,10 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chat-bench: unknown --scenario %s\n", scenario.c_str());
     return 2;
   }
+  if (!absl::GetFlag(FLAGS_latency_trace).empty() && scenario != "latency") {
+    std::fprintf(stderr, "chat-bench: --latency_trace needs --scenario=latency\n");
+    return 2;
+  }
 
   std::vector<int> cpus = ParseInts(absl::GetFlag(FLAGS_cpus));
   if (!cpus.empty()) {
@@ -1188,6 +1274,14 @@ int main(int argc, char** argv) {
   }
   const double duration = absl::GetFlag(FLAGS_duration);
   const double warmup = absl::GetFlag(FLAGS_warmup);
+  const bool per_message = scenario == "latency" && !rates.empty();
+  if (per_message) {
+    // Counters run on from the start: room for every message this run sends.
+    int senders = std::max(1, absl::GetFlag(FLAGS_senders));
+    double seconds = rates.size() * (warmup + duration + absl::GetFlag(FLAGS_drain) + 1);
+    double most = *std::max_element(rates.begin(), rates.end());
+    g_messages.Enable(senders, static_cast<size_t>(std::min(4e6, most / senders * seconds * 1.5 + 1024)));
+  }
   int exit_code = 0;
   for (size_t step = 0; step < rates.size() && step < kMaxSteps; ++step) {
     int st = static_cast<int>(step);
@@ -1214,6 +1308,14 @@ int main(int argc, char** argv) {
     int64_t lost = expected - g_stats.received[st].load();
     const Histogram& h = *g_stats.latency[st];
     double server_cpu = p1.cpu_s - p0.cpu_s;
+    std::string per_message_json;
+    if (per_message && step + 1 == rates.size()) {
+      MessageLatencies::Summary m = g_messages.Summarize();
+      per_message_json = absl::StrFormat(
+          "\"messages_measured\":%d,\"first_p50_ms\":%.3f,\"first_p99_ms\":%.3f,\"last_p50_ms\":%.3f,"
+          "\"last_p99_ms\":%.3f,",
+          m.messages, m.first_p50, m.first_p99, m.last_p50, m.last_p99);
+    }
     double deliveries_per_s = recv_window / window;
     bool ok = lost == 0 && h.Percentile(0.99) <= absl::GetFlag(FLAGS_max_p99_ms) &&
               g_stats.out_of_order.load() == ooo0 && g_stats.duplicates.load() == dup0 &&
@@ -1223,7 +1325,7 @@ int main(int argc, char** argv) {
         "\"out_of_order\":%lld,\"duplicates\":%lld,\"disconnects\":%lld,\"errors\":%lld,"
         "\"deliveries_per_s\":%.0f,\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,"
         "\"deliveries_per_server_cpu_s\":%.0f,\"gen_cpu_util\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-        "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"server_rss_kb\":%.0f,\"ok\":%s,\"valid\":%s}\n",
+        "\"p99_ms\":%.3f,\"max_ms\":%.3f,%s\"server_rss_kb\":%.0f,\"ok\":%s,\"valid\":%s}\n",
         Common().c_str(), st, rates[step], static_cast<long long>(g_stats.sent[st].load()),
         static_cast<long long>(expected), static_cast<long long>(lost),
         static_cast<long long>(g_stats.out_of_order.load() - ooo0),
@@ -1231,7 +1333,7 @@ int main(int argc, char** argv) {
         static_cast<long long>(g_stats.disconnects.load() - disc0), static_cast<long long>(g_stats.errors.load()),
         deliveries_per_s, server_cpu, server_cpu / window,
         server_cpu > 0 ? recv_window / server_cpu : 0.0, gen_cpu / window, h.Percentile(0.5), h.Percentile(0.9),
-        h.Percentile(0.99), h.max_ms(), p1.rss_kb, ok ? "true" : "false", gen_cpu / window < 0.9 ? "true" : "false");
+        h.Percentile(0.99), h.max_ms(), per_message_json.c_str(), p1.rss_kb, ok ? "true" : "false", gen_cpu / window < 0.9 ? "true" : "false");
     std::fflush(stdout);
     if (!ok) {
       exit_code = scenario == "latency" ? 1 : 0;
@@ -1240,5 +1342,11 @@ int main(int argc, char** argv) {
   }
   t.Stop();
   t.lib.reset();
+  if (const std::string trace = absl::GetFlag(FLAGS_latency_trace); !trace.empty()) {
+    if (!g_messages.Write(trace)) {
+      std::fprintf(stderr, "chat-bench: cannot write --latency_trace=%s: %s\n", trace.c_str(), std::strerror(errno));
+      return 2;
+    }
+  }
   return exit_code;
 }
