@@ -12,7 +12,9 @@
 // never delays a send and no sleep granularity is added to latency.
 // Scenarios print one JSON line each (per rate step for fanout):
 //   fanout   N subscribers + S senders in one room; rate steps until loss or p99 > 1 s
-//   latency  one fixed offered load, latency measured from each message's scheduled send time
+//   latency  one fixed offered load, latency measured from each message's scheduled send time;
+//            also per message its first delivery (the server's own path) and its last
+//            (first_/last_p50_ms, _p99_ms); --latency_trace=FILE lists every message
 //   memory   N idle joined clients; RSS/PSS of the server processes before and after
 //   setup    connect -> joined for N clients, --inflight at once
 // --rooms=R spreads the clients over R rooms (bench-0 ... bench-R-1, created by
