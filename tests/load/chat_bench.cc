@@ -262,9 +262,8 @@ class MessageLatencies {
     s.last_p99 = pct(last, 0.99);
     return s;
   }
-  bool Write(const std::string& path) const {
-    FILE* f = std::fopen(path.c_str(), "w");
-    if (f == nullptr) return false;
+  // Writes the trace to `f` and closes it.
+  bool Write(FILE* f) const {
     std::fprintf(f, "# sender counter scheduled_ns first_us last_us deliveries\n");
     for (int s = 0; s < kMaxSenders; ++s) {
       for (size_t c = 0; c < entries_[s].size(); ++c) {
@@ -1147,9 +1146,18 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "chat-bench: unknown --scenario %s\n", scenario.c_str());
     return 2;
   }
-  if (!absl::GetFlag(FLAGS_latency_trace).empty() && scenario != "latency") {
-    std::fprintf(stderr, "chat-bench: --latency_trace needs --scenario=latency\n");
-    return 2;
+  FILE* trace_file = nullptr;
+  if (const std::string trace = absl::GetFlag(FLAGS_latency_trace); !trace.empty()) {
+    if (scenario != "latency") {
+      std::fprintf(stderr, "chat-bench: --latency_trace needs --scenario=latency\n");
+      return 2;
+    }
+    // Opened before the run, so a bad path fails at once, not after it.
+    trace_file = std::fopen(trace.c_str(), "w");
+    if (trace_file == nullptr) {
+      std::fprintf(stderr, "chat-bench: cannot write --latency_trace=%s: %s\n", trace.c_str(), std::strerror(errno));
+      return 2;
+    }
   }
 
   std::vector<int> cpus = ParseInts(absl::GetFlag(FLAGS_cpus));
@@ -1344,11 +1352,10 @@ int main(int argc, char** argv) {
   }
   t.Stop();
   t.lib.reset();
-  if (const std::string trace = absl::GetFlag(FLAGS_latency_trace); !trace.empty()) {
-    if (!g_messages.Write(trace)) {
-      std::fprintf(stderr, "chat-bench: cannot write --latency_trace=%s: %s\n", trace.c_str(), std::strerror(errno));
-      return 2;
-    }
+  if (trace_file != nullptr && !g_messages.Write(trace_file)) {
+    std::fprintf(stderr, "chat-bench: cannot write --latency_trace=%s: %s\n",
+                 absl::GetFlag(FLAGS_latency_trace).c_str(), std::strerror(errno));
+    return 2;
   }
   return exit_code;
 }
