@@ -149,6 +149,18 @@ double SelfCpu() {
 constexpr int kMaxSteps = 64;
 constexpr int kMaxSenders = 64;
 
+// Lock-free running maximum and minimum of a shared value.
+void StoreMax(std::atomic<int64_t>& a, int64_t v) {
+  int64_t m = a.load(std::memory_order_relaxed);
+  while (v > m && !a.compare_exchange_weak(m, v)) {
+  }
+}
+void StoreMin(std::atomic<int64_t>& a, int64_t v) {
+  int64_t m = a.load(std::memory_order_relaxed);
+  while (v < m && !a.compare_exchange_weak(m, v)) {
+  }
+}
+
 // Log-linear latency histogram: 1 µs .. ~100 s, ~1% resolution.
 class Histogram {
  public:
@@ -161,9 +173,7 @@ class Histogram {
   void Add(int64_t us) {
     buckets_[Bucket(us)].fetch_add(1, std::memory_order_relaxed);
     count_.fetch_add(1, std::memory_order_relaxed);
-    int64_t m = max_.load(std::memory_order_relaxed);
-    while (us > m && !max_.compare_exchange_weak(m, us)) {
-    }
+    StoreMax(max_, us);
   }
   double Percentile(double p) const {
     int64_t total = count_.load();
@@ -225,14 +235,9 @@ class MessageLatencies {
     std::vector<Entry>& v = entries_[sender];
     if (counter < 0 || static_cast<size_t>(counter) >= v.size()) return;
     Entry& e = v[counter];
-    e.sched_ns.store(sched_ns, std::memory_order_relaxed);
-    int64_t m = e.first_us.load(std::memory_order_relaxed);
-    while (us < m && !e.first_us.compare_exchange_weak(m, us)) {
-    }
-    m = e.last_us.load(std::memory_order_relaxed);
-    while (us > m && !e.last_us.compare_exchange_weak(m, us)) {
-    }
-    e.deliveries.fetch_add(1, std::memory_order_relaxed);
+    if (e.deliveries.fetch_add(1, std::memory_order_relaxed) == 0) e.sched_ns.store(sched_ns, std::memory_order_relaxed);
+    StoreMin(e.first_us, us);
+    StoreMax(e.last_us, us);
   }
   // Percentiles (ms) of the first and of the last delivery over measured messages.
   struct Summary {
@@ -251,8 +256,9 @@ class MessageLatencies {
     Summary s;
     s.messages = static_cast<int64_t>(first.size());
     if (first.empty()) return s;
+    // The smallest value with at least p of them at or below it (as Histogram).
     auto pct = [](std::vector<int64_t>& v, double p) {
-      size_t k = std::min(v.size() - 1, static_cast<size_t>(std::ceil(p * v.size())) - (p > 0 ? 1 : 0));
+      size_t k = std::min(v.size(), static_cast<size_t>(std::ceil(p * v.size()))) - 1;
       std::nth_element(v.begin(), v.begin() + k, v.end());
       return v[k] / 1000.0;
     };
