@@ -50,6 +50,9 @@ ABSL_FLAG(absl::Duration, presence_delay, absl::Milliseconds(50),
 ABSL_FLAG(int, socket_send_buffer, 0,
           "SO_SNDBUF of each connection in bytes; 0 leaves the kernel's autotuning. Small bounds kernel memory per "
           "slow browser.");
+ABSL_FLAG(bool, direct_writes, true,
+          "Write a room message straight to an idle socket from the gateway's thread; false hands every write to the "
+          "socket's I/O thread.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
 
 int main(int argc, char** argv) {
@@ -89,6 +92,7 @@ int main(int argc, char** argv) {
   o.max_queued_events = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_events));
   o.max_queued_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_bytes));
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
+  o.direct_writes = absl::GetFlag(FLAGS_direct_writes);
   // Rounded up, so a sub-millisecond delay does not turn the wait off.
   o.presence_delay = absl::ToChronoMilliseconds(absl::Ceil(absl::GetFlag(FLAGS_presence_delay), absl::Milliseconds(1)));
   // Checked on the flags themselves: a negative size would wrap in size_t.

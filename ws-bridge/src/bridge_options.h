@@ -50,6 +50,10 @@ struct BridgeOptions {
   // member instead of one per join. Anything urgent (a message, a reply) writes
   // the queue at once, presence included. 0: presence is written at once.
   std::chrono::milliseconds presence_delay{50};
+  // Let the gateway's thread write a room message straight to a socket that has
+  // nothing queued (ws-bridge/src/gated_socket.h) instead of handing every
+  // write to the socket's strand. false: every write goes through the strand.
+  bool direct_writes = true;
   // Most events in one WebSocket frame.
   size_t max_events_per_frame = 256;
   // Deadline of the bridge's unary calls to chat-core.

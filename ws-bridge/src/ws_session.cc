@@ -146,6 +146,7 @@ void WsSession::OnAccept(const beast::error_code& ec) {
   if (ec) return Teardown(absl::StrCat("handshake failed: ", ec.message()));
   state_ = State::kOpen;
   accepted_ = true;
+  if (ctx_->options.direct_writes) ws_.next_layer().Open();
   ctx_->ws_opened.fetch_add(1);
   upgrade_ = {};
   bool write_now;
@@ -358,6 +359,23 @@ void WsSession::EnqueueLocked(Frame frame, bool can_wait) {
     }
     // Stopped (shutting down): write it now.
   }
+  if (queue_.size() == 1) {
+    // Nothing queued or being written by us: try the frame straight on the
+    // socket from this thread (gated_socket.h), saving the strand's round trips.
+    switch (ws_.next_layer().TryWriteText(*queue_.front())) {
+      case GatedSocket::Direct::kWritten:
+        queued_bytes_ -= queue_.front()->size();
+        queue_.pop_front();
+        return;
+      case GatedSocket::Direct::kPartly:
+        queued_bytes_ -= queue_.front()->size();
+        queue_.pop_front();
+        net::post(ws_.get_executor(), [self = shared_from_this()] { self->ws_.next_layer().FlushPrefix(); });
+        return;
+      case GatedSocket::Direct::kNot:
+        break;
+    }
+  }
   ScheduleWriteLocked();
 }
 
@@ -475,6 +493,7 @@ void WsSession::CloseOnStrand(websocket::close_code code, std::string reason) {
   }
   if (state_ != State::kOpen) return;
   state_ = State::kClosing;
+  ws_.next_layer().Shut();
   if (reason.size() > 120) reason.resize(120);  // a close frame's reason is short
   close_reason_ = websocket::close_reason(code, reason);
   bool in_flight;
@@ -513,7 +532,7 @@ void WsSession::Teardown(const std::string& why) {
     rooms_.clear();
   }
   beast::error_code ec;
-  ws_.next_layer().shutdown(net::ip::tcp::socket::shutdown_both, ec);
+  ws_.next_layer().shutdown(net::socket_base::shutdown_both, ec);
   ws_.next_layer().close(ec);
   {
     absl::MutexLock lock(&ctx_->mu);

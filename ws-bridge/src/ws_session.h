@@ -29,6 +29,7 @@
 #include "absl/synchronization/mutex.h"
 #include "bridge_context.h"
 #include "chat/compact_queue.h"
+#include "gated_socket.h"
 #include "gateway.h"
 
 namespace chat::bridge {
@@ -127,9 +128,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailLocked(websocket::close_code code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  // A plain socket underneath: Beast's websocket keeps its own timers, and the
-  // tcp_stream's per-operation timeout bookkeeping costs on every write.
-  websocket::stream<net::ip::tcp::socket> ws_;
+  // A plain socket underneath (Beast's websocket keeps its own timers, and the
+  // tcp_stream's per-operation timeout bookkeeping costs on every write), gated
+  // so the gateway's thread can write a frame directly.
+  websocket::stream<GatedSocket> ws_;
   http::request<http::string_body> upgrade_;
   Credentials credentials_;
   BridgeContext* const ctx_;

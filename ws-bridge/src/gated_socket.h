@@ -1,0 +1,152 @@
+// GatedSocket: the TCP socket under a session's WebSocket stream, with a gate
+// that lets another thread write a whole frame straight to the socket.
+//
+// The gateway's thread fans each room message out to every local session.
+// Handing each write to the session's strand costs two scheduler round trips
+// and, most of the time, waking an I/O thread per socket. Writing the frame
+// right there costs one sendmsg (docs/benchmarks.md has the figures).
+//
+// Writing beside Beast is only safe at a frame boundary and while Beast writes
+// nothing. Beast writes everything of its own (the handshake, pongs,
+// keep-alive pings, the close frame) through async_write_some here, so the gate
+// counts those writes, and it shuts for good once a close frame goes out or
+// the socket is torn down or closed. A write is counted until its handler has
+// returned, so a frame Beast writes in several pieces never shows a zero count
+// in between.
+//
+// The frame a direct write puts on the wire is what Beast would write: a
+// single unmasked text frame (a server does not mask; the bridge negotiates no
+// permessage-deflate and does not fragment). If the socket took only part of
+// it, the rest becomes a prefix that goes out before anything else: the next
+// write through async_write_some, or FlushPrefix on the strand, sends it
+// first, and the gate stays shut for direct writes until it has gone.
+//
+// Threading: async_read_some, async_write_some, FlushPrefix, shutdown and
+// close on the session's strand; TryWriteText from any thread. Lifetime: the
+// gate's state is shared with pending completions, so a completion whose
+// handler released the last reference to the session still finds it.
+#ifndef CHAT_WS_BRIDGE_SRC_GATED_SOCKET_H_
+#define CHAT_WS_BRIDGE_SRC_GATED_SOCKET_H_
+
+#include <boost/asio/bind_executor.hpp>
+#include <boost/asio/buffer.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/websocket/teardown.hpp>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+
+namespace chat::bridge {
+
+class GatedSocket {
+ public:
+  using socket_type = boost::asio::ip::tcp::socket;
+  using executor_type = socket_type::executor_type;
+
+  explicit GatedSocket(socket_type&& socket) : socket_(std::move(socket)), gate_(std::make_shared<Gate>()) {}
+
+  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  // For socket options and endpoints; never write or close through it.
+  socket_type& socket() { return socket_; }
+
+  template <class MutableBuffers, class Token>
+  auto async_read_some(const MutableBuffers& buffers, Token&& token) {
+    return socket_.async_read_some(buffers, std::forward<Token>(token));
+  }
+
+  // Every write of Beast's (and http::async_write's) comes through here.
+  template <class ConstBuffers, class Handler>
+  void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
+    auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
+    auto counted = boost::asio::bind_executor(ex, Counted<std::decay_t<Handler>>{gate_, std::forward<Handler>(handler)});
+    absl::MutexLock lock(&gate_->mu);
+    if (StartsCloseFrame(buffers)) gate_->open = false;
+    ++gate_->writes;
+    if (!gate_->prefix.empty() && !gate_->prefix_busy) StartPrefixLocked();
+    if (gate_->prefix_busy) {
+      // Beast has one write in flight at most, so there is one waiter at most.
+      auto held = std::make_shared<decltype(counted)>(std::move(counted));
+      gate_->waiter = [this, buffers, held] { socket_.async_write_some(buffers, std::move(*held)); };
+      return;
+    }
+    socket_.async_write_some(buffers, std::move(counted));
+  }
+
+  enum class Direct {
+    kWritten,  // the whole frame is on the socket
+    kPartly,   // the rest is the prefix: call FlushPrefix on the strand
+    kNot,      // nothing written (gate shut, socket full or broken): write it the usual way
+  };
+  // Writes `payload` as one text frame if the gate is open.
+  Direct TryWriteText(std::string_view payload);
+
+  // After the handshake: direct writes may start.
+  void Open();
+  // For good: no more direct writes (a close is under way).
+  void Shut();
+  // Strand: sends the prefix a partial direct write left, unless a write took it.
+  void FlushPrefix();
+
+  void shutdown(socket_type::shutdown_type what, boost::system::error_code& ec);
+  void close(boost::system::error_code& ec);
+
+  // Beast's customization points: the socket closes and tears down through the
+  // gate, never behind its back.
+  friend void beast_close_socket(GatedSocket& s) {
+    boost::system::error_code ec;
+    s.close(ec);
+  }
+  template <class TeardownHandler>
+  friend void async_teardown(boost::beast::role_type role, GatedSocket& s, TeardownHandler&& handler) {
+    s.Shut();
+    boost::beast::websocket::async_teardown(role, s.socket_, std::forward<TeardownHandler>(handler));
+  }
+
+ private:
+  struct Gate {
+    absl::Mutex mu;
+    bool open ABSL_GUARDED_BY(mu) = false;
+    // Writes through async_write_some or of the prefix whose handlers have not returned.
+    int writes ABSL_GUARDED_BY(mu) = 0;
+    std::string prefix ABSL_GUARDED_BY(mu);
+    bool prefix_busy ABSL_GUARDED_BY(mu) = false;
+    std::function<void()> waiter ABSL_GUARDED_BY(mu);
+  };
+
+  template <class Handler>
+  struct Counted {
+    std::shared_ptr<Gate> gate;
+    Handler handler;
+    void operator()(const boost::system::error_code& ec, size_t n) {
+      handler(ec, n);
+      absl::MutexLock lock(&gate->mu);
+      --gate->writes;
+    }
+  };
+
+  template <class ConstBuffers>
+  static bool StartsCloseFrame(const ConstBuffers& buffers) {
+    for (auto it = boost::asio::buffer_sequence_begin(buffers); it != boost::asio::buffer_sequence_end(buffers); ++it) {
+      boost::asio::const_buffer b(*it);
+      // 0x88: FIN and opcode 8 (close). A data frame's later piece that starts
+      // with this byte only shuts the gate early, which costs speed, not order.
+      if (b.size() > 0) return *static_cast<const unsigned char*>(b.data()) == 0x88;
+    }
+    return false;
+  }
+
+  void StartPrefixLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_->mu);
+
+  socket_type socket_;
+  std::shared_ptr<Gate> gate_;
+};
+
+}  // namespace chat::bridge
+
+#endif  // CHAT_WS_BRIDGE_SRC_GATED_SOCKET_H_
