@@ -605,6 +605,50 @@ TEST(BridgeTest, NoStateIsLeftAfterManyConnectsAndDisconnects) {
   EXPECT_EQ(env.core().hub()->stats().live_streams, 1);  // just the gateway stream
 }
 
+// Both write paths: with --direct_writes the gateway's thread writes a frame to
+// an idle socket itself (GatedSocket), and falls back to the strand for a
+// socket with a backlog; without it every write goes through the strand. With
+// texts of every WebSocket length form and a browser that reads late (a small
+// buffer, so direct writes go out in part), every browser gets every message
+// once, whole and in order.
+class WritePathTest : public ::testing::TestWithParam<bool> {};
+
+TEST_P(WritePathTest, EveryBrowserGetsEveryMessageWholeAndInOrder) {
+  const bool direct = GetParam();
+  BridgeEnv env([direct](bridge::BridgeOptions& o) {
+    o.direct_writes = direct;
+    o.socket_send_buffer = 8192;
+  });
+  std::string cookie = env.Login("reader");
+  std::vector<std::unique_ptr<WsClient>> browsers;
+  for (int i = 0; i < 6; ++i) browsers.push_back(env.Connect(cookie));
+  browsers.push_back(env.Connect(env.Login("late"), /*start_reading=*/false, /*receive_buffer=*/4096));
+  for (auto& b : browsers) b->Join("lobby");
+  for (size_t i = 0; i + 1 < browsers.size(); ++i) ASSERT_TRUE(browsers[i]->WaitFor(WsJoined("lobby")));
+  ASSERT_TRUE(Eventually([&] { return env.core().hub()->FindRoom("lobby")->member_count() == 2; }));
+  auto stub = env.core().Chat();
+  EventClient sender(stub.get(), env.core().Token("sender"));
+  sender.Join("lobby");
+  ASSERT_TRUE(sender.WaitFor(IsJoined("lobby")));
+  constexpr int kMessages = 400;
+  const size_t sizes[] = {1, 100, 125, 126, 4000};
+  auto text_of = [&](int i) { return std::string(sizes[i % 5], static_cast<char>('a' + i % 26)); };
+  for (int i = 0; i < kMessages; ++i) {
+    if (i == kMessages / 2) browsers.back()->StartReading();
+    if (i % 50 == 0 && i >= 100) ASSERT_TRUE(browsers[0]->WaitForCount(WsAnyMessage("lobby"), i - 100, 30s));
+    sender.SendText("lobby", text_of(i), absl::StrCat("s", i));
+  }
+  for (auto& b : browsers) {
+    ASSERT_TRUE(b->WaitForCount(WsAnyMessage("lobby"), kMessages, 60s));
+    auto got = b->Messages("lobby");
+    ExpectContiguous(got, 1, kMessages);
+    for (int i = 0; i < kMessages; ++i) ASSERT_EQ(got[i].text(), text_of(i)) << i;
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(BridgeTest, WritePathTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Direct" : "Strand"; });
+
 TEST(CompactQueueTest, StaysFifoAndBoundedWhenItNeverEmpties) {
   bridge::CompactQueue<int> q;
   q.push_back(0);

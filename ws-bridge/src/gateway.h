@@ -13,7 +13,6 @@
 
 #include <grpcpp/grpcpp.h>
 
-#include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cstdint>
@@ -39,11 +38,13 @@ class GatewaySessionSink {
   virtual void OnClosed(chat::v1::Error::Code code, const std::string& reason) = 0;
   // An event for this session alone (joined, left, ack, error, replayed message...).
   virtual void OnSessionEvent(const chat::v1::ServerEvent& event) = 0;
-  // A room event, encoded once for every local session in the room. `can_wait`:
+  // A room event, encoded once for every local session in the room. `direct`:
+  // the sink may write it to its socket from this thread if it has nothing
+  // else queued (--direct_writes). `can_wait`:
   // presence (a member joined or left), which may wait for the next deferred
   // flush (--presence_delay) or ride along with the next urgent write.
   virtual void OnRoomFrame(const std::string& room, int64_t seq,
-                           const std::shared_ptr<const std::string>& json, bool can_wait) = 0;
+                           const std::shared_ptr<const std::string>& json, bool can_wait, bool direct) = 0;
   // The gateway stream broke: chat-core is down or restarting.
   virtual void OnGatewayLost() = 0;
 };
@@ -107,6 +108,12 @@ class Gateway {
   absl::flat_hash_map<GatewaySessionSink*, absl::flat_hash_set<std::string>> session_rooms_
       ABSL_GUARDED_BY(mu_);
   GatewayStats stats_ ABSL_GUARDED_BY(mu_);
+  // Direct writes (--direct_writes): whether room events are written from this
+  // thread now; the share of its time spent fanning out (moving average over
+  // about 8 events) and when the last fan-out ended.
+  bool direct_now_ ABSL_GUARDED_BY(mu_);
+  double fanout_busy_ ABSL_GUARDED_BY(mu_) = 0;
+  std::chrono::steady_clock::time_point last_fanout_end_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chat::bridge

@@ -300,18 +300,18 @@ void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event) {
 }
 
 void WsSession::OnRoomFrame(const std::string& room, int64_t seq,
-                            const std::shared_ptr<const std::string>& json, bool can_wait) {
+                            const std::shared_ptr<const std::string>& json, bool can_wait, bool direct) {
   absl::MutexLock lock(&mu_);
   auto it = rooms_.find(room);
   if (it == rooms_.end() || !it->second.live) return;
   if (seq == 0) {
-    EnqueueLocked(json, can_wait);
+    EnqueueLocked(json, can_wait, direct);
   } else {
-    DeliverMessageLocked(room, seq, json);
+    DeliverMessageLocked(room, seq, json, direct);
   }
 }
 
-void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame) {
+void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame, bool direct) {
   RoomState& st = rooms_[room];
   if (st.have_seq && seq <= st.last_seq) return;  // already given
   if (st.have_seq && seq != st.last_seq + 1) {
@@ -329,7 +329,7 @@ void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame
   }
   st.last_seq = seq;
   st.have_seq = true;
-  EnqueueLocked(std::move(frame));
+  EnqueueLocked(std::move(frame), /*can_wait=*/false, direct);
   while (!st.pending.empty() && st.pending.begin()->first <= st.last_seq + 1) {
     auto node = st.pending.extract(st.pending.begin());
     if (node.key() == st.last_seq + 1) {
@@ -341,7 +341,7 @@ void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame
 
 void WsSession::EnqueueEventLocked(const chat::v1::ServerEvent& event) { EnqueueLocked(Encode(event)); }
 
-void WsSession::EnqueueLocked(Frame frame, bool can_wait) {
+void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct) {
   if (failing_) return;
   if (queue_.size() >= ctx_->options.max_queued_events ||
       queued_bytes_ + frame->size() > ctx_->options.max_queued_bytes) {
@@ -359,7 +359,7 @@ void WsSession::EnqueueLocked(Frame frame, bool can_wait) {
     }
     // Stopped (shutting down): write it now.
   }
-  if (queue_.size() == 1) {
+  if (direct && queue_.size() == 1) {
     // Nothing queued or being written by us: try the frame straight on the
     // socket from this thread (gated_socket.h), saving the strand's round trips.
     switch (ws_.next_layer().TryWriteText(*queue_.front())) {
