@@ -87,7 +87,7 @@ class Connection {
     guard_.reset();
     net::post(io_, [this] {
       beast::error_code ec;
-      server_->next_layer().close(ec);
+      if (server_) server_->next_layer().close(ec);
     });
     io_.stop();
     thread_.join();
@@ -123,6 +123,8 @@ class Connection {
   }
 
   websocket::stream<GatedSocket>& server() { return *server_; }
+  // Server's thread only.
+  void DestroyServer() { server_.reset(); }
   websocket::stream<tcp::socket>& client() { return client_; }
   int pings() const { return pings_; }
 
@@ -186,6 +188,27 @@ TEST(GatedSocketTest, BeastWaitsForTheRestOfAPartialDirectWrite) {
   // Everything has gone: direct writes work again.
   EXPECT_EQ(c.WriteSoon("direct again"), Direct::kWritten);
   EXPECT_EQ(c.Read(), "direct again");
+}
+
+TEST(GatedSocketTest, AWriteWaitingBehindThePrefixOutlivesTheStream) {
+  // A stalled browser: the prefix of a partial direct write waits for room,
+  // and a ping waits behind it. Then the socket is closed and the stream (with
+  // its session) destroyed, as a timeout's teardown does. The prefix's write
+  // fails, and the ping gets the error instead of a write on a freed socket.
+  Connection c;
+  ASSERT_EQ(c.server().next_layer().TryWriteText(Payload(300000, 5)), Direct::kPartly);
+  std::promise<beast::error_code> pinged;
+  c.OnServer([&] {
+    c.server().next_layer().FlushPrefix();
+    c.server().async_ping({}, [&](const beast::error_code& ec) { pinged.set_value(ec); });
+    beast::error_code ec;
+    c.server().next_layer().close(ec);
+    c.DestroyServer();
+    return 0;
+  });
+  auto result = pinged.get_future();
+  ASSERT_EQ(result.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_TRUE(result.get());
 }
 
 TEST(GatedSocketTest, DirectWritesLandBetweenBeastsFramesOnly) {

@@ -36,7 +36,7 @@ GatedSocket::Direct GatedSocket::TryWriteText(std::string_view payload) {
   if (!gate_->open || gate_->writes > 0 || gate_->prefix_busy || !gate_->prefix.empty()) return Direct::kNot;
   ssize_t n;
   do {
-    n = ::sendmsg(socket_.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+    n = ::sendmsg(gate_->socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
   } while (n < 0 && errno == EINTR);
   // Full (EAGAIN) or broken: nothing went out; the strand's write waits for
   // room or reports the error.
@@ -72,11 +72,11 @@ void GatedSocket::StartPrefixLocked() {
   ++gate_->writes;
   auto bytes = std::make_shared<std::string>(std::move(gate_->prefix));
   gate_->prefix.clear();
+  // The handler holds the gate, and with it the socket this write refers to.
   boost::asio::async_write(
-      socket_, boost::asio::buffer(*bytes),
-      boost::asio::bind_executor(socket_.get_executor(), [gate = gate_, bytes](const boost::system::error_code&, size_t) {
-        // On an error the waiter's write fails the same way and Beast reports it.
-        std::function<void()> waiter;
+      gate_->socket, boost::asio::buffer(*bytes),
+      boost::asio::bind_executor(gate_->socket.get_executor(), [gate = gate_, bytes](const boost::system::error_code& ec, size_t) {
+        std::function<void(const boost::system::error_code&)> waiter;
         {
           absl::MutexLock lock(&gate->mu);
           gate->prefix_busy = false;
@@ -84,20 +84,21 @@ void GatedSocket::StartPrefixLocked() {
           waiter = std::move(gate->waiter);
           gate->waiter = nullptr;
         }
-        if (waiter) waiter();
+        // On an error the waiter gets it: its frame cannot follow a broken one.
+        if (waiter) waiter(ec);
       }));
 }
 
 void GatedSocket::shutdown(socket_type::shutdown_type what, boost::system::error_code& ec) {
   Shut();
-  socket_.shutdown(what, ec);
+  gate_->socket.shutdown(what, ec);
 }
 
 void GatedSocket::close(boost::system::error_code& ec) {
   // Shut first, under the gate's lock: a direct write in progress finishes
   // before the descriptor can be closed (and reused by another connection).
   Shut();
-  socket_.close(ec);
+  gate_->socket.close(ec);
 }
 
 }  // namespace chat::bridge

@@ -23,8 +23,11 @@
 //
 // Threading: async_read_some, async_write_some, FlushPrefix, shutdown and
 // close on the session's strand; TryWriteText from any thread. Lifetime: the
-// gate's state is shared with pending completions, so a completion whose
-// handler released the last reference to the session still finds it.
+// socket and the gate's state are shared with the prefix's pending write and
+// its waiter, so they outlive the session if they must: a waiter can be
+// Beast's keep-alive ping, which holds no reference to the session. A waiter
+// whose prefix failed, or whose socket has been closed, gets an error instead
+// of a write.
 #ifndef CHAT_WS_BRIDGE_SRC_GATED_SOCKET_H_
 #define CHAT_WS_BRIDGE_SRC_GATED_SOCKET_H_
 
@@ -49,21 +52,21 @@ class GatedSocket {
   using socket_type = boost::asio::ip::tcp::socket;
   using executor_type = socket_type::executor_type;
 
-  explicit GatedSocket(socket_type&& socket) : socket_(std::move(socket)), gate_(std::make_shared<Gate>()) {}
+  explicit GatedSocket(socket_type&& socket) : gate_(std::make_shared<Gate>(std::move(socket))) {}
 
-  executor_type get_executor() noexcept { return socket_.get_executor(); }
+  executor_type get_executor() noexcept { return gate_->socket.get_executor(); }
   // For socket options and endpoints; never write or close through it.
-  socket_type& socket() { return socket_; }
+  socket_type& socket() { return gate_->socket; }
 
   template <class MutableBuffers, class Token>
   auto async_read_some(const MutableBuffers& buffers, Token&& token) {
-    return socket_.async_read_some(buffers, std::forward<Token>(token));
+    return gate_->socket.async_read_some(buffers, std::forward<Token>(token));
   }
 
   // Every write of Beast's (and http::async_write's) comes through here.
   template <class ConstBuffers, class Handler>
   void async_write_some(const ConstBuffers& buffers, Handler&& handler) {
-    auto ex = boost::asio::get_associated_executor(handler, socket_.get_executor());
+    auto ex = boost::asio::get_associated_executor(handler, gate_->socket.get_executor());
     auto counted = boost::asio::bind_executor(ex, Counted<std::decay_t<Handler>>{gate_, std::forward<Handler>(handler)});
     absl::MutexLock lock(&gate_->mu);
     if (StartsCloseFrame(buffers)) gate_->open = false;
@@ -72,10 +75,17 @@ class GatedSocket {
     if (gate_->prefix_busy) {
       // Beast has one write in flight at most, so there is one waiter at most.
       auto held = std::make_shared<decltype(counted)>(std::move(counted));
-      gate_->waiter = [this, buffers, held] { socket_.async_write_some(buffers, std::move(*held)); };
+      gate_->waiter = [gate = gate_, buffers, held](const boost::system::error_code& ec) {
+        if (ec || !gate->socket.is_open()) {
+          // Called from the prefix's completion on the strand: complete at once.
+          (*held)(ec ? ec : boost::asio::error::operation_aborted, 0);
+          return;
+        }
+        gate->socket.async_write_some(buffers, std::move(*held));
+      };
       return;
     }
-    socket_.async_write_some(buffers, std::move(counted));
+    gate_->socket.async_write_some(buffers, std::move(counted));
   }
 
   enum class Direct {
@@ -105,18 +115,20 @@ class GatedSocket {
   template <class TeardownHandler>
   friend void async_teardown(boost::beast::role_type role, GatedSocket& s, TeardownHandler&& handler) {
     s.Shut();
-    boost::beast::websocket::async_teardown(role, s.socket_, std::forward<TeardownHandler>(handler));
+    boost::beast::websocket::async_teardown(role, s.gate_->socket, std::forward<TeardownHandler>(handler));
   }
 
  private:
   struct Gate {
+    explicit Gate(socket_type&& s) : socket(std::move(s)) {}
+    socket_type socket;
     absl::Mutex mu;
     bool open ABSL_GUARDED_BY(mu) = false;
     // Writes through async_write_some or of the prefix whose handlers have not returned.
     int writes ABSL_GUARDED_BY(mu) = 0;
     std::string prefix ABSL_GUARDED_BY(mu);
     bool prefix_busy ABSL_GUARDED_BY(mu) = false;
-    std::function<void()> waiter ABSL_GUARDED_BY(mu);
+    std::function<void(const boost::system::error_code&)> waiter ABSL_GUARDED_BY(mu);
   };
 
   template <class Handler>
@@ -143,7 +155,6 @@ class GatedSocket {
 
   void StartPrefixLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_->mu);
 
-  socket_type socket_;
   std::shared_ptr<Gate> gate_;
 };
 

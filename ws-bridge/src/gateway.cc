@@ -176,8 +176,8 @@ void Gateway::OnDown(Stream* stream, const GatewayDown& down) {
     stats_.room_deliveries += it->second.size();
     const bool can_wait = ev.has_member();
     const auto start = std::chrono::steady_clock::now();
-    // Direct writes while fanning out keeps this thread busy less than half the
-    // time (back on below a fifth). Busier, the writes go to the I/O threads,
+    // Direct writes until fanning out keeps this thread busy more than 3/4 of
+    // the time (back on below 0.3). Busier, the writes go to the I/O threads,
     // where the events that pile up meanwhile leave several to a frame: the
     // cheaper way under load. And at most kMaxDirectPerEvent sockets per event
     // (about 5 ms of writes), so a huge room does not hold the other rooms'
