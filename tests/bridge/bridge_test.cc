@@ -635,7 +635,9 @@ TEST_P(WritePathTest, EveryBrowserGetsEveryMessageWholeAndInOrder) {
   auto text_of = [&](int i) { return std::string(sizes[i % 5], static_cast<char>('a' + i % 26)); };
   for (int i = 0; i < kMessages; ++i) {
     if (i == kMessages / 2) browsers.back()->StartReading();
-    if (i % 50 == 0 && i >= 100) ASSERT_TRUE(browsers[0]->WaitForCount(WsAnyMessage("lobby"), i - 100, 30s));
+    if (i % 50 == 0 && i >= 100) {
+      ASSERT_TRUE(browsers[0]->WaitForCount(WsAnyMessage("lobby"), i - 100, 30s));
+    }
     sender.SendText("lobby", text_of(i), absl::StrCat("s", i));
   }
   for (auto& b : browsers) {

@@ -176,26 +176,15 @@ void Gateway::OnDown(Stream* stream, const GatewayDown& down) {
     stats_.room_deliveries += it->second.size();
     const bool can_wait = ev.has_member();
     const auto start = std::chrono::steady_clock::now();
-    // Direct writes until fanning out keeps this thread busy more than 3/4 of
-    // the time (back on below 0.3). Busier, the writes go to the I/O threads,
-    // where the events that pile up meanwhile leave several to a frame: the
-    // cheaper way under load. And at most kMaxDirectPerEvent sockets per event
-    // (about 5 ms of writes), so a huge room does not hold the other rooms'
-    // events for long; the rest go to the I/O threads, which write in parallel.
+    // At most kMaxDirectPerEvent sockets per event are written from here (about
+    // 5 ms of writes), so a huge room does not hold the other rooms' events for
+    // long; the rest go to the I/O threads, which write in parallel.
     size_t direct_left = direct_now_ ? kMaxDirectPerEvent : 0;
     for (GatewaySessionSink* sink : it->second) {
       sink->OnRoomFrame(*room, seq, json, can_wait, direct_left > 0);
       if (direct_left > 0) --direct_left;
     }
-    if (options_.direct_writes) {
-      const auto end = std::chrono::steady_clock::now();
-      const double spent = std::chrono::duration<double>(end - start).count();
-      const double since_last = std::chrono::duration<double>(end - last_fanout_end_).count();
-      last_fanout_end_ = end;
-      fanout_busy_ += (spent / std::max(since_last, 1e-9) - fanout_busy_) / 8;
-      if (direct_now_ && fanout_busy_ > 0.75) direct_now_ = false;
-      if (!direct_now_ && fanout_busy_ < 0.3) direct_now_ = true;
-    }
+    if (options_.direct_writes) NoteFanoutLocked(start);
     return;
   }
   absl::MutexLock lock(&mu_);
@@ -237,6 +226,20 @@ void Gateway::OnDown(Stream* stream, const GatewayDown& down) {
     case GatewayDown::ITEM_NOT_SET:
       break;
   }
+}
+
+// Direct writes until fanning out keeps this thread busy more than 3/4 of the
+// time (back on below 0.3). Busier, the writes go to the I/O threads, where the
+// events that pile up meanwhile leave several to a frame: the cheaper way under
+// load.
+void Gateway::NoteFanoutLocked(std::chrono::steady_clock::time_point start) {
+  const auto end = std::chrono::steady_clock::now();
+  const double spent = std::chrono::duration<double>(end - start).count();
+  const double since_last = std::chrono::duration<double>(end - last_fanout_end_).count();
+  last_fanout_end_ = end;
+  fanout_busy_ += (spent / std::max(since_last, 1e-9) - fanout_busy_) / 8;
+  if (direct_now_ && fanout_busy_ > 0.75) direct_now_ = false;
+  if (!direct_now_ && fanout_busy_ < 0.3) direct_now_ = true;
 }
 
 void Gateway::OnStreamDone(Stream* stream, const grpc::Status& status) {

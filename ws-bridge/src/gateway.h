@@ -87,6 +87,8 @@ class Gateway {
   void OnConnected(Stream* stream);
   void OnDown(Stream* stream, const chat::v1::GatewayDown& down);
   void OnStreamDone(Stream* stream, const grpc::Status& status);
+  // After a room event's fan-out that began at `start`: direct writes on or off.
+  void NoteFanoutLocked(std::chrono::steady_clock::time_point start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void ScheduleReconnect();
 
   boost::asio::io_context& io_;

@@ -343,6 +343,19 @@ void WsSession::EnqueueEventLocked(const chat::v1::ServerEvent& event) { Enqueue
 
 void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct) {
   if (failing_) return;
+  if (direct && queue_.empty() && !write_scheduled_ && !(can_wait && PresenceMayWaitLocked())) {
+    // Nothing queued or being written by us: try the frame straight on the
+    // socket from this thread (gated_socket.h), saving the strand's round trips.
+    switch (ws_.next_layer().TryWriteText(*frame)) {
+      case GatedSocket::Direct::kPartly:
+        net::post(ws_.get_executor(), [self = shared_from_this()] { self->ws_.next_layer().FlushPrefix(); });
+        [[fallthrough]];
+      case GatedSocket::Direct::kWritten:
+        return;
+      case GatedSocket::Direct::kNot:
+        break;  // queued and written by the strand
+    }
+  }
   if (queue_.size() >= ctx_->options.max_queued_events ||
       queued_bytes_ + frame->size() > ctx_->options.max_queued_bytes) {
     return FailLocked(websocket::close_code::policy_error,
@@ -358,23 +371,6 @@ void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct) {
       return;
     }
     // Stopped (shutting down): write it now.
-  }
-  if (direct && queue_.size() == 1) {
-    // Nothing queued or being written by us: try the frame straight on the
-    // socket from this thread (gated_socket.h), saving the strand's round trips.
-    switch (ws_.next_layer().TryWriteText(*queue_.front())) {
-      case GatedSocket::Direct::kWritten:
-        queued_bytes_ -= queue_.front()->size();
-        queue_.pop_front();
-        return;
-      case GatedSocket::Direct::kPartly:
-        queued_bytes_ -= queue_.front()->size();
-        queue_.pop_front();
-        net::post(ws_.get_executor(), [self = shared_from_this()] { self->ws_.next_layer().FlushPrefix(); });
-        return;
-      case GatedSocket::Direct::kNot:
-        break;
-    }
   }
   ScheduleWriteLocked();
 }
