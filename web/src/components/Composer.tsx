@@ -1,4 +1,4 @@
-import { useEffect, useId, useImperativeHandle, useLayoutEffect, useRef, useState, type KeyboardEvent, type Ref } from "react";
+import { useId, useImperativeHandle, useLayoutEffect, useRef, useState, type KeyboardEvent, type Ref } from "react";
 
 export interface ComposerHandle {
   focus: () => void;
@@ -24,9 +24,11 @@ export function Composer({ ref, room, onSend, onActivity, onIdle }: Props) {
 
   useImperativeHandle(ref, () => ({ focus: () => area.current?.focus() }), []);
 
-  // Switch drafts with the room.
+  // Switch drafts with the room, before the browser paints: with a passive
+  // effect the new room showed the old room's draft for a frame (and a test
+  // reading the box in between saw it).
   const shownRoom = useRef(room);
-  useEffect(() => {
+  useLayoutEffect(() => {
     if (shownRoom.current === room) return;
     drafts.current.set(shownRoom.current, area.current?.value ?? "");
     shownRoom.current = room;
