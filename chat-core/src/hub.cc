@@ -22,7 +22,8 @@ Hub::Hub(Store* store, HubOptions options) : store_(store), options_(std::move(o
   if (!options_.now_ms) options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
   int threads = options_.fanout_threads > 0 ? options_.fanout_threads
                                             : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  kicker_ = std::make_unique<WriteKicker>(threads);
+  kicker_ = options_.fanout_queues.empty() ? std::make_unique<WriteKicker>(threads)
+                                           : std::make_unique<WriteKicker>(options_.fanout_queues);
 }
 
 absl::Status Hub::Init() {

@@ -40,6 +40,9 @@ struct HubOptions {
   int replay_page = 256;
   // Threads that start the writes of room fan-out (0: one per core).
   int fanout_threads = 0;
+  // If set, one fan-out lane per queue instead, each polling its queue (the
+  // server's Connect streams are bound to them; see WriteKicker).
+  std::vector<grpc::ServerCompletionQueue*> fanout_queues;
   // The clock, in ms since the epoch (tests may replace it).
   std::function<int64_t()> now_ms;
 };

@@ -9,13 +9,13 @@
 namespace chat::core {
 
 Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
-               std::atomic<uint64_t>* room_frame_counter, WriteKicker* kicker)
+               std::atomic<uint64_t>* room_frame_counter, WriteKicker* kicker, size_t lane)
     : kind_(kind),
       limits_(limits),
       low_water_(std::max<size_t>(1, std::min(limits.low_water_events, limits.max_events / 4))),
       room_frame_counter_(room_frame_counter),
       kicker_(kicker),
-      kick_lane_(kicker != nullptr ? kicker->AssignLane() : 0),
+      kick_lane_(kicker == nullptr ? 0 : lane != kAnyLane ? lane : kicker->AssignLane()),
       writer_(writer) {}
 
 bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event) {

@@ -68,10 +68,12 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   enum class Kind { kConnect, kGateway };
 
   // `room_frame_counter` (optional) counts the room frames this outbox queues.
-  // `kicker` (optional) starts the writes of room frames on its threads; without
-  // one they start on the publishing thread.
+  // `kicker` (optional) starts the writes of room frames on its threads (on
+  // `lane`, or one it assigns); without one they start on the publishing thread.
+  static constexpr size_t kAnyLane = static_cast<size_t>(-1);
   Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
-         std::atomic<uint64_t>* room_frame_counter = nullptr, WriteKicker* kicker = nullptr);
+         std::atomic<uint64_t>* room_frame_counter = nullptr, WriteKicker* kicker = nullptr,
+         size_t lane = kAnyLane);
 
   Kind kind() const { return kind_; }
 

@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -38,6 +39,15 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   if (!o.accounts.now_ms && o.hub.now_ms) o.accounts.now_ms = o.hub.now_ms;
   s->accounts_ = std::make_unique<Accounts>(s->store_.get(), o.accounts);
   if (absl::Status st = s->accounts_->Init(); !st.ok()) return st;
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  // Connect streams live on the fan-out lanes' own queues (see WriteKicker).
+  int lanes = o.hub.fanout_threads > 0 ? o.hub.fanout_threads
+                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 0; i < lanes; ++i) s->queues_.push_back(builder.AddCompletionQueue(/*is_frequently_polled=*/true));
+  o.hub.fanout_queues.clear();
+  for (auto& q : s->queues_) o.hub.fanout_queues.push_back(q.get());
   s->hub_ = std::make_unique<Hub>(s->store_.get(), o.hub);
   if (absl::Status st = s->hub_->Init(); !st.ok()) return st;
 
@@ -48,9 +58,6 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   s->auth_service_ =
       std::make_unique<AuthServiceImpl>(s->hub_.get(), s->accounts_.get(), s->auth_.get());
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
-  grpc::ServerBuilder builder;
   builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->chat_.get());
   builder.RegisterService(s->gateway_.get());
@@ -86,6 +93,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
     return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen,
                                                " (address in use or invalid?)"));
   }
+  s->chat_->StartConnectCalls();
   s->host_ = o.listen.substr(0, o.listen.rfind(':'));
   CHAT_LOG_INFO("core", "chat-core listening on %s", s->address());
   return s;

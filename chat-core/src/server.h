@@ -61,6 +61,8 @@ class CoreServer {
   std::string host_;
   int port_ = 0;
   std::unique_ptr<Store> store_;
+  // The fan-out lanes' queues: outlive the hub's lanes and the server.
+  std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::unique_ptr<Accounts> accounts_;
   std::unique_ptr<Hub> hub_;
   std::unique_ptr<Authenticator> auth_;

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <optional>
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -45,17 +47,105 @@ class RawStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
 };
 
 // ---------------------------------------------------------------------------
-// Connect: one session per stream.
-class ConnectReactor : public RawStreamReactor {
+// Connect: one session per stream, on gRPC's async API. Each call is bound to a
+// fan-out lane's completion queue, and that lane's thread runs all of the call's
+// completions and starts its room-frame writes, so a write's completion does not
+// wake another thread (see WriteKicker). Every operation starts through
+// WriteKicker::StartOnQueue, so none starts once the queue is shutting down.
+//
+// Lifetime: deletes itself once the call is over (its done tag returned) and no
+// operation it started is still out; the session, its outbox and the hub's
+// records of them are released then.
+class ConnectCall final : public OutboxWriter {
  public:
-  ConnectReactor(Hub* hub, Identity identity, const ServiceOptions& options)
-      : hub_(hub), pause_reads_above_(options.connect_outbox.max_events / 2) {
-    outbox_ = std::make_shared<Outbox>(Outbox::Kind::kConnect, this, options.connect_outbox,
-                                       hub->room_frame_counter(Outbox::Kind::kConnect), hub->kicker());
-    session_ = std::make_shared<Session>(hub, outbox_, 0, std::move(identity), options.connect_session);
+  ConnectCall(ChatServiceImpl* service, Hub* hub, const Authenticator* auth, const ServiceOptions* options,
+              size_t lane)
+      : service_(service), hub_(hub), auth_(auth), options_(options), lane_(lane) {}
+
+  // Waits for the next Connect call on the lane's queue.
+  void Request() {
+    ctx_.AsyncNotifyWhenDone(&done_op_);
+    bool requested = hub_->kicker()->StartOnQueue(lane_, [this](grpc::ServerCompletionQueue* cq) {
+      service_->RequestConnect(&ctx_, &stream_, cq, cq, &requested_op_);
+    });
+    if (!requested) delete this;  // shutting down
+  }
+
+  // OutboxWriter (called with the outbox lock held).
+  void StartWriteBuffer(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) override {
+    absl::MutexLock lock(&mu_);
+    if (done_ || finishing_) return;
+    write_in_flight_ = StartLocked([&] { stream_.Write(*buffer, options, &written_op_); });
+  }
+  void FinishStream(const grpc::Status& status) override {
+    absl::MutexLock lock(&mu_);
+    if (done_ || finishing_) return;
+    finishing_ = true;
+    // One write or finish at a time: a finish waits for the write out.
+    if (write_in_flight_) {
+      finish_status_ = status;
+      return;
+    }
+    StartFinishLocked(status);
+  }
+
+ private:
+  struct Op final : CqTag {
+    Op(ConnectCall* call, void (ConnectCall::*on)(bool)) : call(call), on(on) {}
+    void Run(bool ok) override {
+      (call->*on)(ok);  // may delete the call (and this)
+    }
+    ConnectCall* const call;
+    void (ConnectCall::*const on)(bool);
+  };
+
+  bool StartLocked(const std::function<void()>& start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    bool started = hub_->kicker()->StartOnQueue(lane_, [&](grpc::ServerCompletionQueue*) { start(); });
+    if (started) ++ops_;
+    return started;
+  }
+  void StartFinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    StartLocked([&] { stream_.Finish(status, &finished_op_); });
+  }
+  void StartRead() {
+    absl::MutexLock lock(&mu_);
+    if (done_ || finishing_) return;
+    StartLocked([&] { stream_.Read(&in_, &read_op_); });
+  }
+  // One operation came back.
+  void OpDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { --ops_; }
+
+  void OnRequested(bool ok) {
+    if (!ok) {  // the server is shutting down; the done tag never comes for a call never started
+      delete this;
+      return;
+    }
+    (new ConnectCall(service_, hub_, auth_, options_, lane_))->Request();
+    {
+      absl::MutexLock lock(&mu_);
+      ops_ = 1;  // the done tag
+    }
+    Begin();
+    MaybeRelease();
+  }
+
+  void Begin() {
+    auto id = auth_->Authenticate(ctx_);
+    if (!id.ok()) {
+      FinishStream(ToGrpcStatus(id.status()));
+      return;
+    }
+    if (hub_->shutting_down()) {
+      FinishStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
+      return;
+    }
+    pause_reads_above_ = options_->connect_outbox.max_events / 2;
+    outbox_ = std::make_shared<Outbox>(Outbox::Kind::kConnect, this, options_->connect_outbox,
+                                       hub_->room_frame_counter(Outbox::Kind::kConnect), hub_->kicker(), lane_);
+    session_ = std::make_shared<Session>(hub_, outbox_, 0, std::move(*id), options_->connect_session);
     std::weak_ptr<Outbox> weak_outbox = outbox_;
     session_->SetResumeHook([this, weak_outbox] {
-      // The outbox lock keeps the reactor alive: Detach (in OnDone) takes it.
+      // The outbox lock keeps the call alive: Detach (in MaybeRelease) takes it.
       if (auto o = weak_outbox.lock()) ReadNext(o.get());
     });
     session_->SetKillHook([weak_outbox](const absl::Status& status) {
@@ -69,55 +159,116 @@ class ConnectReactor : public RawStreamReactor {
       outbox_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
       return;
     }
-    StartRead(&in_);
+    StartRead();
   }
 
-  void OnReadDone(bool ok) override {
+  void OnRead(bool ok) {
+    {
+      absl::MutexLock lock(&mu_);
+      OpDoneLocked();
+    }
     if (!ok) {
       CHAT_LOG_DEBUG("connect", "read side of %s closed", session_->identity().user);
       // The client half-closed (or left): finish once its sends are answered.
       session_->ClientDone();
-      return;
-    }
-    chat::v1::ClientEvent event;
-    bool parsed = ParseFromByteBuffer(in_, &event);
-    in_.Clear();
-    bool more = true;
-    if (!parsed) {
-      session_->RejectUnreadable("cannot parse the ClientEvent");
     } else {
-      more = session_->Handle(event);
+      chat::v1::ClientEvent event;
+      bool parsed = ParseFromByteBuffer(in_, &event);
+      in_.Clear();
+      bool more = true;
+      if (!parsed) {
+        session_->RejectUnreadable("cannot parse the ClientEvent");
+      } else {
+        more = session_->Handle(event);
+      }
+      // Otherwise the session resumes reading once its sends are answered.
+      if (more) ReadNext(outbox_.get());
     }
-    // Otherwise the session resumes reading once its sends are answered.
-    if (more) ReadNext(outbox_.get());
+    MaybeRelease();
   }
 
-  void OnWriteDone(bool ok) override { outbox_->OnWriteDone(ok); }
-  void OnCancel() override { outbox_->Finish(grpc::Status::CANCELLED); }
+  void OnWritten(bool ok) {
+    {
+      absl::MutexLock lock(&mu_);
+      OpDoneLocked();
+      write_in_flight_ = false;
+      if (finish_status_) {
+        StartFinishLocked(*finish_status_);
+        finish_status_.reset();
+      }
+    }
+    outbox_->OnWriteDone(ok);
+    MaybeRelease();
+  }
 
-  void OnDone() override {
-    CHAT_LOG_DEBUG("connect", "stream of %s done", session_->identity().user);
-    outbox_->Detach();
-    session_->Close();
-    hub_->RemoveSession(session_.get());
-    hub_->RemoveStream(outbox_.get());
+  void OnFinished(bool) {
+    {
+      absl::MutexLock lock(&mu_);
+      OpDoneLocked();
+    }
+    MaybeRelease();
+  }
+
+  void OnDone(bool) {
+    {
+      absl::MutexLock lock(&mu_);
+      OpDoneLocked();
+      done_ = true;
+    }
+    // Cancelled (the client left, a deadline, or the server's shutdown): what is
+    // queued is dropped and no status is sent.
+    if (outbox_ != nullptr && ctx_.IsCancelled()) outbox_->Finish(grpc::Status::CANCELLED);
+    MaybeRelease();
+  }
+
+  void MaybeRelease() {
+    {
+      absl::MutexLock lock(&mu_);
+      if (!done_ || ops_ > 0 || released_) return;
+      released_ = true;
+    }
+    if (outbox_ != nullptr) {
+      CHAT_LOG_DEBUG("connect", "stream of %s done", session_->identity().user);
+      outbox_->Detach();
+      session_->Close();
+      hub_->RemoveSession(session_.get());
+      hub_->RemoveStream(outbox_.get());
+    }
     delete this;
   }
 
- private:
   // Reads the client's next event, unless the client sends faster than it reads
   // what comes back (acks, its own messages): then its events wait until its
   // queue drains, so a fast sender is slowed down by flow control instead of
   // overflowing its stream.
   void ReadNext(Outbox* outbox) {
-    outbox->ReadWhenRoom(pause_reads_above_, [this] { StartRead(&in_); });
+    outbox->ReadWhenRoom(pause_reads_above_, [this] { StartRead(); });
   }
 
+  ChatServiceImpl* const service_;
   Hub* const hub_;
-  const size_t pause_reads_above_;
+  const Authenticator* const auth_;
+  const ServiceOptions* const options_;
+  const size_t lane_;
+  grpc::ServerContext ctx_;
+  grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> stream_{&ctx_};
+  Op requested_op_{this, &ConnectCall::OnRequested};
+  Op read_op_{this, &ConnectCall::OnRead};
+  Op written_op_{this, &ConnectCall::OnWritten};
+  Op finished_op_{this, &ConnectCall::OnFinished};
+  Op done_op_{this, &ConnectCall::OnDone};
+  size_t pause_reads_above_ = 0;
   std::shared_ptr<Outbox> outbox_;
   std::shared_ptr<Session> session_;
   grpc::ByteBuffer in_;
+
+  absl::Mutex mu_;
+  int ops_ ABSL_GUARDED_BY(mu_) = 0;
+  bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  bool finishing_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  bool released_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // ---------------------------------------------------------------------------
@@ -393,14 +544,14 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetHistory(grpc::CallbackServerContex
   });
 }
 
-grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* ChatServiceImpl::Connect(
-    grpc::CallbackServerContext* ctx) {
-  auto id = auth_->Authenticate(*ctx);
-  if (!id.ok()) return new RejectReactor(ToGrpcStatus(id.status()));
-  if (hub_->shutting_down()) {
-    return new RejectReactor(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
+void ChatServiceImpl::StartConnectCalls() {
+  // A few calls waiting per lane, so a burst of new streams does not wait for
+  // each accepted one to ask for the next.
+  constexpr int kWaitingPerLane = 16;
+  WriteKicker* lanes = hub_->kicker();
+  for (size_t lane = 0; lane < lanes->lanes(); ++lane) {
+    for (int i = 0; i < kWaitingPerLane; ++i) (new ConnectCall(this, hub_, auth_, options_, lane))->Request();
   }
-  return new ConnectReactor(hub_, std::move(*id), *options_);
 }
 
 // ---------------------------------------------------------------------------

@@ -4,7 +4,8 @@
 // Accounts. Connect and Gateway use raw ByteBuffer streams, so a room message is
 // serialized once and the same bytes go to every stream.
 //
-// Threading: handlers and reactors run on gRPC's callback threads and never block.
+// Threading: handlers and reactors run on gRPC's callback threads (Connect's on
+// the hub's fan-out lanes) and never block.
 // Lifetime: owned by CoreServer; they must outlive the grpc::Server.
 #ifndef CHAT_CORE_SRC_SERVICES_H_
 #define CHAT_CORE_SRC_SERVICES_H_
@@ -48,13 +49,13 @@ class Authenticator {
   const std::string* const gateway_secret_;
 };
 
-// The callback service with Connect on raw ByteBuffers.
+// The callback service, with Connect on the async API and raw ByteBuffers.
 using ChatServiceBase = chat::v1::ChatService::WithCallbackMethod_CreateRoom<
     chat::v1::ChatService::WithCallbackMethod_ListRooms<
         chat::v1::ChatService::WithCallbackMethod_GetRoom<
             chat::v1::ChatService::WithCallbackMethod_SendMessage<
                 chat::v1::ChatService::WithCallbackMethod_GetHistory<
-                    chat::v1::ChatService::WithRawCallbackMethod_Connect<
+                    chat::v1::ChatService::WithRawMethod_Connect<
                         chat::v1::ChatService::Service>>>>>>;
 
 class ChatServiceImpl final : public ChatServiceBase {
@@ -77,8 +78,9 @@ class ChatServiceImpl final : public ChatServiceBase {
   grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* ctx,
                                        const chat::v1::GetHistoryRequest* req,
                                        chat::v1::GetHistoryResponse* resp) override;
-  grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>* Connect(
-      grpc::CallbackServerContext* ctx) override;
+  // Starts taking Connect streams on the hub's fan-out lanes' queues (call once,
+  // after the server started).
+  void StartConnectCalls();
 
  private:
   Hub* const hub_;

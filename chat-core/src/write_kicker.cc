@@ -1,12 +1,62 @@
 #include "write_kicker.h"
 
+#include <grpc/support/time.h>
 
 #include "outbox.h"
 
 namespace chat::core {
 
+struct WriteKicker::Lane {
+  std::mutex mu;
+  std::condition_variable cv;
+  std::vector<std::shared_ptr<Outbox>> pending;
+  bool stop = false;
+  grpc::ServerCompletionQueue* queue = nullptr;
+  // The lane's thread is (about to be) blocked in the queue: a kick must wake it.
+  bool polling = false;
+  // A wake-up alarm is set and has not come back yet.
+  bool waking = false;
+  // Operations being started on the queue, and whether it is shutting down: a
+  // start counts itself before it looks at `closing`, and Stop sets `closing`
+  // before it waits for the count to reach zero, so no start is missed and none
+  // holds a lock while gRPC does the work (a write's syscall included).
+  std::atomic<int> starting{0};
+  std::atomic<bool> closing{false};
+  std::thread thread;
+};
+
+// An alarm that fires at once on the lane's queue: wakes its thread for a kick.
+struct WriteKicker::WakeTag final : CqTag {
+  explicit WakeTag(Lane* lane) : lane(lane) {}
+  void Run(bool) override {
+    {
+      std::lock_guard<std::mutex> lock(lane->mu);
+      lane->waking = false;
+    }
+    delete this;
+  }
+  Lane* const lane;
+  grpc::Alarm alarm;
+};
+
 WriteKicker::WriteKicker(int threads) {
   for (int i = 0; i < std::max(1, threads); ++i) {
+    auto lane = std::make_unique<Lane>();
+    Lane* raw = lane.get();
+    lane->thread = std::thread([this, raw] { Run(*raw); });
+    lanes_.push_back(std::move(lane));
+  }
+}
+
+WriteKicker::WriteKicker(std::vector<grpc::ServerCompletionQueue*> queues) {
+  for (grpc::ServerCompletionQueue* queue : queues) {
+    auto lane = std::make_unique<Lane>();
+    Lane* raw = lane.get();
+    lane->queue = queue;
+    lane->thread = std::thread([this, raw] { RunQueue(*raw); });
+    lanes_.push_back(std::move(lane));
+  }
+  if (lanes_.empty()) {
     auto lane = std::make_unique<Lane>();
     Lane* raw = lane.get();
     lane->thread = std::thread([this, raw] { Run(*raw); });
@@ -29,8 +79,32 @@ void WriteKicker::Kick(size_t lane_index, std::shared_ptr<Outbox> outbox) {
     if (lane.stop) return;
     wake = lane.pending.empty();
     lane.pending.push_back(std::move(outbox));
+    if (lane.queue != nullptr) {
+      if (lane.polling) WakeLocked(lane);
+      return;
+    }
   }
   if (wake) lane.cv.notify_one();
+}
+
+void WriteKicker::WakeLocked(Lane& lane) {
+  if (lane.waking || lane.stop) return;
+  lane.waking = true;
+  auto* tag = new WakeTag(&lane);
+  // A deadline already past fires within Set. (Not "now": gRPC rounds a deadline
+  // up to the next millisecond, and the alarm would wait for its timer thread.)
+  tag->alarm.Set(lane.queue, gpr_time_0(GPR_CLOCK_MONOTONIC), static_cast<CqTag*>(tag));
+}
+
+bool WriteKicker::StartOnQueue(size_t lane_index,
+                               const std::function<void(grpc::ServerCompletionQueue*)>& start) {
+  Lane& lane = *lanes_[lane_index % lanes_.size()];
+  if (lane.queue == nullptr) return false;
+  lane.starting.fetch_add(1);
+  bool open = !lane.closing.load();
+  if (open) start(lane.queue);
+  lane.starting.fetch_sub(1);
+  return open;
 }
 
 void WriteKicker::Run(Lane& lane) {
@@ -47,13 +121,52 @@ void WriteKicker::Run(Lane& lane) {
   }
 }
 
+void WriteKicker::RunQueue(Lane& lane) {
+  std::vector<std::shared_ptr<Outbox>> batch;
+  const gpr_timespec now{0, 0, GPR_CLOCK_MONOTONIC};
+  const gpr_timespec forever = gpr_inf_future(GPR_CLOCK_MONOTONIC);
+  for (;;) {
+    // Kicks first, then every completion already there (most are of the writes
+    // just started), and block only when neither is left.
+    bool block;
+    {
+      std::lock_guard<std::mutex> lock(lane.mu);
+      batch.swap(lane.pending);
+      block = batch.empty();
+      lane.polling = block;
+    }
+    for (auto& o : batch) o->StartKickedWrite();
+    batch.clear();
+    for (bool first = true;; first = false) {
+      void* tag = nullptr;
+      bool ok = false;
+      auto status = lane.queue->AsyncNext(&tag, &ok, block && first ? forever : now);
+      if (status == grpc::CompletionQueue::SHUTDOWN) return;
+      if (status == grpc::CompletionQueue::TIMEOUT) break;
+      static_cast<CqTag*>(tag)->Run(ok);
+      if (block) {
+        std::lock_guard<std::mutex> lock(lane.mu);
+        lane.polling = false;
+        block = false;
+      }
+    }
+  }
+}
+
 void WriteKicker::Stop() {
   for (auto& lane : lanes_) {
+    bool shut_queue;
     {
       std::lock_guard<std::mutex> lock(lane->mu);
+      shut_queue = lane->queue != nullptr && !lane->stop;
       lane->stop = true;
     }
     lane->cv.notify_one();
+    if (shut_queue) {
+      lane->closing.store(true);
+      while (lane->starting.load() != 0) std::this_thread::yield();
+      lane->queue->Shutdown();
+    }
   }
   for (auto& lane : lanes_) {
     if (lane->thread.joinable()) lane->thread.join();

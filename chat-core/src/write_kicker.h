@@ -7,14 +7,26 @@
 // fan-out uses every core, and while an outbox waits for its kick, further
 // messages pile up behind it and leave together (buffer_hint).
 //
+// With completion queues (the server's Connect streams), each lane's thread also
+// polls its own queue and runs the completions of the streams on it. A write
+// that a lane starts usually completes within the call that starts it, and its
+// completion then waits in the lane's own queue for the same thread, instead of
+// waking one of gRPC's callback threads per write (which cost more than the
+// write itself; see docs/benchmarks.md).
+//
 // Threading: thread-safe. An outbox is always kicked by the same thread, so its
 // frames keep their order. Lifetime: owned by the Hub's owner; Stop() joins the
-// threads after running the kicks already queued.
+// threads after running the kicks already queued (and, with queues, shuts them
+// down and drains them; the grpc::Server must have been shut down first).
 #ifndef CHAT_CORE_SRC_WRITE_KICKER_H_
 #define CHAT_CORE_SRC_WRITE_KICKER_H_
 
+#include <grpcpp/alarm.h>
+#include <grpcpp/completion_queue.h>
+
 #include <atomic>
 #include <condition_variable>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -24,29 +36,45 @@ namespace chat::core {
 
 class Outbox;
 
+// What a lane's completion queue hands back: every tag put on a lane's queue is
+// one of these.
+class CqTag {
+ public:
+  virtual void Run(bool ok) = 0;
+
+ protected:
+  ~CqTag() = default;
+};
+
 class WriteKicker {
  public:
+  // Lanes with plain threads (no completion queues).
   explicit WriteKicker(int threads);
+  // One lane per queue; its thread polls the queue. The queues must outlive this.
+  explicit WriteKicker(std::vector<grpc::ServerCompletionQueue*> queues);
   ~WriteKicker();
   WriteKicker(const WriteKicker&) = delete;
   WriteKicker& operator=(const WriteKicker&) = delete;
 
+  size_t lanes() const { return lanes_.size(); }
   // The lane (thread) for a new outbox: round robin, so streams spread evenly.
   size_t AssignLane();
   // Starts `outbox`'s next write on the thread of `lane`. May be called with the
   // outbox's lock held (takes only the pool's own lock).
   void Kick(size_t lane, std::shared_ptr<Outbox> outbox);
+  // Runs `start(queue)` with the lane's queue unless the queue is shutting down
+  // (then false): every operation on a call bound to a lane's queue starts
+  // through this, so none starts after the queue's shutdown. Takes no lock;
+  // `start` must only start gRPC operations.
+  bool StartOnQueue(size_t lane, const std::function<void(grpc::ServerCompletionQueue*)>& start);
   void Stop();
 
  private:
-  struct Lane {
-    std::mutex mu;
-    std::condition_variable cv;
-    std::vector<std::shared_ptr<Outbox>> pending;
-    bool stop = false;
-    std::thread thread;
-  };
+  struct Lane;
+  struct WakeTag;
   void Run(Lane& lane);
+  void RunQueue(Lane& lane);
+  void WakeLocked(Lane& lane);
 
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::atomic<size_t> next_lane_{0};

@@ -352,7 +352,9 @@ TEST(BridgeTest, ANonReadingBrowserIsClosedWithoutHoldingOthersBack) {
   slow->StartReading();
   auto closed = slow->WaitClosed(10s);
   ASSERT_TRUE(closed.has_value());
-  if (closed->code != 0) EXPECT_EQ(closed->code, 1008);
+  if (closed->code != 0) {
+    EXPECT_EQ(closed->code, 1008);
+  }
   auto got = slow->Messages("lobby");
   for (size_t i = 0; i < got.size(); ++i) ASSERT_EQ(got[i].seq(), static_cast<int64_t>(i + 1));
   EXPECT_LT(got.size(), static_cast<size_t>(kMessages));
@@ -591,7 +593,9 @@ TEST(BridgeTest, NoStateIsLeftAfterManyConnectsAndDisconnects) {
     auto ws = env.Connect(cookie);
     ASSERT_NE(ws, nullptr);
     ws->Join("lobby");
-    if (i % 2 == 0) ASSERT_TRUE(ws->WaitFor(WsJoined("lobby")));
+    if (i % 2 == 0) {
+      ASSERT_TRUE(ws->WaitFor(WsJoined("lobby")));
+    }
     if (i % 3 == 0) ws->CloseNormally();
   }
   ASSERT_TRUE(Eventually([&] {

@@ -439,7 +439,9 @@ TEST(ChatServiceSlowConsumerTest, ANonReadingClientIsEndedWithoutStallingOthers)
   for (int i = 0; i < kMessages; ++i) {
     // Keep the reading client within 100 messages of the sender, so only the
     // client that does not read at all can fall behind, however busy the machine.
-    if (i % 50 == 0 && i >= 100) ASSERT_TRUE(fast.WaitForCount(IsAnyMessage("lobby"), i - 100, 30s));
+    if (i % 50 == 0 && i >= 100) {
+      ASSERT_TRUE(fast.WaitForCount(IsAnyMessage("lobby"), i - 100, 30s));
+    }
     sender.SendText("lobby", text, absl::StrCat("m", i));
   }
   ASSERT_TRUE(fast.WaitForCount(IsAnyMessage("lobby"), kMessages, 60s));
@@ -477,6 +479,84 @@ TEST_F(ChatServiceTest, ShutdownEndsStreamsWithUnavailable) {
   auto st = c.WaitDone();
   ASSERT_TRUE(st.has_value());
   EXPECT_EQ(st->error_code(), grpc::StatusCode::UNAVAILABLE);
+}
+
+// Connect streams live on the fan-out lanes' completion queues, with a few calls
+// waiting on each: a burst of more streams than that is served, and streams the
+// clients cancel or abandon are released (sessions, presence, the hub's count).
+TEST(ChatServiceStreamsTest, ABurstOfStreamsIsServedAndCancelledOnesAreReleased) {
+  core::CoreOptions options = TestCoreOptions();
+  options.hub.fanout_threads = 2;  // 2 lanes x 16 waiting calls, fewer than the burst
+  TestCore core(options);
+  constexpr int kClients = 80;
+  std::vector<std::unique_ptr<chat::v1::ChatService::Stub>> stubs;
+  std::vector<std::unique_ptr<EventClient>> clients;
+  for (int i = 0; i < kClients; ++i) {
+    stubs.push_back(chat::v1::ChatService::NewStub(core.NewChannel()));
+    clients.push_back(std::make_unique<EventClient>(stubs.back().get(), core.Token(absl::StrCat("user", i))));
+  }
+  for (auto& c : clients) c->Join("lobby");
+  for (int i = 0; i < kClients; ++i) {
+    ASSERT_TRUE(clients[i]->WaitFor(IsJoined("lobby"))) << i << ": " << (clients[i]->done() ? clients[i]->WaitDone()->error_message() : "open");
+  }
+  EXPECT_EQ(core.hub()->stats().live_streams, kClients);
+  clients[0]->SendText("lobby", "to all", "m1");
+  for (int i = 0; i < kClients; ++i) ASSERT_TRUE(clients[i]->WaitFor(IsMessage("lobby", 1))) << i;
+
+  // Half cancel their calls; a quarter lose their connection (channel and stub gone).
+  for (int i = 0; i < kClients / 2; ++i) clients[i]->Cancel();
+  for (int i = 0; i < kClients / 2; ++i) {
+    auto st = clients[i]->WaitDone();
+    ASSERT_TRUE(st.has_value()) << i;
+    EXPECT_EQ(st->error_code(), grpc::StatusCode::CANCELLED) << i;
+  }
+  for (int i = kClients / 2; i < kClients * 3 / 4; ++i) clients[i]->Cancel();
+  for (int i = kClients / 2; i < kClients * 3 / 4; ++i) {
+    clients[i].reset();
+    stubs[i].reset();
+  }
+  const int left = kClients / 4;
+  ASSERT_TRUE(Eventually([&] { return core.hub()->stats().live_streams == left; }))
+      << core.hub()->stats().live_streams;
+  ASSERT_TRUE(Eventually([&] { return core.hub()->FindRoom("lobby")->member_count() == left; }));
+  // The rest still get messages, and end cleanly.
+  clients[kClients - 1]->SendText("lobby", "to the rest", "m2");
+  for (int i = kClients * 3 / 4; i < kClients; ++i) {
+    ASSERT_TRUE(clients[i]->WaitFor(IsMessage("lobby", 2))) << i;
+    clients[i]->WritesDone();
+    auto st = clients[i]->WaitDone();
+    ASSERT_TRUE(st.has_value()) << i;
+    EXPECT_TRUE(st->ok()) << i << ": " << st->error_message();
+  }
+  ASSERT_TRUE(Eventually([&] { return core.hub()->stats().live_streams == 0; }));
+}
+
+// A write that cannot complete (the client stopped reading and its window is
+// full) must not keep shutdown from finishing: the server cancels the call, the
+// write fails, and the lanes' queues drain.
+TEST(ChatServiceStreamsTest, ShutdownFinishesWithAWriteStuckOnANonReadingClient) {
+  core::CoreOptions options = TestCoreOptions();
+  options.services.connect_outbox = core::OutboxLimits{1 << 16, 64 << 20, 256};
+  TestCore core(options);
+  auto stub = core.Chat();
+  auto slow_stub = chat::v1::ChatService::NewStub(core.NewSmallWindowChannel());
+  EventClient slow(slow_stub.get(), core.Token("slow"), /*start_reading=*/false);
+  EventClient sender(stub.get(), core.Token("sender"));
+  slow.Join("lobby");
+  sender.Join("lobby");
+  ASSERT_TRUE(sender.WaitFor(IsJoined("lobby")));
+  ASSERT_TRUE(Eventually([&] { return core.hub()->FindRoom("lobby")->member_count() == 2; }));
+  const std::string text(1000, 'w');
+  for (int i = 0; i < 300; ++i) sender.SendText("lobby", text, absl::StrCat("w", i));
+  ASSERT_TRUE(sender.WaitFor(IsAck("w299"), 30s));
+  auto started = std::chrono::steady_clock::now();
+  core.Stop();  // 1 s of grace, then gRPC cancels what is left
+  EXPECT_LT(std::chrono::steady_clock::now() - started, 20s);
+  EXPECT_EQ(core.hub()->stats().live_streams, 0);
+  slow.StartReading();
+  auto st = slow.WaitDone(30s);
+  ASSERT_TRUE(st.has_value());
+  EXPECT_FALSE(st->ok());
 }
 
 TEST_F(ChatServiceTest, PingPong) {
