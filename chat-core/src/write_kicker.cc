@@ -137,10 +137,14 @@ void WriteKicker::RunQueue(Lane& lane) {
     }
     for (auto& o : batch) o->StartKickedWrite();
     batch.clear();
-    for (bool first = true;; first = false) {
+    // At most kEventsPerPass completions before looking at the kicks again: a
+    // backlogged stream's completion starts its next write, whose completion is
+    // soon in the queue again, so the queue may never run dry under load.
+    constexpr int kEventsPerPass = 256;
+    for (int n = 0; n < kEventsPerPass; ++n) {
       void* tag = nullptr;
       bool ok = false;
-      auto status = lane.queue->AsyncNext(&tag, &ok, block && first ? forever : now);
+      auto status = lane.queue->AsyncNext(&tag, &ok, block && n == 0 ? forever : now);
       if (status == grpc::CompletionQueue::SHUTDOWN) return;
       if (status == grpc::CompletionQueue::TIMEOUT) break;
       static_cast<CqTag*>(tag)->Run(ok);
