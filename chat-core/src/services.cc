@@ -123,7 +123,9 @@ class ConnectCall final : public OutboxWriter {
     (new ConnectCall(service_, hub_, auth_, options_, lane_))->Request();
     {
       absl::MutexLock lock(&mu_);
-      ops_ = 1;  // the done tag
+      // The done tag does not count as an operation: it may even come first
+      // (a client that cancels at once), and the call is not released before this.
+      started_ = true;
     }
     Begin();
     MaybeRelease();
@@ -212,7 +214,6 @@ class ConnectCall final : public OutboxWriter {
   void OnDone(bool) {
     {
       absl::MutexLock lock(&mu_);
-      OpDoneLocked();
       done_ = true;
     }
     // Cancelled (the client left, a deadline, or the server's shutdown): what is
@@ -224,7 +225,7 @@ class ConnectCall final : public OutboxWriter {
   void MaybeRelease() {
     {
       absl::MutexLock lock(&mu_);
-      if (!done_ || ops_ > 0 || released_) return;
+      if (!started_ || !done_ || ops_ > 0 || released_) return;
       released_ = true;
     }
     if (outbox_ != nullptr) {
@@ -263,7 +264,9 @@ class ConnectCall final : public OutboxWriter {
   grpc::ByteBuffer in_;
 
   absl::Mutex mu_;
+  // Reads, writes and finishes started and not yet back.
   int ops_ ABSL_GUARDED_BY(mu_) = 0;
+  bool started_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
