@@ -64,9 +64,11 @@ class ConnectCall final : public OutboxWriter {
 
   // Waits for the next Connect call on the lane's queue.
   void Request() {
-    ctx_.AsyncNotifyWhenDone(&done_op_);
-    bool requested = hub_->kicker()->StartOnQueue(lane_, [this](grpc::ServerCompletionQueue* cq) {
-      service_->RequestConnect(&ctx_, &stream_, cq, cq, &requested_op_);
+    ctx_.AsyncNotifyWhenDone(Tag(&done_op_));
+    // Counted until its tag is back: the lane's queue must not shut down before
+    // that, since gRPC starts the call's first operation when the tag comes out.
+    bool requested = hub_->kicker()->StartRequestOnQueue(lane_, [this](grpc::ServerCompletionQueue* cq) {
+      service_->RequestConnect(&ctx_, &stream_, cq, cq, Tag(&requested_op_));
     });
     if (!requested) delete this;  // shutting down
   }
@@ -75,7 +77,7 @@ class ConnectCall final : public OutboxWriter {
   void StartWriteBuffer(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) override {
     absl::MutexLock lock(&mu_);
     if (done_ || finishing_) return;
-    write_in_flight_ = StartLocked([&] { stream_.Write(*buffer, options, &written_op_); });
+    write_in_flight_ = StartLocked([&] { stream_.Write(*buffer, options, Tag(&written_op_)); });
   }
   void FinishStream(const grpc::Status& status) override {
     absl::MutexLock lock(&mu_);
@@ -90,6 +92,10 @@ class ConnectCall final : public OutboxWriter {
   }
 
  private:
+  struct Op;
+  // What goes on the queue is a CqTag* (the lane's thread casts it back).
+  static void* Tag(CqTag* op) { return op; }
+
   struct Op final : CqTag {
     Op(ConnectCall* call, void (ConnectCall::*on)(bool)) : call(call), on(on) {}
     void Run(bool ok) override {
@@ -105,17 +111,18 @@ class ConnectCall final : public OutboxWriter {
     return started;
   }
   void StartFinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    StartLocked([&] { stream_.Finish(status, &finished_op_); });
+    StartLocked([&] { stream_.Finish(status, Tag(&finished_op_)); });
   }
   void StartRead() {
     absl::MutexLock lock(&mu_);
     if (done_ || finishing_) return;
-    StartLocked([&] { stream_.Read(&in_, &read_op_); });
+    StartLocked([&] { stream_.Read(&in_, Tag(&read_op_)); });
   }
   // One operation came back.
   void OpDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { --ops_; }
 
   void OnRequested(bool ok) {
+    hub_->kicker()->RequestReturned(lane_);
     if (!ok) {  // the server is shutting down; the done tag never comes for a call never started
       delete this;
       return;
@@ -146,9 +153,10 @@ class ConnectCall final : public OutboxWriter {
                                        hub_->room_frame_counter(Outbox::Kind::kConnect), hub_->kicker(), lane_);
     session_ = std::make_shared<Session>(hub_, outbox_, 0, std::move(*id), options_->connect_session);
     std::weak_ptr<Outbox> weak_outbox = outbox_;
-    session_->SetResumeHook([this, weak_outbox] {
-      // The outbox lock keeps the call alive: Detach (in MaybeRelease) takes it.
-      if (auto o = weak_outbox.lock()) ReadNext(o.get());
+    session_->SetResumeHook([this, weak_outbox, limit = pause_reads_above_] {
+      // Touches nothing of the call's outside the outbox lock, which keeps the call
+      // alive (Detach, in MaybeRelease, takes it; ReadWhenRoom then does nothing).
+      if (auto o = weak_outbox.lock()) o->ReadWhenRoom(limit, [this] { StartRead(); });
     });
     session_->SetKillHook([weak_outbox](const absl::Status& status) {
       if (auto o = weak_outbox.lock()) o->Finish(ToGrpcStatus(status));
@@ -194,7 +202,7 @@ class ConnectCall final : public OutboxWriter {
       absl::MutexLock lock(&mu_);
       OpDoneLocked();
       write_in_flight_ = false;
-      if (finish_status_) {
+      if (finish_status_ && !done_) {
         StartFinishLocked(*finish_status_);
         finish_status_.reset();
       }

@@ -2,6 +2,8 @@
 
 #include <grpc/support/time.h>
 
+#include <chrono>
+
 #include "outbox.h"
 
 namespace chat::core {
@@ -22,6 +24,8 @@ struct WriteKicker::Lane {
   // holds a lock while gRPC does the work (a write's syscall included).
   std::atomic<int> starting{0};
   std::atomic<bool> closing{false};
+  // Requests for new calls whose tag has not come back.
+  std::atomic<int> requests{0};
   std::thread thread;
 };
 
@@ -107,6 +111,17 @@ bool WriteKicker::StartOnQueue(size_t lane_index,
   return open;
 }
 
+bool WriteKicker::StartRequestOnQueue(size_t lane_index,
+                                      const std::function<void(grpc::ServerCompletionQueue*)>& start) {
+  Lane& lane = *lanes_[lane_index % lanes_.size()];
+  lane.requests.fetch_add(1);
+  bool started = StartOnQueue(lane_index, start);
+  if (!started) lane.requests.fetch_sub(1);
+  return started;
+}
+
+void WriteKicker::RequestReturned(size_t lane_index) { lanes_[lane_index % lanes_.size()]->requests.fetch_sub(1); }
+
 void WriteKicker::Run(Lane& lane) {
   std::vector<std::shared_ptr<Outbox>> batch;
   for (;;) {
@@ -169,6 +184,11 @@ void WriteKicker::Stop() {
     if (shut_queue) {
       lane->closing.store(true);
       while (lane->starting.load() != 0) std::this_thread::yield();
+      // The server has failed the requests still waiting; their tags come out on
+      // the lane's thread, which is still polling. (A request matched just before
+      // the server's shutdown comes out with a call whose first operation gRPC
+      // starts on this queue then.)
+      while (lane->requests.load() != 0) std::this_thread::sleep_for(std::chrono::milliseconds(1));
       lane->queue->Shutdown();
     }
   }

@@ -15,9 +15,11 @@
 // write itself; see docs/benchmarks.md).
 //
 // Threading: thread-safe. An outbox is always kicked by the same thread, so its
-// frames keep their order. Lifetime: owned by the Hub's owner; Stop() joins the
-// threads after running the kicks already queued (and, with queues, shuts them
-// down and drains them; the grpc::Server must have been shut down first).
+// frames keep their order. Lifetime: owned by the Hub's owner. Stop() joins the
+// threads: without queues after running the kicks already queued; with queues it
+// drops kicks not yet run, waits until every requested call's tag is back, and
+// then shuts the queues down and drains them. The grpc::Server must have been
+// shut down first (it fails the requests still waiting).
 #ifndef CHAT_CORE_SRC_WRITE_KICKER_H_
 #define CHAT_CORE_SRC_WRITE_KICKER_H_
 
@@ -67,6 +69,11 @@ class WriteKicker {
   // through this, so none starts after the queue's shutdown. Takes no lock;
   // `start` must only start gRPC operations.
   bool StartOnQueue(size_t lane, const std::function<void(grpc::ServerCompletionQueue*)>& start);
+  // As StartOnQueue, for a request for a new call: counted until its tag is back
+  // (RequestReturned), because gRPC starts an operation of the new call on the
+  // queue when that tag comes out, and that must not happen after its shutdown.
+  bool StartRequestOnQueue(size_t lane, const std::function<void(grpc::ServerCompletionQueue*)>& start);
+  void RequestReturned(size_t lane);
   void Stop();
 
  private:
