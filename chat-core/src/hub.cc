@@ -18,11 +18,14 @@ constexpr char kLog[] = "hub";
 constexpr char kLobby[] = "lobby";
 }  // namespace
 
+int FanoutLanes(const HubOptions& options) {
+  return options.fanout_threads > 0 ? options.fanout_threads
+                                    : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+}
+
 Hub::Hub(Store* store, HubOptions options) : store_(store), options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
-  int threads = options_.fanout_threads > 0 ? options_.fanout_threads
-                                            : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  kicker_ = options_.fanout_queues.empty() ? std::make_unique<WriteKicker>(threads)
+  kicker_ = options_.fanout_queues.empty() ? std::make_unique<WriteKicker>(FanoutLanes(options_))
                                            : std::make_unique<WriteKicker>(options_.fanout_queues);
 }
 

@@ -47,6 +47,9 @@ struct HubOptions {
   std::function<int64_t()> now_ms;
 };
 
+// The number of fan-out lanes `options` asks for (fanout_threads, or one per core).
+int FanoutLanes(const HubOptions& options);
+
 struct HubStats {
   uint64_t messages_stored = 0;
   uint64_t duplicate_sends = 0;

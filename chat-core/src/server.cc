@@ -7,7 +7,6 @@
 
 #include <algorithm>
 #include <cstdlib>
-#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
@@ -43,9 +42,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // Connect streams live on the fan-out lanes' own queues (see WriteKicker).
-  int lanes = o.hub.fanout_threads > 0 ? o.hub.fanout_threads
-                                       : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
-  for (int i = 0; i < lanes; ++i) s->queues_.push_back(builder.AddCompletionQueue(/*is_frequently_polled=*/true));
+  for (int i = 0; i < FanoutLanes(o.hub); ++i) s->queues_.push_back(builder.AddCompletionQueue(/*is_frequently_polled=*/true));
   o.hub.fanout_queues.clear();
   for (auto& q : s->queues_) o.hub.fanout_queues.push_back(q.get());
   s->hub_ = std::make_unique<Hub>(s->store_.get(), o.hub);

@@ -36,7 +36,7 @@ class RejectReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::Byt
   void OnDone() override { delete this; }
 };
 
-// The part of both stream reactors that the Outbox drives.
+// The part of the Gateway reactor that the Outbox drives.
 class RawStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer>,
                          public OutboxWriter {
  public:
@@ -60,7 +60,12 @@ class ConnectCall final : public OutboxWriter {
  public:
   ConnectCall(ChatServiceImpl* service, Hub* hub, const Authenticator* auth, const ServiceOptions* options,
               size_t lane)
-      : service_(service), hub_(hub), auth_(auth), options_(options), lane_(lane) {}
+      : service_(service),
+        hub_(hub),
+        auth_(auth),
+        options_(options),
+        lane_(lane),
+        pause_reads_above_(options->connect_outbox.max_events / 2) {}
 
   // Waits for the next Connect call on the lane's queue.
   void Request() {
@@ -92,7 +97,6 @@ class ConnectCall final : public OutboxWriter {
   }
 
  private:
-  struct Op;
   // What goes on the queue is a CqTag* (the lane's thread casts it back).
   static void* Tag(CqTag* op) { return op; }
 
@@ -118,9 +122,6 @@ class ConnectCall final : public OutboxWriter {
     if (done_ || finishing_) return;
     StartLocked([&] { stream_.Read(&in_, Tag(&read_op_)); });
   }
-  // One operation came back.
-  void OpDoneLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { --ops_; }
-
   void OnRequested(bool ok) {
     hub_->kicker()->RequestReturned(lane_);
     if (!ok) {  // the server is shutting down; the done tag never comes for a call never started
@@ -148,7 +149,6 @@ class ConnectCall final : public OutboxWriter {
       FinishStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
       return;
     }
-    pause_reads_above_ = options_->connect_outbox.max_events / 2;
     outbox_ = std::make_shared<Outbox>(Outbox::Kind::kConnect, this, options_->connect_outbox,
                                        hub_->room_frame_counter(Outbox::Kind::kConnect), hub_->kicker(), lane_);
     session_ = std::make_shared<Session>(hub_, outbox_, 0, std::move(*id), options_->connect_session);
@@ -175,7 +175,7 @@ class ConnectCall final : public OutboxWriter {
   void OnRead(bool ok) {
     {
       absl::MutexLock lock(&mu_);
-      OpDoneLocked();
+      --ops_;  // one operation came back
     }
     if (!ok) {
       CHAT_LOG_DEBUG("connect", "read side of %s closed", session_->identity().user);
@@ -200,7 +200,7 @@ class ConnectCall final : public OutboxWriter {
   void OnWritten(bool ok) {
     {
       absl::MutexLock lock(&mu_);
-      OpDoneLocked();
+      --ops_;
       write_in_flight_ = false;
       if (finish_status_ && !done_) {
         StartFinishLocked(*finish_status_);
@@ -214,7 +214,7 @@ class ConnectCall final : public OutboxWriter {
   void OnFinished(bool) {
     {
       absl::MutexLock lock(&mu_);
-      OpDoneLocked();
+      --ops_;
     }
     MaybeRelease();
   }
@@ -259,6 +259,7 @@ class ConnectCall final : public OutboxWriter {
   const Authenticator* const auth_;
   const ServiceOptions* const options_;
   const size_t lane_;
+  const size_t pause_reads_above_;
   grpc::ServerContext ctx_;
   grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> stream_{&ctx_};
   Op requested_op_{this, &ConnectCall::OnRequested};
@@ -266,7 +267,6 @@ class ConnectCall final : public OutboxWriter {
   Op written_op_{this, &ConnectCall::OnWritten};
   Op finished_op_{this, &ConnectCall::OnFinished};
   Op done_op_{this, &ConnectCall::OnDone};
-  size_t pause_reads_above_ = 0;
   std::shared_ptr<Outbox> outbox_;
   std::shared_ptr<Session> session_;
   grpc::ByteBuffer in_;

@@ -44,28 +44,20 @@ struct WriteKicker::WakeTag final : CqTag {
 };
 
 WriteKicker::WriteKicker(int threads) {
-  for (int i = 0; i < std::max(1, threads); ++i) {
-    auto lane = std::make_unique<Lane>();
-    Lane* raw = lane.get();
-    lane->thread = std::thread([this, raw] { Run(*raw); });
-    lanes_.push_back(std::move(lane));
-  }
+  for (int i = 0; i < std::max(1, threads); ++i) AddLane(nullptr);
 }
 
 WriteKicker::WriteKicker(std::vector<grpc::ServerCompletionQueue*> queues) {
-  for (grpc::ServerCompletionQueue* queue : queues) {
-    auto lane = std::make_unique<Lane>();
-    Lane* raw = lane.get();
-    lane->queue = queue;
-    lane->thread = std::thread([this, raw] { RunQueue(*raw); });
-    lanes_.push_back(std::move(lane));
-  }
-  if (lanes_.empty()) {
-    auto lane = std::make_unique<Lane>();
-    Lane* raw = lane.get();
-    lane->thread = std::thread([this, raw] { Run(*raw); });
-    lanes_.push_back(std::move(lane));
-  }
+  for (grpc::ServerCompletionQueue* queue : queues) AddLane(queue);
+  if (lanes_.empty()) AddLane(nullptr);
+}
+
+void WriteKicker::AddLane(grpc::ServerCompletionQueue* queue) {
+  auto lane = std::make_unique<Lane>();
+  Lane* raw = lane.get();
+  lane->queue = queue;
+  lane->thread = std::thread([this, raw] { raw->queue != nullptr ? RunQueue(*raw) : Run(*raw); });
+  lanes_.push_back(std::move(lane));
 }
 
 WriteKicker::~WriteKicker() { Stop(); }
@@ -138,7 +130,7 @@ void WriteKicker::Run(Lane& lane) {
 
 void WriteKicker::RunQueue(Lane& lane) {
   std::vector<std::shared_ptr<Outbox>> batch;
-  const gpr_timespec now{0, 0, GPR_CLOCK_MONOTONIC};
+  const gpr_timespec at_once = gpr_time_0(GPR_CLOCK_MONOTONIC);
   const gpr_timespec forever = gpr_inf_future(GPR_CLOCK_MONOTONIC);
   for (;;) {
     // Kicks first, then every completion already there (most are of the writes
@@ -159,7 +151,7 @@ void WriteKicker::RunQueue(Lane& lane) {
     for (int n = 0; n < kEventsPerPass; ++n) {
       void* tag = nullptr;
       bool ok = false;
-      auto status = lane.queue->AsyncNext(&tag, &ok, block && n == 0 ? forever : now);
+      auto status = lane.queue->AsyncNext(&tag, &ok, block && n == 0 ? forever : at_once);
       if (status == grpc::CompletionQueue::SHUTDOWN) return;
       if (status == grpc::CompletionQueue::TIMEOUT) break;
       static_cast<CqTag*>(tag)->Run(ok);

@@ -79,6 +79,8 @@ class WriteKicker {
  private:
   struct Lane;
   struct WakeTag;
+  // A lane polling `queue`, or a plain one (nullptr).
+  void AddLane(grpc::ServerCompletionQueue* queue);
   void Run(Lane& lane);
   void RunQueue(Lane& lane);
   void WakeLocked(Lane& lane);
