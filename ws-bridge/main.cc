@@ -47,6 +47,9 @@ ABSL_FLAG(int, max_queued_bytes, 4 << 20, "Per WebSocket outbound queue, in byte
 ABSL_FLAG(absl::Duration, presence_delay, absl::Milliseconds(50),
           "How long a member-joined/left event may wait to share a write with others (a message writes it at "
           "once); 0 writes presence at once.");
+ABSL_FLAG(absl::Duration, presence_max_delay, absl::Milliseconds(800),
+          "The longest presence waits while joins keep coming (the wait doubles after each flush that carried "
+          "several member events, and falls back to --presence_delay once they stop).");
 ABSL_FLAG(int, socket_send_buffer, 0,
           "SO_SNDBUF of each connection in bytes; 0 leaves the kernel's autotuning. Small bounds kernel memory per "
           "slow browser.");
@@ -95,6 +98,8 @@ int main(int argc, char** argv) {
   o.direct_writes = absl::GetFlag(FLAGS_direct_writes);
   // Rounded up, so a sub-millisecond delay does not turn the wait off.
   o.presence_delay = absl::ToChronoMilliseconds(absl::Ceil(absl::GetFlag(FLAGS_presence_delay), absl::Milliseconds(1)));
+  o.presence_max_delay =
+      absl::ToChronoMilliseconds(absl::Ceil(absl::GetFlag(FLAGS_presence_max_delay), absl::Milliseconds(1)));
   // Checked on the flags themselves: a negative size would wrap in size_t.
   const struct {
     bool ok;
@@ -112,6 +117,8 @@ int main(int argc, char** argv) {
       {o.socket_send_buffer >= 0, "--socket_send_buffer must be 0 (the kernel's) or a size in bytes"},
       {o.presence_delay.count() >= 0 && o.presence_delay <= std::chrono::seconds(10),
        "--presence_delay must be between 0 and 10s"},
+      {o.presence_max_delay >= o.presence_delay && o.presence_max_delay <= std::chrono::seconds(10),
+       "--presence_max_delay must be between --presence_delay and 10s"},
   };
   for (const auto& limit : limits) {
     if (!limit.ok) {

@@ -220,6 +220,56 @@ TEST(BridgeTest, PresenceStopsWaitingBeforeItCouldFillTheQueue) {
   EXPECT_FALSE(alice->WaitClosed(std::chrono::milliseconds(0)).has_value());
 }
 
+// The frames of `c` that announce another user's join, and how many joins each holds.
+std::vector<size_t> JoinFrames(const WsClient& c) {
+  std::vector<size_t> out;
+  for (const auto& frame : c.Frames()) {
+    size_t joins = 0;
+    for (absl::string_view l : absl::StrSplit(frame, '\n')) {
+      joins += absl::StrContains(l, "\"member\":{") && absl::StrContains(l, "\"user\":\"user");
+    }
+    if (joins > 0) out.push_back(joins);
+  }
+  return out;
+}
+
+TEST(BridgeTest, PresenceWaitsLongerWhileJoinsKeepComingAndShortAgainOnceTheyStop) {
+  // 20 ms ticks, up to 1 s: through a storm of 30 joins 20+ ms apart, alice's
+  // waits go 1, 2, 4, 8, 16, 32 ticks (flushes near 20, 60, 140, 300, 620 and
+  // 1260 ms). A fixed 20 ms wait would write at least one frame per join.
+  BridgeEnv env([](bridge::BridgeOptions& o) {
+    o.presence_delay = std::chrono::milliseconds(20);
+    o.presence_max_delay = std::chrono::seconds(1);
+  });
+  auto alice = env.Connect(env.Login("alice"));
+  alice->Join("lobby");
+  ASSERT_TRUE(alice->WaitFor(WsJoined("lobby")));
+  std::vector<std::unique_ptr<WsClient>> users;
+  for (int i = 0; i < 30; ++i) {
+    users.push_back(env.Connect(env.Login(absl::StrCat("user", i))));
+    users.back()->Join("lobby");
+    ASSERT_TRUE(users.back()->WaitFor(WsJoined("lobby"))) << "user" << i;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_TRUE(alice->WaitFor(WsMember("user29", chat::v1::MemberEvent::JOINED), std::chrono::seconds(5)));
+  std::vector<std::string> announced = OthersAnnounced(*alice, "alice");
+  ASSERT_EQ(announced.size(), 30u);
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(announced[i], absl::StrCat("user", i));
+  std::vector<size_t> frames = JoinFrames(*alice);
+  EXPECT_LE(frames.size(), 12u) << "presence did not wait longer during the storm";
+
+  // Quiet for longer than the longest wait: the next join waits one tick again,
+  // not the second it would wait if the storm's wait had stuck.
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  auto late = env.Connect(env.Login("user30"));
+  late->Join("lobby");
+  ASSERT_TRUE(late->WaitFor(WsJoined("lobby")));
+  const auto joined_at = std::chrono::steady_clock::now();
+  ASSERT_TRUE(alice->WaitFor(WsMember("user30", chat::v1::MemberEvent::JOINED), std::chrono::seconds(5)));
+  EXPECT_LT(std::chrono::steady_clock::now() - joined_at, std::chrono::milliseconds(500));
+  EXPECT_EQ(JoinFrames(*alice).size(), frames.size() + 1);
+}
+
 // Presence with nothing else to carry it: written after the delay (or at once).
 class PresenceDelayTest : public ::testing::TestWithParam<int> {};
 

@@ -76,6 +76,8 @@ TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
   for (const auto& [flag, rule] : std::vector<std::pair<std::string, std::string>>{
            {"--presence_delay=-1s", "--presence_delay must be between 0 and 10s"},
            {"--presence_delay=11s", "--presence_delay must be between 0 and 10s"},
+           {"--presence_max_delay=20ms", "--presence_max_delay must be between --presence_delay and 10s"},
+           {"--presence_max_delay=11s", "--presence_max_delay must be between --presence_delay and 10s"},
            {"--socket_send_buffer=-1", "--socket_send_buffer must be"},
            {"--max_queued_events=-1", "--max_queued_events must be at least 16"},
            {"--threads=0", "--threads must be at least 1"}}) {

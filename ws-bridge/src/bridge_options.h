@@ -50,6 +50,11 @@ struct BridgeOptions {
   // member instead of one per join. Anything urgent (a message, a reply) writes
   // the queue at once, presence included. 0: presence is written at once.
   std::chrono::milliseconds presence_delay{50};
+  // While presence keeps coming (a join storm), a socket's wait doubles after
+  // each flush that carried more than one event, up to this; a flush of a
+  // single event, or a quiet spell as long as the wait, brings it back to
+  // presence_delay. Equal to presence_delay: the wait never grows.
+  std::chrono::milliseconds presence_max_delay{800};
   // Let the gateway's thread write a room message straight to a socket that has
   // nothing queued (ws-bridge/src/gated_socket.h) instead of handing every
   // write to the socket's strand. false: every write goes through the strand.

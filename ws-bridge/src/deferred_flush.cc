@@ -2,6 +2,8 @@
 
 #include <boost/asio/bind_executor.hpp>
 #include <boost/asio/post.hpp>
+#include <algorithm>
+#include <iterator>
 
 #include "ws_session.h"
 
@@ -12,17 +14,19 @@ namespace net = boost::asio;
 DeferredFlush::DeferredFlush(net::io_context& io, std::chrono::milliseconds delay)
     : delay_(delay), strand_(net::make_strand(io)), timer_(strand_) {}
 
-bool DeferredFlush::Add(std::weak_ptr<WsSession> session) {
+bool DeferredFlush::Add(std::weak_ptr<WsSession> session, uint32_t ticks) {
   absl::MutexLock lock(&mu_);
   if (stopped_) return false;
-  pending_.push_back(std::move(session));
+  pending_[tick_ + std::max<uint32_t>(ticks, 1)].push_back(std::move(session));
   if (armed_) return true;
   armed_ = true;
-  net::post(strand_, [this] {
-    timer_.expires_after(delay_);
-    timer_.async_wait(net::bind_executor(strand_, [this](const boost::system::error_code& ec) { Fire(ec); }));
-  });
+  net::post(strand_, [this] { Arm(); });
   return true;
+}
+
+void DeferredFlush::Arm() {
+  timer_.expires_after(delay_);
+  timer_.async_wait(net::bind_executor(strand_, [this](const boost::system::error_code& ec) { Fire(ec); }));
 }
 
 void DeferredFlush::Stop() {
@@ -38,9 +42,22 @@ void DeferredFlush::Fire(const boost::system::error_code&) {
   std::vector<std::weak_ptr<WsSession>> due;
   {
     absl::MutexLock lock(&mu_);
-    armed_ = false;
-    if (stopped_) return;  // (only Stop cancels the timer)
-    due.swap(pending_);
+    if (stopped_) {  // (only Stop cancels the timer)
+      armed_ = false;
+      return;
+    }
+    ++tick_;
+    while (!pending_.empty() && pending_.begin()->first <= tick_) {
+      auto node = pending_.extract(pending_.begin());
+      if (due.empty()) {
+        due = std::move(node.mapped());
+      } else {
+        due.insert(due.end(), std::make_move_iterator(node.mapped().begin()),
+                   std::make_move_iterator(node.mapped().end()));
+      }
+    }
+    armed_ = !pending_.empty();
+    if (armed_) Arm();
   }
   for (auto& weak : due) {
     if (auto session = weak.lock()) session->FlushDeferred();

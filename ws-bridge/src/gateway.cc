@@ -220,7 +220,7 @@ void Gateway::OnDown(Stream* stream, const GatewayDown& down) {
         }
         session_rooms_[sink].erase(ev.left().room());
       }
-      sink->OnSessionEvent(ev);
+      sink->OnSessionEvent(ev, direct_now_);
       break;
     }
     case GatewayDown::ITEM_NOT_SET:

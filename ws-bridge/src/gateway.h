@@ -36,8 +36,9 @@ class GatewaySessionSink {
   virtual void OnOpened(const std::string& user) = 0;
   // chat-core ended the session (bad token, logout, expiry).
   virtual void OnClosed(chat::v1::Error::Code code, const std::string& reason) = 0;
-  // An event for this session alone (joined, left, ack, error, replayed message...).
-  virtual void OnSessionEvent(const chat::v1::ServerEvent& event) = 0;
+  // An event for this session alone (joined, left, ack, error, replayed
+  // message...). `direct`: as for OnRoomFrame.
+  virtual void OnSessionEvent(const chat::v1::ServerEvent& event, bool direct) = 0;
   // A room event, encoded once for every local session in the room. `direct`:
   // the sink may write it to its socket from this thread if it has nothing
   // else queued (--direct_writes). `can_wait`:

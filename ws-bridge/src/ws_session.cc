@@ -248,9 +248,10 @@ void WsSession::HandleText(const std::string& text) {
 }
 
 // ---------------------------------------------------------------------------
-// From the gateway (gRPC thread): queue and post, nothing more.
+// From the gateway (gRPC thread): queue and post, or write straight to an idle
+// socket (direct); nothing more.
 
-void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event) {
+void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event, bool direct) {
   absl::MutexLock lock(&mu_);
   if (failing_) return;
   if (absl::StartsWith(event.ref(), kFillRef)) {
@@ -278,7 +279,7 @@ void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event) {
   switch (event.event_case()) {
     case chat::v1::ServerEvent::kMessage:
       // A replayed message (join with since_seq), before `joined`.
-      DeliverMessageLocked(event.message().room(), event.message().seq(), Encode(event));
+      DeliverMessageLocked(event.message().room(), event.message().seq(), Encode(event), direct);
       return;
     case chat::v1::ServerEvent::kJoined: {
       RoomState& st = rooms_[event.joined().room()];
@@ -287,15 +288,15 @@ void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event) {
         st.last_seq = event.joined().latest_seq();
         st.have_seq = true;
       }
-      EnqueueEventLocked(event);
+      EnqueueLocked(Encode(event), /*can_wait=*/false, direct);
       return;
     }
     case chat::v1::ServerEvent::kLeft:
       rooms_.erase(event.left().room());
-      EnqueueEventLocked(event);
+      EnqueueLocked(Encode(event), /*can_wait=*/false, direct);
       return;
     default:
-      EnqueueEventLocked(event);
+      EnqueueLocked(Encode(event), /*can_wait=*/false, direct);
   }
 }
 
@@ -366,7 +367,11 @@ void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct) {
   if (write_scheduled_) return;  // the write that is coming takes it
   if (can_wait && PresenceMayWaitLocked()) {
     if (deferred_) return;
-    if (ctx_->deferred->Add(weak_from_this())) {
+    // Quiet for as long as the last wait: back to the short one.
+    if (std::chrono::steady_clock::now() - presence_flushed_at_ > presence_wait_ * ctx_->options.presence_delay) {
+      presence_wait_ = 1;
+    }
+    if (ctx_->deferred->Add(weak_from_this(), presence_wait_)) {
       deferred_ = true;
       return;
     }
@@ -393,6 +398,12 @@ void WsSession::FlushDeferred() {
   absl::MutexLock lock(&mu_);
   deferred_ = false;
   if (write_scheduled_ || queue_.empty() || failing_) return;
+  // Several events share this write: presence is coming faster than it waits,
+  // so wait longer next time; one event: there was nothing to gain.
+  const BridgeOptions& o = ctx_->options;
+  const uint32_t most = static_cast<uint32_t>(std::max<int64_t>(1, o.presence_max_delay / o.presence_delay));
+  presence_wait_ = queue_.size() > 1 ? std::min(presence_wait_ * 2, most) : 1;
+  presence_flushed_at_ = std::chrono::steady_clock::now();
   ScheduleWriteLocked();
 }
 

@@ -19,6 +19,7 @@
 #include <boost/beast/websocket.hpp>
 #include <deque>
 #include <map>
+#include <chrono>
 #include <memory>
 #include <string>
 #include <cstddef>
@@ -78,7 +79,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // GatewaySessionSink (gRPC thread).
   void OnOpened(const std::string& user) override;
   void OnClosed(chat::v1::Error::Code code, const std::string& reason) override;
-  void OnSessionEvent(const chat::v1::ServerEvent& event) override;
+  void OnSessionEvent(const chat::v1::ServerEvent& event, bool direct) override;
   void OnRoomFrame(const std::string& room, int64_t seq,
                    const std::shared_ptr<const std::string>& json, bool can_wait, bool direct) override;
   void OnGatewayLost() override;
@@ -160,6 +161,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // Registered with ctx_->deferred and not yet flushed.
   bool deferred_ ABSL_GUARDED_BY(mu_) = false;
+  // Ticks of --presence_delay the next presence waits (see
+  // BridgeOptions::presence_max_delay), and when presence last left on its own.
+  uint32_t presence_wait_ ABSL_GUARDED_BY(mu_) = 1;
+  std::chrono::steady_clock::time_point presence_flushed_at_ ABSL_GUARDED_BY(mu_);
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
   absl::flat_hash_map<std::string, RoomState> rooms_ ABSL_GUARDED_BY(mu_);
 };
