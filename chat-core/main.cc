@@ -37,6 +37,9 @@ ABSL_FLAG(std::string, gateway_secret_file, "",
 ABSL_FLAG(bool, allow_guests, false,
           "Demo mode: calls without a token may name themselves with x-chat-user. Off by default.");
 ABSL_FLAG(absl::Duration, token_ttl, absl::Hours(24 * 7), "How long a login token is valid.");
+ABSL_FLAG(int, fanout_threads, 0,
+          "Fan-out lanes: threads that start the writes of room messages and serve Connect streams "
+          "(0: one per core, at most 64).");
 ABSL_FLAG(int, hash_threads, 2, "Threads that hash passwords (Argon2id) off the gRPC threads.");
 ABSL_FLAG(int, pwhash_memlimit_kib, 19456, "Argon2id memory per hash in KiB (OWASP minimum: 19456).");
 ABSL_FLAG(int, pwhash_opslimit, 2, "Argon2id passes per hash (OWASP minimum: 2).");
@@ -80,6 +83,7 @@ int main(int argc, char** argv) {
   options.accounts.allow_guests = absl::GetFlag(FLAGS_allow_guests);
   options.accounts.token_ttl_ms = absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_token_ttl));
   options.accounts.hash_threads = absl::GetFlag(FLAGS_hash_threads);
+  options.hub.fanout_threads = absl::GetFlag(FLAGS_fanout_threads);
   options.accounts.pwhash_memlimit = static_cast<size_t>(absl::GetFlag(FLAGS_pwhash_memlimit_kib)) * 1024;
   options.accounts.pwhash_opslimit = static_cast<uint64_t>(absl::GetFlag(FLAGS_pwhash_opslimit));
   options.services.connect_outbox.max_events = static_cast<size_t>(absl::GetFlag(FLAGS_stream_queue_events));
@@ -89,6 +93,10 @@ int main(int argc, char** argv) {
       options.hub.max_text_bytes > static_cast<size_t>(chat::kMaxReceiveMessageBytes) / 2) {
     std::fprintf(stderr, "chat-core: --max_text_bytes must be between 1 and %d\n",
                  chat::kMaxReceiveMessageBytes / 2);
+    return 2;
+  }
+  if (options.hub.fanout_threads < 0 || options.hub.fanout_threads > 64) {
+    std::fprintf(stderr, "chat-core: --fanout_threads must be between 0 (one per core) and 64\n");
     return 2;
   }
   if (options.accounts.token_ttl_ms <= 0) {

@@ -92,7 +92,8 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   }
   s->chat_->StartConnectCalls();
   s->host_ = o.listen.substr(0, o.listen.rfind(':'));
-  CHAT_LOG_INFO("core", "chat-core listening on %s", s->address());
+  CHAT_LOG_INFO("core", "chat-core listening on %s (%d fan-out lanes)", s->address(),
+                static_cast<int>(s->queues_.size()));
   return s;
 }
 

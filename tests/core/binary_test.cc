@@ -37,7 +37,7 @@ TEST(CoreBinaryTest, HelpListsEveryFlag) {
   auto r = RunCommand({BinaryPath("chat-core"), "--help"});
   std::string all = r.out + r.err;
   for (const char* flag : {"--listen", "--db", "--sync_full", "--max_text_bytes", "--gateway_secret_file",
-                           "--allow_guests", "--token_ttl", "--log_level"}) {
+                           "--allow_guests", "--token_ttl", "--log_level", "--fanout_threads"}) {
     EXPECT_THAT(all, HasSubstr(flag));
   }
   EXPECT_THAT(all, HasSubstr("SQLite database file"));
@@ -59,6 +59,11 @@ TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
   r = RunCommand({BinaryPath("chat-core"), "--max_text_bytes=0", "--db=:memory:"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("--max_text_bytes"));
+  for (const char* lanes : {"--fanout_threads=-1", "--fanout_threads=65"}) {
+    r = RunCommand({BinaryPath("chat-core"), lanes, "--db=:memory:"});
+    EXPECT_EQ(r.exit_code, 2) << lanes;
+    EXPECT_THAT(r.err, HasSubstr("--fanout_threads must be between 0 (one per core) and 64")) << lanes;
+  }
 
   // The gateway secret: a file that is missing, or holds too short a secret.
   r = RunCommand({BinaryPath("chat-core"), "--db=:memory:", "--gateway_secret_file=" + dir.File("none")});
@@ -129,27 +134,69 @@ TEST(CoreBinaryTest, ReflectionAndHealthWorkLikeGrpcurl) {
   EXPECT_EQ(denied.status().code(), absl::StatusCode::kUnauthenticated);
 }
 
-TEST(CoreBinaryTest, SigtermEndsStreamsCleanlyAndExitsZero) {
-  auto core = CoreProcess::Start(":memory:");
-  ASSERT_NE(core, nullptr);
-  auto channel = Channel(core->address());
+// Registers `user` on the chat-core behind `channel` and logs in: its token, or "" on failure.
+std::string RegisterAndLogin(const std::shared_ptr<grpc::Channel>& channel, const std::string& user) {
   auto auth = chat::v1::AuthService::NewStub(channel);
   {
     grpc::ClientContext ctx;
     chat::v1::RegisterRequest req;
-    req.set_username("sig");
+    req.set_username(user);
     req.set_password("long password");
     chat::v1::RegisterResponse resp;
-    ASSERT_TRUE(auth->Register(&ctx, req, &resp).ok());
+    if (!auth->Register(&ctx, req, &resp).ok()) return "";
   }
   grpc::ClientContext ctx;
   chat::v1::LoginRequest req;
-  req.set_username("sig");
+  req.set_username(user);
   req.set_password("long password");
   chat::v1::LoginResponse login;
-  ASSERT_TRUE(auth->Login(&ctx, req, &login).ok());
+  if (!auth->Login(&ctx, req, &login).ok()) return "";
+  return login.token();
+}
+
+TEST(CoreBinaryTest, FanoutThreadsFlagSpreadsStreamsOverThatManyLanes) {
+  // 7 streams over 3 lanes: every lane serves some, and each gets every message in order.
+  auto core = CoreProcess::Start(":memory:", {"--fanout_threads=3"});
+  ASSERT_NE(core, nullptr);
+  auto channel = Channel(core->address());
+  std::string token = RegisterAndLogin(channel, "lanes");
+  ASSERT_FALSE(token.empty());
   auto stub = chat::v1::ChatService::NewStub(channel);
-  EventClient c(stub.get(), login.token());
+  std::vector<std::unique_ptr<EventClient>> clients;
+  for (int i = 0; i < 7; ++i) {
+    clients.push_back(std::make_unique<EventClient>(stub.get(), token));
+    clients.back()->Join("lobby");
+    ASSERT_TRUE(clients.back()->WaitFor(IsJoined("lobby")));
+  }
+  for (int i = 0; i < 20; ++i) clients[0]->SendText("lobby", absl::StrCat("m", i), absl::StrCat("id", i));
+  for (auto& c : clients) {
+    ASSERT_TRUE(c->WaitForCount(IsAnyMessage("lobby"), 20));
+    auto messages = c->Messages("lobby");
+    ASSERT_EQ(messages.size(), 20u);
+    for (int i = 0; i < 20; ++i) EXPECT_EQ(messages[i].text(), absl::StrCat("m", i));
+  }
+  EXPECT_EQ(core->Stop(), 0);
+
+  // The startup log says how many lanes there are.
+  ChildProcess::Options o;
+  o.argv = {BinaryPath("chat-core"), "--listen=127.0.0.1:0", "--db=:memory:", "--fanout_threads=3"};
+  o.capture_stderr = true;
+  auto child = ChildProcess::Start(o);
+  ASSERT_NE(child, nullptr);
+  ASSERT_TRUE(child->WaitForLine("chat-core listening on ", 20s).has_value());
+  child->Signal(SIGTERM);
+  EXPECT_EQ(child->Wait(20s), 0);
+  EXPECT_THAT(child->stderr_text(), HasSubstr("(3 fan-out lanes)"));
+}
+
+TEST(CoreBinaryTest, SigtermEndsStreamsCleanlyAndExitsZero) {
+  auto core = CoreProcess::Start(":memory:");
+  ASSERT_NE(core, nullptr);
+  auto channel = Channel(core->address());
+  std::string token = RegisterAndLogin(channel, "sig");
+  ASSERT_FALSE(token.empty());
+  auto stub = chat::v1::ChatService::NewStub(channel);
+  EventClient c(stub.get(), token);
   c.Join("lobby");
   ASSERT_TRUE(c.WaitFor(IsJoined("lobby")));
   EXPECT_EQ(core->Stop(), 0);
@@ -250,22 +297,12 @@ TEST(CoreBinaryTest, SurvivesKill9WithNothingAcknowledgedLost) {
 
   std::vector<std::unique_ptr<ResilientClient>> clients;
   {
-    auto auth = chat::v1::AuthService::NewStub(Channel(address));
+    auto channel = Channel(address);
     for (int i = 0; i < 3; ++i) {
       std::string name = absl::StrCat("client", i);
-      grpc::ClientContext rctx;
-      chat::v1::RegisterRequest reg;
-      reg.set_username(name);
-      reg.set_password("long password");
-      chat::v1::RegisterResponse rresp;
-      ASSERT_TRUE(auth->Register(&rctx, reg, &rresp).ok());
-      grpc::ClientContext lctx;
-      chat::v1::LoginRequest login;
-      login.set_username(name);
-      login.set_password("long password");
-      chat::v1::LoginResponse lresp;
-      ASSERT_TRUE(auth->Login(&lctx, login, &lresp).ok());
-      clients.push_back(std::make_unique<ResilientClient>(name, lresp.token(), 150));
+      std::string token = RegisterAndLogin(channel, name);
+      ASSERT_FALSE(token.empty()) << name;
+      clients.push_back(std::make_unique<ResilientClient>(name, token, 150));
     }
   }
   std::atomic<int> total_acked{0};
