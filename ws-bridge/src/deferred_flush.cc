@@ -48,13 +48,9 @@ void DeferredFlush::Fire(const boost::system::error_code&) {
     }
     ++tick_;
     while (!pending_.empty() && pending_.begin()->first <= tick_) {
-      auto node = pending_.extract(pending_.begin());
-      if (due.empty()) {
-        due = std::move(node.mapped());
-      } else {
-        due.insert(due.end(), std::make_move_iterator(node.mapped().begin()),
-                   std::make_move_iterator(node.mapped().end()));
-      }
+      auto& sessions = pending_.begin()->second;
+      due.insert(due.end(), std::make_move_iterator(sessions.begin()), std::make_move_iterator(sessions.end()));
+      pending_.erase(pending_.begin());
     }
     armed_ = !pending_.empty();
     if (armed_) Arm();

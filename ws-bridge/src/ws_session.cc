@@ -288,15 +288,15 @@ void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event, bool direct) 
         st.last_seq = event.joined().latest_seq();
         st.have_seq = true;
       }
-      EnqueueLocked(Encode(event), /*can_wait=*/false, direct);
+      EnqueueEventLocked(event, direct);
       return;
     }
     case chat::v1::ServerEvent::kLeft:
       rooms_.erase(event.left().room());
-      EnqueueLocked(Encode(event), /*can_wait=*/false, direct);
+      EnqueueEventLocked(event, direct);
       return;
     default:
-      EnqueueLocked(Encode(event), /*can_wait=*/false, direct);
+      EnqueueEventLocked(event, direct);
   }
 }
 
@@ -340,7 +340,9 @@ void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame
   }
 }
 
-void WsSession::EnqueueEventLocked(const chat::v1::ServerEvent& event) { EnqueueLocked(Encode(event)); }
+void WsSession::EnqueueEventLocked(const chat::v1::ServerEvent& event, bool direct) {
+  EnqueueLocked(Encode(event), /*can_wait=*/false, direct);
+}
 
 void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct) {
   if (failing_) return;

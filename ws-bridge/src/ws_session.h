@@ -17,9 +17,9 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
+#include <chrono>
 #include <deque>
 #include <map>
-#include <chrono>
 #include <memory>
 #include <string>
 #include <cstddef>
@@ -122,7 +122,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // urgent event writes it. direct: if nothing else is queued, try writing it
   // to the socket from this thread (gated_socket.h) instead of the strand.
   void EnqueueLocked(Frame frame, bool can_wait = false, bool direct = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void EnqueueEventLocked(const chat::v1::ServerEvent& event) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnqueueEventLocked(const chat::v1::ServerEvent& event, bool direct = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool PresenceMayWaitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts DoWrite to the strand; the queue is written from there.
   void ScheduleWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
