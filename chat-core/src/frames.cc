@@ -17,9 +17,21 @@ size_t PutVarint(uint64_t v, char* out) {
   return n;
 }
 
+size_t VarintSize(uint64_t v) {
+  size_t n = 1;
+  while (v >= 0x80) {
+    v >>= 7;
+    ++n;
+  }
+  return n;
+}
+
 // GatewayDown field numbers.
 constexpr uint8_t kSessionTag = (1 << 3) | 0;  // varint
 constexpr uint8_t kEventTag = (4 << 3) | 2;    // length-delimited
+// ServerEvent.batch and EventBatch.events.
+constexpr uint8_t kBatchTag = (13 << 3) | 2;
+constexpr uint8_t kBatchEventTag = (1 << 3) | 2;
 
 }  // namespace
 
@@ -52,6 +64,29 @@ grpc::ByteBuffer WrapForGatewaySession(uint64_t session, const grpc::Slice& even
   n += PutVarint(event_bytes.size(), prefix + n);
   grpc::Slice slices[2] = {grpc::Slice(prefix, n), event_bytes};
   return grpc::ByteBuffer(slices, 2);
+}
+
+grpc::ByteBuffer EncodeEventBatch(const std::vector<const grpc::ByteBuffer*>& events) {
+  size_t inner = 0;
+  for (const auto* e : events) inner += 1 + VarintSize(e->Length()) + e->Length();
+  std::vector<grpc::Slice> slices;
+  slices.reserve(2 * events.size());
+  std::vector<grpc::Slice> parts;
+  for (size_t i = 0; i < events.size(); ++i) {
+    char header[24];
+    size_t n = 0;
+    if (i == 0) {
+      header[n++] = static_cast<char>(kBatchTag);
+      n += PutVarint(inner, header + n);
+    }
+    header[n++] = static_cast<char>(kBatchEventTag);
+    n += PutVarint(events[i]->Length(), header + n);
+    slices.emplace_back(header, n);  // short enough to be inlined, no allocation
+    parts.clear();
+    events[i]->Dump(&parts);
+    for (auto& part : parts) slices.push_back(std::move(part));
+  }
+  return grpc::ByteBuffer(slices.data(), slices.size());
 }
 
 RoomFramePtr MakeRoomFrame(int64_t room_id, int64_t seq, const chat::v1::ServerEvent& event) {

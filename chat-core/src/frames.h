@@ -13,6 +13,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "chat/v1/chat.pb.h"
 #include "store.h"
@@ -37,6 +38,10 @@ RoomFramePtr MakeRoomFrame(int64_t room_id, int64_t seq, const chat::v1::ServerE
 
 // ServerEvent bytes -> GatewayDown{session, event} bytes, sharing the event slice.
 grpc::ByteBuffer WrapForGatewaySession(uint64_t session, const grpc::Slice& event_bytes);
+
+// Serialized ServerEvents -> ServerEvent{batch: EventBatch{events}}, sharing the
+// events' slices (only the field headers are new bytes).
+grpc::ByteBuffer EncodeEventBatch(const std::vector<const grpc::ByteBuffer*>& events);
 
 // Serializes a message to a single-slice ByteBuffer.
 grpc::ByteBuffer SerializeToByteBuffer(const google::protobuf::MessageLite& message);

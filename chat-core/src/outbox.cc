@@ -134,10 +134,30 @@ void Outbox::StartKickedWrite() {
 void Outbox::StartNextLocked() {
   if (queue_.empty() || writer_ == nullptr) return;
   write_in_flight_ = true;
+  in_flight_events_ = BatchSizeLocked();
   grpc::WriteOptions options;
   // Let queued messages leave together: only the last one flushes.
-  if (queue_.size() > 1) options.set_buffer_hint();
-  writer_->StartWriteBuffer(queue_.front().buffer, options);
+  if (queue_.size() > in_flight_events_) options.set_buffer_hint();
+  if (in_flight_events_ == 1) {
+    writer_->StartWriteBuffer(queue_.front().buffer, options);
+    return;
+  }
+  batch_ = EncodeBatchLocked(in_flight_events_);
+  writer_->StartWriteBuffer(&batch_, options);
+}
+
+size_t Outbox::BatchSizeLocked() {
+  size_t limit = std::min(limits_.max_batch, queue_.size());
+  size_t n = 1;
+  size_t bytes = queue_.front().bytes;
+  while (n < limit && bytes + queue_[n].bytes <= kMaxBatchBytes) bytes += queue_[n++].bytes;
+  return n;
+}
+
+grpc::ByteBuffer Outbox::EncodeBatchLocked(size_t n) {
+  std::vector<const grpc::ByteBuffer*> events(n);
+  for (size_t i = 0; i < n; ++i) events[i] = queue_[i].buffer;
+  return EncodeEventBatch(events);
 }
 
 void Outbox::OnWriteDone(bool ok) {
@@ -145,16 +165,19 @@ void Outbox::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
-    if (!queue_.empty()) {
+    size_t written = std::min(in_flight_events_, queue_.size());
+    for (size_t i = 0; i < written; ++i) {
       queued_bytes_ -= queue_.front().bytes;
       queue_.pop_front();
     }
+    in_flight_events_ = 0;
+    batch_.Clear();
     if (!ok) {
       // The stream is broken (client gone). Every RPC still needs its Finish.
       FinishLocked(grpc::Status(grpc::StatusCode::CANCELLED, "write failed"));
       return;
     }
-    ++stats_.frames_written;
+    stats_.frames_written += written;
     if (finished_) return;
     if (!queue_.empty()) {
       StartNextLocked();
@@ -172,8 +195,8 @@ void Outbox::FinishLocked(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
   writable_waiters_.clear();
-  // The item being written must stay alive until its OnWriteDone.
-  while (queue_.size() > (write_in_flight_ ? 1u : 0u)) {
+  // The items being written must stay alive until their OnWriteDone.
+  while (queue_.size() > (write_in_flight_ ? in_flight_events_ : 0u)) {
     queued_bytes_ -= queue_.back().bytes;
     queue_.pop_back();
   }

@@ -54,9 +54,19 @@ struct OutboxLimits {
   size_t max_bytes = 4 << 20;
   // Replay pages are queued only while the queue is at or below this.
   size_t low_water_events = 256;
+  // Connect only: when more than one event is queued as a write starts, up to
+  // this many leave in one ServerEvent{batch} (1: one event per message).
+  size_t max_batch = 1;
 };
 
+// A batch stops before the event that would take it past this many bytes (a
+// bigger event leaves alone).
+inline constexpr size_t kMaxBatchBytes = 64 << 10;
+// The most a client may ask for (x-chat-batch).
+inline constexpr size_t kMaxBatchEvents = 1024;
+
 struct OutboxStats {
+  // Events written (a batch counts its events).
   uint64_t frames_written = 0;
   uint64_t room_frames = 0;
 };
@@ -133,6 +143,10 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   // `deferred`: leave starting the write to the kicker (room frames).
   bool PushLocked(Item item, bool deferred = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // How many of the queued events the next write takes (max_batch, kMaxBatchBytes).
+  size_t BatchSizeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // ServerEvent{batch: the first n queued events}, sharing their bytes.
+  grpc::ByteBuffer EncodeBatchLocked(size_t n) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Kind kind_;
@@ -147,6 +161,9 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   CompactQueue<Item> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // The queued events the write in flight carries (they stay queued until it is done).
+  size_t in_flight_events_ ABSL_GUARDED_BY(mu_) = 0;
+  grpc::ByteBuffer batch_ ABSL_GUARDED_BY(mu_);
   bool kick_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_when_drained_ ABSL_GUARDED_BY(mu_) = false;

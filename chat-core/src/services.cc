@@ -6,6 +6,8 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -21,12 +23,28 @@ namespace {
 using google::protobuf::util::TimeUtil;
 
 constexpr char kGatewaySecretHeader[] = "x-chat-gateway-secret";
+constexpr char kBatchHeader[] = "x-chat-batch";
 
 absl::string_view Metadata(const grpc::ServerContextBase& ctx, absl::string_view key) {
   const auto& md = ctx.client_metadata();
   auto it = md.find(grpc::string_ref(key.data(), key.size()));
   if (it == md.end()) return {};
   return absl::string_view(it->second.data(), it->second.size());
+}
+
+// The `x-chat-batch` metadata of a Connect call: the most events the client takes
+// in one ServerEvent{batch}; 1 (one event per message) when absent.
+absl::StatusOr<size_t> BatchLimit(const grpc::ServerContextBase& ctx) {
+  const auto& md = ctx.client_metadata();
+  if (md.find(kBatchHeader) == md.end()) return 1;
+  absl::string_view value = Metadata(ctx, kBatchHeader);
+  size_t n = 0;
+  if (!absl::SimpleAtoi(value, &n) || n < 1 || n > kMaxBatchEvents) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        kBatchHeader, " must be a whole number from 1 to ", kMaxBatchEvents,
+        " (the most events per message), not \"", absl::CHexEscape(value), "\""));
+  }
+  return n;
 }
 
 // A Connect or Gateway stream that could not start: finishes at once.
@@ -149,7 +167,14 @@ class ConnectCall final : public OutboxWriter {
       FinishStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
       return;
     }
-    outbox_ = std::make_shared<Outbox>(Outbox::Kind::kConnect, this, options_->connect_outbox,
+    auto batch = BatchLimit(ctx_);
+    if (!batch.ok()) {
+      FinishStream(ToGrpcStatus(batch.status()));
+      return;
+    }
+    OutboxLimits limits = options_->connect_outbox;
+    limits.max_batch = *batch;
+    outbox_ = std::make_shared<Outbox>(Outbox::Kind::kConnect, this, limits,
                                        hub_->room_frame_counter(Outbox::Kind::kConnect), hub_->kicker(), lane_);
     session_ = std::make_shared<Session>(hub_, outbox_, 0, std::move(*id), options_->connect_session);
     std::weak_ptr<Outbox> weak_outbox = outbox_;

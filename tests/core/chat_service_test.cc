@@ -460,6 +460,101 @@ TEST(ChatServiceSlowConsumerTest, ANonReadingClientIsEndedWithoutStallingOthers)
   ASSERT_TRUE(Eventually([&] { return core.hub()->FindRoom("lobby")->member_count() == 2; }));
 }
 
+// The events a client received, with batches opened (a batch inside a batch or an
+// empty one is a failure).
+std::vector<ServerEvent> Unbatched(const std::vector<ServerEvent>& received) {
+  std::vector<ServerEvent> events;
+  for (const auto& e : received) {
+    if (!e.has_batch()) {
+      events.push_back(e);
+      continue;
+    }
+    EXPECT_TRUE(e.ref().empty());
+    EXPECT_GE(e.batch().events_size(), 2);
+    for (const auto& inner : e.batch().events()) {
+      EXPECT_FALSE(inner.has_batch()) << "nested batch";
+      events.push_back(inner);
+    }
+  }
+  return events;
+}
+
+TEST(ChatServiceBatchTest, AClientThatAsksGetsWhatQueuedUpInBatchesInOrder) {
+  TestCore core;
+  auto stub = core.Chat();
+  // Not reading at first: the transport windows fill and events queue up.
+  auto window_stub = chat::v1::ChatService::NewStub(core.NewSmallWindowChannel());
+  EventClient by50(window_stub.get(), core.Token("alice"), false, {{"x-chat-batch", "50"}});
+  EventClient by_bytes(window_stub.get(), core.Token("bob"), false, {{"x-chat-batch", "1024"}});
+  EventClient plain(window_stub.get(), core.Token("carol"), false);
+  EventClient sender(stub.get(), core.Token("sender"));
+  for (EventClient* c : {&by50, &by_bytes, &plain, &sender}) c->Join("lobby");
+  ASSERT_TRUE(sender.WaitFor(IsJoined("lobby")));
+  ASSERT_TRUE(Eventually([&] { return core.hub()->FindRoom("lobby")->member_count() == 4; }));
+  const std::string text(1000, 'b');
+  constexpr int kMessages = 1500;  // 1.5 MB each, far past a 64 KB window
+  for (int i = 0; i < kMessages; ++i) sender.SendText("lobby", text, absl::StrCat("m", i));
+  ASSERT_TRUE(sender.WaitFor(IsAck(absl::StrCat("m", kMessages - 1)), 30s));
+  for (EventClient* c : {&by50, &by_bytes, &plain}) c->StartReading();
+  for (EventClient* c : {&by50, &by_bytes, &plain}) {
+    ASSERT_TRUE(Eventually([&] { return MessagesIn(Unbatched(c->Events()), "lobby").size() >= kMessages; },
+                           60s));
+  }
+
+  auto batches = [](const std::vector<ServerEvent>& received) {
+    std::vector<const ServerEvent*> out;
+    for (const auto& e : received) {
+      if (e.has_batch()) out.push_back(&e);
+    }
+    return out;
+  };
+  // Every message once, in seq order, after `joined`, however they were packed.
+  for (EventClient* c : {&by50, &by_bytes, &plain}) {
+    auto events = Unbatched(c->Events());
+    ASSERT_TRUE(events.front().has_joined());
+    ExpectContiguous(MessagesIn(events, "lobby"), 1, kMessages);
+  }
+  auto received = by50.Events();
+  auto b50 = batches(received);
+  ASSERT_FALSE(b50.empty()) << "no batch in " << received.size() << " messages";
+  int most = 0;
+  for (const auto* b : b50) most = std::max(most, b->batch().events_size());
+  EXPECT_EQ(most, 50);
+  EXPECT_LT(received.size(), static_cast<size_t>(kMessages) / 10);
+
+  // Asked for up to 1024: the 64 KiB cap ends each batch first.
+  received = by_bytes.Events();
+  auto bbytes = batches(received);
+  ASSERT_FALSE(bbytes.empty());
+  most = 0;
+  for (const auto* b : bbytes) {
+    EXPECT_LE(b->ByteSizeLong(), 64u * 1024 + 8);
+    most = std::max(most, b->batch().events_size());
+  }
+  EXPECT_GT(most, 50);
+  EXPECT_LT(most, 64);
+
+  // One that did not ask never gets a batch.
+  EXPECT_TRUE(batches(plain.Events()).empty());
+}
+
+TEST(ChatServiceBatchTest, ABadBatchHeaderEndsTheStreamWithInvalidArgument) {
+  TestCore core;
+  auto stub = core.Chat();
+  std::string token = core.Token("alice");
+  for (const std::string& bad : {"0", "-1", "1025", "ten", "", "5x"}) {
+    EventClient c(stub.get(), token, true, {{"x-chat-batch", bad}});
+    auto st = c.WaitDone();
+    ASSERT_TRUE(st.has_value()) << "'" << bad << "'";
+    EXPECT_EQ(st->error_code(), grpc::StatusCode::INVALID_ARGUMENT) << "'" << bad << "'";
+    EXPECT_THAT(st->error_message(), HasSubstr("x-chat-batch must be a whole number from 1 to 1024"));
+  }
+  // 1 is one event per message: a working stream.
+  EventClient one(stub.get(), token, true, {{"x-chat-batch", "1"}});
+  one.Join("lobby");
+  EXPECT_TRUE(one.WaitFor(IsJoined("lobby")));
+}
+
 TEST_F(ChatServiceTest, HalfCloseFinishesAfterPendingAcks) {
   EventClient c(stub_.get(), core_.Token("alice"));
   c.Join("lobby");

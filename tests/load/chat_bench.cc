@@ -79,6 +79,9 @@ ABSL_FLAG(int, inflight, 64, "setup: connections being set up at once.");
 ABSL_FLAG(double, max_p99_ms, 1000, "fanout: a step fails when p99 exceeds this.");
 ABSL_FLAG(std::string, label, "", "Free text copied into the output.");
 ABSL_FLAG(std::string, grpc_client, "h2", "grpc: h2 (the generator's own HTTP/2 client) or library (gRPC C++).");
+ABSL_FLAG(int, grpc_batch, 1,
+          "grpc: ask chat-core for up to this many queued events per message (x-chat-batch); 1: one event "
+          "per message, as a client that does not ask gets.");
 ABSL_FLAG(int, streams_per_channel, 1, "grpc --grpc_client=library: streams sharing one channel.");
 ABSL_FLAG(bool, grpc_bdp_probe, true, "grpc --grpc_client=library: let channels probe bandwidth (gRPC's default).");
 ABSL_FLAG(std::string, latency_trace, "",
@@ -373,6 +376,7 @@ struct Conn : chat::bench::H2Stream::Sink {
   int64_t now_ns = 0;
 
   void OnMessage(std::string_view message) override;
+  void OnEvent(std::string_view event);
   void SendEvent(const chat::v1::ClientEvent& ev, std::string* sink) {
     h2->SendMessage(ev.SerializeAsString(), sink);
   }
@@ -391,8 +395,17 @@ void Joined(Conn* c) {
 }
 
 void Conn::OnMessage(std::string_view message) {
+  thread_local std::vector<std::string_view> events;
+  if (!chat::bench::ServerEvents(message, &events)) {
+    g_stats.errors.fetch_add(1);
+    return;
+  }
+  for (std::string_view event : events) OnEvent(event);
+}
+
+void Conn::OnEvent(std::string_view event) {
   std::string_view text;
-  int kind = chat::bench::ServerEventKind(message, &text);
+  int kind = chat::bench::ServerEventKind(event, &text);
   switch (kind) {
     case 2:  // joined
       if (state == kJoining) Joined(this);
@@ -643,6 +656,9 @@ class Loops {
     o.authority = absl::StrCat(host_, ":", port_);
     o.path = "/chat.v1.ChatService/Connect";
     o.metadata.emplace_back("x-chat-user", absl::StrCat("grpc-", c->id));
+    if (int batch = absl::GetFlag(FLAGS_grpc_batch); batch > 1) {
+      o.metadata.emplace_back("x-chat-batch", absl::StrCat(batch));
+    }
     std::string bytes = c->h2->Open(o);
     if (c->creator) {
       chat::v1::ClientEvent create;
@@ -909,6 +925,9 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
   GrpcConn(chat::v1::ChatService::Stub* stub, const std::string& name, bool sender, int sender_id)
       : sender_(sender), sender_id_(sender_id) {
     ctx_.AddMetadata("x-chat-user", name);
+    if (int batch = absl::GetFlag(FLAGS_grpc_batch); batch > 1) {
+      ctx_.AddMetadata("x-chat-batch", absl::StrCat(batch));
+    }
     started_ns_ = NowNs();
     stub->async()->Connect(&ctx_, this);
     AddHold();
@@ -948,17 +967,24 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
       }
       return;
     }
-    if (in_.has_joined() && !joined_) {
+    if (in_.has_batch()) {
+      for (const auto& event : in_.batch().events()) OnEvent(event);
+    } else {
+      OnEvent(in_);
+    }
+    StartRead(&in_);
+  }
+  void OnEvent(const chat::v1::ServerEvent& event) {
+    if (event.has_joined() && !joined_) {
       joined_ = true;
       joined_ns_ = NowNs();
       g_stats.joined.fetch_add(1);
-    } else if (in_.has_message() && !sender_ && joined_) {
-      const std::string& t = in_.message().text();
+    } else if (event.has_message() && !sender_ && joined_) {
+      const std::string& t = event.message().text();
       Account(t.data(), t.size(), &order_, NowNs());
-    } else if (in_.has_error()) {
+    } else if (event.has_error()) {
       g_stats.errors.fetch_add(1);
     }
-    StartRead(&in_);
   }
   void OnDone(const grpc::Status& s) override {
     std::lock_guard<std::mutex> lock(mu_);
@@ -1118,10 +1144,11 @@ std::string JoinShortfall(int64_t want, const char* who) {
 
 std::string Common() {
   return absl::StrFormat(
-      R"("target":"%s","scenario":"%s","label":"%s","subscribers":%d,"senders":%d,"size":%d,"rooms":%d,"grpc_client":"%s")",
+      R"("target":"%s","scenario":"%s","label":"%s","subscribers":%d,"senders":%d,"size":%d,"rooms":%d,"grpc_client":"%s","grpc_batch":%d)",
       absl::GetFlag(FLAGS_target), absl::GetFlag(FLAGS_scenario), absl::GetFlag(FLAGS_label),
       absl::GetFlag(FLAGS_subscribers), absl::GetFlag(FLAGS_senders), absl::GetFlag(FLAGS_size),
-      std::max(1, absl::GetFlag(FLAGS_rooms)), absl::GetFlag(FLAGS_grpc_client));
+      std::max(1, absl::GetFlag(FLAGS_rooms)), absl::GetFlag(FLAGS_grpc_client),
+      absl::GetFlag(FLAGS_grpc_batch));
 }
 
 [[noreturn]] void Fail(const std::string& why) {
@@ -1178,6 +1205,10 @@ int main(int argc, char** argv) {
     }
   }
 
+  if (int batch = absl::GetFlag(FLAGS_grpc_batch); batch < 1 || batch > 1024) {
+    std::fprintf(stderr, "chat-bench: --grpc_batch must be from 1 to 1024, not %d\n", batch);
+    return 2;
+  }
   Target t;
   bool library = target == "grpc" && absl::GetFlag(FLAGS_grpc_client) == "library";
   if (library) {

@@ -84,6 +84,10 @@ class H2Stream {
 // ...; 0 if none), and for a message event its text.
 int ServerEventKind(std::string_view event, std::string_view* message_text);
 
+// The events a ServerEvent carries: the events of a batch (field 13), in order,
+// or else the event itself. False (and nothing in *events) if a batch is malformed.
+bool ServerEvents(std::string_view event, std::vector<std::string_view>* events);
+
 }  // namespace chat::bench
 
 #endif  // CHAT_TESTS_LOAD_H2_CLIENT_H_

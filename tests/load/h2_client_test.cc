@@ -190,5 +190,36 @@ TEST(H2StreamTest, ReadsTheKindOfAServerEventFromItsBytes) {
   EXPECT_EQ(ServerEventKind("\xff\xff", &text), 0);
 }
 
+TEST(H2StreamTest, UnpacksTheEventsOfABatchInOrder) {
+  chat::v1::ServerEvent batch;
+  for (int seq : {1, 2, 3}) {
+    auto* m = batch.mutable_batch()->add_events()->mutable_message();
+    m->set_seq(seq);
+    m->set_text("t" + std::to_string(seq));
+  }
+  std::string bytes = batch.SerializeAsString();
+  std::vector<std::string_view> events;
+  ASSERT_TRUE(ServerEvents(bytes, &events));
+  ASSERT_EQ(events.size(), 3u);
+  for (int i = 0; i < 3; ++i) {
+    std::string_view text;
+    EXPECT_EQ(ServerEventKind(events[i], &text), 4);
+    EXPECT_EQ(text, "t" + std::to_string(i + 1));
+  }
+
+  chat::v1::ServerEvent single;
+  single.mutable_joined()->set_room("lobby");
+  std::string one = single.SerializeAsString();
+  ASSERT_TRUE(ServerEvents(one, &events));
+  ASSERT_EQ(events.size(), 1u);
+  EXPECT_EQ(events[0], one);
+
+  // A batch whose inner bytes are cut short.
+  std::string cut = bytes.substr(0, 2) + "\x0a\x7f";
+  cut[1] = 2;
+  EXPECT_FALSE(ServerEvents(cut, &events));
+  EXPECT_TRUE(events.empty());
+}
+
 }  // namespace
 }  // namespace chat::bench

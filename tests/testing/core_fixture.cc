@@ -92,8 +92,10 @@ std::unique_ptr<grpc::ClientContext> AuthedContext(const std::string& token,
 }
 
 EventClient::EventClient(chat::v1::ChatService::Stub* stub, const std::string& token,
-                         bool start_reading) {
+                         bool start_reading,
+                         const std::vector<std::pair<std::string, std::string>>& metadata) {
   if (!token.empty()) context_.AddMetadata("authorization", "Bearer " + token);
+  for (const auto& [key, value] : metadata) context_.AddMetadata(key, value);
   stream_ = stub->Connect(&context_);
   if (start_reading) StartReading();
 }

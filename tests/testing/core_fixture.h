@@ -65,8 +65,10 @@ std::unique_ptr<grpc::ClientContext> AuthedContext(const std::string& token,
 // reader thread that records every event.
 class EventClient {
  public:
-  // Connect on `stub` with `token` ("" sends no authorization).
-  EventClient(chat::v1::ChatService::Stub* stub, const std::string& token, bool start_reading = true);
+  // Connect on `stub` with `token` ("" sends no authorization) and `metadata`.
+  // Events are recorded as they arrive (a batch is one event).
+  EventClient(chat::v1::ChatService::Stub* stub, const std::string& token, bool start_reading = true,
+              const std::vector<std::pair<std::string, std::string>>& metadata = {});
   ~EventClient();
 
   bool Write(const chat::v1::ClientEvent& event);

@@ -22,6 +22,7 @@ class CompactQueue {
   // Slots held, consumed ones included (for tests).
   size_t slots() const { return items_.size(); }
   T& front() { return items_[head_]; }
+  T& operator[](size_t i) { return items_[head_ + i]; }
   T& back() { return items_.back(); }
   void push_back(T v) { items_.push_back(std::move(v)); }
   void pop_front() {
