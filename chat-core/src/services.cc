@@ -36,8 +36,9 @@ absl::string_view Metadata(const grpc::ServerContextBase& ctx, absl::string_view
 // in one ServerEvent{batch}; 1 (one event per message) when absent.
 absl::StatusOr<size_t> BatchLimit(const grpc::ServerContextBase& ctx) {
   const auto& md = ctx.client_metadata();
-  if (md.find(kBatchHeader) == md.end()) return 1;
-  absl::string_view value = Metadata(ctx, kBatchHeader);
+  auto it = md.find(kBatchHeader);
+  if (it == md.end()) return 1;
+  absl::string_view value(it->second.data(), it->second.size());
   size_t n = 0;
   if (!absl::SimpleAtoi(value, &n) || n < 1 || n > kMaxBatchEvents) {
     return absl::InvalidArgumentError(absl::StrCat(

@@ -374,17 +374,14 @@ bool ServerEvents(std::string_view event, std::vector<std::string_view>* events)
   events->clear();
   std::string_view batch;
   bool is_batch = false;
-  if (!ForEachField(event, [&](int field, int wt, std::string_view bytes) {
-        if (field == 13 && wt == 2) {
-          batch = bytes;
-          is_batch = true;
-        }
-      })) {
-    events->push_back(event);  // ServerEventKind says what is wrong with it
-    return true;
-  }
-  if (!is_batch) {
-    events->push_back(event);
+  bool readable = ForEachField(event, [&](int field, int wt, std::string_view bytes) {
+    if (field == 13 && wt == 2) {
+      batch = bytes;
+      is_batch = true;
+    }
+  });
+  if (!readable || !is_batch) {
+    events->push_back(event);  // unreadable: ServerEventKind says so
     return true;
   }
   bool ok = ForEachField(batch, [&](int field, int wt, std::string_view bytes) {
