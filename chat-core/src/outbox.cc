@@ -220,7 +220,7 @@ void Outbox::FinishWhenDrained(const grpc::Status& status) {
 }
 
 void Outbox::Detach() {
-  CompactQueue<Item> drop;
+  decltype(queue_) drop;
   std::vector<std::function<void()>> waiters;
   {
     absl::MutexLock lock(&mu_);

@@ -59,6 +59,8 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   builder.RegisterService(s->chat_.get());
   builder.RegisterService(s->gateway_.get());
   builder.RegisterService(s->auth_service_.get());
+  s->unknown_methods_ = std::make_unique<grpc::CallbackGenericService>();
+  builder.RegisterCallbackGenericService(s->unknown_methods_.get());
   builder.SetMaxReceiveMessageSize(o.max_receive_message_bytes);
   // Channelz bookkeeping costs on every message and nothing here reads it.
   builder.AddChannelArgument(GRPC_ARG_ENABLE_CHANNELZ, 0);
@@ -90,7 +92,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
     return absl::UnavailableError(absl::StrCat("cannot listen on ", o.listen,
                                                " (address in use or invalid?)"));
   }
-  s->chat_->StartConnectCalls();
+  s->chat_->StartConnectCalls(s->server_.get());
   s->host_ = o.listen.substr(0, o.listen.rfind(':'));
   CHAT_LOG_INFO("core", "chat-core listening on %s (%d fan-out lanes)", s->address(),
                 static_cast<int>(s->queues_.size()));

@@ -8,6 +8,7 @@
 #ifndef CHAT_CORE_SRC_SERVER_H_
 #define CHAT_CORE_SRC_SERVER_H_
 
+#include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
 #include <memory>
@@ -69,6 +70,10 @@ class CoreServer {
   std::unique_ptr<ChatServiceImpl> chat_;
   std::unique_ptr<GatewayServiceImpl> gateway_;
   std::unique_ptr<AuthServiceImpl> auth_service_;
+  // Answers methods no service has with UNIMPLEMENTED, as gRPC's own fallback
+  // does; registered because ChatService leaves its generated Connect method
+  // unregistered (see services.h), which gRPC allows only with one.
+  std::unique_ptr<grpc::CallbackGenericService> unknown_methods_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;
 };

@@ -1,5 +1,9 @@
 #include "services.h"
 
+#include <grpc/byte_buffer.h>
+#include <grpc/grpc.h>
+#include <grpc/slice.h>
+#include <grpcpp/impl/codegen/completion_queue_tag.h>
 #include <sodium.h>
 
 #include <optional>
@@ -17,6 +21,22 @@
 #include "frames.h"
 #include "google/protobuf/util/time_util.h"
 
+namespace grpc::internal {
+// ByteBuffer befriends this class (declared in byte_buffer.h, defined by no
+// library; gRPC's own tests define it the same way), so that code outside the
+// library can reach the C buffer inside. ConnectCall hands ByteBuffers to gRPC
+// core's C API through it.
+class GrpcByteBufferPeer {
+ public:
+  explicit GrpcByteBufferPeer(ByteBuffer* bb) : bb_(bb) {}
+  grpc_byte_buffer* c_buffer() { return bb_->c_buffer(); }
+  grpc_byte_buffer** c_buffer_ptr() { return bb_->c_buffer_ptr(); }
+
+ private:
+  ByteBuffer* bb_;
+};
+}  // namespace grpc::internal
+
 namespace chat::core {
 namespace {
 
@@ -24,6 +44,8 @@ using google::protobuf::util::TimeUtil;
 
 constexpr char kGatewaySecretHeader[] = "x-chat-gateway-secret";
 constexpr char kBatchHeader[] = "x-chat-batch";
+// ChatService.Connect's path (the generated one is not registered; see services.h).
+constexpr char kConnectPath[] = "/chat.v1.ChatService/Connect";
 
 absl::string_view Metadata(const grpc::ServerContextBase& ctx, absl::string_view key) {
   const auto& md = ctx.client_metadata();
@@ -32,23 +54,33 @@ absl::string_view Metadata(const grpc::ServerContextBase& ctx, absl::string_view
   return absl::string_view(it->second.data(), it->second.size());
 }
 
+absl::string_view SliceView(const grpc_slice& slice) {
+  return absl::string_view(reinterpret_cast<const char*>(GRPC_SLICE_START_PTR(slice)), GRPC_SLICE_LENGTH(slice));
+}
+
+// The first value of `key` in metadata as gRPC core hands it over (keys are
+// lowercase); nullopt if absent.
+std::optional<absl::string_view> FindMetadata(const grpc_metadata_array& md, absl::string_view key) {
+  for (size_t i = 0; i < md.count; ++i) {
+    if (SliceView(md.metadata[i].key) == key) return SliceView(md.metadata[i].value);
+  }
+  return std::nullopt;
+}
+
 // The `x-chat-batch` metadata of a Connect call: the most events the client takes
 // in one ServerEvent{batch}; 1 (one event per message) when absent.
-absl::StatusOr<size_t> BatchLimit(const grpc::ServerContextBase& ctx) {
-  const auto& md = ctx.client_metadata();
-  auto it = md.find(kBatchHeader);
-  if (it == md.end()) return 1;
-  absl::string_view value(it->second.data(), it->second.size());
+absl::StatusOr<size_t> BatchLimit(std::optional<absl::string_view> value) {
+  if (!value) return 1;
   size_t n = 0;
-  if (!absl::SimpleAtoi(value, &n) || n < 1 || n > kMaxBatchEvents) {
+  if (!absl::SimpleAtoi(*value, &n) || n < 1 || n > kMaxBatchEvents) {
     return absl::InvalidArgumentError(absl::StrCat(
         kBatchHeader, " must be a whole number from 1 to ", kMaxBatchEvents,
-        " (the most events per message), not \"", absl::CHexEscape(value), "\""));
+        " (the most events per message), not \"", absl::CHexEscape(*value), "\""));
   }
   return n;
 }
 
-// A Connect or Gateway stream that could not start: finishes at once.
+// A Gateway stream that could not start: finishes at once.
 class RejectReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::ByteBuffer> {
  public:
   explicit RejectReactor(const grpc::Status& status) { Finish(status); }
@@ -66,42 +98,78 @@ class RawStreamReactor : public grpc::ServerBidiReactor<grpc::ByteBuffer, grpc::
 };
 
 // ---------------------------------------------------------------------------
-// Connect: one session per stream, on gRPC's async API. Each call is bound to a
-// fan-out lane's completion queue, and that lane's thread runs all of the call's
-// completions and starts its room-frame writes, so a write's completion does not
-// wake another thread (see WriteKicker). Every operation starts through
-// WriteKicker::StartOnQueue, so none starts once the queue is shutting down.
+// Connect: one session per stream, on gRPC core's C API (grpc_call_start_batch),
+// which holds a long-lived idle stream in less memory than the C++ API's
+// ServerContext and ServerAsyncReaderWriter (about 3 KB per call; see
+// docs/benchmarks.md). Each call is bound to a fan-out lane's completion queue,
+// and that lane's thread runs all of the call's completions and starts its
+// room-frame writes, so a write's completion does not wake another thread (see
+// WriteKicker). Every operation starts through WriteKicker::StartOnQueue, so none
+// starts once the queue is shutting down.
 //
-// Lifetime: deletes itself once the call is over (its done tag returned) and no
-// operation it started is still out; the session, its outbox and the hub's
+// At most one batch per kind is out at a time (gRPC core refuses a second):
+// one read, one write or finish, and the done batch (RECV_CLOSE_ON_SERVER).
+// A batch's first op picks its slot in the call; writes put SEND_MESSAGE first
+// so that the first write (which also carries the initial metadata) and the
+// later ones share a slot, and a call keeps three slots instead of four.
+//
+// Lifetime: deletes itself once the call is over (its done batch returned) and
+// no operation it started is still out; the session, its outbox and the hub's
 // records of them are released then.
 class ConnectCall final : public OutboxWriter {
  public:
-  ConnectCall(ChatServiceImpl* service, Hub* hub, const Authenticator* auth, const ServiceOptions* options,
-              size_t lane)
-      : service_(service),
+  ConnectCall(grpc_server* server, void* method, Hub* hub, const Authenticator* auth,
+              const ServiceOptions* options, size_t lane)
+      : server_(server),
+        method_(method),
         hub_(hub),
         auth_(auth),
         options_(options),
         lane_(lane),
-        pause_reads_above_(options->connect_outbox.max_events / 2) {}
+        pause_reads_above_(options->connect_outbox.max_events / 2) {
+    grpc_metadata_array_init(&metadata_);
+  }
+  ~ConnectCall() override {
+    grpc_metadata_array_destroy(&metadata_);
+    grpc_slice_unref(status_details_);
+    if (call_ != nullptr) grpc_call_unref(call_);  // cancels it if still running
+  }
 
   // Waits for the next Connect call on the lane's queue.
   void Request() {
-    ctx_.AsyncNotifyWhenDone(Tag(&done_op_));
+    grpc_call_error error = GRPC_CALL_OK;
     // Counted until its tag is back: the lane's queue must not shut down before
     // that, since gRPC starts the call's first operation when the tag comes out.
-    bool requested = hub_->kicker()->StartRequestOnQueue(lane_, [this](grpc::ServerCompletionQueue* cq) {
-      service_->RequestConnect(&ctx_, &stream_, cq, cq, Tag(&requested_op_));
+    bool requested = hub_->kicker()->StartRequestOnQueue(lane_, [&](grpc::ServerCompletionQueue* cq) {
+      error = grpc_server_request_registered_call(server_, method_, &call_, &deadline_, &metadata_,
+                                                  /*optional_payload=*/nullptr, cq->cq(), cq->cq(),
+                                                  requested_op_.tag());
     });
-    if (!requested) delete this;  // shutting down
+    if (!requested) {  // shutting down
+      delete this;
+      return;
+    }
+    if (error != GRPC_CALL_OK) {  // only a queue not registered with the server gets here
+      CHAT_LOG_ERROR("connect", "cannot take Connect calls on lane %d: gRPC call error %d",
+                     static_cast<int>(lane_), static_cast<int>(error));
+      hub_->kicker()->RequestReturned(lane_);
+      delete this;
+    }
   }
 
   // OutboxWriter (called with the outbox lock held).
   void StartWriteBuffer(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) override {
     absl::MutexLock lock(&mu_);
     if (done_ || finishing_) return;
-    write_in_flight_ = StartLocked([&] { stream_.Write(*buffer, options, Tag(&written_op_)); });
+    // The op takes the copy's slices (references to the shared frame's bytes).
+    sending_ = grpc_byte_buffer_copy(CBuffer(buffer));
+    grpc_op ops[2] = {};
+    ops[0].op = GRPC_OP_SEND_MESSAGE;
+    ops[0].flags = options.flags();
+    ops[0].data.send_message.send_message = sending_;
+    size_t n = 1 + AddInitialMetadataLocked(&ops[1]);
+    write_in_flight_ = StartBatchLocked(ops, n, &written_op_);
+    if (!write_in_flight_) DropSendingLocked();
   }
   void FinishStream(const grpc::Status& status) override {
     absl::MutexLock lock(&mu_);
@@ -116,50 +184,102 @@ class ConnectCall final : public OutboxWriter {
   }
 
  private:
-  // What goes on the queue is a CqTag* (the lane's thread casts it back).
-  static void* Tag(CqTag* op) { return op; }
-
-  struct Op final : CqTag {
+  // Completes on the lane's queue. gRPC's C++ queue hands an event's tag to
+  // FinalizeResult, which turns it into what the lane's thread runs (a CqTag).
+  struct Op final : grpc::internal::CompletionQueueTag, CqTag {
     Op(ConnectCall* call, void (ConnectCall::*on)(bool)) : call(call), on(on) {}
+    bool FinalizeResult(void** tag, bool* /*status*/) override {
+      *tag = static_cast<CqTag*>(this);
+      return true;
+    }
     void Run(bool ok) override {
       (call->*on)(ok);  // may delete the call (and this)
     }
+    void* tag() { return static_cast<grpc::internal::CompletionQueueTag*>(this); }
     ConnectCall* const call;
     void (ConnectCall::*const on)(bool);
   };
 
-  bool StartLocked(const std::function<void()>& start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    bool started = hub_->kicker()->StartOnQueue(lane_, [&](grpc::ServerCompletionQueue*) { start(); });
-    if (started) ++ops_;
-    return started;
+  static grpc_byte_buffer* CBuffer(const grpc::ByteBuffer* buffer) {
+    return grpc::internal::GrpcByteBufferPeer(const_cast<grpc::ByteBuffer*>(buffer)).c_buffer();
+  }
+
+  // Starts `ops` as one batch completing on `op`; `counted` as an operation out.
+  bool StartBatchLocked(const grpc_op* ops, size_t n, Op* op, bool counted = true)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    grpc_call_error error = GRPC_CALL_OK;
+    bool started = hub_->kicker()->StartOnQueue(lane_, [&](grpc::ServerCompletionQueue*) {
+      error = grpc_call_start_batch(call_, ops, n, op->tag(), nullptr);
+    });
+    if (!started) return false;
+    if (error != GRPC_CALL_OK) {  // a bug here (two batches of one kind at once)
+      CHAT_LOG_ERROR("connect", "gRPC refused a batch (call error %d)", static_cast<int>(error));
+      return false;
+    }
+    if (counted) ++ops_;
+    return true;
+  }
+  // The call's (empty) initial metadata goes with its first write or its finish.
+  size_t AddInitialMetadataLocked(grpc_op* op) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (sent_initial_metadata_) return 0;
+    sent_initial_metadata_ = true;
+    op->op = GRPC_OP_SEND_INITIAL_METADATA;
+    op->data.send_initial_metadata.count = 0;
+    return 1;
+  }
+  void DropSendingLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (sending_ != nullptr) grpc_byte_buffer_destroy(sending_);
+    sending_ = nullptr;
   }
   void StartFinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    StartLocked([&] { stream_.Finish(status, Tag(&finished_op_)); });
+    const std::string& message = status.error_message();
+    grpc_slice_unref(status_details_);
+    status_details_ = grpc_slice_from_copied_buffer(message.data(), message.size());
+    grpc_op ops[2] = {};
+    ops[0].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[0].data.send_status_from_server.trailing_metadata_count = 0;
+    ops[0].data.send_status_from_server.status = static_cast<grpc_status_code>(status.error_code());
+    ops[0].data.send_status_from_server.status_details = message.empty() ? nullptr : &status_details_;
+    size_t n = 1 + AddInitialMetadataLocked(&ops[1]);
+    StartBatchLocked(ops, n, &finished_op_);
   }
   void StartRead() {
     absl::MutexLock lock(&mu_);
     if (done_ || finishing_) return;
-    StartLocked([&] { stream_.Read(&in_, Tag(&read_op_)); });
+    grpc_op op = {};
+    op.op = GRPC_OP_RECV_MESSAGE;
+    op.data.recv_message.recv_message = grpc::internal::GrpcByteBufferPeer(&in_).c_buffer_ptr();
+    StartBatchLocked(&op, 1, &read_op_);
   }
   void OnRequested(bool ok) {
     hub_->kicker()->RequestReturned(lane_);
-    if (!ok) {  // the server is shutting down; the done tag never comes for a call never started
+    if (!ok) {  // the server is shutting down; no call came
       delete this;
       return;
     }
-    (new ConnectCall(service_, hub_, auth_, options_, lane_))->Request();
+    (new ConnectCall(server_, method_, hub_, auth_, options_, lane_))->Request();
     {
       absl::MutexLock lock(&mu_);
-      // The done tag does not count as an operation: it may even come first
-      // (a client that cancels at once), and the call is not released before this.
       started_ = true;
+      // The done batch does not count as an operation: it may even come back
+      // before the others (a client that cancels at once).
+      grpc_op op = {};
+      op.op = GRPC_OP_RECV_CLOSE_ON_SERVER;
+      op.data.recv_close_on_server.cancelled = &cancelled_;
+      if (!StartBatchLocked(&op, 1, &done_op_, /*counted=*/false)) {
+        done_ = true;  // the queue is shutting down; the server cancels the call
+      }
     }
     Begin();
     MaybeRelease();
   }
 
   void Begin() {
-    auto id = auth_->Authenticate(ctx_);
+    auto id = auth_->Authenticate([this](absl::string_view key) { return FindMetadata(metadata_, key).value_or(""); });
+    absl::StatusOr<size_t> batch = id.ok() ? BatchLimit(FindMetadata(metadata_, kBatchHeader)) : 1;
+    // What the client sent is read; its array goes (the values belong to the call).
+    grpc_metadata_array_destroy(&metadata_);
+    grpc_metadata_array_init(&metadata_);
     if (!id.ok()) {
       FinishStream(ToGrpcStatus(id.status()));
       return;
@@ -168,7 +288,6 @@ class ConnectCall final : public OutboxWriter {
       FinishStream(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
       return;
     }
-    auto batch = BatchLimit(ctx_);
     if (!batch.ok()) {
       FinishStream(ToGrpcStatus(batch.status()));
       return;
@@ -203,7 +322,7 @@ class ConnectCall final : public OutboxWriter {
       absl::MutexLock lock(&mu_);
       --ops_;  // one operation came back
     }
-    if (!ok) {
+    if (!ok || !in_.Valid()) {  // no message: the end of the client's stream
       CHAT_LOG_DEBUG("connect", "read side of %s closed", session_->identity().user);
       // The client half-closed (or left): finish once its sends are answered.
       session_->ClientDone();
@@ -228,6 +347,7 @@ class ConnectCall final : public OutboxWriter {
       absl::MutexLock lock(&mu_);
       --ops_;
       write_in_flight_ = false;
+      DropSendingLocked();
       if (finish_status_ && !done_) {
         StartFinishLocked(*finish_status_);
         finish_status_.reset();
@@ -252,7 +372,7 @@ class ConnectCall final : public OutboxWriter {
     }
     // Cancelled (the client left, a deadline, or the server's shutdown): what is
     // queued is dropped and no status is sent.
-    if (outbox_ != nullptr && ctx_.IsCancelled()) outbox_->Finish(grpc::Status::CANCELLED);
+    if (outbox_ != nullptr && cancelled_ != 0) outbox_->Finish(grpc::Status::CANCELLED);
     MaybeRelease();
   }
 
@@ -280,14 +400,18 @@ class ConnectCall final : public OutboxWriter {
     outbox->ReadWhenRoom(pause_reads_above_, [this] { StartRead(); });
   }
 
-  ChatServiceImpl* const service_;
+  grpc_server* const server_;
+  void* const method_;
   Hub* const hub_;
   const Authenticator* const auth_;
   const ServiceOptions* const options_;
   const size_t lane_;
   const size_t pause_reads_above_;
-  grpc::ServerContext ctx_;
-  grpc::ServerAsyncReaderWriter<grpc::ByteBuffer, grpc::ByteBuffer> stream_{&ctx_};
+  grpc_call* call_ = nullptr;
+  gpr_timespec deadline_;
+  grpc_metadata_array metadata_;
+  // Written by gRPC when the done batch returns: nonzero if the call was cancelled.
+  int cancelled_ = 0;
   Op requested_op_{this, &ConnectCall::OnRequested};
   Op read_op_{this, &ConnectCall::OnRead};
   Op written_op_{this, &ConnectCall::OnWritten};
@@ -298,9 +422,13 @@ class ConnectCall final : public OutboxWriter {
   grpc::ByteBuffer in_;
 
   absl::Mutex mu_;
+  // The message of the write in flight (gRPC core takes its slices).
+  grpc_byte_buffer* sending_ ABSL_GUARDED_BY(mu_) = nullptr;
+  grpc_slice status_details_ ABSL_GUARDED_BY(mu_) = grpc_empty_slice();
   // Reads, writes and finishes started and not yet back.
   int ops_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
+  bool sent_initial_metadata_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<grpc::Status> finish_status_ ABSL_GUARDED_BY(mu_);
@@ -485,7 +613,12 @@ grpc::ServerUnaryReactor* Reject(grpc::CallbackServerContext* ctx, const absl::S
 // Authenticator
 
 absl::StatusOr<Identity> Authenticator::Authenticate(const grpc::ServerContextBase& ctx) const {
-  return accounts_->Authenticate(Metadata(ctx, "authorization"), Metadata(ctx, "x-chat-user"));
+  return Authenticate([&ctx](absl::string_view key) { return Metadata(ctx, key); });
+}
+
+absl::StatusOr<Identity> Authenticator::Authenticate(
+    absl::FunctionRef<absl::string_view(absl::string_view)> metadata) const {
+  return accounts_->Authenticate(metadata("authorization"), metadata("x-chat-user"));
 }
 
 bool Authenticator::IsGateway(const grpc::ServerContextBase& ctx) const {
@@ -513,6 +646,19 @@ std::string Authenticator::Peer(const grpc::ServerContextBase& ctx) const {
 
 // ---------------------------------------------------------------------------
 // ChatService
+
+ChatServiceImpl::ChatServiceImpl(Hub* hub, const Authenticator* auth, const ServiceOptions* options)
+    : connect_method_(new grpc::internal::RpcServiceMethod(kConnectPath, grpc::internal::RpcMethod::BIDI_STREAMING,
+                                                           /*handler=*/nullptr)),
+      hub_(hub),
+      auth_(auth),
+      options_(options) {
+  // A raw async method of this service (so the service is still listed once):
+  // the server registers it with gRPC core and keeps the core's handle in
+  // server_tag(), which ConnectCall asks for calls with.
+  connect_method_->SetServerApiType(grpc::internal::RpcServiceMethod::ApiType::RAW);
+  AddMethod(connect_method_);
+}
 
 grpc::ServerUnaryReactor* ChatServiceImpl::CreateRoom(grpc::CallbackServerContext* ctx,
                                                       const chat::v1::CreateRoomRequest* req,
@@ -581,13 +727,14 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetHistory(grpc::CallbackServerContex
   });
 }
 
-void ChatServiceImpl::StartConnectCalls() {
+void ChatServiceImpl::StartConnectCalls(grpc::Server* server) {
   // A few calls waiting per lane, so a burst of new streams does not wait for
   // each accepted one to ask for the next.
   constexpr int kWaitingPerLane = 16;
   WriteKicker* lanes = hub_->kicker();
   for (size_t lane = 0; lane < lanes->lanes(); ++lane) {
-    for (int i = 0; i < kWaitingPerLane; ++i) (new ConnectCall(this, hub_, auth_, options_, lane))->Request();
+    for (int i = 0; i < kWaitingPerLane; ++i) (new ConnectCall(server->c_server(), connect_method_->server_tag(), hub_, auth_, options_, lane))
+        ->Request();
   }
 }
 

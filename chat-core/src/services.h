@@ -10,8 +10,12 @@
 #ifndef CHAT_CORE_SRC_SERVICES_H_
 #define CHAT_CORE_SRC_SERVICES_H_
 
+#include <grpcpp/impl/rpc_service_method.h>
+#include <grpcpp/server.h>
+
 #include <string>
 
+#include "absl/functional/function_ref.h"
 #include "absl/status/statusor.h"
 #include "accounts.h"
 #include "chat/v1/chat.grpc.pb.h"
@@ -37,6 +41,8 @@ class Authenticator {
   Authenticator(Accounts* accounts, const std::string* gateway_secret)
       : accounts_(accounts), gateway_secret_(gateway_secret) {}
   absl::StatusOr<Identity> Authenticate(const grpc::ServerContextBase& ctx) const;
+  // The same, from a call's metadata as `metadata(key)` gives it (empty if absent).
+  absl::StatusOr<Identity> Authenticate(absl::FunctionRef<absl::string_view(absl::string_view)> metadata) const;
   // Does the call carry a valid gateway credential (or, with no secret set, come
   // from loopback)?
   bool IsGateway(const grpc::ServerContextBase& ctx) const;
@@ -49,19 +55,21 @@ class Authenticator {
   const std::string* const gateway_secret_;
 };
 
-// The callback service, with Connect on the async API and raw ByteBuffers.
+// The callback service. Connect is served on gRPC core's C API instead (see
+// ConnectCall in services.cc): the generated Connect method is left out of the
+// registration ("generic"), and ChatServiceImpl registers the same path as a
+// method of its own, whose core registration it uses to take calls.
 using ChatServiceBase = chat::v1::ChatService::WithCallbackMethod_CreateRoom<
     chat::v1::ChatService::WithCallbackMethod_ListRooms<
         chat::v1::ChatService::WithCallbackMethod_GetRoom<
             chat::v1::ChatService::WithCallbackMethod_SendMessage<
                 chat::v1::ChatService::WithCallbackMethod_GetHistory<
-                    chat::v1::ChatService::WithRawMethod_Connect<
+                    chat::v1::ChatService::WithGenericMethod_Connect<
                         chat::v1::ChatService::Service>>>>>>;
 
 class ChatServiceImpl final : public ChatServiceBase {
  public:
-  ChatServiceImpl(Hub* hub, const Authenticator* auth, const ServiceOptions* options)
-      : hub_(hub), auth_(auth), options_(options) {}
+  ChatServiceImpl(Hub* hub, const Authenticator* auth, const ServiceOptions* options);
 
   grpc::ServerUnaryReactor* CreateRoom(grpc::CallbackServerContext* ctx,
                                        const chat::v1::CreateRoomRequest* req,
@@ -79,10 +87,12 @@ class ChatServiceImpl final : public ChatServiceBase {
                                        const chat::v1::GetHistoryRequest* req,
                                        chat::v1::GetHistoryResponse* resp) override;
   // Starts taking Connect streams on the hub's fan-out lanes' queues (call once,
-  // after the server started).
-  void StartConnectCalls();
+  // after `server`, which this service is registered on, started).
+  void StartConnectCalls(grpc::Server* server);
 
  private:
+  // Connect, as registered with the server (owned by grpc::Service).
+  grpc::internal::RpcServiceMethod* connect_method_;
   Hub* const hub_;
   const Authenticator* const auth_;
   const ServiceOptions* const options_;

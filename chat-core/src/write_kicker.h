@@ -39,7 +39,8 @@ namespace chat::core {
 class Outbox;
 
 // What a lane's completion queue hands back: every tag put on a lane's queue is
-// one of these.
+// one of these, or (for batches started on gRPC core's C API) a
+// grpc::internal::CompletionQueueTag whose FinalizeResult hands back one.
 class CqTag {
  public:
   virtual void Run(bool ok) = 0;

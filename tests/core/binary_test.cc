@@ -3,6 +3,9 @@
 // acknowledged lost.
 #include <signal.h>
 
+#include <grpcpp/generic/generic_stub.h>
+
+#include <algorithm>
 #include <atomic>
 #include <deque>
 #include <fstream>
@@ -108,6 +111,8 @@ TEST(CoreBinaryTest, ReflectionAndHealthWorkLikeGrpcurl) {
   EXPECT_THAT(*services, Contains("chat.v1.AuthService"));
   EXPECT_THAT(*services, Contains("chat.v1.GatewayService"));
   EXPECT_THAT(*services, Contains("grpc.health.v1.Health"));
+  // Connect is registered apart from the generated service, as a method of the same one.
+  EXPECT_EQ(std::count(services->begin(), services->end(), "chat.v1.ChatService"), 1);
   auto health = HealthCheck(channel);
   ASSERT_TRUE(health.ok()) << health.status();
   EXPECT_EQ(*health, "SERVING");
@@ -132,6 +137,21 @@ TEST(CoreBinaryTest, ReflectionAndHealthWorkLikeGrpcurl) {
   EXPECT_THAT(*rooms, HasSubstr("\"name\":\"via-reflection\""));
   auto denied = ReflectCallJson(channel, "chat.v1.ChatService/ListRooms", "{}");
   EXPECT_EQ(denied.status().code(), absl::StatusCode::kUnauthenticated);
+
+  // A method no service has is answered, not left hanging.
+  grpc::GenericStub stub(channel);
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + std::chrono::seconds(10));
+  grpc::CompletionQueue cq;
+  grpc::ByteBuffer request(nullptr, 0), response;
+  auto call = stub.PrepareUnaryCall(&ctx, "/chat.v1.ChatService/NoSuchMethod", request, &cq);
+  call->StartCall();
+  grpc::Status status;
+  call->Finish(&response, &status, &cq);
+  void* tag = nullptr;
+  bool ok = false;
+  ASSERT_TRUE(cq.Next(&tag, &ok));
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::UNIMPLEMENTED) << status.error_message();
 }
 
 // Registers `user` on the chat-core behind `channel` and logs in: its token, or "" on failure.

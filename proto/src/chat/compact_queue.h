@@ -2,7 +2,8 @@
 // a 512-byte block and its map up front), so the per-connection queues of idle
 // clients cost nothing. Consumed slots are dropped once they are half the
 // storage, so a queue that never quite empties under steady traffic stays
-// bounded.
+// bounded. A queue that empties keeps up to `KeepSlots` slots of storage for
+// the next burst and gives the rest back.
 //
 // Threading: none (guard it like the container it replaces). Lifetime: value.
 #ifndef CHAT_PROTO_SRC_CHAT_COMPACT_QUEUE_H_
@@ -14,7 +15,7 @@
 
 namespace chat {
 
-template <typename T>
+template <typename T, size_t KeepSlots = 64>
 class CompactQueue {
  public:
   bool empty() const { return head_ == items_.size(); }
@@ -41,7 +42,7 @@ class CompactQueue {
   void clear() {
     items_.clear();
     head_ = 0;
-    if (items_.capacity() > 64) items_.shrink_to_fit();
+    if (items_.capacity() > KeepSlots) items_.shrink_to_fit();
   }
   void swap(CompactQueue& other) {
     items_.swap(other.items_);
