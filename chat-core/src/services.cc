@@ -138,8 +138,8 @@ class ConnectCall final : public OutboxWriter {
   // Waits for the next Connect call on the lane's queue.
   void Request() {
     grpc_call_error error = GRPC_CALL_OK;
-    // Counted until its tag is back: the lane's queue must not shut down before
-    // that, since gRPC starts the call's first operation when the tag comes out.
+    // Counted until its tag is back, so the lane's queue does not shut down
+    // with a request still on it.
     bool requested = hub_->kicker()->StartRequestOnQueue(lane_, [&](grpc::ServerCompletionQueue* cq) {
       error = grpc_server_request_registered_call(server_, method_, &call_, &deadline_, &metadata_,
                                                   /*optional_payload=*/nullptr, cq->cq(), cq->cq(),
