@@ -723,5 +723,27 @@ TEST(CompactQueueTest, StaysFifoAndBoundedWhenItNeverEmpties) {
   EXPECT_EQ(q.slots(), 0u);
 }
 
+TEST(CompactQueueTest, AnEmptiedQueueKeepsAtMostItsKeptSlots) {
+  // chat-core's outboxes keep none (idle streams hold no storage); the default keeps 64.
+  bridge::CompactQueue<int, 0> none;
+  bridge::CompactQueue<int> some;
+  for (int i = 0; i < 50; ++i) {
+    none.push_back(i);
+    some.push_back(i);
+  }
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_EQ(none.front(), i);
+    ASSERT_EQ(some.front(), i);
+    none.pop_front();
+    some.pop_front();
+  }
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(none.capacity(), 0u);
+  EXPECT_GE(some.capacity(), 50u);  // kept for the next burst
+  for (int i = 0; i < 200; ++i) some.push_back(i);
+  while (!some.empty()) some.pop_front();
+  EXPECT_EQ(some.capacity(), 0u);  // more than 64: given back
+}
+
 }  // namespace
 }  // namespace chat::testing

@@ -22,6 +22,8 @@ class CompactQueue {
   size_t size() const { return items_.size() - head_; }
   // Slots held, consumed ones included (for tests).
   size_t slots() const { return items_.size(); }
+  // Slots of storage allocated (for tests).
+  size_t capacity() const { return items_.capacity(); }
   T& front() { return items_[head_]; }
   T& operator[](size_t i) { return items_[head_ + i]; }
   T& back() { return items_.back(); }
