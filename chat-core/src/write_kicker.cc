@@ -93,7 +93,7 @@ void WriteKicker::WakeLocked(Lane& lane) {
 }
 
 bool WriteKicker::StartOnQueue(size_t lane_index,
-                               const std::function<void(grpc::ServerCompletionQueue*)>& start) {
+                               absl::FunctionRef<void(grpc::ServerCompletionQueue*)> start) {
   Lane& lane = *lanes_[lane_index % lanes_.size()];
   if (lane.queue == nullptr) return false;
   lane.starting.fetch_add(1);
@@ -104,7 +104,7 @@ bool WriteKicker::StartOnQueue(size_t lane_index,
 }
 
 bool WriteKicker::StartRequestOnQueue(size_t lane_index,
-                                      const std::function<void(grpc::ServerCompletionQueue*)>& start) {
+                                      absl::FunctionRef<void(grpc::ServerCompletionQueue*)> start) {
   Lane& lane = *lanes_[lane_index % lanes_.size()];
   lane.requests.fetch_add(1);
   bool started = StartOnQueue(lane_index, start);

@@ -28,11 +28,12 @@
 
 #include <atomic>
 #include <condition_variable>
-#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
+
+#include "absl/functional/function_ref.h"
 
 namespace chat::core {
 
@@ -68,12 +69,13 @@ class WriteKicker {
   // Runs `start(queue)` with the lane's queue unless the queue is shutting down
   // (then false): every operation on a call bound to a lane's queue starts
   // through this, so none starts after the queue's shutdown. Takes no lock;
-  // `start` must only start gRPC operations.
-  bool StartOnQueue(size_t lane, const std::function<void(grpc::ServerCompletionQueue*)>& start);
+  // `start` must only start gRPC operations. It runs before this returns, hence
+  // a FunctionRef: nothing is allocated per write.
+  bool StartOnQueue(size_t lane, absl::FunctionRef<void(grpc::ServerCompletionQueue*)> start);
   // As StartOnQueue, for a request for a new call: counted until its tag is back
   // (RequestReturned), because gRPC starts an operation of the new call on the
   // queue when that tag comes out, and that must not happen after its shutdown.
-  bool StartRequestOnQueue(size_t lane, const std::function<void(grpc::ServerCompletionQueue*)>& start);
+  bool StartRequestOnQueue(size_t lane, absl::FunctionRef<void(grpc::ServerCompletionQueue*)> start);
   void RequestReturned(size_t lane);
   void Stop();
 
