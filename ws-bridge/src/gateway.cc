@@ -34,7 +34,7 @@ class Gateway::Stream : public grpc::ClientBidiReactor<GatewayUp, GatewayDown> {
     queue_.push_back(std::move(up));
     if (!writing_) {
       writing_ = true;
-      StartWrite(&queue_.front());
+      StartNextLocked();
     }
   }
 
@@ -69,7 +69,7 @@ class Gateway::Stream : public grpc::ClientBidiReactor<GatewayUp, GatewayDown> {
       return;
     }
     if (!queue_.empty() && !closed_) {
-      StartWrite(&queue_.front());
+      StartNextLocked();
     } else {
       writing_ = false;
     }
@@ -81,6 +81,15 @@ class Gateway::Stream : public grpc::ClientBidiReactor<GatewayUp, GatewayDown> {
   }
 
  private:
+  // Writes the front of the queue. While more is queued behind it, gRPC may hold
+  // it back (buffer hint), so a burst of items (sessions opening and joining)
+  // leaves in one write; the last one queued flushes them all.
+  void StartNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    grpc::WriteOptions options;
+    if (queue_.size() > 1) options.set_buffer_hint();
+    StartWrite(&queue_.front(), options);
+  }
+
   Gateway* const gateway_;
   grpc::ClientContext ctx_;
   GatewayDown down_;
