@@ -14,7 +14,11 @@
 //   fanout   N subscribers + S senders in one room; rate steps until loss or p99 > 1 s
 //   latency  one fixed offered load, latency measured from each message's scheduled send time;
 //            also per message its first delivery (the server's own path) and its last
-//            (first_/last_p50_ms, _p99_ms); --latency_trace=FILE lists every message
+//            (first_/last_p50_ms, _p99_ms); --latency_trace=FILE lists every message.
+//            Every row also splits latency: arrival_*_ms ends at the kernel's receive
+//            timestamp of the bytes (SO_TIMESTAMPNS; stamped_reads is the share of
+//            reads that had one) instead of the generator's read, and send_lag_*_ms
+//            is how late the sender's write returned against the schedule
 //   memory   N idle joined clients; RSS/PSS of the server processes before and after
 //   setup    connect -> joined for N clients, --inflight at once
 // --rooms=R spreads the clients over R rooms (bench-0 ... bench-R-1, created by
@@ -203,6 +207,13 @@ struct Stats {
   std::atomic<int64_t> received[kMaxSteps] = {};
   std::atomic<int64_t> sent[kMaxSteps] = {};
   std::unique_ptr<Histogram> latency[kMaxSteps];
+  // From the scheduled send time to the kernel's receive timestamp (ReadTime).
+  std::unique_ptr<Histogram> arrival[kMaxSteps];
+  // From the scheduled send time to the sender's write returning.
+  std::unique_ptr<Histogram> send_lag[kMaxSteps];
+  // Reads that returned data, and those of them that came with a receive timestamp.
+  std::atomic<int64_t> reads{0};
+  std::atomic<int64_t> stamped_reads{0};
   std::atomic<int64_t> out_of_order{0};
   std::atomic<int64_t> duplicates{0};
   std::atomic<int64_t> disconnects{0};
@@ -215,6 +226,8 @@ struct Stats {
   std::atomic<int64_t> measure_from_ns{0};
   Stats() {
     for (auto& h : latency) h = std::make_unique<Histogram>();
+    for (auto& h : arrival) h = std::make_unique<Histogram>();
+    for (auto& h : send_lag) h = std::make_unique<Histogram>();
   }
 };
 Stats g_stats;
@@ -304,9 +317,23 @@ struct OrderState {
   OrderState() { std::fill(std::begin(last), std::end(last), -1); }
 };
 
+// When a read's bytes reached the generator (CLOCK_MONOTONIC ns): `read_ns`
+// when the generator's read returned them; `arrival_ns` when the last of them
+// reached the socket (the kernel's receive timestamp, SO_TIMESTAMPNS; on
+// loopback that is when the server's write handed them over). The difference is
+// the generator's own delay: waking up, and reading the sockets ahead of this one.
+struct ReadTime {
+  int64_t read_ns = 0;
+  int64_t arrival_ns = 0;
+  static ReadTime Now() {
+    int64_t now = NowNs();
+    return {now, now};
+  }
+};
+
 // Finds and accounts every payload in `data` (a frame, possibly many events),
-// received at `now` (ns).
-void Account(const char* data, size_t n, OrderState* order, int64_t now) {
+// received at `now`.
+void Account(const char* data, size_t n, OrderState* order, ReadTime now) {
   const char* end = data + n;
   const char* p = data;
   while (p < end) {
@@ -337,8 +364,9 @@ void Account(const char* data, size_t n, OrderState* order, int64_t now) {
     order->last[sender] = std::max(order->last[sender], counter);
     g_stats.received[step].fetch_add(1, std::memory_order_relaxed);
     if (fields[3] >= g_stats.measure_from_ns.load(std::memory_order_relaxed)) {
-      g_stats.latency[step]->Add((now - fields[3]) / 1000);
-      g_messages.Add(sender, counter, fields[3], (now - fields[3]) / 1000);
+      g_stats.latency[step]->Add((now.read_ns - fields[3]) / 1000);
+      g_stats.arrival[step]->Add((now.arrival_ns - fields[3]) / 1000);
+      g_messages.Add(sender, counter, fields[3], (now.read_ns - fields[3]) / 1000);
     }
   }
 }
@@ -373,7 +401,7 @@ struct Conn : chat::bench::H2Stream::Sink {
   // grpc: the HTTP/2 stream, and what OnMessage needs.
   std::unique_ptr<chat::bench::H2Stream> h2;
   std::string* h2_out = nullptr;
-  int64_t now_ns = 0;
+  ReadTime now;
 
   void OnMessage(std::string_view message) override;
   // `kind` and `text` as ServerEventKind gives them.
@@ -416,7 +444,7 @@ void Conn::OnEvent(int kind, std::string_view text) {
       if (state == kJoining) Joined(this);
       return;
     case 4:  // message
-      if (!sender && state == kJoined) Account(text.data(), text.size(), &order, now_ns);
+      if (!sender && state == kJoined) Account(text.data(), text.size(), &order, now);
       return;
     case 8:  // error
     case 12:  // room (created)
@@ -465,6 +493,7 @@ class Loops {
     c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
     int one = 1;
     setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+    setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<uint16_t>(port_));
@@ -497,7 +526,10 @@ class Loops {
     }
   }
   // Sending: rate in messages/s for all senders together; 0 stops.
+  // Returns once no message of the previous rate can still be sent: the caller
+  // may count what was sent (a pass of SendDue in progress finishes first).
   void SetRate(double rate, int step) {
+    std::lock_guard<std::mutex> sending(send_mu_);
     {
       std::lock_guard<std::mutex> lock(rate_mu_);
       rate_ = rate;
@@ -680,13 +712,32 @@ class Loops {
 
   void OnReadable(Loop& l, Conn* c, std::vector<char>& buf) {
     for (;;) {
-      ssize_t r = read(c->fd, buf.data(), buf.size());
+      iovec iov{buf.data(), buf.size()};
+      alignas(cmsghdr) char control[CMSG_SPACE(sizeof(timespec))];
+      msghdr mh{};
+      mh.msg_iov = &iov;
+      mh.msg_iovlen = 1;
+      mh.msg_control = control;
+      mh.msg_controllen = sizeof control;
+      ssize_t r = recvmsg(c->fd, &mh, 0);
       if (r == 0) return Dead(l, c);
       if (r < 0) {
         if (errno == EAGAIN) return;
         return Dead(l, c);
       }
-      int64_t now = NowNs();
+      ReadTime now = ReadTime::Now();
+      g_stats.reads.fetch_add(1, std::memory_order_relaxed);
+      for (cmsghdr* m = CMSG_FIRSTHDR(&mh); m != nullptr; m = CMSG_NXTHDR(&mh, m)) {
+        if (m->cmsg_level != SOL_SOCKET || m->cmsg_type != SCM_TIMESTAMPNS) continue;
+        timespec real{}, mono{}, ts{};
+        std::memcpy(&ts, CMSG_DATA(m), sizeof ts);
+        clock_gettime(CLOCK_REALTIME, &real);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        // The stamp is wall-clock time: moved onto the monotonic clock.
+        int64_t real_minus_mono = (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+        now.arrival_ns = std::min<int64_t>(now.read_ns, ts.tv_sec * 1000000000LL + ts.tv_nsec - real_minus_mono);
+        g_stats.stamped_reads.fetch_add(1, std::memory_order_relaxed);
+      }
       const char* data = buf.data();
       size_t n = static_cast<size_t>(r);
       std::string joined_in;
@@ -718,10 +769,10 @@ class Loops {
     }
   }
 
-  size_t ParseH2(Loop& l, Conn* c, const char* data, size_t n, int64_t now) {
+  size_t ParseH2(Loop& l, Conn* c, const char* data, size_t n, ReadTime now) {
     std::string replies;
     c->h2_out = &replies;
-    c->now_ns = now;
+    c->now = now;
     size_t used = 0;
     auto result = c->h2->Feed(data, n, &used, &replies, c);
     c->h2_out = nullptr;
@@ -758,7 +809,7 @@ class Loops {
     }
   }
 
-  size_t ParseFrames(Loop& l, Conn* c, const char* data, size_t n, int64_t now) {
+  size_t ParseFrames(Loop& l, Conn* c, const char* data, size_t n, ReadTime now) {
     size_t pos = 0;
     while (n - pos >= 2) {
       const unsigned char* p = reinterpret_cast<const unsigned char*>(data + pos);
@@ -791,7 +842,7 @@ class Loops {
     return pos;
   }
 
-  void OnText(Loop& l, Conn* c, const char* p, size_t n, int64_t now) {
+  void OnText(Loop& l, Conn* c, const char* p, size_t n, ReadTime now) {
     absl::string_view text(p, n);
     switch (proto_) {
       case Proto::kBridge:
@@ -835,6 +886,7 @@ class Loops {
   // The sender loop: sends every message that is due, then arms the timer for
   // the next one.
   void SendDue(Loop& l) {
+    std::lock_guard<std::mutex> sending(send_mu_);
     double rate;
     int step;
     int64_t start;
@@ -868,6 +920,8 @@ class Loops {
         sent = std::max(sent, due);  // a sender that is not in the room skips its turn
       }
       std::string batch;
+      thread_local std::vector<int64_t> scheduled;
+      scheduled.clear();
       while (sent < due) {
         // The time this message was due, not when we got to it.
         int64_t sched = start + static_cast<int64_t>(sent * 1e9 / per_sender);
@@ -897,13 +951,17 @@ class Loops {
         }
         ++sent;
         g_stats.sent[step].fetch_add(1, std::memory_order_relaxed);
+        scheduled.push_back(sched);
       }
       Write(l, s, batch);
+      const int64_t written = NowNs(), measure_from = g_stats.measure_from_ns.load(std::memory_order_relaxed);
+      for (int64_t sched : scheduled) {
+        if (sched >= measure_from) g_stats.send_lag[step]->Add((written - sched) / 1000);
+      }
       next = std::min(next, start + static_cast<int64_t>(std::ceil(sent * 1e9 / per_sender)));
     }
+    // SetRate waits for this pass (send_mu_), then arms the timer for its own schedule.
     if (next != INT64_MAX) ArmTimer(std::max(next, now + 1000));
-    std::lock_guard<std::mutex> lock(rate_mu_);
-    if (rate_gen_ != gen) ArmTimer(NowNs());  // SetRate ran meanwhile: start the new schedule now
   }
 
   Proto proto_;
@@ -913,6 +971,7 @@ class Loops {
   int next_loop_ = 0;
   std::atomic<int> next_id_{0};
   std::atomic<bool> stop_{false};
+  std::mutex send_mu_;  // held by a pass of SendDue, and by SetRate
   std::mutex rate_mu_;
   double rate_ = 0;
   int step_ = 0;
@@ -986,7 +1045,7 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
       g_stats.joined.fetch_add(1);
     } else if (event.has_message() && !sender_ && joined_) {
       const std::string& t = event.message().text();
-      Account(t.data(), t.size(), &order_, NowNs());
+      Account(t.data(), t.size(), &order_, ReadTime::Now());
     } else if (event.has_error()) {
       g_stats.errors.fetch_add(1);
     }
@@ -1359,6 +1418,8 @@ int main(int argc, char** argv) {
     }
     int64_t lost = expected - g_stats.received[st].load();
     const Histogram& h = *g_stats.latency[st];
+    const Histogram& arrival = *g_stats.arrival[st];
+    const Histogram& send_lag = *g_stats.send_lag[st];
     double server_cpu = p1.cpu_s - p0.cpu_s;
     std::string per_message_json;
     if (per_message && step + 1 == rates.size()) {
@@ -1377,7 +1438,9 @@ int main(int argc, char** argv) {
         "\"out_of_order\":%lld,\"duplicates\":%lld,\"disconnects\":%lld,\"errors\":%lld,"
         "\"deliveries_per_s\":%.0f,\"server_cpu_s\":%.3f,\"server_cpu_util\":%.3f,"
         "\"deliveries_per_server_cpu_s\":%.0f,\"gen_cpu_util\":%.3f,\"p50_ms\":%.3f,\"p90_ms\":%.3f,"
-        "\"p99_ms\":%.3f,\"max_ms\":%.3f,%s\"server_rss_kb\":%.0f,\"ok\":%s,\"valid\":%s}\n",
+        "\"p99_ms\":%.3f,\"max_ms\":%.3f,\"arrival_p50_ms\":%.3f,\"arrival_p99_ms\":%.3f,\"arrival_max_ms\":%.3f,"
+        "\"send_lag_p50_ms\":%.3f,\"send_lag_p99_ms\":%.3f,\"send_lag_max_ms\":%.3f,\"stamped_reads\":%.4f,"
+        "%s\"server_rss_kb\":%.0f,\"ok\":%s,\"valid\":%s}\n",
         Common().c_str(), st, rates[step], static_cast<long long>(g_stats.sent[st].load()),
         static_cast<long long>(expected), static_cast<long long>(lost),
         static_cast<long long>(g_stats.out_of_order.load() - ooo0),
@@ -1385,7 +1448,10 @@ int main(int argc, char** argv) {
         static_cast<long long>(g_stats.disconnects.load() - disc0), static_cast<long long>(g_stats.errors.load()),
         deliveries_per_s, server_cpu, server_cpu / window,
         server_cpu > 0 ? recv_window / server_cpu : 0.0, gen_cpu / window, h.Percentile(0.5), h.Percentile(0.9),
-        h.Percentile(0.99), h.max_ms(), per_message_json.c_str(), p1.rss_kb, ok ? "true" : "false", gen_cpu / window < 0.9 ? "true" : "false");
+        h.Percentile(0.99), h.max_ms(), arrival.Percentile(0.5), arrival.Percentile(0.99), arrival.max_ms(),
+        send_lag.Percentile(0.5), send_lag.Percentile(0.99), send_lag.max_ms(),
+        static_cast<double>(g_stats.stamped_reads.load()) / std::max<int64_t>(1, g_stats.reads.load()),
+        per_message_json.c_str(), p1.rss_kb, ok ? "true" : "false", gen_cpu / window < 0.9 ? "true" : "false");
     std::fflush(stdout);
     if (!ok) {
       exit_code = scenario == "latency" ? 1 : 0;
