@@ -529,14 +529,11 @@ class Loops {
   // Returns once no message of the previous rate can still be sent: the caller
   // may count what was sent (a pass of SendDue in progress finishes first).
   void SetRate(double rate, int step) {
-    std::lock_guard<std::mutex> sending(send_mu_);
-    {
-      std::lock_guard<std::mutex> lock(rate_mu_);
-      rate_ = rate;
-      step_ = step;
-      rate_start_ns_ = NowNs();
-      ++rate_gen_;  // the sender loop resets its senders' counts when it sees this
-    }
+    std::lock_guard<std::mutex> lock(send_mu_);
+    rate_ = rate;
+    step_ = step;
+    rate_start_ns_ = NowNs();
+    ++rate_gen_;  // the sender loop resets its senders' counts when it sees this
     ArmTimer(rate_start_ns_);
   }
   void SetupLatencies(std::vector<double>* out_ms, int64_t after_ns) {
@@ -557,6 +554,9 @@ class Loops {
     std::vector<Conn*> senders;
     std::thread thread;
     int gen = 0;  // the rate generation the sender counts belong to
+    // CLOCK_REALTIME minus CLOCK_MONOTONIC (ns), taken once per loop pass: moves
+    // the kernel's receive timestamps (wall-clock time) onto the monotonic clock.
+    int64_t real_minus_mono = 0;
   };
 
   Loop& send_loop() { return *loops_.back(); }
@@ -578,6 +578,12 @@ class Loops {
     std::vector<char> buf(512 * 1024);
     while (!stop_) {
       int n = epoll_wait(l.epoll, events.data(), static_cast<int>(events.size()), 20);
+      if (n > 0) {
+        timespec real{}, mono{};
+        clock_gettime(CLOCK_REALTIME, &real);
+        clock_gettime(CLOCK_MONOTONIC, &mono);
+        l.real_minus_mono = (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
+      }
       for (int i = 0; i < n; ++i) {
         if (events[i].data.ptr == &l.timer) {
           uint64_t expirations;
@@ -729,13 +735,9 @@ class Loops {
       g_stats.reads.fetch_add(1, std::memory_order_relaxed);
       for (cmsghdr* m = CMSG_FIRSTHDR(&mh); m != nullptr; m = CMSG_NXTHDR(&mh, m)) {
         if (m->cmsg_level != SOL_SOCKET || m->cmsg_type != SCM_TIMESTAMPNS) continue;
-        timespec real{}, mono{}, ts{};
+        timespec ts{};
         std::memcpy(&ts, CMSG_DATA(m), sizeof ts);
-        clock_gettime(CLOCK_REALTIME, &real);
-        clock_gettime(CLOCK_MONOTONIC, &mono);
-        // The stamp is wall-clock time: moved onto the monotonic clock.
-        int64_t real_minus_mono = (real.tv_sec - mono.tv_sec) * 1000000000LL + (real.tv_nsec - mono.tv_nsec);
-        now.arrival_ns = std::min<int64_t>(now.read_ns, ts.tv_sec * 1000000000LL + ts.tv_nsec - real_minus_mono);
+        now.arrival_ns = std::min<int64_t>(now.read_ns, ts.tv_sec * 1000000000LL + ts.tv_nsec - l.real_minus_mono);
         g_stats.stamped_reads.fetch_add(1, std::memory_order_relaxed);
       }
       const char* data = buf.data();
@@ -887,17 +889,10 @@ class Loops {
   // the next one.
   void SendDue(Loop& l) {
     std::lock_guard<std::mutex> sending(send_mu_);
-    double rate;
-    int step;
-    int64_t start;
-    int gen;
-    {
-      std::lock_guard<std::mutex> lock(rate_mu_);
-      rate = rate_;
-      step = step_;
-      start = rate_start_ns_;
-      gen = rate_gen_;
-    }
+    const double rate = rate_;
+    const int step = step_;
+    const int64_t start = rate_start_ns_;
+    const int gen = rate_gen_;
     std::vector<Conn*> senders;
     {
       std::lock_guard<std::mutex> lock(l.mu);
@@ -971,8 +966,9 @@ class Loops {
   int next_loop_ = 0;
   std::atomic<int> next_id_{0};
   std::atomic<bool> stop_{false};
-  std::mutex send_mu_;  // held by a pass of SendDue, and by SetRate
-  std::mutex rate_mu_;
+  // Held by a pass of SendDue and by SetRate: guards the rate and its schedule
+  // below, and keeps a new rate from starting while a pass still sends.
+  std::mutex send_mu_;
   double rate_ = 0;
   int step_ = 0;
   int64_t rate_start_ns_ = 0;
