@@ -56,6 +56,9 @@ ABSL_FLAG(int, socket_send_buffer, 0,
 ABSL_FLAG(bool, direct_writes, true,
           "Write a room message straight to an idle socket from the gateway's thread; false hands every write to the "
           "socket's I/O thread.");
+ABSL_FLAG(bool, io_uring, true,
+          "Send a room message's direct writes with one io_uring submission per up to 256 sockets instead of one "
+          "sendmsg each; where io_uring is refused, sendmsg is used and the log says so once.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
 
 int main(int argc, char** argv) {
@@ -96,6 +99,7 @@ int main(int argc, char** argv) {
   o.max_queued_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_bytes));
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
   o.direct_writes = absl::GetFlag(FLAGS_direct_writes);
+  o.io_uring = absl::GetFlag(FLAGS_io_uring);
   // Rounded up, so a sub-millisecond delay does not turn the wait off.
   o.presence_delay = absl::ToChronoMilliseconds(absl::Ceil(absl::GetFlag(FLAGS_presence_delay), absl::Milliseconds(1)));
   o.presence_max_delay =

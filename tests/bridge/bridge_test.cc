@@ -659,18 +659,25 @@ TEST(BridgeTest, NoStateIsLeftAfterManyConnectsAndDisconnects) {
   EXPECT_EQ(env.core().hub()->stats().live_streams, 1);  // just the gateway stream
 }
 
-// Both write paths: with --direct_writes the gateway's thread writes a frame to
-// an idle socket itself (GatedSocket), and falls back to the strand for a
+// Every write path: with --direct_writes the gateway's thread writes a frame to
+// an idle socket itself (GatedSocket), in one io_uring batch per room message
+// (--io_uring) or with a sendmsg each, and falls back to the strand for a
 // socket with a backlog; without it every write goes through the strand. With
 // texts of every WebSocket length form and a browser that reads late (a small
-// buffer, so direct writes go out in part), every browser gets every message
-// once, whole and in order.
-class WritePathTest : public ::testing::TestWithParam<bool> {};
+// buffer, so direct writes go out in part or not at all), every browser gets
+// every message once, whole and in order.
+enum class WritePath { kStrand, kDirectSendmsg, kDirectIoUring };
+
+class WritePathTest : public ::testing::TestWithParam<WritePath> {};
 
 TEST_P(WritePathTest, EveryBrowserGetsEveryMessageWholeAndInOrder) {
-  const bool direct = GetParam();
-  BridgeEnv env([direct](bridge::BridgeOptions& o) {
-    o.direct_writes = direct;
+  const WritePath path = GetParam();
+  if (path == WritePath::kDirectIoUring && bridge::SendBatch::ForThisThread() == nullptr) {
+    GTEST_SKIP() << "io_uring is not available on this machine";
+  }
+  BridgeEnv env([path](bridge::BridgeOptions& o) {
+    o.direct_writes = path != WritePath::kStrand;
+    o.io_uring = path == WritePath::kDirectIoUring;
     o.socket_send_buffer = 8192;
   });
   std::string cookie = env.Login("reader");
@@ -702,8 +709,19 @@ TEST_P(WritePathTest, EveryBrowserGetsEveryMessageWholeAndInOrder) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(BridgeTest, WritePathTest, ::testing::Bool(),
-                         [](const ::testing::TestParamInfo<bool>& p) { return p.param ? "Direct" : "Strand"; });
+INSTANTIATE_TEST_SUITE_P(BridgeTest, WritePathTest,
+                         ::testing::Values(WritePath::kStrand, WritePath::kDirectSendmsg, WritePath::kDirectIoUring),
+                         [](const ::testing::TestParamInfo<WritePath>& p) {
+                           switch (p.param) {
+                             case WritePath::kStrand:
+                               return "Strand";
+                             case WritePath::kDirectSendmsg:
+                               return "DirectSendmsg";
+                             case WritePath::kDirectIoUring:
+                               return "DirectIoUring";
+                           }
+                           return "?";
+                         });
 
 TEST(CompactQueueTest, StaysFifoAndBoundedWhenItNeverEmpties) {
   bridge::CompactQueue<int> q;

@@ -1,7 +1,9 @@
 // GatedSocket (ws-bridge/src/gated_socket.h): frames written directly from
 // another thread reach a real Beast client whole, in order, and only between
 // Beast's own frames; the rest of a partial direct write goes out before
-// anything Beast writes next; the close frame shuts the gate.
+// anything Beast writes next; the close frame shuts the gate. The same for
+// frames sent in a SendBatch (io_uring), which also hold back Beast's next
+// write and the socket's close until the batch has sent them.
 #include "gated_socket.h"
 
 #include <gtest/gtest.h>
@@ -279,6 +281,118 @@ TEST(GatedSocketTest, TheCloseFrameShutsTheGate) {
   EXPECT_EQ(ec, websocket::error::closed);
   EXPECT_EQ(buffer.size(), 0u);
   EXPECT_FALSE(closed.get_future().get());
+}
+
+// The io_uring batch, or a skip where this machine refuses io_uring.
+#define BATCH_OR_SKIP(batch)                                                  \
+  SendBatch* batch = SendBatch::ForThisThread();                              \
+  if (batch == nullptr) GTEST_SKIP() << "io_uring is not available here"
+
+std::shared_ptr<const std::string> Shared(std::string s) { return std::make_shared<const std::string>(std::move(s)); }
+
+TEST(SendBatchTest, FramesOfEveryLengthFormArriveWholeOnEverySocket) {
+  BATCH_OR_SKIP(batch);
+  std::vector<std::unique_ptr<Connection>> cs;
+  for (int i = 0; i < 3; ++i) cs.push_back(std::make_unique<Connection>());
+  // The big ones cannot fit the small buffers: the strand sends their rest.
+  for (size_t size : {0, 1, 125, 126, 127, 1000, 65535, 65536, 300000}) {
+    std::vector<std::string> payloads;
+    for (size_t i = 0; i < cs.size(); ++i) {
+      payloads.push_back(Payload(size, static_cast<char>(size % 26 + i)));
+      // A strand write or prefix from the last round may still be finishing.
+      auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(5);
+      bool added;
+      while (!(added = cs[i]->server().next_layer().AddText(*batch, Shared(payloads[i]))) &&
+             std::chrono::steady_clock::now() < deadline) {
+        std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      }
+      ASSERT_TRUE(added) << size;
+    }
+    EXPECT_EQ(batch->size(), cs.size());
+    batch->Flush();
+    EXPECT_EQ(batch->size(), 0u);
+    for (size_t i = 0; i < cs.size(); ++i) {
+      std::string got = cs[i]->Read();
+      ASSERT_EQ(got.size(), size);
+      EXPECT_EQ(got, payloads[i]);
+    }
+  }
+}
+
+TEST(SendBatchTest, ASocketTakesOneFrameABatchAndDirectWritesWaitForIt) {
+  BATCH_OR_SKIP(batch);
+  Connection c;
+  ASSERT_TRUE(c.server().next_layer().AddText(*batch, Shared("first")));
+  EXPECT_FALSE(c.server().next_layer().AddText(*batch, Shared("second")));
+  EXPECT_EQ(c.server().next_layer().TryWriteText("second"), Direct::kNot);
+  batch->Flush();
+  EXPECT_EQ(c.WriteSoon("second"), Direct::kWritten);
+  EXPECT_EQ(c.Read(), "first");
+  EXPECT_EQ(c.Read(), "second");
+}
+
+TEST(SendBatchTest, BeastWaitsForABatchedFrameAndItsRest) {
+  BATCH_OR_SKIP(batch);
+  Connection c;
+  const std::string big = Payload(300000, 7);
+  ASSERT_TRUE(c.server().next_layer().AddText(*batch, Shared(big)));
+  // Beast's write and ping start before the batch is sent: they must wait for
+  // it, and then for the part of it the socket could not take.
+  std::promise<beast::error_code> pinged, wrote;
+  const std::string after = "after the batched one";
+  c.OnServer([&] {
+    c.server().async_ping({}, [&](const beast::error_code& ec) { pinged.set_value(ec); });
+    c.server().text(true);
+    c.server().async_write(net::buffer(after), [&](const beast::error_code& ec, size_t) { wrote.set_value(ec); });
+    return 0;
+  });
+  batch->Flush();
+  EXPECT_EQ(c.Read(), big);
+  EXPECT_EQ(c.Read(), after);
+  EXPECT_FALSE(pinged.get_future().get());
+  EXPECT_FALSE(wrote.get_future().get());
+  EXPECT_EQ(c.pings(), 1);
+  EXPECT_EQ(c.WriteSoon("direct again"), Direct::kWritten);
+  EXPECT_EQ(c.Read(), "direct again");
+}
+
+TEST(SendBatchTest, AFullSocketGetsTheBatchedFrameFromTheStrand) {
+  BATCH_OR_SKIP(batch);
+  Connection c;
+  // Fill the socket with frames too small to be taken in part, until it
+  // refuses one whole (EAGAIN): nothing owed, so the gate stays open.
+  int filled = 0;
+  Direct d;
+  while ((d = c.server().next_layer().TryWriteText("f")) == Direct::kWritten && filled < 1000000) ++filled;
+  ASSERT_EQ(d, Direct::kNot);
+  ASSERT_GT(filled, 0);
+  // The batch's send fails at once; the frame must not be lost.
+  ASSERT_TRUE(c.server().next_layer().AddText(*batch, Shared("after the fill")));
+  batch->Flush();
+  for (int i = 0; i < filled; ++i) ASSERT_EQ(c.Read(), "f") << i;
+  EXPECT_EQ(c.Read(), "after the fill");
+}
+
+TEST(SendBatchTest, ClosingWaitsForTheBatch) {
+  BATCH_OR_SKIP(batch);
+  Connection c;
+  ASSERT_TRUE(c.server().next_layer().AddText(*batch, Shared("the last words")));
+  std::atomic<bool> closed{false};
+  auto closing = std::async(std::launch::async, [&] {
+    c.OnServer([&] {
+      beast::error_code ec;
+      c.server().next_layer().close(ec);
+      closed = true;
+      return 0;
+    });
+  });
+  // The descriptor must not be closed (and perhaps reused) under the batch.
+  EXPECT_EQ(closing.wait_for(std::chrono::milliseconds(300)), std::future_status::timeout);
+  EXPECT_FALSE(closed);
+  batch->Flush();
+  closing.get();
+  EXPECT_TRUE(closed);
+  EXPECT_EQ(c.Read(), "the last words");
 }
 
 }  // namespace

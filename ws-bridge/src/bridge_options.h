@@ -59,6 +59,11 @@ struct BridgeOptions {
   // nothing queued (ws-bridge/src/gated_socket.h) instead of handing every
   // write to the socket's strand. false: every write goes through the strand.
   bool direct_writes = true;
+  // Send a room message's direct writes with one io_uring submission per up
+  // to 256 sockets instead of one sendmsg each. Where io_uring is refused
+  // (an old kernel, a seccomp profile), the bridge logs it once and uses
+  // sendmsg. false: always sendmsg.
+  bool io_uring = true;
   // Most events in one WebSocket frame.
   size_t max_events_per_frame = 256;
   // Deadline of the bridge's unary calls to chat-core.

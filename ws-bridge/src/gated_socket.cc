@@ -1,39 +1,51 @@
 #include "gated_socket.h"
 
+#include <liburing.h>
 #include <sys/socket.h>
 #include <sys/uio.h>
 
+#include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstring>
+
+#include "chat/log.h"
 
 namespace chat::bridge {
+namespace {
+constexpr char kLog[] = "bridge";
+}  // namespace
 
-GatedSocket::Direct GatedSocket::TryWriteText(std::string_view payload) {
+size_t GatedSocket::TextHeader(uint64_t len, unsigned char* header) {
   // FIN + text, then the payload length in the shortest form RFC 6455 allows.
-  unsigned char header[10];
-  size_t header_size;
-  const uint64_t len = payload.size();
   header[0] = 0x81;
   if (len < 126) {
     header[1] = static_cast<unsigned char>(len);
-    header_size = 2;
-  } else if (len <= 0xffff) {
+    return 2;
+  }
+  if (len <= 0xffff) {
     header[1] = 126;
     header[2] = static_cast<unsigned char>(len >> 8);
     header[3] = static_cast<unsigned char>(len);
-    header_size = 4;
-  } else {
-    header[1] = 127;
-    for (int i = 0; i < 8; ++i) header[2 + i] = static_cast<unsigned char>(len >> (56 - 8 * i));
-    header_size = 10;
+    return 4;
   }
+  header[1] = 127;
+  for (int i = 0; i < 8; ++i) header[2 + i] = static_cast<unsigned char>(len >> (56 - 8 * i));
+  return 10;
+}
+
+GatedSocket::Direct GatedSocket::TryWriteText(std::string_view payload) {
+  unsigned char header[10];
+  const size_t header_size = TextHeader(payload.size(), header);
   iovec iov[2] = {{header, header_size}, {const_cast<char*>(payload.data()), payload.size()}};
   msghdr msg{};
   msg.msg_iov = iov;
   msg.msg_iovlen = 2;
 
   absl::MutexLock lock(&gate_->mu);
-  if (!gate_->open || gate_->writes > 0 || gate_->prefix_busy || !gate_->prefix.empty()) return Direct::kNot;
+  if (!gate_->open || gate_->writes > 0 || gate_->prefix_busy || !gate_->prefix.empty() || gate_->batched) {
+    return Direct::kNot;
+  }
   ssize_t n;
   do {
     n = ::sendmsg(gate_->socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -52,6 +64,39 @@ GatedSocket::Direct GatedSocket::TryWriteText(std::string_view payload) {
   return Direct::kPartly;
 }
 
+bool GatedSocket::AddText(SendBatch& batch, std::shared_ptr<const std::string> payload) {
+  if (batch.full() || batch.broken_) return false;
+  absl::MutexLock lock(&gate_->mu);
+  if (!gate_->open || gate_->writes > 0 || gate_->prefix_busy || !gate_->prefix.empty() || gate_->batched) {
+    return false;
+  }
+  gate_->batched = true;
+  SendBatch::Entry& e = batch.entries_[batch.size_];
+  e.gate = gate_;
+  e.header_size = TextHeader(payload->size(), e.header);
+  e.iov[0] = {e.header, e.header_size};
+  e.iov[1] = {const_cast<char*>(payload->data()), payload->size()};
+  e.payload = std::move(payload);
+  e.msg = msghdr{};
+  e.msg.msg_iov = e.iov;
+  e.msg.msg_iovlen = 2;
+  batch.Push(gate_->socket.native_handle());
+  return true;
+}
+
+void GatedSocket::ResumeAfterBatch(const std::shared_ptr<Gate>& gate) {
+  std::function<void(const boost::system::error_code&)> waiter;
+  {
+    absl::MutexLock lock(&gate->mu);
+    // The prefix's write hands over to the waiter itself when it is done.
+    if (!gate->prefix.empty() && !gate->prefix_busy) StartPrefixLocked(gate);
+    if (gate->prefix_busy || gate->batched) return;
+    waiter = std::move(gate->waiter);
+    gate->waiter = nullptr;
+  }
+  if (waiter) waiter(boost::system::error_code());
+}
+
 void GatedSocket::Open() {
   absl::MutexLock lock(&gate_->mu);
   gate_->open = true;
@@ -60,22 +105,25 @@ void GatedSocket::Open() {
 void GatedSocket::Shut() {
   absl::MutexLock lock(&gate_->mu);
   gate_->open = false;
+  // A batch sends, or fails, without waiting for the peer, so this is short.
+  gate_->mu.Await(absl::Condition(
+      +[](Gate* g) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !g->batched; }, gate_.get()));
 }
 
 void GatedSocket::FlushPrefix() {
   absl::MutexLock lock(&gate_->mu);
-  if (!gate_->prefix.empty() && !gate_->prefix_busy) StartPrefixLocked();
+  if (!gate_->prefix.empty() && !gate_->prefix_busy) StartPrefixLocked(gate_);
 }
 
-void GatedSocket::StartPrefixLocked() {
-  gate_->prefix_busy = true;
-  ++gate_->writes;
-  auto bytes = std::make_shared<std::string>(std::move(gate_->prefix));
-  gate_->prefix.clear();
+void GatedSocket::StartPrefixLocked(const std::shared_ptr<Gate>& gate) {
+  gate->prefix_busy = true;
+  ++gate->writes;
+  auto bytes = std::make_shared<std::string>(std::move(gate->prefix));
+  gate->prefix.clear();
   // The handler holds the gate, and with it the socket this write refers to.
   boost::asio::async_write(
-      gate_->socket, boost::asio::buffer(*bytes),
-      boost::asio::bind_executor(gate_->socket.get_executor(), [gate = gate_, bytes](const boost::system::error_code& ec, size_t) {
+      gate->socket, boost::asio::buffer(*bytes),
+      boost::asio::bind_executor(gate->socket.get_executor(), [gate, bytes](const boost::system::error_code& ec, size_t) {
         std::function<void(const boost::system::error_code&)> waiter;
         {
           absl::MutexLock lock(&gate->mu);
@@ -95,10 +143,117 @@ void GatedSocket::shutdown(socket_type::shutdown_type what, boost::system::error
 }
 
 void GatedSocket::close(boost::system::error_code& ec) {
-  // Shut first, under the gate's lock: a direct write in progress finishes
-  // before the descriptor can be closed (and reused by another connection).
+  // Shut first, under the gate's lock: a direct write in progress, or a
+  // batch holding a frame of this socket, finishes before the descriptor can be
+  // closed (and reused by another connection).
   Shut();
   gate_->socket.close(ec);
+}
+
+// ---------------------------------------------------------------------------
+
+SendBatch* SendBatch::ForThisThread() {
+  // Whether io_uring works here, found out by the first thread that asks:
+  // 0 unknown, 1 yes, 2 no.
+  static std::atomic<int> available{0};
+  thread_local std::unique_ptr<SendBatch> batch;
+  if (batch != nullptr) return batch->broken_ ? nullptr : batch.get();
+  if (available.load(std::memory_order_relaxed) == 2) return nullptr;
+  auto ring = std::make_unique<io_uring>();
+  // The ring takes a whole batch; twice as many completions fit.
+  int rc = io_uring_queue_init(kCapacity, ring.get(), 0);
+  if (rc < 0) {
+    if (available.exchange(2) != 2) {
+      CHAT_LOG_WARN(kLog, "io_uring is not available (%s); room messages are written with one sendmsg per socket",
+                    std::strerror(-rc));
+    }
+    return nullptr;
+  }
+  available.store(1, std::memory_order_relaxed);
+  batch.reset(new SendBatch(std::move(ring)));
+  return batch.get();
+}
+
+SendBatch::SendBatch(std::unique_ptr<io_uring> ring)
+    : ring_(std::move(ring)), entries_(new Entry[kCapacity]) {}
+
+SendBatch::~SendBatch() {
+  Flush();
+  io_uring_queue_exit(ring_.get());
+}
+
+void SendBatch::Push(int fd) {
+  Entry& e = entries_[size_];
+  // The ring has room for kCapacity entries, and AddText stops at that.
+  io_uring_sqe* sqe = io_uring_get_sqe(ring_.get());
+  io_uring_prep_sendmsg(sqe, fd, &e.msg, MSG_DONTWAIT | MSG_NOSIGNAL);
+  io_uring_sqe_set_data64(sqe, size_);
+  ++size_;
+}
+
+void SendBatch::Flush() {
+  if (size_ == 0) return;
+  // Each send is non-blocking, so the kernel does them all inside this call;
+  // waiting for all of them waits for nothing else.
+  size_t submitted = 0;
+  while (submitted < size_) {
+    int rc = io_uring_submit_and_wait(ring_.get(), static_cast<unsigned>(size_ - submitted));
+    if (rc == -EINTR) continue;
+    if (rc <= 0) {
+      // Never seen; if it happens, the sends not taken must never be taken
+      // later: this thread stops batching (its ring goes with the thread).
+      CHAT_LOG_ERROR(kLog, "io_uring submission failed (%s); writing one sendmsg per socket from now on",
+                     std::strerror(rc < 0 ? -rc : EIO));
+      broken_ = true;
+      break;
+    }
+    submitted += static_cast<size_t>(rc);
+  }
+  std::unique_ptr<bool[]> done(new bool[size_]());
+  for (size_t got = 0; got < submitted;) {
+    io_uring_cqe* cqe = nullptr;
+    int rc = io_uring_wait_cqe(ring_.get(), &cqe);
+    if (rc == -EINTR) continue;
+    if (rc < 0) {
+      CHAT_LOG_ERROR(kLog, "io_uring completion failed (%s)", std::strerror(-rc));
+      broken_ = true;
+      break;
+    }
+    const uint64_t i = io_uring_cqe_get_data64(cqe);
+    const long result = cqe->res;
+    io_uring_cqe_seen(ring_.get(), cqe);
+    if (i >= size_ || done[i]) continue;
+    done[i] = true;
+    ++got;
+    Finish(entries_[i], result);
+  }
+  // A send the kernel never took (the ring broke): its frame goes to the strand whole.
+  for (size_t i = 0; i < size_; ++i) {
+    if (!done[i]) Finish(entries_[i], -EIO);
+  }
+  size_ = 0;
+}
+
+void SendBatch::Finish(Entry& e, long result) {
+  std::shared_ptr<GatedSocket::Gate> gate = std::move(e.gate);
+  std::shared_ptr<const std::string> payload = std::move(e.payload);
+  bool resume = false;
+  {
+    absl::MutexLock lock(&gate->mu);
+    gate->batched = false;
+    // Whatever did not go (all of it after an error: EAGAIN on a full socket,
+    // or a broken one, which the strand's write then reports) is the prefix.
+    size_t sent = result > 0 ? static_cast<size_t>(result) : 0;
+    if (sent < e.header_size) {
+      gate->prefix.assign(reinterpret_cast<const char*>(e.header) + sent, e.header_size - sent);
+      sent = e.header_size;
+    }
+    if (sent - e.header_size < payload->size()) gate->prefix.append(*payload, sent - e.header_size);
+    resume = !gate->prefix.empty() || gate->waiter != nullptr;
+  }
+  if (resume) {
+    boost::asio::post(gate->socket.get_executor(), [gate] { GatedSocket::ResumeAfterBatch(gate); });
+  }
 }
 
 }  // namespace chat::bridge

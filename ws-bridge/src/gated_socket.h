@@ -21,8 +21,16 @@
 // write through async_write_some, or FlushPrefix on the strand, sends it
 // first, and the gate stays shut for direct writes until it has gone.
 //
+// A direct write can also go into a SendBatch (AddText), which writes to many
+// sockets in one system call. Until the batch is flushed, the frame counts as
+// written as far as the session is concerned: the gate is held for it, so
+// Beast's next write waits, and closing the socket waits, until the batch has
+// sent it; whatever the socket did not take (all of it, if the socket was
+// full) becomes the prefix and goes out from the strand, as above.
+//
 // Threading: async_read_some, async_write_some, FlushPrefix, shutdown and
-// close on the session's strand; TryWriteText from any thread. Lifetime: the
+// close on the session's strand; TryWriteText and AddText from any thread
+// (AddText from the batch's own thread). Lifetime: the
 // socket and the gate's state are shared with the prefix's pending write and
 // its waiter, so they outlive the session if they must: a waiter can be
 // Beast's keep-alive ping, which holds no reference to the session. A waiter
@@ -36,6 +44,11 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/websocket/teardown.hpp>
+#include <sys/socket.h>
+#include <sys/uio.h>
+
+#include <cstddef>
+#include <cstdint>
 #include <functional>
 #include <memory>
 #include <string>
@@ -45,7 +58,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 
+struct io_uring;
+
 namespace chat::bridge {
+
+class SendBatch;
 
 class GatedSocket {
  public:
@@ -71,8 +88,8 @@ class GatedSocket {
     absl::MutexLock lock(&gate_->mu);
     if (StartsCloseFrame(buffers)) gate_->open = false;
     ++gate_->writes;
-    if (!gate_->prefix.empty() && !gate_->prefix_busy) StartPrefixLocked();
-    if (gate_->prefix_busy) {
+    if (!gate_->prefix.empty() && !gate_->prefix_busy) StartPrefixLocked(gate_);
+    if (gate_->prefix_busy || gate_->batched) {
       // Beast has one write in flight at most, so there is one waiter at most.
       auto held = std::make_shared<decltype(counted)>(std::move(counted));
       gate_->waiter = [gate = gate_, buffers, held](const boost::system::error_code& ec) {
@@ -95,10 +112,15 @@ class GatedSocket {
   };
   // Writes `payload` as one text frame if the gate is open.
   Direct TryWriteText(std::string_view payload);
+  // Adds `payload`, as one text frame, to `batch` if the gate is open and the
+  // batch has room; true: the frame is the socket's now (see above). false:
+  // nothing done; write it the usual way.
+  bool AddText(SendBatch& batch, std::shared_ptr<const std::string> payload);
 
   // After the handshake: direct writes may start.
   void Open();
-  // For good: no more direct writes (a close is under way).
+  // For good: no more direct writes (a close is under way). Waits for a batch
+  // that holds a frame of this socket to send it.
   void Shut();
   // Strand: sends the prefix a partial direct write left, unless a write took it.
   void FlushPrefix();
@@ -119,6 +141,8 @@ class GatedSocket {
   }
 
  private:
+  friend class SendBatch;
+
   struct Gate {
     explicit Gate(socket_type&& s) : socket(std::move(s)) {}
     socket_type socket;
@@ -129,6 +153,8 @@ class GatedSocket {
     std::string prefix ABSL_GUARDED_BY(mu);
     bool prefix_busy ABSL_GUARDED_BY(mu) = false;
     std::function<void(const boost::system::error_code&)> waiter ABSL_GUARDED_BY(mu);
+    // A frame of this socket is in a SendBatch that has not sent it yet.
+    bool batched ABSL_GUARDED_BY(mu) = false;
   };
 
   template <class Handler>
@@ -153,9 +179,61 @@ class GatedSocket {
     return false;
   }
 
-  void StartPrefixLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate_->mu);
+  // The header of a text frame of `len` bytes, into `header` (10 bytes); its size.
+  static size_t TextHeader(uint64_t len, unsigned char* header);
+  static void StartPrefixLocked(const std::shared_ptr<Gate>& gate) ABSL_EXCLUSIVE_LOCKS_REQUIRED(gate->mu);
+  // On the strand, after a batch sent a frame: the prefix it left, or else
+  // Beast's write that waited for it.
+  static void ResumeAfterBatch(const std::shared_ptr<Gate>& gate);
 
   std::shared_ptr<Gate> gate_;
+};
+
+// Sends queued frames to many sockets with one io_uring submission instead of
+// one sendmsg each (each send is non-blocking: a full socket fails at once and
+// its frame goes to the strand). One per thread; a thread adds frames (through
+// GatedSocket::AddText) and then calls Flush before it waits for anything.
+class SendBatch {
+ public:
+  static constexpr size_t kCapacity = 256;
+
+  // This thread's batch, or nullptr if io_uring cannot be had here (an old
+  // kernel, or a seccomp profile that refuses it): then write one sendmsg at
+  // a time. Logs the reason once per process.
+  static SendBatch* ForThisThread();
+
+  ~SendBatch();
+  SendBatch(const SendBatch&) = delete;
+  SendBatch& operator=(const SendBatch&) = delete;
+
+  bool full() const { return size_ == kCapacity; }
+  size_t size() const { return size_; }
+  // Sends what was added and waits until every send is done; each frame's
+  // unsent part (if any) is handed to its socket's strand.
+  void Flush();
+
+ private:
+  friend class GatedSocket;
+  struct Entry {
+    std::shared_ptr<GatedSocket::Gate> gate;
+    std::shared_ptr<const std::string> payload;
+    unsigned char header[10];
+    size_t header_size = 0;
+    iovec iov[2];
+    msghdr msg;
+  };
+
+  explicit SendBatch(std::unique_ptr<io_uring> ring);
+  // Queues the sendmsg of entries_[size_], filled in by the caller, which
+  // holds its gate.
+  void Push(int fd);
+  // The send of `e` is over: `result` bytes went (negative: an error, none did).
+  static void Finish(Entry& e, long result);
+
+  std::unique_ptr<io_uring> ring_;
+  std::unique_ptr<Entry[]> entries_;
+  size_t size_ = 0;
+  bool broken_ = false;
 };
 
 }  // namespace chat::bridge

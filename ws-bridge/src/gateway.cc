@@ -4,6 +4,7 @@
 
 #include "chat/json_codec.h"
 #include "chat/log.h"
+#include "gated_socket.h"
 
 namespace chat::bridge {
 namespace {
@@ -189,10 +190,14 @@ void Gateway::OnDown(Stream* stream, const GatewayDown& down) {
     // 5 ms of writes), so a huge room does not hold the other rooms' events for
     // long; the rest go to the I/O threads, which write in parallel.
     size_t direct_left = direct_now_ ? kMaxDirectPerEvent : 0;
+    // The direct writes go out SendBatch::kCapacity to a system call.
+    SendBatch* batch = direct_left > 0 && options_.io_uring ? SendBatch::ForThisThread() : nullptr;
     for (GatewaySessionSink* sink : it->second) {
-      sink->OnRoomFrame(*room, seq, json, can_wait, direct_left > 0);
+      if (batch != nullptr && batch->full()) batch->Flush();
+      sink->OnRoomFrame(*room, seq, json, can_wait, direct_left > 0, direct_left > 0 ? batch : nullptr);
       if (direct_left > 0) --direct_left;
     }
+    if (batch != nullptr) batch->Flush();
     if (options_.direct_writes) NoteFanoutLocked(start);
     return;
   }

@@ -29,6 +29,8 @@
 
 namespace chat::bridge {
 
+class SendBatch;
+
 // What the gateway tells a session. Called on a gRPC thread; must not block.
 class GatewaySessionSink {
  public:
@@ -41,11 +43,13 @@ class GatewaySessionSink {
   virtual void OnSessionEvent(const chat::v1::ServerEvent& event, bool direct) = 0;
   // A room event, encoded once for every local session in the room. `direct`:
   // the sink may write it to its socket from this thread if it has nothing
-  // else queued (--direct_writes). `can_wait`:
+  // else queued (--direct_writes); into `batch` if not null (--io_uring),
+  // which the gateway flushes before it does anything else. `can_wait`:
   // presence (a member joined or left), which may wait for the next deferred
   // flush (--presence_delay) or ride along with the next urgent write.
   virtual void OnRoomFrame(const std::string& room, int64_t seq,
-                           const std::shared_ptr<const std::string>& json, bool can_wait, bool direct) = 0;
+                           const std::shared_ptr<const std::string>& json, bool can_wait, bool direct,
+                           SendBatch* batch) = 0;
   // The gateway stream broke: chat-core is down or restarting.
   virtual void OnGatewayLost() = 0;
 };

@@ -301,18 +301,20 @@ void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event, bool direct) 
 }
 
 void WsSession::OnRoomFrame(const std::string& room, int64_t seq,
-                            const std::shared_ptr<const std::string>& json, bool can_wait, bool direct) {
+                            const std::shared_ptr<const std::string>& json, bool can_wait, bool direct,
+                            SendBatch* batch) {
   absl::MutexLock lock(&mu_);
   auto it = rooms_.find(room);
   if (it == rooms_.end() || !it->second.live) return;
   if (seq == 0) {
-    EnqueueLocked(json, can_wait, direct);
+    EnqueueLocked(json, can_wait, direct, batch);
   } else {
-    DeliverMessageLocked(room, seq, json, direct);
+    DeliverMessageLocked(room, seq, json, direct, batch);
   }
 }
 
-void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame, bool direct) {
+void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame, bool direct,
+                                     SendBatch* batch) {
   RoomState& st = rooms_[room];
   if (st.have_seq && seq <= st.last_seq) return;  // already given
   if (st.have_seq && seq != st.last_seq + 1) {
@@ -330,7 +332,7 @@ void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame
   }
   st.last_seq = seq;
   st.have_seq = true;
-  EnqueueLocked(std::move(frame), /*can_wait=*/false, direct);
+  EnqueueLocked(std::move(frame), /*can_wait=*/false, direct, batch);
   while (!st.pending.empty() && st.pending.begin()->first <= st.last_seq + 1) {
     auto node = st.pending.extract(st.pending.begin());
     if (node.key() == st.last_seq + 1) {
@@ -344,11 +346,14 @@ void WsSession::EnqueueEventLocked(const chat::v1::ServerEvent& event, bool dire
   EnqueueLocked(Encode(event), /*can_wait=*/false, direct);
 }
 
-void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct) {
+void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct, SendBatch* batch) {
   if (failing_) return;
   if (direct && queue_.empty() && !write_scheduled_ && !(can_wait && PresenceMayWaitLocked())) {
     // Nothing queued or being written by us: try the frame straight on the
-    // socket from this thread (gated_socket.h), saving the strand's round trips.
+    // socket from this thread (gated_socket.h), saving the strand's round
+    // trips; in the caller's batch if it has one, which sends it with the
+    // rest of the room's. Anything queued after it waits for it.
+    if (batch != nullptr && ws_.next_layer().AddText(*batch, frame)) return;
     switch (ws_.next_layer().TryWriteText(*frame)) {
       case GatedSocket::Direct::kPartly:
         net::post(ws_.get_executor(), [self = shared_from_this()] { self->ws_.next_layer().FlushPrefix(); });

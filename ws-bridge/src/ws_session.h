@@ -81,7 +81,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   void OnClosed(chat::v1::Error::Code code, const std::string& reason) override;
   void OnSessionEvent(const chat::v1::ServerEvent& event, bool direct) override;
   void OnRoomFrame(const std::string& room, int64_t seq,
-                   const std::shared_ptr<const std::string>& json, bool can_wait, bool direct) override;
+                   const std::shared_ptr<const std::string>& json, bool can_wait, bool direct,
+                   SendBatch* batch) override;
   void OnGatewayLost() override;
 
   // DeferredFlush's timer (any thread): write what waits in the queue.
@@ -121,13 +122,14 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // can_wait: queue without starting a write; the deferred flush or the next
   // urgent event writes it. direct: if nothing else is queued, try writing it
   // to the socket from this thread (gated_socket.h) instead of the strand.
-  void EnqueueLocked(Frame frame, bool can_wait = false, bool direct = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void EnqueueLocked(Frame frame, bool can_wait = false, bool direct = false, SendBatch* batch = nullptr)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueEventLocked(const chat::v1::ServerEvent& event, bool direct = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool PresenceMayWaitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts DoWrite to the strand; the queue is written from there.
   void ScheduleWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame, bool direct = false)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame, bool direct = false,
+                            SendBatch* batch = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailLocked(websocket::close_code code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A plain socket underneath (Beast's websocket keeps its own timers, and the
