@@ -20,6 +20,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 namespace chat::bridge {
@@ -114,6 +115,21 @@ class Connection {
     return d;
   }
 
+  // Starts Beast's ping and then its write of `text` on the server's thread;
+  // their results. `text` must outlive the write.
+  std::pair<std::future<beast::error_code>, std::future<beast::error_code>> PingAndWrite(const std::string& text) {
+    auto pinged = std::make_shared<std::promise<beast::error_code>>();
+    auto wrote = std::make_shared<std::promise<beast::error_code>>();
+    std::pair result(pinged->get_future(), wrote->get_future());
+    OnServer([&] {
+      server_->async_ping({}, [pinged](const beast::error_code& ec) { pinged->set_value(ec); });
+      server_->text(true);
+      server_->async_write(net::buffer(text), [wrote](const beast::error_code& ec, size_t) { wrote->set_value(ec); });
+      return 0;
+    });
+    return result;
+  }
+
   // The next message; "<error: ...>" if the stream broke.
   std::string Read() {
     beast::flat_buffer buffer;
@@ -172,20 +188,14 @@ TEST(GatedSocketTest, BeastWaitsForTheRestOfAPartialDirectWrite) {
   const std::string big = Payload(300000, 3);
   // The client is not reading: most of the frame stays behind as the prefix.
   ASSERT_EQ(c.server().next_layer().TryWriteText(big), Direct::kPartly);
-  std::promise<beast::error_code> pinged, wrote;
   const std::string after = "after the big one";
-  c.OnServer([&] {
-    c.server().async_ping({}, [&](const beast::error_code& ec) { pinged.set_value(ec); });
-    c.server().text(true);
-    c.server().async_write(net::buffer(after), [&](const beast::error_code& ec, size_t) { wrote.set_value(ec); });
-    return 0;
-  });
+  auto [pinged, wrote] = c.PingAndWrite(after);
   // While the prefix is owed, nothing else may be written directly.
   EXPECT_EQ(c.server().next_layer().TryWriteText("too early"), Direct::kNot);
   EXPECT_EQ(c.Read(), big);
   EXPECT_EQ(c.Read(), after);
-  EXPECT_FALSE(pinged.get_future().get());
-  EXPECT_FALSE(wrote.get_future().get());
+  EXPECT_FALSE(pinged.get());
+  EXPECT_FALSE(wrote.get());
   EXPECT_EQ(c.pings(), 1);
   // Everything has gone: direct writes work again.
   EXPECT_EQ(c.WriteSoon("direct again"), Direct::kWritten);
@@ -338,19 +348,13 @@ TEST(SendBatchTest, BeastWaitsForABatchedFrameAndItsRest) {
   ASSERT_TRUE(c.server().next_layer().AddText(*batch, Shared(big)));
   // Beast's write and ping start before the batch is sent: they must wait for
   // it, and then for the part of it the socket could not take.
-  std::promise<beast::error_code> pinged, wrote;
   const std::string after = "after the batched one";
-  c.OnServer([&] {
-    c.server().async_ping({}, [&](const beast::error_code& ec) { pinged.set_value(ec); });
-    c.server().text(true);
-    c.server().async_write(net::buffer(after), [&](const beast::error_code& ec, size_t) { wrote.set_value(ec); });
-    return 0;
-  });
+  auto [pinged, wrote] = c.PingAndWrite(after);
   batch->Flush();
   EXPECT_EQ(c.Read(), big);
   EXPECT_EQ(c.Read(), after);
-  EXPECT_FALSE(pinged.get_future().get());
-  EXPECT_FALSE(wrote.get_future().get());
+  EXPECT_FALSE(pinged.get());
+  EXPECT_FALSE(wrote.get());
   EXPECT_EQ(c.pings(), 1);
   EXPECT_EQ(c.WriteSoon("direct again"), Direct::kWritten);
   EXPECT_EQ(c.Read(), "direct again");

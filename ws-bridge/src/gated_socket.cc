@@ -43,9 +43,7 @@ GatedSocket::Direct GatedSocket::TryWriteText(std::string_view payload) {
   msg.msg_iovlen = 2;
 
   absl::MutexLock lock(&gate_->mu);
-  if (!gate_->open || gate_->writes > 0 || gate_->prefix_busy || !gate_->prefix.empty() || gate_->batched) {
-    return Direct::kNot;
-  }
+  if (!gate_->DirectWritable()) return Direct::kNot;
   ssize_t n;
   do {
     n = ::sendmsg(gate_->socket.native_handle(), &msg, MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -55,21 +53,15 @@ GatedSocket::Direct GatedSocket::TryWriteText(std::string_view payload) {
   if (n <= 0) return Direct::kNot;
   const size_t total = header_size + payload.size();
   if (static_cast<size_t>(n) == total) return Direct::kWritten;
-  size_t sent = static_cast<size_t>(n);
-  if (sent < header_size) {
-    gate_->prefix.assign(reinterpret_cast<const char*>(header) + sent, header_size - sent);
-    sent = header_size;
-  }
-  gate_->prefix.append(payload.substr(sent - header_size));
+  gate_->KeepUnsent(std::string_view(reinterpret_cast<const char*>(header), header_size), payload,
+                    static_cast<size_t>(n));
   return Direct::kPartly;
 }
 
 bool GatedSocket::AddText(SendBatch& batch, std::shared_ptr<const std::string> payload) {
   if (batch.full() || batch.broken_) return false;
   absl::MutexLock lock(&gate_->mu);
-  if (!gate_->open || gate_->writes > 0 || gate_->prefix_busy || !gate_->prefix.empty() || gate_->batched) {
-    return false;
-  }
+  if (!gate_->DirectWritable()) return false;
   gate_->batched = true;
   SendBatch::Entry& e = batch.entries_[batch.size_];
   e.gate = gate_;
@@ -243,12 +235,8 @@ void SendBatch::Finish(Entry& e, long result) {
     gate->batched = false;
     // Whatever did not go (all of it after an error: EAGAIN on a full socket,
     // or a broken one, which the strand's write then reports) is the prefix.
-    size_t sent = result > 0 ? static_cast<size_t>(result) : 0;
-    if (sent < e.header_size) {
-      gate->prefix.assign(reinterpret_cast<const char*>(e.header) + sent, e.header_size - sent);
-      sent = e.header_size;
-    }
-    if (sent - e.header_size < payload->size()) gate->prefix.append(*payload, sent - e.header_size);
+    gate->KeepUnsent(std::string_view(reinterpret_cast<const char*>(e.header), e.header_size), *payload,
+                     result > 0 ? static_cast<size_t>(result) : 0);
     resume = !gate->prefix.empty() || gate->waiter != nullptr;
   }
   if (resume) {

@@ -155,6 +155,21 @@ class GatedSocket {
     std::function<void(const boost::system::error_code&)> waiter ABSL_GUARDED_BY(mu);
     // A frame of this socket is in a SendBatch that has not sent it yet.
     bool batched ABSL_GUARDED_BY(mu) = false;
+
+    // A whole frame may go straight onto the socket now.
+    bool DirectWritable() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      return open && writes == 0 && !prefix_busy && prefix.empty() && !batched;
+    }
+    // Of the frame `header` + `payload`, the first `sent` bytes went out: the
+    // rest becomes the prefix.
+    void KeepUnsent(std::string_view header, std::string_view payload, size_t sent)
+        ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
+      if (sent < header.size()) {
+        prefix.assign(header.substr(sent));
+        sent = header.size();
+      }
+      prefix.append(payload.substr(sent - header.size()));
+    }
   };
 
   template <class Handler>
