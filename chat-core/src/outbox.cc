@@ -18,13 +18,14 @@ Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
       kick_lane_(kicker == nullptr ? 0 : lane != kAnyLane ? lane : kicker->AssignLane()),
       writer_(writer) {}
 
-bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event) {
+bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event, uint64_t request) {
   std::shared_ptr<grpc::ByteBuffer> buffer;
   if (kind_ == Kind::kConnect) {
     buffer = std::make_shared<grpc::ByteBuffer>(SerializeToByteBuffer(event));
   } else {
     chat::v1::GatewayDown down;
     down.set_session(session);
+    down.set_request(request);
     *down.mutable_event() = event;
     buffer = std::make_shared<grpc::ByteBuffer>(SerializeToByteBuffer(down));
   }

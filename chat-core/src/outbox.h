@@ -32,6 +32,14 @@
 
 namespace chat::core {
 
+// Where the direct answer to a client event goes: the client's ref, and on a
+// gateway stream the bridge's own request id (GatewayUp.request, 0 for a
+// browser's event), which the answer carries back in GatewayDown.request.
+struct ReplyTo {
+  std::string ref;
+  uint64_t request = 0;
+};
+
 // Receives the room events of the rooms it is subscribed to.
 class RoomSubscriber {
  public:
@@ -88,8 +96,9 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   Kind kind() const { return kind_; }
 
   // A session event: encoded for this stream (a gateway wraps it with the
-  // session id). False if the stream is finished or just overflowed.
-  bool PushEvent(uint64_t session, const chat::v1::ServerEvent& event);
+  // session id, and `request` if not 0). False if the stream is finished or
+  // just overflowed.
+  bool PushEvent(uint64_t session, const chat::v1::ServerEvent& event, uint64_t request = 0);
   // A message written as is (a gateway's opened/closed control items).
   bool PushMessage(const google::protobuf::MessageLite& message);
   // A replayed message for one session, reusing the frame's encoded bytes.

@@ -94,7 +94,7 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_o
   t.outbox->AddRoom(id_, last_seq_);
 
   chat::v1::ServerEvent ev;
-  ev.set_ref(t.ref);
+  ev.set_ref(t.reply.ref);
   auto* joined = ev.mutable_joined();
   joined->set_room(name_);
   joined->set_latest_seq(last_seq_);
@@ -104,7 +104,7 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_o
     if (static_cast<size_t>(joined->members_size()) >= options_.presence_limit) break;
     joined->add_members(user);
   }
-  t.outbox->PushEvent(t.session, ev);
+  t.outbox->PushEvent(t.session, ev, t.reply.request);
   return GoLive::kLive;
 }
 

@@ -50,7 +50,8 @@ struct JoinTicket {
   // The most messages to queue at once from the recent ring (the outbox's
   // replay burst); further behind, the caller pages from the store.
   int64_t max_burst = 256;
-  std::string ref;
+  // Where `joined` goes.
+  ReplyTo reply;
   // Called under the room lock: is this join still wanted (not left, not closed)?
   // On true the session is marked live before the lock is released.
   std::function<bool()> commit_if_wanted;

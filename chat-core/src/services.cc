@@ -478,7 +478,7 @@ class GatewayReactor : public RawStreamReactor {
         break;
       case chat::v1::GatewayUp::kEvent:
         if (auto s = Find(up.session())) {
-          s->Handle(up.event());
+          s->Handle(up.event(), up.request());
         } else {
           SendClosed(up.session(), absl::NotFoundError("no such session on this gateway stream"));
         }

@@ -40,24 +40,28 @@ void Session::SetDrainedHook(std::function<void()> hook) {
 
 void Session::Emit(const ServerEvent& event) { outbox_->PushEvent(session_id_, event); }
 
-void Session::EmitError(const absl::Status& status, absl::string_view event, const std::string& ref,
+void Session::Reply(const ReplyTo& to, ServerEvent event) {
+  event.set_ref(to.ref);
+  outbox_->PushEvent(session_id_, event, to.request);
+}
+
+void Session::EmitError(const absl::Status& status, absl::string_view event, const ReplyTo& to,
                         const std::string& room, const std::string& client_msg_id) {
   ServerEvent ev;
-  ev.set_ref(ref);
   auto* err = ev.mutable_error();
   err->set_code(ToErrorCode(status.code()));
   err->set_message(std::string(status.message()));
   err->set_event(std::string(event));
   err->set_room(room);
   err->set_client_msg_id(client_msg_id);
-  Emit(ev);
+  Reply(to, std::move(ev));
 }
 
 void Session::RejectUnreadable(const std::string& message) {
-  EmitError(absl::InvalidArgumentError(message), "", "");
+  EmitError(absl::InvalidArgumentError(message), "", ReplyTo{});
 }
 
-bool Session::Handle(const ClientEvent& event) {
+bool Session::Handle(const ClientEvent& event, uint64_t request) {
   {
     absl::MutexLock lock(&mu_);
     if (closed_) return false;
@@ -66,11 +70,11 @@ bool Session::Handle(const ClientEvent& event) {
     Kill(absl::UnauthenticatedError("session token expired; log in again"));
     return false;
   }
-  const std::string& ref = event.ref();
+  const ReplyTo ref{event.ref(), request};
   absl::string_view kind = ClientEventKind(event);
-  if (ref.size() > kMaxRefBytes) {
+  if (ref.ref.size() > kMaxRefBytes) {
     EmitError(absl::InvalidArgumentError(absl::StrCat("ref must be at most ", kMaxRefBytes, " bytes")),
-              kind, "");
+              kind, ReplyTo{"", request});
     return true;
   }
   switch (event.event_case()) {
@@ -87,9 +91,8 @@ bool Session::Handle(const ClientEvent& event) {
       return true;
     case ClientEvent::kPing: {
       ServerEvent ev;
-      ev.set_ref(ref);
       ev.mutable_pong()->set_nonce(event.ping().nonce());
-      Emit(ev);
+      Reply(ref, std::move(ev));
       return true;
     }
     case ClientEvent::kHistory: {
@@ -97,17 +100,15 @@ bool Session::Handle(const ClientEvent& event) {
       hub_->History(event.history(), [self, ref](absl::StatusOr<chat::v1::GetHistoryResponse> r) {
         if (!r.ok()) return self->EmitError(r.status(), "history", ref);
         ServerEvent ev;
-        ev.set_ref(ref);
         *ev.mutable_history() = std::move(*r);
-        self->Emit(ev);
+        self->Reply(ref, std::move(ev));
       });
       return true;
     }
     case ClientEvent::kListRooms: {
       ServerEvent ev;
-      ev.set_ref(ref);
       *ev.mutable_rooms() = hub_->ListRooms();
-      Emit(ev);
+      Reply(ref, std::move(ev));
       return true;
     }
     case ClientEvent::kCreateRoom: {
@@ -116,9 +117,8 @@ bool Session::Handle(const ClientEvent& event) {
                        [self, ref](absl::StatusOr<chat::v1::Room> r) {
                          if (!r.ok()) return self->EmitError(r.status(), "createRoom", ref);
                          ServerEvent ev;
-                         ev.set_ref(ref);
                          *ev.mutable_room() = std::move(*r);
-                         self->Emit(ev);
+                         self->Reply(ref, std::move(ev));
                        });
       return true;
     }
@@ -132,7 +132,7 @@ bool Session::Handle(const ClientEvent& event) {
   return true;
 }
 
-void Session::HandleJoin(const std::string& ref, const chat::v1::JoinRequest& join) {
+void Session::HandleJoin(const ReplyTo& ref, const chat::v1::JoinRequest& join) {
   auto room = hub_->LookupRoom(join.room());
   if (!room.ok()) return EmitError(room.status(), "join", ref, join.room());
   if (join.has_since_seq() && join.since_seq() < 0) {
@@ -173,7 +173,7 @@ void Session::DropJoin(int64_t room_id, uint64_t generation) {
 // One step of a join: go live from the room's recent ring, or read the next page
 // of missed messages from the store and come back once the queue has room.
 void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generation, int64_t pos,
-                           const std::string& ref) {
+                           const ReplyTo& ref) {
   auto self = shared_from_this();
   JoinTicket ticket;
   ticket.member_id = member_id_;
@@ -182,7 +182,7 @@ void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generatio
   ticket.session = session_id_;
   ticket.pos = pos;
   ticket.max_burst = static_cast<int64_t>(outbox_->replay_burst());
-  ticket.ref = ref;
+  ticket.reply = ref;
   const int64_t room_id = room->id();
   ticket.commit_if_wanted = [this, room_id, generation]() {
     absl::MutexLock lock(&mu_);
@@ -234,7 +234,7 @@ void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generatio
   });
 }
 
-void Session::HandleLeave(const std::string& ref, const chat::v1::LeaveRequest& leave) {
+void Session::HandleLeave(const ReplyTo& ref, const chat::v1::LeaveRequest& leave) {
   auto room = hub_->LookupRoom(leave.room());
   if (!room.ok()) return EmitError(room.status(), "leave", ref, leave.room());
   bool was_live = false;
@@ -253,12 +253,11 @@ void Session::HandleLeave(const std::string& ref, const chat::v1::LeaveRequest& 
     hub_->BroadcastMember(**room, identity_.user, chat::v1::MemberEvent::LEFT);
   }
   ServerEvent ev;
-  ev.set_ref(ref);
   ev.mutable_left()->set_room(leave.room());
-  Emit(ev);
+  Reply(ref, std::move(ev));
 }
 
-bool Session::HandleSend(const std::string& ref, const chat::v1::SendRequest& send) {
+bool Session::HandleSend(const ReplyTo& ref, const chat::v1::SendRequest& send) {
   auto room = hub_->LookupRoom(send.room());
   if (!room.ok()) {
     EmitError(room.status(), "send", ref, send.room(), send.client_msg_id());
@@ -297,13 +296,12 @@ bool Session::HandleSend(const std::string& ref, const chat::v1::SendRequest& se
                                                    bool duplicate) {
                if (m.ok()) {
                  ServerEvent ev;
-                 ev.set_ref(ref);
                  auto* ack = ev.mutable_ack();
                  ack->set_room(room_name);
                  ack->set_client_msg_id(client_msg_id);
                  ack->set_seq(m->seq());
                  ack->set_duplicate(duplicate);
-                 self->Emit(ev);
+                 self->Reply(ref, std::move(ev));
                } else {
                  self->EmitError(m.status(), "send", ref, room_name, client_msg_id);
                }
@@ -339,7 +337,7 @@ void Session::SendDone() {
   if (drained) drained();
 }
 
-void Session::HandleTyping(const std::string& ref, const chat::v1::TypingRequest& typing) {
+void Session::HandleTyping(const ReplyTo& ref, const chat::v1::TypingRequest& typing) {
   auto room = hub_->LookupRoom(typing.room());
   if (!room.ok()) return EmitError(room.status(), "typing", ref, typing.room());
   {

@@ -51,9 +51,10 @@ class Session : public std::enable_shared_from_this<Session> {
   uint64_t session_id() const { return session_id_; }
   uint64_t member_id() const { return member_id_; }
 
-  // Handles one event. Returns false when the reader should pause until the
-  // resume hook runs (only with pause_reads_when_busy).
-  bool Handle(const chat::v1::ClientEvent& event);
+  // Handles one event (`request`: GatewayUp.request, echoed with the answer).
+  // Returns false when the reader should pause until the resume hook runs
+  // (only with pause_reads_when_busy).
+  bool Handle(const chat::v1::ClientEvent& event, uint64_t request = 0);
   // An event that could not be parsed.
   void RejectUnreadable(const std::string& message);
 
@@ -73,7 +74,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void Close();
   void Kill(const absl::Status& status);
 
-  void EmitError(const absl::Status& status, absl::string_view event, const std::string& ref,
+  void EmitError(const absl::Status& status, absl::string_view event, const ReplyTo& to,
                  const std::string& room = "", const std::string& client_msg_id = "");
 
  private:
@@ -84,13 +85,15 @@ class Session : public std::enable_shared_from_this<Session> {
     int64_t last_typing_ms = 0;
   };
 
-  void HandleJoin(const std::string& ref, const chat::v1::JoinRequest& join);
+  void HandleJoin(const ReplyTo& ref, const chat::v1::JoinRequest& join);
   void ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generation, int64_t pos,
-                    const std::string& ref);
-  void HandleLeave(const std::string& ref, const chat::v1::LeaveRequest& leave);
-  bool HandleSend(const std::string& ref, const chat::v1::SendRequest& send);
-  void HandleTyping(const std::string& ref, const chat::v1::TypingRequest& typing);
+                    const ReplyTo& ref);
+  void HandleLeave(const ReplyTo& ref, const chat::v1::LeaveRequest& leave);
+  bool HandleSend(const ReplyTo& ref, const chat::v1::SendRequest& send);
+  void HandleTyping(const ReplyTo& ref, const chat::v1::TypingRequest& typing);
   void Emit(const chat::v1::ServerEvent& event);
+  // The direct answer to a client event.
+  void Reply(const ReplyTo& to, chat::v1::ServerEvent event);
   bool StillJoining(int64_t room_id, uint64_t generation);
   void DropJoin(int64_t room_id, uint64_t generation);
   void SendDone();

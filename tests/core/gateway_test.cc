@@ -41,9 +41,10 @@ class GatewayClient {
     up.mutable_open()->set_token(token);
     stream_->Write(up);
   }
-  void Event(uint64_t session, const chat::v1::ClientEvent& ev) {
+  void Event(uint64_t session, const chat::v1::ClientEvent& ev, uint64_t request = 0) {
     GatewayUp up;
     up.set_session(session);
+    up.set_request(request);
     *up.mutable_event() = ev;
     stream_->Write(up);
   }
@@ -246,6 +247,47 @@ TEST(GatewayTest, SessionsCannotActForEachOther) {
   auto msg = gw.WaitFor(RoomMessage(1));
   ASSERT_TRUE(msg.has_value());
   EXPECT_EQ(msg->event().message().author(), "mallory");
+}
+
+TEST(GatewayTest, TheBridgesOwnRequestsComeBackWithTheirRequestId) {
+  TestCore core;
+  GatewayClient gw(core);
+  gw.Open(1, core.Token("filler"));
+  gw.Join(1, "lobby");
+  ASSERT_TRUE(gw.WaitFor(SessionJoined(1, "lobby")));
+  gw.Send(1, "lobby", "one", "f1");
+  ASSERT_TRUE(gw.WaitFor(SessionAck(1, "f1")));
+  // A history request of the bridge's own, with the same ref a browser might use.
+  chat::v1::ClientEvent history;
+  history.set_ref("r");
+  history.mutable_history()->set_room("lobby");
+  history.mutable_history()->set_after_seq(0);
+  gw.Event(1, history, /*request=*/77);
+  auto answer = gw.WaitFor([](const GatewayDown& d) { return d.has_event() && d.event().has_history(); });
+  ASSERT_TRUE(answer.has_value());
+  EXPECT_EQ(answer->request(), 77u);
+  EXPECT_EQ(answer->event().ref(), "r");
+  ASSERT_EQ(answer->event().history().messages_size(), 1);
+  // Errors and joins carry it too; a browser's own event carries none.
+  chat::v1::ClientEvent bad;
+  bad.mutable_join()->set_room("no-such-room");
+  gw.Event(1, bad, /*request=*/78);
+  auto error = gw.WaitFor([](const GatewayDown& d) { return d.has_event() && d.event().has_error(); });
+  ASSERT_TRUE(error.has_value());
+  EXPECT_EQ(error->request(), 78u);
+  gw.Send(1, "lobby", "two", "f2");
+  auto ack = gw.WaitFor(SessionAck(1, "f2"));
+  ASSERT_TRUE(ack.has_value());
+  EXPECT_EQ(ack->request(), 0u);
+  chat::v1::ClientEvent leave;
+  leave.mutable_leave()->set_room("lobby");
+  gw.Event(1, leave);
+  chat::v1::ClientEvent rejoin;
+  rejoin.mutable_join()->set_room("lobby");
+  rejoin.mutable_join()->set_since_seq(0);
+  gw.Event(1, rejoin, /*request=*/79);
+  auto joined = gw.WaitFor([](const GatewayDown& d) { return d.has_event() && d.event().has_joined() && d.request() == 79; });
+  ASSERT_TRUE(joined.has_value());
 }
 
 }  // namespace
