@@ -49,6 +49,9 @@ ABSL_FLAG(int, gateway_queue_events, 1 << 20, "Per gateway stream outbound queue
 ABSL_FLAG(int, recent_messages, 1024, "Recent messages per room kept in memory for fast resume.");
 ABSL_FLAG(int, presence_limit, 200,
           "Rooms with more users than this send no member events and list this many names.");
+ABSL_FLAG(std::string, connect_api, "core",
+          "The gRPC API serving Connect streams: core (gRPC core's C API; less memory per idle stream) or "
+          "callback (gRPC's public callback API).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
 
 int main(int argc, char** argv) {
@@ -88,6 +91,12 @@ int main(int argc, char** argv) {
   options.accounts.pwhash_opslimit = static_cast<uint64_t>(absl::GetFlag(FLAGS_pwhash_opslimit));
   options.services.connect_outbox.max_events = static_cast<size_t>(absl::GetFlag(FLAGS_stream_queue_events));
   options.services.gateway_outbox.max_events = static_cast<size_t>(absl::GetFlag(FLAGS_gateway_queue_events));
+  if (absl::GetFlag(FLAGS_connect_api) == "callback") {
+    options.services.connect_api = chat::core::ConnectApi::kCallback;
+  } else if (absl::GetFlag(FLAGS_connect_api) != "core") {
+    std::fprintf(stderr, "chat-core: --connect_api must be core or callback\n");
+    return 2;
+  }
 
   if (options.hub.max_text_bytes < 1 ||
       options.hub.max_text_bytes > static_cast<size_t>(chat::kMaxReceiveMessageBytes) / 2) {

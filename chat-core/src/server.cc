@@ -52,8 +52,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   s->chat_ = std::make_unique<ChatServiceImpl>(s->hub_.get(), s->auth_.get(), &o.services);
   s->gateway_ = std::make_unique<GatewayServiceImpl>(s->hub_.get(), s->accounts_.get(),
                                                      s->auth_.get(), &o.services);
-  s->auth_service_ =
-      std::make_unique<AuthServiceImpl>(s->hub_.get(), s->accounts_.get(), s->auth_.get());
+  s->auth_service_ = NewAuthService(s->hub_.get(), s->accounts_.get(), s->auth_.get());
 
   builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &s->port_);
   builder.RegisterService(s->chat_.get());

@@ -18,7 +18,11 @@
 #include "absl/time/time.h"
 #include "accounts.h"
 #include "hub.h"
-#include "services.h"
+#include "auth_service.h"
+#include "authenticator.h"
+#include "chat_service.h"
+#include "gateway_service.h"
+#include "service_options.h"
 #include "sqlite_store.h"
 
 namespace chat::core {
@@ -69,10 +73,11 @@ class CoreServer {
   std::unique_ptr<Authenticator> auth_;
   std::unique_ptr<ChatServiceImpl> chat_;
   std::unique_ptr<GatewayServiceImpl> gateway_;
-  std::unique_ptr<AuthServiceImpl> auth_service_;
+  std::unique_ptr<chat::v1::AuthService::CallbackService> auth_service_;
   // Answers methods no service has with UNIMPLEMENTED, as gRPC's own fallback
   // does; registered because ChatService leaves its generated Connect method
-  // unregistered (see services.h), which gRPC allows only with one.
+  // unregistered on the core API (see chat_service.h), which gRPC allows only
+  // with one.
   std::unique_ptr<grpc::CallbackGenericService> unknown_methods_;
   std::unique_ptr<grpc::Server> server_;
   bool shut_down_ = false;

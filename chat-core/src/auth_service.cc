@@ -1,0 +1,76 @@
+#include "auth_service.h"
+
+#include "google/protobuf/util/time_util.h"
+#include "unary_call.h"
+
+namespace chat::core {
+namespace {
+
+using google::protobuf::util::TimeUtil;
+
+class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
+ public:
+  AuthServiceImpl(Hub* hub, Accounts* accounts, const Authenticator* auth)
+      : hub_(hub), accounts_(accounts), auth_(auth) {}
+
+  grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* ctx, const chat::v1::RegisterRequest* req,
+                                     chat::v1::RegisterResponse* resp) override {
+    return Unary(ctx, [&](UnaryDone done) {
+      accounts_->Register(req->username(), req->password(), [resp, done](absl::StatusOr<std::string> name) {
+        if (name.ok()) resp->set_username(*name);
+        done(name.status());
+      });
+    });
+  }
+
+  grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* ctx, const chat::v1::LoginRequest* req,
+                                  chat::v1::LoginResponse* resp) override {
+    return Unary(ctx, [&](UnaryDone done) {
+      accounts_->Login(req->username(), req->password(), auth_->Peer(*ctx),
+                       [resp, done](absl::StatusOr<LoginResult> r) {
+                         if (r.ok()) {
+                           resp->set_token(r->token);
+                           resp->set_username(r->username);
+                           *resp->mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(r->expires_at_ms);
+                         }
+                         done(r.status());
+                       });
+    });
+  }
+
+  grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext* ctx, const chat::v1::LogoutRequest* req,
+                                   chat::v1::LogoutResponse* resp) override {
+    return AuthenticatedUnary(ctx, *auth_, [&](const Identity& who, UnaryDone done) {
+      accounts_->Logout(who, [hub = hub_, token_hash = who.token_hash, done](absl::Status st) {
+        if (st.ok()) hub->KillSessionsWithToken(token_hash, "logged out");
+        done(st);
+      });
+    });
+  }
+
+  grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx, const chat::v1::WhoAmIRequest* req,
+                                   chat::v1::WhoAmIResponse* resp) override {
+    return AuthenticatedUnary(ctx, *auth_, [&](const Identity& who, UnaryDone done) {
+      resp->set_username(who.user);
+      resp->set_guest(who.guest);
+      if (who.expires_at_ms != 0) {
+        *resp->mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(who.expires_at_ms);
+      }
+      done.Succeed();
+    });
+  }
+
+ private:
+  Hub* const hub_;
+  Accounts* const accounts_;
+  const Authenticator* const auth_;
+};
+
+}  // namespace
+
+std::unique_ptr<chat::v1::AuthService::CallbackService> NewAuthService(Hub* hub, Accounts* accounts,
+                                                                       const Authenticator* auth) {
+  return std::make_unique<AuthServiceImpl>(hub, accounts, auth);
+}
+
+}  // namespace chat::core

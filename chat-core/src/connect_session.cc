@@ -1,0 +1,70 @@
+#include "connect_session.h"
+
+#include "absl/strings/escaping.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "chat/status.h"
+
+namespace chat::core {
+
+absl::StatusOr<size_t> BatchLimit(std::optional<absl::string_view> value) {
+  if (!value) return 1;
+  size_t n = 0;
+  if (!absl::SimpleAtoi(*value, &n) || n < 1 || n > kMaxBatchEvents) {
+    return absl::InvalidArgumentError(absl::StrCat(kBatchHeader, " must be a whole number from 1 to ",
+                                                   kMaxBatchEvents, " (the most events per message), not \"",
+                                                   absl::CHexEscape(*value), "\""));
+  }
+  return n;
+}
+
+absl::StatusOr<ConnectSession> StartConnectSession(
+    Hub* hub, const Authenticator& auth, const ServiceOptions& options,
+    absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)> metadata, OutboxWriter* writer,
+    size_t lane, std::function<void()> start_read) {
+  absl::StatusOr<Identity> who =
+      auth.Authenticate([&](absl::string_view key) { return metadata(key).value_or(""); });
+  if (!who.ok()) return who.status();
+  if (hub->shutting_down()) return absl::UnavailableError("chat-core is shutting down");
+  absl::StatusOr<size_t> batch = BatchLimit(metadata(kBatchHeader));
+  if (!batch.ok()) return batch.status();
+
+  ConnectSession parts;
+  OutboxLimits limits = options.connect_outbox;
+  limits.max_batch = *batch;
+  parts.pause_reads_above = limits.max_events / 2;
+  parts.outbox = std::make_shared<Outbox>(Outbox::Kind::kConnect, writer, limits,
+                                          hub->room_frame_counter(Outbox::Kind::kConnect), hub->kicker(), lane);
+  parts.session = std::make_shared<Session>(hub, parts.outbox, 0, std::move(*who), options.connect_session);
+  std::weak_ptr<Outbox> weak_outbox = parts.outbox;
+  parts.session->SetResumeHook([weak_outbox, limit = parts.pause_reads_above, start_read] {
+    // Touches nothing of the stream's outside the outbox lock, which keeps the
+    // stream alive (its Detach takes it; ReadWhenRoom then does nothing).
+    if (auto o = weak_outbox.lock()) o->ReadWhenRoom(limit, start_read);
+  });
+  parts.session->SetKillHook([weak_outbox](const absl::Status& status) {
+    if (auto o = weak_outbox.lock()) o->Finish(ToGrpcStatus(status));
+  });
+  parts.session->SetDrainedHook([weak_outbox] {
+    if (auto o = weak_outbox.lock()) o->FinishWhenDrained(grpc::Status::OK);
+  });
+  hub->AddSession(parts.session);
+  if (!hub->AddStream(parts.outbox)) {
+    EndConnectSession(hub, parts);
+    return absl::UnavailableError("chat-core is shutting down");
+  }
+  return parts;
+}
+
+void ReadNextWhenRoom(const ConnectSession& parts, const std::function<void()>& start_read) {
+  parts.outbox->ReadWhenRoom(parts.pause_reads_above, start_read);
+}
+
+void EndConnectSession(Hub* hub, const ConnectSession& parts) {
+  parts.outbox->Detach();
+  parts.session->Close();
+  hub->RemoveSession(parts.session.get());
+  hub->RemoveStream(parts.outbox.get());
+}
+
+}  // namespace chat::core

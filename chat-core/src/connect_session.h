@@ -1,0 +1,63 @@
+// What every Connect stream is made of, whichever gRPC API serves it (the
+// public callback API, connect_reactor.h, or gRPC core's C API,
+// connect_core_call.h): the caller's identity, its outbound queue (Outbox) and
+// its one Session, wired so that logout ends the stream, a half-close finishes
+// it once every send is answered, and reads pause while the client does not
+// read what comes back.
+//
+// Threading: StartConnectSession runs on the stream's first reaction; the hooks
+// it installs run on store, hashing or write-completion threads.
+// Lifetime: the stream owns the returned parts; the hooks hold the outbox only
+// weakly, and `start_read` is called under the outbox lock, which the stream's
+// Detach takes before the stream goes away.
+#ifndef CHAT_CORE_SRC_CONNECT_SESSION_H_
+#define CHAT_CORE_SRC_CONNECT_SESSION_H_
+
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+
+#include "absl/functional/function_ref.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "authenticator.h"
+#include "hub.h"
+#include "outbox.h"
+#include "service_options.h"
+#include "session.h"
+
+namespace chat::core {
+
+// The `x-chat-batch` metadata of a Connect call: the most events the client takes
+// in one ServerEvent{batch}; 1 (one event per message) when absent.
+inline constexpr char kBatchHeader[] = "x-chat-batch";
+absl::StatusOr<size_t> BatchLimit(std::optional<absl::string_view> value);
+
+struct ConnectSession {
+  std::shared_ptr<Outbox> outbox;
+  std::shared_ptr<Session> session;
+  // Reads beyond this many queued events wait (flow control for fast senders).
+  size_t pause_reads_above = 0;
+};
+
+// Authenticates the call from its metadata (`metadata(key)`, nullopt if
+// absent), reads its batch limit, and builds and registers its outbox and
+// session. `writer` is the stream; `lane` its fan-out lane (Outbox::kAnyLane:
+// any); `start_read` starts the stream's next read. An error status (bad
+// credentials, a bad x-chat-batch, shutting down) is how the stream must end.
+absl::StatusOr<ConnectSession> StartConnectSession(
+    Hub* hub, const Authenticator& auth, const ServiceOptions& options,
+    absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)> metadata, OutboxWriter* writer,
+    size_t lane, std::function<void()> start_read);
+
+// Reads the client's next event, unless the client sends faster than it reads
+// what comes back: then its events wait until its queue drains.
+void ReadNextWhenRoom(const ConnectSession& parts, const std::function<void()>& start_read);
+
+// The stream is over: the session leaves its rooms and the hub forgets both.
+void EndConnectSession(Hub* hub, const ConnectSession& parts);
+
+}  // namespace chat::core
+
+#endif  // CHAT_CORE_SRC_CONNECT_SESSION_H_
