@@ -200,6 +200,27 @@ void Hub::History(const chat::v1::GetHistoryRequest& request,
   });
 }
 
+void Hub::ReplayPage(const Room& room, int64_t after, int64_t up_to, int limit,
+                     std::function<void(absl::StatusOr<std::vector<RoomFramePtr>>)> done) {
+  HistoryQuery query;
+  query.room_id = room.id();
+  query.direction = HistoryQuery::Direction::kAfter;
+  query.cursor = after;
+  query.max_seq = up_to;
+  query.limit = limit;
+  store_->ReadHistory(query, [name = room.name(), done = std::move(done)](absl::StatusOr<HistoryPage> page) {
+    if (!page.ok()) return done(page.status());
+    std::vector<RoomFramePtr> frames;
+    frames.reserve(page->messages.size());
+    for (const StoredMessage& m : page->messages) {
+      chat::v1::ServerEvent ev;
+      FillMessage(m, name, ev.mutable_message());
+      frames.push_back(MakeRoomFrame(m.room_id, m.seq, ev));
+    }
+    done(std::move(frames));
+  });
+}
+
 void Hub::BroadcastMember(Room& room, const std::string& user, chat::v1::MemberEvent::Kind kind) {
   if (!room.presence_enabled()) return;
   chat::v1::ServerEvent ev;

@@ -70,7 +70,6 @@ class Hub {
   // Loads the rooms; creates `lobby` if missing. Start-up only (blocks).
   absl::Status Init();
 
-  Store* store() const { return store_; }
   WriteKicker* kicker() { return kicker_.get(); }
   // Stops the fan-out threads (after the gRPC server has stopped).
   void StopFanout() { kicker_->Stop(); }
@@ -94,6 +93,10 @@ class Hub {
   // Validates and serves a history page.
   void History(const chat::v1::GetHistoryRequest& request,
                std::function<void(absl::StatusOr<chat::v1::GetHistoryResponse>)> done);
+  // The messages of `room` with after < seq <= up_to, oldest first, at most
+  // `limit`, as frames to replay to a session that joins far behind.
+  void ReplayPage(const Room& room, int64_t after, int64_t up_to, int limit,
+                  std::function<void(absl::StatusOr<std::vector<RoomFramePtr>>)> done);
 
   void BroadcastMember(Room& room, const std::string& user, chat::v1::MemberEvent::Kind kind);
   void BroadcastTyping(Room& room, const std::string& user, bool active);

@@ -11,6 +11,7 @@ namespace chat::core {
 Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
                std::atomic<uint64_t>* room_frame_counter, WriteKicker* kicker, size_t lane)
     : kind_(kind),
+      policy_(kind == Kind::kConnect ? NewConnectDelivery() : NewGatewayDelivery()),
       limits_(limits),
       low_water_(std::max<size_t>(1, std::min(limits.low_water_events, limits.max_events / 4))),
       room_frame_counter_(room_frame_counter),
@@ -19,89 +20,51 @@ Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
       writer_(writer) {}
 
 bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event, uint64_t request) {
-  std::shared_ptr<grpc::ByteBuffer> buffer;
-  if (kind_ == Kind::kConnect) {
-    buffer = std::make_shared<grpc::ByteBuffer>(SerializeToByteBuffer(event));
-  } else {
-    chat::v1::GatewayDown down;
-    down.set_session(session);
-    down.set_request(request);
-    *down.mutable_event() = event;
-    buffer = std::make_shared<grpc::ByteBuffer>(SerializeToByteBuffer(down));
-  }
-  size_t bytes = buffer->Length();
+  Item item = OwnedItem(policy_->EncodeEvent(session, event, request));
   absl::MutexLock lock(&mu_);
-  const grpc::ByteBuffer* raw = buffer.get();
-  return PushLocked(Item{std::move(buffer), raw, bytes});
+  return PushLocked(std::move(item));
 }
 
 bool Outbox::PushMessage(const google::protobuf::MessageLite& message) {
-  auto buffer = std::make_shared<grpc::ByteBuffer>(SerializeToByteBuffer(message));
-  size_t bytes = buffer->Length();
+  Item item = OwnedItem(SerializeToByteBuffer(message));
   absl::MutexLock lock(&mu_);
-  const grpc::ByteBuffer* raw = buffer.get();
-  return PushLocked(Item{std::move(buffer), raw, bytes});
+  return PushLocked(std::move(item));
 }
 
 bool Outbox::PushReplay(uint64_t session, const RoomFramePtr& frame) {
-  if (kind_ == Kind::kConnect) {
-    absl::MutexLock lock(&mu_);
-    return PushLocked(Item{frame, &frame->connect, frame->bytes});
-  }
-  auto buffer = std::make_shared<grpc::ByteBuffer>(WrapForGatewaySession(session, frame->event_bytes));
+  Item item = policy_->Replay(session, frame);
   absl::MutexLock lock(&mu_);
-  const grpc::ByteBuffer* raw = buffer.get();
-  return PushLocked(Item{std::move(buffer), raw, frame->bytes});
+  return PushLocked(std::move(item));
 }
 
 void Outbox::OnRoomFrame(const RoomFramePtr& frame) {
   absl::MutexLock lock(&mu_);
   if (finished_) return;
-  auto it = rooms_.find(frame->room_id);
-  if (it == rooms_.end()) return;  // left the room after the publisher's snapshot
-  if (kind_ == Kind::kGateway) {
-    // The bridge keeps each of its sessions in order (and drops what a session
-    // already has), so the gateway stream forwards every frame once.
-    ++stats_.room_frames;
-    if (room_frame_counter_ != nullptr) room_frame_counter_->fetch_add(1, std::memory_order_relaxed);
-    // A gateway stream is one receiver for a whole bridge (a room has a few at
-    // most): its write starts here, without a hop to a kicker thread.
-    PushLocked(Item{frame, &frame->gateway, frame->bytes});
-    return;
-  }
-  if (frame->seq != 0) {
-    if (frame->seq <= it->second) return;  // already given (replayed while joining)
-    if (frame->seq != it->second + 1) {
-      // The room publishes in seq order and the stream went live at a seq it had
-      // been given, so a gap means a broken invariant. End the stream so the
-      // client resumes with since_seq rather than miss a message.
-      CHAT_LOG_ERROR("outbox", "gap in room %d: have %d, got %d", frame->room_id, it->second,
-                     frame->seq);
+  DeliveryPolicy::Admission admit = policy_->Admit(*frame);
+  switch (admit.verdict) {
+    case DeliveryPolicy::Verdict::kDrop:
+      return;
+    case DeliveryPolicy::Verdict::kGap:
+      // End the stream so the client resumes with since_seq rather than miss a message.
       FinishLocked(grpc::Status(grpc::StatusCode::ABORTED,
                                 "delivery gap detected; reconnect and join with since_seq"));
       return;
-    }
-    it->second = frame->seq;
+    case DeliveryPolicy::Verdict::kQueue:
+      break;
   }
   ++stats_.room_frames;
   if (room_frame_counter_ != nullptr) room_frame_counter_->fetch_add(1, std::memory_order_relaxed);
-  PushLocked(Item{frame, &frame->connect, frame->bytes}, /*deferred=*/true);
+  PushLocked(Item{frame, admit.buffer, frame->bytes}, /*deferred=*/admit.on_lane);
 }
 
 void Outbox::AddRoom(int64_t room_id, int64_t seq) {
   absl::MutexLock lock(&mu_);
-  if (kind_ == Kind::kConnect) {
-    rooms_[room_id] = seq;
-  } else {
-    ++rooms_[room_id];
-  }
+  policy_->AddRoom(room_id, seq);
 }
 
 void Outbox::RemoveRoom(int64_t room_id) {
   absl::MutexLock lock(&mu_);
-  auto it = rooms_.find(room_id);
-  if (it == rooms_.end()) return;
-  if (kind_ == Kind::kConnect || --it->second <= 0) rooms_.erase(it);
+  policy_->RemoveRoom(room_id);
 }
 
 bool Outbox::PushLocked(Item item, bool deferred) {
@@ -230,7 +193,7 @@ void Outbox::Detach() {
     drop.swap(queue_);
     waiters.swap(writable_waiters_);
     queued_bytes_ = 0;
-    rooms_.clear();
+    policy_->Clear();
   }
   // Destroyed outside the lock: they may hold the last reference to a session.
 }

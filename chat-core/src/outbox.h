@@ -1,5 +1,7 @@
 // Outbox: the bounded outbound queue of one gRPC stream (a Connect stream or a
-// gateway stream), with exactly one write in flight.
+// gateway stream), with exactly one write in flight. What differs between the
+// two kinds (addressing, which room frames they take) is a DeliveryPolicy; the
+// queue, its limits, batching and finishing are the same.
 //
 // Threading: thread-safe. Anyone may push (the store thread publishing a room
 // message, a gRPC reaction answering an event); the reactor reports OnWriteDone.
@@ -28,25 +30,11 @@
 #include "absl/synchronization/mutex.h"
 #include "chat/compact_queue.h"
 #include "chat/v1/chat.pb.h"
+#include "delivery_policy.h"
 #include "frames.h"
+#include "room_subscriber.h"
 
 namespace chat::core {
-
-// Where the direct answer to a client event goes: the client's ref, and on a
-// gateway stream the bridge's own request id (GatewayUp.request, 0 for a
-// browser's event), which the answer carries back in GatewayDown.request.
-struct ReplyTo {
-  std::string ref;
-  uint64_t request = 0;
-};
-
-// Receives the room events of the rooms it is subscribed to.
-class RoomSubscriber {
- public:
-  virtual ~RoomSubscriber() = default;
-  // Any thread, frames of one room in publish order; must not block.
-  virtual void OnRoomFrame(const RoomFramePtr& frame) = 0;
-};
 
 // The reactor side of an outbox. Called with the outbox lock held, so an
 // implementation only starts gRPC operations (which never run reactions inline).
@@ -98,19 +86,16 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   // A session event: encoded for this stream (a gateway wraps it with the
   // session id, and `request` if not 0). False if the stream is finished or
   // just overflowed.
-  bool PushEvent(uint64_t session, const chat::v1::ServerEvent& event, uint64_t request = 0);
+  bool PushEvent(uint64_t session, const chat::v1::ServerEvent& event, uint64_t request = 0) override;
   // A message written as is (a gateway's opened/closed control items).
   bool PushMessage(const google::protobuf::MessageLite& message);
   // A replayed message for one session, reusing the frame's encoded bytes.
-  bool PushReplay(uint64_t session, const RoomFramePtr& frame);
-  // A room event; delivered only while the stream has a session live in the room.
+  bool PushReplay(uint64_t session, const RoomFramePtr& frame) override;
+  // A room event; delivered as the policy says (see delivery_policy.h).
   void OnRoomFrame(const RoomFramePtr& frame) override;
-
-  // A session of this stream went live in a room, having been given every message
-  // up to `seq` (Connect: later frames must continue at seq + 1). Called under the
-  // room lock, so it is ordered with the room's publishing.
-  void AddRoom(int64_t room_id, int64_t seq);
-  void RemoveRoom(int64_t room_id);
+  // Called under the room lock, so ordered with the room's publishing.
+  void AddRoom(int64_t room_id, int64_t seq) override;
+  void RemoveRoom(int64_t room_id) override;
 
   // Reactor side.
   void OnWriteDone(bool ok);
@@ -143,11 +128,7 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   void StartKickedWrite();
 
  private:
-  struct Item {
-    std::shared_ptr<const void> hold;
-    const grpc::ByteBuffer* buffer;
-    size_t bytes;
-  };
+  using Item = OutboxItem;
 
   // `deferred`: leave starting the write to the kicker (room frames).
   bool PushLocked(Item item, bool deferred = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -159,6 +140,8 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   void FinishLocked(const grpc::Status& status) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   const Kind kind_;
+  // Its own state is guarded by mu_ (the encoders are const and stateless).
+  const std::unique_ptr<DeliveryPolicy> policy_;
   const OutboxLimits limits_;
   // limits_.low_water_events, but never more than a quarter of the queue.
   const size_t low_water_;
@@ -181,8 +164,6 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   bool finish_when_drained_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status drained_status_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> writable_waiters_ ABSL_GUARDED_BY(mu_);
-  // Connect: room id -> last seq given. Gateway: room id -> sessions live in it.
-  absl::flat_hash_map<int64_t, int64_t> rooms_ ABSL_GUARDED_BY(mu_);
   OutboxStats stats_ ABSL_GUARDED_BY(mu_);
 };
 

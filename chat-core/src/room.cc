@@ -84,14 +84,14 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_o
   if (!t.commit_if_wanted()) return GoLive::kAbandoned;
   if (pos < last_seq_) {
     size_t first = static_cast<size_t>(pos + 1 - recent_.front()->seq);
-    for (size_t i = first; i < recent_.size(); ++i) t.outbox->PushReplay(t.session, recent_[i]);
+    for (size_t i = first; i < recent_.size(); ++i) t.subscriber->PushReplay(t.session, recent_[i]);
   }
   // Present and subscribed from here: the next published frame is last_seq_ + 1.
   members_[t.member_id] = t.user;
   int& count = user_counts_[t.user];
   *first_of_user = (++count == 1);
-  SubscribeLocked(t.outbox);
-  t.outbox->AddRoom(id_, last_seq_);
+  SubscribeLocked(t.subscriber);
+  t.subscriber->AddRoom(id_, last_seq_);
 
   chat::v1::ServerEvent ev;
   ev.set_ref(t.reply.ref);
@@ -104,11 +104,11 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_o
     if (static_cast<size_t>(joined->members_size()) >= options_.presence_limit) break;
     joined->add_members(user);
   }
-  t.outbox->PushEvent(t.session, ev, t.reply.request);
+  t.subscriber->PushEvent(t.session, ev, t.reply.request);
   return GoLive::kLive;
 }
 
-bool Room::RemoveMember(uint64_t member_id, const std::shared_ptr<Outbox>& outbox) {
+bool Room::RemoveMember(uint64_t member_id, const std::shared_ptr<RoomSubscriber>& subscriber) {
   absl::MutexLock lock(&mu_);
   auto it = members_.find(member_id);
   if (it == members_.end()) return false;
@@ -119,26 +119,26 @@ bool Room::RemoveMember(uint64_t member_id, const std::shared_ptr<Outbox>& outbo
     last = true;
   }
   members_.erase(it);
-  outbox->RemoveRoom(id_);
-  UnsubscribeLocked(outbox.get());
+  subscriber->RemoveRoom(id_);
+  UnsubscribeLocked(subscriber.get());
   return last;
 }
 
-void Room::SubscribeLocked(const std::shared_ptr<Outbox>& outbox) {
-  if (subscriber_refs_[outbox.get()]++ > 0) return;
+void Room::SubscribeLocked(const std::shared_ptr<RoomSubscriber>& subscriber) {
+  if (subscriber_refs_[subscriber.get()]++ > 0) return;
   auto next = std::make_shared<SubscriberList>(*subscribers_);
-  next->push_back(outbox);
+  next->push_back(subscriber);
   subscribers_ = std::move(next);
 }
 
-void Room::UnsubscribeLocked(Outbox* outbox) {
-  auto it = subscriber_refs_.find(outbox);
+void Room::UnsubscribeLocked(RoomSubscriber* subscriber) {
+  auto it = subscriber_refs_.find(subscriber);
   if (it == subscriber_refs_.end() || --it->second > 0) return;
   subscriber_refs_.erase(it);
   auto next = std::make_shared<SubscriberList>();
   next->reserve(subscribers_->size());
   for (const auto& s : *subscribers_) {
-    if (s.get() != outbox) next->push_back(s);
+    if (s.get() != subscriber) next->push_back(s);
   }
   subscribers_ = std::move(next);
 }

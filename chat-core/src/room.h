@@ -1,6 +1,6 @@
 // Room: one chat room's live state: the newest published seq, a ring of recent
 // message frames (for cheap resume), who is present, and which outboxes receive
-// its events.
+// its events (RoomSubscriber: in practice a stream's Outbox).
 //
 // Threading: thread-safe; one mutex per room. Publish is called by the store's
 // completion thread in seq order and delivers outside the lock from a
@@ -24,7 +24,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chat/v1/chat.pb.h"
 #include "frames.h"
-#include "outbox.h"
+#include "room_subscriber.h"
 #include "store.h"
 
 namespace chat::core {
@@ -42,12 +42,12 @@ struct RoomOptions {
 struct JoinTicket {
   uint64_t member_id = 0;
   std::string user;
-  std::shared_ptr<Outbox> outbox;
+  std::shared_ptr<RoomSubscriber> subscriber;
   // The session id on a gateway stream (0 on a Connect stream).
   uint64_t session = 0;
   // The last seq the session has; -1: no replay wanted.
   int64_t pos = -1;
-  // The most messages to queue at once from the recent ring (the outbox's
+  // The most messages to queue at once from the recent ring (the stream's
   // replay burst); further behind, the caller pages from the store.
   int64_t max_burst = 256;
   // Where `joined` goes.
@@ -83,15 +83,15 @@ class Room {
   GoLive TryGoLive(const JoinTicket& ticket, int64_t* latest, bool* first_of_user);
 
   // Removes a present session; true if it was the user's last one in the room.
-  bool RemoveMember(uint64_t member_id, const std::shared_ptr<Outbox>& outbox);
+  bool RemoveMember(uint64_t member_id, const std::shared_ptr<RoomSubscriber>& subscriber);
 
   bool presence_enabled() const;
 
  private:
-  void SubscribeLocked(const std::shared_ptr<Outbox>& outbox) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void UnsubscribeLocked(Outbox* outbox) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void SubscribeLocked(const std::shared_ptr<RoomSubscriber>& subscriber) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void UnsubscribeLocked(RoomSubscriber* subscriber) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
-  using SubscriberList = std::vector<std::shared_ptr<Outbox>>;
+  using SubscriberList = std::vector<std::shared_ptr<RoomSubscriber>>;
 
   const int64_t id_;
   const std::string name_;
@@ -103,7 +103,8 @@ class Room {
   int64_t last_seq_ ABSL_GUARDED_BY(mu_);
   std::deque<RoomFramePtr> recent_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const SubscriberList> subscribers_ ABSL_GUARDED_BY(mu_);
-  absl::flat_hash_map<Outbox*, int> subscriber_refs_ ABSL_GUARDED_BY(mu_);
+  // Sessions of each subscriber in the room (a gateway stream has many).
+  absl::flat_hash_map<RoomSubscriber*, int> subscriber_refs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, std::string> members_ ABSL_GUARDED_BY(mu_);
   // Present users (and their sessions in the room), in name order: `joined`
   // lists the first --presence_limit of them without sorting on every join.

@@ -178,7 +178,7 @@ void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generatio
   JoinTicket ticket;
   ticket.member_id = member_id_;
   ticket.user = identity_.user;
-  ticket.outbox = outbox_;
+  ticket.subscriber = outbox_;
   ticket.session = session_id_;
   ticket.pos = pos;
   ticket.max_burst = static_cast<int64_t>(outbox_->replay_burst());
@@ -208,30 +208,24 @@ void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generatio
     case Room::GoLive::kNeedPage:
       break;
   }
-  HistoryQuery query;
-  query.room_id = room_id;
-  query.direction = HistoryQuery::Direction::kAfter;
-  query.cursor = pos;
-  query.max_seq = latest;
-  query.limit = static_cast<int>(std::min<size_t>(hub_->options().replay_page, outbox_->replay_burst()));
-  hub_->store()->ReadHistory(query, [self, room, generation, pos, latest,
-                                     ref](absl::StatusOr<HistoryPage> page) {
-    if (!self->StillJoining(room->id(), generation)) return;
-    if (!page.ok()) {
-      self->DropJoin(room->id(), generation);
-      return self->EmitError(page.status(), "join", ref, room->name());
-    }
-    int64_t next = pos;
-    for (const StoredMessage& m : page->messages) {
-      ServerEvent ev;
-      FillMessage(m, room->name(), ev.mutable_message());
-      self->outbox_->PushReplay(self->session_id_, MakeRoomFrame(room->id(), m.seq, ev));
-      next = m.seq;
-    }
-    if (page->messages.empty()) next = latest;  // nothing stored up to latest
-    self->outbox_->WhenWritable(
-        [self, room, generation, next, ref] { self->ContinueJoin(room, generation, next, ref); });
-  });
+  const int limit = static_cast<int>(std::min<size_t>(hub_->options().replay_page, outbox_->replay_burst()));
+  hub_->ReplayPage(*room, pos, latest, limit,
+                   [self, room, generation, pos, latest, ref](absl::StatusOr<std::vector<RoomFramePtr>> page) {
+                     if (!self->StillJoining(room->id(), generation)) return;
+                     if (!page.ok()) {
+                       self->DropJoin(room->id(), generation);
+                       return self->EmitError(page.status(), "join", ref, room->name());
+                     }
+                     int64_t next = pos;
+                     for (const RoomFramePtr& frame : *page) {
+                       self->outbox_->PushReplay(self->session_id_, frame);
+                       next = frame->seq;
+                     }
+                     if (page->empty()) next = latest;  // nothing stored up to latest
+                     self->outbox_->WhenWritable([self, room, generation, next, ref] {
+                       self->ContinueJoin(room, generation, next, ref);
+                     });
+                   });
 }
 
 void Session::HandleLeave(const ReplyTo& ref, const chat::v1::LeaveRequest& leave) {

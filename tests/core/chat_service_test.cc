@@ -20,9 +20,18 @@ using chat::v1::ServerEvent;
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-class ChatServiceTest : public ::testing::Test {
+core::CoreOptions OptionsFor(core::ConnectApi api) {
+  core::CoreOptions o = TestCoreOptions();
+  o.services.connect_api = api;
+  return o;
+}
+
+// Every test of this fixture runs with Connect on each API chat-core can serve
+// it on (connect_core_call.h, connect_reactor.h): if the core-API path stops
+// working with the gRPC in use, these fail.
+class ChatServiceTest : public ::testing::TestWithParam<core::ConnectApi> {
  protected:
-  TestCore core_;
+  TestCore core_{OptionsFor(GetParam())};
   std::unique_ptr<chat::v1::ChatService::Stub> stub_ = core_.Chat();
 
   chat::v1::Room CreateRoom(const std::string& token, const std::string& name) {
@@ -43,7 +52,7 @@ void ExpectContiguous(const std::vector<chat::v1::Message>& msgs, int64_t first,
   }
 }
 
-TEST_F(ChatServiceTest, LobbyExistsAndRoomsCanBeCreatedListedAndFetched) {
+TEST_P(ChatServiceTest, LobbyExistsAndRoomsCanBeCreatedListedAndFetched) {
   std::string token = core_.Token("alice");
   {
     auto ctx = AuthedContext(token);
@@ -98,7 +107,7 @@ TEST_F(ChatServiceTest, LobbyExistsAndRoomsCanBeCreatedListedAndFetched) {
   }
 }
 
-TEST_F(ChatServiceTest, EveryCallNeedsAValidToken) {
+TEST_P(ChatServiceTest, EveryCallNeedsAValidToken) {
   for (const std::string& token : {std::string(""), std::string("not-a-token")}) {
     auto ctx = AuthedContext(token);
     chat::v1::ListRoomsResponse resp;
@@ -115,7 +124,7 @@ TEST_F(ChatServiceTest, EveryCallNeedsAValidToken) {
   EXPECT_EQ(stub_->ListRooms(&ctx, {}, &resp).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
-TEST_F(ChatServiceTest, SeveralClientsGetEveryMessageExactlyOnceInSeqOrder) {
+TEST_P(ChatServiceTest, SeveralClientsGetEveryMessageExactlyOnceInSeqOrder) {
   constexpr int kClients = 4;
   constexpr int kPerClient = 50;
   std::vector<std::string> tokens;
@@ -165,7 +174,7 @@ TEST_F(ChatServiceTest, SeveralClientsGetEveryMessageExactlyOnceInSeqOrder) {
   }
 }
 
-TEST_F(ChatServiceTest, OwnMessageComesBackBeforeItsAck) {
+TEST_P(ChatServiceTest, OwnMessageComesBackBeforeItsAck) {
   EventClient c(stub_.get(), core_.Token("alice"));
   c.Join("lobby");
   ASSERT_TRUE(c.WaitFor(IsJoined("lobby")));
@@ -185,7 +194,7 @@ TEST_F(ChatServiceTest, OwnMessageComesBackBeforeItsAck) {
   EXPECT_LT(msg_at, ack_at);
 }
 
-TEST_F(ChatServiceTest, RoomsDoNotLeakIntoEachOther) {
+TEST_P(ChatServiceTest, RoomsDoNotLeakIntoEachOther) {
   std::string a = core_.Token("alice"), b = core_.Token("bob");
   CreateRoom(a, "other");
   EventClient ca(stub_.get(), a), cb(stub_.get(), b);
@@ -205,7 +214,7 @@ TEST_F(ChatServiceTest, RoomsDoNotLeakIntoEachOther) {
   EXPECT_EQ(cb.Messages("other")[0].seq(), 1);  // seq is per room
 }
 
-TEST_F(ChatServiceTest, OneStreamCanBeInManyRooms) {
+TEST_P(ChatServiceTest, OneStreamCanBeInManyRooms) {
   std::string a = core_.Token("alice");
   CreateRoom(a, "r1");
   CreateRoom(a, "r2");
@@ -223,7 +232,7 @@ TEST_F(ChatServiceTest, OneStreamCanBeInManyRooms) {
   EXPECT_EQ(c.Messages("lobby").size(), 1u);
 }
 
-TEST_F(ChatServiceTest, LeaveStopsDelivery) {
+TEST_P(ChatServiceTest, LeaveStopsDelivery) {
   std::string a = core_.Token("alice"), b = core_.Token("bob");
   EventClient ca(stub_.get(), a), cb(stub_.get(), b);
   ca.Join("lobby");
@@ -252,7 +261,7 @@ TEST_F(ChatServiceTest, LeaveStopsDelivery) {
   EXPECT_EQ(err->error().client_msg_id(), "3");
 }
 
-TEST_F(ChatServiceTest, MemberEventsAndPresence) {
+TEST_P(ChatServiceTest, MemberEventsAndPresence) {
   std::string a = core_.Token("alice"), b = core_.Token("bob");
   EventClient ca(stub_.get(), a);
   ca.Join("lobby");
@@ -292,7 +301,7 @@ TEST_F(ChatServiceTest, MemberEventsAndPresence) {
   EXPECT_EQ(bob_joined, 1);
 }
 
-TEST_F(ChatServiceTest, BadInputGetsClearErrorsAndTheStreamStaysOpen) {
+TEST_P(ChatServiceTest, BadInputGetsClearErrorsAndTheStreamStaysOpen) {
   std::string a = core_.Token("alice");
   CreateRoom(a, "elsewhere");
   EventClient c(stub_.get(), a);
@@ -352,7 +361,7 @@ TEST_F(ChatServiceTest, BadInputGetsClearErrorsAndTheStreamStaysOpen) {
   EXPECT_FALSE(c.WaitDone(0ms).has_value());
 }
 
-TEST_F(ChatServiceTest, UnknownEventFromANewerClientGetsAnError) {
+TEST_P(ChatServiceTest, UnknownEventFromANewerClientGetsAnError) {
   std::string a = core_.Token("alice");
   // A ClientEvent with a field number this server does not know (99), raw.
   grpc::GenericStub generic(core_.NewChannel());
@@ -388,7 +397,7 @@ TEST_F(ChatServiceTest, UnknownEventFromANewerClientGetsAnError) {
   }
 }
 
-TEST_F(ChatServiceTest, UnarySendMessageReachesMembersAndAnswersWithTheSeq) {
+TEST_P(ChatServiceTest, UnarySendMessageReachesMembersAndAnswersWithTheSeq) {
   std::string a = core_.Token("alice"), bot = core_.Token("bot");
   EventClient ca(stub_.get(), a);
   ca.Join("lobby");
@@ -555,7 +564,7 @@ TEST(ChatServiceBatchTest, ABadBatchHeaderEndsTheStreamWithInvalidArgument) {
   EXPECT_TRUE(one.WaitFor(IsJoined("lobby")));
 }
 
-TEST_F(ChatServiceTest, HalfCloseFinishesAfterPendingAcks) {
+TEST_P(ChatServiceTest, HalfCloseFinishesAfterPendingAcks) {
   EventClient c(stub_.get(), core_.Token("alice"));
   c.Join("lobby");
   for (int i = 0; i < 20; ++i) c.SendText("lobby", "x", absl::StrCat("h", i));
@@ -566,7 +575,7 @@ TEST_F(ChatServiceTest, HalfCloseFinishesAfterPendingAcks) {
   for (int i = 0; i < 20; ++i) EXPECT_TRUE(c.WaitFor(IsAck(absl::StrCat("h", i)), 0ms)) << i;
 }
 
-TEST_F(ChatServiceTest, ShutdownEndsStreamsWithUnavailable) {
+TEST_P(ChatServiceTest, ShutdownEndsStreamsWithUnavailable) {
   EventClient c(stub_.get(), core_.Token("alice"));
   c.Join("lobby");
   ASSERT_TRUE(c.WaitFor(IsJoined("lobby")));
@@ -688,7 +697,7 @@ TEST(ChatServiceStreamsTest, ShutdownWhileStreamsAreArriving) {
   }
 }
 
-TEST_F(ChatServiceTest, PingPong) {
+TEST_P(ChatServiceTest, PingPong) {
   EventClient c(stub_.get(), core_.Token("alice"));
   ClientEvent ping;
   ping.set_ref("p");
@@ -698,6 +707,26 @@ TEST_F(ChatServiceTest, PingPong) {
   ASSERT_TRUE(pong.has_value());
   EXPECT_EQ(pong->pong().nonce(), 42);
   EXPECT_EQ(pong->ref(), "p");
+}
+
+
+std::vector<core::ConnectApi> ConnectApis() {
+  std::vector<core::ConnectApi> apis = {core::ConnectApi::kCallback};
+  if (core::kConnectOnCoreApi) apis.insert(apis.begin(), core::ConnectApi::kCore);
+  return apis;
+}
+
+INSTANTIATE_TEST_SUITE_P(ConnectApi, ChatServiceTest, ::testing::ValuesIn(ConnectApis()),
+                         [](const ::testing::TestParamInfo<core::ConnectApi>& info) {
+                           return std::string(info.param == core::ConnectApi::kCore ? "Core" : "Callback");
+                         });
+
+TEST(ConnectApiTest, ThisGrpcServesConnectOnTheCoreApiByDefault) {
+  // Written for and tested with gRPC 1.51 (Debian 12): if the version check
+  // stops matching the gRPC in use, this says so instead of a silent fallback.
+  EXPECT_TRUE(core::kConnectOnCoreApi) << "gRPC " << GRPC_CPP_VERSION_STRING
+                                      << ": Connect runs on the callback API (more memory per idle stream)";
+  EXPECT_EQ(core::ServiceOptions().connect_api, core::ConnectApi::kCore);
 }
 
 }  // namespace
