@@ -6,7 +6,8 @@
 // No React: tested with a fake WebSocket.
 
 import { Connection, type AuthCheck, type SocketFactory } from "./connection";
-import type { ClientEvent, ServerEvent } from "./protocol";
+import { Error_Code } from "./gen/chat/v1/chat_pb";
+import type { ClientEventInit, ServerEvent } from "./protocol";
 import { validateRoomName } from "./api";
 import {
   LOBBY,
@@ -128,7 +129,8 @@ export class ChatClient {
     this.conn.start();
     this.expireTimer = setInterval(() => this.dispatch({ type: "expireTyping", now: this.now() }), 1000);
     this.roomsTimer = setInterval(() => {
-      if (this.conn.isOpen) this.request({ listRooms: {} }, (ref) => ({ type: "listRoomsSent", ref }));
+      if (!this.conn.isOpen) return;
+      this.request({ event: { case: "listRooms", value: {} } }, (ref) => ({ type: "listRoomsSent", ref }));
     }, this.o.roomsRefreshMs ?? 30_000);
   }
 
@@ -161,9 +163,9 @@ export class ChatClient {
   }
 
   /** Sends an event with a fresh ref and records it in the state. */
-  private request(body: ClientEvent, record: (ref: string) => Action): boolean {
+  private request(body: ClientEventInit, record: (ref: string) => Action): boolean {
     const ref = this.nextRef();
-    if (!this.conn.send({ ...body, ref } as ClientEvent)) return false;
+    if (!this.conn.send({ ...body, ref })) return false;
     this.dispatch(record(ref));
     return true;
   }
@@ -171,12 +173,22 @@ export class ChatClient {
   private join(room: RoomState | string): void {
     const r = typeof room === "string" ? (this.state.rooms[room] ?? null) : room;
     const args = r ? joinArgs(r) : { room: room as string };
-    this.request({ join: args }, (ref) => ({ type: "joinSent", room: args.room, ref }));
+    const sinceSeq = args.sinceSeq === undefined ? undefined : BigInt(args.sinceSeq);
+    this.request({ event: { case: "join", value: { room: args.room, sinceSeq } } }, (ref) => ({
+      type: "joinSent",
+      room: args.room,
+      ref,
+    }));
   }
 
   private requestNewest(room: string): void {
     const limit = this.o.historyPageSize ?? 50;
-    this.request({ history: { room, limit } }, (ref) => ({ type: "historySent", room, ref, mode: "newest" }));
+    this.request({ event: { case: "history", value: { room, limit } } }, (ref) => ({
+      type: "historySent",
+      room,
+      ref,
+      mode: "newest",
+    }));
   }
 
   // ---- connection events ---------------------------------------------------
@@ -195,7 +207,7 @@ export class ChatClient {
       if (!r) continue;
       if (name === s.current || name === LOBBY || r.wanted) this.join(r);
     }
-    this.request({ listRooms: {} }, (ref) => ({ type: "listRoomsSent", ref }));
+    this.request({ event: { case: "listRooms", value: {} } }, (ref) => ({ type: "listRoomsSent", ref }));
   }
 
   private handleEvents(events: ServerEvent[]): void {
@@ -223,13 +235,13 @@ export class ChatClient {
             // The room in view does not exist (any more): go back to the lobby.
             this.selectRoom(LOBBY);
           }
-          if (req?.kind === "createRoom" && ev.code === "ALREADY_EXISTS") {
+          if (req?.kind === "createRoom" && ev.code === Error_Code.ALREADY_EXISTS) {
             // It is there already: just go in.
             this.myCreateRef = "";
             this.dispatch({ type: "clearCreateError" });
             this.selectRoom(req.room);
           }
-          if (ev.code === "UNAUTHENTICATED") {
+          if (ev.code === Error_Code.UNAUTHENTICATED) {
             this.o.checkAuth().then(
               (res) => {
                 if (res === "unauthenticated" && !this.stopped) this.authLost();
@@ -284,7 +296,7 @@ export class ChatClient {
     this.stopTyping();
     const clientMsgId = this.uuid();
     this.dispatch({ type: "localSend", room, text: body, clientMsgId, now: this.now() });
-    if (!this.conn.send({ send: { room, text: body, clientMsgId } })) {
+    if (!this.conn.send({ event: { case: "send", value: { room, text: body, clientMsgId } } })) {
       this.dispatch({ type: "sendFailed", clientMsgId, error: "you are offline" });
     }
     return true;
@@ -302,7 +314,8 @@ export class ChatClient {
     }
     if (!found) return;
     this.dispatch({ type: "retrySend", clientMsgId });
-    if (!this.conn.send({ send: { room: found.room, text: found.text, clientMsgId } })) {
+    const value = { room: found.room, text: found.text, clientMsgId };
+    if (!this.conn.send({ event: { case: "send", value } })) {
       this.dispatch({ type: "sendFailed", clientMsgId, error: "you are offline" });
     }
   }
@@ -314,7 +327,13 @@ export class ChatClient {
     const beforeSeq = oldestSeq(r);
     if (beforeSeq <= 1) return;
     const limit = this.o.historyPageSize ?? 50;
-    this.request({ history: { room, beforeSeq, limit } }, (ref) => ({ type: "historySent", room, ref, mode: "older" }));
+    const cursor = { case: "beforeSeq", value: BigInt(beforeSeq) } as const;
+    this.request({ event: { case: "history", value: { room, cursor, limit } } }, (ref) => ({
+      type: "historySent",
+      room,
+      ref,
+      mode: "older",
+    }));
   }
 
   /** Returns an error text, or "" when the request went out. */
@@ -323,7 +342,7 @@ export class ChatClient {
     const invalid = validateRoomName(n);
     if (invalid) return invalid;
     const ref = this.nextRef();
-    if (!this.conn.send({ createRoom: { name: n }, ref })) return "You are offline";
+    if (!this.conn.send({ ref, event: { case: "createRoom", value: { name: n } } })) return "You are offline";
     this.myCreateRef = ref;
     this.dispatch({ type: "createRoomSent", name: n, ref });
     return "";
@@ -343,7 +362,7 @@ export class ChatClient {
     const now = this.now();
     if (t.active && t.room !== room) this.stopTyping();
     if (!t.active || now - t.lastSent > 3000) {
-      if (this.conn.send({ typing: { room, active: true } })) {
+      if (this.conn.send({ event: { case: "typing", value: { room, active: true } } })) {
         t.active = true;
         t.room = room;
         t.lastSent = now;
@@ -358,7 +377,7 @@ export class ChatClient {
     const t = this.selfTyping;
     if (t.idle !== null) clearTimeout(t.idle);
     t.idle = null;
-    if (t.active) this.conn.send({ typing: { room: t.room, active: false } });
+    if (t.active) this.conn.send({ event: { case: "typing", value: { room: t.room, active: false } } });
     t.active = false;
   }
 

@@ -76,7 +76,7 @@ describe("Connection", () => {
     conn.start();
     const ws = FakeSocket.last();
     expect(ws.url).toBe("ws://test/ws");
-    expect(conn.send({ ping: { nonce: 1 } })).toBe(false);
+    expect(conn.send({ event: { case: "ping", value: { nonce: 1n } } })).toBe(false);
     ws.open();
     expect(calls.open).toBe(1);
     expect(conn.isOpen).toBe(true);
@@ -87,7 +87,7 @@ describe("Connection", () => {
     );
     expect(events).toHaveLength(1);
     expect(events[0].map((e) => e.type)).toEqual(["message", "message", "ack"]);
-    expect(conn.send({ join: { room: "lobby", sinceSeq: 5 } })).toBe(true);
+    expect(conn.send({ event: { case: "join", value: { room: "lobby", sinceSeq: 5n } } })).toBe(true);
     expect(ws.sent).toEqual(['{"join":{"room":"lobby","sinceSeq":"5"}}']);
   });
 
@@ -210,7 +210,7 @@ describe("Connection", () => {
     await vi.advanceTimersByTimeAsync(60_000);
     expect(downs).toHaveLength(0);
     expect(FakeSocket.all).toHaveLength(1);
-    expect(conn.send({ ping: { nonce: 1 } })).toBe(false);
+    expect(conn.send({ event: { case: "ping", value: { nonce: 1n } } })).toBe(false);
   });
 
   it("reconnectNow() skips the wait", () => {

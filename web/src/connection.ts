@@ -5,7 +5,7 @@
 //
 // No React, no DOM beyond the WebSocket interface (injectable for tests).
 
-import { encodeClientEvent, parseServerFrame, type ClientEvent, type ServerEvent } from "./protocol";
+import { encodeClientEvent, parseServerFrame, type ClientEventInit, type ServerEvent } from "./protocol";
 
 /** The part of the browser WebSocket this module uses. */
 export interface WebSocketLike {
@@ -162,7 +162,7 @@ export class Connection {
   }
 
   /** Sends one ClientEvent; false if the socket is not open (nothing is queued). */
-  send(ev: ClientEvent): boolean {
+  send(ev: ClientEventInit): boolean {
     if (this.phase !== "open" || !this.ws || this.ws.readyState !== OPEN) return false;
     try {
       this.ws.send(encodeClientEvent(ev));
@@ -281,7 +281,7 @@ export class Connection {
     this.pingTimer = setInterval(() => {
       if (this.phase !== "open") return;
       this.nonce += 1;
-      this.send({ ping: { nonce: this.nonce } });
+      this.send({ event: { case: "ping", value: { nonce: BigInt(this.nonce) } } });
       if (this.pongTimer === null) {
         this.pongTimer = setTimeout(() => {
           this.pongTimer = null;

@@ -1,12 +1,21 @@
 import { describe, expect, it } from "vitest";
-import {
-  encodeClientEvent,
-  normalizeServerEvent,
-  parseServerFrame,
-  splitFrame,
-  toInt,
-  webSocketUrl,
-} from "./protocol";
+import { Error_Code, HistoryOrder, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
+import { encodeClientEvent, parseServerFrame, splitFrame, webSocketUrl, type ServerEvent } from "./protocol";
+
+// The events below are checked with toMatchObject, not toEqual, so that a
+// field chat.proto gains later (which arrives with its default) breaks nothing
+// here; `parse` checks what toEqual also would: no protobuf-es bookkeeping.
+
+/** parseServerFrame, checking that no event holds a protobuf-es `$…` key (`$typeName`) anywhere. */
+function parse(frame: string): ServerEvent[] {
+  const evs = parseServerFrame(frame);
+  const dollarKeys = (v: unknown): string[] =>
+    v !== null && typeof v === "object"
+      ? Object.entries(v).flatMap(([k, x]) => (k.startsWith("$") ? [k] : dollarKeys(x)))
+      : [];
+  for (const ev of evs) if (ev.type !== "unknown") expect(dollarKeys(ev)).toEqual([]);
+  return evs;
+}
 
 describe("splitFrame", () => {
   it("returns one line for a single event", () => {
@@ -28,24 +37,8 @@ describe("splitFrame", () => {
   });
 });
 
-describe("toInt", () => {
-  it("reads int64 strings and numbers", () => {
-    expect(toInt("42")).toBe(42);
-    expect(toInt(42)).toBe(42);
-    expect(toInt("9007199254740991")).toBe(9007199254740991);
-  });
-  it("treats missing or unreadable values as 0", () => {
-    expect(toInt(undefined)).toBe(0);
-    expect(toInt(null)).toBe(0);
-    expect(toInt("")).toBe(0);
-    expect(toInt("abc")).toBe(0);
-    expect(toInt({})).toBe(0);
-    expect(toInt(Number.NaN)).toBe(0);
-  });
-});
-
 describe("parseServerFrame", () => {
-  it("parses a frame holding a message and its ack, with int64 strings", () => {
+  it("parses a frame holding a message and its ack, int64 strings as numbers", () => {
     const frame = [
       JSON.stringify({
         message: {
@@ -59,9 +52,9 @@ describe("parseServerFrame", () => {
       }),
       JSON.stringify({ ref: "r7", ack: { room: "lobby", clientMsgId: "c1", seq: "42" } }),
     ].join("\n");
-    const evs = parseServerFrame(frame);
+    const evs = parse(frame);
     expect(evs).toHaveLength(2);
-    expect(evs[0]).toEqual({
+    expect(evs[0]).toMatchObject({
       type: "message",
       ref: "",
       message: {
@@ -73,11 +66,11 @@ describe("parseServerFrame", () => {
         clientMsgId: "c1",
       },
     });
-    expect(evs[1]).toEqual({ type: "ack", ref: "r7", room: "lobby", clientMsgId: "c1", seq: 42, duplicate: false });
+    expect(evs[1]).toMatchObject({ type: "ack", ref: "r7", room: "lobby", clientMsgId: "c1", seq: 42, duplicate: false });
   });
 
   it("fills omitted default fields", () => {
-    const [joined, typing, history, ack, err, msg, rooms] = parseServerFrame(
+    const [joined, typing, history, ack, err, msg, rooms] = parse(
       [
         '{"joined":{"room":"empty"}}',
         '{"typing":{"room":"lobby","user":"bob"}}',
@@ -88,21 +81,25 @@ describe("parseServerFrame", () => {
         '{"rooms":{"rooms":[{"name":"lobby"}]}}',
       ].join("\n"),
     );
-    expect(joined).toEqual({ type: "joined", ref: "", room: "empty", members: [], latestSeq: 0, memberCount: 0 });
-    expect(typing).toEqual({ type: "typing", ref: "", room: "lobby", user: "bob", active: false });
-    expect(history).toEqual({ type: "history", ref: "", room: "lobby", messages: [], hasMore: false });
+    expect(joined).toMatchObject({ type: "joined", ref: "", room: "empty", members: [], latestSeq: 0, memberCount: 0 });
+    expect(typing).toMatchObject({ type: "typing", ref: "", room: "lobby", user: "bob", active: false });
+    expect(history).toMatchObject({ type: "history", ref: "", room: "lobby", messages: [], hasMore: false });
     expect(ack).toMatchObject({ type: "ack", seq: 3, duplicate: true });
-    expect(err).toEqual({
+    expect(err).toMatchObject({
       type: "error",
       ref: "",
-      code: "UNKNOWN",
+      code: Error_Code.OK,
       message: "nope",
       event: "",
       clientMsgId: "",
       room: "",
     });
-    expect(msg).toMatchObject({ type: "message", message: { text: "", sentAt: "", clientMsgId: "" } });
-    expect(rooms).toEqual({
+    expect(msg).toMatchObject({
+      type: "message",
+      ref: "",
+      message: { room: "lobby", seq: 1, author: "a", text: "", sentAt: "", clientMsgId: "" },
+    });
+    expect(rooms).toMatchObject({
       type: "rooms",
       ref: "",
       rooms: [{ name: "lobby", createdAt: "", lastSeq: 0, memberCount: 0, createdBy: "" }],
@@ -110,7 +107,7 @@ describe("parseServerFrame", () => {
   });
 
   it("parses every event kind", () => {
-    const evs = parseServerFrame(
+    const evs = parse(
       [
         '{"ref":"r1","joined":{"room":"lobby","members":["alice","bob"],"latestSeq":"10","memberCount":2}}',
         '{"left":{"room":"lobby"}}',
@@ -121,7 +118,8 @@ describe("parseServerFrame", () => {
         '{"history":{"room":"lobby","messages":[{"room":"lobby","seq":"9","author":"a","text":"x"}],"hasMore":true}}',
         '{"ref":"r2","room":{"name":"dev","createdAt":"2026-01-01T00:00:00Z","createdBy":"alice"}}',
         '{"error":{"code":"FAILED_PRECONDITION","message":"not joined","event":"send","clientMsgId":"c9","room":"dev"}}',
-        '{"somethingNew":{}}',
+        '{"typing":{"room":"lobby","user":"bob","active":true}}',
+        '{"rooms":{}}',
       ].join("\n"),
     );
     expect(evs.map((e) => e.type)).toEqual([
@@ -134,9 +132,10 @@ describe("parseServerFrame", () => {
       "history",
       "room",
       "error",
-      "unknown",
+      "typing",
+      "rooms",
     ]);
-    expect(evs[0]).toEqual({
+    expect(evs[0]).toMatchObject({
       type: "joined",
       ref: "r1",
       room: "lobby",
@@ -144,61 +143,126 @@ describe("parseServerFrame", () => {
       latestSeq: 10,
       memberCount: 2,
     });
-    expect(evs[4]).toMatchObject({ kind: "KIND_UNSPECIFIED" });
-    expect(evs[5]).toEqual({ type: "pong", ref: "", nonce: 5 });
-    expect(evs[6]).toMatchObject({ hasMore: true, messages: [{ seq: 9, text: "x" }] });
-    expect(evs[7]).toMatchObject({ ref: "r2", room: { name: "dev", lastSeq: 0, memberCount: 0, createdBy: "alice" } });
-    expect(evs[8]).toMatchObject({ code: "FAILED_PRECONDITION", event: "send", clientMsgId: "c9", room: "dev" });
-  });
-
-  it("skips a line that is not JSON and keeps the others", () => {
-    const bad: string[] = [];
-    const evs = parseServerFrame('{"pong":{"nonce":"1"}}\nnot json\n{"pong":{"nonce":"2"}}', (line) => bad.push(line));
-    expect(evs.map((e) => (e.type === "pong" ? e.nonce : -1))).toEqual([1, 2]);
-    expect(bad).toEqual(["not json"]);
-  });
-
-  it("accepts numbers where int64 strings are expected", () => {
-    const [ev] = parseServerFrame('{"message":{"room":"r","seq":7,"author":"a","text":"t"}}');
-    expect(ev).toMatchObject({ message: { seq: 7 } });
-  });
-
-  it("ignores members that are not strings", () => {
-    expect(normalizeServerEvent({ joined: { room: "r", members: ["a", 3, null, "b"] } })).toMatchObject({
-      members: ["a", "b"],
+    expect(evs[1]).toMatchObject({ type: "left", ref: "", room: "lobby" });
+    expect(evs[2]).toMatchObject({ kind: MemberEvent_Kind.JOINED, user: "carol" });
+    expect(evs[3]).toMatchObject({ kind: MemberEvent_Kind.LEFT });
+    expect(evs[4]).toMatchObject({ kind: MemberEvent_Kind.KIND_UNSPECIFIED });
+    expect(evs[5]).toMatchObject({ type: "pong", ref: "", nonce: 5 });
+    expect(evs[6]).toMatchObject({ hasMore: true, messages: [{ seq: 9, text: "x", sentAt: "" }] });
+    expect(evs[7]).toMatchObject({
+      type: "room",
+      ref: "r2",
+      room: { name: "dev", createdAt: "2026-01-01T00:00:00.000Z", lastSeq: 0, memberCount: 0, createdBy: "alice" },
     });
+    expect(evs[8]).toMatchObject({
+      code: Error_Code.FAILED_PRECONDITION,
+      event: "send",
+      clientMsgId: "c9",
+      room: "dev",
+    });
+    expect(evs[9]).toMatchObject({ type: "typing", ref: "", room: "lobby", user: "bob", active: true });
+    expect(evs[10]).toMatchObject({ type: "rooms", ref: "", rooms: [] });
+  });
+
+  it("gives timestamps as RFC 3339 UTC strings with milliseconds", () => {
+    const sentAt = (ts: string) => {
+      const [ev] = parse(JSON.stringify({ message: { seq: "1", sentAt: ts } }));
+      return ev.type === "message" ? ev.message.sentAt : "not a message";
+    };
+    expect(sentAt("2026-11-25T06:40:17.123Z")).toBe("2026-11-25T06:40:17.123Z");
+    expect(sentAt("2026-11-25T06:40:17Z")).toBe("2026-11-25T06:40:17.000Z");
+    expect(sentAt("2026-11-25T06:40:17.123456789Z")).toBe("2026-11-25T06:40:17.123Z");
+    expect(sentAt("2026-11-25T07:40:17.5+01:00")).toBe("2026-11-25T06:40:17.500Z");
+  });
+
+  it("ignores fields, events and enum names it does not know", () => {
+    const evs = parse(
+      [
+        '{"ref":"r1","message":{"room":"lobby","seq":"3","author":"a","text":"t","futureField":"2027-01-01T00:00:00Z","futureList":[{"x":"+1"}]},"futureTop":"x"}',
+        '{"member":{"room":"lobby","user":"carol","kind":"FUTURE_KIND"}}',
+        '{"futureEvent":{"room":"lobby"}}',
+        '{"batch":{"events":[{"pong":{}}]}}',
+      ].join("\n"),
+    );
+    expect(evs.map((e) => e.type)).toEqual(["message", "member", "unknown", "unknown"]);
+    expect(evs[0]).toMatchObject({
+      type: "message",
+      ref: "r1",
+      message: { room: "lobby", seq: 3, author: "a", text: "t", sentAt: "", clientMsgId: "" },
+    });
+    expect(evs[1]).toMatchObject({ user: "carol", kind: MemberEvent_Kind.KIND_UNSPECIFIED });
+    expect(evs[2]).toMatchObject({ type: "unknown", ref: "" });
+  });
+
+  it("skips a line the decoder refuses and keeps the others", () => {
+    const bad: string[] = [];
+    const lines = [
+      '{"pong":{"nonce":"1"}}',
+      "not json",
+      '{"message":{"seq":"abc"}}',
+      '{"joined":{"room":"r","members":["a",3]}}',
+      '{"pong":{"nonce":"2"}}',
+    ];
+    const evs = parseServerFrame(lines.join("\n"), (line) => bad.push(line));
+    expect(evs.map((e) => (e.type === "pong" ? e.nonce : -1))).toEqual([1, 2]);
+    expect(bad).toEqual(lines.slice(1, 4));
+  });
+
+  it("accepts numbers where int64 strings are expected, and keeps seqs up to 2^53 - 1 exact", () => {
+    const [a, b] = parse(
+      '{"message":{"room":"r","seq":7,"author":"a","text":"t"}}\n{"ack":{"seq":"9007199254740991"}}',
+    );
+    expect(a).toMatchObject({ message: { seq: 7 } });
+    expect(b).toMatchObject({ type: "ack", seq: 9007199254740991 });
   });
 });
 
 describe("encodeClientEvent", () => {
   it("writes int64 fields as strings", () => {
-    expect(JSON.parse(encodeClientEvent({ ref: "r1", join: { room: "lobby", sinceSeq: 42 } }))).toEqual({
-      ref: "r1",
-      join: { room: "lobby", sinceSeq: "42" },
+    expect(
+      JSON.parse(encodeClientEvent({ ref: "r1", event: { case: "join", value: { room: "lobby", sinceSeq: 42n } } })),
+    ).toEqual({ ref: "r1", join: { room: "lobby", sinceSeq: "42" } });
+    const history = encodeClientEvent({
+      event: { case: "history", value: { room: "lobby", cursor: { case: "beforeSeq", value: 51n }, limit: 50 } },
     });
-    expect(JSON.parse(encodeClientEvent({ history: { room: "lobby", beforeSeq: 51, limit: 50 } }))).toEqual({
-      history: { room: "lobby", beforeSeq: "51", limit: 50 },
-    });
-    expect(JSON.parse(encodeClientEvent({ ping: { nonce: 3 } }))).toEqual({ ping: { nonce: "3" } });
+    expect(JSON.parse(history)).toEqual({ history: { room: "lobby", beforeSeq: "51", limit: 50 } });
+    expect(encodeClientEvent({ event: { case: "ping", value: { nonce: 3n } } })).toBe('{"ping":{"nonce":"3"}}');
   });
 
-  it("keeps sinceSeq 0 and drops an absent sinceSeq", () => {
-    expect(encodeClientEvent({ join: { room: "a", sinceSeq: 0 } })).toBe('{"join":{"room":"a","sinceSeq":"0"}}');
-    expect(encodeClientEvent({ join: { room: "a" } })).toBe('{"join":{"room":"a"}}');
-    expect(encodeClientEvent({ join: { room: "a", sinceSeq: undefined } })).toBe('{"join":{"room":"a"}}');
+  it("keeps a set sinceSeq 0 and drops an absent sinceSeq (proto3 optional)", () => {
+    const join = (sinceSeq?: bigint) => encodeClientEvent({ event: { case: "join", value: { room: "a", sinceSeq } } });
+    expect(join(0n)).toBe('{"join":{"room":"a","sinceSeq":"0"}}');
+    expect(join()).toBe('{"join":{"room":"a"}}');
   });
 
-  it("encodes send, typing, listRooms and createRoom in lowerCamelCase", () => {
-    expect(JSON.parse(encodeClientEvent({ send: { room: "a", text: "hi\nthere", clientMsgId: "u1" } }))).toEqual({
-      send: { room: "a", text: "hi\nthere", clientMsgId: "u1" },
+  it("omits default values and writes enums by name", () => {
+    expect(encodeClientEvent({ ref: "", event: { case: "typing", value: { room: "a", active: false } } })).toBe(
+      '{"typing":{"room":"a"}}',
+    );
+    expect(encodeClientEvent({ event: { case: "typing", value: { room: "a", active: true } } })).toBe(
+      '{"typing":{"room":"a","active":true}}',
+    );
+    const history = encodeClientEvent({
+      event: {
+        case: "history",
+        value: { room: "a", cursor: { case: "afterSeq", value: 0n }, order: HistoryOrder.OLDEST_FIRST, limit: 0 },
+      },
     });
-    expect(encodeClientEvent({ typing: { room: "a", active: false } })).toBe('{"typing":{"room":"a","active":false}}');
-    expect(encodeClientEvent({ ref: "r3", listRooms: {} })).toBe('{"ref":"r3","listRooms":{}}');
-    expect(encodeClientEvent({ createRoom: { name: "dev" } })).toBe('{"createRoom":{"name":"dev"}}');
+    expect(history).toBe('{"history":{"room":"a","afterSeq":"0","order":"HISTORY_ORDER_OLDEST_FIRST"}}');
+  });
+
+  it("encodes send, listRooms and createRoom in lowerCamelCase", () => {
+    const send = encodeClientEvent({ event: { case: "send", value: { room: "a", text: "hi\nthere", clientMsgId: "u1" } } });
+    expect(JSON.parse(send)).toEqual({ send: { room: "a", text: "hi\nthere", clientMsgId: "u1" } });
+    expect(encodeClientEvent({ ref: "r3", event: { case: "listRooms", value: {} } })).toBe('{"ref":"r3","listRooms":{}}');
+    expect(encodeClientEvent({ event: { case: "createRoom", value: { name: "dev" } } })).toBe(
+      '{"createRoom":{"name":"dev"}}',
+    );
   });
 
   it("never puts a raw newline in a frame", () => {
-    expect(encodeClientEvent({ send: { room: "a", text: "a\nb\r\nc", clientMsgId: "x" } })).not.toMatch(/[\r\n]/);
+    const ev = encodeClientEvent({ event: { case: "send", value: { room: "a", text: "a\nb\r\nc", clientMsgId: "x" } } });
+    expect(ev).not.toMatch(/[\r\n]/);
   });
 });
 

@@ -1,103 +1,81 @@
-// chat.v1 over WebSocket: the proto3 canonical JSON mapping of ClientEvent /
-// ServerEvent (see proto/chat/v1/chat.proto).
+// chat.v1 over WebSocket, the browser's side: a thin layer over the code that
+// protoc-gen-es generates from proto/chat/v1/chat.proto into src/gen/
+// (`npm run gen`; see README.md). The generated code reads and writes the
+// proto3 canonical JSON; this layer adds only what the UI wants on top:
 //
-// Server → browser: one text frame holds ONE OR MORE ServerEvent objects
-// separated by "\n". Fields with their default value are omitted, int64 values
-// arrive as strings ("42"), enums as names. Everything here normalizes that
-// into plain, fully populated TypeScript objects so the rest of the UI never
-// sees a missing field or a string seq.
+//  - a server frame holds ONE OR MORE ServerEvents separated by "\n";
+//  - int64 values (seq, latestSeq, nonce) are JS numbers (protobuf-es gives
+//    bigint; seqs stay far below 2^53), timestamps RFC 3339 strings ("" when
+//    the server sent none);
+//  - a ServerEvent is one flat object tagged by `type` (the name of its
+//    oneof case), without protobuf-es's `$typeName`, for the reducer's switch.
+//
+// Every other field is passed on as generated (scalars and lists fully
+// populated, enums as the generated TypeScript enums), so a field added to
+// chat.proto reaches the UI after `npm run gen` with nothing to change here.
 //
 // No React, no DOM: this module is pure and unit-tested.
 
+import { create, fromJson, toJsonString, type MessageInitShape } from "@bufbuild/protobuf";
+import { timestampDate, type Timestamp } from "@bufbuild/protobuf/wkt";
+import * as pb from "./gen/chat/v1/chat_pb";
+
 // ---------------------------------------------------------------------------
-// Shared shapes (normalized)
+// Shapes (generated fields, with the UI's numbers and strings)
 
-export interface Message {
-  room: string;
-  seq: number;
-  author: string;
-  text: string;
-  /** RFC 3339 timestamp, "" when the server sent none. */
-  sentAt: string;
-  /** "" when the sender gave none. */
-  clientMsgId: string;
-}
+/** A generated message's fields, without protobuf-es's own `$typeName` and `$unknown`. */
+type Fields<M> = Omit<M, "$typeName" | "$unknown">;
 
-export interface RoomInfo {
-  name: string;
-  createdAt: string;
-  lastSeq: number;
-  memberCount: number;
-  createdBy: string;
-}
+/** M's fields, with the ones named in R changed to R's types. */
+type With<M, R> = Omit<Fields<M>, keyof R> & R;
 
-export type HistoryOrder = "HISTORY_ORDER_NEWEST_FIRST" | "HISTORY_ORDER_OLDEST_FIRST";
+export type Message = With<pb.Message, { seq: number; sentAt: string }>;
+
+export type RoomInfo = With<pb.Room, { lastSeq: number; createdAt: string }>;
+
+type Event<T extends string, F> = { type: T; ref: string } & F;
+
+/** One ServerEvent as the UI sees it: `type` is the name of the event's oneof case. */
+export type ServerEvent =
+  | Event<"joined", With<pb.Joined, { latestSeq: number }>>
+  | Event<"left", Fields<pb.Left>>
+  | Event<"message", { message: Message }>
+  | Event<"member", Fields<pb.MemberEvent>>
+  | Event<"typing", Fields<pb.TypingEvent>>
+  | Event<"ack", With<pb.Ack, { seq: number }>>
+  | Event<"error", Fields<pb.Error>>
+  | Event<"pong", With<pb.Pong, { nonce: number }>>
+  | Event<"history", With<pb.GetHistoryResponse, { messages: Message[] }>>
+  | Event<"rooms", With<pb.ListRoomsResponse, { rooms: RoomInfo[] }>>
+  | Event<"room", { room: RoomInfo }>
+  // An event this UI does not know (e.g. one a newer server added): ignored.
+  | Event<"unknown", { raw: pb.ServerEvent }>;
+
+/**
+ * What the UI sends: the generated ClientEvent's init shape, e.g.
+ * `{ ref, event: { case: "join", value: { room, sinceSeq: BigInt(seq) } } }`.
+ */
+export type ClientEventInit = MessageInitShape<typeof pb.ClientEventSchema>;
 
 // ---------------------------------------------------------------------------
 // Client → server
 
-export type ClientEventBody =
-  | { join: { room: string; sinceSeq?: number } }
-  | { leave: { room: string } }
-  | { send: { room: string; text: string; clientMsgId: string } }
-  | { typing: { room: string; active: boolean } }
-  | { ping: { nonce: number } }
-  | {
-      history: {
-        room: string;
-        beforeSeq?: number;
-        afterSeq?: number;
-        limit?: number;
-        order?: HistoryOrder;
-      };
-    }
-  | { listRooms: Record<string, never> }
-  | { createRoom: { name: string } };
-
-export type ClientEvent = ClientEventBody & { ref?: string };
-
-const INT64_FIELDS = new Set(["sinceSeq", "beforeSeq", "afterSeq", "nonce", "seq"]);
-
 /**
- * Encodes one ClientEvent as the JSON text of one WebSocket frame. int64
- * fields are written as strings (the canonical form); undefined fields are
- * dropped.
+ * Encodes one ClientEvent as the JSON text of one WebSocket frame, in the
+ * canonical form the server expects: lowerCamelCase names, int64 as strings,
+ * enums as names, default values omitted (an unset `optional` field too; a
+ * set one is written even when 0). JSON.stringify escapes newlines, so the
+ * frame never holds a raw one.
  */
-export function encodeClientEvent(ev: ClientEvent): string {
-  return JSON.stringify(ev, (key, value: unknown) => {
-    if (INT64_FIELDS.has(key) && typeof value === "number") {
-      return String(Math.trunc(value));
-    }
-    return value;
-  });
+export function encodeClientEvent(ev: ClientEventInit): string {
+  return toJsonString(pb.ClientEventSchema, create(pb.ClientEventSchema, ev));
 }
 
 // ---------------------------------------------------------------------------
 // Server → client
 
-export type ErrorCode = string; // gRPC status name, e.g. "NOT_FOUND"
-
-export type ServerEvent =
-  | { type: "joined"; ref: string; room: string; members: string[]; latestSeq: number; memberCount: number }
-  | { type: "left"; ref: string; room: string }
-  | { type: "message"; ref: string; message: Message }
-  | { type: "member"; ref: string; room: string; user: string; kind: "JOINED" | "LEFT" | "KIND_UNSPECIFIED" }
-  | { type: "typing"; ref: string; room: string; user: string; active: boolean }
-  | { type: "ack"; ref: string; room: string; clientMsgId: string; seq: number; duplicate: boolean }
-  | {
-      type: "error";
-      ref: string;
-      code: ErrorCode;
-      message: string;
-      event: string;
-      clientMsgId: string;
-      room: string;
-    }
-  | { type: "pong"; ref: string; nonce: number }
-  | { type: "history"; ref: string; room: string; messages: Message[]; hasMore: boolean }
-  | { type: "rooms"; ref: string; rooms: RoomInfo[] }
-  | { type: "room"; ref: string; room: RoomInfo }
-  | { type: "unknown"; ref: string; raw: unknown };
+/** A newer server may send fields this UI does not know: skip them. */
+const READ_OPTIONS = { ignoreUnknownFields: true } as const;
 
 /** Splits one server frame into its non-empty lines (one JSON event each). */
 export function splitFrame(frame: string): string[] {
@@ -109,145 +87,75 @@ export function splitFrame(frame: string): string[] {
   return out;
 }
 
-/**
- * Converts an int64 in canonical JSON (string or number; absent = 0) to a JS
- * number. Anything unreadable becomes 0. Seqs stay far below 2^53.
- */
-export function toInt(v: unknown): number {
-  if (typeof v === "number") return Number.isFinite(v) ? Math.trunc(v) : 0;
-  if (typeof v === "string" && v.trim() !== "") {
-    const n = Number(v);
-    return Number.isFinite(n) ? Math.trunc(n) : 0;
-  }
-  return 0;
+/** The fields of a generated message, without `$typeName` (and `$unknown`, which JSON never sets). */
+function fields<M extends { $typeName: string }>(m: M): Fields<M> {
+  const { $typeName: _, ...rest } = m;
+  return rest as Fields<M>;
 }
 
-function str(v: unknown): string {
-  return typeof v === "string" ? v : "";
+/** RFC 3339 (as Date.toISOString writes it, milliseconds), "" for an absent timestamp. */
+function timeString(t: Timestamp | undefined): string {
+  return t === undefined ? "" : timestampDate(t).toISOString();
 }
 
-function bool(v: unknown): boolean {
-  return v === true || v === "true";
+export function normalizeMessage(m: pb.Message): Message {
+  return { ...fields(m), seq: Number(m.seq), sentAt: timeString(m.sentAt) };
 }
 
-function obj(v: unknown): Record<string, unknown> {
-  return v !== null && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : {};
+export function normalizeRoom(r: pb.Room): RoomInfo {
+  return { ...fields(r), lastSeq: Number(r.lastSeq), createdAt: timeString(r.createdAt) };
 }
 
-function arr(v: unknown): unknown[] {
-  return Array.isArray(v) ? v : [];
-}
-
-export function normalizeMessage(raw: unknown): Message {
-  const m = obj(raw);
-  return {
-    room: str(m.room),
-    seq: toInt(m.seq),
-    author: str(m.author),
-    text: str(m.text),
-    sentAt: str(m.sentAt),
-    clientMsgId: str(m.clientMsgId),
-  };
-}
-
-export function normalizeRoom(raw: unknown): RoomInfo {
-  const r = obj(raw);
-  return {
-    name: str(r.name),
-    createdAt: str(r.createdAt),
-    lastSeq: toInt(r.lastSeq),
-    memberCount: toInt(r.memberCount),
-    createdBy: str(r.createdBy),
-  };
-}
-
-/** Normalizes one parsed ServerEvent object, filling every omitted default. */
-export function normalizeServerEvent(raw: unknown): ServerEvent {
-  const e = obj(raw);
-  const ref = str(e.ref);
-  if ("joined" in e) {
-    const j = obj(e.joined);
-    return {
-      type: "joined",
-      ref,
-      room: str(j.room),
-      members: arr(j.members).filter((x): x is string => typeof x === "string"),
-      latestSeq: toInt(j.latestSeq),
-      memberCount: toInt(j.memberCount),
-    };
+/** The UI's form of one decoded ServerEvent. */
+export function normalizeServerEvent(ev: pb.ServerEvent): ServerEvent {
+  const ref = ev.ref;
+  const e = ev.event;
+  switch (e.case) {
+    case "joined":
+      return { ...fields(e.value), type: e.case, ref, latestSeq: Number(e.value.latestSeq) };
+    case "left":
+      return { ...fields(e.value), type: e.case, ref };
+    case "member":
+      return { ...fields(e.value), type: e.case, ref };
+    case "typing":
+      return { ...fields(e.value), type: e.case, ref };
+    case "error":
+      return { ...fields(e.value), type: e.case, ref };
+    case "message":
+      return { type: e.case, ref, message: normalizeMessage(e.value) };
+    case "ack":
+      return { ...fields(e.value), type: e.case, ref, seq: Number(e.value.seq) };
+    case "pong":
+      return { ...fields(e.value), type: e.case, ref, nonce: Number(e.value.nonce) };
+    case "history":
+      return { ...fields(e.value), type: e.case, ref, messages: e.value.messages.map(normalizeMessage) };
+    case "rooms":
+      return { ...fields(e.value), type: e.case, ref, rooms: e.value.rooms.map(normalizeRoom) };
+    case "room":
+      return { type: e.case, ref, room: normalizeRoom(e.value) };
+    default:
+      return { type: "unknown", ref, raw: ev };
   }
-  if ("left" in e) return { type: "left", ref, room: str(obj(e.left).room) };
-  if ("message" in e) return { type: "message", ref, message: normalizeMessage(e.message) };
-  if ("member" in e) {
-    const m = obj(e.member);
-    const kind = str(m.kind);
-    return {
-      type: "member",
-      ref,
-      room: str(m.room),
-      user: str(m.user),
-      kind: kind === "JOINED" || kind === "LEFT" ? kind : "KIND_UNSPECIFIED",
-    };
-  }
-  if ("typing" in e) {
-    const t = obj(e.typing);
-    return { type: "typing", ref, room: str(t.room), user: str(t.user), active: bool(t.active) };
-  }
-  if ("ack" in e) {
-    const a = obj(e.ack);
-    return {
-      type: "ack",
-      ref,
-      room: str(a.room),
-      clientMsgId: str(a.clientMsgId),
-      seq: toInt(a.seq),
-      duplicate: bool(a.duplicate),
-    };
-  }
-  if ("error" in e) {
-    const x = obj(e.error);
-    return {
-      type: "error",
-      ref,
-      code: str(x.code) || "UNKNOWN",
-      message: str(x.message),
-      event: str(x.event),
-      clientMsgId: str(x.clientMsgId),
-      room: str(x.room),
-    };
-  }
-  if ("pong" in e) return { type: "pong", ref, nonce: toInt(obj(e.pong).nonce) };
-  if ("history" in e) {
-    const h = obj(e.history);
-    return {
-      type: "history",
-      ref,
-      room: str(h.room),
-      messages: arr(h.messages).map(normalizeMessage),
-      hasMore: bool(h.hasMore),
-    };
-  }
-  if ("rooms" in e) return { type: "rooms", ref, rooms: arr(obj(e.rooms).rooms).map(normalizeRoom) };
-  if ("room" in e) return { type: "room", ref, room: normalizeRoom(e.room) };
-  return { type: "unknown", ref, raw };
 }
 
 /**
- * Parses one server frame into its events, in order. A line that is not JSON
- * is reported through onBadLine (if given) and skipped; the other events of
- * the frame are still delivered.
+ * Parses one server frame into its events, in order. A line the generated
+ * decoder refuses (not JSON, or a value of the wrong type) is reported through
+ * onBadLine (if given) and skipped; the other events of the frame are still
+ * delivered. Unknown fields and enum names are ignored.
+ *
+ * JSON.parse + fromJson rather than fromJsonString: the latter also scans the
+ * text for duplicate keys (which the server never writes) in JavaScript, which
+ * adds a measurable share to every event (README.md, "Decode cost").
  */
 export function parseServerFrame(frame: string, onBadLine?: (line: string, err: unknown) => void): ServerEvent[] {
   const events: ServerEvent[] = [];
   for (const line of splitFrame(frame)) {
-    let parsed: unknown;
     try {
-      parsed = JSON.parse(line);
+      events.push(normalizeServerEvent(fromJson(pb.ServerEventSchema, JSON.parse(line), READ_OPTIONS)));
     } catch (err) {
       onBadLine?.(line, err);
-      continue;
     }
-    events.push(normalizeServerEvent(parsed));
   }
   return events;
 }

@@ -1,6 +1,8 @@
 import { describe, expect, it } from "vitest";
+import { Error_Code, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
 import type { Message, ServerEvent } from "./protocol";
 import { parseServerFrame } from "./protocol";
+import { makeEvent, makeMessage, makeRoom } from "./testing/events";
 import {
   NOTHING_SEEN,
   announcement,
@@ -21,42 +23,24 @@ import {
 const ME = "alice";
 
 function msg(seq: number, over: Partial<Message> = {}): Message {
-  return {
+  return makeMessage({
     room: "lobby",
     seq,
     author: "bob",
     text: `m${seq}`,
     sentAt: `2026-11-25T06:40:${String(seq % 60).padStart(2, "0")}Z`,
-    clientMsgId: "",
     ...over,
-  };
+  });
 }
 
 const ev = {
-  message: (m: Message): ServerEvent => ({ type: "message", ref: "", message: m }),
-  joined: (room: string, latestSeq: number, members: string[] = [ME], ref = ""): ServerEvent => ({
-    type: "joined",
-    ref,
-    room,
-    members,
-    latestSeq,
-    memberCount: members.length,
-  }),
-  ack: (clientMsgId: string, seq: number, room = "lobby", duplicate = false): ServerEvent => ({
-    type: "ack",
-    ref: "",
-    room,
-    clientMsgId,
-    seq,
-    duplicate,
-  }),
-  history: (room: string, messages: Message[], hasMore: boolean, ref = ""): ServerEvent => ({
-    type: "history",
-    ref,
-    room,
-    messages,
-    hasMore,
-  }),
+  message: (m: Message): ServerEvent => makeEvent("message", { message: m }),
+  joined: (room: string, latestSeq: number, members: string[] = [ME], ref = ""): ServerEvent =>
+    makeEvent("joined", { ref, room, members, latestSeq, memberCount: members.length }),
+  ack: (clientMsgId: string, seq: number, room = "lobby", duplicate = false): ServerEvent =>
+    makeEvent("ack", { room, clientMsgId, seq, duplicate }),
+  history: (room: string, messages: Message[], hasMore: boolean, ref = ""): ServerEvent =>
+    makeEvent("history", { ref, room, messages, hasMore }),
 };
 
 function apply(s: ChatState, ...actions: Action[]): ChatState {
@@ -186,15 +170,13 @@ describe("optimistic sends", () => {
   it("marks a send failed on its error event and keeps the clientMsgId for retry", () => {
     let s = server(open(), ev.joined("lobby", 0));
     s = send(s, "c1");
-    s = server(s, {
-      type: "error",
-      ref: "",
-      code: "RESOURCE_EXHAUSTED",
+    s = server(s, makeEvent("error", {
+      code: Error_Code.RESOURCE_EXHAUSTED,
       message: "slow down",
       event: "send",
       clientMsgId: "c1",
       room: "lobby",
-    });
+    }));
     expect(s.rooms.lobby.pending[0]).toMatchObject({ status: "failed", error: "slow down", clientMsgId: "c1" });
     s = reducer(s, { type: "retrySend", clientMsgId: "c1" });
     expect(s.rooms.lobby.pending).toHaveLength(1);
@@ -359,15 +341,13 @@ describe("history paging", () => {
   it("an error answer stops the older-page spinner", () => {
     let s = server(open(), ev.joined("lobby", 100));
     s = reducer(s, { type: "historySent", room: "lobby", ref: "h", mode: "older" });
-    s = server(s, {
-      type: "error",
+    s = server(s, makeEvent("error", {
       ref: "h",
-      code: "INVALID_ARGUMENT",
+      code: Error_Code.INVALID_ARGUMENT,
       message: "bad cursor",
       event: "history",
-      clientMsgId: "",
       room: "lobby",
-    });
+    }));
     expect(s.rooms.lobby.loadingOlder).toBe(false);
   });
 });
@@ -402,11 +382,11 @@ describe("presence and typing", () => {
   it("starts from joined.members and follows member events", () => {
     let s = server(open(), ev.joined("lobby", 0, ["bob", ME]));
     expect(s.rooms.lobby.members).toEqual([ME, "bob"]);
-    s = server(s, { type: "member", ref: "", room: "lobby", user: "carol", kind: "JOINED" });
-    s = server(s, { type: "member", ref: "", room: "lobby", user: "carol", kind: "JOINED" });
+    s = server(s, makeEvent("member", { room: "lobby", user: "carol", kind: MemberEvent_Kind.JOINED }));
+    s = server(s, makeEvent("member", { room: "lobby", user: "carol", kind: MemberEvent_Kind.JOINED }));
     expect(s.rooms.lobby.members).toEqual([ME, "bob", "carol"]);
     expect(s.rooms.lobby.memberCount).toBe(3);
-    s = server(s, { type: "member", ref: "", room: "lobby", user: "bob", kind: "LEFT" });
+    s = server(s, makeEvent("member", { room: "lobby", user: "bob", kind: MemberEvent_Kind.LEFT }));
     expect(s.rooms.lobby.members).toEqual([ME, "carol"]);
     expect(s.rooms.lobby.memberCount).toBe(2);
   });
@@ -423,8 +403,8 @@ describe("presence and typing", () => {
       type: "server",
       now: 1000,
       events: [
-        { type: "typing", ref: "", room: "lobby", user: "bob", active: true },
-        { type: "typing", ref: "", room: "lobby", user: ME, active: true },
+        makeEvent("typing", { room: "lobby", user: "bob", active: true }),
+        makeEvent("typing", { room: "lobby", user: ME, active: true }),
       ],
     });
     expect(typingUsers(s.rooms.lobby, 1000)).toEqual(["bob"]);
@@ -437,13 +417,13 @@ describe("presence and typing", () => {
 
   it("stops showing typing on inactive, on a message and on leave", () => {
     let s = server(open(), ev.joined("lobby", 0, ["bob", "carol", ME]));
-    const typing = (user: string, active: boolean): ServerEvent => ({ type: "typing", ref: "", room: "lobby", user, active });
+    const typing = (user: string, active: boolean) => makeEvent("typing", { room: "lobby", user, active });
     s = server(s, typing("bob", true), typing("carol", true));
     s = server(s, typing("bob", false));
     expect(Object.keys(s.rooms.lobby.typing)).toEqual(["carol"]);
     s = server(s, typing("bob", true), ev.message(msg(1, { author: "bob" })));
     expect(Object.keys(s.rooms.lobby.typing)).toEqual(["carol"]);
-    s = server(s, { type: "member", ref: "", room: "lobby", user: "carol", kind: "LEFT" });
+    s = server(s, makeEvent("member", { room: "lobby", user: "carol", kind: MemberEvent_Kind.LEFT }));
     expect(s.rooms.lobby.typing).toEqual({});
   });
 
@@ -459,15 +439,14 @@ describe("presence and typing", () => {
 describe("rooms", () => {
   it("lists rooms with lobby first and keeps the ones already known", () => {
     let s = reducer(open(), { type: "listRoomsSent", ref: "l1" });
-    s = server(s, {
-      type: "rooms",
+    s = server(s, makeEvent("rooms", {
       ref: "l1",
       rooms: [
-        { name: "zeta", createdAt: "", lastSeq: 3, memberCount: 1, createdBy: "bob" },
-        { name: "lobby", createdAt: "", lastSeq: 9, memberCount: 4, createdBy: "" },
-        { name: "alpha", createdAt: "", lastSeq: 0, memberCount: 0, createdBy: "bob" },
+        makeRoom({ name: "zeta", lastSeq: 3, memberCount: 1, createdBy: "bob" }),
+        makeRoom({ name: "lobby", lastSeq: 9, memberCount: 4 }),
+        makeRoom({ name: "alpha", createdBy: "bob" }),
       ],
-    });
+    }));
     expect(roomNames(s)).toEqual(["lobby", "alpha", "zeta"]);
     expect(s.roomsLoaded).toBe(true);
     expect(s.requests).toEqual({});
@@ -476,52 +455,41 @@ describe("rooms", () => {
   it("tracks createRoom by ref: success and error", () => {
     let s = reducer(open(), { type: "createRoomSent", name: "dev", ref: "c1" });
     expect(s.createRoom.pending).toBe(true);
-    s = server(s, {
-      type: "room",
+    s = server(s, makeEvent("room", {
       ref: "c1",
-      room: { name: "dev", createdAt: "2026-01-01T00:00:00Z", lastSeq: 0, memberCount: 0, createdBy: ME },
-    });
+      room: makeRoom({ name: "dev", createdAt: "2026-01-01T00:00:00Z", createdBy: ME }),
+    }));
     expect(s.createRoom).toEqual({ pending: false, error: "", name: "" });
     expect(roomNames(s)).toContain("dev");
 
     s = reducer(s, { type: "createRoomSent", name: "dev", ref: "c2" });
-    s = server(s, {
-      type: "error",
+    s = server(s, makeEvent("error", {
       ref: "c2",
-      code: "ALREADY_EXISTS",
+      code: Error_Code.ALREADY_EXISTS,
       message: "room dev already exists",
       event: "createRoom",
-      clientMsgId: "",
-      room: "",
-    });
+    }));
     expect(s.createRoom).toEqual({ pending: false, error: "room dev already exists", name: "dev" });
   });
 
   it("a refused join marks the room and stops wanting it", () => {
     let s = reducer(open(), { type: "joinSent", room: "gone", ref: "j1" });
     expect(s.rooms.gone.wanted).toBe(true);
-    s = server(s, {
-      type: "error",
+    s = server(s, makeEvent("error", {
       ref: "j1",
-      code: "NOT_FOUND",
+      code: Error_Code.NOT_FOUND,
       message: "no such room",
       event: "join",
-      clientMsgId: "",
       room: "gone",
-    });
+    }));
     expect(s.rooms.gone).toMatchObject({ wanted: false, joinRequested: false, error: "no such room" });
   });
 
   it("shows an error that answers nothing known as a notice", () => {
-    let s = server(open(), {
-      type: "error",
-      ref: "",
-      code: "RESOURCE_EXHAUSTED",
+    let s = server(open(), makeEvent("error", {
+      code: Error_Code.RESOURCE_EXHAUSTED,
       message: "too many events",
-      event: "",
-      clientMsgId: "",
-      room: "",
-    });
+    }));
     expect(s.notice).toBe("too many events");
     s = reducer(s, { type: "dismissNotice" });
     expect(s.notice).toBe("");

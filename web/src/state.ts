@@ -6,6 +6,7 @@
 // the reducer about it with the "...Sent" actions; server events come in with
 // the "server" action.
 
+import { Error_Code, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
 import type { Message, RoomInfo, ServerEvent } from "./protocol";
 
 export type SendStatus = "sending" | "sent" | "failed";
@@ -393,7 +394,7 @@ function applyError(state: ChatState, ev: Extract<ServerEvent, { type: "error" }
     delete requests[ev.ref];
     s = { ...s, requests };
   }
-  const text = ev.message || ev.code;
+  const text = ev.message || Error_Code[ev.code];
   if (ev.clientMsgId !== "") return markFailed(s, ev.clientMsgId, text, ev.room);
   if (req?.kind === "join") {
     return withRoom(s, req.room, (r) => ({ ...r, joinRequested: false, wanted: false, error: text }));
@@ -492,13 +493,13 @@ function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatS
       if (!state.rooms[ev.room] || ev.user === "") return state;
       return withRoom(state, ev.room, (r) => {
         const present = r.members.includes(ev.user);
-        if (ev.kind === "JOINED") {
+        if (ev.kind === MemberEvent_Kind.JOINED) {
           if (present) return r;
           const members = [...r.members, ev.user].sort((a, b) => a.localeCompare(b));
           const memberCount = r.memberCount + 1;
           return { ...r, members, memberCount, info: r.info ? { ...r.info, memberCount } : r.info };
         }
-        if (ev.kind === "LEFT") {
+        if (ev.kind === MemberEvent_Kind.LEFT) {
           const typing = { ...r.typing };
           delete typing[ev.user];
           if (!present) return { ...r, typing };
