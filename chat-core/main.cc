@@ -76,6 +76,19 @@ int main(int argc, char** argv) {
 
   const sigset_t stop_signals = chat::BlockStopSignals();
 
+  // Sizes are size_t in the options: a negative flag would wrap.
+  for (const auto& [name, value] : {std::pair{"--max_text_bytes", absl::GetFlag(FLAGS_max_text_bytes)},
+                                    {"--recent_messages", absl::GetFlag(FLAGS_recent_messages)},
+                                    {"--presence_limit", absl::GetFlag(FLAGS_presence_limit)},
+                                    {"--stream_queue_events", absl::GetFlag(FLAGS_stream_queue_events)},
+                                    {"--gateway_queue_events", absl::GetFlag(FLAGS_gateway_queue_events)},
+                                    {"--pwhash_memlimit_kib", absl::GetFlag(FLAGS_pwhash_memlimit_kib)},
+                                    {"--pwhash_opslimit", absl::GetFlag(FLAGS_pwhash_opslimit)}}) {
+    if (value < 0) {
+      std::fprintf(stderr, "chat-core: %s must not be negative\n", name);
+      return 2;
+    }
+  }
   chat::core::CoreOptions options = chat::core::DefaultCoreOptions();
   options.listen = absl::GetFlag(FLAGS_listen);
   options.store.path = absl::GetFlag(FLAGS_db);
@@ -84,7 +97,7 @@ int main(int argc, char** argv) {
   options.hub.room.recent_frames = static_cast<size_t>(absl::GetFlag(FLAGS_recent_messages));
   options.hub.room.presence_limit = static_cast<size_t>(absl::GetFlag(FLAGS_presence_limit));
   options.accounts.allow_guests = absl::GetFlag(FLAGS_allow_guests);
-  options.accounts.token_ttl_ms = absl::ToInt64Milliseconds(absl::GetFlag(FLAGS_token_ttl));
+  options.accounts.token_ttl = absl::GetFlag(FLAGS_token_ttl);
   options.accounts.hash_threads = absl::GetFlag(FLAGS_hash_threads);
   options.hub.fanout_threads = absl::GetFlag(FLAGS_fanout_threads);
   options.accounts.pwhash_memlimit = static_cast<size_t>(absl::GetFlag(FLAGS_pwhash_memlimit_kib)) * 1024;
@@ -98,27 +111,16 @@ int main(int argc, char** argv) {
     return 2;
   }
 
-  if (options.hub.max_text_bytes < 1 ||
-      options.hub.max_text_bytes > static_cast<size_t>(chat::kMaxReceiveMessageBytes) / 2) {
-    std::fprintf(stderr, "chat-core: --max_text_bytes must be between 1 and %d\n",
-                 chat::kMaxReceiveMessageBytes / 2);
-    return 2;
-  }
-  if (options.hub.fanout_threads < 0 || options.hub.fanout_threads > 64) {
-    std::fprintf(stderr, "chat-core: --fanout_threads must be between 0 (one per core) and 64\n");
-    return 2;
-  }
-  if (options.accounts.token_ttl_ms <= 0) {
-    std::fprintf(stderr, "chat-core: --token_ttl must be positive\n");
-    return 2;
-  }
-
   auto secret = chat::ReadGatewaySecret(absl::GetFlag(FLAGS_gateway_secret_file));
   if (!secret.ok()) {
     std::fprintf(stderr, "chat-core: %s\n", std::string(secret.status().message()).c_str());
     return 2;
   }
   options.services.gateway_secret = *secret;
+  if (absl::Status st = chat::core::ValidateCoreOptions(options); !st.ok()) {
+    std::fprintf(stderr, "chat-core: %s (see --help)\n", std::string(st.message()).c_str());
+    return 2;
+  }
   if (options.services.gateway_secret.empty()) {
     CHAT_LOG_WARN("core", "no gateway secret set: gateway streams are accepted from loopback only");
   }

@@ -63,8 +63,8 @@ void FailureLimiter::PruneLocked(int64_t now_ms) {
 Accounts::Accounts(Store* store, AccountsOptions options)
     : store_(store),
       options_(std::move(options)),
-      user_limiter_(options_.max_failures_per_user, options_.failure_window_ms),
-      peer_limiter_(options_.max_failures_per_peer, options_.failure_window_ms) {
+      user_limiter_(options_.max_failures_per_user, options_.failure_window),
+      peer_limiter_(options_.max_failures_per_peer, options_.failure_window) {
   if (!options_.now_ms) options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
 }
 
@@ -243,7 +243,7 @@ void Accounts::Login(const std::string& username, const std::string& password,
           LoginResult result;
           result.token = encoded;
           result.username = user->username;
-          result.expires_at_ms = NowMs() + options_.token_ttl_ms;
+          result.expires_at_ms = NowMs() + absl::ToInt64Milliseconds(options_.token_ttl);
           SessionRecord rec;
           rec.token_hash = HashToken(result.token);
           rec.user_id = user->id;

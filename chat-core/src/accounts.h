@@ -26,13 +26,14 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "identity.h"
 #include "store.h"
 
 namespace chat::core {
 
 struct AccountsOptions {
-  int64_t token_ttl_ms = 7LL * 24 * 3600 * 1000;
+  absl::Duration token_ttl = absl::Hours(24 * 7);
   // Without a token, a call may name itself with `x-chat-user` (a guest).
   bool allow_guests = false;
   // Argon2id cost. Default: OWASP's minimum (m=19 MiB, t=2, p=1).
@@ -44,7 +45,7 @@ struct AccountsOptions {
   // Failed logins allowed per window, per username and per peer.
   int max_failures_per_user = 5;
   int max_failures_per_peer = 20;
-  int64_t failure_window_ms = 5 * 60 * 1000;
+  absl::Duration failure_window = absl::Minutes(5);
   std::function<int64_t()> now_ms;
 };
 
@@ -57,7 +58,8 @@ struct LoginResult {
 // A sliding window of failures per key. Thread-safe.
 class FailureLimiter {
  public:
-  FailureLimiter(int max_failures, int64_t window_ms) : max_(max_failures), window_ms_(window_ms) {}
+  FailureLimiter(int max_failures, absl::Duration window)
+      : max_(max_failures), window_ms_(absl::ToInt64Milliseconds(window)) {}
   // OK, or RESOURCE_EXHAUSTED with the seconds to wait in the message.
   absl::Status Check(const std::string& key, int64_t now_ms, int64_t* retry_after_ms);
   void RecordFailure(const std::string& key, int64_t now_ms);

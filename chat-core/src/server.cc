@@ -5,10 +5,19 @@
 #include <grpcpp/security/server_credentials.h>
 #include <grpcpp/server_builder.h>
 
-#include <algorithm>
-#include <cstdlib>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "chat/validate.h"
 #include "absl/time/clock.h"
 #include "chat/log.h"
 
@@ -27,7 +36,85 @@ CoreOptions DefaultCoreOptions() {
   return o;
 }
 
+absl::Status ValidateCoreOptions(const CoreOptions& o) {
+  size_t colon = o.listen.rfind(':');
+  int port = -1;
+  if (colon == std::string::npos || colon == 0 || !absl::SimpleAtoi(o.listen.substr(colon + 1), &port) ||
+      port < 0 || port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("listen must be host:port with a port from 0 to 65535, not '", o.listen, "'"));
+  }
+  const struct {
+    bool ok;
+    const char* rule;
+  } rules[] = {
+      {o.hub.max_text_bytes >= 1 && o.hub.max_text_bytes <= static_cast<size_t>(kMaxReceiveMessageBytes) / 2,
+       "max_text_bytes must be between 1 and 32768"},
+      {o.hub.fanout_threads >= 0 && o.hub.fanout_threads <= 64,
+       "fanout_threads must be between 0 (one per core) and 64"},
+      {o.hub.replay_page >= 1, "replay_page must be at least 1"},
+      {o.hub.room.presence_limit >= 1, "presence_limit must be at least 1"},
+      {o.accounts.token_ttl > absl::ZeroDuration(), "token_ttl must be positive"},
+      {o.accounts.failure_window > absl::ZeroDuration(), "failure_window must be positive"},
+      {o.accounts.hash_threads >= 1 && o.accounts.hash_threads <= 64, "hash_threads must be between 1 and 64"},
+      {o.accounts.max_queued_hashes >= 1, "max_queued_hashes must be at least 1"},
+      {o.services.connect_outbox.max_events >= 16, "stream_queue_events must be at least 16"},
+      {o.services.gateway_outbox.max_events >= 16, "gateway_queue_events must be at least 16"},
+      {o.services.gateway_secret.empty() || o.services.gateway_secret.size() >= 16,
+       "the gateway secret must be empty or at least 16 characters"},
+      {o.services.connect_api != ConnectApi::kCore || kConnectOnCoreApi,
+       "connect_api core needs gRPC 1.51 (this build has " GRPC_CPP_VERSION_STRING "); use callback"},
+      {o.store.path != "", "the database path must not be empty"},
+  };
+  for (const auto& rule : rules) {
+    if (!rule.ok) return absl::InvalidArgumentError(rule.rule);
+  }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// Whether something already listens on `listen` (host:port): gRPC says only
+// "No address added" after building half a server, so ask the kernel first.
+absl::Status CheckListenAddress(const std::string& listen) {
+  std::string host = listen.substr(0, listen.rfind(':'));
+  int port = 0;
+  (void)absl::SimpleAtoi(listen.substr(listen.rfind(':') + 1), &port);
+  if (host.size() > 2 && host.front() == '[' && host.back() == ']') host = host.substr(1, host.size() - 2);
+  if (host.empty() || host == "localhost") host = "127.0.0.1";
+  addrinfo hints = {};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE;
+  addrinfo* found = nullptr;
+  if (int rc = getaddrinfo(host.c_str(), nullptr, &hints, &found); rc != 0) {
+    return absl::InvalidArgumentError(absl::StrCat("cannot listen on ", listen, ": ", gai_strerror(rc)));
+  }
+  absl::Status status;
+  for (addrinfo* a = found; a != nullptr && port != 0; a = a->ai_next) {
+    int fd = socket(a->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (fd < 0) continue;
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_storage addr = {};
+    std::memcpy(&addr, a->ai_addr, a->ai_addrlen);
+    if (a->ai_family == AF_INET) reinterpret_cast<sockaddr_in*>(&addr)->sin_port = htons(port);
+    if (a->ai_family == AF_INET6) reinterpret_cast<sockaddr_in6*>(&addr)->sin6_port = htons(port);
+    if (bind(fd, reinterpret_cast<sockaddr*>(&addr), a->ai_addrlen) != 0) {
+      status = absl::UnavailableError(absl::StrCat("cannot listen on ", listen, ": ", std::strerror(errno)));
+    }
+    close(fd);
+    if (!status.ok()) break;
+  }
+  freeaddrinfo(found);
+  return status;
+}
+
+}  // namespace
+
 absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions options) {
+  if (absl::Status st = ValidateCoreOptions(options); !st.ok()) return st;
+  if (absl::Status st = CheckListenAddress(options.listen); !st.ok()) return st;
   std::unique_ptr<CoreServer> s(new CoreServer());
   s->options_ = std::move(options);
   CoreOptions& o = s->options_;

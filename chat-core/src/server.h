@@ -46,6 +46,11 @@ struct CoreOptions {
 // Sensible defaults for the stream limits (used by main and tests).
 CoreOptions DefaultCoreOptions();
 
+// INVALID_ARGUMENT naming the setting and its allowed range if `options` cannot
+// work (CoreServer::Start checks it first, so main and embedders get the same
+// errors).
+absl::Status ValidateCoreOptions(const CoreOptions& options);
+
 class CoreServer {
  public:
   static absl::StatusOr<std::unique_ptr<CoreServer>> Start(CoreOptions options);

@@ -343,8 +343,10 @@ void Session::HandleTyping(const ReplyTo& ref, const chat::v1::TypingRequest& ty
                        "typing", ref, typing.room());
     }
     int64_t now = hub_->NowMs();
-    // "Stopped typing" always goes out; "typing" at most every typing_interval_ms.
-    if (typing.active() && now - it->second.last_typing_ms < options_.typing_interval_ms) return;
+    // "Stopped typing" always goes out; "typing" at most every typing_interval.
+    if (typing.active() && now - it->second.last_typing_ms < absl::ToInt64Milliseconds(options_.typing_interval)) {
+      return;
+    }
     it->second.last_typing_ms = typing.active() ? now : 0;
   }
   hub_->BroadcastTyping(**room, identity_.user, typing.active());

@@ -21,6 +21,7 @@
 #include "absl/status/status.h"
 #include "absl/strings/string_view.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "chat/v1/chat.pb.h"
 #include "hub.h"
 #include "identity.h"
@@ -37,7 +38,7 @@ struct SessionOptions {
   bool pause_reads_when_busy = true;
   int max_rooms = 256;
   // Typing events closer together than this (per room) are dropped.
-  int64_t typing_interval_ms = 500;
+  absl::Duration typing_interval = absl::Milliseconds(500);
 };
 
 class Session : public std::enable_shared_from_this<Session> {

@@ -125,7 +125,7 @@ TEST(AccountsTest, ExpiredTokensAreRefusedAndEndLiveSessions) {
   core::CoreOptions options = TestCoreOptions();
   options.hub.now_ms = [&now] { return now.load(); };
   options.accounts.now_ms = options.hub.now_ms;
-  options.accounts.token_ttl_ms = 60'000;
+  options.accounts.token_ttl = absl::Minutes(1);
   TestCore core(options);
   std::string token = core.Token("frank");
   auto auth = core.Auth();

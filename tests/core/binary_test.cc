@@ -46,6 +46,35 @@ TEST(CoreBinaryTest, HelpListsEveryFlag) {
   EXPECT_THAT(all, HasSubstr("SQLite database file"));
 }
 
+// The last line chat-core wrote to stderr (its error line).
+std::string LastLine(const std::string& err) {
+  std::string trimmed = err.substr(0, err.find_last_not_of('\n') + 1);
+  return trimmed.substr(trimmed.rfind('\n') + 1);
+}
+
+TEST(CoreBinaryTest, ABadAddressOrABusyPortIsOneClearLineNotACrash) {
+  for (const char* listen : {"foo", "256.1.1.1:5", "127.0.0.1:99999", ":80", "127.0.0.1:"}) {
+    auto r = RunCommand({BinaryPath("chat-core"), std::string("--listen=") + listen, "--db=:memory:"});
+    EXPECT_NE(r.exit_code, 0) << listen;
+    EXPECT_LT(r.exit_code, 128) << listen << ": killed by a signal\n" << r.err;
+    EXPECT_THAT(LastLine(r.err), HasSubstr(listen)) << r.err;
+  }
+  // A port another process holds.
+  auto holder = ChildProcess::Start({{BinaryPath("chat-core"), "--listen=127.0.0.1:0", "--db=:memory:"}});
+  auto line = holder->WaitForLine("chat-core listening on ", 10s);
+  ASSERT_TRUE(line.has_value());
+  std::string busy = line->substr(std::string("chat-core listening on ").size());
+  auto r = RunCommand({BinaryPath("chat-core"), "--listen=" + busy, "--db=:memory:"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_THAT(LastLine(r.err), HasSubstr("cannot listen on " + busy + ": Address already in use"));
+  r = RunCommand({BinaryPath("chat-core"), "--connect_api=sideways", "--db=:memory:"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--connect_api must be core or callback"));
+  r = RunCommand({BinaryPath("chat-core"), "--stream_queue_events=-5", "--db=:memory:"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_THAT(r.err, HasSubstr("--stream_queue_events must not be negative"));
+}
+
 TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
   TempDir dir;
   std::string corrupt = dir.File("corrupt.db");
@@ -61,11 +90,11 @@ TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
 
   r = RunCommand({BinaryPath("chat-core"), "--max_text_bytes=0", "--db=:memory:"});
   EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--max_text_bytes"));
+  EXPECT_THAT(r.err, HasSubstr("max_text_bytes must be between 1 and 32768"));
   for (const char* lanes : {"--fanout_threads=-1", "--fanout_threads=65"}) {
     r = RunCommand({BinaryPath("chat-core"), lanes, "--db=:memory:"});
     EXPECT_EQ(r.exit_code, 2) << lanes;
-    EXPECT_THAT(r.err, HasSubstr("--fanout_threads must be between 0 (one per core) and 64")) << lanes;
+    EXPECT_THAT(r.err, HasSubstr("fanout_threads must be between 0 (one per core) and 64")) << lanes;
   }
 
   // The gateway secret: a file that is missing, or holds too short a secret.
