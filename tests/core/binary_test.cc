@@ -52,6 +52,15 @@ std::string LastLine(const std::string& err) {
   return trimmed.substr(trimmed.rfind('\n') + 1);
 }
 
+// chat-core with `flags` refuses to start: exit code `code`, `message` in its
+// last line, and no crash.
+void ExpectRefused(std::vector<std::string> flags, int code, const std::string& message) {
+  flags.insert(flags.begin(), BinaryPath("chat-core"));
+  auto r = RunCommand(flags);
+  EXPECT_EQ(r.exit_code, code) << flags[1] << "\n" << r.err;
+  EXPECT_THAT(LastLine(r.err), HasSubstr(message)) << flags[1];
+}
+
 TEST(CoreBinaryTest, ABadAddressOrABusyPortIsOneClearLineNotACrash) {
   for (const char* listen : {"foo", "256.1.1.1:5", "127.0.0.1:99999", ":80", "127.0.0.1:"}) {
     auto r = RunCommand({BinaryPath("chat-core"), std::string("--listen=") + listen, "--db=:memory:"});
@@ -64,33 +73,19 @@ TEST(CoreBinaryTest, ABadAddressOrABusyPortIsOneClearLineNotACrash) {
   auto line = holder->WaitForLine("chat-core listening on ", 10s);
   ASSERT_TRUE(line.has_value());
   std::string busy = line->substr(std::string("chat-core listening on ").size());
-  auto r = RunCommand({BinaryPath("chat-core"), "--listen=" + busy, "--db=:memory:"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(LastLine(r.err), HasSubstr("cannot listen on " + busy + ": Address already in use"));
-  r = RunCommand({BinaryPath("chat-core"), "--connect_api=sideways", "--db=:memory:"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--connect_api must be core or callback"));
-  r = RunCommand({BinaryPath("chat-core"), "--stream_queue_events=-5", "--db=:memory:"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("--stream_queue_events must not be negative"));
+  ExpectRefused({"--listen=" + busy, "--db=:memory:"}, 1, "cannot listen on " + busy + ": Address already in use");
+  ExpectRefused({"--connect_api=sideways", "--db=:memory:"}, 2, "--connect_api must be core or callback");
+  ExpectRefused({"--stream_queue_events=-5", "--db=:memory:"}, 2, "--stream_queue_events must not be negative");
 }
 
 TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
   TempDir dir;
   std::string corrupt = dir.File("corrupt.db");
   std::ofstream(corrupt) << std::string(4096, '!');
-  auto r = RunCommand({BinaryPath("chat-core"), "--listen=127.0.0.1:0", "--db=" + corrupt});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr(corrupt));
-  EXPECT_THAT(r.err, HasSubstr("not a database"));
-
-  r = RunCommand({BinaryPath("chat-core"), "--listen=127.0.0.1:0", "--db=/proc/nope/chat.db"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("/proc/nope/chat.db"));
-
-  r = RunCommand({BinaryPath("chat-core"), "--max_text_bytes=0", "--db=:memory:"});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("max_text_bytes must be between 1 and 32768"));
+  ExpectRefused({"--listen=127.0.0.1:0", "--db=" + corrupt}, 1, corrupt + ": file is not a database");
+  ExpectRefused({"--listen=127.0.0.1:0", "--db=/proc/nope/chat.db"}, 1, "/proc/nope/chat.db");
+  ExpectRefused({"--max_text_bytes=0", "--db=:memory:"}, 2, "max_text_bytes must be between 1 and 32768");
+  RunResult r;
   for (const char* lanes : {"--fanout_threads=-1", "--fanout_threads=65"}) {
     r = RunCommand({BinaryPath("chat-core"), lanes, "--db=:memory:"});
     EXPECT_EQ(r.exit_code, 2) << lanes;
@@ -98,13 +93,11 @@ TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
   }
 
   // The gateway secret: a file that is missing, or holds too short a secret.
-  r = RunCommand({BinaryPath("chat-core"), "--db=:memory:", "--gateway_secret_file=" + dir.File("none")});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("cannot read gateway secret file " + dir.File("none")));
+  ExpectRefused({"--db=:memory:", "--gateway_secret_file=" + dir.File("none")}, 2,
+                "cannot read gateway secret file " + dir.File("none"));
   std::ofstream(dir.File("short.secret")) << "tooshort\n";
-  r = RunCommand({BinaryPath("chat-core"), "--db=:memory:", "--gateway_secret_file=" + dir.File("short.secret")});
-  EXPECT_EQ(r.exit_code, 2);
-  EXPECT_THAT(r.err, HasSubstr("shorter than 16 characters"));
+  ExpectRefused({"--db=:memory:", "--gateway_secret_file=" + dir.File("short.secret")}, 2,
+                "shorter than 16 characters");
   r = RunCommand({BinaryPath("ws-bridge"), "--gateway_secret_file=" + dir.File("short.secret")});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_THAT(r.err, HasSubstr("shorter than 16 characters"));
@@ -125,9 +118,7 @@ TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {
 
   auto running = CoreProcess::Start(":memory:");
   ASSERT_NE(running, nullptr);
-  r = RunCommand({BinaryPath("chat-core"), "--listen=" + running->address(), "--db=:memory:"});
-  EXPECT_EQ(r.exit_code, 1);
-  EXPECT_THAT(r.err, HasSubstr("cannot listen on " + running->address()));
+  ExpectRefused({"--listen=" + running->address(), "--db=:memory:"}, 1, "cannot listen on " + running->address());
 }
 
 TEST(CoreBinaryTest, ReflectionAndHealthWorkLikeGrpcurl) {
