@@ -1,9 +1,8 @@
 """scripts/bench's command line."""
 import argparse
-import os
 
 from . import contestants, report, smoke, suite
-from .config import Config
+from .config import Config, log
 from .runner import Runner
 
 USAGE = """\
@@ -71,6 +70,10 @@ def main(entry, argv=None):
         return smoke.smoke(Runner(cfg, contestants.REGISTRY))
     if args.render:
         return report.render_raw(cfg, args.render, args.out, args.reps, args.quick)
+    problem = report.report_problem(args.out)
+    if problem:  # found now, not after an hour of measuring
+        log(problem)
+        return 2
     opts = suite.SuiteOptions(reps=args.reps, lat_reps=args.lat_reps, setup_reps=args.setup_reps, quick=args.quick,
                               out=args.out, resume=args.resume or "")
     return suite.run(Runner(cfg, contestants.REGISTRY, raw=args.raw), opts)

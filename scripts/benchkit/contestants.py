@@ -3,12 +3,16 @@
 A contestant is a name (what the report and the raw rows call it), the protocol
 chat-bench speaks to it (--target), a function that starts its servers on a
 Servers (runner.py) and returns the address chat-bench connects to, and any
-extra chat-bench flags. Adding one is a few lines at the end of this file, e.g.
-chat-core on another store, or a bridge in front of three chat-core nodes:
+extra chat-bench flags. Adding one is a few lines in CONTESTANTS below, e.g.
+chat-core on another store (with whatever flag selects it), or a bridge in front
+of three chat-core nodes:
 
-    Contestant("grpc-pg", "grpc", lambda s: chat_core(s, "--db=postgresql://...").addr),
+    Contestant("grpc-pg", "grpc", lambda s: chat_core(s, "--store=...").addr),
     Contestant("bridge-3", "bridge",
                lambda s: ws_bridge(s, [chat_core(s).addr for _ in range(3)]).addr),
+
+A server that is not here yet (PostgreSQL itself, say) gets a function like
+chat_core() below: start it with servers.launch(), return the runner.Proc.
 
 The suite (suite.py) and the smoke (smoke.py) say which contestants they run.
 """

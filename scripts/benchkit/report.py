@@ -289,17 +289,35 @@ def render(cfg, res, shape, title=TITLE):
 def merge(old, tables):
     """The report file with `tables` as its generated part. In a file with both
     markers, what is outside them stays; in an older file with only LEGACY, what
-    follows LEGACY stays, after the tables; otherwise the tables are the file."""
+    follows LEGACY stays, after the tables; otherwise the tables are the file.
+    ValueError if the file has one marker without the other (or END first), rather
+    than overwrite its hand-written parts."""
     b, e = old.find(BEGIN), old.find(END)
     if 0 <= b < e:
         return old[:b] + BEGIN + "\n" + tables + END + old[e + len(END):]
+    if b >= 0 or e >= 0:
+        raise ValueError("it has a begin marker without an end marker after it" if b >= 0
+                         else "it has an end marker without a begin marker before it")
     if LEGACY in old:
         return tables + "\n" + LEGACY + old.split(LEGACY, 1)[1]
     return tables
 
 
+def report_problem(path):
+    """Why the tables cannot be written into the report file at `path` (None: they can)."""
+    try:
+        with open(path) as f:
+            merge(f.read(), "")
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError) as e:
+        return "cannot write the report into %s: %s" % (path, e)
+    return None
+
+
 def write_report(path, tables, echo=True):
-    """Writes the tables into the report file at `path`, keeping its hand-written parts."""
+    """Writes the tables into the report file at `path`, keeping its hand-written parts
+    (ValueError, and nothing written, if its markers are broken: see merge)."""
     report = tables
     if os.path.exists(path):
         with open(path) as f:
@@ -318,6 +336,10 @@ def render_raw(cfg, raw, out, reps, quick, echo=True):
             rows = [json.loads(l) for l in f if l.strip()]
     except (OSError, ValueError) as e:
         log("cannot read raw rows from %s: %s" % (raw, e))
+        return 2
+    problem = report_problem(out)
+    if problem:
+        log(problem)
         return 2
     done_fan, done_lat = runs_in(rows)
     if not done_fan or not done_lat:

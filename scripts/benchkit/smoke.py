@@ -155,13 +155,19 @@ def smoke_render(runner, failures):
             f.write("kept head\n%s\nold tables\n%s\nkept tail\n" % (BEGIN, END))
         with open(legacy, "w") as f:
             f.write("old tables\n%s\nkept analysis\n" % LEGACY)
+        broken = os.path.join(d, "broken.md")  # a begin marker without its end: left alone
+        with open(broken, "w") as f:
+            f.write("kept head\n%s\nold tables and everything after them\n" % BEGIN)
         try:
             rc = render_raw(runner.cfg, raw, out, reps=1, quick=True, echo=False)
             rc_legacy = render_raw(runner.cfg, raw, legacy, reps=1, quick=True, echo=False)
+            rc_broken = render_raw(runner.cfg, raw, broken, reps=1, quick=True, echo=False)
             report, old_report = open(out).read(), open(legacy).read()
         except Exception as e:  # a crash in the renderer is a smoke failure, with its cause
             failures.append(("--render", [repr(e)]))
             return
+        if rc_broken != 2 or open(broken).read() != "kept head\n%s\nold tables and everything after them\n" % BEGIN:
+            failures.append(("--render into a report with one marker", [rc_broken, open(broken).read()[:300]]))
         # A missing or garbled raw file: a clear message and exit 2, the report untouched.
         with open(os.path.join(d, "garbled.jsonl"), "w") as f:
             f.write("{not json\n")

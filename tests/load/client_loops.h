@@ -29,6 +29,7 @@ namespace chat::bench {
 // run; owns the protocol and the loops; Stop ends every loop thread.
 class ClientLoops : public ClientPool {
  public:
+  // Threading: a plain value. Lifetime: copied into the ClientLoops.
   struct Options {
     std::string host;  // IPv4 address
     int port = 0;

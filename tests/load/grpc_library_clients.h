@@ -70,6 +70,7 @@ class GrpcConn : public grpc::ClientBidiReactor<chat::v1::ClientEvent, chat::v1:
 // run; its destructor stops sending, cancels every stream and waits for them.
 class GrpcLibClients : public ClientPool {
  public:
+  // Threading: a plain value. Lifetime: copied into the GrpcLibClients.
   struct Options {
     std::string addr;  // host:port
     std::string room;
