@@ -1,37 +1,19 @@
 // chat-bench: the load generator. Every client is a non-blocking socket on an
 // epoll loop (many connections per thread, TCP_NODELAY, up to 512 KiB per read,
-// every frame in a read accounted at once). Speaks four protocols:
-//   grpc      chat.v1 Connect straight to chat-core, over a minimal HTTP/2 client
-//             (h2_client.h); --grpc_client=library uses the gRPC C++ library
-//             instead (one channel per client, its own threads)
-//   bridge    ws-bridge's WebSocket JSON protocol (several events per frame)
-//   socketio  socket.io v4 over raw WebSocket (engine.io v4 framing)
-//   floor     the floor reference server (raw text frames)
-// Receivers run on --threads loops; senders run on a loop of their own that
-// wakes on a timerfd at each message's scheduled time, so a busy receiver loop
-// never delays a send and no sleep granularity is added to latency.
-// Scenarios print one JSON line each (per rate step for fanout):
-//   fanout   N subscribers + S senders in one room; rate steps until loss or p99 > 1 s
-//   latency  one fixed offered load, latency measured from each message's scheduled send time;
-//            also per message its first delivery (the server's own path) and its last
-//            (first_/last_p50_ms, _p99_ms); --latency_trace=FILE lists every message.
-//            Every row also splits latency: arrival_*_ms ends at the kernel's receive
-//            timestamp of the bytes (SO_TIMESTAMPNS; stamped_reads is the share of
-//            reads that had one) instead of the generator's read, and send_lag_*_ms
-//            is how late the sender's write returned against the schedule
-//   memory   N idle joined clients; RSS/PSS of the server processes before and after
-//   setup    connect -> joined for N clients, --inflight at once
-// --rooms=R spreads the clients over R rooms (bench-0 ... bench-R-1, created by
-// their first client) for memory and setup. Server CPU comes from
-// /proc/<pid>/stat of --pids; the generator's own CPU from getrusage.
+// every frame in a read accounted at once). Receivers run on --threads loops;
+// senders run on a loop of their own that wakes on a timerfd at each message's
+// scheduled time, so a busy receiver loop never delays a send and no sleep
+// granularity is added to latency. Server CPU comes from /proc/<pid>/stat of
+// --pids; the generator's own CPU from getrusage. kUsage below (what --help
+// prints) lists the protocols and the scenarios.
 //
 // This file only reads the flags into a BenchOptions; scenarios.cc runs it.
 #include <string>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/time/time.h"
 #include "bench_options.h"
+#include "chat/server_main.h"
 #include "scenarios.h"
 
 ABSL_FLAG(std::string, target, "bridge", "grpc, bridge, socketio or floor");
@@ -63,8 +45,40 @@ ABSL_FLAG(std::string, latency_trace, "",
           "time (ns, CLOCK_MONOTONIC), first and last delivery latency (us), deliveries.");
 ABSL_FLAG(double, connect_timeout, 120, "Seconds allowed to connect and join everyone.");
 
+namespace {
+
+constexpr char kUsage[] = R"(loads a chat server with many clients and prints what it measured.
+Usage: chat-bench --target=T --addr=host:port --scenario=S [flags]
+
+Targets (--target), the protocol the clients speak:
+  grpc      chat.v1 Connect straight to chat-core, over the generator's own HTTP/2
+            client; --grpc_client=library uses the gRPC C++ library instead (one
+            channel per client, its own threads)
+  bridge    ws-bridge's WebSocket JSON protocol (several events per frame)
+  socketio  socket.io v4 over raw WebSocket (engine.io v4 framing)
+  floor     the floor reference server (raw text frames)
+
+Scenarios (--scenario), each printing one JSON line (per rate step for fanout):
+  fanout   N subscribers + S senders in one room; rate steps until loss or p99 > 1 s
+  latency  one fixed offered load, latency measured from each message's scheduled
+           send time; also per message its first delivery (the server's own path) and
+           its last (first_/last_p50_ms, _p99_ms); --latency_trace=FILE lists every
+           message. Every row also splits latency: arrival_*_ms ends at the kernel's
+           receive timestamp of the bytes (SO_TIMESTAMPNS; stamped_reads is the share
+           of reads that had one) instead of the generator's read, and send_lag_*_ms
+           is how late the sender's write returned against the schedule
+  memory   N idle joined clients; RSS/PSS of the server processes before and after
+  setup    connect -> joined for N clients, --inflight at once
+--rooms=R spreads the clients over R rooms (bench-0 ... bench-R-1, created by their
+first client) for memory and setup.
+
+Exit codes: 0 done; 1 the run failed (a client could not join: its JSON line has an
+"error"; or a latency step was not ok); 2 bad flags.)";
+
+}  // namespace
+
 int main(int argc, char** argv) {
-  absl::ParseCommandLine(argc, argv);
+  chat::ParseServerFlags(argc, argv, kUsage, "tests/load/chat_bench_main.cc");
   chat::bench::BenchOptions o;
   o.target = absl::GetFlag(FLAGS_target);
   o.addr = absl::GetFlag(FLAGS_addr);
