@@ -161,6 +161,7 @@ def smoke_render(runner, failures):
         try:
             rc = render_raw(runner.cfg, raw, out, reps=1, quick=True, echo=False)
             rc_legacy = render_raw(runner.cfg, raw, legacy, reps=1, quick=True, echo=False)
+            log("smoke --render into a report with one marker, to be refused:")
             rc_broken = render_raw(runner.cfg, raw, broken, reps=1, quick=True, echo=False)
             report, old_report = open(out).read(), open(legacy).read()
         except Exception as e:  # a crash in the renderer is a smoke failure, with its cause
