@@ -1,0 +1,111 @@
+"""The contestants: what each starts and which chat-bench flags it needs.
+
+A contestant is a name (what the report and the raw rows call it), the protocol
+chat-bench speaks to it (--target), a function that starts its servers on a
+Servers (runner.py) and returns the address chat-bench connects to, and any
+extra chat-bench flags. Adding one is a few lines in CONTESTANTS below, e.g.
+chat-core on another store (with whatever flag selects it), or a bridge in front
+of three chat-core nodes:
+
+    Contestant("grpc-pg", "grpc", lambda s: chat_core(s, "--store=...").addr),
+    Contestant("bridge-3", "bridge",
+               lambda s: ws_bridge(s, [chat_core(s).addr for _ in range(3)]).addr),
+
+A server that is not here yet (PostgreSQL itself, say) gets a function like
+chat_core() below: start it with servers.launch(), return the runner.Proc.
+
+The suite (suite.py) and the smoke (smoke.py) say which contestants they run.
+"""
+import dataclasses
+import os
+import time
+import types
+import typing
+import urllib.request
+
+# grpc-batch: the same direct gRPC clients, asking chat-core for up to this many
+# queued events per message (x-chat-batch, docs/protocol.md).
+GRPC_BATCH = 64
+
+# A reference row in the latency runs: socket.io on every CPU, the generator's
+# included, to show what keeping the servers off the generator's CPU does to it
+# (docs/benchmarks.md, "Latency runs keep the servers off the generator's CPU").
+SHARED_SOCKETIO = "socketio-allcpus"
+
+
+@dataclasses.dataclass(frozen=True)
+class Contestant:
+    name: str
+    target: str  # chat-bench --target: grpc, bridge, socketio or floor
+    # Starts the servers on a runner.Servers; returns the address for chat-bench.
+    start: typing.Callable
+    # Extra chat-bench flags ({"grpc_batch": 64} is --grpc_batch=64).
+    bench_flags: typing.Mapping = dataclasses.field(default_factory=lambda: types.MappingProxyType({}))
+    # Whether its servers keep off the generator's CPU in isolated scenarios; False
+    # for a reference row that shows what the isolation does.
+    isolated: bool = True
+
+
+# How each server is started. Each returns the runner.Proc it started.
+
+def chat_core(servers, *extra):
+    """chat-core on an SQLite file in the run's folder, with guests allowed (the
+    generator's clients are guests, as socket.io has no accounts) and a larger
+    per-stream queue."""
+    return servers.launch([os.path.join(servers.cfg.build, "chat-core/chat-core"), "--listen=127.0.0.1:0",
+                           "--db=" + os.path.join(servers.tmp, "chat.db"), "--allow_guests",
+                           "--log_level=warning", "--stream_queue_events=65536", *extra],
+                          "chat-core listening on ")
+
+
+def ws_bridge(servers, cores, *extra):
+    """ws-bridge in front of `cores` (chat-core addresses), with the per-socket rate
+    limit and the connection and queue limits lifted; returns once its gateway stream
+    answers /healthz (or after about 10 s of trying)."""
+    bridge = servers.launch([os.path.join(servers.cfg.build, "ws-bridge/ws-bridge"), "--listen=127.0.0.1:0",
+                             "--core=" + ",".join(cores), "--log_level=warning", "--events_per_second=1000000",
+                             "--event_burst=1000000", "--max_connections=100000", "--max_queued_events=65536",
+                             "--max_queued_bytes=67108864", *extra],
+                            "ws-bridge listening on ")
+    for _ in range(200):  # wait for the gateway stream
+        try:
+            with urllib.request.urlopen("http://%s/healthz" % bridge.addr, timeout=1) as r:
+                if r.status == 200:
+                    break
+        except Exception:
+            time.sleep(0.05)
+    return bridge
+
+
+def socketio(servers):
+    """The classic socket.io chat server (tests/load/peers/socketio/server.js)."""
+    return servers.launch(["node", "server.js", "0"], "socket.io listening on ",
+                          cwd=os.path.join(servers.cfg.root, "tests/load/peers/socketio"))
+
+
+def floor(servers, mode):
+    """The floor reference server: mode "direct" (a write per delivery) or "coalesce"."""
+    return servers.launch([os.path.join(servers.cfg.build, "tests/load/floor-server"), "--port=0",
+                           "--mode=" + mode], "floor listening on ")
+
+
+def _bridge(s):
+    return ws_bridge(s, [chat_core(s).addr]).addr
+
+
+def _grpc(s):
+    return chat_core(s).addr
+
+
+CONTESTANTS = (
+    Contestant("socketio", "socketio", lambda s: socketio(s).addr),
+    Contestant("bridge", "bridge", _bridge),
+    Contestant("grpc", "grpc", _grpc),
+    Contestant("grpc-batch", "grpc", _grpc, bench_flags=types.MappingProxyType({"grpc_batch": GRPC_BATCH})),
+    Contestant("floor-direct", "floor", lambda s: floor(s, "direct").addr),
+    Contestant("floor-coalesce", "floor", lambda s: floor(s, "coalesce").addr),
+    Contestant(SHARED_SOCKETIO, "socketio", lambda s: socketio(s).addr, isolated=False),
+)
+
+# {name: Contestant}, read-only.
+REGISTRY = types.MappingProxyType({c.name: c for c in CONTESTANTS})
