@@ -75,8 +75,8 @@ std::vector<int64_t> Seqs(const std::vector<chat::v1::Message>& messages);
 // The last non-empty line of a tmux screen, without trailing spaces.
 std::string LastLine(const std::string& screen);
 
-// A TCP socket on 127.0.0.1 on a port the kernel chose, held until Release()
-// or destruction.
+// A TCP socket on 127.0.0.1, to stand in for a node that is down or hangs.
+// Threading: one test thread. Lifetime: held until Release() or destruction.
 class HeldPort {
  public:
   // Only bound: connecting is refused, as to a node that is down, and the port
