@@ -12,6 +12,7 @@
 #include "absl/time/clock.h"
 #include "client.h"
 #include "exit_codes.h"
+#include "servers.h"
 #include "signals.h"
 
 #ifndef CHAT_CLI_VERSION
@@ -23,14 +24,18 @@ namespace {
 
 void QuietGrpcLog(gpr_log_func_args*) {}
 
-std::string ResolveServer(const ParsedArgs& args) {
-  if (auto server = args.Get("server"); server && !server->empty()) return *server;
-  if (const char* env = std::getenv("CHAT_SERVER"); env != nullptr && env[0] != '\0') return env;
-  // The server logged in to last.
-  if (auto store = CredentialStore::Open(); store.ok() && !store->default_server().empty()) {
-    return store->default_server();
+// The server list: --server, else CHAT_SERVER (unless empty), else the list
+// logged in with last, else the default. A bad list is a usage error.
+absl::StatusOr<std::vector<std::string>> ResolveServers(const ParsedArgs& args) {
+  if (auto server = args.Get("server")) return ParseServerList(*server, "--server");
+  if (const char* env = std::getenv("CHAT_SERVER"); env != nullptr && env[0] != '\0') {
+    return ParseServerList(env, "CHAT_SERVER");
   }
-  return kDefaultServer;
+  if (auto store = CredentialStore::Open(); store.ok() && !store->default_server().empty()) {
+    return ParseServerList(store->default_server(),
+                           absl::StrCat("the default server in ", store->path()));
+  }
+  return std::vector<std::string>{kDefaultServer};
 }
 
 }  // namespace
@@ -51,7 +56,7 @@ bool PrintOut(const std::string& text) {
 absl::StatusOr<Credential> RequireLogin(const Context& ctx) {
   auto store = CredentialStore::Open();
   if (!store.ok()) return store.status();
-  auto credential = store->Find(ctx.server);
+  auto credential = store->Find(ctx.servers);
   if (!credential) {
     return absl::UnauthenticatedError(
         absl::StrCat("not logged in to ", ctx.server, " (run 'chat login')"));
@@ -102,8 +107,11 @@ int Main(int argc, char** argv) {
         "missing command; usage: chat [OPTIONS] COMMAND [ARGS...] (see 'chat --help')"));
   }
 
+  auto servers = ResolveServers(args);
+  if (!servers.ok()) return Fail(servers.status());
   Context ctx;
-  ctx.server = ResolveServer(args);
+  ctx.servers = std::move(*servers);
+  ctx.server = ServerListText(ctx.servers);
   ctx.json = args.Has("json");
   ctx.stdout_tty = isatty(STDOUT_FILENO) == 1;
   ctx.style = Style(WantColor(args.Get("color").value_or("auto"), STDOUT_FILENO));

@@ -11,6 +11,7 @@
 #define CHAT_CLI_SRC_APP_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -22,7 +23,10 @@ namespace chat::cli {
 
 struct Context {
   ParsedArgs args;
-  // host:port of chat-core, resolved from --server, CHAT_SERVER, the last login.
+  // The chat-core nodes (HOST:PORT each, in order of preference), resolved from
+  // --server, CHAT_SERVER, the last login; `server` is the list as one string
+  // ("a:1,b:2"), the key of its token in the credentials file.
+  std::vector<std::string> servers;
   std::string server;
   bool json = false;
   bool stdout_tty = false;
@@ -36,7 +40,8 @@ int Fail(const absl::Status& status);
 // Writes to stdout and flushes; false if stdout is gone (EPIPE).
 bool PrintOut(const std::string& text);
 
-// The stored credential for ctx.server, or UNAUTHENTICATED "not logged in".
+// The stored credential for ctx.servers (the newest whose list has all of
+// them), or UNAUTHENTICATED "not logged in".
 absl::StatusOr<Credential> RequireLogin(const Context& ctx);
 
 // Subcommands (commands.cc, tail.cc, interactive.cc); each returns an exit code.

@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/str_replace.h"
 #include "exit_codes.h"
 
 namespace chat::cli {
@@ -29,8 +30,10 @@ std::vector<CommandSpec> BuildCommands() {
   c.push_back({"login", "[USERNAME]", "Account", "log in and remember the session token",
                "Logs in and stores the session token (mode 0600) in\n"
                "$XDG_CONFIG_HOME/chat/credentials (or ~/.config/chat/credentials),\n"
-               "keyed by server. The server logged in to last becomes the default for\n"
-               "later commands that give neither --server nor CHAT_SERVER.\n"
+               "saved for the server list given (--server a:1,b:2). A later command\n"
+               "uses the newest token whose list contains every address it is given.\n"
+               "The list logged in with last becomes the default for later commands\n"
+               "that give neither --server nor CHAT_SERVER.\n"
                "The password is read as for 'register'.",
                {password_stdin},
                0,
@@ -126,8 +129,9 @@ std::vector<CommandSpec> BuildCommands() {
 
 std::vector<OptionSpec> BuildGlobalOptions() {
   return {
-      {"server", 's', "ADDR",
-       "chat-core host:port (default: $CHAT_SERVER, else the last login's, else 127.0.0.1:50051)"},
+      {"server", 's', "ADDR[,ADDR...]",
+       "chat-core HOST:PORT; several, comma-separated, to fail over between (default:\n"
+       "$CHAT_SERVER, else the last login's list, else 127.0.0.1:50051)"},
       {"json", 0, "", "print one JSON object a line (proto3 JSON mapping) for scripts"},
       {"color", 0, "WHEN", "colours: auto (on a terminal, unless NO_COLOR is set), always, never"},
       {"help", 'h', "", "show help (for the command, if one is given)"},
@@ -154,8 +158,11 @@ std::string OptionLabel(const OptionSpec& o) {
 void AppendOptions(std::string* out, const std::vector<OptionSpec>& options) {
   size_t width = 0;
   for (const auto& o : options) width = std::max(width, OptionLabel(o).size());
+  // A help text of several lines continues under its first line.
+  std::string indent = absl::StrCat("\n", std::string(width + 4, ' '));
   for (const auto& o : options) {
-    absl::StrAppendFormat(out, "  %-*s  %s\n", static_cast<int>(width), OptionLabel(o), o.help);
+    absl::StrAppendFormat(out, "  %-*s  %s\n", static_cast<int>(width), OptionLabel(o),
+                          absl::StrReplaceAll(o.help, {{"\n", indent}}));
   }
 }
 
@@ -309,7 +316,7 @@ std::string MainHelp() {
   absl::StrAppend(
       &out,
       "\nEnvironment:\n"
-      "  CHAT_SERVER      chat-core address, if --server is not given\n"
+      "  CHAT_SERVER      chat-core address(es), if --server is not given\n"
       "  CHAT_PASSWORD    password for register/login in scripts (instead of a prompt)\n"
       "  XDG_CONFIG_HOME  the credentials live in $XDG_CONFIG_HOME/chat/ (else ~/.config/chat/)\n"
       "  NO_COLOR         set to turn colours off\n"

@@ -1,6 +1,9 @@
 #include "client.h"
 
+#include <algorithm>
+
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "chat/status.h"
 #include "chat/validate.h"
@@ -22,7 +25,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server) {
   return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
 }
 
-absl::Status CallError(const grpc::Status& status, const std::string& server) {
+absl::Status CallError(const grpc::Status& status, const std::string& server, bool sent_token) {
   if (status.ok()) return absl::OkStatus();
   std::string message = absl::StrReplaceAll(status.error_message(), {{"\n", " "}, {"\r", " "}});
   switch (status.error_code()) {
@@ -43,34 +46,99 @@ absl::Status CallError(const grpc::Status& status, const std::string& server) {
       return absl::DeadlineExceededError(
           absl::StrCat("chat-core at ", server, " did not answer in time"));
     case grpc::StatusCode::UNAUTHENTICATED:
+      // Without a token (login: "invalid username or password") there is no hint to give.
+      if (!sent_token) return absl::UnauthenticatedError(message);
       return absl::UnauthenticatedError(absl::StrCat(message, " (run 'chat login')"));
     default:
       return FromGrpcStatus(grpc::Status(status.error_code(), message));
   }
 }
 
-ChatClient::ChatClient(std::string server, std::string token, absl::Duration deadline)
-    : server_(std::move(server)),
-      token_(std::move(token)),
-      deadline_(deadline),
-      channel_(MakeChannel(server_)),
-      auth_(chat::v1::AuthService::NewStub(channel_)),
-      chat_(chat::v1::ChatService::NewStub(channel_)) {}
+bool AwaitConnectAttempt(grpc::Channel* channel, absl::Duration timeout,
+                         const std::function<bool()>& stop) {
+  const absl::Time deadline = absl::Now() + timeout;
+  grpc_connectivity_state state = channel->GetState(/*try_to_connect=*/true);
+  while (state != GRPC_CHANNEL_READY && state != GRPC_CHANNEL_TRANSIENT_FAILURE) {
+    if (stop && stop()) return false;
+    absl::Time now = absl::Now();
+    if (now >= deadline) return false;
+    // In slices, so `stop` is noticed; a state change ends a slice at once.
+    channel->WaitForStateChange(state, absl::ToChronoTime(std::min(deadline, now + absl::Milliseconds(100))));
+    state = channel->GetState(/*try_to_connect=*/true);
+  }
+  return true;
+}
 
-void ChatClient::Prepare(grpc::ClientContext* context) const {
-  context->set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
-  if (!token_.empty()) context->AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+grpc::Status NotConnectedStatus(absl::Duration timeout) {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                      absl::StrCat("no connection within ", absl::FormatDuration(timeout)));
+}
+
+ChatClient::ChatClient(std::vector<std::string> servers, std::string token, ChatClientOptions options)
+    : token_(std::move(token)), options_(options) {
+  for (auto& address : servers) {
+    auto node = std::make_unique<Node>();
+    node->address = std::move(address);
+    node->channel = MakeChannel(node->address);
+    node->auth = chat::v1::AuthService::NewStub(node->channel);
+    node->chat = chat::v1::ChatService::NewStub(node->channel);
+    nodes_.push_back(std::move(node));
+  }
+}
+
+size_t ChatClient::preferred() const {
+  absl::MutexLock lock(&mu_);
+  return preferred_;
+}
+
+void ChatClient::set_preferred(size_t node) {
+  absl::MutexLock lock(&mu_);
+  preferred_ = node;
+}
+
+absl::Status ChatClient::OnSomeNode(bool with_token, Attempt attempt) {
+  const size_t count = nodes_.size();
+  const size_t first = preferred();
+  std::vector<std::string> failures;
+  absl::Status last;
+  for (size_t k = 0; k < count; ++k) {
+    const size_t index = (first + k) % count;
+    const Node& node = *nodes_[index];
+    grpc::Status status;
+    // Only a node with another one after it is rushed; a refused connection
+    // settles at once, and the call then fails fast with gRPC's reason.
+    if (k + 1 < count && !AwaitConnectAttempt(node.channel.get(), options_.connect_timeout)) {
+      status = NotConnectedStatus(options_.connect_timeout);
+    } else {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(absl::Now() + options_.deadline));
+      if (with_token && !token_.empty()) {
+        context.AddMetadata("authorization", absl::StrCat("Bearer ", token_));
+      }
+      status = attempt(node, &context);
+    }
+    last = CallError(status, node.address, with_token);
+    if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
+      set_preferred(index);
+      return last;
+    }
+    failures.emplace_back(last.message());
+  }
+  if (count == 1) return last;
+  return absl::UnavailableError(absl::StrJoin(failures, "; "));
 }
 
 template <typename Stub, typename Request, typename Response>
 absl::StatusOr<Response> ChatClient::Call(
-    Stub* stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-    const Request& request) const {
-  grpc::ClientContext context;
-  Prepare(&context);
+    std::unique_ptr<Stub> Node::*stub,
+    grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+    const Request& request, bool with_token) {
   Response response;
-  grpc::Status status = (stub->*method)(&context, request, &response);
-  if (!status.ok()) return CallError(status, server_);
+  absl::Status status = OnSomeNode(with_token, [&](const Node& node, grpc::ClientContext* context) {
+    response.Clear();
+    return ((*(node.*stub)).*method)(context, request, &response);
+  });
+  if (!status.ok()) return status;
   return response;
 }
 
@@ -79,13 +147,8 @@ absl::StatusOr<chat::v1::RegisterResponse> ChatClient::Register(const std::strin
   chat::v1::RegisterRequest request;
   request.set_username(username);
   request.set_password(password);
-  grpc::ClientContext context;
   // Registration is not authenticated; a stale token must not get in the way.
-  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
-  chat::v1::RegisterResponse response;
-  grpc::Status status = auth_->Register(&context, request, &response);
-  if (!status.ok()) return CallError(status, server_);
-  return response;
+  return Call(&Node::auth, &chat::v1::AuthService::Stub::Register, request, /*with_token=*/false);
 }
 
 absl::StatusOr<chat::v1::LoginResponse> ChatClient::Login(const std::string& username,
@@ -93,54 +156,41 @@ absl::StatusOr<chat::v1::LoginResponse> ChatClient::Login(const std::string& use
   chat::v1::LoginRequest request;
   request.set_username(username);
   request.set_password(password);
-  grpc::ClientContext context;
-  context.set_deadline(absl::ToChronoTime(absl::Now() + deadline_));
-  chat::v1::LoginResponse response;
-  grpc::Status status = auth_->Login(&context, request, &response);
-  if (status.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
-    // "invalid username or password": not a token problem, so no login hint.
-    return absl::UnauthenticatedError(status.error_message());
-  }
-  if (!status.ok()) return CallError(status, server_);
-  return response;
+  return Call(&Node::auth, &chat::v1::AuthService::Stub::Login, request, /*with_token=*/false);
 }
 
 absl::Status ChatClient::Logout() {
-  grpc::ClientContext context;
-  Prepare(&context);
-  chat::v1::LogoutResponse response;
-  grpc::Status status = auth_->Logout(&context, chat::v1::LogoutRequest(), &response);
-  return CallError(status, server_);
+  return Call(&Node::auth, &chat::v1::AuthService::Stub::Logout, chat::v1::LogoutRequest()).status();
 }
 
 absl::StatusOr<chat::v1::WhoAmIResponse> ChatClient::WhoAmI() {
-  return Call(auth_.get(), &chat::v1::AuthService::Stub::WhoAmI, chat::v1::WhoAmIRequest());
+  return Call(&Node::auth, &chat::v1::AuthService::Stub::WhoAmI, chat::v1::WhoAmIRequest());
 }
 
 absl::StatusOr<chat::v1::ListRoomsResponse> ChatClient::ListRooms() {
-  return Call(chat_.get(), &chat::v1::ChatService::Stub::ListRooms, chat::v1::ListRoomsRequest());
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::ListRooms, chat::v1::ListRoomsRequest());
 }
 
 absl::StatusOr<chat::v1::Room> ChatClient::CreateRoom(const std::string& name) {
   chat::v1::CreateRoomRequest request;
   request.set_name(name);
-  return Call(chat_.get(), &chat::v1::ChatService::Stub::CreateRoom, request);
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::CreateRoom, request);
 }
 
 absl::StatusOr<chat::v1::Room> ChatClient::GetRoom(const std::string& name) {
   chat::v1::GetRoomRequest request;
   request.set_name(name);
-  return Call(chat_.get(), &chat::v1::ChatService::Stub::GetRoom, request);
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::GetRoom, request);
 }
 
 absl::StatusOr<chat::v1::SendMessageResponse> ChatClient::SendMessage(
     const chat::v1::SendMessageRequest& request) {
-  return Call(chat_.get(), &chat::v1::ChatService::Stub::SendMessage, request);
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::SendMessage, request);
 }
 
 absl::StatusOr<chat::v1::GetHistoryResponse> ChatClient::GetHistory(
     const chat::v1::GetHistoryRequest& request) {
-  return Call(chat_.get(), &chat::v1::ChatService::Stub::GetHistory, request);
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::GetHistory, request);
 }
 
 }  // namespace chat::cli

@@ -1,20 +1,29 @@
-// ChatClient: the unary calls of AuthService and ChatService for one chat-core
-// server, each with a deadline and (when a token is set) the bearer metadata.
-// Errors come back as absl::Status with a one-line message meant for people
-// ("cannot reach chat-core at ...").
+// ChatClient: the unary calls of AuthService and ChatService on a list of
+// equal chat-core nodes, each call with a deadline and (when a token is set)
+// the bearer metadata. A call goes to the node that answered last; if that node
+// is UNAVAILABLE (refused, down, shutting down, or not connected within the
+// connect timeout) the call goes to the next node, once round the list;
+// any other answer is final. Errors come back as absl::Status with a one-line
+// message meant for people ("cannot reach chat-core at ...").
 //
-// Threading: thread-safe (gRPC stubs are). Lifetime: owns its channel; live
-// streams (LiveClient) share the channel via channel().
+// Threading: thread-safe (gRPC stubs are; the preferred node is under a mutex).
+// Lifetime: owns one channel per node; live streams (LiveClient) use them via
+// channel()/chat_stub() and must end before the ChatClient is destroyed.
 #ifndef CHAT_CLI_SRC_CLIENT_H_
 #define CHAT_CLI_SRC_CLIENT_H_
 
 #include <grpcpp/grpcpp.h>
 
+#include <functional>
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/functional/function_ref.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "chat/v1/chat.grpc.pb.h"
 
@@ -28,17 +37,43 @@ inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
 std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server);
 
 // A status from gRPC, with the message reworded for the common failures.
-absl::Status CallError(const grpc::Status& status, const std::string& server);
+// `sent_token`: whether the call carried a token (only then is UNAUTHENTICATED
+// a token problem, worth the hint "run 'chat login'").
+absl::Status CallError(const grpc::Status& status, const std::string& server,
+                       bool sent_token = true);
+
+// Waits until `channel` has either connected or failed to (true: a call made
+// now gets its answer or fails fast), or until `timeout` passed or `stop`
+// returned true (false; `stop` is asked every 100 ms). Starts connecting if the
+// channel is idle.
+bool AwaitConnectAttempt(grpc::Channel* channel, absl::Duration timeout,
+                         const std::function<bool()>& stop = {});
+// The UNAVAILABLE status of a node that did not connect within `timeout`.
+grpc::Status NotConnectedStatus(absl::Duration timeout);
+
+struct ChatClientOptions {
+  // Deadline of each call, from when it is sent.
+  absl::Duration deadline = absl::Seconds(10);
+  // How long a node may take to connect before the next node is tried. The last
+  // node of a round is not rushed: its call just has the deadline.
+  absl::Duration connect_timeout = absl::Seconds(3);
+};
 
 class ChatClient {
  public:
-  ChatClient(std::string server, std::string token,
-             absl::Duration deadline = absl::Seconds(10));
+  // `servers`: at least one address (HOST:PORT), in order of preference.
+  ChatClient(std::vector<std::string> servers, std::string token, ChatClientOptions options = {});
 
-  const std::string& server() const { return server_; }
+  size_t node_count() const { return nodes_.size(); }
+  const std::string& address(size_t node) const { return nodes_[node]->address; }
   const std::string& token() const { return token_; }
-  std::shared_ptr<grpc::Channel> channel() const { return channel_; }
-  chat::v1::ChatService::Stub* chat_stub() { return chat_.get(); }
+  const ChatClientOptions& options() const { return options_; }
+  grpc::Channel* channel(size_t node) const { return nodes_[node]->channel.get(); }
+  chat::v1::ChatService::Stub* chat_stub(size_t node) const { return nodes_[node]->chat.get(); }
+  // The node that answered last (at first the first one); calls start there.
+  // LiveClient sets it to the node its stream is connected to.
+  size_t preferred() const;
+  void set_preferred(size_t node);
 
   absl::StatusOr<chat::v1::RegisterResponse> Register(const std::string& username,
                                                       const std::string& password);
@@ -55,18 +90,28 @@ class ChatClient {
       const chat::v1::GetHistoryRequest& request);
 
  private:
-  void Prepare(grpc::ClientContext* context) const;
+  struct Node {
+    std::string address;
+    std::shared_ptr<grpc::Channel> channel;
+    std::unique_ptr<chat::v1::AuthService::Stub> auth;
+    std::unique_ptr<chat::v1::ChatService::Stub> chat;
+  };
+  using Attempt = absl::FunctionRef<grpc::Status(const Node&, grpc::ClientContext*)>;
+
+  // Runs `attempt` on the nodes in turn, from the preferred one, until one
+  // answers with anything but UNAVAILABLE; that node becomes the preferred one.
+  absl::Status OnSomeNode(bool with_token, Attempt attempt);
   template <typename Stub, typename Request, typename Response>
   absl::StatusOr<Response> Call(
-      Stub* stub, grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
-      const Request& request) const;
+      std::unique_ptr<Stub> Node::*stub,
+      grpc::Status (Stub::*method)(grpc::ClientContext*, const Request&, Response*),
+      const Request& request, bool with_token = true);
 
-  const std::string server_;
   const std::string token_;
-  const absl::Duration deadline_;
-  std::shared_ptr<grpc::Channel> channel_;
-  std::unique_ptr<chat::v1::AuthService::Stub> auth_;
-  std::unique_ptr<chat::v1::ChatService::Stub> chat_;
+  const ChatClientOptions options_;
+  std::vector<std::unique_ptr<Node>> nodes_;
+  mutable absl::Mutex mu_;
+  size_t preferred_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace chat::cli

@@ -65,7 +65,7 @@ int RunRegister(const Context& ctx) {
   auto password = ReadPassword(ctx.args.Has("password-stdin"), /*confirm=*/true);
   if (!password.ok()) return Fail(password.status());
   if (absl::Status s = ValidatePassword(*password); !s.ok()) return Fail(s);
-  ChatClient client(ctx.server, "");
+  ChatClient client(ctx.servers, "");
   auto response = client.Register(*username, *password);
   if (!response.ok()) return Fail(response.status());
   if (ctx.json) {
@@ -82,7 +82,7 @@ int RunLogin(const Context& ctx) {
   if (!username.ok()) return Fail(username.status());
   auto password = ReadPassword(ctx.args.Has("password-stdin"), /*confirm=*/false);
   if (!password.ok()) return Fail(password.status());
-  ChatClient client(ctx.server, "");
+  ChatClient client(ctx.servers, "");
   auto response = client.Login(*username, *password);
   if (!response.ok()) return Fail(response.status());
   auto store = CredentialStore::Open();
@@ -108,18 +108,18 @@ int RunLogin(const Context& ctx) {
 int RunLogout(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.server, credential->token);
+  ChatClient client(ctx.servers, credential->token);
   absl::Status status = client.Logout();
   // A token chat-core no longer knows is as good as revoked: forget it too.
   if (!status.ok() && !absl::IsUnauthenticated(status)) return Fail(status);
   auto store = CredentialStore::Open();
   if (!store.ok()) return Fail(store.status());
-  store->Remove(ctx.server);
+  store->Remove(credential->server);
   if (absl::Status s = store->Save(); !s.ok()) return Fail(s);
   if (ctx.json) {
     PrintJson(chat::v1::LogoutResponse());
   } else {
-    PrintOut(absl::StrCat("logged out ", credential->username, " from ", ctx.server,
+    PrintOut(absl::StrCat("logged out ", credential->username, " from ", credential->server,
                           status.ok() ? "" : " (the session had already ended)", "\n"));
   }
   return kExitOk;
@@ -128,15 +128,16 @@ int RunLogout(const Context& ctx) {
 int RunWhoAmI(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.server, credential->token);
+  ChatClient client(ctx.servers, credential->token);
   auto response = client.WhoAmI();
   if (!response.ok()) return Fail(response.status());
   if (ctx.json) {
     PrintJson(*response);
   } else {
     std::string expiry = ExpiryText(response->expires_at());
+    // The node that answered (with several, the first that was up).
     PrintOut(absl::StrCat(ctx.style.Bold(response->username()), response->guest() ? " (guest)" : "",
-                          " on ", ctx.server,
+                          " on ", client.address(client.preferred()),
                           expiry.empty() ? "" : absl::StrCat(" (session expires ", expiry, ")"), "\n"));
   }
   return kExitOk;
@@ -145,7 +146,7 @@ int RunWhoAmI(const Context& ctx) {
 int RunRooms(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.server, credential->token);
+  ChatClient client(ctx.servers, credential->token);
   auto response = client.ListRooms();
   if (!response.ok()) return Fail(response.status());
   if (ctx.json) {
@@ -169,7 +170,7 @@ int RunCreate(const Context& ctx) {
   if (absl::Status s = ValidateRoomName(name); !s.ok()) return Fail(s);
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.server, credential->token);
+  ChatClient client(ctx.servers, credential->token);
   auto room = client.CreateRoom(name);
   if (!room.ok()) return Fail(room.status());
   if (ctx.json) {
@@ -209,13 +210,13 @@ int RunSend(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
 
-  ChatClient client(ctx.server, credential->token);
+  ChatClient client(ctx.servers, credential->token);
   chat::v1::SendMessageRequest request;
   request.set_room(room);
   request.set_text(text);
   request.set_client_msg_id(id);
-  // Retried with the same client_msg_id, so a send that did reach chat-core
-  // before the failure is not stored twice.
+  // Each attempt tries every node; retried with the same client_msg_id, so a
+  // send that did reach a node before the failure is not stored twice.
   absl::StatusOr<chat::v1::SendMessageResponse> response;
   absl::Duration pause = absl::Milliseconds(200);
   for (int attempt = 1;; ++attempt) {
@@ -261,7 +262,7 @@ int RunHistory(const Context& ctx) {
   }
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.server, credential->token);
+  ChatClient client(ctx.servers, credential->token);
   auto response = client.GetHistory(request);
   if (!response.ok()) return Fail(response.status());
 

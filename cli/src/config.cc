@@ -6,6 +6,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
@@ -15,6 +16,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/strip.h"
+#include "servers.h"
 
 namespace chat::cli {
 namespace {
@@ -137,22 +139,37 @@ absl::Status CredentialStore::Save() const {
   return absl::OkStatus();
 }
 
-std::optional<Credential> CredentialStore::Find(const std::string& server) const {
-  for (const auto& c : credentials_) {
-    if (c.server == server) return c;
+namespace {
+
+// The addresses of a stored list (written by Put, so not checked again).
+std::vector<std::string> Addresses(const std::string& server_list) {
+  return absl::StrSplit(server_list, ',', absl::SkipEmpty());
+}
+
+}  // namespace
+
+// The file keeps credentials oldest first: Put appends.
+std::optional<Credential> CredentialStore::Find(const std::vector<std::string>& servers) const {
+  for (auto it = credentials_.rbegin(); it != credentials_.rend(); ++it) {
+    if (ListCovers(Addresses(it->server), servers)) return *it;
   }
   return std::nullopt;
 }
 
 void CredentialStore::Put(Credential credential) {
-  Remove(credential.server);
+  std::vector<std::string> list = Addresses(credential.server);
+  credentials_.erase(std::remove_if(credentials_.begin(), credentials_.end(),
+                                    [&](const Credential& c) {
+                                      return ListCovers(list, Addresses(c.server));
+                                    }),
+                     credentials_.end());
   default_server_ = credential.server;
   credentials_.push_back(std::move(credential));
 }
 
-bool CredentialStore::Remove(const std::string& server) {
+bool CredentialStore::Remove(const std::string& server_list) {
   for (auto it = credentials_.begin(); it != credentials_.end(); ++it) {
-    if (it->server == server) {
+    if (it->server == server_list) {
       credentials_.erase(it);
       return true;
     }

@@ -1,7 +1,13 @@
-// The credentials file: session tokens per chat-core server, and the default
-// server (the one logged in to last). Lives in $XDG_CONFIG_HOME/chat/credentials
-// or ~/.config/chat/credentials, mode 0600 in a 0700 directory, replaced
+// The credentials file: session tokens, each saved for the server list it was
+// logged in with ("a:1,b:2", see servers.h), and the default server list (the
+// one logged in to last). Lives in $XDG_CONFIG_HOME/chat/credentials or
+// ~/.config/chat/credentials, mode 0600 in a 0700 directory, replaced
 // atomically (write a temporary file, then rename).
+//
+// Which token a command uses: the newest one whose list contains every address
+// the command was given (so `--server b` finds the token of `login` with
+// `--server a,b,c`, and a token is never sent to an address it was not saved
+// for). A login replaces the tokens whose lists it covers.
 //
 // Threading: not thread-safe; one command uses it from its main thread.
 // Lifetime: a plain value; Load() reads the file, Save() writes it back.
@@ -19,7 +25,7 @@
 namespace chat::cli {
 
 struct Credential {
-  std::string server;
+  std::string server;  // the server list as logged in with, "a:1,b:2"
   std::string username;
   std::string token;
   int64_t expires_at_unix = 0;  // seconds; 0 if unknown
@@ -42,11 +48,13 @@ class CredentialStore {
   // Writes the file (creating the directory with mode 0700).
   absl::Status Save() const;
 
-  std::optional<Credential> Find(const std::string& server) const;
-  // Adds or replaces the credential for its server and makes it the default.
+  // The newest credential whose list contains every address of `servers`.
+  std::optional<Credential> Find(const std::vector<std::string>& servers) const;
+  // Adds the credential, drops the ones whose lists its list covers, and makes
+  // its list the default.
   void Put(Credential credential);
-  // Removes the server's credential; returns whether there was one.
-  bool Remove(const std::string& server);
+  // Removes the credential saved for exactly this list; returns whether there was one.
+  bool Remove(const std::string& server_list);
   const std::string& default_server() const { return default_server_; }
 
  private:

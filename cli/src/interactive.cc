@@ -63,10 +63,19 @@ class InteractiveSession : public LiveObserver {
 
   // LiveObserver.
   void OnEvent(const chat::v1::ServerEvent& event) override;
-  void OnDisconnected(const absl::Status& status) override {
-    Info(absl::StrCat("connection lost (", status.message(), "); reconnecting..."));
+  // The connection state: a line when it is lost and when it is back, and
+  // meanwhile the node being tried in front of the prompt.
+  void OnDisconnected(const absl::Status& status, const std::string& next) override {
+    Info(absl::StrCat("connection lost (", status.message(), "); reconnecting to ", next, "..."));
+    OnReconnecting(next);
   }
-  void OnReconnected() override { Info("reconnected"); }
+  void OnReconnecting(const std::string& address) override {
+    SetStatus(absl::StrCat("reconnecting to ", address, "..."));
+  }
+  void OnReconnected(const std::string& address) override {
+    SetStatus("");
+    Info(absl::StrCat("reconnected to ", address));
+  }
   void OnNotice(const std::string& text) override { Info(text); }
   void OnClosed(const absl::Status& status) override {
     {
@@ -109,10 +118,25 @@ class InteractiveSession : public LiveObserver {
     }
     UpdatePrompt();
   }
+  void SetStatus(const std::string& status) {
+    {
+      absl::MutexLock lock(&mu_);
+      status_ = status;
+    }
+    UpdatePrompt();
+  }
+  // "(status) #room> ": the status only while there is one.
   void UpdatePrompt() {
-    std::string room = current();
+    std::string room;
+    std::string status;
+    {
+      absl::MutexLock lock(&mu_);
+      room = current_;
+      status = status_.empty() ? "" : absl::StrCat("(", status_, ") ");
+    }
     std::string label = room.empty() ? "" : absl::StrCat("#", room);
-    terminal_.SetPrompt(absl::StrCat(ctx_.style.Cyan(label), "> "), DisplayWidth(label) + 2);
+    terminal_.SetPrompt(absl::StrCat(ctx_.style.Dim(status), ctx_.style.Cyan(label), "> "),
+                        DisplayWidth(status) + DisplayWidth(label) + 2);
   }
 
   absl::Status JoinRoom(const std::string& room);
@@ -135,6 +159,7 @@ class InteractiveSession : public LiveObserver {
 
   absl::Mutex mu_;
   std::string current_ ABSL_GUARDED_BY(mu_);
+  std::string status_ ABSL_GUARDED_BY(mu_);  // connection state, "" when connected
   std::optional<absl::Status> closed_ ABSL_GUARDED_BY(mu_);
   absl::Status first_error_ ABSL_GUARDED_BY(mu_);
   std::set<std::string> announced_ ABSL_GUARDED_BY(mu_);
@@ -450,7 +475,7 @@ int RunInteractive(const Context& ctx) {
   }
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.server, credential->token);
+  ChatClient client(ctx.servers, credential->token);
   // Check the room before touching the terminal, so errors are plain lines.
   auto info = client.GetRoom(room);
   if (!info.ok()) {

@@ -13,106 +13,6 @@ namespace chat::cli {
 using chat::v1::ClientEvent;
 using chat::v1::ServerEvent;
 
-// One Connect stream (callback API). Reads are issued one at a time: the first
-// in Start(), each next one by the dispatcher (ReadNext) once it has handled the
-// previous event, so a slow terminal pushes back on chat-core instead of
-// queueing without bound. Writes are queued and issued one at a time. One hold
-// covers reads and writes started outside reactions; it is removed once reading
-// has ended and no write is in flight, after which OnDone reports the status.
-//
-// Threading: thread-safe. Lifetime: created and deleted by the LiveClient
-// dispatcher, deleted only after OnDone.
-class ConnectStream : public grpc::ClientBidiReactor<ClientEvent, ServerEvent> {
- public:
-  ConnectStream(LiveClient* owner, const std::string& token, bool wait_for_ready)
-      : owner_(owner) {
-    context_.AddMetadata("authorization", absl::StrCat("Bearer ", token));
-    // What queues up while this client is busy (a burst in a busy room) comes in
-    // batches, fewer messages to read; Run opens them.
-    context_.AddMetadata("x-chat-batch", "256");
-    // After a drop, wait for chat-core to come back instead of failing at once.
-    context_.set_wait_for_ready(wait_for_ready);
-  }
-
-  void Start(chat::v1::ChatService::Stub* stub) {
-    stub->async()->Connect(&context_, this);
-    AddHold();
-    StartRead(&incoming_);
-    StartCall();
-  }
-
-  void Write(ClientEvent event) {
-    const ClientEvent* next = nullptr;
-    {
-      absl::MutexLock lock(&mu_);
-      if (read_closed_ || write_failed_) return;
-      outgoing_.push_back(std::move(event));
-      if (!writing_) {
-        writing_ = true;
-        next = &outgoing_.front();
-      }
-    }
-    if (next != nullptr) StartWrite(next);
-  }
-
-  void ReadNext() { StartRead(&incoming_); }
-  void Cancel() { context_.TryCancel(); }
-
-  void OnReadDone(bool ok) override {
-    if (ok) {
-      // Take the event out first: once posted, the dispatcher may start the next
-      // read into incoming_ at any moment, so incoming_ must not be touched after.
-      ServerEvent event;
-      event.Swap(&incoming_);
-      owner_->PostEvent(this, std::move(event));
-      return;
-    }
-    bool release = false;
-    {
-      absl::MutexLock lock(&mu_);
-      read_closed_ = true;
-      release = !writing_;
-    }
-    if (release) RemoveHold();
-  }
-
-  void OnWriteDone(bool ok) override {
-    const ClientEvent* next = nullptr;
-    bool release = false;
-    {
-      absl::MutexLock lock(&mu_);
-      outgoing_.pop_front();
-      if (!ok) {
-        write_failed_ = true;
-        outgoing_.clear();
-      }
-      if (ok && !read_closed_ && !outgoing_.empty()) {
-        next = &outgoing_.front();
-      } else {
-        writing_ = false;
-        release = read_closed_;
-      }
-    }
-    if (next != nullptr) StartWrite(next);
-    if (release) RemoveHold();
-  }
-
-  void OnDone(const grpc::Status& status) override {
-    // Last use of `this`: the dispatcher deletes the stream after this.
-    owner_->PostDone(this, status);
-  }
-
- private:
-  LiveClient* const owner_;
-  grpc::ClientContext context_;
-  ServerEvent incoming_;
-  absl::Mutex mu_;
-  std::deque<ClientEvent> outgoing_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool read_closed_ ABSL_GUARDED_BY(mu_) = false;
-  bool write_failed_ ABSL_GUARDED_BY(mu_) = false;
-};
-
 namespace {
 
 // Whether a stream that ended with `status` should be reconnected.
@@ -244,13 +144,13 @@ bool LiveClient::connected() const {
   return stream_ != nullptr && stream_connected_;
 }
 
-void LiveClient::PostEvent(ConnectStream* stream, ServerEvent event) {
+void LiveClient::StreamEvent(ConnectStream* stream, ServerEvent event) {
   absl::MutexLock lock(&mu_);
   if (stream != stream_) return;
   events_.push_back(std::move(event));
 }
 
-void LiveClient::PostDone(ConnectStream* stream, const grpc::Status& status) {
+void LiveClient::StreamDone(ConnectStream* stream, const grpc::Status& status) {
   absl::MutexLock lock(&mu_);
   if (stream != stream_) return;
   stream_status_ = status;
@@ -259,100 +159,135 @@ void LiveClient::PostDone(ConnectStream* stream, const grpc::Status& status) {
 bool LiveClient::HasWork() const { return !events_.empty() || stream_status_.has_value(); }
 
 void LiveClient::Run() {
+  const size_t nodes = client_->node_count();
+  size_t node = client_->preferred();
   absl::Duration backoff = options_.initial_backoff;
   bool ever_connected = false;
-  int failed_first_attempts = 0;
+  int failed_first_rounds = 0;
+  size_t failed_in_round = 0;  // attempts since the last round ended or a stream worked
   std::mt19937 jitter(std::random_device{}());
   for (;;) {
-    auto stream = std::make_unique<ConnectStream>(this, client_->token(), ever_connected);
+    bool connected = false;
+    // With one node, wait for it to come back; with several, fail fast and go on.
+    grpc::Status status = RunStream(node, nodes == 1 && ever_connected, &connected);
     {
       absl::MutexLock lock(&mu_);
       if (stopping_) break;
-      stream_ = stream.get();
-      stream_connected_ = false;
-      stream_status_.reset();
-      events_.clear();
-      stream->Start(client_->chat_stub());
-      // Resume: rejoin after the last seq seen, then resend what is unacknowledged
-      // (chat-core handles a stream's events in order, so each send finds its room).
-      for (auto& [name, state] : rooms_) {
-        state.live = false;
-        WriteJoin(name, state.last_seq);
-      }
-      for (const auto& send : pending_) WriteSend(send);
     }
-
-    grpc::Status status;
-    for (;;) {
-      ServerEvent event;
-      {
-        absl::MutexLock lock(&mu_);
-        mu_.Await(absl::Condition(this, &LiveClient::HasWork));
-        if (events_.empty()) {
-          status = *stream_status_;
-          break;
-        }
-        event = std::move(events_.front());
-        events_.pop_front();
-      }
-      if (event.has_batch()) {
-        for (const auto& inner : event.batch().events()) Process(inner);
-      } else {
-        Process(event);
-      }
-      stream->ReadNext();
-    }
-
-    bool connected;
-    bool stopping;
-    {
-      absl::MutexLock lock(&mu_);
-      stream_ = nullptr;
-      connected = stream_connected_;
-      stopping = stopping_;
-    }
-    stream.reset();  // after OnDone: safe to delete
-    if (stopping) break;
     if (connected) {
       ever_connected = true;
       backoff = options_.initial_backoff;
-    } else if (!ever_connected) {
-      ++failed_first_attempts;
+      failed_in_round = 1;  // the node that just dropped us counts as tried
+    } else {
+      ++failed_in_round;
     }
+    const bool round_over = failed_in_round >= nodes;
+    if (!ever_connected && round_over) ++failed_first_rounds;
     if (!Retryable(status) ||
-        (!ever_connected && failed_first_attempts >= options_.first_connect_attempts)) {
-      observer_->OnClosed(CallError(status, client_->server()));
+        (!ever_connected && failed_first_rounds >= options_.first_connect_attempts)) {
+      observer_->OnClosed(CallError(status, client_->address(node)));
       break;
     }
+    const std::string& left = client_->address(node);
+    node = (node + 1) % nodes;
     if (ever_connected) {
       bool report = false;
       {
         absl::MutexLock lock(&mu_);
         if (!reported_down_) report = reported_down_ = true;
       }
-      if (report) observer_->OnDisconnected(CallError(status, client_->server()));
+      if (report) observer_->OnDisconnected(CallError(status, left), client_->address(node));
     }
-    // Backoff with jitter (0.8x-1.2x); Stop() cuts it short.
-    double factor = std::uniform_real_distribution<double>(0.8, 1.2)(jitter);
-    {
-      absl::MutexLock lock(&mu_);
-      mu_.AwaitWithTimeout(absl::Condition(&stopping_), backoff * factor);
-      if (stopping_) break;
+    if (round_over) {
+      failed_in_round = 0;
+      // Backoff with jitter (0.8x-1.2x); Stop() cuts it short.
+      if (!Pause(backoff * std::uniform_real_distribution<double>(0.8, 1.2)(jitter))) break;
+      backoff = std::min(backoff * 2, options_.max_backoff);
     }
-    backoff = std::min(backoff * 2, options_.max_backoff);
+    if (ever_connected) observer_->OnReconnecting(client_->address(node));
   }
   absl::MutexLock lock(&mu_);
   closed_ = true;
 }
 
+bool LiveClient::Pause(absl::Duration pause) {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stopping_), pause);
+  return !stopping_;
+}
+
+grpc::Status LiveClient::RunStream(size_t node, bool wait_for_ready, bool* connected) {
+  // A node that takes too long to connect is left for the next one. A refused
+  // connection settles at once; the stream then fails fast with the reason.
+  if (client_->node_count() > 1 &&
+      !AwaitConnectAttempt(client_->channel(node), client_->options().connect_timeout, [this] {
+        absl::MutexLock lock(&mu_);
+        return stopping_;
+      })) {
+    return NotConnectedStatus(client_->options().connect_timeout);
+  }
+  ConnectStream::Owner* owner = this;
+  auto stream = std::make_unique<ConnectStream>(owner, client_->token(), wait_for_ready);
+  {
+    absl::MutexLock lock(&mu_);
+    // Stop() could not cancel a stream that was not there yet.
+    if (stopping_) return grpc::Status::CANCELLED;
+    stream_ = stream.get();
+    stream_node_ = node;
+    stream_connected_ = false;
+    stream_status_.reset();
+    events_.clear();
+    stream->Start(client_->chat_stub(node));
+    // Resume: rejoin after the last seq seen, then resend what is unacknowledged
+    // (chat-core handles a stream's events in order, so each send finds its room).
+    for (auto& [name, state] : rooms_) {
+      state.live = false;
+      WriteJoin(name, state.last_seq);
+    }
+    for (const auto& send : pending_) WriteSend(send);
+  }
+
+  grpc::Status status;
+  for (;;) {
+    ServerEvent event;
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(this, &LiveClient::HasWork));
+      if (events_.empty()) {
+        status = *stream_status_;
+        break;
+      }
+      event = std::move(events_.front());
+      events_.pop_front();
+    }
+    if (event.has_batch()) {
+      for (const auto& inner : event.batch().events()) Process(inner);
+    } else {
+      Process(event);
+    }
+    stream->ReadNext();
+  }
+  {
+    absl::MutexLock lock(&mu_);
+    stream_ = nullptr;
+    *connected = stream_connected_;
+  }
+  stream.reset();  // after OnDone: safe to delete
+  return status;
+}
+
 void LiveClient::Process(const ServerEvent& event) {
   bool deliver = true;
+  bool first = false;
   bool reconnected = false;
+  size_t node = 0;
   std::string notice;
   {
     absl::MutexLock lock(&mu_);
     if (!stream_connected_) {
       stream_connected_ = true;
+      first = true;
+      node = stream_node_;
       reconnected = reported_down_;
       reported_down_ = false;
     }
@@ -440,7 +375,9 @@ void LiveClient::Process(const ServerEvent& event) {
         break;
     }
   }
-  if (reconnected) observer_->OnReconnected();
+  // Unary calls (e.g. /rooms) go first to the node that works.
+  if (first) client_->set_preferred(node);
+  if (reconnected) observer_->OnReconnected(client_->address(node));
   if (!notice.empty()) observer_->OnNotice(notice);
   if (deliver) observer_->OnEvent(event);
 }

@@ -60,10 +60,12 @@ class TailPrinter : public LiveObserver {
   }
 
   // Connection notices go to stderr, so stdout stays pure messages.
-  void OnDisconnected(const absl::Status& status) override {
-    Notice(absl::StrCat("connection lost (", status.message(), "); reconnecting"));
+  void OnDisconnected(const absl::Status& status, const std::string& next) override {
+    Notice(absl::StrCat("connection lost (", status.message(), "); reconnecting to ", next));
   }
-  void OnReconnected() override { Notice("reconnected; resuming after the last message shown"); }
+  void OnReconnected(const std::string& address) override {
+    Notice(absl::StrCat("reconnected to ", address, "; resuming after the last message shown"));
+  }
   void OnNotice(const std::string& text) override { Notice(text); }
   void OnClosed(const absl::Status& status) override { Finish(status); }
 
@@ -117,7 +119,7 @@ int RunTail(const Context& ctx) {
   }
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.server, credential->token);
+  ChatClient client(ctx.servers, credential->token);
 
   // Where each room starts: --since, or N back from its newest message. Asking
   // first also turns a missing room or a dead server into a clear error.

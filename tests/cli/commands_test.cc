@@ -22,13 +22,6 @@ using ::testing::HasSubstr;
 using ::testing::Not;
 using ::testing::StartsWith;
 
-// An error is exactly one line on stderr, starting with "chat: ".
-void ExpectOneLineError(const RunResult& r) {
-  EXPECT_THAT(r.err, StartsWith("chat: "));
-  EXPECT_EQ(Lines(r.err).size(), 1u) << r.err;
-  EXPECT_EQ(r.err.back(), '\n');
-}
-
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
   return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());

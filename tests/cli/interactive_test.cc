@@ -27,7 +27,7 @@ class InteractiveTest : public CliTest {
   // Opens `chat ROOM` for `user` in tmux and waits for the input line.
   void Open(Tmux* tmux, const User& user, const std::string& room,
             std::vector<std::string> extra = {}) {
-    std::vector<std::string> argv = {chat::testing::BinaryPath("chat"), "--server", server(), room};
+    std::vector<std::string> argv = {chat::testing::BinaryPath("chat"), "--server", ServerFlag(), room};
     argv.insert(argv.end(), extra.begin(), extra.end());
     auto env = CliEnv(user);
     env["TERM"] = "xterm";
@@ -35,12 +35,6 @@ class InteractiveTest : public CliTest {
     ASSERT_TRUE(tmux->WaitFor([&](const std::string& s) {
       return absl::StrContains(s, "-- talking in #" + room) && LastLine(s) == "#" + room + ">";
     })) << "the interactive mode did not start";
-  }
-
-  static std::string LastLine(const std::string& screen) {
-    std::vector<std::string> lines = Lines(screen);
-    while (!lines.empty() && absl::StripTrailingAsciiWhitespace(lines.back()).empty()) lines.pop_back();
-    return lines.empty() ? "" : std::string(absl::StripTrailingAsciiWhitespace(lines.back()));
   }
 
   std::vector<std::string> HistoryTexts(const User& user, const std::string& room) {
@@ -192,34 +186,63 @@ TEST_F(InteractiveTest, LongInputScrollsInsteadOfWrapping) {
   EXPECT_THAT(HistoryTexts(alice, "lobby"), ElementsAre(text));
 }
 
-TEST_F(InteractiveTest, SurvivesARestartAndSendsWhatWasTypedMeanwhile) {
+// The node dies (kill -9) while alice chats, and a line is typed before any
+// node is back. With one node, chat-core restarts on the same address; with
+// two (A,B on one database, B started after A died), the session moves to B.
+// Either way the input line says where it is reconnecting to, and the line
+// typed meanwhile is delivered once.
+class OutageTest : public InteractiveTest, public ::testing::WithParamInterface<bool> {
+ protected:
+  bool two_nodes() const { return GetParam(); }
+};
+
+TEST_P(OutageTest, ReconnectsAndSendsWhatWasTypedMeanwhile) {
+  if (two_nodes()) UseTwoNodes();
   User alice("alice");
   User bob("bob");
   Login(alice);
   Login(bob);
   Tmux tmux;
   Open(&tmux, alice, "lobby");
-  Send(bob, "lobby", "before the restart");
-  ASSERT_TRUE(tmux.WaitForText("bob: before the restart"));
+  Send(bob, "lobby", "before the outage");
+  ASSERT_TRUE(tmux.WaitForText("bob: before the outage"));
 
-  int port = core_->port();
+  const std::string next = two_nodes() ? second_node() : server();
+  const int port = core_->port();
   core_->Kill9();
   ASSERT_TRUE(tmux.WaitForText("-- connection lost"));
-  tmux.Type("typed while down");
+  EXPECT_THAT(tmux.Screen(), HasSubstr("reconnecting to " + next + "..."));
+  // The input line says what is being tried, and keeps what is typed.
+  ASSERT_TRUE(tmux.WaitFor([](const std::string& s) {
+    return absl::StartsWith(LastLine(s), "(reconnecting to 127.0.0.1:") &&
+           absl::EndsWith(LastLine(s), ") #lobby>");
+  }));
+  tmux.Type("typed during the outage");
   tmux.Keys({"Enter"});
-  core_ = CoreProcess::Start(data_.File("chat.db"), {}, port);
-  ASSERT_NE(core_, nullptr);
-  ASSERT_TRUE(tmux.WaitForText("-- reconnected"));
-  ASSERT_TRUE(tmux.WaitForText("alice: typed while down"));
-  Send(bob, "lobby", "after the restart");
-  auto screen = tmux.WaitForText("bob: after the restart");
+  if (two_nodes()) {
+    StartSecondNode();
+  } else {
+    core_ = CoreProcess::Start(data_.File("chat.db"), {}, port);
+    ASSERT_NE(core_, nullptr);
+  }
+  ASSERT_TRUE(tmux.WaitForText("-- reconnected to " + next, 20s));
+  ASSERT_TRUE(tmux.WaitForText("alice: typed during the outage"));
+  Send(bob, "lobby", "after the outage");
+  auto screen = tmux.WaitForText("bob: after the outage");
   ASSERT_TRUE(screen);
   EXPECT_EQ(LastLine(*screen), "#lobby>");
+  size_t first = screen->find("alice: typed during the outage");
+  EXPECT_EQ(screen->find("alice: typed during the outage", first + 1), std::string::npos) << *screen;
   tmux.Keys({"C-d"});
   ASSERT_TRUE(tmux.WaitForText("[exit 0]"));
   EXPECT_THAT(HistoryTexts(alice, "lobby"),
-              ElementsAre("before the restart", "typed while down", "after the restart"));
+              ElementsAre("before the outage", "typed during the outage", "after the outage"));
 }
+
+INSTANTIATE_TEST_SUITE_P(Nodes, OutageTest, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& info) {
+                           return info.param ? "FailOverToTheNextNode" : "RestartOnTheSameAddress";
+                         });
 
 TEST_F(InteractiveTest, PasswordPromptsDoNotEcho) {
   User carol("carol");

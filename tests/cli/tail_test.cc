@@ -16,28 +16,6 @@ namespace {
 using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 
-// Reads tail's JSON lines until one with `seq` arrives; returns every message read.
-std::vector<chat::v1::Message> ReadUntilSeq(ChildProcess* tail, int64_t seq,
-                                            std::chrono::milliseconds timeout = 15s) {
-  std::vector<chat::v1::Message> out;
-  for (;;) {
-    auto line = tail->WaitForLine("{", timeout);
-    if (!line) {
-      ADD_FAILURE() << "no message #" << seq << "; stdout:\n"
-                    << tail->stdout_text() << "\nstderr:\n" << tail->stderr_text();
-      return out;
-    }
-    out.push_back(ParseJson<chat::v1::Message>(*line));
-    if (out.back().seq() >= seq) return out;
-  }
-}
-
-std::vector<int64_t> Seqs(const std::vector<chat::v1::Message>& messages) {
-  std::vector<int64_t> seqs;
-  for (const auto& m : messages) seqs.push_back(m.seq());
-  return seqs;
-}
-
 TEST_F(CliTest, TailPrintsTheBacklogThenLiveMessages) {
   User alice("alice");
   Login(alice);
@@ -84,11 +62,8 @@ TEST_F(CliTest, TailResumesAfterChatCoreRestarts) {
   auto tail = Start(alice, {"tail", "general", "--since", "0", "--json"});
   ASSERT_NE(tail, nullptr);
   std::vector<chat::v1::Message> seen;
-  auto append = [&](std::vector<chat::v1::Message> more) {
-    seen.insert(seen.end(), more.begin(), more.end());
-  };
   EXPECT_EQ(Send(alice, "general", "one"), 1);
-  append(ReadUntilSeq(tail.get(), 1));
+  ReadUntilSeq(tail.get(), 1, &seen);
 
   // chat-core dies without a goodbye: sends fail meanwhile, tail keeps trying.
   core_->Kill9();
@@ -98,14 +73,14 @@ TEST_F(CliTest, TailResumesAfterChatCoreRestarts) {
   // Sent right away, most likely before tail is back: it must get them on resume.
   EXPECT_EQ(Send(alice, "general", "two"), 2);
   EXPECT_EQ(Send(alice, "general", "three"), 3);
-  append(ReadUntilSeq(tail.get(), 3));
+  ReadUntilSeq(tail.get(), 3, &seen);
 
   // A graceful restart ends the stream with UNAVAILABLE ("shutting down").
   RestartCore(/*kill9=*/false);
   EXPECT_EQ(Send(alice, "general", "four"), 4);
-  append(ReadUntilSeq(tail.get(), 4));
+  ReadUntilSeq(tail.get(), 4, &seen);
   EXPECT_EQ(Send(alice, "general", "five"), 5);
-  append(ReadUntilSeq(tail.get(), 5));
+  ReadUntilSeq(tail.get(), 5, &seen);
 
   // Every message exactly once, in order.
   EXPECT_THAT(Seqs(seen), ElementsAre(1, 2, 3, 4, 5));
@@ -144,7 +119,7 @@ TEST_F(SlowTailTest, TailCatchesUpAfterBeingTooSlow) {
   // stops reading its stream; flow control fills, then chat-core's queue.
   CredentialStore store(alice.CredentialsPath());
   ASSERT_TRUE(store.Load().ok());
-  ChatClient client(server(), store.Find(server())->token);
+  ChatClient client({server()}, store.Find({server()})->token);
   const int kCount = 3000;
   for (int i = 2; i <= kCount; ++i) {
     chat::v1::SendMessageRequest request;

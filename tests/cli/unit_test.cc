@@ -10,6 +10,7 @@
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "line_editor.h"
+#include "servers.h"
 #include "process.h"
 
 namespace chat::cli {
@@ -169,14 +170,60 @@ TEST(ConfigTest, CredentialsRoundTripPrivately) {
   CredentialStore again(path);
   ASSERT_TRUE(again.Load().ok());
   EXPECT_EQ(again.default_server(), "a:1");
-  auto a = again.Find("a:1");
+  auto a = again.Find({"a:1"});
   ASSERT_TRUE(a);
   EXPECT_EQ(a->token, "tok-a2");
   EXPECT_EQ(a->expires_at_unix, 200);
-  EXPECT_EQ(again.Find("b:2")->username, "bob");
+  EXPECT_EQ(again.Find({"b:2"})->username, "bob");
   EXPECT_TRUE(again.Remove("b:2"));
   EXPECT_FALSE(again.Remove("b:2"));
-  EXPECT_FALSE(again.Find("c:3"));
+  EXPECT_FALSE(again.Find({"c:3"}));
+}
+
+TEST(ConfigTest, TokensAreFoundByTheAddressesOfTheirList) {
+  chat::testing::TempDir dir;
+  CredentialStore store(dir.path() + "/credentials");
+  store.Put({"a:1", "alice", "tok-a", 0});
+  store.Put({"b:2", "bob", "tok-b", 0});
+  // A login with a list replaces the tokens of lists it covers (a:1), not others.
+  store.Put({"a:1,c:3", "carol", "tok-ac", 0});
+  EXPECT_EQ(store.default_server(), "a:1,c:3");
+  EXPECT_EQ(store.Find({"a:1"})->token, "tok-ac");
+  EXPECT_EQ(store.Find({"c:3", "a:1"})->token, "tok-ac") << "order does not matter";
+  EXPECT_EQ(store.Find({"b:2"})->token, "tok-b");
+  EXPECT_FALSE(store.Find({"a:1", "b:2"})) << "no token is saved for both";
+  EXPECT_FALSE(store.Find({"d:4"}));
+  // Two lists with an address in common: the newest login wins.
+  store.Put({"b:2,c:3", "dave", "tok-bc", 0});
+  EXPECT_EQ(store.Find({"c:3"})->token, "tok-bc");
+  EXPECT_EQ(store.Find({"a:1"})->token, "tok-ac");
+  ASSERT_TRUE(store.Save().ok());
+  CredentialStore again(store.path());
+  ASSERT_TRUE(again.Load().ok());
+  EXPECT_EQ(again.Find({"c:3"})->token, "tok-bc") << "the file keeps the order";
+  EXPECT_FALSE(again.Remove("c:3")) << "Remove takes the exact list";
+  EXPECT_TRUE(again.Remove("b:2,c:3"));
+  EXPECT_EQ(again.Find({"c:3"})->token, "tok-ac");
+}
+
+TEST(ServersTest, ParsesAndChecksTheList) {
+  auto one = ParseServerList("localhost:50051", "--server");
+  ASSERT_TRUE(one.ok()) << one.status();
+  EXPECT_THAT(*one, ElementsAre("localhost:50051"));
+  auto many = ParseServerList(" a:1, [::1]:2 ,b.example:65535", "--server");
+  ASSERT_TRUE(many.ok()) << many.status();
+  EXPECT_THAT(*many, ElementsAre("a:1", "[::1]:2", "b.example:65535"));
+  EXPECT_EQ(ServerListText(*many), "a:1,[::1]:2,b.example:65535");
+  for (const char* bad : {"", ",", "a:1,", ",a:1", "a:1,,b:2", "a", "a:", ":1", "a:0", "a:65536",
+                          "a:1x", "a:-1", "::1:2", "[::1]", "[]:1", "a b:1", "a:1,a:1"}) {
+    auto parsed = ParseServerList(bad, "CHAT_SERVER");
+    ASSERT_FALSE(parsed.ok()) << "'" << bad << "'";
+    EXPECT_EQ(parsed.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_THAT(std::string(parsed.status().message()), ::testing::StartsWith("CHAT_SERVER"));
+  }
+  EXPECT_TRUE(ListCovers({"a:1", "b:2"}, {"b:2"}));
+  EXPECT_TRUE(ListCovers({"a:1", "b:2"}, {"b:2", "a:1"}));
+  EXPECT_FALSE(ListCovers({"a:1"}, {"a:1", "b:2"}));
 }
 
 TEST(ExitCodeTest, Mapping) {
