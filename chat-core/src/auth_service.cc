@@ -42,7 +42,7 @@ class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
                                    chat::v1::LogoutResponse* resp) override {
     return AuthenticatedUnary(ctx, *auth_, [&](const Identity& who, UnaryDone done) {
       accounts_->Logout(who, [hub = hub_, token_hash = who.token_hash, done](absl::Status st) {
-        if (st.ok()) hub->KillSessionsWithToken(token_hash, "logged out");
+        if (st.ok()) hub->live().KillSessionsWithToken(token_hash, "logged out");
         done(st);
       });
     });

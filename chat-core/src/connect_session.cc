@@ -48,8 +48,8 @@ absl::StatusOr<ConnectSession> StartConnectSession(
   parts.session->SetDrainedHook([weak_outbox] {
     if (auto o = weak_outbox.lock()) o->FinishWhenDrained(grpc::Status::OK);
   });
-  hub->AddSession(parts.session);
-  if (!hub->AddStream(parts.outbox)) {
+  hub->live().AddSession(parts.session);
+  if (!hub->live().AddStream(parts.outbox)) {
     EndConnectSession(hub, parts);
     return absl::UnavailableError("chat-core is shutting down");
   }
@@ -63,8 +63,8 @@ void ReadNextWhenRoom(const ConnectSession& parts, const std::function<void()>& 
 void EndConnectSession(Hub* hub, const ConnectSession& parts) {
   parts.outbox->Detach();
   parts.session->Close();
-  hub->RemoveSession(parts.session.get());
-  hub->RemoveStream(parts.outbox.get());
+  hub->live().RemoveSession(parts.session.get());
+  hub->live().RemoveStream(parts.outbox.get());
 }
 
 }  // namespace chat::core

@@ -33,7 +33,7 @@ class GatewayReactor final : public OutboxStreamReactor {
       : ctx_(ctx), hub_(hub), accounts_(accounts), options_(options), peer_(ctx->peer()) {
     outbox_ = std::make_shared<Outbox>(Outbox::Kind::kGateway, this, options.gateway_outbox,
                                        hub->room_frame_counter(Outbox::Kind::kGateway), hub->kicker());
-    if (!hub_->AddStream(outbox_)) {
+    if (!hub_->live().AddStream(outbox_)) {
       outbox_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
       return;
     }
@@ -86,7 +86,7 @@ class GatewayReactor final : public OutboxStreamReactor {
   void OnDone() override {
     outbox_->Detach();
     CloseAllSessions();
-    hub_->RemoveStream(outbox_.get());
+    hub_->live().RemoveStream(outbox_.get());
     CHAT_LOG_INFO(kLog, "gateway stream from %s closed", peer_);
     delete this;
   }
@@ -125,7 +125,7 @@ class GatewayReactor final : public OutboxStreamReactor {
       absl::MutexLock lock(&mu_);
       sessions_[id] = session;
     }
-    hub_->AddSession(session);
+    hub_->live().AddSession(session);
     chat::v1::GatewayDown down;
     down.set_session(id);
     down.mutable_opened()->set_user(identity->user);
@@ -142,7 +142,7 @@ class GatewayReactor final : public OutboxStreamReactor {
       sessions_.erase(it);
     }
     s->Close();
-    hub_->RemoveSession(s.get());
+    hub_->live().RemoveSession(s.get());
   }
 
   void CloseAllSessions() {
@@ -153,7 +153,7 @@ class GatewayReactor final : public OutboxStreamReactor {
     }
     for (auto& [id, s] : all) {
       s->Close();
-      hub_->RemoveSession(s.get());
+      hub_->live().RemoveSession(s.get());
     }
   }
 

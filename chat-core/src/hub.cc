@@ -1,10 +1,9 @@
 #include "hub.h"
 
 #include <algorithm>
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
+#include "absl/synchronization/notification.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chat/log.h"
@@ -29,34 +28,61 @@ Hub::Hub(Store* store, HubOptions options) : store_(store), options_(std::move(o
                                            : std::make_unique<WriteKicker>(options_.fanout_queues);
 }
 
+Hub::~Hub() { Stop(); }
+
 absl::Status Hub::Init() {
-  auto rooms = store_->LoadRooms();
-  if (!rooms.ok()) return rooms.status();
-  bool have_lobby = false;
-  {
-    absl::MutexLock lock(&rooms_mu_);
-    for (const RoomRecord& r : *rooms) {
-      rooms_[r.name] = std::make_shared<Room>(r, options_.room);
-      if (r.name == kLobby) have_lobby = true;
+  for (int attempt = 0;; ++attempt) {
+    auto rooms = store_->LoadRooms();
+    if (!rooms.ok()) return rooms.status();
+    bool have_lobby = false;
+    {
+      absl::MutexLock lock(&rooms_mu_);
+      for (const RoomRecord& r : *rooms) {
+        if (rooms_by_id_.contains(r.id)) continue;
+        AddRoomLocked(std::make_shared<Room>(r, options_.room));
+        if (r.name == kLobby) have_lobby = true;
+      }
+      have_lobby = have_lobby || rooms_.contains(kLobby);
     }
-  }
-  if (!have_lobby) {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
+    if (have_lobby) {
+      CHAT_LOG_INFO(kLog, "%d rooms loaded", static_cast<int>(rooms->size()));
+      break;
+    }
+    absl::Notification created;
     absl::Status status;
     CreateRoom(kLobby, "", [&](absl::StatusOr<chat::v1::Room> r) {
-      std::lock_guard<std::mutex> lock(m);
       status = r.status();
-      done = true;
-      cv.notify_one();
+      created.Notify();
     });
-    std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return done; });
+    created.WaitForNotification();
+    // Another node made it first: load it.
+    if (status.code() == absl::StatusCode::kAlreadyExists && attempt == 0) continue;
     if (!status.ok()) return status;
+    break;
   }
-  CHAT_LOG_INFO(kLog, "%d rooms loaded", static_cast<int>(rooms->size() + (have_lobby ? 0 : 1)));
+  absl::MutexLock lock(&gaps_mu_);
+  if (!ticker_.joinable()) ticker_ = std::thread([this] { Tick(); });
   return absl::OkStatus();
+}
+
+void Hub::Stop() {
+  {
+    absl::MutexLock lock(&gaps_mu_);
+    stopping_ = true;
+  }
+  if (ticker_.joinable()) ticker_.join();
+}
+
+bool Hub::AddRoomLocked(const std::shared_ptr<Room>& room) {
+  if (!rooms_by_id_.emplace(room->id(), room).second) return false;
+  rooms_[room->name()] = room;
+  return true;
+}
+
+std::shared_ptr<Room> Hub::FindRoomById(int64_t id) const {
+  absl::MutexLock lock(&rooms_mu_);
+  auto it = rooms_by_id_.find(id);
+  return it == rooms_by_id_.end() ? nullptr : it->second;
 }
 
 std::shared_ptr<Room> Hub::FindRoom(absl::string_view name) const {
@@ -81,11 +107,7 @@ void Hub::CreateRoom(const std::string& name, const std::string& creator,
   store_->CreateRoom(name, creator, NowMs(),
                      [this, done = std::move(done)](absl::StatusOr<RoomRecord> rec) {
                        if (!rec.ok()) return done(rec.status());
-                       auto room = std::make_shared<Room>(*rec, options_.room);
-                       {
-                         absl::MutexLock lock(&rooms_mu_);
-                         rooms_[rec->name] = room;
-                       }
+                       auto room = AdoptRoom(*rec);
                        CHAT_LOG_INFO(kLog, "room '%s' created by '%s'", rec->name, rec->created_by);
                        chat::v1::Room out;
                        room->Describe(&out);
@@ -119,15 +141,16 @@ void Hub::Send(const Identity& author, const std::shared_ptr<Room>& room, std::s
     if (!r.ok()) return done(r.status(), false);
     chat::v1::ServerEvent ev;
     FillMessage(r->message, room->name(), ev.mutable_message());
-    if (r->duplicate) {
-      duplicate_sends_.fetch_add(1, std::memory_order_relaxed);
-    } else {
-      messages_stored_.fetch_add(1, std::memory_order_relaxed);
-      // Durable now: everyone in the room (the sender included) gets it before
-      // the sender's ack.
-      room->Publish(MakeRoomFrame(room->id(), r->message.seq, ev));
-    }
-    done(std::move(*ev.mutable_message()), r->duplicate);
+    (r->duplicate ? duplicate_sends_ : messages_stored_).fetch_add(1, std::memory_order_relaxed);
+    // Durable now: everyone in the room (the sender included) gets it before
+    // the sender's ack. A retried one is published too, in case its original
+    // (committed by another node) has not reached this one yet; if it has,
+    // the ack goes at once.
+    auto frame = MakeRoomFrame(room->id(), r->message.seq, ev);
+    auto ack = [done, message = std::move(*ev.mutable_message()), duplicate = r->duplicate] {
+      done(message, duplicate);
+    };
+    if (room->Publish(frame, std::move(ack)) == Room::Published::kWaiting) NoteNewerThan(room, 0);
   });
 }
 
@@ -221,6 +244,16 @@ void Hub::ReplayPage(const Room& room, int64_t after, int64_t up_to, int limit,
   });
 }
 
+void Hub::MemberArrived(Room& room, const std::string& user, RoomPresence::Change change) {
+  if (change.here && options_.cluster != nullptr) options_.cluster->SetPresence(room.id(), user, true);
+  if (change.anywhere) BroadcastMember(room, user, chat::v1::MemberEvent::JOINED);
+}
+
+void Hub::MemberDeparted(Room& room, const std::string& user, RoomPresence::Change change) {
+  if (change.here && options_.cluster != nullptr) options_.cluster->SetPresence(room.id(), user, false);
+  if (change.anywhere) BroadcastMember(room, user, chat::v1::MemberEvent::LEFT);
+}
+
 void Hub::BroadcastMember(Room& room, const std::string& user, chat::v1::MemberEvent::Kind kind) {
   if (!room.presence_enabled()) return;
   chat::v1::ServerEvent ev;
@@ -231,7 +264,8 @@ void Hub::BroadcastMember(Room& room, const std::string& user, chat::v1::MemberE
   room.Broadcast(MakeRoomFrame(room.id(), 0, ev));
 }
 
-void Hub::BroadcastTyping(Room& room, const std::string& user, bool active) {
+void Hub::BroadcastTyping(Room& room, const std::string& user, bool active, bool local) {
+  if (local && options_.cluster != nullptr) options_.cluster->Typing(room.id(), user, active);
   chat::v1::ServerEvent ev;
   auto* t = ev.mutable_typing();
   t->set_room(room.name());
@@ -240,62 +274,96 @@ void Hub::BroadcastTyping(Room& room, const std::string& user, bool active) {
   room.Broadcast(MakeRoomFrame(room.id(), 0, ev));
 }
 
-bool Hub::AddStream(const std::shared_ptr<Outbox>& outbox) {
-  absl::MutexLock lock(&live_mu_);
-  if (shutting_down_.load()) return false;
-  streams_[outbox.get()] = outbox;
-  return true;
-}
-
-void Hub::RemoveStream(Outbox* outbox) {
-  absl::MutexLock lock(&live_mu_);
-  streams_.erase(outbox);
-}
-
-void Hub::AddSession(const std::shared_ptr<Session>& session) {
-  absl::MutexLock lock(&live_mu_);
-  sessions_[session.get()] = session;
-  if (!session->identity().token_hash.empty()) {
-    sessions_by_token_[session->identity().token_hash].insert(session.get());
-  }
-}
-
-void Hub::RemoveSession(Session* session) {
-  absl::MutexLock lock(&live_mu_);
-  if (sessions_.erase(session) == 0) return;
-  const std::string& hash = session->identity().token_hash;
-  if (hash.empty()) return;
-  auto it = sessions_by_token_.find(hash);
-  if (it == sessions_by_token_.end()) return;
-  it->second.erase(session);
-  if (it->second.empty()) sessions_by_token_.erase(it);
-}
-
-void Hub::KillSessionsWithToken(const std::string& token_hash, const std::string& reason) {
-  std::vector<std::shared_ptr<Session>> doomed;
+std::shared_ptr<Room> Hub::AdoptRoom(const RoomRecord& record) {
+  auto room = std::make_shared<Room>(record, options_.room);
   {
-    absl::MutexLock lock(&live_mu_);
-    auto it = sessions_by_token_.find(token_hash);
-    if (it == sessions_by_token_.end()) return;
-    for (Session* s : it->second) {
-      if (auto sp = sessions_[s].lock()) doomed.push_back(std::move(sp));
-    }
+    absl::MutexLock lock(&rooms_mu_);
+    if (!AddRoomLocked(room)) return rooms_by_id_[record.id];
   }
-  for (auto& s : doomed) s->Kill(absl::UnauthenticatedError(reason));
+  chat::v1::ServerEvent ev;
+  ev.mutable_room_changed()->set_kind(chat::v1::RoomChanged::CREATED);
+  room->Describe(ev.mutable_room_changed()->mutable_room());
+  live_.PushToAll(ev);
+  return room;
 }
 
-void Hub::Shutdown() {
-  std::vector<std::shared_ptr<Outbox>> streams;
-  {
-    absl::MutexLock lock(&live_mu_);
-    shutting_down_.store(true);
-    for (auto& [ptr, weak] : streams_) {
-      if (auto sp = weak.lock()) streams.push_back(std::move(sp));
-    }
+void Hub::PublishStored(const std::shared_ptr<Room>& room, const std::vector<StoredMessage>& messages,
+                        bool fetch_more) {
+  bool gap = fetch_more;
+  for (const StoredMessage& m : messages) {
+    chat::v1::ServerEvent ev;
+    FillMessage(m, room->name(), ev.mutable_message());
+    gap |= room->Publish(MakeRoomFrame(room->id(), m.seq, ev)) == Room::Published::kWaiting;
   }
-  CHAT_LOG_INFO(kLog, "shutting down: ending %d streams", static_cast<int>(streams.size()));
-  for (auto& s : streams) {
-    s->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
+  if (gap) NoteNewerThan(room, 0);
+}
+
+void Hub::NoteNewerThan(const std::shared_ptr<Room>& room, int64_t last_seq) {
+  if (last_seq != 0 && last_seq <= room->last_seq()) return;
+  absl::MutexLock lock(&gaps_mu_);
+  gaps_.try_emplace(room->id(), absl::Now());
+}
+
+void Hub::CatchUp(const std::shared_ptr<Room>& room) {
+  HistoryQuery q;
+  q.room_id = room->id();
+  q.direction = HistoryQuery::Direction::kAfter;
+  q.cursor = room->last_seq();
+  q.limit = options_.replay_page;
+  store_->ReadHistory(q, [this, room](absl::StatusOr<HistoryPage> page) {
+    if (!page.ok()) {
+      CHAT_LOG_WARN(kLog, "room %s: cannot read missed messages: %s", room->name(), page.status().message());
+      CatchUpDone(room->id());
+      NoteNewerThan(room, 0);  // again after the grace
+      return;
+    }
+    for (const StoredMessage& m : page->messages) {
+      chat::v1::ServerEvent ev;
+      FillMessage(m, room->name(), ev.mutable_message());
+      room->Publish(MakeRoomFrame(room->id(), m.seq, ev));
+    }
+    if (page->has_more && !page->messages.empty()) return CatchUp(room);
+    CatchUpDone(room->id());
+    if (room->waiting_for() != 0) NoteNewerThan(room, 0);  // not visible yet: again later
+  });
+}
+
+void Hub::CatchUpDone(int64_t room_id) {
+  absl::MutexLock lock(&gaps_mu_);
+  catching_up_.erase(room_id);
+}
+
+void Hub::Tick() {
+  constexpr absl::Duration kTick = absl::Milliseconds(10);
+  absl::Time next_expiry_check = absl::Now();
+  for (;;) {
+    std::vector<int64_t> due;
+    {
+      absl::MutexLock lock(&gaps_mu_);
+      auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(gaps_mu_) { return stopping_; };
+      if (gaps_mu_.AwaitWithTimeout(absl::Condition(&stop), kTick)) return;
+      absl::Time now = absl::Now();
+      for (auto it = gaps_.begin(); it != gaps_.end();) {
+        if (now - it->second < options_.gap_grace || catching_up_.contains(it->first)) {
+          ++it;
+          continue;
+        }
+        due.push_back(it->first);
+        catching_up_.insert(it->first);
+        gaps_.erase(it++);
+      }
+    }
+    for (int64_t id : due) {
+      if (auto room = FindRoomById(id)) {
+        CatchUp(room);
+      } else {
+        CatchUpDone(id);
+      }
+    }
+    if (absl::Now() >= next_expiry_check) {
+      next_expiry_check = absl::Now() + options_.expiry_check;
+      if (int n = live_.KillExpired(NowMs()); n > 0) CHAT_LOG_INFO(kLog, "%d sessions expired", n);
+    }
   }
 }
 
@@ -305,9 +373,8 @@ HubStats Hub::stats() const {
   s.duplicate_sends = duplicate_sends_.load();
   s.gateway_room_frames = gateway_room_frames_.load();
   s.connect_room_frames = connect_room_frames_.load();
-  absl::MutexLock lock(&live_mu_);
-  s.live_sessions = static_cast<int64_t>(sessions_.size());
-  s.live_streams = static_cast<int64_t>(streams_.size());
+  s.live_sessions = live_.sessions();
+  s.live_streams = live_.streams();
   return s;
 }
 

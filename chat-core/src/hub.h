@@ -1,11 +1,16 @@
 // Hub: the heart of chat-core. Owns the room registry and connects sessions, rooms
 // and the store: sends go to the store and, once durable, are published to the
 // room and acknowledged; joins replay what a session missed and then go live;
-// history and room management read and write through the store.
+// history and room management read and write through the store. In a cluster
+// (docs/scaling.md) it also publishes what other nodes commit, fills the gaps
+// a lost notification leaves from the store, and keeps presence and typing in
+// step with the other nodes through its Cluster.
 //
 // Threading: thread-safe; never blocks (store work is queued and completes on
-// store threads). Lifetime: built by CoreServer, outlives every session and
-// stream; Shutdown() ends every live stream, after which new streams are refused.
+// store threads). One thread of its own fills gaps and ends expired sessions.
+// Lifetime: built by CoreServer, outlives every session and stream; Shutdown()
+// ends every live stream, after which new streams are refused; Stop() (or the
+// destructor) joins its thread.
 #ifndef CHAT_CORE_SRC_HUB_H_
 #define CHAT_CORE_SRC_HUB_H_
 
@@ -14,8 +19,10 @@
 #include <functional>
 #include <memory>
 #include <string>
-#include "absl/strings/string_view.h"
+#include <thread>
 #include <vector>
+
+#include "absl/strings/string_view.h"
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -23,7 +30,10 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "chat/v1/chat.pb.h"
+#include "absl/time/time.h"
+#include "cluster.h"
 #include "identity.h"
+#include "live_sessions.h"
 #include "outbox.h"
 #include "room.h"
 #include "store.h"
@@ -45,6 +55,14 @@ struct HubOptions {
   std::vector<grpc::ServerCompletionQueue*> fanout_queues;
   // The clock, in ms since the epoch (tests may replace it).
   std::function<int64_t()> now_ms;
+  // The other nodes (null: a single node). Not owned; must outlive the Hub's
+  // use of it (until Stop()).
+  Cluster* cluster = nullptr;
+  // How long messages after a gap wait for the missing ones to arrive by
+  // notification before they are read from the store.
+  absl::Duration gap_grace = absl::Milliseconds(50);
+  // How often expired sessions are looked for (they end within this).
+  absl::Duration expiry_check = absl::Milliseconds(250);
 };
 
 // The number of fan-out lanes `options` asks for (fanout_threads, or one per core).
@@ -64,19 +82,26 @@ struct HubStats {
 class Hub {
  public:
   Hub(Store* store, HubOptions options);
+  ~Hub();
   Hub(const Hub&) = delete;
   Hub& operator=(const Hub&) = delete;
 
-  // Loads the rooms; creates `lobby` if missing. Start-up only (blocks).
+  // Loads the rooms; creates `lobby` if missing; starts the Hub's thread.
+  // Start-up only (blocks).
   absl::Status Init();
+  // Joins the Hub's thread (after the gRPC server stopped). Idempotent.
+  void Stop();
 
   WriteKicker* kicker() { return kicker_.get(); }
+  LiveSessions& live() { return live_; }
+  Cluster* cluster() const { return options_.cluster; }
   // Stops the fan-out threads (after the gRPC server has stopped).
   void StopFanout() { kicker_->Stop(); }
   const HubOptions& options() const { return options_; }
   int64_t NowMs() const { return options_.now_ms(); }
 
   std::shared_ptr<Room> FindRoom(absl::string_view name) const;
+  std::shared_ptr<Room> FindRoomById(int64_t id) const;
   // INVALID_ARGUMENT for a bad name, NOT_FOUND for an unknown room.
   absl::StatusOr<std::shared_ptr<Room>> LookupRoom(absl::string_view name) const;
 
@@ -98,21 +123,34 @@ class Hub {
   void ReplayPage(const Room& room, int64_t after, int64_t up_to, int limit,
                   std::function<void(absl::StatusOr<std::vector<RoomFramePtr>>)> done);
 
+  // A session of this node joined or left a room (TryGoLive, RemoveMember
+  // said how its user's presence changed): the cluster hears of the user's
+  // first or last session here, and the room of their arrival or departure.
+  void MemberArrived(Room& room, const std::string& user, RoomPresence::Change change);
+  void MemberDeparted(Room& room, const std::string& user, RoomPresence::Change change);
+  // A member event to this node's subscribers of the room (unless the room is
+  // past its presence limit).
   void BroadcastMember(Room& room, const std::string& user, chat::v1::MemberEvent::Kind kind);
-  void BroadcastTyping(Room& room, const std::string& user, bool active);
+  // Typing to this node's subscribers; `local`: from a session here (the
+  // cluster hears of it too).
+  void BroadcastTyping(Room& room, const std::string& user, bool active, bool local = true);
 
-  // Live sessions and streams, for logout, expiry and shutdown.
+  // A room this node had not seen (created on another node, or a notification
+  // it missed): registered, and announced to every live session.
+  std::shared_ptr<Room> AdoptRoom(const RoomRecord& record);
+  // Stored messages (another node's commits): published in seq order; a gap
+  // is filled from the store. `to_fetch`: seqs to read from the store.
+  void PublishStored(const std::shared_ptr<Room>& room, const std::vector<StoredMessage>& messages,
+                     bool fetch_more);
+  // Something newer than `last_seq` exists in the room: if it has not been
+  // published after a short grace (the notification may be on its way), it is
+  // read from the store.
+  void NoteNewerThan(const std::shared_ptr<Room>& room, int64_t last_seq);
+
   uint64_t NextMemberId() { return next_member_id_.fetch_add(1) + 1; }
-  // False after Shutdown().
-  bool AddStream(const std::shared_ptr<Outbox>& outbox);
-  void RemoveStream(Outbox* outbox);
-  void AddSession(const std::shared_ptr<Session>& session);
-  void RemoveSession(Session* session);
-  // Ends every live session that uses this token (logout).
-  void KillSessionsWithToken(const std::string& token_hash, const std::string& reason);
   // Ends every live stream with UNAVAILABLE and refuses new ones.
-  void Shutdown();
-  bool shutting_down() const { return shutting_down_.load(); }
+  void Shutdown() { live_.Shutdown(); }
+  bool shutting_down() const { return live_.shutting_down(); }
 
   HubStats stats() const;
   // The counter an outbox of this kind reports its queued room frames to.
@@ -121,21 +159,33 @@ class Hub {
   }
 
  private:
+  // Registers a room (under rooms_mu_); false if its id is known already.
+  bool AddRoomLocked(const std::shared_ptr<Room>& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rooms_mu_);
+  // Reads the room's messages after its last published seq from the store and
+  // publishes them, page by page.
+  void CatchUp(const std::shared_ptr<Room>& room);
+  void CatchUpDone(int64_t room_id);
+  // The Hub's thread: gaps whose grace is over, expired sessions.
+  void Tick();
+
   Store* const store_;
   HubOptions options_;
   std::unique_ptr<WriteKicker> kicker_;
+  LiveSessions live_;
 
   mutable absl::Mutex rooms_mu_;
   absl::flat_hash_map<std::string, std::shared_ptr<Room>> rooms_ ABSL_GUARDED_BY(rooms_mu_);
+  absl::flat_hash_map<int64_t, std::shared_ptr<Room>> rooms_by_id_ ABSL_GUARDED_BY(rooms_mu_);
 
-  mutable absl::Mutex live_mu_;
-  absl::flat_hash_map<Outbox*, std::weak_ptr<Outbox>> streams_ ABSL_GUARDED_BY(live_mu_);
-  absl::flat_hash_map<Session*, std::weak_ptr<Session>> sessions_ ABSL_GUARDED_BY(live_mu_);
-  absl::flat_hash_map<std::string, absl::flat_hash_set<Session*>> sessions_by_token_
-      ABSL_GUARDED_BY(live_mu_);
+  absl::Mutex gaps_mu_;
+  // Rooms with something newer to publish, since when.
+  absl::flat_hash_map<int64_t, absl::Time> gaps_ ABSL_GUARDED_BY(gaps_mu_);
+  // Rooms being read from the store now.
+  absl::flat_hash_set<int64_t> catching_up_ ABSL_GUARDED_BY(gaps_mu_);
+  bool stopping_ ABSL_GUARDED_BY(gaps_mu_) = false;
+  std::thread ticker_;
 
   std::atomic<uint64_t> next_member_id_{0};
-  std::atomic<bool> shutting_down_{false};
   std::atomic<uint64_t> messages_stored_{0};
   std::atomic<uint64_t> duplicate_sends_{0};
   std::atomic<uint64_t> gateway_room_frames_{0};

@@ -23,38 +23,78 @@ int64_t Room::last_seq() const {
 
 int Room::member_count() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int>(user_counts_.size());
+  return static_cast<int>(presence_.count());
 }
 
 bool Room::presence_enabled() const {
   absl::MutexLock lock(&mu_);
-  return user_counts_.size() <= options_.presence_limit;
+  return presence_.count() <= options_.presence_limit;
 }
 
 void Room::Describe(chat::v1::Room* out) const {
   out->set_name(name_);
-  *out->mutable_created_at() =
-      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(created_at_ms_);
+  *out->mutable_created_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(created_at_ms_);
   out->set_created_by(created_by_);
   absl::MutexLock lock(&mu_);
   out->set_last_seq(last_seq_);
-  out->set_member_count(static_cast<int>(user_counts_.size()));
+  out->set_member_count(static_cast<int>(presence_.count()));
 }
 
-void Room::Publish(const RoomFramePtr& frame) {
+void Room::AdvanceLocked(const RoomFramePtr& frame) {
+  last_seq_ = frame->seq;
+  recent_.push_back(frame);
+  if (recent_.size() > options_.recent_frames) recent_.pop_front();
+}
+
+Room::Published Room::Publish(const RoomFramePtr& frame, std::function<void()> after) {
+  std::vector<Held> ready;
   std::shared_ptr<const SubscriberList> snapshot;
+  absl::MutexLock publishing(&publish_mu_);
   {
     absl::MutexLock lock(&mu_);
-    if (frame->seq != last_seq_ + 1) {
-      // The store promises per-room seq order; anything else is a bug there.
-      CHAT_LOG_ERROR("room", "room %s: published seq %d after %d", name_, frame->seq, last_seq_);
+    if (frame->seq <= last_seq_) {
+      snapshot = nullptr;  // delivered before
+    } else if (frame->seq > last_seq_ + 1) {
+      auto it = held_.find(frame->seq);
+      if (it == held_.end()) {
+        if (held_.size() >= options_.max_held) return Published::kWaiting;
+        it = held_.emplace(frame->seq, Held{frame, {}}).first;
+      }
+      if (after) it->second.after.push_back(std::move(after));
+      return Published::kWaiting;
+    } else {
+      ready.push_back(Held{frame, {}});
+      if (after) ready.back().after.push_back(std::move(after));
+      AdvanceLocked(frame);
+      // What waited for this one.
+      while (!held_.empty() && held_.begin()->first <= last_seq_ + 1) {
+        auto node = held_.extract(held_.begin());
+        if (node.key() == last_seq_ + 1) {
+          AdvanceLocked(node.mapped().frame);
+          ready.push_back(std::move(node.mapped()));
+        } else {
+          for (auto& fn : node.mapped().after) ready.front().after.push_back(std::move(fn));
+        }
+      }
+      snapshot = subscribers_;
     }
-    last_seq_ = std::max(last_seq_, frame->seq);
-    recent_.push_back(frame);
-    if (recent_.size() > options_.recent_frames) recent_.pop_front();
-    snapshot = subscribers_;
   }
-  for (const auto& sub : *snapshot) sub->OnRoomFrame(frame);
+  if (snapshot == nullptr) {
+    if (after) after();
+    return Published::kDuplicate;
+  }
+  for (const Held& h : ready) {
+    for (const auto& sub : *snapshot) sub->OnRoomFrame(h.frame);
+  }
+  for (Held& h : ready) {
+    for (auto& fn : h.after) fn();
+  }
+  return Published::kDelivered;
+}
+
+int64_t Room::waiting_for() const {
+  absl::MutexLock lock(&mu_);
+  return held_.empty() ? 0 : last_seq_ + 1;
 }
 
 void Room::Broadcast(const RoomFramePtr& frame) {
@@ -66,10 +106,10 @@ void Room::Broadcast(const RoomFramePtr& frame) {
   for (const auto& sub : *snapshot) sub->OnRoomFrame(frame);
 }
 
-Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_of_user) {
+Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, RoomPresence::Change* change) {
   absl::MutexLock lock(&mu_);
   *latest = last_seq_;
-  *first_of_user = false;
+  *change = {};
   int64_t pos = t.pos < 0 ? last_seq_ : t.pos;
   if (pos > last_seq_) return GoLive::kAhead;
   if (pos < last_seq_) {
@@ -86,10 +126,9 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_o
     size_t first = static_cast<size_t>(pos + 1 - recent_.front()->seq);
     for (size_t i = first; i < recent_.size(); ++i) t.subscriber->PushReplay(t.session, recent_[i]);
   }
-  // Present and subscribed from here: the next published frame is last_seq_ + 1.
+  // Present and subscribed from here: the next delivered frame is last_seq_ + 1.
   members_[t.member_id] = t.user;
-  int& count = user_counts_[t.user];
-  *first_of_user = (++count == 1);
+  *change = presence_.AddLocal(t.user);
   SubscribeLocked(t.subscriber);
   t.subscriber->AddRoom(id_, last_seq_);
 
@@ -98,30 +137,42 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, bool* first_o
   auto* joined = ev.mutable_joined();
   joined->set_room(name_);
   joined->set_latest_seq(last_seq_);
-  joined->set_member_count(static_cast<int>(user_counts_.size()));
-  joined->mutable_members()->Reserve(static_cast<int>(std::min(user_counts_.size(), options_.presence_limit)));
-  for (const auto& [user, n] : user_counts_) {
-    if (static_cast<size_t>(joined->members_size()) >= options_.presence_limit) break;
-    joined->add_members(user);
-  }
+  joined->set_member_count(static_cast<int>(presence_.count()));
+  for (std::string& user : presence_.List(options_.presence_limit)) joined->add_members(std::move(user));
   t.subscriber->PushEvent(t.session, ev, t.reply.request);
   return GoLive::kLive;
 }
 
-bool Room::RemoveMember(uint64_t member_id, const std::shared_ptr<RoomSubscriber>& subscriber) {
+RoomPresence::Change Room::RemoveMember(uint64_t member_id, const std::shared_ptr<RoomSubscriber>& subscriber) {
   absl::MutexLock lock(&mu_);
   auto it = members_.find(member_id);
-  if (it == members_.end()) return false;
-  bool last = false;
-  auto uc = user_counts_.find(it->second);
-  if (uc != user_counts_.end() && --uc->second <= 0) {
-    user_counts_.erase(uc);
-    last = true;
-  }
+  if (it == members_.end()) return {};
+  RoomPresence::Change change = presence_.RemoveLocal(it->second);
   members_.erase(it);
   subscriber->RemoveRoom(id_);
   UnsubscribeLocked(subscriber.get());
-  return last;
+  return change;
+}
+
+bool Room::AddRemoteMember(const std::string& node, const std::string& user) {
+  absl::MutexLock lock(&mu_);
+  return presence_.AddRemote(node, user);
+}
+
+bool Room::RemoveRemoteMember(const std::string& node, const std::string& user) {
+  absl::MutexLock lock(&mu_);
+  return presence_.RemoveRemote(node, user);
+}
+
+std::vector<std::string> Room::RemoveNode(const std::string& node) {
+  absl::MutexLock lock(&mu_);
+  return presence_.RemoveNode(node);
+}
+
+void Room::ReplaceRemoteMembers(const absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>& present,
+                                std::vector<std::string>* arrived, std::vector<std::string>* left) {
+  absl::MutexLock lock(&mu_);
+  presence_.ReplaceRemote(present, arrived, left);
 }
 
 void Room::SubscribeLocked(const std::shared_ptr<RoomSubscriber>& subscriber) {

@@ -203,6 +203,7 @@ void CoreServer::Shutdown(absl::Duration grace) {
     server_->Wait();
     hub_->StopFanout();
   }
+  if (hub_) hub_->Stop();
   if (accounts_) accounts_->Close();
   if (store_) store_->Close();
   CHAT_LOG_DEBUG("core", "store closed");

@@ -192,10 +192,10 @@ void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generatio
     return true;
   };
   int64_t latest = 0;
-  bool first_of_user = false;
-  switch (room->TryGoLive(ticket, &latest, &first_of_user)) {
+  RoomPresence::Change arrival;
+  switch (room->TryGoLive(ticket, &latest, &arrival)) {
     case Room::GoLive::kLive:
-      if (first_of_user) hub_->BroadcastMember(*room, identity_.user, chat::v1::MemberEvent::JOINED);
+      hub_->MemberArrived(*room, identity_.user, arrival);
       return;
     case Room::GoLive::kAbandoned:
       return;
@@ -243,9 +243,7 @@ void Session::HandleLeave(const ReplyTo& ref, const chat::v1::LeaveRequest& leav
     was_live = it->second.live;
     rooms_.erase(it);
   }
-  if (was_live && (*room)->RemoveMember(member_id_, outbox_)) {
-    hub_->BroadcastMember(**room, identity_.user, chat::v1::MemberEvent::LEFT);
-  }
+  if (was_live) hub_->MemberDeparted(**room, identity_.user, (*room)->RemoveMember(member_id_, outbox_));
   ServerEvent ev;
   ev.mutable_left()->set_room(leave.room());
   Reply(ref, std::move(ev));
@@ -376,9 +374,7 @@ void Session::Close() {
     drained_hook_ = nullptr;
   }
   for (const auto& room : live) {
-    if (room->RemoveMember(member_id_, outbox_)) {
-      hub_->BroadcastMember(*room, identity_.user, chat::v1::MemberEvent::LEFT);
-    }
+    hub_->MemberDeparted(*room, identity_.user, room->RemoveMember(member_id_, outbox_));
   }
 }
 

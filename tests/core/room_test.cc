@@ -100,9 +100,9 @@ class RoomTest : public ::testing::Test {
 
   Room::GoLive Join(const JoinTicket& t, bool* first = nullptr) {
     int64_t latest = 0;
-    bool first_of_user = false;
-    auto r = room_.TryGoLive(t, &latest, &first_of_user);
-    if (first != nullptr) *first = first_of_user;
+    core::RoomPresence::Change change;
+    auto r = room_.TryGoLive(t, &latest, &change);
+    if (first != nullptr) *first = change.anywhere;
     return r;
   }
 
@@ -147,7 +147,7 @@ TEST_F(RoomTest, AJoinFarBehindPagesAndOneAheadIsRefused) {
   for (int64_t s = 1; s <= 6; ++s) room_.Publish(Message(s));  // the ring keeps 3..6
   auto sub = std::make_shared<FakeSubscriber>();
   int64_t latest = 0;
-  bool first = false;
+  core::RoomPresence::Change first;
   EXPECT_EQ(room_.TryGoLive(Ticket(sub, "ann", 1, /*pos=*/1), &latest, &first), Room::GoLive::kNeedPage);
   EXPECT_EQ(latest, 6);
   JoinTicket small = Ticket(sub, "ann", 1, /*pos=*/3);
@@ -180,15 +180,69 @@ TEST_F(RoomTest, PresenceCountsUsersNotSessionsAndAStreamStaysUntilItsLastSessio
   EXPECT_EQ(room_.member_count(), 1);
   room_.Publish(Message(1));
   EXPECT_THAT(gateway->frames(), ElementsAre(1));  // once per stream
-  EXPECT_FALSE(room_.RemoveMember(1, gateway));  // ann still has a session here
+  EXPECT_FALSE(room_.RemoveMember(1, gateway).anywhere);  // ann still has a session here
   room_.Publish(Message(2));
   EXPECT_THAT(gateway->frames(), ElementsAre(1, 2));
-  EXPECT_TRUE(room_.RemoveMember(2, gateway));  // her last
-  EXPECT_FALSE(room_.RemoveMember(2, gateway));  // not a member any more
+  EXPECT_TRUE(room_.RemoveMember(2, gateway).anywhere);  // her last
+  EXPECT_FALSE(room_.RemoveMember(2, gateway).here);    // not a member any more
   EXPECT_EQ(gateway->removed(), 2);
   room_.Publish(Message(3));
   EXPECT_THAT(gateway->frames(), ElementsAre(1, 2));
   EXPECT_EQ(room_.member_count(), 0);
+}
+
+TEST_F(RoomTest, MessagesFromSeveralSourcesAreDeliveredOnceInSeqOrder) {
+  auto sub = std::make_shared<FakeSubscriber>();
+  ASSERT_EQ(Join(Ticket(sub, "ann", 1)), Room::GoLive::kLive);
+  std::vector<int> acks;
+  // 3 overtakes 2 (another node's notification is late): held, acked later.
+  EXPECT_EQ(room_.Publish(Message(1), [&] { acks.push_back(1); }), Room::Published::kDelivered);
+  EXPECT_EQ(room_.Publish(Message(3), [&] { acks.push_back(3); }), Room::Published::kWaiting);
+  EXPECT_EQ(room_.waiting_for(), 2);
+  EXPECT_THAT(sub->frames(), ElementsAre(1));
+  EXPECT_THAT(acks, ElementsAre(1));
+  EXPECT_EQ(room_.Publish(Message(3)), Room::Published::kWaiting);  // the notification of 3, still held
+  EXPECT_EQ(room_.Publish(Message(2)), Room::Published::kDelivered);
+  EXPECT_THAT(sub->frames(), ElementsAre(1, 2, 3));
+  EXPECT_THAT(acks, ElementsAre(1, 3));
+  EXPECT_EQ(room_.waiting_for(), 0);
+  // The same message twice (this node's commit and its notification): once,
+  // and the second's ack runs at once.
+  EXPECT_EQ(room_.Publish(Message(2), [&] { acks.push_back(2); }), Room::Published::kDuplicate);
+  EXPECT_THAT(acks, ElementsAre(1, 3, 2));
+  EXPECT_THAT(sub->frames(), ElementsAre(1, 2, 3));
+  EXPECT_EQ(room_.last_seq(), 3);
+}
+
+TEST_F(RoomTest, MembersOfOtherNodesCountAndArriveOrLeaveOnce) {
+  auto sub = std::make_shared<FakeSubscriber>();
+  int64_t latest = 0;
+  core::RoomPresence::Change c;
+  ASSERT_EQ(room_.TryGoLive(Ticket(sub, "ann", 1), &latest, &c), Room::GoLive::kLive);
+  EXPECT_TRUE(c.here);
+  EXPECT_TRUE(c.anywhere);
+  EXPECT_TRUE(room_.AddRemoteMember("node-b", "bob"));   // new anywhere: JOINED due
+  EXPECT_FALSE(room_.AddRemoteMember("node-c", "bob"));  // on two nodes
+  EXPECT_FALSE(room_.AddRemoteMember("node-b", "ann"));  // ann is here already
+  EXPECT_EQ(room_.member_count(), 2);
+  auto sub2 = std::make_shared<FakeSubscriber>();
+  ASSERT_EQ(room_.TryGoLive(Ticket(sub2, "bob", 2), &latest, &c), Room::GoLive::kLive);
+  EXPECT_TRUE(c.here);       // the cluster must hear of bob here
+  EXPECT_FALSE(c.anywhere);  // but nobody sees him arrive again
+  auto joined = sub2->events().back().joined();
+  EXPECT_THAT(joined.members(), ElementsAre("ann", "bob"));
+  EXPECT_EQ(joined.member_count(), 2);
+  EXPECT_FALSE(room_.RemoveMember(2, sub2).anywhere);  // still on node-b and node-c
+  EXPECT_FALSE(room_.RemoveRemoteMember("node-b", "bob"));
+  EXPECT_THAT(room_.RemoveNode("node-c"), ElementsAre("bob"));  // gone everywhere: LEFT due
+  EXPECT_TRUE(room_.RemoveNode("node-b").empty());  // ann is still here
+  EXPECT_EQ(room_.member_count(), 1);
+  std::vector<std::string> arrived, left;
+  room_.ReplaceRemoteMembers({{"node-d", {"dan", "ann"}}}, &arrived, &left);
+  EXPECT_THAT(arrived, ElementsAre("dan"));
+  EXPECT_TRUE(left.empty());
+  room_.ReplaceRemoteMembers({}, &arrived, &left);
+  EXPECT_THAT(left, ElementsAre("dan"));
 }
 
 class BigRoomTest : public RoomTest {

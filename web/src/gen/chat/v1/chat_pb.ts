@@ -18,7 +18,7 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEigAEKBFJvb20SDAoEbmFtZRgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgDIAEoAxIUCgxtZW1iZXJfY291bnQYBCABKAUSEgoKY3JlYXRlZF9ieRgFIAEoCSKGAQoHTWVzc2FnZRIMCgRyb29tGAEgASgJEgsKA3NlcRgCIAEoAxIOCgZhdXRob3IYAyABKAkSDAoEdGV4dBgEIAEoCRIrCgdzZW50X2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jbGllbnRfbXNnX2lkGAYgASgJIiEKEUNyZWF0ZVJvb21SZXF1ZXN0EgwKBG5hbWUYASABKAkiHgoOR2V0Um9vbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSISChBMaXN0Um9vbXNSZXF1ZXN0IjEKEUxpc3RSb29tc1Jlc3BvbnNlEhwKBXJvb21zGAEgAygLMg0uY2hhdC52MS5Sb29tIkcKElNlbmRNZXNzYWdlUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBHRleHQYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCSJLChNTZW5kTWVzc2FnZVJlc3BvbnNlEiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIosBChFHZXRIaXN0b3J5UmVxdWVzdBIMCgRyb29tGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABINCgVsaW1pdBgEIAEoBRIkCgVvcmRlchgFIAEoDjIVLmNoYXQudjEuSGlzdG9yeU9yZGVyQggKBmN1cnNvciJYChJHZXRIaXN0b3J5UmVzcG9uc2USDAoEcm9vbRgBIAEoCRIiCghtZXNzYWdlcxgCIAMoCzIQLmNoYXQudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgDIAEoCCJBCgtKb2luUmVxdWVzdBIMCgRyb29tGAEgASgJEhYKCXNpbmNlX3NlcRgCIAEoA0gAiAEBQgwKCl9zaW5jZV9zZXEiHAoMTGVhdmVSZXF1ZXN0EgwKBHJvb20YASABKAkiQAoLU2VuZFJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR0ZXh0GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkiLQoNVHlwaW5nUmVxdWVzdBIMCgRyb29tGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCIcCgtQaW5nUmVxdWVzdBINCgVub25jZRgBIAEoAyL6AgoLQ2xpZW50RXZlbnQSCwoDcmVmGAEgASgJEiQKBGpvaW4YAiABKAsyFC5jaGF0LnYxLkpvaW5SZXF1ZXN0SAASJgoFbGVhdmUYAyABKAsyFS5jaGF0LnYxLkxlYXZlUmVxdWVzdEgAEiQKBHNlbmQYBCABKAsyFC5jaGF0LnYxLlNlbmRSZXF1ZXN0SAASKAoGdHlwaW5nGAUgASgLMhYuY2hhdC52MS5UeXBpbmdSZXF1ZXN0SAASJAoEcGluZxgGIAEoCzIULmNoYXQudjEuUGluZ1JlcXVlc3RIABItCgdoaXN0b3J5GAcgASgLMhouY2hhdC52MS5HZXRIaXN0b3J5UmVxdWVzdEgAEi8KCmxpc3Rfcm9vbXMYCCABKAsyGS5jaGF0LnYxLkxpc3RSb29tc1JlcXVlc3RIABIxCgtjcmVhdGVfcm9vbRgJIAEoCzIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3RIAEIHCgVldmVudCJRCgZKb2luZWQSDAoEcm9vbRgBIAEoCRIPCgdtZW1iZXJzGAIgAygJEhIKCmxhdGVzdF9zZXEYAyABKAMSFAoMbWVtYmVyX2NvdW50GAQgASgFIhQKBExlZnQSDAoEcm9vbRgBIAEoCSKGAQoLTWVtYmVyRXZlbnQSDAoEcm9vbRgBIAEoCRIMCgR1c2VyGAIgASgJEicKBGtpbmQYAyABKA4yGS5jaGF0LnYxLk1lbWJlckV2ZW50LktpbmQiMgoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASCgoGSk9JTkVEEAESCAoETEVGVBACIjkKC1R5cGluZ0V2ZW50EgwKBHJvb20YASABKAkSDAoEdXNlchgCIAEoCRIOCgZhY3RpdmUYAyABKAgiSgoDQWNrEgwKBHJvb20YASABKAkSFQoNY2xpZW50X21zZ19pZBgCIAEoCRILCgNzZXEYAyABKAMSEQoJZHVwbGljYXRlGAQgASgIIqkDCgVFcnJvchIhCgRjb2RlGAEgASgOMhMuY2hhdC52MS5FcnJvci5Db2RlEg8KB21lc3NhZ2UYAiABKAkSDQoFZXZlbnQYAyABKAkSFQoNY2xpZW50X21zZ19pZBgEIAEoCRIMCgRyb29tGAUgASgJIrcCCgRDb2RlEgYKAk9LEAASDQoJQ0FOQ0VMTEVEEAESCwoHVU5LTk9XThACEhQKEElOVkFMSURfQVJHVU1FTlQQAxIVChFERUFETElORV9FWENFRURFRBAEEg0KCU5PVF9GT1VORBAFEhIKDkFMUkVBRFlfRVhJU1RTEAYSFQoRUEVSTUlTU0lPTl9ERU5JRUQQBxIWChJSRVNPVVJDRV9FWEhBVVNURUQQCBIXChNGQUlMRURfUFJFQ09ORElUSU9OEAkSCwoHQUJPUlRFRBAKEhAKDE9VVF9PRl9SQU5HRRALEhEKDVVOSU1QTEVNRU5URUQQDBIMCghJTlRFUk5BTBANEg8KC1VOQVZBSUxBQkxFEA4SDQoJREFUQV9MT1NTEA8SEwoPVU5BVVRIRU5USUNBVEVEEBAiFQoEUG9uZxINCgVub25jZRgBIAEoAyLZAwoLU2VydmVyRXZlbnQSCwoDcmVmGAEgASgJEiEKBmpvaW5lZBgCIAEoCzIPLmNoYXQudjEuSm9pbmVkSAASHQoEbGVmdBgDIAEoCzINLmNoYXQudjEuTGVmdEgAEiMKB21lc3NhZ2UYBCABKAsyEC5jaGF0LnYxLk1lc3NhZ2VIABImCgZtZW1iZXIYBSABKAsyFC5jaGF0LnYxLk1lbWJlckV2ZW50SAASJgoGdHlwaW5nGAYgASgLMhQuY2hhdC52MS5UeXBpbmdFdmVudEgAEhsKA2FjaxgHIAEoCzIMLmNoYXQudjEuQWNrSAASHwoFZXJyb3IYCCABKAsyDi5jaGF0LnYxLkVycm9ySAASHQoEcG9uZxgJIAEoCzINLmNoYXQudjEuUG9uZ0gAEi4KB2hpc3RvcnkYCiABKAsyGy5jaGF0LnYxLkdldEhpc3RvcnlSZXNwb25zZUgAEisKBXJvb21zGAsgASgLMhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZUgAEh0KBHJvb20YDCABKAsyDS5jaGF0LnYxLlJvb21IABIkCgViYXRjaBgNIAEoCzITLmNoYXQudjEuRXZlbnRCYXRjaEgAQgcKBWV2ZW50IjIKCkV2ZW50QmF0Y2gSJAoGZXZlbnRzGAEgAygLMhQuY2hhdC52MS5TZXJ2ZXJFdmVudCI+CgtTZXNzaW9uT3BlbhINCgV0b2tlbhgBIAEoCRIMCgRwZWVyGAIgASgJEhIKCmd1ZXN0X25hbWUYAyABKAkiDgoMU2Vzc2lvbkNsb3NlIqoBCglHYXRld2F5VXASDwoHc2Vzc2lvbhgBIAEoBBIkCgRvcGVuGAIgASgLMhQuY2hhdC52MS5TZXNzaW9uT3BlbkgAEiUKBWV2ZW50GAMgASgLMhQuY2hhdC52MS5DbGllbnRFdmVudEgAEiYKBWNsb3NlGAQgASgLMhUuY2hhdC52MS5TZXNzaW9uQ2xvc2VIABIPCgdyZXF1ZXN0GAUgASgEQgYKBGl0ZW0iHQoNU2Vzc2lvbk9wZW5lZBIMCgR1c2VyGAEgASgJIkIKDVNlc3Npb25DbG9zZWQSIQoEY29kZRgBIAEoDjITLmNoYXQudjEuRXJyb3IuQ29kZRIOCgZyZWFzb24YAiABKAkisgEKC0dhdGV3YXlEb3duEg8KB3Nlc3Npb24YASABKAQSKAoGb3BlbmVkGAIgASgLMhYuY2hhdC52MS5TZXNzaW9uT3BlbmVkSAASKAoGY2xvc2VkGAMgASgLMhYuY2hhdC52MS5TZXNzaW9uQ2xvc2VkSAASJQoFZXZlbnQYBCABKAsyFC5jaGF0LnYxLlNlcnZlckV2ZW50SAASDwoHcmVxdWVzdBgFIAEoBEIGCgRpdGVtIjUKD1JlZ2lzdGVyUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSIkChBSZWdpc3RlclJlc3BvbnNlEhAKCHVzZXJuYW1lGAEgASgJIjIKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJgCg1Mb2dpblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHVzZXJuYW1lGAMgASgJIg8KDUxvZ291dFJlcXVlc3QiEAoOTG9nb3V0UmVzcG9uc2UiDwoNV2hvQW1JUmVxdWVzdCJhCg5XaG9BbUlSZXNwb25zZRIQCgh1c2VybmFtZRgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVndWVzdBgDIAEoCCptCgxIaXN0b3J5T3JkZXISHQoZSElTVE9SWV9PUkRFUl9VTlNQRUNJRklFRBAAEh4KGkhJU1RPUllfT1JERVJfTkVXRVNUX0ZJUlNUEAESHgoaSElTVE9SWV9PUkRFUl9PTERFU1RfRklSU1QQAjKJAwoLQ2hhdFNlcnZpY2USNwoKQ3JlYXRlUm9vbRIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRIxCgdHZXRSb29tEhcuY2hhdC52MS5HZXRSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJICgtTZW5kTWVzc2FnZRIbLmNoYXQudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GhwuY2hhdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEkUKCkdldEhpc3RvcnkSGi5jaGF0LnYxLkdldEhpc3RvcnlSZXF1ZXN0GhsuY2hhdC52MS5HZXRIaXN0b3J5UmVzcG9uc2USOQoHQ29ubmVjdBIULmNoYXQudjEuQ2xpZW50RXZlbnQaFC5jaGF0LnYxLlNlcnZlckV2ZW50KAEwATJJCg5HYXRld2F5U2VydmljZRI3CgdHYXRld2F5EhIuY2hhdC52MS5HYXRld2F5VXAaFC5jaGF0LnYxLkdhdGV3YXlEb3duKAEwATL8AQoLQXV0aFNlcnZpY2USPwoIUmVnaXN0ZXISGC5jaGF0LnYxLlJlZ2lzdGVyUmVxdWVzdBoZLmNoYXQudjEuUmVnaXN0ZXJSZXNwb25zZRI2CgVMb2dpbhIVLmNoYXQudjEuTG9naW5SZXF1ZXN0GhYuY2hhdC52MS5Mb2dpblJlc3BvbnNlEjkKBkxvZ291dBIWLmNoYXQudjEuTG9nb3V0UmVxdWVzdBoXLmNoYXQudjEuTG9nb3V0UmVzcG9uc2USOQoGV2hvQW1JEhYuY2hhdC52MS5XaG9BbUlSZXF1ZXN0GhcuY2hhdC52MS5XaG9BbUlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEigAEKBFJvb20SDAoEbmFtZRgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgDIAEoAxIUCgxtZW1iZXJfY291bnQYBCABKAUSEgoKY3JlYXRlZF9ieRgFIAEoCSKGAQoHTWVzc2FnZRIMCgRyb29tGAEgASgJEgsKA3NlcRgCIAEoAxIOCgZhdXRob3IYAyABKAkSDAoEdGV4dBgEIAEoCRIrCgdzZW50X2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jbGllbnRfbXNnX2lkGAYgASgJIiEKEUNyZWF0ZVJvb21SZXF1ZXN0EgwKBG5hbWUYASABKAkiHgoOR2V0Um9vbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSISChBMaXN0Um9vbXNSZXF1ZXN0IjEKEUxpc3RSb29tc1Jlc3BvbnNlEhwKBXJvb21zGAEgAygLMg0uY2hhdC52MS5Sb29tIkcKElNlbmRNZXNzYWdlUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBHRleHQYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCSJLChNTZW5kTWVzc2FnZVJlc3BvbnNlEiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIosBChFHZXRIaXN0b3J5UmVxdWVzdBIMCgRyb29tGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABINCgVsaW1pdBgEIAEoBRIkCgVvcmRlchgFIAEoDjIVLmNoYXQudjEuSGlzdG9yeU9yZGVyQggKBmN1cnNvciJYChJHZXRIaXN0b3J5UmVzcG9uc2USDAoEcm9vbRgBIAEoCRIiCghtZXNzYWdlcxgCIAMoCzIQLmNoYXQudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgDIAEoCCJBCgtKb2luUmVxdWVzdBIMCgRyb29tGAEgASgJEhYKCXNpbmNlX3NlcRgCIAEoA0gAiAEBQgwKCl9zaW5jZV9zZXEiHAoMTGVhdmVSZXF1ZXN0EgwKBHJvb20YASABKAkiQAoLU2VuZFJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR0ZXh0GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkiLQoNVHlwaW5nUmVxdWVzdBIMCgRyb29tGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCIcCgtQaW5nUmVxdWVzdBINCgVub25jZRgBIAEoAyL6AgoLQ2xpZW50RXZlbnQSCwoDcmVmGAEgASgJEiQKBGpvaW4YAiABKAsyFC5jaGF0LnYxLkpvaW5SZXF1ZXN0SAASJgoFbGVhdmUYAyABKAsyFS5jaGF0LnYxLkxlYXZlUmVxdWVzdEgAEiQKBHNlbmQYBCABKAsyFC5jaGF0LnYxLlNlbmRSZXF1ZXN0SAASKAoGdHlwaW5nGAUgASgLMhYuY2hhdC52MS5UeXBpbmdSZXF1ZXN0SAASJAoEcGluZxgGIAEoCzIULmNoYXQudjEuUGluZ1JlcXVlc3RIABItCgdoaXN0b3J5GAcgASgLMhouY2hhdC52MS5HZXRIaXN0b3J5UmVxdWVzdEgAEi8KCmxpc3Rfcm9vbXMYCCABKAsyGS5jaGF0LnYxLkxpc3RSb29tc1JlcXVlc3RIABIxCgtjcmVhdGVfcm9vbRgJIAEoCzIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3RIAEIHCgVldmVudCJRCgZKb2luZWQSDAoEcm9vbRgBIAEoCRIPCgdtZW1iZXJzGAIgAygJEhIKCmxhdGVzdF9zZXEYAyABKAMSFAoMbWVtYmVyX2NvdW50GAQgASgFIhQKBExlZnQSDAoEcm9vbRgBIAEoCSKGAQoLTWVtYmVyRXZlbnQSDAoEcm9vbRgBIAEoCRIMCgR1c2VyGAIgASgJEicKBGtpbmQYAyABKA4yGS5jaGF0LnYxLk1lbWJlckV2ZW50LktpbmQiMgoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASCgoGSk9JTkVEEAESCAoETEVGVBACIjkKC1R5cGluZ0V2ZW50EgwKBHJvb20YASABKAkSDAoEdXNlchgCIAEoCRIOCgZhY3RpdmUYAyABKAgiSgoDQWNrEgwKBHJvb20YASABKAkSFQoNY2xpZW50X21zZ19pZBgCIAEoCRILCgNzZXEYAyABKAMSEQoJZHVwbGljYXRlGAQgASgIIqkDCgVFcnJvchIhCgRjb2RlGAEgASgOMhMuY2hhdC52MS5FcnJvci5Db2RlEg8KB21lc3NhZ2UYAiABKAkSDQoFZXZlbnQYAyABKAkSFQoNY2xpZW50X21zZ19pZBgEIAEoCRIMCgRyb29tGAUgASgJIrcCCgRDb2RlEgYKAk9LEAASDQoJQ0FOQ0VMTEVEEAESCwoHVU5LTk9XThACEhQKEElOVkFMSURfQVJHVU1FTlQQAxIVChFERUFETElORV9FWENFRURFRBAEEg0KCU5PVF9GT1VORBAFEhIKDkFMUkVBRFlfRVhJU1RTEAYSFQoRUEVSTUlTU0lPTl9ERU5JRUQQBxIWChJSRVNPVVJDRV9FWEhBVVNURUQQCBIXChNGQUlMRURfUFJFQ09ORElUSU9OEAkSCwoHQUJPUlRFRBAKEhAKDE9VVF9PRl9SQU5HRRALEhEKDVVOSU1QTEVNRU5URUQQDBIMCghJTlRFUk5BTBANEg8KC1VOQVZBSUxBQkxFEA4SDQoJREFUQV9MT1NTEA8SEwoPVU5BVVRIRU5USUNBVEVEEBAiFQoEUG9uZxINCgVub25jZRgBIAEoAyKHBAoLU2VydmVyRXZlbnQSCwoDcmVmGAEgASgJEiEKBmpvaW5lZBgCIAEoCzIPLmNoYXQudjEuSm9pbmVkSAASHQoEbGVmdBgDIAEoCzINLmNoYXQudjEuTGVmdEgAEiMKB21lc3NhZ2UYBCABKAsyEC5jaGF0LnYxLk1lc3NhZ2VIABImCgZtZW1iZXIYBSABKAsyFC5jaGF0LnYxLk1lbWJlckV2ZW50SAASJgoGdHlwaW5nGAYgASgLMhQuY2hhdC52MS5UeXBpbmdFdmVudEgAEhsKA2FjaxgHIAEoCzIMLmNoYXQudjEuQWNrSAASHwoFZXJyb3IYCCABKAsyDi5jaGF0LnYxLkVycm9ySAASHQoEcG9uZxgJIAEoCzINLmNoYXQudjEuUG9uZ0gAEi4KB2hpc3RvcnkYCiABKAsyGy5jaGF0LnYxLkdldEhpc3RvcnlSZXNwb25zZUgAEisKBXJvb21zGAsgASgLMhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZUgAEh0KBHJvb20YDCABKAsyDS5jaGF0LnYxLlJvb21IABIkCgViYXRjaBgNIAEoCzITLmNoYXQudjEuRXZlbnRCYXRjaEgAEiwKDHJvb21fY2hhbmdlZBgOIAEoCzIULmNoYXQudjEuUm9vbUNoYW5nZWRIAEIHCgVldmVudCJ+CgtSb29tQ2hhbmdlZBInCgRraW5kGAEgASgOMhkuY2hhdC52MS5Sb29tQ2hhbmdlZC5LaW5kEhsKBHJvb20YAiABKAsyDS5jaGF0LnYxLlJvb20iKQoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASCwoHQ1JFQVRFRBABIjIKCkV2ZW50QmF0Y2gSJAoGZXZlbnRzGAEgAygLMhQuY2hhdC52MS5TZXJ2ZXJFdmVudCI+CgtTZXNzaW9uT3BlbhINCgV0b2tlbhgBIAEoCRIMCgRwZWVyGAIgASgJEhIKCmd1ZXN0X25hbWUYAyABKAkiDgoMU2Vzc2lvbkNsb3NlIqoBCglHYXRld2F5VXASDwoHc2Vzc2lvbhgBIAEoBBIkCgRvcGVuGAIgASgLMhQuY2hhdC52MS5TZXNzaW9uT3BlbkgAEiUKBWV2ZW50GAMgASgLMhQuY2hhdC52MS5DbGllbnRFdmVudEgAEiYKBWNsb3NlGAQgASgLMhUuY2hhdC52MS5TZXNzaW9uQ2xvc2VIABIPCgdyZXF1ZXN0GAUgASgEQgYKBGl0ZW0iHQoNU2Vzc2lvbk9wZW5lZBIMCgR1c2VyGAEgASgJIkIKDVNlc3Npb25DbG9zZWQSIQoEY29kZRgBIAEoDjITLmNoYXQudjEuRXJyb3IuQ29kZRIOCgZyZWFzb24YAiABKAkisgEKC0dhdGV3YXlEb3duEg8KB3Nlc3Npb24YASABKAQSKAoGb3BlbmVkGAIgASgLMhYuY2hhdC52MS5TZXNzaW9uT3BlbmVkSAASKAoGY2xvc2VkGAMgASgLMhYuY2hhdC52MS5TZXNzaW9uQ2xvc2VkSAASJQoFZXZlbnQYBCABKAsyFC5jaGF0LnYxLlNlcnZlckV2ZW50SAASDwoHcmVxdWVzdBgFIAEoBEIGCgRpdGVtIjUKD1JlZ2lzdGVyUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSIkChBSZWdpc3RlclJlc3BvbnNlEhAKCHVzZXJuYW1lGAEgASgJIjIKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJgCg1Mb2dpblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHVzZXJuYW1lGAMgASgJIg8KDUxvZ291dFJlcXVlc3QiEAoOTG9nb3V0UmVzcG9uc2UiDwoNV2hvQW1JUmVxdWVzdCJhCg5XaG9BbUlSZXNwb25zZRIQCgh1c2VybmFtZRgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVndWVzdBgDIAEoCCptCgxIaXN0b3J5T3JkZXISHQoZSElTVE9SWV9PUkRFUl9VTlNQRUNJRklFRBAAEh4KGkhJU1RPUllfT1JERVJfTkVXRVNUX0ZJUlNUEAESHgoaSElTVE9SWV9PUkRFUl9PTERFU1RfRklSU1QQAjKJAwoLQ2hhdFNlcnZpY2USNwoKQ3JlYXRlUm9vbRIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRIxCgdHZXRSb29tEhcuY2hhdC52MS5HZXRSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJICgtTZW5kTWVzc2FnZRIbLmNoYXQudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GhwuY2hhdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEkUKCkdldEhpc3RvcnkSGi5jaGF0LnYxLkdldEhpc3RvcnlSZXF1ZXN0GhsuY2hhdC52MS5HZXRIaXN0b3J5UmVzcG9uc2USOQoHQ29ubmVjdBIULmNoYXQudjEuQ2xpZW50RXZlbnQaFC5jaGF0LnYxLlNlcnZlckV2ZW50KAEwATJJCg5HYXRld2F5U2VydmljZRI3CgdHYXRld2F5EhIuY2hhdC52MS5HYXRld2F5VXAaFC5jaGF0LnYxLkdhdGV3YXlEb3duKAEwATL8AQoLQXV0aFNlcnZpY2USPwoIUmVnaXN0ZXISGC5jaGF0LnYxLlJlZ2lzdGVyUmVxdWVzdBoZLmNoYXQudjEuUmVnaXN0ZXJSZXNwb25zZRI2CgVMb2dpbhIVLmNoYXQudjEuTG9naW5SZXF1ZXN0GhYuY2hhdC52MS5Mb2dpblJlc3BvbnNlEjkKBkxvZ291dBIWLmNoYXQudjEuTG9nb3V0UmVxdWVzdBoXLmNoYXQudjEuTG9nb3V0UmVzcG9uc2USOQoGV2hvQW1JEhYuY2hhdC52MS5XaG9BbUlSZXF1ZXN0GhcuY2hhdC52MS5XaG9BbUlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message chat.v1.Room
@@ -908,6 +908,15 @@ export type ServerEvent = Message$1<"chat.v1.ServerEvent"> & {
      */
     value: EventBatch;
     case: "batch";
+  } | {
+    /**
+     * A room was created (on any chat-core node). Every live session gets it,
+     * whatever rooms it is in.
+     *
+     * @generated from field: chat.v1.RoomChanged room_changed = 14;
+     */
+    value: RoomChanged;
+    case: "roomChanged";
   } | { case: undefined; value?: undefined };
 };
 
@@ -917,6 +926,49 @@ export type ServerEvent = Message$1<"chat.v1.ServerEvent"> & {
  */
 export const ServerEventSchema: GenMessage<ServerEvent> = /*@__PURE__*/
   messageDesc(file_chat_v1_chat, 23);
+
+/**
+ * @generated from message chat.v1.RoomChanged
+ */
+export type RoomChanged = Message$1<"chat.v1.RoomChanged"> & {
+  /**
+   * @generated from field: chat.v1.RoomChanged.Kind kind = 1;
+   */
+  kind: RoomChanged_Kind;
+
+  /**
+   * @generated from field: chat.v1.Room room = 2;
+   */
+  room?: Room | undefined;
+};
+
+/**
+ * Describes the message chat.v1.RoomChanged.
+ * Use `create(RoomChangedSchema)` to create a new message.
+ */
+export const RoomChangedSchema: GenMessage<RoomChanged> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 24);
+
+/**
+ * @generated from enum chat.v1.RoomChanged.Kind
+ */
+export enum RoomChanged_Kind {
+  /**
+   * @generated from enum value: KIND_UNSPECIFIED = 0;
+   */
+  KIND_UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: CREATED = 1;
+   */
+  CREATED = 1,
+}
+
+/**
+ * Describes the enum chat.v1.RoomChanged.Kind.
+ */
+export const RoomChanged_KindSchema: GenEnum<RoomChanged_Kind> = /*@__PURE__*/
+  enumDesc(file_chat_v1_chat, 24, 0);
 
 /**
  * Events in the order they happened, as if each had come in its own message.
@@ -935,7 +987,7 @@ export type EventBatch = Message$1<"chat.v1.EventBatch"> & {
  * Use `create(EventBatchSchema)` to create a new message.
  */
 export const EventBatchSchema: GenMessage<EventBatch> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 24);
+  messageDesc(file_chat_v1_chat, 25);
 
 /**
  * @generated from message chat.v1.SessionOpen
@@ -968,7 +1020,7 @@ export type SessionOpen = Message$1<"chat.v1.SessionOpen"> & {
  * Use `create(SessionOpenSchema)` to create a new message.
  */
 export const SessionOpenSchema: GenMessage<SessionOpen> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 25);
+  messageDesc(file_chat_v1_chat, 26);
 
 /**
  * @generated from message chat.v1.SessionClose
@@ -981,7 +1033,7 @@ export type SessionClose = Message$1<"chat.v1.SessionClose"> & {
  * Use `create(SessionCloseSchema)` to create a new message.
  */
 export const SessionCloseSchema: GenMessage<SessionClose> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 26);
+  messageDesc(file_chat_v1_chat, 27);
 
 /**
  * @generated from message chat.v1.GatewayUp
@@ -1033,7 +1085,7 @@ export type GatewayUp = Message$1<"chat.v1.GatewayUp"> & {
  * Use `create(GatewayUpSchema)` to create a new message.
  */
 export const GatewayUpSchema: GenMessage<GatewayUp> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 27);
+  messageDesc(file_chat_v1_chat, 28);
 
 /**
  * @generated from message chat.v1.SessionOpened
@@ -1050,7 +1102,7 @@ export type SessionOpened = Message$1<"chat.v1.SessionOpened"> & {
  * Use `create(SessionOpenedSchema)` to create a new message.
  */
 export const SessionOpenedSchema: GenMessage<SessionOpened> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 28);
+  messageDesc(file_chat_v1_chat, 29);
 
 /**
  * @generated from message chat.v1.SessionClosed
@@ -1072,7 +1124,7 @@ export type SessionClosed = Message$1<"chat.v1.SessionClosed"> & {
  * Use `create(SessionClosedSchema)` to create a new message.
  */
 export const SessionClosedSchema: GenMessage<SessionClosed> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 29);
+  messageDesc(file_chat_v1_chat, 30);
 
 /**
  * @generated from message chat.v1.GatewayDown
@@ -1122,7 +1174,7 @@ export type GatewayDown = Message$1<"chat.v1.GatewayDown"> & {
  * Use `create(GatewayDownSchema)` to create a new message.
  */
 export const GatewayDownSchema: GenMessage<GatewayDown> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 30);
+  messageDesc(file_chat_v1_chat, 31);
 
 /**
  * @generated from message chat.v1.RegisterRequest
@@ -1148,7 +1200,7 @@ export type RegisterRequest = Message$1<"chat.v1.RegisterRequest"> & {
  * Use `create(RegisterRequestSchema)` to create a new message.
  */
 export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 31);
+  messageDesc(file_chat_v1_chat, 32);
 
 /**
  * @generated from message chat.v1.RegisterResponse
@@ -1165,7 +1217,7 @@ export type RegisterResponse = Message$1<"chat.v1.RegisterResponse"> & {
  * Use `create(RegisterResponseSchema)` to create a new message.
  */
 export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 32);
+  messageDesc(file_chat_v1_chat, 33);
 
 /**
  * @generated from message chat.v1.LoginRequest
@@ -1187,7 +1239,7 @@ export type LoginRequest = Message$1<"chat.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 33);
+  messageDesc(file_chat_v1_chat, 34);
 
 /**
  * @generated from message chat.v1.LoginResponse
@@ -1216,7 +1268,7 @@ export type LoginResponse = Message$1<"chat.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 34);
+  messageDesc(file_chat_v1_chat, 35);
 
 /**
  * @generated from message chat.v1.LogoutRequest
@@ -1229,7 +1281,7 @@ export type LogoutRequest = Message$1<"chat.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 35);
+  messageDesc(file_chat_v1_chat, 36);
 
 /**
  * @generated from message chat.v1.LogoutResponse
@@ -1242,7 +1294,7 @@ export type LogoutResponse = Message$1<"chat.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 36);
+  messageDesc(file_chat_v1_chat, 37);
 
 /**
  * @generated from message chat.v1.WhoAmIRequest
@@ -1255,7 +1307,7 @@ export type WhoAmIRequest = Message$1<"chat.v1.WhoAmIRequest"> & {
  * Use `create(WhoAmIRequestSchema)` to create a new message.
  */
 export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 37);
+  messageDesc(file_chat_v1_chat, 38);
 
 /**
  * @generated from message chat.v1.WhoAmIResponse
@@ -1282,7 +1334,7 @@ export type WhoAmIResponse = Message$1<"chat.v1.WhoAmIResponse"> & {
  * Use `create(WhoAmIResponseSchema)` to create a new message.
  */
 export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 38);
+  messageDesc(file_chat_v1_chat, 39);
 
 /**
  * @generated from enum chat.v1.HistoryOrder

@@ -1,0 +1,109 @@
+#include "live_sessions.h"
+
+#include "absl/status/status.h"
+#include "chat/log.h"
+#include "session.h"
+
+namespace chat::core {
+
+bool LiveSessions::AddStream(const std::shared_ptr<Outbox>& outbox) {
+  absl::MutexLock lock(&mu_);
+  if (shutting_down_) return false;
+  streams_[outbox.get()] = outbox;
+  return true;
+}
+
+void LiveSessions::RemoveStream(Outbox* outbox) {
+  absl::MutexLock lock(&mu_);
+  streams_.erase(outbox);
+}
+
+void LiveSessions::AddSession(const std::shared_ptr<Session>& session) {
+  absl::MutexLock lock(&mu_);
+  sessions_[session.get()] = session;
+  if (!session->identity().token_hash.empty()) by_token_[session->identity().token_hash].insert(session.get());
+}
+
+void LiveSessions::RemoveSession(Session* session) {
+  absl::MutexLock lock(&mu_);
+  if (sessions_.erase(session) == 0) return;
+  const std::string& hash = session->identity().token_hash;
+  if (hash.empty()) return;
+  auto it = by_token_.find(hash);
+  if (it == by_token_.end()) return;
+  it->second.erase(session);
+  if (it->second.empty()) by_token_.erase(it);
+}
+
+void LiveSessions::KillSessionsWithToken(const std::string& token_hash, const std::string& reason) {
+  std::vector<std::shared_ptr<Session>> doomed;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_token_.find(token_hash);
+    if (it == by_token_.end()) return;
+    for (Session* s : it->second) {
+      if (auto sp = sessions_[s].lock()) doomed.push_back(std::move(sp));
+    }
+  }
+  for (auto& s : doomed) s->Kill(absl::UnauthenticatedError(reason));
+}
+
+int LiveSessions::KillExpired(int64_t now_ms) {
+  std::vector<std::shared_ptr<Session>> doomed;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [ptr, weak] : sessions_) {
+      int64_t expires = ptr->identity().expires_at_ms;
+      if (expires == 0 || expires > now_ms) continue;
+      if (auto sp = weak.lock()) doomed.push_back(std::move(sp));
+    }
+  }
+  for (auto& s : doomed) s->Kill(absl::UnauthenticatedError("session token expired; log in again"));
+  return static_cast<int>(doomed.size());
+}
+
+std::vector<std::shared_ptr<Outbox>> LiveSessions::StreamsLocked() const {
+  std::vector<std::shared_ptr<Outbox>> out;
+  out.reserve(streams_.size());
+  for (const auto& [ptr, weak] : streams_) {
+    if (auto sp = weak.lock()) out.push_back(std::move(sp));
+  }
+  return out;
+}
+
+void LiveSessions::PushToAll(const chat::v1::ServerEvent& event) {
+  std::vector<std::shared_ptr<Outbox>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    streams = StreamsLocked();
+  }
+  for (auto& s : streams) s->PushEvent(0, event);
+}
+
+void LiveSessions::Shutdown() {
+  std::vector<std::shared_ptr<Outbox>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    shutting_down_ = true;
+    streams = StreamsLocked();
+  }
+  CHAT_LOG_INFO("hub", "shutting down: ending %d streams", static_cast<int>(streams.size()));
+  for (auto& s : streams) s->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
+}
+
+bool LiveSessions::shutting_down() const {
+  absl::MutexLock lock(&mu_);
+  return shutting_down_;
+}
+
+int64_t LiveSessions::sessions() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(sessions_.size());
+}
+
+int64_t LiveSessions::streams() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int64_t>(streams_.size());
+}
+
+}  // namespace chat::core
