@@ -373,8 +373,9 @@ HubStats Hub::stats() const {
   s.duplicate_sends = duplicate_sends_.load();
   s.gateway_room_frames = gateway_room_frames_.load();
   s.connect_room_frames = connect_room_frames_.load();
-  s.live_sessions = live_.sessions();
-  s.live_streams = live_.streams();
+  LiveSessions::Counts live = live_.counts();
+  s.live_sessions = live.sessions;
+  s.live_streams = live.streams;
   return s;
 }
 

@@ -96,14 +96,9 @@ bool LiveSessions::shutting_down() const {
   return shutting_down_;
 }
 
-int64_t LiveSessions::sessions() const {
+LiveSessions::Counts LiveSessions::counts() const {
   absl::MutexLock lock(&mu_);
-  return static_cast<int64_t>(sessions_.size());
-}
-
-int64_t LiveSessions::streams() const {
-  absl::MutexLock lock(&mu_);
-  return static_cast<int64_t>(streams_.size());
+  return Counts{static_cast<int64_t>(sessions_.size()), static_cast<int64_t>(streams_.size())};
 }
 
 }  // namespace chat::core

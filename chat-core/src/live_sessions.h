@@ -42,8 +42,11 @@ class LiveSessions {
   void Shutdown();
   bool shutting_down() const;
 
-  int64_t sessions() const;
-  int64_t streams() const;
+  struct Counts {
+    int64_t sessions = 0;
+    int64_t streams = 0;
+  };
+  Counts counts() const;
 
  private:
   std::vector<std::shared_ptr<Outbox>> StreamsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
