@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <utility>
 #include <vector>
 
@@ -41,15 +42,19 @@ class ResultTask : public WriteTask {
  public:
   explicit ResultTask(StoreCallback<T> done) : done_(std::move(done)) {}
   void Complete(const absl::Status& commit_status) final {
-    if (!commit_status.ok() && result_.ok()) {
+    if (!result_.has_value()) {
+      // Refused, or cut off by a rollback before its turn: the batch's status.
+      done_(commit_status.ok() ? absl::InternalError("not applied") : commit_status);
+    } else if (!commit_status.ok() && result_->ok()) {
       done_(commit_status);
     } else {
-      done_(std::move(result_));
+      done_(std::move(*result_));
     }
   }
 
  protected:
-  absl::StatusOr<T> result_ = absl::InternalError("not applied");
+  // Set by Apply.
+  std::optional<absl::StatusOr<T>> result_;
 
  private:
   StoreCallback<T> done_;
