@@ -4,9 +4,14 @@
 // everything that queued up while the previous commit ran in one transaction
 // (group commit); reader threads own read connections (WAL readers never block the
 // writer). With path ":memory:" there is one connection and reads run on the writer
-// thread. A checkpoint thread copies the WAL back into the database file in
-// the background (the writer never waits for it). Lifetime: Open() returns it ready; Close() (or the destructor) drains the
-// queues and joins the threads; no callback runs after that.
+// thread. A checkpoint thread copies the WAL back into the database file in the
+// background (the writer never waits for it). Each of these threads is a
+// WorkerPool over a WorkQueue (work_queue.h). Callbacks of writes run on the
+// writer thread, callbacks of reads on a reader thread.
+// Lifetime: OpenSqliteStore() returns it ready; Close() (or the destructor) drains
+// the queues and joins the threads; no callback runs after that. The behaviour
+// every Store shares is in store.h; its files are named in the SqliteStore row
+// of docs/architecture.md.
 #ifndef CHAT_CORE_SRC_SQLITE_STORE_H_
 #define CHAT_CORE_SRC_SQLITE_STORE_H_
 
@@ -31,13 +36,16 @@ struct SqliteStoreOptions {
   // WAL pages after which a background checkpoint copies them into the
   // database (SQLite's auto-checkpoint mark, moved off the commit path).
   int checkpoint_pages = 1000;
+  // How long a transaction waits for a lock another process holds on the file
+  // before its writes fail with UNAVAILABLE.
+  int busy_timeout_ms = 5000;
 };
 
 // Opens (creating and migrating as needed) the database. Errors name the path and
 // SQLite's reason: unwritable directory, not a database, newer schema, ...
 absl::StatusOr<std::unique_ptr<Store>> OpenSqliteStore(const SqliteStoreOptions& options);
 
-// The schema version this build creates and understands.
+// The schema version this build creates and understands (sqlite_schema.cc).
 int SqliteSchemaVersion();
 
 }  // namespace chat::core

@@ -1,12 +1,26 @@
 // The store: durable rooms, messages and accounts behind one small interface, so
-// the embedded SQLite store and a later PostgreSQL or Redis store are two
-// implementations of the same thing. No SQL appears outside an implementation.
+// the embedded SQLite store and a PostgreSQL store are two implementations of the
+// same thing. No SQL appears outside an implementation. The behaviour written
+// here is the contract; tests/core/store_conformance.h checks it on every
+// implementation.
 //
-// Threading: every method is thread-safe and non-blocking except Open-time loads
-// (LoadRooms, LoadSessions), which run once at start-up. Callbacks run on a store
-// thread; they must be short and must not call back into the store synchronously
-// and wait. Lifetime: owned by the server; Close() drains queued work, runs the
-// remaining callbacks, and no callback runs after it returns.
+// Threading: every method is thread-safe. LoadRooms and LoadSessions block
+// (start-up loads); every other method returns at once and answers through
+// `done`, which is called exactly once:
+//  - for a call the store accepts, later, on a thread of the store, never inside
+//    the call (so never on the calling thread, unless that is a store thread);
+//  - for a call refused before any work is done (store closed or overloaded:
+//    UNAVAILABLE; a bad argument: INVALID_ARGUMENT), possibly on the calling
+//    thread before the method returns. So a caller must not hold, while calling,
+//    a lock that its `done` takes.
+// Callbacks must be short: they must not block on the store (wait for another
+// callback) and must not call Close().
+// Lifetime: owned by the server; Close() (or destruction) completes the work
+// already accepted, runs its callbacks, and no callback runs after it returns.
+//
+// Errors, in every method: UNAVAILABLE for what may pass (closed, overloaded, a
+// lock held too long elsewhere, disk full, I/O), DATA_LOSS for a damaged
+// database, INTERNAL for anything else. A write that fails stored nothing.
 #ifndef CHAT_CORE_SRC_STORE_H_
 #define CHAT_CORE_SRC_STORE_H_
 
@@ -88,38 +102,76 @@ struct SessionRecord {
 template <typename T>
 using StoreCallback = std::function<void(absl::StatusOr<T>)>;
 
+// Threading: thread-safe; callbacks on the store's threads (see the top of this
+// file). Lifetime: owned by the server; no callback runs after Close() returns.
 class Store {
  public:
   virtual ~Store() = default;
 
-  // Start-up loads, synchronous.
+  // Every room, in creation order, each with last_seq = its highest stored seq
+  // (0 when it has none). Blocks.
   virtual absl::StatusOr<std::vector<RoomRecord>> LoadRooms() = 0;
-  // Unexpired, unrevoked sessions (expired ones are deleted).
+  // Deletes the sessions that expired (expires_at_ms <= now_ms) or were revoked,
+  // for good, and returns the others, each with its user's username. Blocks.
   virtual absl::StatusOr<std::vector<SessionRecord>> LoadSessions(int64_t now_ms) = 0;
 
-  // ALREADY_EXISTS if the name is taken.
+  // A new room: a fresh id (> 0), the given name, created_at_ms = now_ms,
+  // created_by, last_seq 0; stored before done runs. ALREADY_EXISTS if a room
+  // has this name (names compare byte for byte).
   virtual void CreateRoom(const std::string& name, const std::string& created_by, int64_t now_ms,
                           StoreCallback<RoomRecord> done) = 0;
 
-  // Assigns the room's next seq, commits (group commit), then calls done. For one
-  // room, done is called in seq order on one thread, and only after the message
-  // is durable (or with an error, in which case nothing was stored).
+  // Stores a message with its room's next seq. The seqs of a room are 1, 2, 3...
+  // with no gap and no repeat, across restarts; rooms count independently, and a
+  // failed or duplicate append uses no seq.
+  //  - Durable before done: done runs with OK only once the message is committed;
+  //    a store opened on the same database after that (even while this one runs)
+  //    finds it.
+  //  - Order: for one room, done calls run in seq order, one at a time; and of
+  //    two appends to one room where the second is called after the first
+  //    returned, the first gets the lower seq.
+  //  - Idempotency: with a non-empty client_msg_id, when (room, author,
+  //    client_msg_id) is already stored, nothing is stored and done gets the
+  //    original message (its seq, text and sent_at_ms) with duplicate = true,
+  //    across restarts too, and also when the copies are in flight together
+  //    (exactly one is stored). An empty client_msg_id never deduplicates.
+  //  - The message in the result carries room_id, seq, author, text, sent_at_ms
+  //    and client_msg_id.
+  //  - NOT_FOUND if the room does not exist. UNAVAILABLE when the store's bound
+  //    on waiting appends is reached (SqliteStoreOptions::max_queued_writes).
   virtual void Append(AppendRequest request, StoreCallback<AppendResult> done) = 0;
 
-  // Range reads on a reader connection.
+  // One page of a room's history, in ascending seq, among the messages with
+  // seq <= max_seq (all when max_seq is 0):
+  //  - kLatest: the newest `limit`; kBefore: the newest `limit` with seq < cursor;
+  //    kAfter: the oldest `limit` with seq > cursor;
+  //  - has_more: more messages exist beyond the page in the direction of travel
+  //    (older for kLatest and kBefore, newer for kAfter), within max_seq.
+  // Sees every append whose done has run. An empty or unknown room gives an
+  // empty page (rooms are checked by the caller). INVALID_ARGUMENT if limit < 1.
   virtual void ReadHistory(const HistoryQuery& query, StoreCallback<HistoryPage> done) = 0;
 
   // Accounts. `username_key` is the case-folded username (uniqueness key).
+  // A new user with a fresh id (> 0); ALREADY_EXISTS if username_key is taken.
   virtual void CreateUser(const std::string& username, const std::string& username_key,
                           const std::string& password_hash, int64_t now_ms,
                           StoreCallback<UserRecord> done) = 0;
-  // NOT_FOUND if there is no such user.
+  // The user as created (id, username as given, password_hash); NOT_FOUND if
+  // there is no such user.
   virtual void FindUser(const std::string& username_key, StoreCallback<UserRecord> done) = 0;
+  // Stores a session (done gets true). Fails if user_id names no user or the
+  // token_hash is already stored.
   virtual void CreateSession(const SessionRecord& session, int64_t now_ms,
                              StoreCallback<bool> done) = 0;
+  // Revokes a session for good: true if one was revoked, false if there was none
+  // (unknown, or revoked before). LoadSessions never returns it again.
   virtual void RevokeSession(const std::string& token_hash, StoreCallback<bool> done) = 0;
 
-  // Drains queued work and stops the store's threads.
+  // Refuses every later call with UNAVAILABLE (the loads return it), completes
+  // the work accepted before (appends are committed as usual, not failed), runs
+  // its callbacks, and stops the store's threads; no callback runs after it
+  // returns. A call racing with Close is either accepted and completed before
+  // Close returns, or refused. Idempotent; a second caller waits for the first.
   virtual void Close() = 0;
 };
 

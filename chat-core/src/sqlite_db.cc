@@ -1,0 +1,97 @@
+#include "sqlite_db.h"
+
+#include <cstdlib>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "chat/log.h"
+
+namespace chat::core {
+namespace {
+
+constexpr char kLog[] = "store";
+
+}  // namespace
+
+absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
+  const char* msg = db != nullptr ? sqlite3_errmsg(db) : sqlite3_errstr(rc);
+  absl::StatusCode code = absl::StatusCode::kInternal;
+  int primary = rc & 0xff;
+  if (primary == SQLITE_FULL || primary == SQLITE_BUSY || primary == SQLITE_LOCKED ||
+      primary == SQLITE_IOERR) {
+    code = absl::StatusCode::kUnavailable;
+  } else if (primary == SQLITE_CORRUPT || primary == SQLITE_NOTADB) {
+    code = absl::StatusCode::kDataLoss;
+  }
+  return absl::Status(code, absl::StrCat(what, ": ", msg));
+}
+
+absl::Status SqliteStmt::Prepare(sqlite3* db, const char* sql) {
+  db_ = db;
+  int rc = sqlite3_prepare_v3(db, sql, -1, SQLITE_PREPARE_PERSISTENT, &stmt_, nullptr);
+  if (rc != SQLITE_OK) return SqliteError(db, rc, "prepare");
+  return absl::OkStatus();
+}
+
+SqliteConnection::~SqliteConnection() {
+  // Statements must be finalized before the connection closes.
+  stmts_.clear();
+  if (db_ != nullptr) sqlite3_close_v2(db_);
+}
+
+absl::Status SqliteConnection::Open(const std::string& path, const SqliteConnectionOptions& options) {
+  path_ = path;
+  int flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX;
+  if (options.create) flags |= SQLITE_OPEN_CREATE;
+  int rc = sqlite3_open_v2(path.c_str(), &db_, flags, nullptr);
+  if (rc != SQLITE_OK) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot open database ", path, ": ", sqlite3_errmsg(db_)));
+  }
+  sqlite3_extended_result_codes(db_, 1);
+  sqlite3_busy_timeout(db_, options.busy_timeout_ms);
+  // The first statement that reads the file tells a non-database apart.
+  absl::Status st = Exec("PRAGMA foreign_keys=ON");
+  if (st.ok() && path != ":memory:") {
+    st = Exec("PRAGMA journal_mode=WAL");
+  }
+  if (st.ok()) {
+    st = Exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
+  }
+  // 64 MiB of page cache per connection: the writer touches one B-tree leaf per
+  // active room per batch, and re-reading them from the OS costs more than RAM.
+  if (st.ok()) st = Exec("PRAGMA cache_size=-65536");
+  if (st.ok()) st = Exec("SELECT count(*) FROM sqlite_schema");
+  if (!st.ok()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot use database ", path, ": ", st.message()));
+  }
+  return absl::OkStatus();
+}
+
+absl::Status SqliteConnection::Exec(const char* sql) {
+  char* err = nullptr;
+  int rc = sqlite3_exec(db_, sql, nullptr, nullptr, &err);
+  if (rc != SQLITE_OK) {
+    std::string msg = err != nullptr ? err : sqlite3_errstr(rc);
+    sqlite3_free(err);
+    return SqliteError(nullptr, rc, msg);
+  }
+  return absl::OkStatus();
+}
+
+SqliteStmt& SqliteConnection::Get(const char* sql) {
+  auto it = stmts_.find(sql);
+  if (it != stmts_.end()) return *it->second;
+  auto stmt = std::make_unique<SqliteStmt>();
+  absl::Status st = stmt->Prepare(db_, sql);
+  if (!st.ok()) {
+    CHAT_LOG_ERROR(kLog, "cannot prepare \"%s\": %s", sql, st.message());
+    std::abort();
+  }
+  SqliteStmt& ref = *stmt;
+  stmts_.emplace(sql, std::move(stmt));
+  return ref;
+}
+
+}  // namespace chat::core

@@ -1,0 +1,229 @@
+#include "sqlite_queries.h"
+
+#include <algorithm>
+#include <climits>
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+
+namespace chat::core {
+namespace {
+
+// Steps a statement that returns no rows and resets it.
+absl::Status StepDone(SqliteStmt& s, absl::string_view what) {
+  int rc = s.Step();
+  s.Reset();
+  if (rc != SQLITE_DONE) return s.Error(rc, what);
+  return absl::OkStatus();
+}
+
+// Statements cached on their connection (the start-up ones below are not).
+const char kCreateRoom[] =
+    "INSERT INTO rooms (name, created_at_ms, created_by) VALUES (?1, ?2, ?3) "
+    "ON CONFLICT (name) DO NOTHING";
+const char kFindDuplicate[] =
+    "SELECT seq, text, sent_at_ms FROM messages WHERE room_id=?1 AND author=?2 AND "
+    "client_msg_id=?3 AND client_msg_id!=''";  // the last term lets SQLite use the partial index
+const char kInsertMessage[] =
+    "INSERT INTO messages (room_id, seq, author, text, sent_at_ms, client_msg_id) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6)";
+const char kCreateUser[] =
+    "INSERT INTO users (username, username_key, password_hash, created_at_ms) VALUES "
+    "(?1, ?2, ?3, ?4) ON CONFLICT (username_key) DO NOTHING";
+const char kCreateSession[] =
+    "INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES "
+    "(?1, ?2, ?3, ?4)";
+const char kRevokeSession[] = "DELETE FROM sessions WHERE token_hash=?1";
+const char kHistoryLatest[] =
+    "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND "
+    "seq<=?2 ORDER BY seq DESC LIMIT ?3";
+const char kHistoryBefore[] =
+    "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND "
+    "seq<=?2 AND seq<?4 ORDER BY seq DESC LIMIT ?3";
+const char kHistoryAfter[] =
+    "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND "
+    "seq<=?2 AND seq>?4 ORDER BY seq ASC LIMIT ?3";
+const char kFindUser[] = "SELECT id, username, password_hash FROM users WHERE username_key=?1";
+
+}  // namespace
+
+absl::Status LoadSeqCounters(WriterState& w) {
+  SqliteStmt s;
+  absl::Status p = s.Prepare(w.conn.db(),
+                             "SELECT r.id, (SELECT coalesce(max(seq),0) FROM messages m WHERE "
+                             "m.room_id=r.id) FROM rooms r");
+  if (!p.ok()) return p;
+  return s.EachRow([&] { w.last_seq[s.Int(0)] = s.Int(1); }, "load counters");
+}
+
+absl::StatusOr<std::vector<RoomRecord>> LoadRoomsOn(WriterState& w) {
+  SqliteStmt s;
+  absl::Status p =
+      s.Prepare(w.conn.db(), "SELECT id, name, created_at_ms, created_by FROM rooms ORDER BY id");
+  if (!p.ok()) return p;
+  std::vector<RoomRecord> out;
+  absl::Status st = s.EachRow(
+      [&] {
+        RoomRecord r{s.Int(0), s.Text(1), s.Int(2), s.Text(3), 0};
+        r.last_seq = w.last_seq[r.id];
+        out.push_back(std::move(r));
+      },
+      "load rooms");
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<std::vector<SessionRecord>> LoadSessionsOn(SqliteConnection& c, int64_t now_ms) {
+  SqliteStmt del;
+  absl::Status p =
+      del.Prepare(c.db(), "DELETE FROM sessions WHERE expires_at_ms<=?1 OR revoked!=0");
+  if (!p.ok()) return p;
+  del.Bind(1, now_ms);
+  if (absl::Status st = StepDone(del, "expire sessions"); !st.ok()) return st;
+  SqliteStmt s;
+  p = s.Prepare(c.db(),
+                "SELECT s.token_hash, s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN "
+                "users u ON u.id=s.user_id");
+  if (!p.ok()) return p;
+  std::vector<SessionRecord> out;
+  absl::Status st = s.EachRow(
+      [&] { out.push_back(SessionRecord{s.Text(0), s.Int(1), s.Text(2), s.Int(3)}); },
+      "load sessions");
+  if (!st.ok()) return st;
+  return out;
+}
+
+absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const std::string& name,
+                                        const std::string& created_by, int64_t now_ms) {
+  SqliteStmt& s = w.conn.Get(kCreateRoom);
+  s.Reset().Bind(1, name).Bind(2, now_ms).Bind(3, created_by);
+  if (absl::Status st = StepDone(s, "create room"); !st.ok()) return st;
+  if (sqlite3_changes(w.conn.db()) == 0) {
+    return absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists"));
+  }
+  RoomRecord r{sqlite3_last_insert_rowid(w.conn.db()), name, now_ms, created_by, 0};
+  // A rolled-back batch leaves an unused counter behind, which is harmless.
+  w.last_seq[r.id] = 0;
+  return r;
+}
+
+absl::StatusOr<AppendResult> AppendOn(WriterState& w, AppendRequest&& req) {
+  auto counter = w.last_seq.find(req.room_id);
+  if (counter == w.last_seq.end()) return absl::NotFoundError("room does not exist");
+  AppendResult r;
+  r.message.room_id = req.room_id;
+  r.message.author = req.author;
+  r.message.client_msg_id = req.client_msg_id;
+  if (!req.client_msg_id.empty()) {
+    SqliteStmt& s = w.conn.Get(kFindDuplicate);
+    s.Reset().Bind(1, req.room_id).Bind(2, req.author).Bind(3, req.client_msg_id);
+    int rc = s.Step();
+    if (rc == SQLITE_ROW) {
+      r.message.seq = s.Int(0);
+      r.message.text = s.Text(1);
+      r.message.sent_at_ms = s.Int(2);
+      r.duplicate = true;
+      s.Reset();
+      return r;
+    }
+    s.Reset();
+    if (rc != SQLITE_DONE) return s.Error(rc, "idempotency lookup");
+  }
+  w.SaveCounter(req.room_id);
+  int64_t seq = counter->second + 1;
+  SqliteStmt& ins = w.conn.Get(kInsertMessage);
+  ins.Reset()
+      .Bind(1, req.room_id)
+      .Bind(2, seq)
+      .Bind(3, req.author)
+      .Bind(4, req.text)
+      .Bind(5, req.sent_at_ms)
+      .Bind(6, req.client_msg_id);
+  if (absl::Status st = StepDone(ins, "append"); !st.ok()) return st;
+  counter->second = seq;
+  r.message.seq = seq;
+  r.message.text = std::move(req.text);
+  r.message.sent_at_ms = req.sent_at_ms;
+  return r;
+}
+
+absl::StatusOr<UserRecord> CreateUserOn(SqliteConnection& c, const std::string& username,
+                                        const std::string& username_key,
+                                        const std::string& password_hash, int64_t now_ms) {
+  SqliteStmt& s = c.Get(kCreateUser);
+  s.Reset().Bind(1, username).Bind(2, username_key).Bind(3, password_hash).Bind(4, now_ms);
+  if (absl::Status st = StepDone(s, "create user"); !st.ok()) return st;
+  if (sqlite3_changes(c.db()) == 0) {
+    return absl::AlreadyExistsError(absl::StrCat("username '", username, "' is taken"));
+  }
+  return UserRecord{sqlite3_last_insert_rowid(c.db()), username, password_hash};
+}
+
+absl::StatusOr<bool> CreateSessionOn(SqliteConnection& c, const SessionRecord& session,
+                                     int64_t now_ms) {
+  SqliteStmt& s = c.Get(kCreateSession);
+  s.Reset()
+      .BindBlob(1, session.token_hash)
+      .Bind(2, session.user_id)
+      .Bind(3, now_ms)
+      .Bind(4, session.expires_at_ms);
+  if (absl::Status st = StepDone(s, "create session"); !st.ok()) return st;
+  return true;
+}
+
+absl::StatusOr<bool> RevokeSessionOn(SqliteConnection& c, const std::string& token_hash) {
+  SqliteStmt& s = c.Get(kRevokeSession);
+  s.Reset().BindBlob(1, token_hash);
+  if (absl::Status st = StepDone(s, "revoke session"); !st.ok()) return st;
+  return sqlite3_changes(c.db()) > 0;
+}
+
+absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuery& q) {
+  const char* sql = q.direction == HistoryQuery::Direction::kLatest   ? kHistoryLatest
+                    : q.direction == HistoryQuery::Direction::kBefore ? kHistoryBefore
+                                                                      : kHistoryAfter;
+  SqliteStmt& s = c.Get(sql);
+  s.Reset()
+      .Bind(1, q.room_id)
+      .Bind(2, q.max_seq > 0 ? q.max_seq : INT64_MAX)
+      .Bind(3, static_cast<int64_t>(q.limit) + 1);
+  if (q.direction != HistoryQuery::Direction::kLatest) s.Bind(4, q.cursor);
+  HistoryPage page;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) {
+    if (static_cast<int>(page.messages.size()) == q.limit) {
+      page.has_more = true;
+      break;
+    }
+    StoredMessage m;
+    m.room_id = q.room_id;
+    m.seq = s.Int(0);
+    m.author = s.Text(1);
+    m.text = s.Text(2);
+    m.sent_at_ms = s.Int(3);
+    m.client_msg_id = s.Text(4);
+    page.messages.push_back(std::move(m));
+  }
+  s.Reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s.Error(rc, "history");
+  if (q.direction != HistoryQuery::Direction::kAfter) {
+    std::reverse(page.messages.begin(), page.messages.end());
+  }
+  return page;
+}
+
+absl::StatusOr<UserRecord> FindUserOn(SqliteConnection& c, const std::string& username_key) {
+  SqliteStmt& s = c.Get(kFindUser);
+  s.Reset().Bind(1, username_key);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) {
+    UserRecord u{s.Int(0), s.Text(1), s.Text(2)};
+    s.Reset();
+    return u;
+  }
+  s.Reset();
+  if (rc == SQLITE_DONE) return absl::NotFoundError("no such user");
+  return s.Error(rc, "find user");
+}
+
+}  // namespace chat::core

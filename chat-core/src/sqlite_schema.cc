@@ -1,0 +1,96 @@
+#include "sqlite_schema.h"
+
+#include <string>
+
+#include "absl/strings/str_cat.h"
+#include "chat/log.h"
+#include "sqlite_store.h"
+
+namespace chat::core {
+namespace {
+
+constexpr char kLog[] = "store";
+
+// Each entry migrates the schema from version i to i + 1. Entries are never
+// edited once released: databases in the field were made by them.
+const char* const kMigrations[] = {
+    // 1: rooms and messages.
+    R"sql(
+      CREATE TABLE rooms (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL DEFAULT ''
+      );
+      CREATE TABLE messages (
+        room_id INTEGER NOT NULL REFERENCES rooms(id),
+        seq INTEGER NOT NULL,
+        author TEXT NOT NULL,
+        text TEXT NOT NULL,
+        sent_at_ms INTEGER NOT NULL,
+        client_msg_id TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (room_id, seq)
+      ) WITHOUT ROWID;
+      CREATE UNIQUE INDEX messages_idempotency
+        ON messages (room_id, author, client_msg_id) WHERE client_msg_id != '';
+    )sql",
+    // 2: accounts.
+    R"sql(
+      CREATE TABLE users (
+        id INTEGER PRIMARY KEY,
+        username TEXT NOT NULL,
+        username_key TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL
+      );
+      CREATE TABLE sessions (
+        token_hash BLOB PRIMARY KEY,
+        user_id INTEGER NOT NULL REFERENCES users(id),
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE INDEX sessions_expiry ON sessions (expires_at_ms);
+    )sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+}  // namespace
+
+int SqliteSchemaVersion() { return kSchemaVersion; }
+
+absl::Status MigrateSqliteSchema(SqliteConnection& c) {
+  absl::Status st = c.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
+  if (!st.ok()) return st;
+  int version = 0;
+  {
+    SqliteStmt s;
+    if (auto p = s.Prepare(c.db(), "SELECT max(version) FROM schema_version"); !p.ok()) return p;
+    if (s.Step() == SQLITE_ROW) version = static_cast<int>(s.Int(0));
+  }
+  if (version > kSchemaVersion) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("database ", c.path(), " has schema version ", version,
+                     ", newer than this chat-core understands (", kSchemaVersion, ")"));
+  }
+  for (int v = version; v < kSchemaVersion; ++v) {
+    if (auto s = c.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
+    st = c.Exec(kMigrations[v]);
+    if (st.ok()) {
+      std::string bump = absl::StrCat("DELETE FROM schema_version; INSERT INTO schema_version VALUES (",
+                                      v + 1, ")");
+      st = c.Exec(bump.c_str());
+    }
+    if (st.ok()) st = c.Exec("COMMIT");
+    if (!st.ok()) {
+      c.Exec("ROLLBACK").IgnoreError();
+      return absl::FailedPreconditionError(
+          absl::StrCat("cannot migrate database ", c.path(), " to version ", v + 1, ": ",
+                       st.message()));
+    }
+    CHAT_LOG_INFO(kLog, "database %s migrated to schema version %d", c.path(), v + 1);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace chat::core

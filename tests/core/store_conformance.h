@@ -1,0 +1,44 @@
+// The Store conformance suite: typed GoogleTest suites over the Store interface
+// that every implementation must pass. They check the contract written in
+// chat-core/src/store.h, and nothing an implementation chooses for itself
+// (file layout, threads, SQL). Two parts, one header each:
+// store_conformance_messages.h (rooms, appends, idempotency, history) and
+// store_conformance_lifecycle.h (accounts, sessions, schema versions, errors,
+// overload, Close).
+//
+// To run it on an implementation, write a factory: a default-constructible
+// subclass of StoreConformanceFactory (store_conformance_fixture.h), and
+// instantiate the suite with it from a test file of its own, for example:
+//
+//   namespace chat::core::conformance {
+//   class PostgresStoreFactory : public StoreConformanceFactory {
+//     // SetUp(): a fresh database (UNAVAILABLE without a server: tests skip);
+//     // Open(): a PostgresStore on it; MakeOldSchemaDatabase(), MarkSchemaNewer(),
+//     // HoldWriteLock() (e.g. LOCK TABLE messages IN EXCLUSIVE MODE in a
+//     // transaction of its own).
+//   };
+//   INSTANTIATE_STORE_CONFORMANCE(PostgresStore, PostgresStoreFactory);
+//   }  // namespace chat::core::conformance
+//
+// store_conformance_sqlite_test.cc does this for SQLite. GoogleTest names the
+// tests <Prefix>/StoreConformance{Messages,Lifecycle}Test/0.<Test>; ctest
+// <Prefix>.<Test><Factory>.
+//
+// Threading: each test runs on the test thread and starts its own threads.
+// Lifetime: one factory object per test, made before it and destroyed after it
+// (it owns the test's database).
+#ifndef CHAT_TESTS_CORE_STORE_CONFORMANCE_H_
+#define CHAT_TESTS_CORE_STORE_CONFORMANCE_H_
+
+#include "store_conformance_fixture.h"    // the factory interface
+#include "store_conformance_lifecycle.h"  // accounts, sessions, schema, Close
+#include "store_conformance_messages.h"   // rooms, appends, idempotency, history
+
+// Runs both parts of the suite with `Factory`, naming the tests `Prefix/...`.
+// Use inside namespace chat::core::conformance.
+#define INSTANTIATE_STORE_CONFORMANCE(Prefix, Factory)                                      \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceMessagesTest,                      \
+                                 ::testing::Types<Factory>);                                 \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceLifecycleTest, ::testing::Types<Factory>)
+
+#endif  // CHAT_TESTS_CORE_STORE_CONFORMANCE_H_

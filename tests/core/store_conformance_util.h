@@ -1,0 +1,156 @@
+// Calling a Store from a test: each call's reply is awaited with a deadline
+// (a store that never answers fails the test instead of hanging it), and the
+// reply records how often and on which thread it came, so the suite can check
+// the threading half of the contract in store.h on every call.
+#ifndef CHAT_TESTS_CORE_STORE_CONFORMANCE_UTIL_H_
+#define CHAT_TESTS_CORE_STORE_CONFORMANCE_UTIL_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "gtest/gtest.h"
+#include "store.h"
+
+namespace chat::core::conformance {
+
+// Long enough for a loaded 2-core machine; a healthy store answers in
+// milliseconds.
+inline constexpr absl::Duration kReplyDeadline = absl::Seconds(30);
+
+// The reply of one asynchronous Store call.
+// Threading: thread-safe; the callback may run on any thread. Lifetime: the
+// callback shares the state, so a late reply finds it alive.
+template <typename T>
+class Reply {
+ public:
+  Reply() : state_(std::make_shared<State>()) {}
+
+  StoreCallback<T> Callback() const {
+    return [state = state_](absl::StatusOr<T> r) {
+      absl::MutexLock lock(&state->mu);
+      if (++state->calls == 1) {
+        state->result = std::move(r);
+        state->thread = std::this_thread::get_id();
+      }
+    };
+  }
+
+  // The first reply, or DEADLINE_EXCEEDED if none came in time.
+  absl::StatusOr<T> Wait() const {
+    absl::MutexLock lock(&state_->mu);
+    if (!state_->mu.AwaitWithTimeout(absl::Condition(state_.get(), &State::HasReply),
+                                     kReplyDeadline)) {
+      return absl::DeadlineExceededError("the store did not answer");
+    }
+    return *state_->result;
+  }
+
+  // Whether a reply has come (never blocks).
+  bool Arrived() const {
+    absl::MutexLock lock(&state_->mu);
+    return state_->calls > 0;
+  }
+  int calls() const {
+    absl::MutexLock lock(&state_->mu);
+    return state_->calls;
+  }
+  std::thread::id thread() const {
+    absl::MutexLock lock(&state_->mu);
+    return state_->thread;
+  }
+
+ private:
+  struct State {
+    bool HasReply() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) { return calls > 0; }
+    absl::Mutex mu;
+    int calls ABSL_GUARDED_BY(mu) = 0;
+    std::optional<absl::StatusOr<T>> result ABSL_GUARDED_BY(mu);
+    std::thread::id thread ABSL_GUARDED_BY(mu);
+  };
+  std::shared_ptr<State> state_;
+};
+
+// A refusal before any work may be answered on the calling thread; everything
+// else comes later on a thread of the store (store.h).
+inline bool MayAnswerInline(const absl::Status& st) {
+  return absl::IsUnavailable(st) || absl::IsInvalidArgument(st);
+}
+
+// Makes one call through `start` and waits for its reply, checking that it came
+// once and, unless it is a refusal, not on this thread.
+template <typename T, typename Start>
+absl::StatusOr<T> Call(Start start) {
+  Reply<T> reply;
+  start(reply.Callback());
+  absl::StatusOr<T> r = reply.Wait();
+  if (r.status().code() != absl::StatusCode::kDeadlineExceeded && !MayAnswerInline(r.status())) {
+    EXPECT_NE(reply.thread(), std::this_thread::get_id())
+        << "an accepted call was answered on the calling thread: " << r.status();
+  }
+  EXPECT_LE(reply.calls(), 1) << "the callback ran more than once";
+  return r;
+}
+
+inline absl::StatusOr<RoomRecord> CreateRoom(Store& s, const std::string& name,
+                                             const std::string& by = "tester",
+                                             int64_t now_ms = 1000) {
+  return Call<RoomRecord>([&](auto cb) { s.CreateRoom(name, by, now_ms, std::move(cb)); });
+}
+
+inline AppendRequest Message(int64_t room, const std::string& author, const std::string& text,
+                             const std::string& client_msg_id = "", int64_t sent_at_ms = 5000) {
+  return AppendRequest{room, author, text, sent_at_ms, client_msg_id};
+}
+
+inline absl::StatusOr<AppendResult> Append(Store& s, AppendRequest req) {
+  return Call<AppendResult>([&](auto cb) { s.Append(std::move(req), std::move(cb)); });
+}
+
+inline absl::StatusOr<AppendResult> Append(Store& s, int64_t room, const std::string& author,
+                                           const std::string& text,
+                                           const std::string& client_msg_id = "") {
+  return Append(s, Message(room, author, text, client_msg_id));
+}
+
+inline absl::StatusOr<HistoryPage> Read(Store& s, int64_t room, HistoryQuery::Direction dir,
+                                        int64_t cursor, int limit, int64_t max_seq = 0) {
+  HistoryQuery q;
+  q.room_id = room;
+  q.direction = dir;
+  q.cursor = cursor;
+  q.limit = limit;
+  q.max_seq = max_seq;
+  return Call<HistoryPage>([&](auto cb) { s.ReadHistory(q, std::move(cb)); });
+}
+
+// Every message of a room, oldest first.
+inline absl::StatusOr<HistoryPage> ReadAll(Store& s, int64_t room) {
+  return Read(s, room, HistoryQuery::Direction::kAfter, 0, 1 << 30);
+}
+
+inline std::vector<int64_t> Seqs(const HistoryPage& p) {
+  std::vector<int64_t> out;
+  for (const auto& m : p.messages) out.push_back(m.seq);
+  return out;
+}
+
+// 1, 2, ..., n.
+inline std::vector<int64_t> OneTo(int64_t n) {
+  std::vector<int64_t> out;
+  for (int64_t i = 1; i <= n; ++i) out.push_back(i);
+  return out;
+}
+
+}  // namespace chat::core::conformance
+
+#endif  // CHAT_TESTS_CORE_STORE_CONFORMANCE_UTIL_H_
