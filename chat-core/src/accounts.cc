@@ -133,6 +133,11 @@ void Accounts::RunHashJob(std::function<void()> job, std::function<void()> refus
   refused();
 }
 
+void Accounts::Forget(const std::string& token_hash) {
+  absl::MutexLock lock(&mu_);
+  sessions_.erase(token_hash);
+}
+
 std::string Accounts::HashToken(absl::string_view token) {
   unsigned char out[crypto_generichash_BYTES];
   crypto_generichash(out, sizeof out, reinterpret_cast<const unsigned char*>(token.data()),

@@ -105,6 +105,9 @@ class Accounts {
   // is stored.
   void Logout(const Identity& identity, std::function<void(absl::Status)> done);
 
+  // Drops a session revoked elsewhere (another node) from the cache.
+  void Forget(const std::string& token_hash);
+
   static std::string HashToken(absl::string_view token);
 
  private:

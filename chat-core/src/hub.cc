@@ -115,13 +115,16 @@ void Hub::CreateRoom(const std::string& name, const std::string& creator,
                      });
 }
 
-chat::v1::ListRoomsResponse Hub::ListRooms() const {
+std::vector<std::shared_ptr<Room>> Hub::Rooms() const {
   std::vector<std::shared_ptr<Room>> rooms;
-  {
-    absl::MutexLock lock(&rooms_mu_);
-    rooms.reserve(rooms_.size());
-    for (const auto& [name, room] : rooms_) rooms.push_back(room);
-  }
+  absl::MutexLock lock(&rooms_mu_);
+  rooms.reserve(rooms_.size());
+  for (const auto& [name, room] : rooms_) rooms.push_back(room);
+  return rooms;
+}
+
+chat::v1::ListRoomsResponse Hub::ListRooms() const {
+  std::vector<std::shared_ptr<Room>> rooms = Rooms();
   std::sort(rooms.begin(), rooms.end(), [](const auto& a, const auto& b) { return a->name() < b->name(); });
   chat::v1::ListRoomsResponse out;
   for (const auto& room : rooms) room->Describe(out.add_rooms());

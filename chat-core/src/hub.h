@@ -102,6 +102,8 @@ class Hub {
 
   std::shared_ptr<Room> FindRoom(absl::string_view name) const;
   std::shared_ptr<Room> FindRoomById(int64_t id) const;
+  // Every room this node knows.
+  std::vector<std::shared_ptr<Room>> Rooms() const;
   // INVALID_ARGUMENT for a bad name, NOT_FOUND for an unknown room.
   absl::StatusOr<std::shared_ptr<Room>> LookupRoom(absl::string_view name) const;
 

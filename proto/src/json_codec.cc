@@ -100,6 +100,19 @@ bool AppendString(absl::string_view s, std::string* out) {
   return true;
 }
 
+// `s` byte by byte, for text that is not valid UTF-8.
+void AppendBytes(absl::string_view s, std::string* out) {
+  out->push_back('"');
+  for (unsigned char c : s) {
+    if (c >= 0x20 && c < 0x7f && c != '"' && c != '\\') {
+      out->push_back(static_cast<char>(c));
+    } else {
+      AppendU16Escape(c, out);
+    }
+  }
+  out->push_back('"');
+}
+
 void AppendDigits(uint64_t v, int width, std::string* out) {
   char b[20];
   int k = 0;
@@ -649,6 +662,16 @@ absl::string_view ClientEventKind(const chat::v1::ClientEvent& event) {
     case E::EVENT_NOT_SET: return "";
   }
   return "";
+}
+
+std::string JsonQuote(absl::string_view s) {
+  std::string out;
+  out.reserve(s.size() + 2);
+  if (!AppendString(s, &out)) {
+    out.clear();
+    AppendBytes(s, &out);
+  }
+  return out;
 }
 
 }  // namespace chat

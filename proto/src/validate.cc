@@ -45,6 +45,17 @@ absl::Status ValidatePassword(absl::string_view password) {
   return absl::OkStatus();
 }
 
+void AppendUtf8(uint32_t cp, std::string* out) {
+  if (cp < 0x80) {
+    out->push_back(static_cast<char>(cp));
+    return;
+  }
+  int n = cp < 0x800 ? 2 : cp < 0x10000 ? 3 : 4;
+  static constexpr unsigned char kLead[] = {0, 0, 0xc0, 0xe0, 0xf0};
+  out->push_back(static_cast<char>(kLead[n] | (cp >> (6 * (n - 1)))));
+  for (int k = n - 2; k >= 0; --k) out->push_back(static_cast<char>(0x80 | ((cp >> (6 * k)) & 0x3f)));
+}
+
 int DecodeUtf8(absl::string_view s, size_t i, uint32_t* cp) {
   const size_t n = s.size();
   unsigned char c = static_cast<unsigned char>(s[i]);

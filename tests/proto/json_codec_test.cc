@@ -2,6 +2,7 @@
 // event they handle they must give exactly the library's result, and they must
 // hand everything they are unsure of to the library.
 #include "chat/json_codec.h"
+#include "chat/validate.h"
 
 #include <gtest/gtest.h>
 
@@ -16,21 +17,7 @@ namespace {
 
 std::string Utf8(uint32_t cp) {
   std::string s;
-  if (cp < 0x80) {
-    s.push_back(static_cast<char>(cp));
-  } else if (cp < 0x800) {
-    s.push_back(static_cast<char>(0xc0 | (cp >> 6)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else if (cp < 0x10000) {
-    s.push_back(static_cast<char>(0xe0 | (cp >> 12)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  } else {
-    s.push_back(static_cast<char>(0xf0 | (cp >> 18)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 12) & 0x3f)));
-    s.push_back(static_cast<char>(0x80 | ((cp >> 6) & 0x3f)));
-    s.push_back(static_cast<char>(0x80 | (cp & 0x3f)));
-  }
+  AppendUtf8(cp, &s);
   return s;
 }
 

@@ -239,6 +239,26 @@ absl::Status PgCluster::Restart() {
 
 absl::Status PgCluster::Kill() { return Script("kill").status(); }
 
+absl::StatusOr<std::string> NewTestDatabase() {
+  const char* dir = std::getenv("CHAT_TEST_PG_DIR");
+  if (dir == nullptr || *dir == '\0') {
+    auto cluster = SharedPgCluster();
+    if (!cluster.ok()) return cluster.status();
+    return (*cluster)->NewDatabase();
+  }
+  // The run's cluster: its URI from scripts/pg, a database of our own on it.
+  auto uri = RunCommand({SourceDir() + "/scripts/pg", "uri", dir});
+  if (uri.exit_code != 0) {
+    return absl::UnavailableError(absl::StrCat("no PostgreSQL running in ", dir, " (CHAT_TEST_PG_DIR): ", uri.err));
+  }
+  std::string admin(absl::StripAsciiWhitespace(uri.out));
+  static std::atomic<int> made{0};
+  std::string name = absl::StrCat("test_", getpid(), "_", ++made);
+  absl::StatusOr<std::string> created = PgQuery(admin, absl::StrCat("CREATE DATABASE ", name));
+  if (!created.ok()) return created.status();
+  return absl::StrCat(admin.substr(0, admin.rfind('/') + 1), name);
+}
+
 absl::StatusOr<PgCluster*> SharedPgCluster() {
   // Destroyed at exit, which tears the cluster down.
   static absl::StatusOr<std::unique_ptr<PgCluster>> cluster = PgCluster::Create();

@@ -73,6 +73,12 @@ class PgCluster {
 // or restart a cluster make their own with PgCluster::Create().
 absl::StatusOr<PgCluster*> SharedPgCluster();
 
+// A fresh empty database for a test, and its URI. With CHAT_TEST_PG_DIR set
+// (ctest does: one cluster for the whole run, started by the pg.ClusterUp
+// fixture), on the cluster running in that directory; otherwise on this
+// binary's SharedPgCluster().
+absl::StatusOr<std::string> NewTestDatabase();
+
 // Runs one SQL statement on a new connection (10 s connect timeout): the first
 // column of the first row, "" if there is none. For tests' own checks.
 absl::StatusOr<std::string> PgQuery(const std::string& uri, const std::string& sql);

@@ -35,6 +35,10 @@ bool EncodeServerEventFastPath(const chat::v1::ServerEvent& event, std::string* 
 // The name of the set oneof of a ClientEvent ("join", "send", ...), "" if none.
 absl::string_view ClientEventKind(const chat::v1::ClientEvent& event);
 
+// `s` as a JSON string literal, quotes included, escaped as protobuf does. A
+// byte that is not valid UTF-8 is written as \u00XX.
+std::string JsonQuote(absl::string_view s);
+
 }  // namespace chat
 
 #endif  // CHAT_PROTO_SRC_CHAT_JSON_CODEC_H_

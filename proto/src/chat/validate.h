@@ -37,6 +37,8 @@ bool IsValidUtf8(absl::string_view text);
 // is not valid UTF-8 (overlong forms, surrogates and values past U+10FFFF
 // included).
 int DecodeUtf8(absl::string_view s, size_t i, uint32_t* cp);
+// Appends code point `cp` (at most U+10FFFF) as UTF-8.
+void AppendUtf8(uint32_t cp, std::string* out);
 
 }  // namespace chat
 

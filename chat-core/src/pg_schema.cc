@@ -1,0 +1,185 @@
+#include "pg_schema.h"
+
+#include "absl/strings/str_cat.h"
+#include "chat/log.h"
+
+namespace chat::core {
+namespace {
+
+constexpr char kLog[] = "store";
+// pg_advisory_lock key of migrations ("chat" in ASCII).
+constexpr char kMigrationLock[] = "1667785076";
+
+// Each entry migrates the schema from version i to i + 1.
+const char* const kMigrations[] = {
+    // 1: rooms and messages, and the append that assigns seqs.
+    R"sql(
+      -- last_seq: the room's newest seq, the counter appends take the next from.
+      CREATE TABLE rooms (id BIGSERIAL PRIMARY KEY, name TEXT NOT NULL UNIQUE, created_at_ms BIGINT NOT NULL,
+                          created_by TEXT NOT NULL DEFAULT '', last_seq BIGINT NOT NULL DEFAULT 0);
+      CREATE TABLE messages (
+        room_id BIGINT NOT NULL,
+        seq BIGINT NOT NULL,
+        author TEXT NOT NULL,
+        text TEXT NOT NULL,
+        sent_at_ms BIGINT NOT NULL,
+        client_msg_id TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (room_id, seq)
+      );
+      CREATE UNIQUE INDEX messages_idempotency
+        ON messages (room_id, author, client_msg_id) WHERE client_msg_id <> '';
+
+      -- Appends a batch of messages (the arrays are parallel; no two share a
+      -- non-empty (room, author, client_msg_id)). Locks the rooms' rows in id
+      -- order, so appends to one room from any node take turns and the seq
+      -- stays gap-free; a message whose (room, author, client_msg_id) is
+      -- stored already is not stored again and answers with the original.
+      -- Returns one row per message, in order: its seq (0: no such room),
+      -- whether it was a duplicate, and for a duplicate the original's text
+      -- and sent_at_ms. Notifies chat_messages, per room, with the new
+      -- messages as JSON ({"r": room, "m": [[seq, author, text, sent_at_ms,
+      -- client_msg_id], ...]}; a message too big for a notification is
+      -- [seq] alone and read from the table), in chunks under 8000 bytes.
+      CREATE FUNCTION chat_append(p_rooms BIGINT[], p_authors TEXT[], p_texts TEXT[], p_sent BIGINT[],
+                                  p_cmids TEXT[])
+      RETURNS TABLE(seq BIGINT, dup BOOLEAN, text TEXT, sent_at_ms BIGINT)
+      LANGUAGE plpgsql AS $fn$
+      BEGIN
+        -- A statement of its own: what follows sees every commit made before
+        -- the locks were granted (READ COMMITTED takes a snapshot per statement).
+        PERFORM 1 FROM rooms r WHERE r.id = ANY(p_rooms) ORDER BY r.id FOR UPDATE;
+        RETURN QUERY
+        WITH input AS (
+          SELECT t.room_id, t.author, t.body, t.sent, t.cmid, t.i
+          FROM unnest(p_rooms, p_authors, p_texts, p_sent, p_cmids)
+            WITH ORDINALITY AS t(room_id, author, body, sent, cmid, i)
+        ), old AS (
+          SELECT x.i, m.seq, m.text, m.sent_at_ms FROM input x JOIN messages m
+            ON m.room_id = x.room_id AND m.author = x.author AND m.client_msg_id = x.cmid
+          WHERE x.cmid <> '' AND m.client_msg_id <> ''
+        ), fresh AS (
+          SELECT x.room_id, x.author, x.body, x.sent, x.cmid, x.i,
+                 r.last_seq + row_number() OVER (PARTITION BY x.room_id ORDER BY x.i) AS seq
+          FROM input x JOIN rooms r ON r.id = x.room_id
+          WHERE NOT EXISTS (SELECT 1 FROM old o WHERE o.i = x.i)
+        ), ins AS (
+          INSERT INTO messages (room_id, seq, author, text, sent_at_ms, client_msg_id)
+          SELECT f.room_id, f.seq, f.author, f.body, f.sent, f.cmid FROM fresh f
+        ), bump AS (
+          UPDATE rooms r SET last_seq = g.top
+          FROM (SELECT f.room_id, max(f.seq) AS top FROM fresh f GROUP BY f.room_id) g
+          WHERE r.id = g.room_id
+        ), elems AS (
+          SELECT f.room_id, f.seq,
+                 CASE WHEN length(j.v) <= 3900 THEN j.v ELSE json_build_array(f.seq)::text END AS v
+          FROM fresh f,
+               LATERAL (SELECT json_build_array(f.seq, f.author, f.body, f.sent, f.cmid)::text AS v) j
+        ), chunks AS (
+          -- Chunk k holds the elements ending in [4000k, 4000(k+1)): under 7900 bytes.
+          SELECT e.room_id, e.seq, e.v,
+                 (sum(length(e.v) + 1) OVER (PARTITION BY e.room_id ORDER BY e.seq)) / 4000 AS c
+          FROM elems e
+        ), notes AS (
+          SELECT pg_notify('chat_messages',
+                           '{"r":' || c.room_id || ',"m":[' || string_agg(c.v, ',' ORDER BY c.seq) || ']}')
+          FROM chunks c GROUP BY c.room_id, c.c
+        )
+        SELECT coalesce(f.seq, o.seq, 0::BIGINT), o.i IS NOT NULL, o.text, o.sent_at_ms
+        FROM input x LEFT JOIN fresh f ON f.i = x.i LEFT JOIN old o ON o.i = x.i
+        WHERE (SELECT count(*) FROM notes) >= 0
+        ORDER BY x.i;
+      END
+      $fn$;
+    )sql",
+    // 2: accounts.
+    R"sql(
+      CREATE TABLE users (
+        id BIGSERIAL PRIMARY KEY,
+        username TEXT NOT NULL,
+        username_key TEXT NOT NULL UNIQUE,
+        password_hash TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL
+      );
+      CREATE TABLE sessions (
+        token_hash BYTEA PRIMARY KEY,
+        user_id BIGINT NOT NULL REFERENCES users(id),
+        created_at_ms BIGINT NOT NULL,
+        expires_at_ms BIGINT NOT NULL
+      );
+      CREATE INDEX sessions_expiry ON sessions (expires_at_ms);
+    )sql",
+    // 3: the cluster: the nodes that beat (heartbeats in the database's own
+    // clock, so the nodes' clocks need not agree), who is in which room on
+    // which node, and failed logins shared by every node. Unlogged: after a
+    // crash of PostgreSQL the nodes write their presence again.
+    R"sql(
+      CREATE UNLOGGED TABLE nodes (
+        id TEXT PRIMARY KEY,
+        started_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp(),
+        heartbeat_at TIMESTAMPTZ NOT NULL DEFAULT clock_timestamp()
+      );
+      CREATE UNLOGGED TABLE presence (
+        node_id TEXT NOT NULL,
+        room_id BIGINT NOT NULL,
+        username TEXT NOT NULL,
+        PRIMARY KEY (node_id, room_id, username)
+      );
+      CREATE TABLE login_failures (
+        key TEXT NOT NULL,
+        at_ms BIGINT NOT NULL
+      );
+      CREATE INDEX login_failures_key ON login_failures (key, at_ms);
+    )sql",
+};
+constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
+
+}  // namespace
+
+int PgSchemaVersion() { return kSchemaVersion; }
+
+absl::StatusOr<std::vector<RoomRecord>> LoadPgRooms(PgConn& conn) {
+  auto r = conn.Exec("SELECT id, name, created_at_ms, created_by, last_seq FROM rooms ORDER BY id");
+  if (!r.ok()) return r.status();
+  std::vector<RoomRecord> rooms;
+  rooms.reserve(r->rows());
+  for (int i = 0; i < r->rows(); ++i) {
+    rooms.push_back(
+        RoomRecord{r->Int(i, 0), std::string(r->Text(i, 1)), r->Int(i, 2), std::string(r->Text(i, 3)), r->Int(i, 4)});
+  }
+  return rooms;
+}
+
+absl::Status MigratePg(PgConn& conn, int target) {
+  // Session-level: held across the migrations' own transactions, and released
+  // when this connection ends, even if this node dies half-way.
+  if (auto st = conn.Exec(absl::StrCat("SELECT pg_advisory_lock(", kMigrationLock, ")")); !st.ok()) {
+    return st.status();
+  }
+  absl::Status status = [&]() -> absl::Status {
+    auto created = conn.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INT NOT NULL)");
+    if (!created.ok()) return created.status();
+    auto current = conn.Exec("SELECT coalesce(max(version), 0) FROM schema_version");
+    if (!current.ok()) return current.status();
+    int version = static_cast<int>(current->Int(0, 0));
+    if (version > kSchemaVersion) {
+      return absl::FailedPreconditionError(absl::StrCat("the database has schema version ", version,
+                                                        ", newer than this chat-core understands (",
+                                                        kSchemaVersion, ")"));
+    }
+    for (int v = version; v < target; ++v) {
+      auto step = conn.Exec(absl::StrCat("BEGIN; ", kMigrations[v], "; DELETE FROM schema_version; ",
+                                         "INSERT INTO schema_version VALUES (", v + 1, "); COMMIT"));
+      if (!step.ok()) {
+        (void)conn.Exec("ROLLBACK");
+        return absl::FailedPreconditionError(
+            absl::StrCat("cannot migrate the database to schema version ", v + 1, ": ", step.status().message()));
+      }
+      CHAT_LOG_INFO(kLog, "PostgreSQL database migrated to schema version %d", v + 1);
+    }
+    return absl::OkStatus();
+  }();
+  (void)conn.Exec(absl::StrCat("SELECT pg_advisory_unlock(", kMigrationLock, ")"));
+  return status;
+}
+
+}  // namespace chat::core

@@ -1,0 +1,555 @@
+#include "pg_store.h"
+
+#include <thread>
+#include <utility>
+#include <variant>
+#include <vector>
+
+#include "absl/container/flat_hash_map.h"
+#include "absl/strings/escaping.h"
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "chat/log.h"
+#include "pg_conn.h"
+#include "pg_schema.h"
+#include "work_queue.h"
+
+namespace chat::core {
+namespace {
+
+constexpr char kLog[] = "store";
+constexpr int64_t kNoBound = INT64_MAX;
+
+std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
+
+// A write that is not an append: its queries run in the batch's transaction,
+// and `complete` gets their results once the transaction is over (with the
+// commit's status).
+struct WriteOp {
+  std::vector<PgQuery> queries;
+  std::function<void(std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit)> complete;
+};
+struct AppendOp {
+  AppendRequest request;
+  StoreCallback<AppendResult> done;
+};
+using WriteItem = std::variant<AppendOp, WriteOp>;
+// A read on a reader connection; `conn` is null when none could be had
+// (`why` says why).
+using ReadFn = std::function<void(PgConn* conn, const absl::Status& why)>;
+
+void FailItem(WriteItem& item, const absl::Status& status) {
+  if (auto* a = std::get_if<AppendOp>(&item)) {
+    a->done(status);
+  } else {
+    auto& op = std::get<WriteOp>(item);
+    std::vector<absl::StatusOr<PgResult>> results;
+    for (size_t i = 0; i < op.queries.size(); ++i) results.emplace_back(status);
+    op.complete(results, status);
+  }
+}
+
+// A result with exactly the rows it should have, as a T (or its error).
+template <typename T>
+absl::StatusOr<T> FirstResult(std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit,
+                              const std::function<absl::StatusOr<T>(PgResult&)>& read) {
+  if (!results[0].ok()) return results[0].status();
+  if (!commit.ok()) return commit;
+  return read(*results[0]);
+}
+
+StoredMessage MessageRow(const PgResult& r, int row, int64_t room_id) {
+  StoredMessage m;
+  m.room_id = room_id;
+  m.seq = r.Int(row, 0);
+  m.author = std::string(r.Text(row, 1));
+  m.text = std::string(r.Text(row, 2));
+  m.sent_at_ms = r.Int(row, 3);
+  m.client_msg_id = std::string(r.Text(row, 4));
+  return m;
+}
+
+absl::StatusOr<HistoryPage> ReadHistoryOn(PgConn& conn, const HistoryQuery& q) {
+  if (q.limit < 1) return absl::InvalidArgumentError("history limit must be at least 1");
+  const char* sql = nullptr;
+  switch (q.direction) {
+    case HistoryQuery::Direction::kLatest:
+      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id = $1 AND "
+            "seq <= $2 ORDER BY seq DESC LIMIT $3";
+      break;
+    case HistoryQuery::Direction::kBefore:
+      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id = $1 AND "
+            "seq <= $2 AND seq < $4 ORDER BY seq DESC LIMIT $3";
+      break;
+    case HistoryQuery::Direction::kAfter:
+      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id = $1 AND "
+            "seq <= $2 AND seq > $4 ORDER BY seq ASC LIMIT $3";
+      break;
+  }
+  PgQuery query{sql,
+                {absl::StrCat(q.room_id), absl::StrCat(q.max_seq == 0 ? kNoBound : q.max_seq),
+                 absl::StrCat(static_cast<int64_t>(q.limit) + 1)}};
+  if (q.direction != HistoryQuery::Direction::kLatest) query.params.push_back(absl::StrCat(q.cursor));
+  auto r = conn.Query(query);
+  if (!r.ok()) return r.status();
+  HistoryPage page;
+  int n = std::min(r->rows(), q.limit);
+  page.has_more = r->rows() > q.limit;
+  page.messages.reserve(n);
+  for (int i = 0; i < n; ++i) page.messages.push_back(MessageRow(*r, i, q.room_id));
+  if (q.direction != HistoryQuery::Direction::kAfter) std::reverse(page.messages.begin(), page.messages.end());
+  return page;
+}
+
+class PgStoreImpl final : public PgStore {
+ public:
+  explicit PgStoreImpl(PgStoreOptions options)
+      : options_(std::move(options)), writes_(static_cast<size_t>(std::max(1, options_.max_queued_writes))) {}
+  ~PgStoreImpl() override { Close(); }
+
+  void Start() {
+    writer_ = std::thread([this] { WriterLoop(); });
+    for (int i = 0; i < std::max(1, options_.reader_connections); ++i) {
+      readers_.emplace_back([this] { ReaderLoop(); });
+    }
+  }
+
+  bool connected() const override {
+    absl::MutexLock lock(&mu_);
+    return connected_;
+  }
+
+  bool WaitConnected(absl::Duration timeout) override {
+    absl::MutexLock lock(&mu_);
+    // A database this build cannot use, or a malformed URI, will not get better.
+    auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return connected_ || closed_ || absl::IsFailedPrecondition(last_error_) ||
+             absl::IsInvalidArgument(last_error_);
+    };
+    mu_.AwaitWithTimeout(absl::Condition(&done), timeout);
+    return connected_;
+  }
+
+  absl::Status last_error() const {
+    absl::MutexLock lock(&mu_);
+    return last_error_;
+  }
+
+  absl::StatusOr<std::vector<RoomRecord>> LoadRooms() override {
+    return ReadAndWait<std::vector<RoomRecord>>([](PgConn& conn) { return LoadPgRooms(conn); });
+  }
+
+  absl::StatusOr<std::vector<SessionRecord>> LoadSessions(int64_t now_ms) override {
+    return ReadAndWait<std::vector<SessionRecord>>(
+        [now_ms](PgConn& conn) -> absl::StatusOr<std::vector<SessionRecord>> {
+          auto del = conn.Query({"DELETE FROM sessions WHERE expires_at_ms <= $1", {absl::StrCat(now_ms)}});
+          if (!del.ok()) return del.status();
+          auto r = conn.Exec(
+              "SELECT encode(s.token_hash, 'hex'), s.user_id, u.username, s.expires_at_ms FROM sessions s "
+              "JOIN users u ON u.id = s.user_id");
+          if (!r.ok()) return r.status();
+          std::vector<SessionRecord> out;
+          out.reserve(r->rows());
+          for (int i = 0; i < r->rows(); ++i) {
+            out.push_back(SessionRecord{absl::HexStringToBytes(r->Text(i, 0)), r->Int(i, 1),
+                                        std::string(r->Text(i, 2)), r->Int(i, 3)});
+          }
+          return out;
+        });
+  }
+
+  void CreateRoom(const std::string& name, const std::string& created_by, int64_t now_ms,
+                  StoreCallback<RoomRecord> done) override {
+    PgQuery q{"WITH r AS (INSERT INTO rooms (name, created_at_ms, created_by) VALUES ($1, $2, $3) "
+              "ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at_ms, created_by) "
+              "SELECT r.id, pg_notify('chat_rooms', json_build_array(r.id, r.name, r.created_at_ms, "
+              "r.created_by)::text) FROM r",
+              {name, absl::StrCat(now_ms), created_by}};
+    Write(std::move(q), [name, created_by, now_ms, done = std::move(done)](
+                            std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit) {
+      done(FirstResult<RoomRecord>(results, commit, [&](PgResult& r) -> absl::StatusOr<RoomRecord> {
+        if (r.rows() == 0) return absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists"));
+        return RoomRecord{r.Int(0, 0), name, now_ms, created_by, 0};
+      }));
+    });
+  }
+
+  void Append(AppendRequest request, StoreCallback<AppendResult> done) override {
+    if (request.text.find('\0') != std::string::npos || request.author.find('\0') != std::string::npos ||
+        request.client_msg_id.find('\0') != std::string::npos) {
+      return done(absl::InvalidArgumentError("PostgreSQL text cannot hold U+0000"));
+    }
+    if (!connected()) return done(Unavailable());
+    WriteItem item = AppendOp{std::move(request), std::move(done)};
+    PushResult pushed = writes_.Push(item);
+    if (Queued(pushed)) return;
+    FailItem(item, pushed == PushResult::kFull ? absl::UnavailableError("the store is overloaded; retry later")
+                                               : absl::UnavailableError("the store is closed"));
+  }
+
+  void ReadHistory(const HistoryQuery& query, StoreCallback<HistoryPage> done) override {
+    Read([query, done = std::move(done)](PgConn* conn, const absl::Status& why) {
+      done(conn == nullptr ? absl::StatusOr<HistoryPage>(why) : ReadHistoryOn(*conn, query));
+    });
+  }
+
+  void CreateUser(const std::string& username, const std::string& username_key, const std::string& password_hash,
+                  int64_t now_ms, StoreCallback<UserRecord> done) override {
+    PgQuery q{"INSERT INTO users (username, username_key, password_hash, created_at_ms) VALUES ($1, $2, $3, $4) "
+              "ON CONFLICT (username_key) DO NOTHING RETURNING id",
+              {username, username_key, password_hash, absl::StrCat(now_ms)}};
+    Write(std::move(q), [username, password_hash, done = std::move(done)](
+                            std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit) {
+      done(FirstResult<UserRecord>(results, commit, [&](PgResult& r) -> absl::StatusOr<UserRecord> {
+        if (r.rows() == 0) return absl::AlreadyExistsError(absl::StrCat("username '", username, "' is taken"));
+        return UserRecord{r.Int(0, 0), username, password_hash};
+      }));
+    });
+  }
+
+  void FindUser(const std::string& username_key, StoreCallback<UserRecord> done) override {
+    Read([username_key, done = std::move(done)](PgConn* conn, const absl::Status& why) {
+      if (conn == nullptr) return done(why);
+      auto r = conn->Query(
+          {"SELECT id, username, password_hash FROM users WHERE username_key = $1", {username_key}});
+      if (!r.ok()) return done(r.status());
+      if (r->rows() == 0) return done(absl::NotFoundError("no such user"));
+      done(UserRecord{r->Int(0, 0), std::string(r->Text(0, 1)), std::string(r->Text(0, 2))});
+    });
+  }
+
+  void CreateSession(const SessionRecord& session, int64_t now_ms, StoreCallback<bool> done) override {
+    PgQuery q{"INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES "
+              "(decode($1, 'hex'), $2, $3, $4)",
+              {Hex(session.token_hash), absl::StrCat(session.user_id), absl::StrCat(now_ms),
+               absl::StrCat(session.expires_at_ms)}};
+    Write(std::move(q), [done = std::move(done)](std::vector<absl::StatusOr<PgResult>>& results,
+                                                 const absl::Status& commit) {
+      done(FirstResult<bool>(results, commit, [](PgResult&) -> absl::StatusOr<bool> { return true; }));
+    });
+  }
+
+  void RevokeSession(const std::string& token_hash, StoreCallback<bool> done) override {
+    PgQuery q{"WITH d AS (DELETE FROM sessions WHERE token_hash = decode($1, 'hex') RETURNING 1) "
+              "SELECT pg_notify('chat_sessions', $1) FROM d",
+              {Hex(token_hash)}};
+    Write(std::move(q), [done = std::move(done)](std::vector<absl::StatusOr<PgResult>>& results,
+                                                 const absl::Status& commit) {
+      done(FirstResult<bool>(results, commit, [](PgResult& r) -> absl::StatusOr<bool> { return r.rows() > 0; }));
+    });
+  }
+
+  void Close() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_) {
+        auto joined = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return joined_; };
+        mu_.Await(absl::Condition(&joined));
+        return;
+      }
+      closed_ = true;
+    }
+    writes_.Close();
+    reads_.Close();
+    if (writer_.joinable()) writer_.join();
+    for (auto& t : readers_) {
+      if (t.joinable()) t.join();
+    }
+    absl::MutexLock lock(&mu_);
+    joined_ = true;
+  }
+
+ private:
+  absl::Status Unavailable() const {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("the store is closed");
+    return absl::UnavailableError(absl::StrCat("the database is unavailable",
+                                               last_error_.ok() ? "" : ": ", last_error_.message()));
+  }
+
+  void Write(PgQuery query, std::function<void(std::vector<absl::StatusOr<PgResult>>&, const absl::Status&)> done) {
+    WriteItem item = WriteOp{{std::move(query)}, std::move(done)};
+    if (!connected()) return FailItem(item, Unavailable());
+    PushResult pushed = writes_.PushPastCapacity(item);
+    if (!Queued(pushed)) FailItem(item, absl::UnavailableError("the store is closed"));
+  }
+
+  void Read(ReadFn fn) {
+    PushResult pushed = reads_.Push(fn);
+    if (!Queued(pushed)) fn(nullptr, absl::UnavailableError("the store is closed"));
+  }
+
+  // Runs `fn` on a reader connection and waits for it (start-up loads).
+  template <typename T>
+  absl::StatusOr<T> ReadAndWait(std::function<absl::StatusOr<T>(PgConn&)> fn) {
+    absl::Mutex m;
+    bool ready = false;
+    absl::StatusOr<T> out = absl::InternalError("not run");
+    Read([&](PgConn* conn, const absl::Status& why) {
+      absl::StatusOr<T> r = conn == nullptr ? absl::StatusOr<T>(why) : fn(*conn);
+      absl::MutexLock lock(&m);
+      out = std::move(r);
+      ready = true;
+    });
+    absl::MutexLock lock(&m);
+    m.Await(absl::Condition(&ready));
+    return out;
+  }
+
+  absl::StatusOr<std::unique_ptr<PgConn>> Connect(bool migrate) {
+    auto conn = PgConn::Connect(options_.pg);
+    if (!conn.ok()) return conn.status();
+    if (migrate) {
+      if (absl::Status st = MigratePg(**conn); !st.ok()) return st;
+    }
+    auto set = (*conn)->Exec(
+        absl::StrCat("SET lock_timeout = ", std::max<int64_t>(1, absl::ToInt64Milliseconds(options_.lock_timeout))));
+    if (!set.ok()) return set.status();
+    return conn;
+  }
+
+  void SetConnected(bool connected, const absl::Status& why) {
+    absl::MutexLock lock(&mu_);
+    if (connected_ != connected) {
+      if (connected) {
+        CHAT_LOG_INFO(kLog, "connected to PostgreSQL");
+      } else {
+        CHAT_LOG_WARN(kLog, "PostgreSQL is unavailable: %s", why.message());
+      }
+    }
+    connected_ = connected;
+    if (!why.ok()) last_error_ = why;
+  }
+
+  // Sleeps `d` unless the store closes first.
+  void Backoff(absl::Duration d) {
+    absl::MutexLock lock(&mu_);
+    auto closed = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return closed_; };
+    mu_.AwaitWithTimeout(absl::Condition(&closed), d);
+  }
+
+  void WriterLoop() {
+    std::unique_ptr<PgConn> conn;
+    absl::Duration backoff = options_.pg.reconnect_min;
+    std::vector<WriteItem> batch;
+    for (;;) {
+      if (conn == nullptr || !conn->healthy()) {
+        conn.reset();
+        auto c = Connect(/*migrate=*/true);
+        if (!c.ok()) {
+          SetConnected(false, c.status());
+          // Nothing waits for a database that is not there.
+          batch.clear();
+          while (writes_.TryPopBatch(options_.max_batch, batch) > 0) {
+            for (auto& item : batch) FailItem(item, Unavailable());
+            batch.clear();
+          }
+          if (writes_.closed()) return;
+          Backoff(backoff);
+          backoff = std::min(backoff * 2, options_.pg.reconnect_max);
+          continue;
+        }
+        conn = std::move(*c);
+        backoff = options_.pg.reconnect_min;
+        SetConnected(true, absl::OkStatus());
+      }
+      batch.clear();
+      if (writes_.PopBatch(static_cast<size_t>(options_.max_batch), batch) == 0) return;
+      RunBatch(*conn, batch);
+      if (!conn->healthy()) SetConnected(false, absl::UnavailableError("the connection broke"));
+    }
+  }
+
+  // Commits `batch` in one transaction: BEGIN, one chat_append for every
+  // append, each other write's queries, COMMIT.
+  void RunBatch(PgConn& conn, std::vector<WriteItem>& batch) {
+    std::vector<AppendOp*> appends;
+    std::vector<WriteOp*> ops;
+    for (auto& item : batch) {
+      if (auto* a = std::get_if<AppendOp>(&item)) {
+        appends.push_back(a);
+      } else {
+        ops.push_back(&std::get<WriteOp>(item));
+      }
+    }
+    // Copies of one idempotency key in one batch: only the first goes in;
+    // the others are answered as its duplicates.
+    std::vector<int> first_of(appends.size(), -1);
+    std::vector<size_t> sent;
+    {
+      absl::flat_hash_map<std::tuple<int64_t, std::string, std::string>, int> seen;
+      for (size_t i = 0; i < appends.size(); ++i) {
+        const AppendRequest& r = appends[i]->request;
+        if (!r.client_msg_id.empty()) {
+          auto [it, fresh] = seen.try_emplace({r.room_id, r.author, r.client_msg_id}, static_cast<int>(i));
+          if (!fresh) {
+            first_of[i] = it->second;
+            continue;
+          }
+        }
+        sent.push_back(i);
+      }
+    }
+    std::vector<PgQuery> queries;
+    queries.push_back({"BEGIN", {}});
+    if (!sent.empty()) {
+      std::vector<int64_t> rooms, sent_at;
+      std::vector<std::string> authors, texts, ids;
+      for (size_t i : sent) {
+        const AppendRequest& r = appends[i]->request;
+        rooms.push_back(r.room_id);
+        authors.push_back(r.author);
+        texts.push_back(r.text);
+        sent_at.push_back(r.sent_at_ms);
+        ids.push_back(r.client_msg_id);
+      }
+      queries.push_back({"SELECT seq, dup, text, sent_at_ms FROM chat_append($1::bigint[], $2::text[], "
+                         "$3::text[], $4::bigint[], $5::text[])",
+                         {PgIntArray(rooms), PgTextArray(authors), PgTextArray(texts), PgIntArray(sent_at),
+                          PgTextArray(ids)}});
+    }
+    for (WriteOp* op : ops) {
+      for (auto& q : op->queries) queries.push_back(q);
+    }
+    queries.push_back({"COMMIT", {}});
+    auto results = conn.Pipeline(queries);
+    absl::Status commit = results.back().ok() ? absl::OkStatus() : results.back().status();
+    if (!commit.ok()) {
+      absl::Status cause = commit;
+      for (auto& r : results) {
+        if (!r.ok() && r.status().code() != absl::StatusCode::kAborted) {
+          cause = r.status();
+          break;
+        }
+      }
+      if (!conn.healthy()) {
+        // The outcome of COMMIT is unknown: never acknowledge.
+        absl::Status unknown = absl::UnavailableError(absl::StrCat(
+            "the database connection broke; the write may or may not be stored (retry an append with "
+            "the same client_msg_id): ",
+            cause.message()));
+        for (auto& item : batch) FailItem(item, unknown);
+        return;
+      }
+      (void)conn.Exec("ROLLBACK");
+      if (batch.size() > 1) {
+        // One write's error must not fail the others: each alone.
+        CHAT_LOG_WARN(kLog, "a batch of %d writes failed (%s); retrying them one by one",
+                      static_cast<int>(batch.size()), cause.message());
+        for (auto& item : batch) {
+          std::vector<WriteItem> one;
+          one.push_back(std::move(item));
+          RunBatch(conn, one);
+        }
+        return;
+      }
+      FailItem(batch[0], cause);
+      return;
+    }
+    // Appends: answered in input order, which is seq order within a room.
+    if (!sent.empty()) {
+      PgResult& rows = *results[1];
+      std::vector<absl::StatusOr<AppendResult>> answers(appends.size(), absl::InternalError("unanswered"));
+      for (size_t k = 0; k < sent.size(); ++k) {
+        size_t i = sent[k];
+        AppendRequest& req = appends[i]->request;
+        int64_t seq = rows.Int(static_cast<int>(k), 0);
+        if (seq == 0) {
+          answers[i] = absl::NotFoundError("room does not exist");
+          continue;
+        }
+        AppendResult r;
+        r.duplicate = rows.Bool(static_cast<int>(k), 1);
+        r.message.room_id = req.room_id;
+        r.message.seq = seq;
+        r.message.author = req.author;
+        r.message.client_msg_id = req.client_msg_id;
+        r.message.text = r.duplicate ? std::string(rows.Text(static_cast<int>(k), 2)) : req.text;
+        r.message.sent_at_ms = r.duplicate ? rows.Int(static_cast<int>(k), 3) : req.sent_at_ms;
+        answers[i] = std::move(r);
+      }
+      for (size_t i = 0; i < appends.size(); ++i) {
+        if (first_of[i] >= 0) {
+          answers[i] = answers[first_of[i]];
+          if (answers[i].ok()) answers[i]->duplicate = true;
+        }
+        appends[i]->done(std::move(answers[i]));
+      }
+    }
+    size_t next = sent.empty() ? 1 : 2;
+    for (WriteOp* op : ops) {
+      std::vector<absl::StatusOr<PgResult>> mine;
+      for (size_t q = 0; q < op->queries.size(); ++q) mine.push_back(std::move(results[next++]));
+      op->complete(mine, commit);
+    }
+  }
+
+  void ReaderLoop() {
+    std::unique_ptr<PgConn> conn;
+    absl::Time next_attempt = absl::InfinitePast();
+    absl::Duration backoff = options_.pg.reconnect_min;
+    absl::Status down;
+    std::vector<ReadFn> one;
+    for (;;) {
+      one.clear();
+      if (reads_.PopBatch(1, one) == 0) return;
+      if (conn == nullptr || !conn->healthy()) {
+        conn.reset();
+        if (absl::Now() >= next_attempt) {
+          auto c = Connect(/*migrate=*/false);
+          if (c.ok()) {
+            conn = std::move(*c);
+            backoff = options_.pg.reconnect_min;
+          } else {
+            down = c.status();
+            next_attempt = absl::Now() + backoff;
+            backoff = std::min(backoff * 2, options_.pg.reconnect_max);
+          }
+        }
+      }
+      if (conn == nullptr) {
+        one[0](nullptr, absl::UnavailableError(absl::StrCat("the database is unavailable: ", down.message())));
+        continue;
+      }
+      one[0](conn.get(), absl::OkStatus());
+    }
+  }
+
+  const PgStoreOptions options_;
+  WorkQueue<WriteItem> writes_;
+  WorkQueue<ReadFn> reads_;
+  std::thread writer_;
+  std::vector<std::thread> readers_;
+
+  mutable absl::Mutex mu_;
+  bool connected_ ABSL_GUARDED_BY(mu_) = false;
+  absl::Status last_error_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+  bool joined_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+bool IsPostgresUri(const std::string& db) {
+  return absl::StartsWith(db, "postgresql://") || absl::StartsWith(db, "postgres://");
+}
+
+absl::StatusOr<std::unique_ptr<PgStore>> OpenPgStore(const PgStoreOptions& options) {
+  if (!IsPostgresUri(options.pg.uri)) {
+    return absl::InvalidArgumentError("a PostgreSQL database is named by a postgresql:// URI");
+  }
+  auto store = std::make_unique<PgStoreImpl>(options);
+  store->Start();
+  if (options.open_wait > absl::ZeroDuration() && !store->WaitConnected(options.open_wait)) {
+    absl::Status why = store->last_error();
+    store->Close();
+    if (why.code() == absl::StatusCode::kInvalidArgument || why.code() == absl::StatusCode::kFailedPrecondition) {
+      return why;
+    }
+    return absl::UnavailableError(absl::StrCat("cannot reach PostgreSQL: ", why.message()));
+  }
+  return store;
+}
+
+}  // namespace chat::core

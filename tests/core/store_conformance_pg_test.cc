@@ -1,0 +1,96 @@
+// The Store conformance suite on PgStore: a fresh database per test on the
+// test run's PostgreSQL (pg_cluster.h).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/time.h"
+#include "pg_cluster.h"
+#include "pg_conn.h"
+#include "pg_schema.h"
+#include "pg_store.h"
+#include "store_conformance.h"
+
+namespace chat::core::conformance {
+namespace {
+
+// Another connection inside a transaction that locks every table the store
+// writes: its writes wait (and fail after lock_timeout); reads go on.
+class PgWriteLock : public HeldWriteLock {
+ public:
+  explicit PgWriteLock(std::unique_ptr<PgConn> conn) : conn_(std::move(conn)) {}
+  ~PgWriteLock() override { (void)conn_->Exec("ROLLBACK"); }
+
+ private:
+  std::unique_ptr<PgConn> conn_;
+};
+
+class PgStoreFactory : public StoreConformanceFactory {
+ public:
+  absl::Status SetUp() override {
+    auto uri = chat::testing::NewTestDatabase();
+    if (!uri.ok()) return uri.status();
+    uri_ = *uri;
+    return absl::OkStatus();
+  }
+
+  absl::StatusOr<std::unique_ptr<Store>> Open(const ConformanceOpenOptions& options) override {
+    PgStoreOptions o;
+    o.pg.uri = uri_;
+    if (options.max_queued_writes > 0) o.max_queued_writes = options.max_queued_writes;
+    if (options.lock_timeout > absl::ZeroDuration()) o.lock_timeout = options.lock_timeout;
+    auto store = OpenPgStore(o);
+    if (!store.ok()) return store.status();
+    return std::unique_ptr<Store>(std::move(*store));
+  }
+
+  // PostgreSQL support started at schema version 3, so no release wrote an
+  // older one: version 1 here is the current migration's (not a copy by hand),
+  // with rooms and messages as that version kept them.
+  absl::Status MakeOldSchemaDatabase(const std::vector<LegacyRoom>& rooms) override {
+    auto conn = Connect();
+    if (!conn.ok()) return conn.status();
+    if (absl::Status st = MigratePg(**conn, /*target=*/1); !st.ok()) return st;
+    for (const LegacyRoom& room : rooms) {
+      auto id = (*conn)->Query({"INSERT INTO rooms (name, created_at_ms, created_by, last_seq) VALUES ($1, $2, $3, "
+                                "$4) RETURNING id",
+                                {room.name, absl::StrCat(room.created_at_ms), room.created_by,
+                                 absl::StrCat(room.messages.size())}});
+      if (!id.ok()) return id.status();
+      int64_t seq = 0;
+      for (const StoredMessage& m : room.messages) {
+        auto ins = (*conn)->Query({"INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6)",
+                                   {absl::StrCat(id->Int(0, 0)), absl::StrCat(++seq), m.author, m.text,
+                                    absl::StrCat(m.sent_at_ms), m.client_msg_id}});
+        if (!ins.ok()) return ins.status();
+      }
+    }
+    return absl::OkStatus();
+  }
+
+  absl::Status MarkSchemaNewer() override {
+    auto conn = Connect();
+    if (!conn.ok()) return conn.status();
+    return (*conn)->Exec(absl::StrCat("UPDATE schema_version SET version = ", PgSchemaVersion() + 1)).status();
+  }
+
+  absl::StatusOr<std::unique_ptr<HeldWriteLock>> HoldWriteLock() override {
+    auto conn = Connect();
+    if (!conn.ok()) return conn.status();
+    auto locked = (*conn)->Exec("BEGIN; LOCK TABLE rooms, messages, users, sessions IN EXCLUSIVE MODE");
+    if (!locked.ok()) return locked.status();
+    return std::unique_ptr<HeldWriteLock>(std::make_unique<PgWriteLock>(std::move(*conn)));
+  }
+
+ private:
+  absl::StatusOr<std::unique_ptr<PgConn>> Connect() { return PgConn::Connect(uri_, absl::Seconds(10)); }
+
+  std::string uri_;
+};
+
+}  // namespace
+
+INSTANTIATE_STORE_CONFORMANCE(PgStore, PgStoreFactory);
+
+}  // namespace chat::core::conformance
