@@ -21,50 +21,11 @@ std::string UsernameKey(absl::string_view username) { return absl::AsciiStrToLow
 
 }  // namespace
 
-absl::Status FailureLimiter::Check(const std::string& key, int64_t now_ms, int64_t* retry_after_ms) {
-  absl::MutexLock lock(&mu_);
-  PruneLocked(now_ms);
-  auto it = failures_.find(key);
-  if (it == failures_.end()) return absl::OkStatus();
-  auto& q = it->second;
-  while (!q.empty() && q.front() <= now_ms - window_ms_) q.pop_front();
-  if (static_cast<int>(q.size()) < max_) return absl::OkStatus();
-  int64_t wait = q.front() + window_ms_ - now_ms;
-  *retry_after_ms = wait;
-  return absl::ResourceExhaustedError(absl::StrCat(
-      "too many failed logins; retry in ", (wait + 999) / 1000, " s"));
-}
-
-void FailureLimiter::RecordFailure(const std::string& key, int64_t now_ms) {
-  absl::MutexLock lock(&mu_);
-  auto& q = failures_[key];
-  q.push_back(now_ms);
-  while (static_cast<int>(q.size()) > max_) q.pop_front();
-}
-
-void FailureLimiter::Reset(const std::string& key) {
-  absl::MutexLock lock(&mu_);
-  failures_.erase(key);
-}
-
-void FailureLimiter::PruneLocked(int64_t now_ms) {
-  // Forget keys whose failures all left the window, at most once a minute.
-  if (now_ms - last_prune_ms_ < 60'000) return;
-  last_prune_ms_ = now_ms;
-  for (auto it = failures_.begin(); it != failures_.end();) {
-    if (it->second.empty() || it->second.back() <= now_ms - window_ms_) {
-      failures_.erase(it++);
-    } else {
-      ++it;
-    }
-  }
-}
-
-Accounts::Accounts(Store* store, AccountsOptions options)
+Accounts::Accounts(Store* store, AccountsOptions options, std::unique_ptr<LoginLimiter> limiter)
     : store_(store),
       options_(std::move(options)),
-      user_limiter_(options_.max_failures_per_user, options_.failure_window),
-      peer_limiter_(options_.max_failures_per_peer, options_.failure_window) {
+      limiter_(limiter != nullptr ? std::move(limiter) : NewLocalLoginLimiter(options_.login_limits)),
+      hashers_(static_cast<size_t>(std::max(1, options_.max_queued_hashes))) {
   if (!options_.now_ms) options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
 }
 
@@ -89,48 +50,17 @@ absl::Status Accounts::Init() {
     absl::MutexLock lock(&mu_);
     for (auto& s : *sessions) sessions_[s.token_hash] = std::move(s);
   }
-  for (int i = 0; i < std::max(1, options_.hash_threads); ++i) {
-    hashers_.emplace_back([this] { HashLoop(); });
-  }
+  hashers_.Start(static_cast<size_t>(std::max(1, options_.hash_threads)), /*max_batch=*/1,
+                 [](size_t, std::vector<std::function<void()>>& jobs) {
+                   for (auto& job : jobs) job();
+                 });
   return absl::OkStatus();
 }
 
-void Accounts::Close() {
-  {
-    std::lock_guard<std::mutex> lock(jobs_mu_);
-    if (closed_) return;
-    closed_ = true;
-  }
-  jobs_cv_.notify_all();
-  for (auto& t : hashers_) {
-    if (t.joinable()) t.join();
-  }
-}
-
-void Accounts::HashLoop() {
-  for (;;) {
-    std::function<void()> job;
-    {
-      std::unique_lock<std::mutex> lock(jobs_mu_);
-      jobs_cv_.wait(lock, [&] { return closed_ || !jobs_.empty(); });
-      if (jobs_.empty()) return;
-      job = std::move(jobs_.front());
-      jobs_.pop_front();
-    }
-    job();
-  }
-}
+void Accounts::Close() { hashers_.Stop(); }
 
 void Accounts::RunHashJob(std::function<void()> job, std::function<void()> refused) {
-  {
-    std::lock_guard<std::mutex> lock(jobs_mu_);
-    if (!closed_ && static_cast<int>(jobs_.size()) < options_.max_queued_hashes) {
-      jobs_.push_back(std::move(job));
-      jobs_cv_.notify_one();
-      return;
-    }
-  }
-  refused();
+  if (!Queued(hashers_.queue().Push(job))) refused();
 }
 
 void Accounts::Forget(const std::string& token_hash) {
@@ -145,48 +75,66 @@ std::string Accounts::HashToken(absl::string_view token) {
   return std::string(reinterpret_cast<const char*>(out), sizeof out);
 }
 
-absl::StatusOr<Identity> Accounts::AuthenticateToken(absl::string_view token,
-                                                     absl::string_view guest_name) const {
-  if (token.empty()) {
-    if (options_.allow_guests && !guest_name.empty()) {
-      if (absl::Status st = ValidateUsername(guest_name); !st.ok()) {
-        return absl::InvalidArgumentError(absl::StrCat("guest name: ", st.message()));
-      }
-      Identity id;
-      id.user = absl::StrCat("~", guest_name);
-      id.guest = true;
-      return id;
-    }
-    return absl::UnauthenticatedError(
-        "missing credentials: send `authorization: Bearer <token>` (from AuthService.Login)");
-  }
-  std::string hash = HashToken(token);
+std::optional<absl::StatusOr<Identity>> Accounts::FromCache(const std::string& hash) const {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(hash);
   if (it == sessions_.end()) {
-    return absl::UnauthenticatedError("invalid or revoked session token; log in again");
+    auto unknown = unknown_.find(hash);
+    if (!options_.shared_sessions || (unknown != unknown_.end() && unknown->second > NowMs())) {
+      return absl::UnauthenticatedError("invalid or revoked session token; log in again");
+    }
+    return std::nullopt;
   }
-  if (it->second.expires_at_ms <= NowMs()) {
-    return absl::UnauthenticatedError("session token expired; log in again");
-  }
+  if (it->second.expires_at_ms <= NowMs()) return absl::UnauthenticatedError("session token expired; log in again");
   Identity id;
   id.user = it->second.username;
-  id.token_hash = std::move(hash);
+  id.token_hash = hash;
   id.expires_at_ms = it->second.expires_at_ms;
   return id;
 }
 
-absl::StatusOr<Identity> Accounts::Authenticate(absl::string_view authorization,
-                                                absl::string_view guest_user) const {
-  if (authorization.empty()) return AuthenticateToken("", guest_user);
+void Accounts::AuthenticateToken(absl::string_view token, absl::string_view guest_name, IdentityCallback done) {
+  if (token.empty()) {
+    if (options_.allow_guests && !guest_name.empty()) {
+      if (absl::Status st = ValidateUsername(guest_name); !st.ok()) {
+        return done(absl::InvalidArgumentError(absl::StrCat("guest name: ", st.message())));
+      }
+      Identity id;
+      id.user = absl::StrCat("~", guest_name);
+      id.guest = true;
+      return done(id);
+    }
+    return done(absl::UnauthenticatedError(
+        "missing credentials: send `authorization: Bearer <token>` (from AuthService.Login)"));
+  }
+  std::string hash = HashToken(token);
+  if (auto cached = FromCache(hash)) return done(std::move(*cached));
+  // Logged in on another node: the store knows.
+  store_->FindSession(hash, NowMs(), [this, hash, done = std::move(done)](absl::StatusOr<SessionRecord> s) {
+    if (absl::IsNotFound(s.status())) {
+      absl::MutexLock lock(&mu_);
+      if (unknown_.size() >= 100'000) unknown_.clear();
+      unknown_[hash] = NowMs() + 5'000;
+    } else if (s.ok()) {
+      absl::MutexLock lock(&mu_);
+      sessions_[hash] = *s;
+    } else {
+      return done(s.status());  // the store is away: UNAVAILABLE, not a verdict
+    }
+    auto cached = FromCache(hash);
+    done(cached ? std::move(*cached) : absl::UnauthenticatedError("invalid or revoked session token; log in again"));
+  });
+}
+
+void Accounts::Authenticate(absl::string_view authorization, absl::string_view guest_user, IdentityCallback done) {
+  if (authorization.empty()) return AuthenticateToken("", guest_user, std::move(done));
   constexpr absl::string_view kBearer = "bearer ";
-  if (authorization.size() <= kBearer.size() ||
-      !absl::StartsWithIgnoreCase(authorization, kBearer)) {
-    return absl::UnauthenticatedError("authorization metadata must be `Bearer <token>`");
+  if (authorization.size() <= kBearer.size() || !absl::StartsWithIgnoreCase(authorization, kBearer)) {
+    return done(absl::UnauthenticatedError("authorization metadata must be `Bearer <token>`"));
   }
   absl::string_view token = absl::StripAsciiWhitespace(authorization.substr(kBearer.size()));
-  if (token.empty()) return absl::UnauthenticatedError("empty bearer token");
-  return AuthenticateToken(token, "");
+  if (token.empty()) return done(absl::UnauthenticatedError("empty bearer token"));
+  AuthenticateToken(token, "", std::move(done));
 }
 
 void Accounts::Register(const std::string& username, const std::string& password,
@@ -213,62 +161,60 @@ void Accounts::Register(const std::string& username, const std::string& password
       });
 }
 
-void Accounts::Login(const std::string& username, const std::string& password,
-                     const std::string& peer, std::function<void(absl::StatusOr<LoginResult>)> done) {
+void Accounts::Login(const std::string& username, const std::string& password, const std::string& peer,
+                     std::function<void(absl::StatusOr<LoginResult>)> done) {
   if (password.size() > kMaxPasswordBytes) {
-    return done(absl::InvalidArgumentError(
-        absl::StrCat("password must be at most ", kMaxPasswordBytes, " bytes")));
+    return done(absl::InvalidArgumentError(absl::StrCat("password must be at most ", kMaxPasswordBytes, " bytes")));
   }
   const std::string key = UsernameKey(username);
-  const int64_t now = NowMs();
-  int64_t retry = 0;
-  if (absl::Status st = user_limiter_.Check(key, now, &retry); !st.ok()) return done(st);
-  if (absl::Status st = peer_limiter_.Check(peer, now, &retry); !st.ok()) return done(st);
-  auto shared_done = std::make_shared<std::function<void(absl::StatusOr<LoginResult>)>>(std::move(done));
-  store_->FindUser(key, [this, key, password, peer, shared_done](absl::StatusOr<UserRecord> user) {
-    if (!user.ok() && user.status().code() != absl::StatusCode::kNotFound) {
-      return (*shared_done)(user.status());
-    }
-    RunHashJob(
-        [this, key, password, peer, shared_done, user = std::move(user)] {
-          const std::string& stored = user.ok() ? user->password_hash : dummy_hash_;
-          bool match = crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
-          if (!user.ok() || !match) {
-            user_limiter_.RecordFailure(key, NowMs());
-            peer_limiter_.RecordFailure(peer, NowMs());
-            return (*shared_done)(absl::UnauthenticatedError(kBadLogin));
-          }
-          user_limiter_.Reset(key);
-          unsigned char raw[32];
-          randombytes_buf(raw, sizeof raw);
-          char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-          sodium_bin2base64(encoded, sizeof encoded, raw, sizeof raw,
-                            sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-          sodium_memzero(raw, sizeof raw);
-          LoginResult result;
-          result.token = encoded;
-          result.username = user->username;
-          result.expires_at_ms = NowMs() + absl::ToInt64Milliseconds(options_.token_ttl);
-          SessionRecord rec;
-          rec.token_hash = HashToken(result.token);
-          rec.user_id = user->id;
-          rec.username = user->username;
-          rec.expires_at_ms = result.expires_at_ms;
-          store_->CreateSession(rec, NowMs(),
-                                [this, rec, result = std::move(result), shared_done](absl::StatusOr<bool> ok) {
-                                  if (!ok.ok()) return (*shared_done)(ok.status());
-                                  {
-                                    absl::MutexLock lock(&mu_);
-                                    sessions_[rec.token_hash] = rec;
-                                  }
-                                  CHAT_LOG_INFO(kLog, "user '%s' logged in", rec.username);
-                                  (*shared_done)(result);
-                                });
-        },
-        [shared_done] {
-          (*shared_done)(absl::ResourceExhaustedError("too many logins in progress; retry shortly"));
-        });
+  limiter_->Check(key, peer, NowMs(), [this, key, password, peer, done = std::move(done)](absl::Status allowed) {
+    if (!allowed.ok()) return done(allowed);
+    store_->FindUser(key, [this, key, password, peer, done](absl::StatusOr<UserRecord> user) {
+      if (!user.ok() && !absl::IsNotFound(user.status())) return done(user.status());
+      Verify(key, password, peer, std::move(user), done);
+    });
   });
+}
+
+// Checks the password on a hashing thread (an unknown user against a dummy
+// hash, so a miss costs what a hit costs), then stores a new session.
+void Accounts::Verify(const std::string& key, const std::string& password, const std::string& peer,
+                      absl::StatusOr<UserRecord> user, std::function<void(absl::StatusOr<LoginResult>)> done) {
+  auto shared_done = std::make_shared<std::function<void(absl::StatusOr<LoginResult>)>>(std::move(done));
+  RunHashJob(
+      [this, key, password, peer, shared_done, user = std::move(user)] {
+        const std::string& stored = user.ok() ? user->password_hash : dummy_hash_;
+        bool match = crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
+        if (!user.ok() || !match) {
+          limiter_->RecordFailure(key, peer, NowMs());
+          return (*shared_done)(absl::UnauthenticatedError(kBadLogin));
+        }
+        limiter_->RecordSuccess(key);
+        unsigned char raw[32];
+        randombytes_buf(raw, sizeof raw);
+        char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
+        sodium_bin2base64(encoded, sizeof encoded, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
+        sodium_memzero(raw, sizeof raw);
+        LoginResult result;
+        result.token = encoded;
+        result.username = user->username;
+        result.expires_at_ms = NowMs() + absl::ToInt64Milliseconds(options_.token_ttl);
+        SessionRecord rec;
+        rec.token_hash = HashToken(result.token);
+        rec.user_id = user->id;
+        rec.username = user->username;
+        rec.expires_at_ms = result.expires_at_ms;
+        store_->CreateSession(rec, NowMs(), [this, rec, result = std::move(result), shared_done](absl::StatusOr<bool> ok) {
+          if (!ok.ok()) return (*shared_done)(ok.status());
+          {
+            absl::MutexLock lock(&mu_);
+            sessions_[rec.token_hash] = rec;
+          }
+          CHAT_LOG_INFO(kLog, "user '%s' logged in", rec.username);
+          (*shared_done)(result);
+        });
+      },
+      [shared_done] { (*shared_done)(absl::ResourceExhaustedError("too many logins in progress; retry shortly")); });
 }
 
 void Accounts::Logout(const Identity& identity, std::function<void(absl::Status)> done) {

@@ -12,23 +12,23 @@
 #ifndef CHAT_CORE_SRC_ACCOUNTS_H_
 #define CHAT_CORE_SRC_ACCOUNTS_H_
 
-#include <condition_variable>
 #include <cstdint>
-#include <deque>
 #include <functional>
-#include <mutex>
+#include <memory>
+#include <optional>
 #include <string>
-#include "absl/strings/string_view.h"
-#include <thread>
 #include <vector>
 
+#include "absl/strings/string_view.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "identity.h"
+#include "login_limiter.h"
 #include "store.h"
+#include "work_queue.h"
 
 namespace chat::core {
 
@@ -43,9 +43,10 @@ struct AccountsOptions {
   // Hashing jobs queued beyond this are refused with RESOURCE_EXHAUSTED.
   int max_queued_hashes = 64;
   // Failed logins allowed per window, per username and per peer.
-  int max_failures_per_user = 5;
-  int max_failures_per_peer = 20;
-  absl::Duration failure_window = absl::Minutes(5);
+  LoginLimits login_limits;
+  // Several nodes share the store (a cluster): a token this node has not seen
+  // is looked up in the store (another node logged it in).
+  bool shared_sessions = false;
   std::function<int64_t()> now_ms;
 };
 
@@ -55,28 +56,12 @@ struct LoginResult {
   int64_t expires_at_ms = 0;
 };
 
-// A sliding window of failures per key. Thread-safe.
-class FailureLimiter {
- public:
-  FailureLimiter(int max_failures, absl::Duration window)
-      : max_(max_failures), window_ms_(absl::ToInt64Milliseconds(window)) {}
-  // OK, or RESOURCE_EXHAUSTED with the seconds to wait in the message.
-  absl::Status Check(const std::string& key, int64_t now_ms, int64_t* retry_after_ms);
-  void RecordFailure(const std::string& key, int64_t now_ms);
-  void Reset(const std::string& key);
-
- private:
-  void PruneLocked(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  const int max_;
-  const int64_t window_ms_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::deque<int64_t>> failures_ ABSL_GUARDED_BY(mu_);
-  int64_t last_prune_ms_ ABSL_GUARDED_BY(mu_) = 0;
-};
+using IdentityCallback = std::function<void(absl::StatusOr<Identity>)>;
 
 class Accounts {
  public:
-  Accounts(Store* store, AccountsOptions options);
+  // `limiter`: where failed logins are counted (null: in memory).
+  Accounts(Store* store, AccountsOptions options, std::unique_ptr<LoginLimiter> limiter = nullptr);
   ~Accounts();
   Accounts(const Accounts&) = delete;
   Accounts& operator=(const Accounts&) = delete;
@@ -89,11 +74,11 @@ class Accounts {
 
   // From call metadata: the `authorization` value ("Bearer <token>"), or in guest
   // mode the `x-chat-user` value. UNAUTHENTICATED with a reason otherwise.
-  absl::StatusOr<Identity> Authenticate(absl::string_view authorization,
-                                        absl::string_view guest_user) const;
+  // Answers before it returns, unless the token is one this node has not seen
+  // and sessions are shared: then once the store answered, on a store thread.
+  void Authenticate(absl::string_view authorization, absl::string_view guest_user, IdentityCallback done);
   // A token (or, in guest mode, a guest name) handed over by a gateway.
-  absl::StatusOr<Identity> AuthenticateToken(absl::string_view token,
-                                             absl::string_view guest_name) const;
+  void AuthenticateToken(absl::string_view token, absl::string_view guest_name, IdentityCallback done);
 
   void Register(const std::string& username, const std::string& password,
                 std::function<void(absl::StatusOr<std::string>)> done);
@@ -112,24 +97,25 @@ class Accounts {
 
  private:
   void RunHashJob(std::function<void()> job, std::function<void()> refused);
-  void HashLoop();
+  // The cached session of `hash` as an identity; nullopt if not cached.
+  std::optional<absl::StatusOr<Identity>> FromCache(const std::string& hash) const;
+  void Verify(const std::string& key, const std::string& password, const std::string& peer,
+              absl::StatusOr<UserRecord> user, std::function<void(absl::StatusOr<LoginResult>)> done);
   int64_t NowMs() const { return options_.now_ms(); }
 
   Store* const store_;
   AccountsOptions options_;
-  FailureLimiter user_limiter_;
-  FailureLimiter peer_limiter_;
+  std::unique_ptr<LoginLimiter> limiter_;
   std::string dummy_hash_;
 
   mutable absl::Mutex mu_;
   // token hash -> session
   absl::flat_hash_map<std::string, SessionRecord> sessions_ ABSL_GUARDED_BY(mu_);
+  // Token hashes the store did not know lately -> until when that holds, so
+  // a flood of bad tokens is not a flood of queries.
+  absl::flat_hash_map<std::string, int64_t> unknown_ ABSL_GUARDED_BY(mu_);
 
-  std::mutex jobs_mu_;
-  std::condition_variable jobs_cv_;
-  std::deque<std::function<void()>> jobs_;
-  bool closed_ = false;
-  std::vector<std::thread> hashers_;
+  WorkerPool<std::function<void()>> hashers_;
 };
 
 }  // namespace chat::core

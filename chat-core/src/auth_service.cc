@@ -15,7 +15,7 @@ class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
 
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* ctx, const chat::v1::RegisterRequest* req,
                                      chat::v1::RegisterResponse* resp) override {
-    return Unary(ctx, [&](UnaryDone done) {
+    return Unary(ctx, *auth_, [&](UnaryDone done) {
       accounts_->Register(req->username(), req->password(), [resp, done](absl::StatusOr<std::string> name) {
         if (name.ok()) resp->set_username(*name);
         done(name.status());
@@ -25,7 +25,7 @@ class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
 
   grpc::ServerUnaryReactor* Login(grpc::CallbackServerContext* ctx, const chat::v1::LoginRequest* req,
                                   chat::v1::LoginResponse* resp) override {
-    return Unary(ctx, [&](UnaryDone done) {
+    return Unary(ctx, *auth_, [&](UnaryDone done) {
       accounts_->Login(req->username(), req->password(), auth_->Peer(*ctx),
                        [resp, done](absl::StatusOr<LoginResult> r) {
                          if (r.ok()) {
@@ -40,7 +40,7 @@ class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
 
   grpc::ServerUnaryReactor* Logout(grpc::CallbackServerContext* ctx, const chat::v1::LogoutRequest* req,
                                    chat::v1::LogoutResponse* resp) override {
-    return AuthenticatedUnary(ctx, *auth_, [&](const Identity& who, UnaryDone done) {
+    return AuthenticatedUnary(ctx, *auth_, [this](const Identity& who, UnaryDone done) {
       accounts_->Logout(who, [hub = hub_, token_hash = who.token_hash, done](absl::Status st) {
         if (st.ok()) hub->live().KillSessionsWithToken(token_hash, "logged out");
         done(st);
@@ -50,7 +50,7 @@ class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
 
   grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx, const chat::v1::WhoAmIRequest* req,
                                    chat::v1::WhoAmIResponse* resp) override {
-    return AuthenticatedUnary(ctx, *auth_, [&](const Identity& who, UnaryDone done) {
+    return AuthenticatedUnary(ctx, *auth_, [resp](const Identity& who, UnaryDone done) {
       resp->set_username(who.user);
       resp->set_guest(who.guest);
       if (who.expires_at_ms != 0) {

@@ -2,6 +2,8 @@
 
 #include <sodium.h>
 
+#include <utility>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 
@@ -17,13 +19,25 @@ absl::string_view CallMetadata(const grpc::ServerContextBase& ctx, absl::string_
   return absl::string_view(it->second.data(), it->second.size());
 }
 
-absl::StatusOr<Identity> Authenticator::Authenticate(const grpc::ServerContextBase& ctx) const {
-  return Authenticate([&ctx](absl::string_view key) { return CallMetadata(ctx, key); });
+absl::Status Authenticator::Serving() const {
+  if (serving_.load()) return absl::OkStatus();
+  return absl::UnavailableError("chat-core is starting (waiting for its database); retry shortly");
 }
 
-absl::StatusOr<Identity> Authenticator::Authenticate(
-    absl::FunctionRef<absl::string_view(absl::string_view)> metadata) const {
-  return accounts_->Authenticate(metadata("authorization"), metadata("x-chat-user"));
+void Authenticator::Authenticate(const grpc::ServerContextBase& ctx, IdentityCallback done) const {
+  Authenticate(CallMetadata(ctx, "authorization"), CallMetadata(ctx, "x-chat-user"), std::move(done));
+}
+
+void Authenticator::Authenticate(absl::string_view authorization, absl::string_view guest_user,
+                                 IdentityCallback done) const {
+  if (absl::Status st = Serving(); !st.ok()) return done(st);
+  accounts_->Authenticate(authorization, guest_user, std::move(done));
+}
+
+void Authenticator::AuthenticateToken(absl::string_view token, absl::string_view guest_name,
+                                      IdentityCallback done) const {
+  if (absl::Status st = Serving(); !st.ok()) return done(st);
+  accounts_->AuthenticateToken(token, guest_name, std::move(done));
 }
 
 bool Authenticator::IsGateway(const grpc::ServerContextBase& ctx) const {

@@ -1,13 +1,17 @@
 // Authenticator: the one place a call's identity is decided. Every ChatService
 // and AuthService call, every Connect stream and every gateway stream asks it.
+// It also refuses every call with UNAVAILABLE until the node serves (a node on
+// PostgreSQL waits for the database first).
 //
-// Threading: thread-safe (reads only; Accounts is thread-safe).
+// Threading: thread-safe (Accounts is). Answers come before the call returns,
+// or (a token another node issued) on a store thread.
 // Lifetime: owned by CoreServer; outlives the gRPC server and every call.
 #ifndef CHAT_CORE_SRC_AUTHENTICATOR_H_
 #define CHAT_CORE_SRC_AUTHENTICATOR_H_
 
 #include <grpcpp/server_context.h>
 
+#include <atomic>
 #include <string>
 
 #include "absl/functional/function_ref.h"
@@ -29,10 +33,14 @@ class Authenticator {
 
   // The caller of a call: `authorization: Bearer <token>`, or a guest in guest
   // mode. UNAUTHENTICATED with a reason otherwise.
-  absl::StatusOr<Identity> Authenticate(const grpc::ServerContextBase& ctx) const;
-  // The same, from a call's metadata as `metadata(key)` gives it (empty if absent).
-  absl::StatusOr<Identity> Authenticate(
-      absl::FunctionRef<absl::string_view(absl::string_view)> metadata) const;
+  void Authenticate(const grpc::ServerContextBase& ctx, IdentityCallback done) const;
+  // The same from those two metadata values (empty if absent).
+  void Authenticate(absl::string_view authorization, absl::string_view guest_user, IdentityCallback done) const;
+  // A browser session's token (or guest name) that a gateway hands over.
+  void AuthenticateToken(absl::string_view token, absl::string_view guest_name, IdentityCallback done) const;
+  // OK once the node serves; UNAVAILABLE before.
+  absl::Status Serving() const;
+  void SetServing(bool serving) { serving_.store(serving); }
   // Does the call carry a valid gateway credential (or, with no secret set, come
   // from loopback)?
   bool IsGateway(const grpc::ServerContextBase& ctx) const;
@@ -43,6 +51,7 @@ class Authenticator {
  private:
   Accounts* const accounts_;
   const std::string* const gateway_secret_;
+  std::atomic<bool> serving_{true};
 };
 
 }  // namespace chat::core

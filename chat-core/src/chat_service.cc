@@ -26,7 +26,7 @@ ChatServiceImpl::ChatServiceImpl(Hub* hub, const Authenticator* auth, const Serv
 
 grpc::ServerUnaryReactor* ChatServiceImpl::CreateRoom(grpc::CallbackServerContext* ctx,
                                                       const chat::v1::CreateRoomRequest* req, chat::v1::Room* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [&](const Identity& who, UnaryDone done) {
+  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
     hub_->CreateRoom(req->name(), who.user, Respond(resp, done));
   });
 }
@@ -34,7 +34,7 @@ grpc::ServerUnaryReactor* ChatServiceImpl::CreateRoom(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* ChatServiceImpl::ListRooms(grpc::CallbackServerContext* ctx,
                                                      const chat::v1::ListRoomsRequest* req,
                                                      chat::v1::ListRoomsResponse* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [&](const Identity&, UnaryDone done) {
+  return AuthenticatedUnary(ctx, *auth_, [this, resp](const Identity&, UnaryDone done) {
     *resp = hub_->ListRooms();
     done.Succeed();
   });
@@ -42,7 +42,7 @@ grpc::ServerUnaryReactor* ChatServiceImpl::ListRooms(grpc::CallbackServerContext
 
 grpc::ServerUnaryReactor* ChatServiceImpl::GetRoom(grpc::CallbackServerContext* ctx,
                                                    const chat::v1::GetRoomRequest* req, chat::v1::Room* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [&](const Identity&, UnaryDone done) {
+  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity&, UnaryDone done) {
     auto room = hub_->LookupRoom(req->name());
     if (room.ok()) (*room)->Describe(resp);
     done(room.status());
@@ -52,7 +52,7 @@ grpc::ServerUnaryReactor* ChatServiceImpl::GetRoom(grpc::CallbackServerContext* 
 grpc::ServerUnaryReactor* ChatServiceImpl::SendMessage(grpc::CallbackServerContext* ctx,
                                                        const chat::v1::SendMessageRequest* req,
                                                        chat::v1::SendMessageResponse* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [&](const Identity& who, UnaryDone done) {
+  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
     auto room = hub_->LookupRoom(req->room());
     if (!room.ok()) return done(room.status());
     absl::Status valid = ValidateText(req->text(), hub_->options().max_text_bytes);
@@ -72,7 +72,7 @@ grpc::ServerUnaryReactor* ChatServiceImpl::SendMessage(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ChatServiceImpl::GetHistory(grpc::CallbackServerContext* ctx,
                                                       const chat::v1::GetHistoryRequest* req,
                                                       chat::v1::GetHistoryResponse* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [&](const Identity&, UnaryDone done) {
+  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity&, UnaryDone done) {
     hub_->History(*req, Respond(resp, done));
   });
 }

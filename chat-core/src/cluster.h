@@ -11,9 +11,11 @@
 #define CHAT_CORE_SRC_CLUSTER_H_
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
+#include "absl/status/statusor.h"
 #include "store.h"
 
 namespace chat::core {
@@ -53,7 +55,13 @@ class ClusterEvents {
   virtual void OnPresenceSnapshot(const std::vector<PresenceRecord>& present) = 0;
 };
 
-// What this node tells the cluster.
+// Failed logins of one key in the window.
+struct FailureCount {
+  int count = 0;
+  int64_t oldest_ms = 0;
+};
+
+// What this node tells the cluster, and the state every node shares.
 class Cluster {
  public:
   virtual ~Cluster() = default;
@@ -67,6 +75,14 @@ class Cluster {
   virtual void Typing(int64_t room_id, const std::string& user, bool active) = 0;
   // The listener is connected (notifications flow).
   virtual bool connected() const = 0;
+
+  // Failed logins, shared by every node (login_limiter.h): how many each key
+  // has since `since_ms` (in the keys' order), answered on the cluster's
+  // thread (UNAVAILABLE while the database is away).
+  virtual void CountLoginFailures(std::vector<std::string> keys, int64_t since_ms,
+                                  std::function<void(absl::StatusOr<std::vector<FailureCount>>)> done) = 0;
+  virtual void RecordLoginFailures(std::vector<std::string> keys, int64_t at_ms) = 0;
+  virtual void ClearLoginFailures(std::string key) = 0;
 };
 
 }  // namespace chat::core

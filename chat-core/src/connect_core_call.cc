@@ -230,18 +230,46 @@ class ConnectCall final : public OutboxWriter {
   }
 
   void Begin() {
-    auto parts = StartConnectSession(
-        hub_, *auth_, *options_, [this](absl::string_view key) { return FindMetadata(metadata_, key); }, this,
-        lane_, [this] { StartRead(); });
+    ConnectMetadata md = ReadConnectMetadata([this](absl::string_view key) { return FindMetadata(metadata_, key); });
     // What the client sent is read; its array goes (the values belong to the call).
     grpc_metadata_array_destroy(&metadata_);
     grpc_metadata_array_init(&metadata_);
+    {
+      absl::MutexLock lock(&mu_);
+      ++ops_;  // authenticating: the call stays until it answers
+      beginning_ = true;
+    }
+    StartConnectSession(hub_, *auth_, *options_, std::move(md), this, lane_, [this] { StartRead(); },
+                        [this](absl::StatusOr<ConnectSession> parts) { Began(std::move(parts)); });
+    absl::MutexLock lock(&mu_);
+    beginning_ = false;
+  }
+
+  // The session is made (or refused): now, or once a store answered.
+  void Began(absl::StatusOr<ConnectSession> parts) {
     if (!parts.ok()) {
       FinishStream(ToGrpcStatus(parts.status()));
-      return;
+    } else {
+      bool cancelled;
+      {
+        absl::MutexLock lock(&mu_);
+        parts_ = std::move(*parts);
+        cancelled = done_;
+      }
+      if (cancelled) {
+        parts_->outbox->Finish(grpc::Status::CANCELLED);  // the client left while it was made
+      } else {
+        StartRead();
+      }
     }
-    parts_ = std::move(*parts);
-    StartRead();
+    bool inline_answer;
+    {
+      absl::MutexLock lock(&mu_);
+      --ops_;
+      inline_answer = beginning_;
+    }
+    // Answered inside Begin: OnRequested releases the call if it is over.
+    if (!inline_answer) MaybeRelease();
   }
 
   void OnRead(bool ok) {
@@ -295,13 +323,15 @@ class ConnectCall final : public OutboxWriter {
   }
 
   void OnDone(bool) {
+    bool begun;
     {
       absl::MutexLock lock(&mu_);
       done_ = true;
+      begun = parts_.has_value();
     }
     // Cancelled (the client left, a deadline, or the server's shutdown): what is
     // queued is dropped and no status is sent.
-    if (parts_ && cancelled_ != 0) parts_->outbox->Finish(grpc::Status::CANCELLED);
+    if (begun && cancelled_ != 0) parts_->outbox->Finish(grpc::Status::CANCELLED);
     MaybeRelease();
   }
 
@@ -331,7 +361,8 @@ class ConnectCall final : public OutboxWriter {
   Op written_op_{this, &ConnectCall::OnWritten};
   Op finished_op_{this, &ConnectCall::OnFinished};
   Op done_op_{this, &ConnectCall::OnDone};
-  // Set once the call began; empty if it was refused.
+  // Set once, under mu_, when the call began; empty if it was refused. Read
+  // without the lock by completions, which come only after it was set.
   std::optional<ConnectSession> parts_;
 
   absl::Mutex mu_;
@@ -346,6 +377,8 @@ class ConnectCall final : public OutboxWriter {
   // Reads, writes and finishes started and not yet back.
   int ops_ ABSL_GUARDED_BY(mu_) = 0;
   bool started_ ABSL_GUARDED_BY(mu_) = false;
+  // Inside Begin's call to StartConnectSession.
+  bool beginning_ ABSL_GUARDED_BY(mu_) = false;
   bool sent_initial_metadata_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   bool finishing_ ABSL_GUARDED_BY(mu_) = false;

@@ -4,6 +4,7 @@
 
 #include "chat/status.h"
 #include "connect_session.h"
+#include "absl/synchronization/mutex.h"
 #include "frames.h"
 
 namespace chat::core {
@@ -20,13 +21,27 @@ class ConnectReactor final : public OutboxStreamReactor {
       if (it == md.end()) return std::nullopt;
       return absl::string_view(it->second.data(), it->second.size());
     };
-    auto parts = StartConnectSession(hub, *auth, *options, metadata, this, Outbox::kAnyLane,
-                                     [this] { StartRead(&in_); });
+    StartConnectSession(hub, *auth, *options, ReadConnectMetadata(metadata), this, Outbox::kAnyLane,
+                        [this] { StartRead(&in_); },
+                        [this](absl::StatusOr<ConnectSession> parts) { Begin(std::move(parts)); });
+  }
+
+  // The session is made (or refused): now, or once a store answered.
+  void Begin(absl::StatusOr<ConnectSession> parts) {
     if (!parts.ok()) {
       Finish(ToGrpcStatus(parts.status()));
       return;
     }
-    parts_ = std::move(*parts);
+    bool cancelled;
+    {
+      absl::MutexLock lock(&mu_);
+      parts_ = std::move(*parts);
+      cancelled = cancelled_;
+    }
+    if (cancelled) {
+      parts_->outbox->Finish(grpc::Status::CANCELLED);  // the client left while it was made
+      return;
+    }
     StartRead(&in_);
   }
 
@@ -52,7 +67,13 @@ class ConnectReactor final : public OutboxStreamReactor {
   void OnWriteDone(bool ok) override { parts_->outbox->OnWriteDone(ok); }
 
   void OnCancel() override {
-    if (parts_) parts_->outbox->Finish(grpc::Status::CANCELLED);
+    bool begun;
+    {
+      absl::MutexLock lock(&mu_);
+      cancelled_ = true;
+      begun = parts_.has_value();
+    }
+    if (begun) parts_->outbox->Finish(grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
@@ -62,8 +83,11 @@ class ConnectReactor final : public OutboxStreamReactor {
 
  private:
   Hub* const hub_;
-  // Empty if the stream was refused.
+  absl::Mutex mu_;
+  // Set once, by Begin; empty if the stream was refused. Read without the lock
+  // by reactions, which come only after Begin started the first read.
   std::optional<ConnectSession> parts_;
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
   grpc::ByteBuffer in_;
 };
 

@@ -7,7 +7,7 @@
 
 namespace chat::core {
 
-absl::StatusOr<size_t> BatchLimit(std::optional<absl::string_view> value) {
+absl::StatusOr<size_t> BatchLimit(const std::optional<std::string>& value) {
   if (!value) return 1;
   size_t n = 0;
   if (!absl::SimpleAtoi(*value, &n) || n < 1 || n > kMaxBatchEvents) {
@@ -18,42 +18,51 @@ absl::StatusOr<size_t> BatchLimit(std::optional<absl::string_view> value) {
   return n;
 }
 
-absl::StatusOr<ConnectSession> StartConnectSession(
-    Hub* hub, const Authenticator& auth, const ServiceOptions& options,
-    absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)> metadata, OutboxWriter* writer,
-    size_t lane, std::function<void()> start_read) {
-  absl::StatusOr<Identity> who =
-      auth.Authenticate([&](absl::string_view key) { return metadata(key).value_or(""); });
-  if (!who.ok()) return who.status();
-  if (hub->shutting_down()) return absl::UnavailableError("chat-core is shutting down");
-  absl::StatusOr<size_t> batch = BatchLimit(metadata(kBatchHeader));
-  if (!batch.ok()) return batch.status();
+ConnectMetadata ReadConnectMetadata(
+    absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)> metadata) {
+  ConnectMetadata md;
+  md.authorization = std::string(metadata("authorization").value_or(""));
+  md.guest_user = std::string(metadata("x-chat-user").value_or(""));
+  if (auto batch = metadata(kBatchHeader)) md.batch = std::string(*batch);
+  return md;
+}
 
-  ConnectSession parts;
-  OutboxLimits limits = options.connect_outbox;
-  limits.max_batch = *batch;
-  parts.pause_reads_above = limits.max_events / 2;
-  parts.outbox = std::make_shared<Outbox>(Outbox::Kind::kConnect, writer, limits,
-                                          hub->room_frame_counter(Outbox::Kind::kConnect), hub->kicker(), lane);
-  parts.session = std::make_shared<Session>(hub, parts.outbox, 0, std::move(*who), options.connect_session);
-  std::weak_ptr<Outbox> weak_outbox = parts.outbox;
-  parts.session->SetResumeHook([weak_outbox, limit = parts.pause_reads_above, start_read] {
-    // Touches nothing of the stream's outside the outbox lock, which keeps the
-    // stream alive (its Detach takes it; ReadWhenRoom then does nothing).
-    if (auto o = weak_outbox.lock()) o->ReadWhenRoom(limit, start_read);
+void StartConnectSession(Hub* hub, const Authenticator& auth, const ServiceOptions& options, ConnectMetadata md,
+                         OutboxWriter* writer, size_t lane, std::function<void()> start_read,
+                         std::function<void(absl::StatusOr<ConnectSession>)> done) {
+  absl::StatusOr<size_t> batch = BatchLimit(md.batch);
+  auth.Authenticate(md.authorization, md.guest_user, [hub, &options, batch, writer, lane,
+                                                      start_read = std::move(start_read),
+                                                      done = std::move(done)](absl::StatusOr<Identity> who) {
+    if (!who.ok()) return done(who.status());
+    if (hub->shutting_down()) return done(absl::UnavailableError("chat-core is shutting down"));
+    if (!batch.ok()) return done(batch.status());
+    ConnectSession parts;
+    OutboxLimits limits = options.connect_outbox;
+    limits.max_batch = *batch;
+    parts.pause_reads_above = limits.max_events / 2;
+    parts.outbox = std::make_shared<Outbox>(Outbox::Kind::kConnect, writer, limits,
+                                            hub->room_frame_counter(Outbox::Kind::kConnect), hub->kicker(), lane);
+    parts.session = std::make_shared<Session>(hub, parts.outbox, 0, std::move(*who), options.connect_session);
+    std::weak_ptr<Outbox> weak_outbox = parts.outbox;
+    parts.session->SetResumeHook([weak_outbox, limit = parts.pause_reads_above, start_read] {
+      // Touches nothing of the stream's outside the outbox lock, which keeps the
+      // stream alive (its Detach takes it; ReadWhenRoom then does nothing).
+      if (auto o = weak_outbox.lock()) o->ReadWhenRoom(limit, start_read);
+    });
+    parts.session->SetKillHook([weak_outbox](const absl::Status& status) {
+      if (auto o = weak_outbox.lock()) o->Finish(ToGrpcStatus(status));
+    });
+    parts.session->SetDrainedHook([weak_outbox] {
+      if (auto o = weak_outbox.lock()) o->FinishWhenDrained(grpc::Status::OK);
+    });
+    hub->live().AddSession(parts.session);
+    if (!hub->live().AddStream(parts.outbox)) {
+      EndConnectSession(hub, parts);
+      return done(absl::UnavailableError("chat-core is shutting down"));
+    }
+    done(std::move(parts));
   });
-  parts.session->SetKillHook([weak_outbox](const absl::Status& status) {
-    if (auto o = weak_outbox.lock()) o->Finish(ToGrpcStatus(status));
-  });
-  parts.session->SetDrainedHook([weak_outbox] {
-    if (auto o = weak_outbox.lock()) o->FinishWhenDrained(grpc::Status::OK);
-  });
-  hub->live().AddSession(parts.session);
-  if (!hub->live().AddStream(parts.outbox)) {
-    EndConnectSession(hub, parts);
-    return absl::UnavailableError("chat-core is shutting down");
-  }
-  return parts;
 }
 
 void ReadNextWhenRoom(const ConnectSession& parts, const std::function<void()>& start_read) {

@@ -32,7 +32,7 @@ namespace chat::core {
 // The `x-chat-batch` metadata of a Connect call: the most events the client takes
 // in one ServerEvent{batch}; 1 (one event per message) when absent.
 inline constexpr char kBatchHeader[] = "x-chat-batch";
-absl::StatusOr<size_t> BatchLimit(std::optional<absl::string_view> value);
+absl::StatusOr<size_t> BatchLimit(const std::optional<std::string>& value);
 
 struct ConnectSession {
   std::shared_ptr<Outbox> outbox;
@@ -41,15 +41,25 @@ struct ConnectSession {
   size_t pause_reads_above = 0;
 };
 
-// Authenticates the call from its metadata (`metadata(key)`, nullopt if
-// absent), reads its batch limit, and builds and registers its outbox and
-// session. `writer` is the stream; `lane` its fan-out lane (Outbox::kAnyLane:
-// any); `start_read` starts the stream's next read. An error status (bad
-// credentials, a bad x-chat-batch, shutting down) is how the stream must end.
-absl::StatusOr<ConnectSession> StartConnectSession(
-    Hub* hub, const Authenticator& auth, const ServiceOptions& options,
-    absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)> metadata, OutboxWriter* writer,
-    size_t lane, std::function<void()> start_read);
+// What a Connect call's metadata says, copied before the call's metadata goes.
+struct ConnectMetadata {
+  std::string authorization;
+  std::string guest_user;
+  std::optional<std::string> batch;
+};
+// Reads it with `metadata(key)` (nullopt if absent).
+ConnectMetadata ReadConnectMetadata(
+    absl::FunctionRef<std::optional<absl::string_view>(absl::string_view)> metadata);
+
+// Authenticates the call, reads its batch limit, and builds and registers its
+// outbox and session; `done` gets them, or the status the stream must end with
+// (bad credentials, a bad x-chat-batch, shutting down). `writer` is the stream;
+// `lane` its fan-out lane (Outbox::kAnyLane: any); `start_read` starts the
+// stream's next read. `done` runs before this returns, or (a token another node
+// issued) on a store thread.
+void StartConnectSession(Hub* hub, const Authenticator& auth, const ServiceOptions& options, ConnectMetadata md,
+                         OutboxWriter* writer, size_t lane, std::function<void()> start_read,
+                         std::function<void(absl::StatusOr<ConnectSession>)> done);
 
 // Reads the client's next event, unless the client sends faster than it reads
 // what comes back: then its events wait until its queue drains.

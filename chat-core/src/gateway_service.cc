@@ -23,16 +23,151 @@ chat::v1::GatewayDown ClosedItem(uint64_t id, const absl::Status& status) {
   return down;
 }
 
-// One gateway stream: its sessions by the bridge's ids, and the outbox they
-// share. Threading: reactions (one read at a time); Open/Close/Find take mu_.
-// Lifetime: deletes itself in OnDone, after detaching the outbox and closing
-// every session.
+// One gateway stream's browser sessions, by the bridge's ids. Shared with the
+// answers of sessions being opened (a token another node issued is looked up
+// in the store), so a late answer finds the stream gone, not a deleted reactor.
+// Events that come for a session still being opened wait for it, in order.
+// Threading: thread-safe; Open, Event and Close come from the stream's reads,
+// one at a time; Opened from a store thread. Lifetime: shared by the reactor
+// and pending opens; CloseAll (the stream is over) ends every session.
+class GatewaySessions : public std::enable_shared_from_this<GatewaySessions> {
+ public:
+  GatewaySessions(Hub* hub, const Authenticator* auth, const ServiceOptions& options, std::shared_ptr<Outbox> outbox)
+      : hub_(hub), auth_(auth), options_(options), outbox_(std::move(outbox)) {}
+
+  void Open(uint64_t id, const chat::v1::SessionOpen& open) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (sessions_.contains(id) || opening_.contains(id)) {
+        return SendClosed(id, absl::AlreadyExistsError("session id already open on this stream"));
+      }
+      if (sessions_.size() + opening_.size() >= options_.max_sessions_per_gateway) {
+        return SendClosed(id, absl::ResourceExhaustedError("too many sessions on this gateway stream"));
+      }
+      opening_[id];
+    }
+    auth_->AuthenticateToken(open.token(), open.guest_name(), [self = shared_from_this(), id](absl::StatusOr<Identity> who) {
+      self->Opened(id, std::move(who));
+    });
+  }
+
+  void Event(uint64_t id, const chat::v1::ClientEvent& event, uint64_t request) {
+    std::shared_ptr<Session> session;
+    {
+      absl::MutexLock lock(&mu_);
+      if (auto it = opening_.find(id); it != opening_.end()) {
+        if (it->second.events.size() >= kMaxWaitingEvents) {
+          opening_.erase(it);
+          return SendClosed(id, absl::ResourceExhaustedError("too many events before the session was open"));
+        }
+        it->second.events.push_back({event, request});
+        return;
+      }
+      auto it = sessions_.find(id);
+      if (it != sessions_.end()) session = it->second;
+    }
+    if (session == nullptr) return SendClosed(id, absl::NotFoundError("no such session on this gateway stream"));
+    session->Handle(event, request);
+  }
+
+  void Close(uint64_t id) {
+    std::shared_ptr<Session> s;
+    {
+      absl::MutexLock lock(&mu_);
+      opening_.erase(id);  // an answer to its open finds nothing
+      auto it = sessions_.find(id);
+      if (it == sessions_.end()) return;
+      s = std::move(it->second);
+      sessions_.erase(it);
+    }
+    End(s);
+  }
+
+  void CloseAll() {
+    absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> all;
+    {
+      absl::MutexLock lock(&mu_);
+      closed_ = true;
+      opening_.clear();
+      all.swap(sessions_);
+    }
+    for (auto& [id, s] : all) End(s);
+  }
+
+ private:
+  static constexpr size_t kMaxWaitingEvents = 64;
+  struct Opening {
+    std::vector<std::pair<chat::v1::ClientEvent, uint64_t>> events;
+  };
+
+  void SendClosed(uint64_t id, const absl::Status& status) { outbox_->PushMessage(ClosedItem(id, status)); }
+
+  void End(const std::shared_ptr<Session>& s) {
+    s->Close();
+    hub_->live().RemoveSession(s.get());
+  }
+
+  // The answer to a session's open: the session goes live and the events that
+  // waited for it are handled, in order, before any that come later.
+  void Opened(uint64_t id, absl::StatusOr<Identity> who) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_ || !opening_.contains(id)) return;  // closed meanwhile
+      if (!who.ok()) opening_.erase(id);
+    }
+    if (!who.ok()) return SendClosed(id, who.status());
+    auto session = std::make_shared<Session>(hub_, outbox_, id, *who, options_.gateway_session);
+    std::weak_ptr<Session> weak_session = session;
+    std::weak_ptr<Outbox> weak_outbox = outbox_;
+    // Logout or expiry: leave the rooms now and tell the bridge, which closes the
+    // browser's WebSocket and then closes the session here.
+    session->SetKillHook([weak_outbox, weak_session, id](const absl::Status& status) {
+      if (auto s = weak_session.lock()) s->Close();
+      if (auto o = weak_outbox.lock()) o->PushMessage(ClosedItem(id, status));
+    });
+    hub_->live().AddSession(session);
+    chat::v1::GatewayDown down;
+    down.set_session(id);
+    down.mutable_opened()->set_user(who->user);
+    outbox_->PushMessage(down);
+    for (;;) {
+      std::vector<std::pair<chat::v1::ClientEvent, uint64_t>> waiting;
+      {
+        absl::MutexLock lock(&mu_);
+        auto it = opening_.find(id);
+        if (closed_ || it == opening_.end()) break;  // closed meanwhile
+        waiting.swap(it->second.events);
+        if (waiting.empty()) {
+          opening_.erase(it);
+          sessions_[id] = session;
+          return;
+        }
+      }
+      for (const auto& [event, request] : waiting) session->Handle(event, request);
+    }
+    End(session);
+  }
+
+  Hub* const hub_;
+  const Authenticator* const auth_;
+  const ServiceOptions& options_;
+  const std::shared_ptr<Outbox> outbox_;
+  absl::Mutex mu_;
+  absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<uint64_t, Opening> opening_ ABSL_GUARDED_BY(mu_);
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// One gateway stream: reads GatewayUp items and hands them to its sessions.
+// Threading: reactions (one read at a time). Lifetime: deletes itself in
+// OnDone, after detaching the outbox and ending every session.
 class GatewayReactor final : public OutboxStreamReactor {
  public:
-  GatewayReactor(grpc::CallbackServerContext* ctx, Hub* hub, Accounts* accounts, const ServiceOptions& options)
-      : ctx_(ctx), hub_(hub), accounts_(accounts), options_(options), peer_(ctx->peer()) {
+  GatewayReactor(grpc::CallbackServerContext* ctx, Hub* hub, const Authenticator* auth, const ServiceOptions& options)
+      : ctx_(ctx), hub_(hub), peer_(ctx->peer()) {
     outbox_ = std::make_shared<Outbox>(Outbox::Kind::kGateway, this, options.gateway_outbox,
                                        hub->room_frame_counter(Outbox::Kind::kGateway), hub->kicker());
+    sessions_ = std::make_shared<GatewaySessions>(hub, auth, options, outbox_);
     if (!hub_->live().AddStream(outbox_)) {
       outbox_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
       return;
@@ -47,7 +182,7 @@ class GatewayReactor final : public OutboxStreamReactor {
 
   void OnReadDone(bool ok) override {
     if (!ok) {
-      CloseAllSessions();
+      sessions_->CloseAll();
       outbox_->FinishWhenDrained(grpc::Status::OK);
       return;
     }
@@ -61,20 +196,16 @@ class GatewayReactor final : public OutboxStreamReactor {
     }
     switch (up.item_case()) {
       case chat::v1::GatewayUp::kOpen:
-        Open(up.session(), up.open());
+        sessions_->Open(up.session(), up.open());
         break;
       case chat::v1::GatewayUp::kEvent:
-        if (auto s = Find(up.session())) {
-          s->Handle(up.event(), up.request());
-        } else {
-          SendClosed(up.session(), absl::NotFoundError("no such session on this gateway stream"));
-        }
+        sessions_->Event(up.session(), up.event(), up.request());
         break;
       case chat::v1::GatewayUp::kClose:
-        CloseSession(up.session());
+        sessions_->Close(up.session());
         break;
       case chat::v1::GatewayUp::ITEM_NOT_SET:
-        SendClosed(up.session(), absl::InvalidArgumentError("empty GatewayUp item"));
+        outbox_->PushMessage(ClosedItem(up.session(), absl::InvalidArgumentError("empty GatewayUp item")));
         break;
     }
     outbox_->IfOpen([this] { StartRead(&in_); });
@@ -85,87 +216,19 @@ class GatewayReactor final : public OutboxStreamReactor {
 
   void OnDone() override {
     outbox_->Detach();
-    CloseAllSessions();
+    sessions_->CloseAll();
     hub_->live().RemoveStream(outbox_.get());
     CHAT_LOG_INFO(kLog, "gateway stream from %s closed", peer_);
     delete this;
   }
 
  private:
-  void SendClosed(uint64_t id, const absl::Status& status) { outbox_->PushMessage(ClosedItem(id, status)); }
-
-  std::shared_ptr<Session> Find(uint64_t id) {
-    absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(id);
-    return it == sessions_.end() ? nullptr : it->second;
-  }
-
-  void Open(uint64_t id, const chat::v1::SessionOpen& open) {
-    {
-      absl::MutexLock lock(&mu_);
-      if (sessions_.contains(id)) {
-        return SendClosed(id, absl::AlreadyExistsError("session id already open on this stream"));
-      }
-      if (sessions_.size() >= options_.max_sessions_per_gateway) {
-        return SendClosed(id, absl::ResourceExhaustedError("too many sessions on this gateway stream"));
-      }
-    }
-    auto identity = accounts_->AuthenticateToken(open.token(), open.guest_name());
-    if (!identity.ok()) return SendClosed(id, identity.status());
-    auto session = std::make_shared<Session>(hub_, outbox_, id, *identity, options_.gateway_session);
-    std::weak_ptr<Session> weak_session = session;
-    std::weak_ptr<Outbox> weak_outbox = outbox_;
-    // Logout or expiry: leave the rooms now and tell the bridge, which closes the
-    // browser's WebSocket and then closes the session here.
-    session->SetKillHook([weak_outbox, weak_session, id](const absl::Status& status) {
-      if (auto s = weak_session.lock()) s->Close();
-      if (auto o = weak_outbox.lock()) o->PushMessage(ClosedItem(id, status));
-    });
-    {
-      absl::MutexLock lock(&mu_);
-      sessions_[id] = session;
-    }
-    hub_->live().AddSession(session);
-    chat::v1::GatewayDown down;
-    down.set_session(id);
-    down.mutable_opened()->set_user(identity->user);
-    outbox_->PushMessage(down);
-  }
-
-  void CloseSession(uint64_t id) {
-    std::shared_ptr<Session> s;
-    {
-      absl::MutexLock lock(&mu_);
-      auto it = sessions_.find(id);
-      if (it == sessions_.end()) return;
-      s = std::move(it->second);
-      sessions_.erase(it);
-    }
-    s->Close();
-    hub_->live().RemoveSession(s.get());
-  }
-
-  void CloseAllSessions() {
-    absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> all;
-    {
-      absl::MutexLock lock(&mu_);
-      all.swap(sessions_);
-    }
-    for (auto& [id, s] : all) {
-      s->Close();
-      hub_->live().RemoveSession(s.get());
-    }
-  }
-
   grpc::CallbackServerContext* const ctx_;
   Hub* const hub_;
-  Accounts* const accounts_;
-  const ServiceOptions& options_;
   const std::string peer_;
   std::shared_ptr<Outbox> outbox_;
+  std::shared_ptr<GatewaySessions> sessions_;
   grpc::ByteBuffer in_;
-  absl::Mutex mu_;
-  absl::flat_hash_map<uint64_t, std::shared_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace
@@ -182,7 +245,8 @@ RawServerReactor* GatewayServiceImpl::Gateway(grpc::CallbackServerContext* ctx) 
   if (hub_->shutting_down()) {
     return new RejectReactor(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
   }
-  return new GatewayReactor(ctx, hub_, accounts_, *options_);
+  if (absl::Status serving = auth_->Serving(); !serving.ok()) return new RejectReactor(ToGrpcStatus(serving));
+  return new GatewayReactor(ctx, hub_, auth_, *options_);
 }
 
 }  // namespace chat::core

@@ -33,12 +33,18 @@ std::string RandomNodeId() {
                       absl::BytesToHexString(absl::string_view(reinterpret_cast<char*>(raw), sizeof raw)));
 }
 
-// A change this node tells the cluster: presence (kept in the table too) or typing.
+// What this node tells the cluster or asks of it, in order.
 struct Outgoing {
+  enum class Kind { kPresence, kTyping, kRecordFailures, kClearFailures, kCountFailures };
+  Kind kind = Kind::kPresence;
+  // Presence (kept in the table too) and typing.
   int64_t room_id = 0;
   std::string user;
   bool on = false;
-  bool typing = false;
+  // Failed logins.
+  std::vector<std::string> keys;
+  int64_t at_ms = 0;
+  std::function<void(absl::StatusOr<std::vector<FailureCount>>)> done;
 };
 
 class PgCluster final : public Cluster {
@@ -78,7 +84,7 @@ class PgCluster final : public Cluster {
       } else {
         mine_.erase({room_id, user});
       }
-      outgoing_.push_back(Outgoing{room_id, user, present, false});
+      outgoing_.push_back(Outgoing{Outgoing::Kind::kPresence, room_id, user, present});
     }
     Wake();
   }
@@ -86,9 +92,31 @@ class PgCluster final : public Cluster {
   void Typing(int64_t room_id, const std::string& user, bool active) override {
     {
       absl::MutexLock lock(&mu_);
-      outgoing_.push_back(Outgoing{room_id, user, active, true});
+      outgoing_.push_back(Outgoing{Outgoing::Kind::kTyping, room_id, user, active});
     }
     Wake();
+  }
+
+  void CountLoginFailures(std::vector<std::string> keys, int64_t since_ms,
+                          std::function<void(absl::StatusOr<std::vector<FailureCount>>)> done) override {
+    Outgoing o{Outgoing::Kind::kCountFailures};
+    o.keys = std::move(keys);
+    o.at_ms = since_ms;
+    o.done = std::move(done);
+    if (!Queue(std::move(o))) return;
+  }
+
+  void RecordLoginFailures(std::vector<std::string> keys, int64_t at_ms) override {
+    Outgoing o{Outgoing::Kind::kRecordFailures};
+    o.keys = std::move(keys);
+    o.at_ms = at_ms;
+    Queue(std::move(o));
+  }
+
+  void ClearLoginFailures(std::string key) override {
+    Outgoing o{Outgoing::Kind::kClearFailures};
+    o.keys.push_back(std::move(key));
+    Queue(std::move(o));
   }
 
   bool connected() const override {
@@ -97,6 +125,24 @@ class PgCluster final : public Cluster {
   }
 
  private:
+  // Queues a request unless the cluster is away (a count then hears
+  // UNAVAILABLE at once); false if it was not queued.
+  bool Queue(Outgoing o) {
+    {
+      absl::MutexLock lock(&mu_);
+      if (connected_ && !stopping_) {
+        outgoing_.push_back(std::move(o));
+        o.done = nullptr;
+      }
+    }
+    if (o.done) {
+      o.done(absl::UnavailableError("the database is unavailable; retry shortly"));
+      return false;
+    }
+    Wake();
+    return true;
+  }
+
   void Wake() {
     uint64_t one = 1;
     (void)!write(wake_, &one, sizeof one);
@@ -117,6 +163,7 @@ class PgCluster final : public Cluster {
     while (!stopping()) {
       absl::Status st = Session();
       SetConnected(false);
+      FailQueued(st);
       if (stopping()) break;
       CHAT_LOG_WARN(kLog, "cluster listener lost PostgreSQL (%s); reconnecting", st.message());
       absl::MutexLock lock(&mu_);
@@ -124,6 +171,7 @@ class PgCluster final : public Cluster {
       mu_.AwaitWithTimeout(absl::Condition(&stop), backoff);
       backoff = std::min(backoff * 2, options_.pg.reconnect_max);
     }
+    FailQueued(absl::UnavailableError("chat-core is shutting down"));
     Leave();
   }
 
@@ -190,9 +238,12 @@ class PgCluster final : public Cluster {
     {
       absl::MutexLock lock(&mu_);
       mine.assign(mine_.begin(), mine_.end());
-      outgoing_.clear();  // what they said is in `mine` now
+      // Presence said before is in `mine` now.
+      std::erase_if(outgoing_, [](const Outgoing& o) { return o.kind == Outgoing::Kind::kPresence; });
     }
-    for (const auto& [room, user] : mine) q.push_back(PresenceQuery(Outgoing{room, user, true, false}));
+    for (const auto& [room, user] : mine) {
+      q.push_back(PresenceQuery(Outgoing{Outgoing::Kind::kPresence, room, user, true}));
+    }
     for (auto& r : conn.Pipeline(q)) {
       if (!r.ok()) return r.status();
     }
@@ -229,18 +280,60 @@ class PgCluster final : public Cluster {
     if (out.empty()) return absl::OkStatus();
     std::vector<PgQuery> q;
     q.reserve(out.size());
-    for (const Outgoing& o : out) {
-      if (o.typing) {
-        q.push_back({"SELECT pg_notify('chat_typing', $1)",
-                     {TypingNotePayload(PresenceRecord{node_id_, o.room_id, o.user}, o.on)}});
-      } else {
-        q.push_back(PresenceQuery(o));
+    for (const Outgoing& o : out) q.push_back(QueryFor(o));
+    auto results = conn.Pipeline(q);
+    absl::Status failed;
+    for (size_t i = 0; i < out.size(); ++i) {
+      if (!results[i].ok() && failed.ok()) failed = results[i].status();
+      if (out[i].kind != Outgoing::Kind::kCountFailures) continue;
+      if (!results[i].ok()) {
+        out[i].done(results[i].status());
+        continue;
+      }
+      std::vector<FailureCount> counts;
+      for (int row = 0; row < results[i]->rows(); ++row) {
+        counts.push_back(FailureCount{static_cast<int>(results[i]->Int(row, 0)), results[i]->Int(row, 1)});
+      }
+      out[i].done(std::move(counts));
+    }
+    return failed;  // presence is said again in full after the reconnect
+  }
+
+  PgQuery QueryFor(const Outgoing& o) const {
+    switch (o.kind) {
+      case Outgoing::Kind::kPresence:
+        return PresenceQuery(o);
+      case Outgoing::Kind::kTyping:
+        return {"SELECT pg_notify('chat_typing', $1)",
+                {TypingNotePayload(PresenceRecord{node_id_, o.room_id, o.user}, o.on)}};
+      case Outgoing::Kind::kRecordFailures:
+        return {"INSERT INTO login_failures (key, at_ms) SELECT unnest($1::text[]), $2",
+                {PgTextArray(o.keys), absl::StrCat(o.at_ms)}};
+      case Outgoing::Kind::kClearFailures:
+        return {"DELETE FROM login_failures WHERE key = $1", {o.keys[0]}};
+      case Outgoing::Kind::kCountFailures:
+        break;
+    }
+    return {"SELECT count(f.at_ms), coalesce(min(f.at_ms), 0) FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) "
+            "LEFT JOIN login_failures f ON f.key = u.k AND f.at_ms > $2 GROUP BY u.k, u.i ORDER BY u.i",
+            {PgTextArray(o.keys), absl::StrCat(o.at_ms)}};
+  }
+
+  // Requests that wait for an answer hear that the cluster is away.
+  void FailQueued(const absl::Status& why) {
+    std::deque<Outgoing> out;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto it = outgoing_.begin(); it != outgoing_.end();) {
+        if (it->kind == Outgoing::Kind::kCountFailures) {
+          out.push_back(std::move(*it));
+          it = outgoing_.erase(it);
+        } else {
+          ++it;
+        }
       }
     }
-    for (auto& r : conn.Pipeline(q)) {
-      if (!r.ok()) return r.status();  // re-asserted in full after the reconnect
-    }
-    return absl::OkStatus();
+    for (Outgoing& o : out) o.done(absl::UnavailableError(absl::StrCat("the database is unavailable: ", why.message())));
   }
 
   // This node's beat, and the end of nodes that stopped beating.
@@ -252,6 +345,8 @@ class PgCluster final : public Cluster {
           "RETURNING id), p AS (DELETE FROM presence WHERE node_id IN (SELECT id FROM gone)) "
           "SELECT id, pg_notify('chat_presence', json_build_array(id)::text) FROM gone",
           {node_id_, timeout}},
+         {"DELETE FROM login_failures WHERE at_ms < $1",
+          {absl::StrCat(absl::ToUnixMillis(absl::Now() - absl::Hours(24)))}},
          // Presence of nodes that are no longer listed (gone while nobody beat).
          {"WITH stale AS (DELETE FROM presence p WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = p.node_id) "
           "RETURNING node_id) SELECT DISTINCT node_id, pg_notify('chat_presence', json_build_array(node_id)::text) "
@@ -264,7 +359,7 @@ class PgCluster final : public Cluster {
       // Declared gone while away (a long pause): join again.
       return absl::UnavailableError("this node was declared gone; rejoining");
     }
-    for (int i = 0; i < results[1]->rows(); ++i) {
+    for (int i = 0; i < results[1]->rows(); ++i) {  // gone nodes
       CHAT_LOG_WARN(kLog, "node %s stopped beating: its members leave their rooms", results[1]->Text(i, 0));
     }
     return absl::OkStatus();

@@ -219,6 +219,18 @@ class PgStoreImpl final : public PgStore {
     });
   }
 
+  void FindSession(const std::string& token_hash, int64_t now_ms, StoreCallback<SessionRecord> done) override {
+    Read([token_hash, now_ms, done = std::move(done)](PgConn* conn, const absl::Status& why) {
+      if (conn == nullptr) return done(why);
+      auto r = conn->Query({"SELECT s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN users u ON "
+                            "u.id = s.user_id WHERE s.token_hash = decode($1, 'hex') AND s.expires_at_ms > $2",
+                            {Hex(token_hash), absl::StrCat(now_ms)}});
+      if (!r.ok()) return done(r.status());
+      if (r->rows() == 0) return done(absl::NotFoundError("no such session"));
+      done(SessionRecord{token_hash, r->Int(0, 0), std::string(r->Text(0, 1)), r->Int(0, 2)});
+    });
+  }
+
   void CreateSession(const SessionRecord& session, int64_t now_ms, StoreCallback<bool> done) override {
     PgQuery q{"INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES "
               "(decode($1, 'hex'), $2, $3, $4)",

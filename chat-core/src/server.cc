@@ -55,7 +55,7 @@ absl::Status ValidateCoreOptions(const CoreOptions& o) {
       {o.hub.replay_page >= 1, "replay_page must be at least 1"},
       {o.hub.room.presence_limit >= 1, "presence_limit must be at least 1"},
       {o.accounts.token_ttl > absl::ZeroDuration(), "token_ttl must be positive"},
-      {o.accounts.failure_window > absl::ZeroDuration(), "failure_window must be positive"},
+      {o.accounts.login_limits.window > absl::ZeroDuration(), "failure_window must be positive"},
       {o.accounts.hash_threads >= 1 && o.accounts.hash_threads <= 64, "hash_threads must be between 1 and 64"},
       {o.accounts.max_queued_hashes >= 1, "max_queued_hashes must be at least 1"},
       {o.services.connect_outbox.max_events >= 16, "stream_queue_events must be at least 16"},

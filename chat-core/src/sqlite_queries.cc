@@ -44,6 +44,9 @@ const char kHistoryAfter[] =
     "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND "
     "seq<=?2 AND seq>?4 ORDER BY seq ASC LIMIT ?3";
 const char kFindUser[] = "SELECT id, username, password_hash FROM users WHERE username_key=?1";
+const char kFindSession[] =
+    "SELECT s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN users u ON u.id=s.user_id "
+    "WHERE s.token_hash=?1 AND s.revoked=0 AND s.expires_at_ms>?2";
 
 }  // namespace
 
@@ -210,6 +213,20 @@ absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuer
     std::reverse(page.messages.begin(), page.messages.end());
   }
   return page;
+}
+
+absl::StatusOr<SessionRecord> FindSessionOn(SqliteConnection& c, const std::string& token_hash, int64_t now_ms) {
+  SqliteStmt& s = c.Get(kFindSession);
+  s.Reset().BindBlob(1, token_hash).Bind(2, now_ms);
+  int rc = s.Step();
+  if (rc == SQLITE_ROW) {
+    SessionRecord r{token_hash, s.Int(0), s.Text(1), s.Int(2)};
+    s.Reset();
+    return r;
+  }
+  s.Reset();
+  if (rc == SQLITE_DONE) return absl::NotFoundError("no such session");
+  return s.Error(rc, "find session");
 }
 
 absl::StatusOr<UserRecord> FindUserOn(SqliteConnection& c, const std::string& username_key) {

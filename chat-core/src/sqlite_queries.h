@@ -53,6 +53,7 @@ absl::StatusOr<bool> RevokeSessionOn(SqliteConnection& c, const std::string& tok
 // Reads: on a reader connection (or the writer's, for ":memory:").
 absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuery& q);
 absl::StatusOr<UserRecord> FindUserOn(SqliteConnection& c, const std::string& username_key);
+absl::StatusOr<SessionRecord> FindSessionOn(SqliteConnection& c, const std::string& token_hash, int64_t now_ms);
 
 }  // namespace chat::core
 

@@ -186,6 +186,11 @@ class SqliteStore final : public Store {
                      std::move(done));
   }
 
+  void FindSession(const std::string& token_hash, int64_t now_ms, StoreCallback<SessionRecord> done) override {
+    Read<SessionRecord>([token_hash, now_ms](SqliteConnection& c) { return FindSessionOn(c, token_hash, now_ms); },
+                        std::move(done));
+  }
+
   void CreateSession(const SessionRecord& session, int64_t now_ms,
                      StoreCallback<bool> done) override {
     Write<bool>([session, now_ms](WriterState& w) { return CreateSessionOn(w.conn, session, now_ms); },

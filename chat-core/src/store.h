@@ -163,6 +163,10 @@ class Store {
   // token_hash is already stored.
   virtual void CreateSession(const SessionRecord& session, int64_t now_ms,
                              StoreCallback<bool> done) = 0;
+  // The session with this token hash if it is stored, unrevoked and unexpired
+  // at now_ms (with its user's username); NOT_FOUND otherwise. For a node that
+  // did not see the login (another node of a cluster made it).
+  virtual void FindSession(const std::string& token_hash, int64_t now_ms, StoreCallback<SessionRecord> done) = 0;
   // Revokes a session for good: true if one was revoked, false if there was none
   // (unknown, or revoked before). LoadSessions never returns it again.
   virtual void RevokeSession(const std::string& token_hash, StoreCallback<bool> done) = 0;

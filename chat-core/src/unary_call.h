@@ -2,7 +2,7 @@
 // authenticate (or not), run the work (now or on a store/hashing thread), copy
 // the result into the response, finish exactly once with the status.
 //
-//   return AuthenticatedUnary(ctx, *auth_, [&](const Identity& who, UnaryDone done) {
+//   return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
 //     hub_->CreateRoom(req->name(), who.user, Respond(resp, done));
 //   });
 //
@@ -46,22 +46,30 @@ inline grpc::ServerUnaryReactor* FailNow(grpc::CallbackServerContext* ctx, const
   return reactor;
 }
 
-// Runs `body(done)`, which must call done exactly once, now or later.
+// Runs `body(done)` once the node serves (else UNAVAILABLE); the body must
+// call done exactly once, now or later.
 template <typename Body>
-grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, Body&& body) {
+grpc::ServerUnaryReactor* Unary(grpc::CallbackServerContext* ctx, const Authenticator& auth, Body&& body) {
+  if (absl::Status st = auth.Serving(); !st.ok()) return FailNow(ctx, st);
   grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
   body(UnaryDone(reactor));
   return reactor;
 }
 
 // Authenticates the caller; a caller without valid credentials gets
-// UNAUTHENTICATED with the reason. Otherwise as Unary, with the identity.
+// UNAUTHENTICATED with the reason. Otherwise runs `body(identity, done)`,
+// now or (a token another node issued) on a store thread: the body must
+// capture what it uses by value (request and response pointers stay valid
+// until done is called).
 template <typename Body>
 grpc::ServerUnaryReactor* AuthenticatedUnary(grpc::CallbackServerContext* ctx, const Authenticator& auth,
-                                             Body&& body) {
-  absl::StatusOr<Identity> who = auth.Authenticate(*ctx);
-  if (!who.ok()) return FailNow(ctx, who.status());
-  return Unary(ctx, [&](UnaryDone done) { body(*who, done); });
+                                             Body body) {
+  grpc::ServerUnaryReactor* reactor = ctx->DefaultReactor();
+  auth.Authenticate(*ctx, [reactor, body = std::move(body)](absl::StatusOr<Identity> who) mutable {
+    if (!who.ok()) return UnaryDone(reactor)(who.status());
+    body(*who, UnaryDone(reactor));
+  });
+  return reactor;
 }
 
 // A callback for a StatusOr<T> result: on success moves the value into

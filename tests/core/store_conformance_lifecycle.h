@@ -65,7 +65,19 @@ TYPED_TEST_P(StoreConformanceLifecycleTest, SessionsLoadUntilTheyExpireOrAreRevo
     auto revoke = [&](const std::string& hash) {
       return Call<bool>([&](auto cb) { s->RevokeSession(hash, cb); });
     };
+    auto find = [&](const std::string& hash, int64_t now_ms) {
+      return Call<SessionRecord>([&](auto cb) { s->FindSession(hash, now_ms, cb); });
+    };
+    auto found = find(live, 500);
+    ASSERT_TRUE(found.ok()) << found.status();
+    EXPECT_EQ(found->user_id, user_id);
+    EXPECT_EQ(found->username, "Alice");
+    EXPECT_EQ(found->expires_at_ms, 10'000);
+    EXPECT_EQ(find(old, 500).status().code(), absl::StatusCode::kNotFound);    // expired at 100
+    EXPECT_EQ(find(live, 10'000).status().code(), absl::StatusCode::kNotFound);  // expires at now
+    EXPECT_TRUE(find(revoked, 500).ok());
     EXPECT_EQ(revoke(revoked).value_or(false), true);
+    EXPECT_EQ(find(revoked, 500).status().code(), absl::StatusCode::kNotFound);
     EXPECT_EQ(revoke(revoked).value_or(true), false);
     EXPECT_EQ(revoke(std::string(32, 'z')).value_or(true), false);
     // Expired at exactly now: gone.
