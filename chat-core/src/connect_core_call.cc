@@ -249,18 +249,8 @@ class ConnectCall final : public OutboxWriter {
   void Began(absl::StatusOr<ConnectSession> parts) {
     if (!parts.ok()) {
       FinishStream(ToGrpcStatus(parts.status()));
-    } else {
-      bool cancelled;
-      {
-        absl::MutexLock lock(&mu_);
-        parts_ = std::move(*parts);
-        cancelled = done_;
-      }
-      if (cancelled) {
-        parts_->outbox->Finish(grpc::Status::CANCELLED);  // the client left while it was made
-      } else {
-        StartRead();
-      }
+    } else if (parts_.Fill(std::move(*parts))) {
+      StartRead();
     }
     bool inline_answer;
     {
@@ -323,15 +313,13 @@ class ConnectCall final : public OutboxWriter {
   }
 
   void OnDone(bool) {
-    bool begun;
     {
       absl::MutexLock lock(&mu_);
       done_ = true;
-      begun = parts_.has_value();
     }
     // Cancelled (the client left, a deadline, or the server's shutdown): what is
     // queued is dropped and no status is sent.
-    if (begun && cancelled_ != 0) parts_->outbox->Finish(grpc::Status::CANCELLED);
+    if (parts_.End() && cancelled_ != 0) parts_->outbox->Finish(grpc::Status::CANCELLED);
     MaybeRelease();
   }
 
@@ -341,7 +329,7 @@ class ConnectCall final : public OutboxWriter {
       if (!started_ || !done_ || ops_ > 0 || released_) return;
       released_ = true;
     }
-    if (parts_) EndConnectSession(hub_, *parts_);
+    if (parts_.filled()) EndConnectSession(hub_, *parts_);
     delete this;
   }
 
@@ -361,9 +349,8 @@ class ConnectCall final : public OutboxWriter {
   Op written_op_{this, &ConnectCall::OnWritten};
   Op finished_op_{this, &ConnectCall::OnFinished};
   Op done_op_{this, &ConnectCall::OnDone};
-  // Set once, under mu_, when the call began; empty if it was refused. Read
-  // without the lock by completions, which come only after it was set.
-  std::optional<ConnectSession> parts_;
+  // Empty if the call was refused.
+  ConnectSlot parts_;
 
   absl::Mutex mu_;
   // The message being read (gRPC core fills it in when the read returns).

@@ -4,7 +4,6 @@
 
 #include "chat/status.h"
 #include "connect_session.h"
-#include "absl/synchronization/mutex.h"
 #include "frames.h"
 
 namespace chat::core {
@@ -32,17 +31,7 @@ class ConnectReactor final : public OutboxStreamReactor {
       Finish(ToGrpcStatus(parts.status()));
       return;
     }
-    bool cancelled;
-    {
-      absl::MutexLock lock(&mu_);
-      parts_ = std::move(*parts);
-      cancelled = cancelled_;
-    }
-    if (cancelled) {
-      parts_->outbox->Finish(grpc::Status::CANCELLED);  // the client left while it was made
-      return;
-    }
-    StartRead(&in_);
+    if (parts_.Fill(std::move(*parts))) StartRead(&in_);
   }
 
   void OnReadDone(bool ok) override {
@@ -67,27 +56,18 @@ class ConnectReactor final : public OutboxStreamReactor {
   void OnWriteDone(bool ok) override { parts_->outbox->OnWriteDone(ok); }
 
   void OnCancel() override {
-    bool begun;
-    {
-      absl::MutexLock lock(&mu_);
-      cancelled_ = true;
-      begun = parts_.has_value();
-    }
-    if (begun) parts_->outbox->Finish(grpc::Status::CANCELLED);
+    if (parts_.End()) parts_->outbox->Finish(grpc::Status::CANCELLED);
   }
 
   void OnDone() override {
-    if (parts_) EndConnectSession(hub_, *parts_);
+    if (parts_.filled()) EndConnectSession(hub_, *parts_);
     delete this;
   }
 
  private:
   Hub* const hub_;
-  absl::Mutex mu_;
-  // Set once, by Begin; empty if the stream was refused. Read without the lock
-  // by reactions, which come only after Begin started the first read.
-  std::optional<ConnectSession> parts_;
-  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
+  // Empty if the stream was refused.
+  ConnectSlot parts_;
   grpc::ByteBuffer in_;
 };
 

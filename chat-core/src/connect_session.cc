@@ -65,6 +65,28 @@ void StartConnectSession(Hub* hub, const Authenticator& auth, const ServiceOptio
   });
 }
 
+bool ConnectSlot::Fill(ConnectSession parts) {
+  bool ended;
+  {
+    absl::MutexLock lock(&mu_);
+    parts_ = std::move(parts);
+    ended = ended_;
+  }
+  if (ended) parts_->outbox->Finish(grpc::Status::CANCELLED);  // the client left while it was made
+  return !ended;
+}
+
+bool ConnectSlot::End() {
+  absl::MutexLock lock(&mu_);
+  ended_ = true;
+  return parts_.has_value();
+}
+
+bool ConnectSlot::filled() const {
+  absl::MutexLock lock(&mu_);
+  return parts_.has_value();
+}
+
 void ReadNextWhenRoom(const ConnectSession& parts, const std::function<void()>& start_read) {
   parts.outbox->ReadWhenRoom(parts.pause_reads_above, start_read);
 }

@@ -61,6 +61,29 @@ void StartConnectSession(Hub* hub, const Authenticator& auth, const ServiceOptio
                          OutboxWriter* writer, size_t lane, std::function<void()> start_read,
                          std::function<void(absl::StatusOr<ConnectSession>)> done);
 
+// Where a Connect stream keeps its session, which may be made (authentication
+// can wait for a store) after the client already left.
+// Threading: thread-safe. Lifetime: the stream's; the session is set once.
+class ConnectSlot {
+ public:
+  // The session is made. False if the stream ended first: its outbox is then
+  // finished (CANCELLED) and the caller starts nothing.
+  bool Fill(ConnectSession parts);
+  // The stream ended: a session made later is finished at once. True if the
+  // session exists (the caller finishes it as it needs).
+  bool End();
+  // The session, once Fill returned: reactions that read it come only after
+  // the first read, which Fill's caller starts.
+  ConnectSession* operator->() { return &*parts_; }
+  ConnectSession& operator*() { return *parts_; }
+  bool filled() const;
+
+ private:
+  mutable absl::Mutex mu_;
+  std::optional<ConnectSession> parts_;
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 // Reads the client's next event, unless the client sends faster than it reads
 // what comes back: then its events wait until its queue drains.
 void ReadNextWhenRoom(const ConnectSession& parts, const std::function<void()>& start_read);

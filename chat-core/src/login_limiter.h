@@ -24,12 +24,6 @@
 
 namespace chat::core {
 
-struct LoginLimits {
-  int max_failures_per_user = 5;
-  int max_failures_per_peer = 20;
-  absl::Duration window = absl::Minutes(5);
-};
-
 class LoginLimiter {
  public:
   virtual ~LoginLimiter() = default;
@@ -39,6 +33,12 @@ class LoginLimiter {
   virtual void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms) = 0;
   // A successful login forgets the user's failures (not the peer's).
   virtual void RecordSuccess(const std::string& user_key) = 0;
+};
+
+struct LoginLimits {
+  int max_failures_per_user = 5;
+  int max_failures_per_peer = 20;
+  absl::Duration window = absl::Minutes(5);
 };
 
 // RESOURCE_EXHAUSTED, retry after `wait_ms`.
