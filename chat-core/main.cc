@@ -27,7 +27,15 @@
 ABSL_FLAG(std::string, listen, "127.0.0.1:50051",
           "Address to serve gRPC on (host:port; port 0 picks a free one).");
 ABSL_FLAG(std::string, db, "data/chat.db",
-          "SQLite database file (created and migrated on start); ':memory:' keeps nothing.");
+          "SQLite database file (created and migrated on start; ':memory:' keeps nothing), or a PostgreSQL "
+          "connection URI (postgresql://user@host:port/dbname): several chat-core nodes on one PostgreSQL share "
+          "every room (docs/scaling.md).");
+ABSL_FLAG(std::string, node_id, "",
+          "On PostgreSQL: this node's name in the cluster (logs, presence). Empty: host-pid-random.");
+ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(2),
+          "On PostgreSQL: how often this node beats; a node silent for --node_timeout is gone.");
+ABSL_FLAG(absl::Duration, node_timeout, absl::Seconds(10),
+          "On PostgreSQL: a node that has not beaten for this long is gone (its members leave their rooms).");
 ABSL_FLAG(bool, sync_full, false,
           "synchronous=FULL: survive power loss too, not only a crash of chat-core (slower).");
 ABSL_FLAG(int, max_text_bytes, 4096, "Largest message text accepted, in bytes.");
@@ -91,7 +99,14 @@ int main(int argc, char** argv) {
   }
   chat::core::CoreOptions options = chat::core::DefaultCoreOptions();
   options.listen = absl::GetFlag(FLAGS_listen);
-  options.store.path = absl::GetFlag(FLAGS_db);
+  if (chat::core::IsPostgresUri(absl::GetFlag(FLAGS_db))) {
+    options.pg.pg.uri = absl::GetFlag(FLAGS_db);
+    options.cluster.node_id = absl::GetFlag(FLAGS_node_id);
+    options.cluster.heartbeat_interval = absl::GetFlag(FLAGS_heartbeat_interval);
+    options.cluster.node_timeout = absl::GetFlag(FLAGS_node_timeout);
+  } else {
+    options.store.path = absl::GetFlag(FLAGS_db);
+  }
   options.store.synchronous_full = absl::GetFlag(FLAGS_sync_full);
   options.hub.max_text_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
   options.hub.room.recent_frames = static_cast<size_t>(absl::GetFlag(FLAGS_recent_messages));

@@ -50,10 +50,14 @@ absl::Status Accounts::Init() {
     absl::MutexLock lock(&mu_);
     for (auto& s : *sessions) sessions_[s.token_hash] = std::move(s);
   }
-  hashers_.Start(static_cast<size_t>(std::max(1, options_.hash_threads)), /*max_batch=*/1,
-                 [](size_t, std::vector<std::function<void()>>& jobs) {
-                   for (auto& job : jobs) job();
-                 });
+  absl::MutexLock lock(&mu_);
+  if (!hashing_) {  // Init may run again after a failed load
+    hashing_ = true;
+    hashers_.Start(static_cast<size_t>(std::max(1, options_.hash_threads)), /*max_batch=*/1,
+                   [](size_t, std::vector<std::function<void()>>& jobs) {
+                     for (auto& job : jobs) job();
+                   });
+  }
   return absl::OkStatus();
 }
 

@@ -66,7 +66,8 @@ class Accounts {
   Accounts(const Accounts&) = delete;
   Accounts& operator=(const Accounts&) = delete;
 
-  // Loads the live sessions and starts the hashing threads. Start-up only.
+  // Loads the live sessions and starts the hashing threads. Start-up only; may
+  // be called again after it failed (the database was away).
   absl::Status Init();
   void Close();
 
@@ -116,6 +117,7 @@ class Accounts {
   absl::flat_hash_map<std::string, int64_t> unknown_ ABSL_GUARDED_BY(mu_);
 
   WorkerPool<std::function<void()>> hashers_;
+  bool hashing_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace chat::core

@@ -349,8 +349,8 @@ class PgCluster final : public Cluster {
           {absl::StrCat(absl::ToUnixMillis(absl::Now() - absl::Hours(24)))}},
          // Presence of nodes that are no longer listed (gone while nobody beat).
          {"WITH stale AS (DELETE FROM presence p WHERE NOT EXISTS (SELECT 1 FROM nodes n WHERE n.id = p.node_id) "
-          "RETURNING node_id) SELECT DISTINCT node_id, pg_notify('chat_presence', json_build_array(node_id)::text) "
-          "FROM stale",
+          "RETURNING node_id) SELECT pg_notify('chat_presence', json_build_array(g.node_id)::text) "
+          "FROM (SELECT DISTINCT node_id FROM stale) g",
           {}}});
     for (auto& r : results) {
       if (!r.ok()) return r.status();

@@ -94,7 +94,7 @@ absl::Status PgError(const PGresult* result, absl::string_view what) {
   return absl::Status(code, text);
 }
 
-absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& uri, absl::Duration timeout) {
+absl::Status CheckPgUri(const std::string& uri) {
   char* error = nullptr;
   PQconninfoOption* parsed = PQconninfoParse(uri.c_str(), &error);
   if (parsed == nullptr) {
@@ -103,6 +103,11 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& uri, 
     return absl::InvalidArgumentError(absl::StrCat("bad PostgreSQL connection URI: ", why));
   }
   PQconninfoFree(parsed);
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& uri, absl::Duration timeout) {
+  if (absl::Status st = CheckPgUri(uri); !st.ok()) return st;
   std::string seconds = absl::StrCat(std::max<int64_t>(2, absl::ToInt64Seconds(absl::Ceil(timeout, absl::Seconds(1)))));
   // Defaults first: what the URI says wins. Keepalives notice a vanished
   // server within about 30 s even on an idle connection.

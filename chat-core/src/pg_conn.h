@@ -124,6 +124,10 @@ class PgConn {
   bool broken_ = false;
 };
 
+// INVALID_ARGUMENT with libpq's reason if `uri` is not a connection URI it
+// can read.
+absl::Status CheckPgUri(const std::string& uri);
+
 // A text-format PostgreSQL array literal of `items` ("{"a","b"}"), quoting
 // every element.
 std::string PgTextArray(const std::vector<std::string>& items);

@@ -551,6 +551,7 @@ absl::StatusOr<std::unique_ptr<PgStore>> OpenPgStore(const PgStoreOptions& optio
   if (!IsPostgresUri(options.pg.uri)) {
     return absl::InvalidArgumentError("a PostgreSQL database is named by a postgresql:// URI");
   }
+  if (absl::Status st = CheckPgUri(options.pg.uri); !st.ok()) return st;
   auto store = std::make_unique<PgStoreImpl>(options);
   store->Start();
   if (options.open_wait > absl::ZeroDuration() && !store->WaitConnected(options.open_wait)) {

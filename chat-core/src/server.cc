@@ -64,7 +64,10 @@ absl::Status ValidateCoreOptions(const CoreOptions& o) {
        "the gateway secret must be empty or at least 16 characters"},
       {o.services.connect_api != ConnectApi::kCore || kConnectOnCoreApi,
        "connect_api core needs gRPC 1.51 (this build has " GRPC_CPP_VERSION_STRING "); use callback"},
-      {o.store.path != "", "the database path must not be empty"},
+      {o.store.path != "" || !o.pg.pg.uri.empty(), "the database path must not be empty"},
+      {o.pg.pg.uri.empty() || IsPostgresUri(o.pg.pg.uri), "a PostgreSQL database is named by a postgresql:// URI"},
+      {o.cluster.heartbeat_interval > absl::ZeroDuration() && o.cluster.node_timeout > 2 * o.cluster.heartbeat_interval,
+       "node_timeout must be more than twice heartbeat_interval"},
   };
   for (const auto& rule : rules) {
     if (!rule.ok) return absl::InvalidArgumentError(rule.rule);
@@ -119,12 +122,31 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   s->options_ = std::move(options);
   CoreOptions& o = s->options_;
 
-  auto store = OpenSqliteStore(o.store);
-  if (!store.ok()) return store.status();
-  s->store_ = std::move(*store);
+  const bool clustered = !o.pg.pg.uri.empty();
+  std::unique_ptr<LoginLimiter> limiter;
+  if (clustered) {
+    // The database may not be there yet: the store connects in the background
+    // and the node serves once it has (BringUp).
+    o.pg.open_wait = absl::ZeroDuration();
+    auto store = OpenPgStore(o.pg);
+    if (!store.ok()) return store.status();
+    s->pg_store_ = store->get();
+    s->store_ = std::move(*store);
+    o.cluster.pg = o.pg.pg;
+    s->cluster_ = NewPgCluster(o.cluster);
+    o.hub.cluster = s->cluster_.get();
+    o.accounts.shared_sessions = true;
+    limiter = NewClusterLoginLimiter(o.accounts.login_limits, s->cluster_.get());
+  } else {
+    auto store = OpenSqliteStore(o.store);
+    if (!store.ok()) return store.status();
+    s->store_ = std::move(*store);
+  }
   if (!o.accounts.now_ms && o.hub.now_ms) o.accounts.now_ms = o.hub.now_ms;
-  s->accounts_ = std::make_unique<Accounts>(s->store_.get(), o.accounts);
-  if (absl::Status st = s->accounts_->Init(); !st.ok()) return st;
+  s->accounts_ = std::make_unique<Accounts>(s->store_.get(), o.accounts, std::move(limiter));
+  if (!clustered) {
+    if (absl::Status st = s->accounts_->Init(); !st.ok()) return st;
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
@@ -133,9 +155,12 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   o.hub.fanout_queues.clear();
   for (auto& q : s->queues_) o.hub.fanout_queues.push_back(q.get());
   s->hub_ = std::make_unique<Hub>(s->store_.get(), o.hub);
-  if (absl::Status st = s->hub_->Init(); !st.ok()) return st;
+  if (!clustered) {
+    if (absl::Status st = s->hub_->Init(); !st.ok()) return st;
+  }
 
   s->auth_ = std::make_unique<Authenticator>(s->accounts_.get(), &o.services.gateway_secret);
+  s->auth_->SetServing(!clustered);
   s->chat_ = std::make_unique<ChatServiceImpl>(s->hub_.get(), s->auth_.get(), &o.services);
   s->gateway_ = std::make_unique<GatewayServiceImpl>(s->hub_.get(), s->accounts_.get(),
                                                      s->auth_.get(), &o.services);
@@ -182,7 +207,49 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   s->host_ = o.listen.substr(0, o.listen.rfind(':'));
   CHAT_LOG_INFO("core", "chat-core listening on %s (%d fan-out lanes)", s->address(),
                 static_cast<int>(s->queues_.size()));
+  if (clustered) {
+    s->server_->GetHealthCheckService()->SetServingStatus(false);
+    s->sync_ = std::make_unique<ClusterSync>(s->hub_.get(), s->accounts_.get());
+    s->bring_up_ = std::thread([server = s.get()] { server->BringUp(); });
+  }
   return s;
+}
+
+void CoreServer::BringUp() {
+  auto stopping = [this] {
+    absl::MutexLock lock(&bring_up_mu_);
+    return stopping_;
+  };
+  auto wait = [this](absl::Duration d) {
+    absl::MutexLock lock(&bring_up_mu_);
+    auto stop = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(bring_up_mu_) { return stopping_; };
+    bring_up_mu_.AwaitWithTimeout(absl::Condition(&stop), d);
+  };
+  // Each step again until it works: the database may come and go meanwhile.
+  bool logged = false;
+  while (!stopping() && !pg_store_->WaitConnected(absl::Seconds(1))) {
+    if (!logged) CHAT_LOG_WARN("core", "waiting for PostgreSQL; not serving until it answers");
+    logged = true;
+  }
+  for (absl::Status st = absl::UnavailableError(""); !st.ok() && !stopping(); wait(absl::Milliseconds(200))) {
+    st = accounts_->Init();
+    if (st.ok()) st = hub_->Init();
+    if (!st.ok()) CHAT_LOG_WARN("core", "cannot load from PostgreSQL yet: %s", st.message());
+  }
+  if (stopping()) return;
+  cluster_->Start(sync_.get());
+  auth_->SetServing(true);
+  CHAT_LOG_INFO("core", "node %s serving", cluster_->node_id());
+  // Health follows the database: a load balancer sends clients elsewhere while
+  // this node cannot store anything.
+  bool healthy = true;
+  server_->GetHealthCheckService()->SetServingStatus(true);
+  while (!stopping()) {
+    wait(absl::Milliseconds(250));
+    bool now = pg_store_->connected();
+    if (now != healthy && !stopping()) server_->GetHealthCheckService()->SetServingStatus(now);
+    healthy = now;
+  }
 }
 
 std::string CoreServer::address() const { return absl::StrCat(host_, ":", port_); }
@@ -190,6 +257,11 @@ std::string CoreServer::address() const { return absl::StrCat(host_, ":", port_)
 void CoreServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  {
+    absl::MutexLock lock(&bring_up_mu_);
+    stopping_ = true;
+  }
+  if (bring_up_.joinable()) bring_up_.join();
   if (server_ != nullptr) {
     if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
     hub_->Shutdown();
@@ -203,6 +275,7 @@ void CoreServer::Shutdown(absl::Duration grace) {
     server_->Wait();
     hub_->StopFanout();
   }
+  if (cluster_) cluster_->Stop();
   if (hub_) hub_->Stop();
   if (accounts_) accounts_->Close();
   if (store_) store_->Close();

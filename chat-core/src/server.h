@@ -13,8 +13,10 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "accounts.h"
 #include "hub.h"
@@ -23,6 +25,9 @@
 #include "chat_service.h"
 #include "gateway_service.h"
 #include "service_options.h"
+#include "cluster_sync.h"
+#include "pg_cluster.h"
+#include "pg_store.h"
 #include "sqlite_store.h"
 
 namespace chat::core {
@@ -30,7 +35,13 @@ namespace chat::core {
 struct CoreOptions {
   // host:port; port 0 picks a free port (see CoreServer::port()).
   std::string listen = "127.0.0.1:50051";
+  // The embedded default: one node on a SQLite file.
   SqliteStoreOptions store;
+  // Several equal nodes on one PostgreSQL (docs/scaling.md): used instead of
+  // `store` when pg.pg.uri is set; the node then joins the cluster (whose
+  // connection settings are pg.pg's).
+  PgStoreOptions pg;
+  PgClusterOptions cluster;
   HubOptions hub;
   AccountsOptions accounts;
   ServiceOptions services;
@@ -57,6 +68,10 @@ class CoreServer {
   ~CoreServer();
 
   int port() const { return port_; }
+  // Serving (on PostgreSQL: once the database was reached and loaded).
+  bool serving() const { return auth_ != nullptr && auth_->Serving().ok(); }
+  // This node's id in its cluster ("" on SQLite).
+  std::string node_id() const { return cluster_ != nullptr ? cluster_->node_id() : ""; }
   std::string address() const;
   Hub* hub() { return hub_.get(); }
   Accounts* accounts() { return accounts_.get(); }
@@ -70,7 +85,17 @@ class CoreServer {
   CoreOptions options_;
   std::string host_;
   int port_ = 0;
+  // On PostgreSQL: waits for the database, loads the node, then keeps the
+  // health status in step with the database connection.
+  void BringUp();
+
   std::unique_ptr<Store> store_;
+  PgStore* pg_store_ = nullptr;  // store_, on PostgreSQL
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<ClusterSync> sync_;
+  std::thread bring_up_;
+  absl::Mutex bring_up_mu_;
+  bool stopping_ ABSL_GUARDED_BY(bring_up_mu_) = false;
   // The fan-out lanes' queues: outlive the hub's lanes and the server.
   std::vector<std::unique_ptr<grpc::ServerCompletionQueue>> queues_;
   std::unique_ptr<Accounts> accounts_;
