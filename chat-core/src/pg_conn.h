@@ -37,6 +37,7 @@ class PgResult {
   ~PgResult();
 
   int rows() const { return result_ == nullptr ? 0 : PQntuples(result_); }
+  int columns() const { return result_ == nullptr ? 0 : PQnfields(result_); }
   bool IsNull(int row, int col) const { return PQgetisnull(result_, row, col) != 0; }
   absl::string_view Text(int row, int col) const;
   int64_t Int(int row, int col) const;

@@ -1,0 +1,265 @@
+// Several chat-core nodes on one PostgreSQL: every node serves every room with
+// one gap-free order, and what users notice is shared (docs/scaling.md).
+#include <grpcpp/grpcpp.h>
+
+#include <set>
+
+#include "absl/strings/str_cat.h"
+#include "bridge_fixture.h"
+#include "cluster_env.h"
+#include "core_fixture.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "pg_cluster.h"
+#include "reflection_client.h"
+
+namespace chat::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+// A browser through a bridge in front of one node.
+std::unique_ptr<WsClient> Browser(bridge::Bridge& bridge, const std::string& user) {
+  std::string origin = absl::StrCat("http://127.0.0.1:", bridge.port());
+  std::string body = absl::StrCat(R"({"username":")", user, R"(","password":"correct horse"})");
+  auto r = HttpRequest(bridge.port(), "POST", "/api/login", body, {{"Origin", origin}});
+  EXPECT_EQ(r.status, 200) << r.body;
+  WsClient::Options o;
+  o.cookie = SessionCookie(r);
+  int status = 0;
+  auto client = WsClient::Connect(bridge.port(), o, &status);
+  EXPECT_NE(client, nullptr) << "upgrade refused with HTTP " << status;
+  return client;
+}
+
+std::unique_ptr<bridge::Bridge> BridgeTo(const std::string& core) {
+  auto b = bridge::Bridge::Start(TestBridgeOptions(core));
+  EXPECT_TRUE(b.ok()) << b.status();
+  if (!b.ok()) return nullptr;
+  // Its gateway stream is up once /healthz says so.
+  for (int i = 0; i < 200 && HttpRequest((*b)->port(), "GET", "/healthz").status != 200; ++i) {
+    std::this_thread::sleep_for(20ms);
+  }
+  return std::move(*b);
+}
+
+TEST(ClusterTest, ThreeNodesAndTwoBridgesSeeOneGapFreeOrder) {
+  ClusterEnv env;
+  for (const char* n : {"a", "b", "c"}) ASSERT_NE(env.Start(n), nullptr);
+  auto bridge_a = BridgeTo(env.address("a"));
+  auto bridge_b = BridgeTo(env.address("b"));
+  ASSERT_NE(bridge_a, nullptr);
+  ASSERT_NE(bridge_b, nullptr);
+  // gRPC clients on every node, browsers on both bridges.
+  std::vector<std::unique_ptr<chat::v1::ChatService::Stub>> stubs;
+  std::vector<std::unique_ptr<EventClient>> grpc_clients;
+  for (const char* n : {"a", "b", "c"}) {
+    stubs.push_back(chat::v1::ChatService::NewStub(NodeChannel(env.address(n))));
+    grpc_clients.push_back(std::make_unique<EventClient>(stubs.back().get(), NodeToken(env.address(n), absl::StrCat("grpc-", n))));
+    grpc_clients.back()->Join("lobby");
+    ASSERT_TRUE(grpc_clients.back()->WaitFor(IsJoined("lobby")));
+  }
+  std::vector<std::unique_ptr<WsClient>> browsers;
+  for (int i = 0; i < 2; ++i) {
+    NodeToken(env.address("a"), absl::StrCat("web-", i));  // registers
+    browsers.push_back(Browser(i == 0 ? *bridge_a : *bridge_b, absl::StrCat("web-", i)));
+    ASSERT_NE(browsers.back(), nullptr);
+    browsers.back()->Join("lobby");
+    ASSERT_TRUE(browsers.back()->WaitFor(WsJoined("lobby")));
+  }
+  // Everyone sends at once.
+  constexpr int kEach = 40;
+  std::vector<std::thread> senders;
+  for (size_t c = 0; c < grpc_clients.size(); ++c) {
+    senders.emplace_back([&, c] {
+      for (int i = 0; i < kEach; ++i) grpc_clients[c]->SendText("lobby", absl::StrCat("g", c, "-", i), absl::StrCat("g", c, "-", i));
+    });
+  }
+  for (size_t b = 0; b < browsers.size(); ++b) {
+    senders.emplace_back([&, b] {
+      for (int i = 0; i < kEach; ++i) browsers[b]->SendMessage("lobby", absl::StrCat("w", b, "-", i), absl::StrCat("w", b, "-", i));
+    });
+  }
+  for (auto& t : senders) t.join();
+  const int64_t total = kEach * 5;
+  std::vector<std::vector<chat::v1::Message>> seen;
+  for (auto& c : grpc_clients) {
+    ASSERT_TRUE(c->WaitFor(IsMessage("lobby", total), 30s));
+    seen.push_back(c->Messages("lobby"));
+  }
+  for (auto& b : browsers) {
+    ASSERT_TRUE(b->WaitFor(WsMessage("lobby", total), 30s));
+    seen.push_back(b->Messages("lobby"));
+  }
+  // One order, the same for everyone: 1..total, each once, same texts.
+  for (size_t k = 0; k < seen.size(); ++k) {
+    ASSERT_EQ(seen[k].size(), static_cast<size_t>(total)) << "client " << k;
+    for (int64_t i = 0; i < total; ++i) {
+      EXPECT_EQ(seen[k][i].seq(), i + 1) << "client " << k;
+      EXPECT_EQ(seen[k][i].text(), seen[0][i].text()) << "client " << k << " seq " << i + 1;
+    }
+  }
+  std::set<std::string> texts;
+  for (const auto& m : seen[0]) texts.insert(m.text());
+  EXPECT_EQ(texts.size(), static_cast<size_t>(total));
+}
+
+TEST(ClusterTest, TheSameClientMsgIdSentToTwoNodesIsStoredOnce) {
+  ClusterEnv env;
+  ASSERT_NE(env.Start("a"), nullptr);
+  ASSERT_NE(env.Start("b"), nullptr);
+  std::string token = NodeToken(env.address("a"), "retrier");
+  auto send = [&](const std::string& node, const std::string& id) {
+    auto stub = chat::v1::ChatService::NewStub(NodeChannel(env.address(node)));
+    auto ctx = AuthedContext(token);
+    chat::v1::SendMessageRequest req;
+    req.set_room("lobby");
+    req.set_text("only once");
+    req.set_client_msg_id(id);
+    chat::v1::SendMessageResponse resp;
+    grpc::Status st = stub->SendMessage(ctx.get(), req, &resp);
+    EXPECT_TRUE(st.ok()) << st.error_message();
+    return resp;
+  };
+  auto first = send("a", "k-1");
+  auto retry = send("b", "k-1");  // the retry goes to another node
+  EXPECT_FALSE(first.duplicate());
+  EXPECT_TRUE(retry.duplicate());
+  EXPECT_EQ(retry.message().seq(), first.message().seq());
+  // Both at once, on both nodes, many times: one each.
+  for (int i = 0; i < 20; ++i) {
+    std::string id = absl::StrCat("race-", i);
+    chat::v1::SendMessageResponse ra, rb;
+    std::thread ta([&] { ra = send("a", id); });
+    std::thread tb([&] { rb = send("b", id); });
+    ta.join();
+    tb.join();
+    EXPECT_EQ(ra.message().seq(), rb.message().seq()) << id;
+    EXPECT_NE(ra.duplicate(), rb.duplicate()) << id;
+  }
+  auto rows = env.Query("SELECT count(*), count(DISTINCT client_msg_id), max(seq) FROM messages");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "21");
+  EXPECT_EQ(rows[0][1], "21");
+  EXPECT_EQ(rows[0][2], "21");
+}
+
+TEST(ClusterTest, LogoutOnOneNodeEndsAStreamOnAnotherWithinASecond) {
+  ClusterEnv env;
+  ASSERT_NE(env.Start("a"), nullptr);
+  ASSERT_NE(env.Start("b"), nullptr);
+  std::string token = NodeToken(env.address("a"), "leaver");  // logged in on a
+  auto stub_b = chat::v1::ChatService::NewStub(NodeChannel(env.address("b")));
+  EventClient on_b(stub_b.get(), token);  // a token node b never saw issued
+  on_b.Join("lobby");
+  ASSERT_TRUE(on_b.WaitFor(IsJoined("lobby")));
+  auto auth_a = chat::v1::AuthService::NewStub(NodeChannel(env.address("a")));
+  auto ctx = AuthedContext(token);
+  chat::v1::LogoutResponse resp;
+  auto start = std::chrono::steady_clock::now();
+  ASSERT_TRUE(auth_a->Logout(ctx.get(), {}, &resp).ok());
+  auto ended = on_b.WaitDone(1s);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(ended.has_value()) << "the stream on b is still open after a second";
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_THAT(ended->error_message(), HasSubstr("logged out"));
+  EXPECT_LT(took, 1s);
+  // And the token is dead on b too.
+  EventClient again(stub_b.get(), token);
+  auto refused = again.WaitDone(5s);
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_EQ(refused->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+TEST(ClusterTest, ARoomCreatedOnOneNodeReachesLiveClientsOnAnother) {
+  ClusterEnv env;
+  ASSERT_NE(env.Start("a"), nullptr);
+  ASSERT_NE(env.Start("b"), nullptr);
+  auto stub_b = chat::v1::ChatService::NewStub(NodeChannel(env.address("b")));
+  EventClient on_b(stub_b.get(), NodeToken(env.address("b"), "watcher"));
+  on_b.Join("lobby");
+  ASSERT_TRUE(on_b.WaitFor(IsJoined("lobby")));
+  auto stub_a = chat::v1::ChatService::NewStub(NodeChannel(env.address("a")));
+  auto ctx = AuthedContext(NodeToken(env.address("a"), "maker"));
+  chat::v1::CreateRoomRequest req;
+  req.set_name("made-on-a");
+  chat::v1::Room room;
+  ASSERT_TRUE(stub_a->CreateRoom(ctx.get(), req, &room).ok());
+  auto event = on_b.WaitFor([](const chat::v1::ServerEvent& e) {
+    return e.has_room_changed() && e.room_changed().room().name() == "made-on-a";
+  }, 5s);
+  ASSERT_TRUE(event.has_value());
+  EXPECT_EQ(event->room_changed().kind(), chat::v1::RoomChanged::CREATED);
+  EXPECT_EQ(event->room_changed().room().created_by(), "maker");
+  // And b serves the room at once.
+  on_b.Join("made-on-a");
+  EXPECT_TRUE(on_b.WaitFor(IsJoined("made-on-a")));
+}
+
+TEST(ClusterTest, PresenceAndTypingCoverEveryNodeAndADeadNodesMembersLeaveWithin15Seconds) {
+  ClusterEnv env;
+  ASSERT_NE(env.Start("a"), nullptr);
+  ASSERT_NE(env.Start("b"), nullptr);
+  auto stub_a = chat::v1::ChatService::NewStub(NodeChannel(env.address("a")));
+  EventClient watcher(stub_a.get(), NodeToken(env.address("a"), "watcher"));
+  watcher.Join("lobby");
+  ASSERT_TRUE(watcher.WaitFor(IsJoined("lobby")));
+  auto stub_b = chat::v1::ChatService::NewStub(NodeChannel(env.address("b")));
+  EventClient ghost(stub_b.get(), NodeToken(env.address("b"), "ghost"));
+  ghost.Join("lobby");
+  auto joined = ghost.WaitFor(IsJoined("lobby"));
+  ASSERT_TRUE(joined.has_value());
+  EXPECT_THAT(joined->joined().members(), ::testing::Contains("watcher"));  // a's member, listed on b
+  ASSERT_TRUE(watcher.WaitFor(IsMember("lobby", "ghost", chat::v1::MemberEvent::JOINED), 5s));
+  chat::v1::ClientEvent typing;
+  typing.mutable_typing()->set_room("lobby");
+  typing.mutable_typing()->set_active(true);
+  ghost.Write(typing);
+  ASSERT_TRUE(watcher.WaitFor([](const chat::v1::ServerEvent& e) {
+    return e.has_typing() && e.typing().user() == "ghost" && e.typing().active();
+  }, 5s));
+  auto stub_room = [&] {
+    auto ctx = AuthedContext(NodeToken(env.address("a"), "counter"));
+    chat::v1::GetRoomRequest req;
+    req.set_name("lobby");
+    chat::v1::Room room;
+    EXPECT_TRUE(stub_a->GetRoom(ctx.get(), req, &room).ok());
+    return room.member_count();
+  };
+  EXPECT_EQ(stub_room(), 2);
+  auto start = std::chrono::steady_clock::now();
+  env.Kill("b");  // no goodbye
+  ASSERT_TRUE(watcher.WaitFor(IsMember("lobby", "ghost", chat::v1::MemberEvent::LEFT), 15s))
+      << "ghost is still listed 15 s after its node died";
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 15s);
+  EXPECT_EQ(stub_room(), 1);
+}
+
+TEST(ClusterTest, ANodeWaitsForPostgresNotServingAndServesOnceItIsThere) {
+  auto pg = PgCluster::Create();
+  ASSERT_TRUE(pg.ok()) << pg.status();
+  auto db = (*pg)->NewDatabase();
+  ASSERT_TRUE(db.ok()) << db.status();
+  ASSERT_TRUE((*pg)->Stop().ok());
+  ClusterEnv env(*db);
+  CoreProcess* node = env.Launch("patient");
+  ASSERT_NE(node, nullptr);
+  auto channel = NodeChannel(node->address());
+  auto health = HealthCheck(channel);
+  ASSERT_TRUE(health.ok()) << health.status();
+  EXPECT_EQ(*health, "NOT_SERVING");
+  auto auth = chat::v1::AuthService::NewStub(channel);
+  grpc::ClientContext ctx;
+  chat::v1::LoginRequest req;
+  req.set_username("early");
+  req.set_password("correct horse");
+  chat::v1::LoginResponse resp;
+  grpc::Status st = auth->Login(&ctx, req, &resp);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  ASSERT_TRUE((*pg)->Start().ok());
+  EXPECT_TRUE(WaitServing(node->address(), 30s)) << "the node did not come up by itself";
+  EXPECT_FALSE(NodeToken(node->address(), "late").empty());
+}
+
+}  // namespace
+}  // namespace chat::testing
