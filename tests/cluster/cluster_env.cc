@@ -31,29 +31,7 @@ bool WaitServing(const std::string& address, std::chrono::milliseconds timeout) 
 }
 
 std::string NodeToken(const std::string& address, const std::string& user) {
-  auto auth = chat::v1::AuthService::NewStub(NodeChannel(address));
-  {
-    grpc::ClientContext ctx;
-    ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-    chat::v1::RegisterRequest req;
-    req.set_username(user);
-    req.set_password("correct horse");
-    chat::v1::RegisterResponse resp;
-    grpc::Status st = auth->Register(&ctx, req, &resp);
-    if (!st.ok() && st.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
-      ADD_FAILURE() << "register " << user << " on " << address << ": " << st.error_message();
-      return "";
-    }
-  }
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-  chat::v1::LoginRequest req;
-  req.set_username(user);
-  req.set_password("correct horse");
-  chat::v1::LoginResponse resp;
-  grpc::Status st = auth->Login(&ctx, req, &resp);
-  if (!st.ok()) ADD_FAILURE() << "login " << user << " on " << address << ": " << st.error_message();
-  return resp.token();
+  return RegisterAndLogin(chat::v1::AuthService::NewStub(NodeChannel(address)).get(), user);
 }
 
 ClusterEnv::ClusterEnv(std::string db) : db_(std::move(db)) {

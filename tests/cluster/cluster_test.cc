@@ -43,6 +43,15 @@ std::unique_ptr<bridge::Bridge> BridgeTo(const std::string& core) {
   return std::move(*b);
 }
 
+// A Connect client of `user` on a node, joined to `room`.
+std::unique_ptr<EventClient> JoinedClient(chat::v1::ChatService::Stub* stub, const std::string& token,
+                                          const std::string& room = "lobby") {
+  auto client = std::make_unique<EventClient>(stub, token);
+  client->Join(room);
+  EXPECT_TRUE(client->WaitFor(IsJoined(room)));
+  return client;
+}
+
 TEST(ClusterTest, ThreeNodesAndTwoBridgesSeeOneGapFreeOrder) {
   ClusterEnv env;
   for (const char* n : {"a", "b", "c"}) ASSERT_NE(env.Start(n), nullptr);
@@ -55,9 +64,7 @@ TEST(ClusterTest, ThreeNodesAndTwoBridgesSeeOneGapFreeOrder) {
   std::vector<std::unique_ptr<EventClient>> grpc_clients;
   for (const char* n : {"a", "b", "c"}) {
     stubs.push_back(chat::v1::ChatService::NewStub(NodeChannel(env.address(n))));
-    grpc_clients.push_back(std::make_unique<EventClient>(stubs.back().get(), NodeToken(env.address(n), absl::StrCat("grpc-", n))));
-    grpc_clients.back()->Join("lobby");
-    ASSERT_TRUE(grpc_clients.back()->WaitFor(IsJoined("lobby")));
+    grpc_clients.push_back(JoinedClient(stubs.back().get(), NodeToken(env.address(n), absl::StrCat("grpc-", n))));
   }
   std::vector<std::unique_ptr<WsClient>> browsers;
   for (int i = 0; i < 2; ++i) {
@@ -104,13 +111,25 @@ TEST(ClusterTest, ThreeNodesAndTwoBridgesSeeOneGapFreeOrder) {
   EXPECT_EQ(texts.size(), static_cast<size_t>(total));
 }
 
-TEST(ClusterTest, TheSameClientMsgIdSentToTwoNodesIsStoredOnce) {
+// Nodes a and b, and a ChatService stub on each.
+class TwoNodesTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_NE(env.Start("a"), nullptr);
+    ASSERT_NE(env.Start("b"), nullptr);
+    stub_a = chat::v1::ChatService::NewStub(NodeChannel(env.address("a")));
+    stub_b = chat::v1::ChatService::NewStub(NodeChannel(env.address("b")));
+  }
+
   ClusterEnv env;
-  ASSERT_NE(env.Start("a"), nullptr);
-  ASSERT_NE(env.Start("b"), nullptr);
+  std::unique_ptr<chat::v1::ChatService::Stub> stub_a;
+  std::unique_ptr<chat::v1::ChatService::Stub> stub_b;
+};
+
+TEST_F(TwoNodesTest, TheSameClientMsgIdSentToTwoNodesIsStoredOnce) {
   std::string token = NodeToken(env.address("a"), "retrier");
   auto send = [&](const std::string& node, const std::string& id) {
-    auto stub = chat::v1::ChatService::NewStub(NodeChannel(env.address(node)));
+    auto* stub = node == "a" ? stub_a.get() : stub_b.get();
     auto ctx = AuthedContext(token);
     chat::v1::SendMessageRequest req;
     req.set_room("lobby");
@@ -144,12 +163,8 @@ TEST(ClusterTest, TheSameClientMsgIdSentToTwoNodesIsStoredOnce) {
   EXPECT_EQ(rows[0][2], "21");
 }
 
-TEST(ClusterTest, LogoutOnOneNodeEndsAStreamOnAnotherWithinASecond) {
-  ClusterEnv env;
-  ASSERT_NE(env.Start("a"), nullptr);
-  ASSERT_NE(env.Start("b"), nullptr);
+TEST_F(TwoNodesTest, LogoutOnOneNodeEndsAStreamOnAnotherWithinASecond) {
   std::string token = NodeToken(env.address("a"), "leaver");  // logged in on a
-  auto stub_b = chat::v1::ChatService::NewStub(NodeChannel(env.address("b")));
   EventClient on_b(stub_b.get(), token);  // a token node b never saw issued
   on_b.Join("lobby");
   ASSERT_TRUE(on_b.WaitFor(IsJoined("lobby")));
@@ -171,40 +186,27 @@ TEST(ClusterTest, LogoutOnOneNodeEndsAStreamOnAnotherWithinASecond) {
   EXPECT_EQ(refused->error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
-TEST(ClusterTest, ARoomCreatedOnOneNodeReachesLiveClientsOnAnother) {
-  ClusterEnv env;
-  ASSERT_NE(env.Start("a"), nullptr);
-  ASSERT_NE(env.Start("b"), nullptr);
-  auto stub_b = chat::v1::ChatService::NewStub(NodeChannel(env.address("b")));
-  EventClient on_b(stub_b.get(), NodeToken(env.address("b"), "watcher"));
-  on_b.Join("lobby");
-  ASSERT_TRUE(on_b.WaitFor(IsJoined("lobby")));
-  auto stub_a = chat::v1::ChatService::NewStub(NodeChannel(env.address("a")));
+TEST_F(TwoNodesTest, ARoomCreatedOnOneNodeReachesLiveClientsOnAnother) {
+  auto on_b = JoinedClient(stub_b.get(), NodeToken(env.address("b"), "watcher"));
   auto ctx = AuthedContext(NodeToken(env.address("a"), "maker"));
   chat::v1::CreateRoomRequest req;
   req.set_name("made-on-a");
   chat::v1::Room room;
   ASSERT_TRUE(stub_a->CreateRoom(ctx.get(), req, &room).ok());
-  auto event = on_b.WaitFor([](const chat::v1::ServerEvent& e) {
+  auto event = on_b->WaitFor([](const chat::v1::ServerEvent& e) {
     return e.has_room_changed() && e.room_changed().room().name() == "made-on-a";
   }, 5s);
   ASSERT_TRUE(event.has_value());
   EXPECT_EQ(event->room_changed().kind(), chat::v1::RoomChanged::CREATED);
   EXPECT_EQ(event->room_changed().room().created_by(), "maker");
   // And b serves the room at once.
-  on_b.Join("made-on-a");
-  EXPECT_TRUE(on_b.WaitFor(IsJoined("made-on-a")));
+  on_b->Join("made-on-a");
+  EXPECT_TRUE(on_b->WaitFor(IsJoined("made-on-a")));
 }
 
-TEST(ClusterTest, PresenceAndTypingCoverEveryNodeAndADeadNodesMembersLeaveWithin15Seconds) {
-  ClusterEnv env;
-  ASSERT_NE(env.Start("a"), nullptr);
-  ASSERT_NE(env.Start("b"), nullptr);
-  auto stub_a = chat::v1::ChatService::NewStub(NodeChannel(env.address("a")));
-  EventClient watcher(stub_a.get(), NodeToken(env.address("a"), "watcher"));
-  watcher.Join("lobby");
-  ASSERT_TRUE(watcher.WaitFor(IsJoined("lobby")));
-  auto stub_b = chat::v1::ChatService::NewStub(NodeChannel(env.address("b")));
+TEST_F(TwoNodesTest, PresenceAndTypingCoverEveryNodeAndADeadNodesMembersLeaveWithin15Seconds) {
+  auto watcher_client = JoinedClient(stub_a.get(), NodeToken(env.address("a"), "watcher"));
+  EventClient& watcher = *watcher_client;
   EventClient ghost(stub_b.get(), NodeToken(env.address("b"), "ghost"));
   ghost.Join("lobby");
   auto joined = ghost.WaitFor(IsJoined("lobby"));

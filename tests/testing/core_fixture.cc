@@ -55,30 +55,27 @@ std::unique_ptr<chat::v1::AuthService::Stub> TestCore::Auth() const {
 }
 
 std::string TestCore::Token(const std::string& user, const std::string& password) {
-  auto auth = Auth();
-  {
+  return RegisterAndLogin(Auth().get(), user, password);
+}
+
+std::string RegisterAndLogin(chat::v1::AuthService::Stub* auth, const std::string& user,
+                             const std::string& password) {
+  chat::v1::RegisterRequest reg;
+  reg.set_username(user);
+  reg.set_password(password);
+  chat::v1::RegisterResponse registered;
+  chat::v1::LoginRequest login;
+  login.set_username(user);
+  login.set_password(password);
+  chat::v1::LoginResponse resp;
+  for (bool registering : {true, false}) {
     grpc::ClientContext ctx;
     ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-    chat::v1::RegisterRequest req;
-    req.set_username(user);
-    req.set_password(password);
-    chat::v1::RegisterResponse resp;
-    grpc::Status st = auth->Register(&ctx, req, &resp);
-    if (!st.ok() && st.error_code() != grpc::StatusCode::ALREADY_EXISTS) {
-      ADD_FAILURE() << "register " << user << ": " << st.error_message();
+    grpc::Status st = registering ? auth->Register(&ctx, reg, &registered) : auth->Login(&ctx, login, &resp);
+    if (!st.ok() && !(registering && st.error_code() == grpc::StatusCode::ALREADY_EXISTS)) {
+      ADD_FAILURE() << (registering ? "register " : "login ") << user << ": " << st.error_message();
       return "";
     }
-  }
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 10s);
-  chat::v1::LoginRequest req;
-  req.set_username(user);
-  req.set_password(password);
-  chat::v1::LoginResponse resp;
-  grpc::Status st = auth->Login(&ctx, req, &resp);
-  if (!st.ok()) {
-    ADD_FAILURE() << "login " << user << ": " << st.error_message();
-    return "";
   }
   return resp.token();
 }

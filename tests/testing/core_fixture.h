@@ -57,6 +57,11 @@ class TestCore {
   std::string address_;
 };
 
+// Registers `user` (if new) and logs in; the token ("" and a test failure if
+// either call fails).
+std::string RegisterAndLogin(chat::v1::AuthService::Stub* auth, const std::string& user,
+                             const std::string& password = "correct horse");
+
 // Adds `authorization: Bearer <token>` and a deadline.
 std::unique_ptr<grpc::ClientContext> AuthedContext(const std::string& token,
                                                    std::chrono::milliseconds deadline = 10s);
