@@ -37,9 +37,10 @@ struct RoomSeq {
 class ClusterEvents {
  public:
   virtual ~ClusterEvents() = default;
-  // Messages another node (or this one) committed, in seq order; `to_fetch`:
-  // seqs too big for a notification, to read from the store.
-  virtual void OnMessages(int64_t room_id, std::vector<StoredMessage> messages, std::vector<int64_t> to_fetch) = 0;
+  // Messages another node (or this one) committed, in seq order; and up to
+  // which seq the room has more that did not come inline (0: none), to read
+  // from the store.
+  virtual void OnMessages(int64_t room_id, std::vector<StoredMessage> messages, int64_t fetch_up_to) = 0;
   virtual void OnRoomCreated(const RoomRecord& room) = 0;
   virtual void OnSessionRevoked(const std::string& token_hash) = 0;
   // A user's presence in a room on another node began or ended.

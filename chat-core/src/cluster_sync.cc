@@ -6,12 +6,12 @@
 
 namespace chat::core {
 
-void ClusterSync::OnMessages(int64_t room_id, std::vector<StoredMessage> messages, std::vector<int64_t> to_fetch) {
+void ClusterSync::OnMessages(int64_t room_id, std::vector<StoredMessage> messages, int64_t fetch_up_to) {
   auto room = hub_->FindRoomById(room_id);
   // A room this node has not heard of yet: the seq check adopts it and its
   // messages are read from the store then.
   if (room == nullptr) return;
-  hub_->PublishStored(room, messages, /*fetch_more=*/!to_fetch.empty());
+  hub_->PublishStored(room, messages, fetch_up_to);
 }
 
 void ClusterSync::OnRoomCreated(const RoomRecord& room) { hub_->AdoptRoom(room); }

@@ -20,7 +20,7 @@ class ClusterSync final : public ClusterEvents {
  public:
   ClusterSync(Hub* hub, Accounts* accounts) : hub_(hub), accounts_(accounts) {}
 
-  void OnMessages(int64_t room_id, std::vector<StoredMessage> messages, std::vector<int64_t> to_fetch) override;
+  void OnMessages(int64_t room_id, std::vector<StoredMessage> messages, int64_t fetch_up_to) override;
   void OnRoomCreated(const RoomRecord& room) override;
   void OnSessionRevoked(const std::string& token_hash) override;
   void OnPresence(const PresenceRecord& who, bool present) override;

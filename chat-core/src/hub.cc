@@ -291,14 +291,28 @@ std::shared_ptr<Room> Hub::AdoptRoom(const RoomRecord& record) {
 }
 
 void Hub::PublishStored(const std::shared_ptr<Room>& room, const std::vector<StoredMessage>& messages,
-                        bool fetch_more) {
-  bool gap = fetch_more;
+                        int64_t fetch_up_to) {
+  bool gap = false;
   for (const StoredMessage& m : messages) {
     chat::v1::ServerEvent ev;
     FillMessage(m, room->name(), ev.mutable_message());
     gap |= room->Publish(MakeRoomFrame(room->id(), m.seq, ev)) == Room::Published::kWaiting;
   }
-  if (gap) NoteNewerThan(room, 0);
+  if (fetch_up_to > room->last_seq()) {
+    // Stored and not inline: no notification will bring them, so read them
+    // now (or, if a read of the room runs, right after it).
+    {
+      absl::MutexLock lock(&gaps_mu_);
+      if (catching_up_.contains(room->id())) {
+        gaps_[room->id()] = absl::InfinitePast();
+        return;
+      }
+      catching_up_.insert(room->id());
+    }
+    CatchUp(room);
+  } else if (gap) {
+    NoteNewerThan(room, 0);
+  }
 }
 
 void Hub::NoteNewerThan(const std::shared_ptr<Room>& room, int64_t last_seq) {

@@ -141,9 +141,10 @@ class Hub {
   // it missed): registered, and announced to every live session.
   std::shared_ptr<Room> AdoptRoom(const RoomRecord& record);
   // Stored messages (another node's commits): published in seq order; a gap
-  // is filled from the store. `to_fetch`: seqs to read from the store.
+  // is filled from the store. Messages up to `fetch_up_to` that did not come
+  // with them are read from the store at once.
   void PublishStored(const std::shared_ptr<Room>& room, const std::vector<StoredMessage>& messages,
-                     bool fetch_more);
+                     int64_t fetch_up_to = 0);
   // Something newer than `last_seq` exists in the room: if it has not been
   // published after a short grace (the notification may be on its way), it is
   // read from the store.

@@ -377,7 +377,7 @@ class PgCluster final : public Cluster {
       const std::string& ch = note->channel;
       if (ch == kPgMessagesChannel) {
         auto m = ParseMessagesNote(note->payload);
-        if (m.ok()) events_->OnMessages(m->room_id, std::move(m->messages), std::move(m->to_fetch));
+        if (m.ok()) events_->OnMessages(m->room_id, std::move(m->messages), m->fetch_up_to);
         else CHAT_LOG_ERROR(kLog, "%s", m.status().message());
       } else if (ch == kPgRoomsChannel) {
         auto room = ParseRoomNote(note->payload);

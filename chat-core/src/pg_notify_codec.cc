@@ -178,15 +178,19 @@ absl::StatusOr<MessagesNote> ParseMessagesNote(absl::string_view payload) {
   if (!json.ok()) return json.status();
   const Json* room = json->Field("r");
   const Json* list = json->Field("m");
-  if (room == nullptr || !IsInt(*room) || list == nullptr || list->type != Json::Type::kArray) {
-    return Malformed("message");
-  }
+  const Json* to = json->Field("to");
+  if (room == nullptr || !IsInt(*room)) return Malformed("message");
   MessagesNote note;
   note.room_id = room->i;
+  if (to != nullptr && IsInt(*to) && list == nullptr) {
+    note.fetch_up_to = to->i;
+    return note;
+  }
+  if (list == nullptr || list->type != Json::Type::kArray) return Malformed("message");
   for (const Json& m : list->items) {
     if (m.type != Json::Type::kArray || m.items.empty() || !IsInt(m.items[0])) return Malformed("message");
     if (m.items.size() == 1) {
-      note.to_fetch.push_back(m.items[0].i);
+      note.fetch_up_to = std::max(note.fetch_up_to, m.items[0].i);
       continue;
     }
     if (m.items.size() != 5 || !IsString(m.items[1]) || !IsString(m.items[2]) || !IsInt(m.items[3]) ||

@@ -2,8 +2,9 @@
 // read and written here and nowhere else. They are JSON (a notification is
 // text of at most 8000 bytes):
 //   chat_messages  {"r": room_id, "m": [[seq, author, text, sent_at_ms,
-//                  client_msg_id], [seq] (too big: read it from the table)...]}
-//                  written by chat_append (pg_schema.cc);
+//                  client_msg_id], [seq] (too big: read it from the table)...]},
+//                  or {"r": room_id, "to": seq} (many: read up to seq from the
+//                  table), written by chat_append (pg_schema.cc);
 //   chat_rooms     [id, name, created_at_ms, created_by];
 //   chat_sessions  the revoked token's hash, in hex;
 //   chat_presence  [node, room_id, user, 1 (present) or 0 (gone)], or [node]
@@ -28,8 +29,9 @@ namespace chat::core {
 struct MessagesNote {
   int64_t room_id = 0;
   std::vector<StoredMessage> messages;
-  // Seqs whose message did not fit.
-  std::vector<int64_t> to_fetch;
+  // The room has messages up to this seq that did not come inline: read them
+  // from the store (0: none).
+  int64_t fetch_up_to = 0;
 };
 absl::StatusOr<MessagesNote> ParseMessagesNote(absl::string_view payload);
 

@@ -36,10 +36,12 @@ const char* const kMigrations[] = {
       -- stored already is not stored again and answers with the original.
       -- Returns one row per message, in order: its seq (0: no such room),
       -- whether it was a duplicate, and for a duplicate the original's text
-      -- and sent_at_ms. Notifies chat_messages, per room, with the new
-      -- messages as JSON ({"r": room, "m": [[seq, author, text, sent_at_ms,
-      -- client_msg_id], ...]}; a message too big for a notification is
-      -- [seq] alone and read from the table), in chunks under 8000 bytes.
+      -- and sent_at_ms. Notifies chat_messages, per room: a few new messages
+      -- inline as JSON ({"r": room, "m": [[seq, author, text, sent_at_ms,
+      -- client_msg_id], ...]}; a message too big for a notification is [seq]
+      -- alone), in chunks under 8000 bytes; many (a busy room: building their
+      -- JSON would cost more than reading them back) as the range of seqs to
+      -- read from the table ({"r": room, "to": last seq}).
       CREATE FUNCTION chat_append(p_rooms BIGINT[], p_authors TEXT[], p_texts TEXT[], p_sent BIGINT[],
                                   p_cmids TEXT[])
       RETURNS TABLE(seq BIGINT, dup BOOLEAN, text TEXT, sent_at_ms BIGINT)
@@ -69,10 +71,12 @@ const char* const kMigrations[] = {
           UPDATE rooms r SET last_seq = g.top
           FROM (SELECT f.room_id, max(f.seq) AS top FROM fresh f GROUP BY f.room_id) g
           WHERE r.id = g.room_id
+        ), per_room AS (
+          SELECT f.room_id, count(*) AS n, max(f.seq) AS top FROM fresh f GROUP BY f.room_id
         ), elems AS (
           SELECT f.room_id, f.seq,
                  CASE WHEN length(j.v) <= 3900 THEN j.v ELSE json_build_array(f.seq)::text END AS v
-          FROM fresh f,
+          FROM fresh f JOIN per_room p ON p.room_id = f.room_id AND p.n <= 32,
                LATERAL (SELECT json_build_array(f.seq, f.author, f.body, f.sent, f.cmid)::text AS v) j
         ), chunks AS (
           -- Chunk k holds the elements ending in [4000k, 4000(k+1)): under 7900 bytes.
@@ -83,6 +87,9 @@ const char* const kMigrations[] = {
           SELECT pg_notify('chat_messages',
                            '{"r":' || c.room_id || ',"m":[' || string_agg(c.v, ',' ORDER BY c.seq) || ']}')
           FROM chunks c GROUP BY c.room_id, c.c
+          UNION ALL
+          SELECT pg_notify('chat_messages', '{"r":' || p.room_id || ',"to":' || p.top || '}')
+          FROM per_room p WHERE p.n > 32
         )
         SELECT coalesce(f.seq, o.seq, 0::BIGINT), o.i IS NOT NULL, o.text, o.sent_at_ms
         FROM input x LEFT JOIN fresh f ON f.i = x.i LEFT JOIN old o ON o.i = x.i

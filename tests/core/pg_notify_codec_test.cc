@@ -26,7 +26,15 @@ TEST(PgNotifyCodecTest, ReadsMessagesAsPostgresWritesThem) {
   EXPECT_EQ(note->messages[0].client_msg_id, "c-1");
   EXPECT_EQ(note->messages[0].room_id, 7);
   EXPECT_EQ(note->messages[1].seq, 5);
-  EXPECT_THAT(note->to_fetch, ElementsAre(4));
+  EXPECT_EQ(note->fetch_up_to, 4);
+}
+
+TEST(PgNotifyCodecTest, ABusyRoomsBatchIsARangeToRead) {
+  auto note = ParseMessagesNote(R"({"r":3,"to":512})");
+  ASSERT_TRUE(note.ok()) << note.status();
+  EXPECT_EQ(note->room_id, 3);
+  EXPECT_TRUE(note->messages.empty());
+  EXPECT_EQ(note->fetch_up_to, 512);
 }
 
 TEST(PgNotifyCodecTest, RoomsAndPresenceRoundTrip) {

@@ -1,11 +1,15 @@
-// store-bench: how many messages per second the SQLite store makes durable.
+// store-bench: how many messages per second a store makes durable.
 //
 // Producers append 64-byte messages (with client_msg_ids, so the idempotency
 // lookup is paid too) to one room or to many, keeping a window of appends in
 // flight as the gRPC front end would; the group-commit writer batches whatever
 // queued up while the previous commit ran. Prints one JSON line per scenario.
+// SQLite with each synchronous mode; with --pg, PostgreSQL (fsync and
+// synchronous_commit as the server has them, on by default) with 1 and 3
+// stores writing at once, as 1 and 3 chat-core nodes would.
 //
 //   store-bench [--messages=200000] [--rooms=1,100] [--sync=normal,full] [--dir=/tmp]
+//               [--pg=postgresql://postgres@127.0.0.1:5432/postgres] [--pg_nodes=1,3]
 #include <unistd.h>
 
 #include <atomic>
@@ -23,6 +27,8 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "pg_conn.h"
+#include "pg_store.h"
 #include "sqlite_store.h"
 
 ABSL_FLAG(int, messages, 200000, "Messages to append per scenario.");
@@ -31,32 +37,30 @@ ABSL_FLAG(std::string, sync, "normal,full", "Comma-separated synchronous modes (
 ABSL_FLAG(int, producers, 4, "Producer threads.");
 ABSL_FLAG(int, window, 256, "Appends in flight per producer.");
 ABSL_FLAG(std::string, dir, "", "Directory for the database files (default: a temp dir).");
+ABSL_FLAG(std::string, pg, "",
+          "A PostgreSQL server's admin URI: also run on PostgreSQL, each scenario on a database of its own.");
+ABSL_FLAG(std::string, pg_nodes, "1,3", "Comma-separated counts of PostgreSQL stores writing at once.");
 
 namespace {
 
 using chat::core::AppendRequest;
 using chat::core::AppendResult;
 
-double RunOne(const std::string& path, bool full, int rooms, int messages, int producers, int window,
-              uint64_t* batches_hint) {
-  std::filesystem::remove(path);
-  std::filesystem::remove(path + "-wal");
-  std::filesystem::remove(path + "-shm");
-  chat::core::SqliteStoreOptions o;
-  o.path = path;
-  o.synchronous_full = full;
-  auto store = chat::core::OpenSqliteStore(o);
-  if (!store.ok()) {
-    std::fprintf(stderr, "store-bench: %s\n", std::string(store.status().message()).c_str());
-    std::exit(1);
-  }
+// Appends `messages` spread over `rooms` rooms with `producers` threads, the
+// producers taking turns over `stores` (as clients spread over nodes); the
+// messages made durable per second.
+double Load(const std::vector<chat::core::Store*>& stores, int rooms, int messages, int producers, int window) {
   std::vector<int64_t> room_ids;
   for (int r = 0; r < rooms; ++r) {
     std::mutex m;
     std::condition_variable cv;
     bool done = false;
-    (*store)->CreateRoom(absl::StrCat("room", r), "bench", 1, [&](absl::StatusOr<chat::core::RoomRecord> rec) {
+    stores[0]->CreateRoom(absl::StrCat("room", r), "bench", 1, [&](absl::StatusOr<chat::core::RoomRecord> rec) {
       std::lock_guard<std::mutex> lock(m);
+      if (!rec.ok()) {
+        std::fprintf(stderr, "store-bench: %s\n", std::string(rec.status().message()).c_str());
+        std::exit(1);
+      }
       room_ids.push_back(rec->id);
       done = true;
       cv.notify_one();
@@ -71,6 +75,7 @@ double RunOne(const std::string& path, bool full, int rooms, int messages, int p
   const int per = messages / producers;
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
+      chat::core::Store* store = stores[p % stores.size()];
       std::mutex m;
       std::condition_variable cv;
       int in_flight = 0;
@@ -86,7 +91,7 @@ double RunOne(const std::string& path, bool full, int rooms, int messages, int p
         req.text = text;
         req.sent_at_ms = 1;
         req.client_msg_id = absl::StrCat(p, "-", i);
-        (*store)->Append(std::move(req), [&](absl::StatusOr<AppendResult> r) {
+        store->Append(std::move(req), [&](absl::StatusOr<AppendResult> r) {
           if (!r.ok()) failures.fetch_add(1);
           std::lock_guard<std::mutex> lock(m);
           --in_flight;
@@ -99,13 +104,61 @@ double RunOne(const std::string& path, bool full, int rooms, int messages, int p
   }
   for (auto& t : threads) t.join();
   double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-  (*store)->Close();
   if (failures.load() > 0) {
     std::fprintf(stderr, "store-bench: %d appends failed\n", failures.load());
     std::exit(1);
   }
-  (void)batches_hint;
   return per * producers / secs;
+}
+
+double RunSqlite(const std::string& path, bool full, int rooms, int messages, int producers, int window) {
+  std::filesystem::remove(path);
+  std::filesystem::remove(path + "-wal");
+  std::filesystem::remove(path + "-shm");
+  chat::core::SqliteStoreOptions o;
+  o.path = path;
+  o.synchronous_full = full;
+  auto store = chat::core::OpenSqliteStore(o);
+  if (!store.ok()) {
+    std::fprintf(stderr, "store-bench: %s\n", std::string(store.status().message()).c_str());
+    std::exit(1);
+  }
+  double rate = Load({store->get()}, rooms, messages, producers, window);
+  (*store)->Close();
+  return rate;
+}
+
+// A fresh database on the server `admin` names, and its URI.
+std::string FreshPgDatabase(const std::string& admin) {
+  static int made = 0;
+  std::string name = absl::StrCat("store_bench_", getpid(), "_", ++made);
+  auto conn = chat::core::PgConn::Connect(admin, absl::Seconds(10));
+  absl::Status st = conn.ok() ? (*conn)->Exec(absl::StrCat("CREATE DATABASE ", name)).status() : conn.status();
+  if (!st.ok()) {
+    std::fprintf(stderr, "store-bench: %s\n", std::string(st.message()).c_str());
+    std::exit(1);
+  }
+  return absl::StrCat(admin.substr(0, admin.rfind('/') + 1), name);
+}
+
+double RunPg(const std::string& admin, int nodes, int rooms, int messages, int producers, int window) {
+  std::string uri = FreshPgDatabase(admin);
+  std::vector<std::unique_ptr<chat::core::PgStore>> stores;
+  std::vector<chat::core::Store*> raw;
+  for (int n = 0; n < nodes; ++n) {
+    chat::core::PgStoreOptions o;
+    o.pg.uri = uri;
+    auto store = chat::core::OpenPgStore(o);
+    if (!store.ok()) {
+      std::fprintf(stderr, "store-bench: %s\n", std::string(store.status().message()).c_str());
+      std::exit(1);
+    }
+    raw.push_back(store->get());
+    stores.push_back(std::move(*store));
+  }
+  double rate = Load(raw, rooms, messages, producers, window);
+  for (auto& s : stores) s->Close();
+  return rate;
 }
 
 }  // namespace
@@ -119,25 +172,46 @@ int main(int argc, char** argv) {
     temp = mkdtemp(templ);
     dir = temp;
   }
-  for (absl::string_view sync : absl::StrSplit(absl::GetFlag(FLAGS_sync), ',')) {
-    for (absl::string_view rooms_s : absl::StrSplit(absl::GetFlag(FLAGS_rooms), ',')) {
-      int rooms = 1;
-      if (!absl::SimpleAtoi(rooms_s, &rooms) || rooms < 1) {
-        std::fprintf(stderr, "store-bench: bad --rooms\n");
-        return 2;
-      }
+  std::vector<int> room_counts;
+  for (absl::string_view rooms_s : absl::StrSplit(absl::GetFlag(FLAGS_rooms), ',')) {
+    int rooms = 1;
+    if (!absl::SimpleAtoi(rooms_s, &rooms) || rooms < 1) {
+      std::fprintf(stderr, "store-bench: bad --rooms\n");
+      return 2;
+    }
+    room_counts.push_back(rooms);
+  }
+  const int producers = absl::GetFlag(FLAGS_producers);
+  const int window = absl::GetFlag(FLAGS_window);
+  auto print = [&](const std::string& store, const std::string& sync, int nodes, int rooms, int messages,
+                   double rate) {
+    std::printf(
+        "{\"bench\":\"store\",\"store\":\"%s\",\"synchronous\":\"%s\",\"nodes\":%d,\"rooms\":%d,"
+        "\"messages\":%d,\"producers\":%d,\"window\":%d,\"messages_per_s\":%.0f}\n",
+        store.c_str(), sync.c_str(), nodes, rooms, messages, producers, window, rate);
+    std::fflush(stdout);
+  };
+  for (absl::string_view sync : absl::StrSplit(absl::GetFlag(FLAGS_sync), ',', absl::SkipEmpty())) {
+    for (int rooms : room_counts) {
       bool full = sync == "full";
       int messages = absl::GetFlag(FLAGS_messages);
       if (full) messages = std::max(messages / 4, 1000);  // fsync per commit is slow
-      uint64_t batches = 0;
-      double rate = RunOne(dir + "/bench.db", full, rooms, messages, absl::GetFlag(FLAGS_producers),
-                           absl::GetFlag(FLAGS_window), &batches);
-      std::printf(
-          "{\"bench\":\"store\",\"synchronous\":\"%s\",\"rooms\":%d,\"messages\":%d,"
-          "\"producers\":%d,\"window\":%d,\"messages_per_s\":%.0f}\n",
-          std::string(sync).c_str(), rooms, messages, absl::GetFlag(FLAGS_producers),
-          absl::GetFlag(FLAGS_window), rate);
-      std::fflush(stdout);
+      print("sqlite", std::string(sync), 1, rooms, messages,
+            RunSqlite(dir + "/bench.db", full, rooms, messages, producers, window));
+    }
+  }
+  if (!absl::GetFlag(FLAGS_pg).empty()) {
+    for (absl::string_view nodes_s : absl::StrSplit(absl::GetFlag(FLAGS_pg_nodes), ',', absl::SkipEmpty())) {
+      int nodes = 1;
+      if (!absl::SimpleAtoi(nodes_s, &nodes) || nodes < 1) {
+        std::fprintf(stderr, "store-bench: bad --pg_nodes\n");
+        return 2;
+      }
+      for (int rooms : room_counts) {
+        int messages = absl::GetFlag(FLAGS_messages);
+        print("postgresql", "on", nodes, rooms, messages,
+              RunPg(absl::GetFlag(FLAGS_pg), nodes, rooms, messages, producers, window));
+      }
     }
   }
   if (!temp.empty()) std::filesystem::remove_all(temp);
