@@ -181,7 +181,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   // anyway), no server-side deadline timer per call (clients' deadlines still
   // cancel their calls), no per-message compression filter (nothing here
   // compresses), and no HPACK table for what clients send (headers come once
-  // per stream). See docs/benchmarks.md for what each saves.
+  // per stream). docs/architecture.md, "Memory per idle connection", says what each saves.
   builder.AddChannelArgument(GRPC_ARG_TCP_READ_CHUNK_SIZE, 512);
   builder.AddChannelArgument(GRPC_ARG_TCP_MAX_READ_CHUNK_SIZE, 64 * 1024);
   builder.AddChannelArgument(GRPC_ARG_TCP_TX_ZEROCOPY_MAX_SIMULT_SENDS, 0);

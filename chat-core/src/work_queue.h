@@ -83,6 +83,13 @@ class WorkQueue {
     return n;
   }
 
+  // The consumer is busy again without having popped anything (it woke for
+  // other work): the next push need not wake it.
+  void ClearIdle() ABSL_LOCKS_EXCLUDED(mu_) {
+    absl::MutexLock lock(&mu_);
+    consumer_idle_ = false;
+  }
+
   // Refuses every later push and wakes every blocked PopBatch; what is queued
   // is still popped. Idempotent.
   void Close() ABSL_LOCKS_EXCLUDED(mu_) {

@@ -5,19 +5,14 @@
 #include <chrono>
 
 #include "outbox.h"
+#include "work_queue.h"
 
 namespace chat::core {
 
 struct WriteKicker::Lane {
-  std::mutex mu;
-  std::condition_variable cv;
-  std::vector<std::shared_ptr<Outbox>> pending;
-  bool stop = false;
+  // Outboxes whose next write this lane starts.
+  WorkQueue<std::shared_ptr<Outbox>> pending;
   grpc::ServerCompletionQueue* queue = nullptr;
-  // The lane's thread is (about to be) blocked in the queue: a kick must wake it.
-  bool polling = false;
-  // A wake-up alarm is set and has not come back yet.
-  bool waking = false;
   // Operations being started on the queue, and whether it is shutting down: a
   // start counts itself before it looks at `closing`, and Stop sets `closing`
   // before it waits for the count to reach zero, so no start is missed and none
@@ -31,15 +26,7 @@ struct WriteKicker::Lane {
 
 // An alarm that fires at once on the lane's queue: wakes its thread for a kick.
 struct WriteKicker::WakeTag final : CqTag {
-  explicit WakeTag(Lane* lane) : lane(lane) {}
-  void Run(bool) override {
-    {
-      std::lock_guard<std::mutex> lock(lane->mu);
-      lane->waking = false;
-    }
-    delete this;
-  }
-  Lane* const lane;
+  void Run(bool) override { delete this; }
   grpc::Alarm alarm;
 };
 
@@ -65,31 +52,15 @@ WriteKicker::~WriteKicker() { Stop(); }
 size_t WriteKicker::AssignLane() { return next_lane_.fetch_add(1, std::memory_order_relaxed) % lanes_.size(); }
 
 void WriteKicker::Kick(size_t lane_index, std::shared_ptr<Outbox> outbox) {
-  // (A lane used to be chosen by hashing the outbox's address, which put every
-  // outbox on lane 0: std::hash of a pointer is the pointer, and they are all
-  // 16-byte aligned.)
   Lane& lane = *lanes_[lane_index % lanes_.size()];
-  bool wake;
-  {
-    std::lock_guard<std::mutex> lock(lane.mu);
-    if (lane.stop) return;
-    wake = lane.pending.empty();
-    lane.pending.push_back(std::move(outbox));
-    if (lane.queue != nullptr) {
-      if (lane.polling) WakeLocked(lane);
-      return;
-    }
+  // A lane blocked in its completion queue is woken by an alarm; a plain one
+  // by the push itself. Once stopped, kicks are dropped.
+  if (lane.pending.Push(outbox) == PushResult::kQueuedWakeConsumer && lane.queue != nullptr) {
+    auto* tag = new WakeTag;
+    // A deadline already past fires within Set. (Not "now": gRPC rounds a deadline
+    // up to the next millisecond, and the alarm would wait for its timer thread.)
+    tag->alarm.Set(lane.queue, gpr_time_0(GPR_CLOCK_MONOTONIC), static_cast<CqTag*>(tag));
   }
-  if (wake) lane.cv.notify_one();
-}
-
-void WriteKicker::WakeLocked(Lane& lane) {
-  if (lane.waking || lane.stop) return;
-  lane.waking = true;
-  auto* tag = new WakeTag(&lane);
-  // A deadline already past fires within Set. (Not "now": gRPC rounds a deadline
-  // up to the next millisecond, and the alarm would wait for its timer thread.)
-  tag->alarm.Set(lane.queue, gpr_time_0(GPR_CLOCK_MONOTONIC), static_cast<CqTag*>(tag));
 }
 
 bool WriteKicker::StartOnQueue(size_t lane_index,
@@ -116,13 +87,7 @@ void WriteKicker::RequestReturned(size_t lane_index) { lanes_[lane_index % lanes
 
 void WriteKicker::Run(Lane& lane) {
   std::vector<std::shared_ptr<Outbox>> batch;
-  for (;;) {
-    {
-      std::unique_lock<std::mutex> lock(lane.mu);
-      lane.cv.wait(lock, [&] { return lane.stop || !lane.pending.empty(); });
-      if (lane.pending.empty() && lane.stop) return;
-      batch.swap(lane.pending);
-    }
+  while (lane.pending.PopBatch(SIZE_MAX, batch) > 0) {
     for (auto& o : batch) o->StartKickedWrite();
     batch.clear();
   }
@@ -134,14 +99,9 @@ void WriteKicker::RunQueue(Lane& lane) {
   const gpr_timespec forever = gpr_inf_future(GPR_CLOCK_MONOTONIC);
   for (;;) {
     // Kicks first, then every completion already there (most are of the writes
-    // just started), and block only when neither is left.
-    bool block;
-    {
-      std::lock_guard<std::mutex> lock(lane.mu);
-      batch.swap(lane.pending);
-      block = batch.empty();
-      lane.polling = block;
-    }
+    // just started), and block only when neither is left. Finding no kick
+    // marks the lane idle, so the next kick wakes it.
+    bool block = lane.pending.TryPopBatch(SIZE_MAX, batch, WorkQueue<std::shared_ptr<Outbox>>::OnEmpty::kMarkIdle) == 0;
     for (auto& o : batch) o->StartKickedWrite();
     batch.clear();
     // At most kEventsPerPass completions before looking at the kicks again: a
@@ -156,8 +116,7 @@ void WriteKicker::RunQueue(Lane& lane) {
       if (status == grpc::CompletionQueue::TIMEOUT) break;
       static_cast<CqTag*>(tag)->Run(ok);
       if (block) {
-        std::lock_guard<std::mutex> lock(lane.mu);
-        lane.polling = false;
+        lane.pending.ClearIdle();  // awake: kicks need no alarm until it blocks again
         block = false;
       }
     }
@@ -166,13 +125,8 @@ void WriteKicker::RunQueue(Lane& lane) {
 
 void WriteKicker::Stop() {
   for (auto& lane : lanes_) {
-    bool shut_queue;
-    {
-      std::lock_guard<std::mutex> lock(lane->mu);
-      shut_queue = lane->queue != nullptr && !lane->stop;
-      lane->stop = true;
-    }
-    lane->cv.notify_one();
+    bool shut_queue = lane->queue != nullptr && !lane->pending.closed();
+    lane->pending.Close();
     if (shut_queue) {
       lane->closing.store(true);
       while (lane->starting.load() != 0) std::this_thread::yield();

@@ -1,4 +1,5 @@
-// WriteKicker: a small pool of threads that start the writes of room fan-out.
+// WriteKicker: a small pool of threads that start the writes of room fan-out
+// (docs/architecture.md, "The hot path").
 //
 // Publishing a room message only queues the shared frame on each subscriber's
 // Outbox (cheap); the gRPC write that sends it (expensive: the transport's
@@ -12,7 +13,7 @@
 // that a lane starts usually completes within the call that starts it, and its
 // completion then waits in the lane's own queue for the same thread, instead of
 // waking one of gRPC's callback threads per write (which cost more than the
-// write itself; see docs/benchmarks.md).
+// write itself; docs/architecture.md, "Fan-out lanes").
 //
 // Threading: thread-safe. An outbox is always kicked by the same thread, so its
 // frames keep their order. Lifetime: owned by the Hub's owner. Stop() joins the
@@ -27,9 +28,7 @@
 #include <grpcpp/completion_queue.h>
 
 #include <atomic>
-#include <condition_variable>
 #include <memory>
-#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -86,7 +85,6 @@ class WriteKicker {
   void AddLane(grpc::ServerCompletionQueue* queue);
   void Run(Lane& lane);
   void RunQueue(Lane& lane);
-  void WakeLocked(Lane& lane);
 
   std::vector<std::unique_ptr<Lane>> lanes_;
   std::atomic<size_t> next_lane_{0};
