@@ -143,14 +143,37 @@ int main(int argc, char** argv) {
     CHAT_LOG_WARN("core", "--allow_guests is on: anyone can chat without an account");
   }
 
+  // Machine-readable, for scripts that must wait until the node serves (on
+  // PostgreSQL that comes later than "listening on"), and always after it.
+  static absl::Mutex lines_mu;
+  static bool listening_said = false, serving_due = false, serving_said = false;
+  auto say_serving = [] {  // under lines_mu
+    if (serving_said) return;
+    serving_said = true;
+    std::printf("chat-core serving\n");
+    std::fflush(stdout);
+  };
+  options.on_serving = [say_serving] {
+    absl::MutexLock lock(&lines_mu);
+    if (listening_said) {
+      say_serving();
+    } else {
+      serving_due = true;
+    }
+  };
   auto server = chat::core::CoreServer::Start(std::move(options));
   if (!server.ok()) {
     std::fprintf(stderr, "chat-core: %s\n", std::string(server.status().message()).c_str());
     return 1;
   }
-  // Machine-readable line for scripts and tests that start us on port 0.
-  std::printf("chat-core listening on %s\n", (*server)->address().c_str());
-  std::fflush(stdout);
+  {
+    // Machine-readable line for scripts and tests that start us on port 0.
+    absl::MutexLock lock(&lines_mu);
+    std::printf("chat-core listening on %s\n", (*server)->address().c_str());
+    std::fflush(stdout);
+    listening_said = true;
+    if (serving_due || (*server)->serving()) say_serving();
+  }
 
   CHAT_LOG_INFO("core", "received %s; shutting down", chat::WaitForStopSignal(stop_signals));
   (*server)->Shutdown(absl::Seconds(3));

@@ -240,6 +240,7 @@ void CoreServer::BringUp() {
   cluster_->Start(sync_.get());
   auth_->SetServing(true);
   CHAT_LOG_INFO("core", "node %s serving", cluster_->node_id());
+  if (options_.on_serving) options_.on_serving();
   // Health follows the database: a load balancer sends clients elsewhere while
   // this node cannot store anything.
   bool healthy = true;

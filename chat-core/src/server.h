@@ -11,6 +11,7 @@
 #include <grpcpp/generic/async_generic_service.h>
 #include <grpcpp/server.h>
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -52,6 +53,9 @@ struct CoreOptions {
   absl::Duration keepalive_time = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(10);
   absl::Duration min_client_ping_interval = absl::Seconds(10);
+  // On PostgreSQL: called once the node serves (the database answered), on
+  // the thread that brought it up. (On SQLite it serves when Start returns.)
+  std::function<void()> on_serving;
 };
 
 // Sensible defaults for the stream limits (used by main and tests).

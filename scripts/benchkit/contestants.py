@@ -3,16 +3,15 @@
 A contestant is a name (what the report and the raw rows call it), the protocol
 chat-bench speaks to it (--target), a function that starts its servers on a
 Servers (runner.py) and returns the address chat-bench connects to, and any
-extra chat-bench flags. Adding one is a few lines in CONTESTANTS below, e.g.
-chat-core on another store (with whatever flag selects it), or a bridge in front
-of three chat-core nodes:
+extra chat-bench flags. Adding one is a few lines in CONTESTANTS below, e.g. a
+bridge in front of three chat-core nodes on the run's PostgreSQL:
 
-    Contestant("grpc-pg", "grpc", lambda s: chat_core(s, "--store=...").addr),
-    Contestant("bridge-3", "bridge",
-               lambda s: ws_bridge(s, [chat_core(s).addr for _ in range(3)]).addr),
+    Contestant("bridge-pg3", "bridge", lambda s: ws_bridge(s, _pg_nodes(s, 3)).addr),
 
-A server that is not here yet (PostgreSQL itself, say) gets a function like
-chat_core() below: start it with servers.launch(), return the runner.Proc.
+A start function may also return (address, {chat-bench flag: value}) for flags
+only known once its servers run (receivers on other nodes, say). A server that
+is not here yet gets a function like chat_core() below: start it with
+servers.launch(), return the runner.Proc.
 
 The suite (suite.py) and the smoke (smoke.py) say which contestants they run.
 """
@@ -56,6 +55,42 @@ def chat_core(servers, *extra):
                            "--db=" + os.path.join(servers.tmp, "chat.db"), "--allow_guests",
                            "--log_level=warning", "--stream_queue_events=65536", *extra],
                           "chat-core listening on ")
+
+
+def chat_core_pg(servers, db, node, *extra):
+    """A chat-core node on the PostgreSQL database `db`, returned once it serves."""
+    return servers.launch([os.path.join(servers.cfg.build, "chat-core/chat-core"), "--listen=127.0.0.1:0",
+                           "--db=" + db, "--node_id=" + node, "--allow_guests", "--log_level=warning",
+                           "--stream_queue_events=65536", *extra],
+                          "chat-core listening on ", then="chat-core serving")
+
+
+def _pg_nodes(s, count):
+    """`count` nodes on a fresh database of the run's PostgreSQL, whose CPU counts too."""
+    db = s.postgres.new_database()
+    s.extra_pids.append(s.postgres.postmaster_pid)
+    return [chat_core_pg(s, db, "n%d" % i).addr for i in range(count)]
+
+
+def _grpc_pg1(s):
+    return _pg_nodes(s, 1)[0]
+
+
+def _grpc_pg3(s):
+    """Senders on the first node, receivers on the other two."""
+    nodes = _pg_nodes(s, 3)
+    return nodes[0], {"receiver_addrs": ",".join(nodes[1:])}
+
+
+def _pg_same(s):
+    """Two nodes; senders and receivers on the first."""
+    return _pg_nodes(s, 2)[0]
+
+
+def _pg_cross(s):
+    """Two nodes; senders on the first, receivers on the second."""
+    nodes = _pg_nodes(s, 2)
+    return nodes[0], {"receiver_addrs": nodes[1]}
 
 
 def ws_bridge(servers, cores, *extra):
@@ -105,6 +140,11 @@ CONTESTANTS = (
     Contestant("floor-direct", "floor", lambda s: floor(s, "direct").addr),
     Contestant("floor-coalesce", "floor", lambda s: floor(s, "coalesce").addr),
     Contestant(SHARED_SOCKETIO, "socketio", lambda s: socketio(s).addr, isolated=False),
+    # Several nodes on PostgreSQL (docs/scaling.md): need the run's Postgres.
+    Contestant("grpc-pg1", "grpc", _grpc_pg1),
+    Contestant("grpc-pg3", "grpc", _grpc_pg3),
+    Contestant("pg-same", "grpc", _pg_same),
+    Contestant("pg-cross", "grpc", _pg_cross),
 )
 
 # {name: Contestant}, read-only.

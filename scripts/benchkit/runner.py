@@ -22,8 +22,9 @@ class Proc:
     """A server process, started and waited for until it prints `ready_prefix` and
     its address; stop() ends it (SIGTERM, then SIGKILL after 10 s)."""
 
-    def __init__(self, argv, ready_prefix, cwd=None, cpus=None):
-        """cpus: the CPUs the process (and every thread it starts) may use; None: all."""
+    def __init__(self, argv, ready_prefix, cwd=None, cpus=None, then=None):
+        """cpus: the CPUs the process (and every thread it starts) may use; None: all.
+        then: a further line to wait for after the address (a node that serves later)."""
         pin = (lambda: os.sched_setaffinity(0, cpus)) if cpus else None
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, cwd=cwd,
                                   preexec_fn=pin)
@@ -36,7 +37,12 @@ class Proc:
             if line.startswith(ready_prefix):
                 self.addr = line[len(ready_prefix):].strip()
                 break
-        if not self.addr:
+        while self.addr and then and time.time() < deadline:
+            line = self.p.stdout.readline()
+            if not line or line.startswith(then):
+                then = None if line else then
+                break
+        if not self.addr or then:
             self.stop()
             raise RuntimeError("%s did not start" % argv[0])
 
@@ -54,21 +60,23 @@ class Servers:
     """The server processes of one run of one contestant, all on the same CPUs, with a
     temporary folder for their files; stop() ends them, last started first."""
 
-    def __init__(self, cfg, cpus=None):
+    def __init__(self, cfg, cpus=None, postgres=None):
         self.cfg = cfg
         self.cpus = cpus  # the CPUs its processes may use (None: all)
+        self.postgres = postgres  # the run's postgres.Postgres (None: none)
         self.procs = []
+        self.extra_pids = []  # processes it uses but did not start (the database server)
         self._tmp = tempfile.TemporaryDirectory(prefix="chat-bench-")
         self.tmp = self._tmp.name
 
-    def launch(self, argv, ready_prefix, cwd=None):
-        proc = Proc(argv, ready_prefix, cwd=cwd, cpus=self.cpus)
+    def launch(self, argv, ready_prefix, cwd=None, then=None):
+        proc = Proc(argv, ready_prefix, cwd=cwd, cpus=self.cpus, then=then)
         self.procs.append(proc)
         return proc
 
     @property
     def pids(self):
-        return [p.p.pid for p in self.procs]
+        return [p.p.pid for p in self.procs] + self.extra_pids
 
     def stop(self):
         for p in reversed(self.procs):
@@ -179,6 +187,7 @@ class Runner:
         self.cfg = cfg
         self.registry = registry
         self.raw = raw
+        self.postgres = None  # set for the cluster contestants
         self.rows = []
         self.steal = StealMeter()
 
@@ -197,7 +206,7 @@ class Runner:
     def start(self, name, scenario):
         """Starts contestant `name`'s servers as a run of `scenario` would: (Servers, address)."""
         contestant = self.contestant(name)
-        servers = Servers(self.cfg, contestant_cpus(contestant, scenario))
+        servers = Servers(self.cfg, contestant_cpus(contestant, scenario), self.postgres)
         try:
             return servers, contestant.start(servers)
         except BaseException:
@@ -211,6 +220,9 @@ class Runner:
         contestant = self.contestant(name)
         kw = dict(kw, **contestant.bench_flags)
         servers, addr = self.start(name, scenario)
+        if isinstance(addr, tuple):  # (address, flags only known once started)
+            addr, started_flags = addr
+            kw.update(started_flags)
         steal0, total0 = cpu_ticks()
         try:
             argv = [self.cfg.bench, "--target=" + contestant.target, "--addr=" + addr, "--scenario=" + scenario,

@@ -24,6 +24,9 @@ struct BenchOptions {
   std::string target = "bridge";
   // Server address (host:port).
   std::string addr = "127.0.0.1:8080";
+  // Where receivers connect, in turn (empty: addr): senders on one chat-core
+  // node and receivers on others measure delivery across nodes.
+  std::vector<std::string> receiver_addrs;
   // fanout, latency, memory or setup (chat_bench_main.cc's header says what each does).
   std::string scenario = "fanout";
   // Receiving clients.

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "bench_options.h"
 #include "chat/server_main.h"
@@ -18,6 +19,9 @@
 
 ABSL_FLAG(std::string, target, "bridge", "grpc, bridge, socketio or floor");
 ABSL_FLAG(std::string, addr, "127.0.0.1:8080", "Server address (host:port).");
+ABSL_FLAG(std::string, receiver_addrs, "",
+          "Comma-separated host:port the receivers connect to, in turn (default: --addr): senders on one chat-core "
+          "node and receivers on others measure delivery across nodes.");
 ABSL_FLAG(std::string, scenario, "fanout", "fanout, latency, memory or setup");
 ABSL_FLAG(int, subscribers, 1000, "Receiving clients.");
 ABSL_FLAG(int, senders, 1, "Sending clients (also members of the room).");
@@ -82,6 +86,9 @@ int main(int argc, char** argv) {
   chat::bench::BenchOptions o;
   o.target = absl::GetFlag(FLAGS_target);
   o.addr = absl::GetFlag(FLAGS_addr);
+  for (absl::string_view a : absl::StrSplit(absl::GetFlag(FLAGS_receiver_addrs), ',', absl::SkipEmpty())) {
+    o.receiver_addrs.emplace_back(a);
+  }
   o.scenario = absl::GetFlag(FLAGS_scenario);
   o.subscribers = absl::GetFlag(FLAGS_subscribers);
   o.senders = absl::GetFlag(FLAGS_senders);

@@ -11,14 +11,24 @@ namespace chat::bench {
 
 ClientLoops::ClientLoops(const Options& options, std::unique_ptr<WireProtocol> protocol, Stats* stats)
     : options_(options), protocol_(std::move(protocol)), stats_(stats) {
-  addr_.sin_family = AF_INET;
-  addr_.sin_port = htons(static_cast<uint16_t>(options_.port));
-  inet_pton(AF_INET, options_.host.c_str(), &addr_.sin_addr);
+  addr_ = Resolve(options_.host, options_.port);
+  for (const std::string& a : options_.receiver_addrs) {
+    size_t colon = a.rfind(':');
+    receiver_addrs_.push_back(Resolve(a.substr(0, colon), std::atoi(a.c_str() + colon + 1)));
+  }
   for (int i = 0; i < options_.receiver_threads + 1; ++i) {
     loops_.push_back(std::make_unique<EventLoop>(protocol_.get(), stats_));
   }
   send_loop().EnableTimer([this] { SendDue(); });
   for (auto& l : loops_) l->Start();
+}
+
+sockaddr_in ClientLoops::Resolve(const std::string& host, int port) {
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  inet_pton(AF_INET, host.c_str(), &a.sin_addr);
+  return a;
 }
 
 std::string ClientLoops::RoomName(int index) const {
@@ -35,7 +45,8 @@ void ClientLoops::Open(bool sender, int sender_id, int index) {
   int loop = sender ? static_cast<int>(loops_.size()) - 1 : next_loop_++ % (static_cast<int>(loops_.size()) - 1);
   c->started_ns = NowNs();
   c->id = next_id_++;
-  loops_[loop]->Connect(std::move(c), addr_);
+  const bool elsewhere = !sender && !receiver_addrs_.empty();
+  loops_[loop]->Connect(std::move(c), elsewhere ? receiver_addrs_[index % receiver_addrs_.size()] : addr_);
 }
 
 void ClientLoops::SetRate(double rate, int step) {

@@ -33,6 +33,8 @@ class ClientLoops : public ClientPool {
   struct Options {
     std::string host;  // IPv4 address
     int port = 0;
+    // Receivers' host:port, in turn (empty: host and port).
+    std::vector<std::string> receiver_addrs;
     int receiver_threads = 1;
     // The room when rooms <= 1; else receiver i joins bench-<i % rooms>.
     std::string room;
@@ -49,6 +51,7 @@ class ClientLoops : public ClientPool {
 
  private:
   EventLoop& send_loop() { return *loops_.back(); }
+  static sockaddr_in Resolve(const std::string& host, int port);
   std::string RoomName(int index) const;
   // On the sender loop: sends every message that is due, then arms the timer
   // for the next one.
@@ -56,6 +59,7 @@ class ClientLoops : public ClientPool {
 
   const Options options_;
   sockaddr_in addr_{};
+  std::vector<sockaddr_in> receiver_addrs_;
   const std::unique_ptr<WireProtocol> protocol_;
   Stats* const stats_;
   // Receiver loops, then the sender loop.

@@ -3,6 +3,7 @@
 #include <sys/resource.h>
 #include <unistd.h>
 
+#include <filesystem>
 #include <fstream>
 #include <string>
 
@@ -11,9 +12,26 @@
 
 namespace chat::bench {
 
-ProcSample SampleProcs(const std::vector<int>& pids) {
+namespace {
+
+// `pid` and every process below it, from /proc/<pid>/task/<tid>/children.
+void AddTree(int pid, std::vector<int>* out) {
+  out->push_back(pid);
+  std::error_code ec;
+  for (const auto& task : std::filesystem::directory_iterator(absl::StrCat("/proc/", pid, "/task"), ec)) {
+    std::ifstream children(task.path() / "children");
+    int child;
+    while (children >> child) AddTree(child, out);
+  }
+}
+
+}  // namespace
+
+ProcSample SampleProcs(const std::vector<int>& roots) {
   ProcSample s;
   static const double tick = static_cast<double>(sysconf(_SC_CLK_TCK));
+  std::vector<int> pids;
+  for (int root : roots) AddTree(root, &pids);
   for (int pid : pids) {
     std::ifstream stat(absl::StrCat("/proc/", pid, "/stat"));
     std::string line;

@@ -10,7 +10,8 @@
 namespace chat::bench {
 
 // Threading: a plain value. Lifetime: a copy per reading.
-// One reading of a set of processes, summed (a process that is gone adds nothing).
+// One reading of a set of processes and their descendants (a database
+// server's backends), summed; a process that is gone adds nothing.
 struct ProcSample {
   double cpu_s = 0;   // user + system, since each process started
   double rss_kb = 0;  // resident now

@@ -285,6 +285,7 @@ std::unique_ptr<ClientPool> MakeClients(const BenchOptions& o, const std::string
   ClientLoops::Options lo;
   lo.host = host;
   lo.port = port;
+  lo.receiver_addrs = o.receiver_addrs;
   lo.receiver_threads = std::max(1, o.threads);
   lo.room = o.room;
   lo.rooms = o.rooms;
