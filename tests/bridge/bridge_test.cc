@@ -161,8 +161,8 @@ std::vector<std::string> OthersAnnounced(const WsClient& c, const std::string& s
 }
 
 TEST(BridgeTest, PresenceWaitsForTheNextUrgentWriteAndLeavesWithItInOrder) {
-  // So long that only an urgent event can write presence out.
-  BridgeEnv env([](bridge::BridgeOptions& o) { o.presence_delay = std::chrono::hours(1); });
+  // The longest wait there is (10 s): only an urgent event writes presence out.
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.presence_delay = o.presence_max_delay = absl::Seconds(10); });
   auto alice = env.Connect(env.Login("alice"));
   alice->Join("lobby");
   ASSERT_TRUE(alice->WaitFor(WsJoined("lobby")));
@@ -199,10 +199,10 @@ TEST(BridgeTest, PresenceWaitsForTheNextUrgentWriteAndLeavesWithItInOrder) {
 }
 
 TEST(BridgeTest, PresenceStopsWaitingBeforeItCouldFillTheQueue) {
-  // A small queue and a delay that never ends: a burst of 20 joins must not
-  // close alice as "too slow"; past half the queue, presence is written.
+  // A small queue and the longest delay: a burst of 20 joins must not close
+  // alice as "too slow"; past half the queue, presence is written.
   BridgeEnv env([](bridge::BridgeOptions& o) {
-    o.presence_delay = std::chrono::hours(1);
+    o.presence_delay = o.presence_max_delay = absl::Seconds(10);
     o.max_queued_events = 16;
   });
   auto alice = env.Connect(env.Login("alice"));
@@ -238,8 +238,8 @@ TEST(BridgeTest, PresenceWaitsLongerWhileJoinsKeepComingAndShortAgainOnceTheySto
   // waits go 1, 2, 4, 8, 16, 32 ticks (flushes near 20, 60, 140, 300, 620 and
   // 1260 ms). A fixed 20 ms wait would write at least one frame per join.
   BridgeEnv env([](bridge::BridgeOptions& o) {
-    o.presence_delay = std::chrono::milliseconds(20);
-    o.presence_max_delay = std::chrono::seconds(1);
+    o.presence_delay = absl::Milliseconds(20);
+    o.presence_max_delay = absl::Seconds(1);
   });
   auto alice = env.Connect(env.Login("alice"));
   alice->Join("lobby");
@@ -274,7 +274,7 @@ TEST(BridgeTest, PresenceWaitsLongerWhileJoinsKeepComingAndShortAgainOnceTheySto
 class PresenceDelayTest : public ::testing::TestWithParam<int> {};
 
 TEST_P(PresenceDelayTest, JoinsAndLeavesReachTheRoomOnTheirOwn) {
-  BridgeEnv env([](bridge::BridgeOptions& o) { o.presence_delay = std::chrono::milliseconds(GetParam()); });
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.presence_delay = absl::Milliseconds(GetParam()); });
   auto alice = env.Connect(env.Login("alice"));
   alice->Join("lobby");
   ASSERT_TRUE(alice->WaitFor(WsJoined("lobby")));
@@ -543,7 +543,7 @@ TEST(BridgeTest, ServesTheWebUiWithTypesAndCaching) {
 }
 
 TEST(BridgeTest, SlowlorisIsShedWhileHealthzKeepsAnswering) {
-  BridgeEnv env([](bridge::BridgeOptions& o) { o.handshake_timeout = std::chrono::milliseconds(800); });
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.handshake_timeout = absl::Milliseconds(800); });
   net::io_context io;
   std::vector<std::unique_ptr<net::ip::tcp::socket>> half_open;
   for (int i = 0; i < 300; ++i) {
@@ -581,7 +581,7 @@ TEST(BridgeTest, ConnectionLimitShedsExtraConnections) {
 
 TEST(BridgeTest, IdleTimeoutClosesASilentPeer) {
   // Long enough that the live client's pong never misses it on a loaded machine.
-  BridgeEnv env([](bridge::BridgeOptions& o) { o.idle_timeout = std::chrono::milliseconds(1000); });
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.idle_timeout = absl::Milliseconds(1000); });
   auto quiet = env.Connect(env.Login("ivan"), /*start_reading=*/false);  // never answers pings
   auto live = env.Connect(env.Login("judy"));                             // answers pings while reading
   ASSERT_TRUE(Eventually([&] { return env.bridge().stats().ws_live == 1; }, 15s));

@@ -1,5 +1,7 @@
 #include "bridge_fixture.h"
 
+#include <deque>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
@@ -17,10 +19,10 @@ using tcp = net::ip::tcp;
 bridge::BridgeOptions TestBridgeOptions(const std::string& core_address) {
   bridge::BridgeOptions o;
   o.listen = "127.0.0.1:0";
-  o.core = core_address;
+  o.core = {core_address};
   o.threads = 2;
-  o.reconnect_min = std::chrono::milliseconds(50);
-  o.reconnect_max = std::chrono::milliseconds(300);
+  o.reconnect_min = absl::Milliseconds(50);
+  o.reconnect_max = absl::Milliseconds(300);
   return o;
 }
 
@@ -254,6 +256,114 @@ void BridgeEnv::StopCore() { core_.reset(); }
 void BridgeEnv::RestartCore() {
   core_.reset();
   core_ = std::make_unique<TestCore>(core_options_);
+}
+
+// The scripted core's streams, on gRPC's callback API: one read and one write
+// in flight each, writes queued from the test thread.
+class ScriptedCore::Service final : public chat::v1::GatewayService::CallbackService {
+ public:
+  class Stream final : public grpc::ServerBidiReactor<chat::v1::GatewayUp, chat::v1::GatewayDown> {
+   public:
+    Stream(Service* service, grpc::CallbackServerContext* ctx) : service_(service) {
+      ctx->AddInitialMetadata("x-chat-gateway", "accepted");
+      StartSendInitialMetadata();
+      StartRead(&up_);
+    }
+    void Write(const chat::v1::GatewayDown& down) {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      queue_.push_back(down);
+      if (queue_.size() == 1) StartWrite(&queue_.front());
+    }
+    void OnReadDone(bool ok) override {
+      if (ok) {
+        service_->log_.Add(up_);
+        StartRead(&up_);
+        return;
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      finished_ = true;
+      Finish(grpc::Status::OK);
+    }
+    void OnWriteDone(bool ok) override {
+      std::lock_guard<std::mutex> lock(mu_);
+      queue_.pop_front();
+      if (ok && !finished_ && !queue_.empty()) StartWrite(&queue_.front());
+    }
+    void OnDone() override {
+      service_->Forget(this);
+      delete this;
+    }
+
+   private:
+    Service* const service_;
+    chat::v1::GatewayUp up_;
+    std::mutex mu_;
+    std::deque<chat::v1::GatewayDown> queue_;
+    bool finished_ = false;
+  };
+
+  grpc::ServerBidiReactor<chat::v1::GatewayUp, chat::v1::GatewayDown>* Gateway(
+      grpc::CallbackServerContext* ctx) override {
+    auto* stream = new Stream(this, ctx);
+    std::lock_guard<std::mutex> lock(mu_);
+    stream_ = stream;
+    return stream;
+  }
+
+  bool Send(const chat::v1::GatewayDown& down) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ == nullptr) return false;
+    stream_->Write(down);
+    return true;
+  }
+
+  void Forget(Stream* stream) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ == stream) stream_ = nullptr;
+  }
+
+  EventLog<chat::v1::GatewayUp, bool> log_;
+
+ private:
+  std::mutex mu_;
+  Stream* stream_ = nullptr;
+};
+
+ScriptedCore::ScriptedCore() : service_(std::make_unique<Service>()) {
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(), &port_);
+  builder.RegisterService(service_.get());
+  server_ = builder.BuildAndStart();
+  if (server_ == nullptr || port_ == 0) {
+    ADD_FAILURE() << "the scripted core did not start";
+    std::abort();
+  }
+}
+
+ScriptedCore::~ScriptedCore() { server_->Shutdown(std::chrono::system_clock::now() + std::chrono::seconds(1)); }
+
+std::string ScriptedCore::address() const { return "127.0.0.1:" + std::to_string(port_); }
+
+bool ScriptedCore::Send(const chat::v1::GatewayDown& down) { return service_->Send(down); }
+
+std::optional<chat::v1::GatewayUp> ScriptedCore::WaitFor(const Pred& pred, std::chrono::milliseconds timeout) {
+  return service_->log_.WaitFor(pred, timeout);
+}
+
+std::vector<chat::v1::GatewayUp> ScriptedCore::Received() const { return service_->log_.Events(); }
+
+uint64_t ScriptedCore::AcceptNextOpen(const std::string& user) {
+  // The first open not yet accepted: skip the ones answered before.
+  size_t seen = 0;
+  auto open = WaitFor([&](const chat::v1::GatewayUp& up) { return up.has_open() && seen++ == opens_accepted_; });
+  if (!open) return 0;
+  ++opens_accepted_;
+  chat::v1::GatewayDown down;
+  down.set_session(open->session());
+  down.mutable_opened()->set_user(user);
+  Send(down);
+  return open->session();
 }
 
 WsClient::Pred WsJoined(const std::string& room) {

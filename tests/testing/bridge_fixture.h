@@ -22,6 +22,7 @@
 #include <vector>
 
 #include "bridge.h"
+#include "chat/v1/chat.grpc.pb.h"
 #include "chat/v1/chat.pb.h"
 #include "core_fixture.h"
 
@@ -116,6 +117,35 @@ class BridgeEnv {
   core::CoreOptions core_options_;
   std::unique_ptr<TestCore> core_;
   std::unique_ptr<bridge::Bridge> bridge_;
+};
+
+// A stand-in for chat-core's side of the Gateway stream that a test scripts
+// item by item, for what the real chat-core does not do on demand: drop a room
+// message (so the bridge must fill a gap), answer a request with an error. A
+// real gRPC server on port 0 that marks its streams accepted as chat-core does.
+//
+// Threading: the test thread sends and waits; a gRPC thread reads each stream.
+// Lifetime: declare it before the bridge that talks to it.
+class ScriptedCore {
+ public:
+  ScriptedCore();
+  ~ScriptedCore();
+  std::string address() const;
+  // Sends `down` on the open stream; false if there is none.
+  bool Send(const chat::v1::GatewayDown& down);
+  using Pred = std::function<bool(const chat::v1::GatewayUp&)>;
+  // The first item received (on any stream) matching `pred`.
+  std::optional<chat::v1::GatewayUp> WaitFor(const Pred& pred, std::chrono::milliseconds timeout = 10s);
+  std::vector<chat::v1::GatewayUp> Received() const;
+  // Opens the session of the next `open` item received as `user`; its id.
+  uint64_t AcceptNextOpen(const std::string& user);
+
+ private:
+  class Service;
+  std::unique_ptr<Service> service_;
+  std::unique_ptr<grpc::Server> server_;
+  int port_ = 0;
+  size_t opens_accepted_ = 0;
 };
 
 WsClient::Pred WsJoined(const std::string& room);

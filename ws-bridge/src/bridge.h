@@ -2,9 +2,10 @@
 // the gateway stream to chat-core and the AuthService stub. main.cc and the tests
 // build it from a BridgeOptions.
 //
-// Threading: Start/Shutdown from one controlling thread. Lifetime: Shutdown()
-// (also run by the destructor) stops accepting, closes every WebSocket with 1001,
-// ends the gateway stream and joins the threads.
+// Threading: Start/Shutdown from one controlling thread. Lifetime: Start either
+// returns a running bridge or an error (and nothing runs); Shutdown() (also run
+// by the destructor) stops accepting, closes every WebSocket with 1001, ends the
+// gateway stream and joins the threads.
 #ifndef CHAT_WS_BRIDGE_SRC_BRIDGE_H_
 #define CHAT_WS_BRIDGE_SRC_BRIDGE_H_
 
@@ -33,6 +34,8 @@ struct BridgeStats {
 
 class Bridge {
  public:
+  // Checks the options (ValidateBridgeOptions), listens and connects; an
+  // error says what is wrong in one line (a bad option, a port in use...).
   static absl::StatusOr<std::unique_ptr<Bridge>> Start(BridgeOptions options);
   ~Bridge();
 
@@ -56,6 +59,7 @@ class Bridge {
   std::vector<std::thread> threads_;
   std::string host_;
   int port_ = 0;
+  bool started_ = false;
   bool shut_down_ = false;
 };
 

@@ -13,9 +13,10 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "bridge_options.h"
-#include "deferred_flush.h"
 #include "chat/v1/chat.grpc.pb.h"
+#include "deferred_flush.h"
 #include "gateway.h"
+#include "token_bucket.h"
 
 namespace chat::bridge {
 
@@ -23,6 +24,8 @@ class WsSession;
 
 struct BridgeContext {
   BridgeOptions options;
+  // The per-WebSocket event rate (options.events_per_second, event_burst).
+  TokenBucket::Rate event_rate;
   Gateway* gateway = nullptr;
   chat::v1::AuthService::Stub* auth = nullptr;
   // Null when --presence_delay is 0 (presence is written at once).

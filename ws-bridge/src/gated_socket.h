@@ -4,7 +4,7 @@
 // The gateway's thread fans each room message out to every local session.
 // Handing each write to the session's strand costs two scheduler round trips
 // and, most of the time, waking an I/O thread per socket. Writing the frame
-// right there costs one sendmsg (docs/benchmarks.md has the figures).
+// right there costs one sendmsg (docs/architecture.md, ws-bridge).
 //
 // Writing beside Beast is only safe at a frame boundary and while Beast writes
 // nothing. Beast writes everything of its own (the handshake, pongs,

@@ -63,7 +63,8 @@ void HttpSession::DoRead() {
   parser_->header_limit(16 * 1024);
   // The first request must arrive within the handshake timeout (slowloris), the
   // next ones on a kept-alive connection within the idle timeout.
-  stream_.expires_after(first_request_ ? ctx_->options.handshake_timeout : ctx_->options.idle_timeout);
+  stream_.expires_after(absl::ToChronoNanoseconds(first_request_ ? ctx_->options.handshake_timeout
+                                                                  : ctx_->options.idle_timeout));
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](const beast::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
@@ -184,7 +185,7 @@ void HttpSession::HandleApi(Request req) {
 
   auto self = shared_from_this();
   auto metadata = [&](grpc::ClientContext& c) {
-    c.set_deadline(std::chrono::system_clock::now() + ctx_->options.call_timeout);
+    c.set_deadline(absl::ToChronoTime(absl::Now() + ctx_->options.call_timeout));
     if (!ctx_->options.gateway_secret.empty()) c.AddMetadata("x-chat-gateway-secret", ctx_->options.gateway_secret);
     c.AddMetadata("x-forwarded-for", PeerAddress());
   };
@@ -338,7 +339,7 @@ void HttpSession::HandleStatic(const Request& req) {
 }
 
 void HttpSession::Send(http::message_generator msg, bool keep_alive) {
-  stream_.expires_after(ctx_->options.idle_timeout);
+  stream_.expires_after(absl::ToChronoNanoseconds(ctx_->options.idle_timeout));
   beast::async_write(stream_, std::move(msg),
                      [self = shared_from_this(), keep_alive](const beast::error_code& ec, size_t n) {
                        self->OnWrite(keep_alive, ec, n);
