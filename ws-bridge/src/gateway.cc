@@ -79,7 +79,6 @@ void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
   }
   std::shared_ptr<GatewaySessionSink> sink;
   bool direct;
-  Released released;  // freed after the lock
   {
     absl::MutexLock lock(&mu_);
     if (stream != stream_) return;
@@ -88,7 +87,7 @@ void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
     sink = it->second;
     direct = direct_now_;
     if (down.has_closed()) {
-      LeaveAllRoomsLocked(down.session(), sink, &released);
+      LeaveAllRoomsLocked(down.session(), sink);
     } else if (down.has_event() && down.event().has_joined()) {
       // Membership changes before the event, so the room frames that follow
       // it on this stream reach (or no longer reach) the session.
@@ -96,7 +95,7 @@ void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
     } else if (down.has_event() && down.event().has_left()) {
       auto rooms = session_rooms_.find(down.session());
       if (rooms != session_rooms_.end() && rooms->second.erase(down.event().left().room()) > 0) {
-        RemoveFromRoomLocked(down.event().left().room(), sink, &released);
+        RemoveFromRoomLocked(down.event().left().room(), sink);
       }
     }
   }
@@ -137,6 +136,7 @@ void Gateway::FanOut(GatewayStream* stream, const chat::v1::ServerEvent& ev) {
     auto it = rooms_.find(*room);
     if (it == rooms_.end()) return;
     snapshot = it->second;
+    ++fanouts_;
     ++stats_.room_frames;
     stats_.room_deliveries += snapshot->sinks.size();
     direct = direct_now_;
@@ -157,49 +157,44 @@ void Gateway::FanOut(GatewayStream* stream, const chat::v1::ServerEvent& ev) {
     if (direct_left > 0) --direct_left;
   }
   if (batch != nullptr) batch->Flush();
-  if (options_.direct_writes) {
-    absl::MutexLock lock(&mu_);
-    NoteFanoutLocked(start);
-  }
+  std::vector<std::shared_ptr<GatewaySessionSink>> freed;  // after the lock
+  absl::MutexLock lock(&mu_);
+  if (--fanouts_ == 0) freed.swap(graveyard_);
+  if (options_.direct_writes) NoteFanoutLocked(start);
 }
 
 void Gateway::AddToRoomLocked(const std::string& room, uint64_t session) {
   if (!session_rooms_[session].insert(room).second) return;
-  std::shared_ptr<RoomSinks>& current = rooms_[room];
+  std::shared_ptr<const RoomSinks>& current = rooms_[room];
   auto next = std::make_shared<RoomSinks>();
   if (current != nullptr) {
     next->sinks.reserve(current->sinks.size() + 1);
     next->sinks = current->sinks;
   }
   next->sinks.push_back(sessions_[session].get());
-  // Readers hold the old snapshot; nobody in it leaves, so nothing to retire.
-  current = std::move(next);
+  current = std::move(next);  // a fan-out still reading the old one keeps it
 }
 
-void Gateway::RemoveFromRoomLocked(const std::string& room, const std::shared_ptr<GatewaySessionSink>& sink,
-                                   Released* released) {
+void Gateway::RemoveFromRoomLocked(const std::string& room, const std::shared_ptr<GatewaySessionSink>& sink) {
   auto it = rooms_.find(room);
   if (it == rooms_.end()) return;
-  std::shared_ptr<RoomSinks>& current = it->second;
   auto next = std::make_shared<RoomSinks>();
-  next->sinks.reserve(current->sinks.size());
-  std::copy_if(current->sinks.begin(), current->sinks.end(), std::back_inserter(next->sinks),
+  next->sinks.reserve(it->second->sinks.size());
+  std::copy_if(it->second->sinks.begin(), it->second->sinks.end(), std::back_inserter(next->sinks),
                [&](GatewaySessionSink* s) { return s != sink.get(); });
-  // A fan-out may still be reading the old snapshot: it keeps the session.
-  current->retired.push_back(sink);
-  released->push_back(std::move(current));
+  // A fan-out running now may read a snapshot that lists the session.
+  if (fanouts_ > 0) graveyard_.push_back(sink);
   if (next->sinks.empty()) {
     rooms_.erase(it);
   } else {
-    current = std::move(next);
+    it->second = std::move(next);
   }
 }
 
-void Gateway::LeaveAllRoomsLocked(uint64_t session, const std::shared_ptr<GatewaySessionSink>& sink,
-                                  Released* released) {
+void Gateway::LeaveAllRoomsLocked(uint64_t session, const std::shared_ptr<GatewaySessionSink>& sink) {
   auto rooms = session_rooms_.find(session);
   if (rooms == session_rooms_.end()) return;
-  for (const std::string& room : rooms->second) RemoveFromRoomLocked(room, sink, released);
+  for (const std::string& room : rooms->second) RemoveFromRoomLocked(room, sink);
   session_rooms_.erase(rooms);
 }
 
@@ -219,7 +214,6 @@ void Gateway::NoteFanoutLocked(absl::Time start) {
 
 void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
   std::vector<std::shared_ptr<GatewaySessionSink>> lost;
-  Released released;
   {
     absl::MutexLock lock(&mu_);
     if (stream != stream_) return;
@@ -237,7 +231,6 @@ void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
     for (auto& [id, sink] : sessions_) lost.push_back(std::move(sink));
     sessions_.clear();
     session_rooms_.clear();
-    for (auto& [room, sinks] : rooms_) released.push_back(std::move(sinks));
     rooms_.clear();
     if (!stopped_) ScheduleReconnect();
   }
@@ -298,13 +291,12 @@ bool Gateway::SendOwn(uint64_t session, const chat::v1::ClientEvent& event, uint
 
 void Gateway::Close(uint64_t session) {
   std::shared_ptr<GatewaySessionSink> sink;  // freed after the lock
-  Released released;
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
   sink = std::move(it->second);
   sessions_.erase(it);
-  LeaveAllRoomsLocked(session, sink, &released);
+  LeaveAllRoomsLocked(session, sink);
   if (stream_ != nullptr) {
     GatewayUp up;
     up.set_session(session);

@@ -113,15 +113,13 @@ class Gateway : private GatewayStream::Listener {
 
  private:
   // The local sessions in one room, as published for fan-outs to read without
-  // the lock; a new snapshot replaces it on every join and leave.
+  // the lock; a new snapshot replaces it on every join and leave. Plain
+  // pointers: a session is alive while the gateway holds it (sessions_), and
+  // one that leaves a room while a fan-out runs is kept in graveyard_ until
+  // no fan-out runs.
   struct RoomSinks {
     std::vector<GatewaySessionSink*> sinks;
-    // Sessions that a newer snapshot no longer lists, kept alive for as long as
-    // this one may still be read. Added to under mu_ just before the snapshot
-    // is replaced; then read by nobody (freed with the snapshot).
-    std::vector<std::shared_ptr<GatewaySessionSink>> retired;
   };
-  using Released = std::vector<std::shared_ptr<RoomSinks>>;
 
   void Connect();
   // GatewayStream::Listener (gRPC threads).
@@ -131,12 +129,11 @@ class Gateway : private GatewayStream::Listener {
 
   void FanOut(GatewayStream* stream, const chat::v1::ServerEvent& event);
   void AddToRoomLocked(const std::string& room, uint64_t session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  // Replaces the room's snapshot with one without the session; the old one
-  // goes to `released`, to be freed after the lock.
-  void RemoveFromRoomLocked(const std::string& room, const std::shared_ptr<GatewaySessionSink>& sink,
-                            Released* released) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void LeaveAllRoomsLocked(uint64_t session, const std::shared_ptr<GatewaySessionSink>& sink,
-                           Released* released) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Replaces the room's snapshot with one without the session.
+  void RemoveFromRoomLocked(const std::string& room, const std::shared_ptr<GatewaySessionSink>& sink)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void LeaveAllRoomsLocked(uint64_t session, const std::shared_ptr<GatewaySessionSink>& sink)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool WriteLocked(uint64_t session, chat::v1::GatewayUp up) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a room event's fan-out that began at `start`: direct writes on or off.
   void NoteFanoutLocked(absl::Time start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -157,7 +154,12 @@ class Gateway : private GatewayStream::Listener {
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 0;
   absl::flat_hash_map<uint64_t, std::shared_ptr<GatewaySessionSink>> sessions_ ABSL_GUARDED_BY(mu_);
   // room -> sessions live in it (by the joined/left events that passed through).
-  absl::flat_hash_map<std::string, std::shared_ptr<RoomSinks>> rooms_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::shared_ptr<const RoomSinks>> rooms_ ABSL_GUARDED_BY(mu_);
+  // Fan-outs reading a snapshot now, and the sessions that left a room since
+  // the oldest of them began (a snapshot it reads may still list them); freed
+  // when none runs.
+  int fanouts_ ABSL_GUARDED_BY(mu_) = 0;
+  std::vector<std::shared_ptr<GatewaySessionSink>> graveyard_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> session_rooms_ ABSL_GUARDED_BY(mu_);
   GatewayStats stats_ ABSL_GUARDED_BY(mu_);
   // Direct writes (--direct_writes): whether room events are written from this
