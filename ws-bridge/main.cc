@@ -17,7 +17,9 @@
 #include "src/bridge.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "Address to serve HTTP and WebSocket on (host:port).");
-ABSL_FLAG(std::string, core, "127.0.0.1:50051", "chat-core's gRPC address.");
+ABSL_FLAG(std::string, core, "127.0.0.1:50051",
+          "chat-core's gRPC address, or several nodes' (host:port,host:port,...): the gateway uses one at a time "
+          "and moves to the next when its node fails; the browsers' WebSockets stay open meanwhile.");
 ABSL_FLAG(int, threads, 2, "Threads running the event loop.");
 ABSL_FLAG(std::string, web_root, "", "Directory of the built web UI (web/dist); empty serves no files.");
 ABSL_FLAG(std::string, allowed_origins, "",
@@ -51,13 +53,20 @@ ABSL_FLAG(bool, direct_writes, true,
 ABSL_FLAG(bool, io_uring, true,
           "Send a room message's direct writes with one io_uring submission per up to 256 sockets instead of one "
           "sendmsg each; where io_uring is refused, sendmsg is used and the log says so once.");
+ABSL_FLAG(absl::Duration, failover_timeout, absl::Seconds(30),
+          "When the gateway stream to chat-core is lost, how long open WebSockets wait for a node (--core) to "
+          "take over before they are closed with 1012; 0 closes them at once.");
+ABSL_FLAG(int, failover_queue_events, 64,
+          "Events a browser sends while no chat-core node is reachable, kept per WebSocket and sent once a node "
+          "takes over; more are answered with an UNAVAILABLE error.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
 
 int main(int argc, char** argv) {
   chat::ParseServerFlags(
       argc, argv,
       "ws-bridge: lets browsers into chat-core over WebSocket and serves the web UI.\n"
-      "Usage: ws-bridge [--listen=127.0.0.1:8080] [--core=127.0.0.1:50051] [--web_root=web/dist] [flags]",
+      "Usage: ws-bridge [--listen=127.0.0.1:8080] [--core=127.0.0.1:50051[,host:port...]] [--web_root=web/dist] "
+      "[flags]",
       "ws-bridge/main.cc");
   // Two malloc arenas are plenty for a few event-loop threads, and fewer arenas
   // mean less memory stranded in them (measured: ~0.2 KB less per idle socket).
@@ -99,6 +108,8 @@ int main(int argc, char** argv) {
   o.io_uring = absl::GetFlag(FLAGS_io_uring);
   o.presence_delay = absl::GetFlag(FLAGS_presence_delay);
   o.presence_max_delay = absl::GetFlag(FLAGS_presence_max_delay);
+  o.failover_timeout = absl::GetFlag(FLAGS_failover_timeout);
+  o.failover_queue_events = absl::GetFlag(FLAGS_failover_queue_events);
   auto secret = chat::ReadGatewaySecret(absl::GetFlag(FLAGS_gateway_secret_file));
   if (!secret.ok()) {
     std::fprintf(stderr, "ws-bridge: %s\n", std::string(secret.status().message()).c_str());

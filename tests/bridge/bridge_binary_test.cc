@@ -88,7 +88,7 @@ TEST(BridgeBinaryTest, StartsWithoutACoreAndStopsOnSigterm) {
   std::filesystem::create_directories(dir.File("web"));
   std::ofstream(dir.File("web/index.html")) << "<!doctype html>";
   ChildProcess::Options o;
-  o.argv = {BinaryPath("ws-bridge"), "--listen=127.0.0.1:0", "--core=127.0.0.1:1",
+  o.argv = {BinaryPath("ws-bridge"), "--listen=127.0.0.1:0", "--core=127.0.0.1:1,127.0.0.1:2",
             "--web_root=" + dir.File("web")};
   o.capture_stderr = true;
   auto child = ChildProcess::Start(o);
@@ -124,6 +124,7 @@ TEST(BridgeOptionsTest, TheLibraryGivesMainsErrors) {
       {[](auto& o) { o.presence_max_delay = absl::Milliseconds(10); },
        "--presence_max_delay must be between --presence_delay and 10s"},
       {[](auto& o) { o.reconnect_max = absl::Milliseconds(1); }, "reconnect_max at least reconnect_min"},
+      {[](auto& o) { o.failover_timeout = absl::Hours(2); }, "--failover_timeout must be between 0 and 1h"},
       {[](auto& o) { o.web_root = "/no/such/dir"; }, "--web_root=/no/such/dir does not exist"},
   };
   for (const Case& c : cases) {

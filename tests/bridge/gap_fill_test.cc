@@ -24,47 +24,16 @@ class BridgeGapFillTest : public ::testing::Test {
     ASSERT_TRUE(started.ok()) << started.status();
     bridge_ = std::move(*started);
     ASSERT_TRUE(Eventually([&] { return bridge_->stats().gateway.connected; }));
-    WsClient::Options o;
-    o.bearer = "token-of-alice";
-    o.origin = "";
-    std::thread accept([&] { session_ = core_.AcceptNextOpen("alice"); });
-    browser_ = WsClient::Connect(bridge_->port(), o);
-    accept.join();
+    browser_ = core_.JoinedBrowser(bridge_->port(), "alice", "lobby", &session_);
     ASSERT_NE(browser_, nullptr);
-    ASSERT_NE(session_, 0u);
-    browser_->Join("lobby", std::nullopt, "j1");
-    ASSERT_TRUE(core_.WaitFor([](const GatewayUp& up) { return up.has_event() && up.event().has_join(); }));
-    ServerEvent joined;
-    joined.set_ref("j1");
-    joined.mutable_joined()->set_room("lobby");
-    joined.mutable_joined()->set_latest_seq(0);
-    ASSERT_TRUE(core_.Send(ForSession(joined)));
-    ASSERT_TRUE(browser_->WaitFor(WsJoined("lobby")));
   }
 
   GatewayDown ForSession(const ServerEvent& event, uint64_t request = 0) const {
-    GatewayDown down;
-    down.set_session(session_);
-    down.set_request(request);
-    *down.mutable_event() = event;
-    return down;
+    return ScriptedCore::ForSession(session_, event, request);
   }
-
-  static chat::v1::Message Msg(int64_t seq) {
-    chat::v1::Message m;
-    m.set_room("lobby");
-    m.set_seq(seq);
-    m.set_author("bob");
-    m.set_text("text " + std::to_string(seq));
-    return m;
-  }
-
+  static chat::v1::Message Msg(int64_t seq) { return ScriptedCore::RoomMessage("lobby", seq).event().message(); }
   // A room message as chat-core fans it out (session 0).
-  bool Publish(int64_t seq) {
-    GatewayDown down;
-    *down.mutable_event()->mutable_message() = Msg(seq);
-    return core_.Send(down);
-  }
+  bool Publish(int64_t seq) { return core_.Send(ScriptedCore::RoomMessage("lobby", seq)); }
 
   // The bridge's fill request (a history event with a request id).
   std::optional<GatewayUp> WaitForFill() {

@@ -181,6 +181,13 @@ void WsClient::SendMessage(const std::string& room, const std::string& text, con
   Send(ev);
 }
 
+void WsClient::Ping(int64_t nonce, const std::string& ref) {
+  chat::v1::ClientEvent ev;
+  ev.set_ref(ref);
+  ev.mutable_ping()->set_nonce(nonce);
+  Send(ev);
+}
+
 void WsClient::CloseNormally() {
   std::lock_guard<std::mutex> lock(write_mu_);
   beast::error_code ec;
@@ -228,13 +235,17 @@ BridgeEnv::BridgeEnv(std::function<void(bridge::BridgeOptions&)> tweak, core::Co
   }
 }
 
-std::string BridgeEnv::Login(const std::string& user, const std::string& password) {
+std::string BridgeLogin(int port, const std::string& user, const std::string& password) {
   std::string body = absl::StrCat("{\"username\":\"", user, "\",\"password\":\"", password, "\"}");
-  std::map<std::string, std::string> h = {{"Origin", origin()}};
-  auto r = HttpRequest(port(), "POST", "/api/register", body, h);
-  if (r.status == 409) r = HttpRequest(port(), "POST", "/api/login", body, h);
+  std::map<std::string, std::string> h = {{"Origin", absl::StrCat("http://127.0.0.1:", port)}};
+  auto r = HttpRequest(port, "POST", "/api/register", body, h);
+  if (r.status == 409) r = HttpRequest(port, "POST", "/api/login", body, h);
   EXPECT_EQ(r.status, 200) << r.body;
   return SessionCookie(r);
+}
+
+std::string BridgeEnv::Login(const std::string& user, const std::string& password) {
+  return BridgeLogin(port(), user, password);
 }
 
 std::unique_ptr<WsClient> BridgeEnv::Connect(const std::string& cookie, bool start_reading,
@@ -247,6 +258,14 @@ std::unique_ptr<WsClient> BridgeEnv::Connect(const std::string& cookie, bool sta
   auto c = WsClient::Connect(port(), o, &status);
   EXPECT_NE(c, nullptr) << "upgrade refused with HTTP " << status;
   return c;
+}
+
+std::unique_ptr<EventClient> BridgeEnv::Native(const std::string& user, const std::string& room) {
+  stubs_.push_back(core_->Chat());
+  auto client = std::make_unique<EventClient>(stubs_.back().get(), core_->Token(user));
+  client->Join(room);
+  EXPECT_TRUE(client->WaitFor(IsJoined(room))) << user << " did not join " << room;
+  return client;
 }
 
 void BridgeEnv::StopBridge() { bridge_->Shutdown(); }
@@ -264,10 +283,21 @@ class ScriptedCore::Service final : public chat::v1::GatewayService::CallbackSer
  public:
   class Stream final : public grpc::ServerBidiReactor<chat::v1::GatewayUp, chat::v1::GatewayDown> {
    public:
-    Stream(Service* service, grpc::CallbackServerContext* ctx) : service_(service) {
+    Stream(Service* service, grpc::CallbackServerContext* ctx, bool accept) : service_(service) {
+      if (!accept) {
+        finished_ = true;
+        Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the scripted core is down"));
+        return;
+      }
       ctx->AddInitialMetadata("x-chat-gateway", "accepted");
       StartSendInitialMetadata();
       StartRead(&up_);
+    }
+    void End() {
+      std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
+      finished_ = true;
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the scripted core ended the stream"));
     }
     void Write(const chat::v1::GatewayDown& down) {
       std::lock_guard<std::mutex> lock(mu_);
@@ -282,6 +312,7 @@ class ScriptedCore::Service final : public chat::v1::GatewayService::CallbackSer
         return;
       }
       std::lock_guard<std::mutex> lock(mu_);
+      if (finished_) return;
       finished_ = true;
       Finish(grpc::Status::OK);
     }
@@ -305,10 +336,27 @@ class ScriptedCore::Service final : public chat::v1::GatewayService::CallbackSer
 
   grpc::ServerBidiReactor<chat::v1::GatewayUp, chat::v1::GatewayDown>* Gateway(
       grpc::CallbackServerContext* ctx) override {
-    auto* stream = new Stream(this, ctx);
-    std::lock_guard<std::mutex> lock(mu_);
-    stream_ = stream;
+    bool accept;
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      accept = accepting_;
+    }
+    auto* stream = new Stream(this, ctx, accept);
+    if (accept) {
+      std::lock_guard<std::mutex> lock(mu_);
+      stream_ = stream;
+    }
     return stream;
+  }
+
+  void EndStream() {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (stream_ != nullptr) stream_->End();
+  }
+
+  void SetAccepting(bool accepting) {
+    std::lock_guard<std::mutex> lock(mu_);
+    accepting_ = accepting;
   }
 
   bool Send(const chat::v1::GatewayDown& down) {
@@ -328,6 +376,7 @@ class ScriptedCore::Service final : public chat::v1::GatewayService::CallbackSer
  private:
   std::mutex mu_;
   Stream* stream_ = nullptr;
+  bool accepting_ = true;
 };
 
 ScriptedCore::ScriptedCore() : service_(std::make_unique<Service>()) {
@@ -353,6 +402,52 @@ std::optional<chat::v1::GatewayUp> ScriptedCore::WaitFor(const Pred& pred, std::
 
 std::vector<chat::v1::GatewayUp> ScriptedCore::Received() const { return service_->log_.Events(); }
 
+std::unique_ptr<WsClient> ScriptedCore::JoinedBrowser(int port, const std::string& user, const std::string& room,
+                                                      uint64_t* session) {
+  WsClient::Options o;
+  o.bearer = "token-of-" + user;
+  o.origin = "";
+  std::thread accept([&] { *session = AcceptNextOpen(user); });
+  auto browser = WsClient::Connect(port, o);
+  accept.join();
+  if (browser == nullptr || *session == 0) return nullptr;
+  const size_t joins_before = Received().size();
+  browser->Join(room, std::nullopt, "j1");
+  size_t seen = 0;
+  if (!WaitFor([&](const chat::v1::GatewayUp& up) { return seen++ >= joins_before && up.event().has_join(); })) {
+    return nullptr;
+  }
+  chat::v1::ServerEvent joined;
+  joined.set_ref("j1");
+  joined.mutable_joined()->set_room(room);
+  if (!Send(ForSession(*session, joined)) || !browser->WaitFor(WsJoined(room))) return nullptr;
+  return browser;
+}
+
+chat::v1::GatewayDown ScriptedCore::ForSession(uint64_t session, const chat::v1::ServerEvent& event,
+                                               uint64_t request) {
+  chat::v1::GatewayDown down;
+  down.set_session(session);
+  down.set_request(request);
+  *down.mutable_event() = event;
+  return down;
+}
+
+chat::v1::GatewayDown ScriptedCore::RoomMessage(const std::string& room, int64_t seq, uint64_t session) {
+  chat::v1::GatewayDown down;
+  down.set_session(session);
+  auto* m = down.mutable_event()->mutable_message();
+  m->set_room(room);
+  m->set_seq(seq);
+  m->set_author("bob");
+  m->set_text("text " + std::to_string(seq));
+  return down;
+}
+
+void ScriptedCore::EndStream() { service_->EndStream(); }
+
+void ScriptedCore::SetAccepting(bool accepting) { service_->SetAccepting(accepting); }
+
 uint64_t ScriptedCore::AcceptNextOpen(const std::string& user) {
   // The first open not yet accepted: skip the ones answered before.
   size_t seen = 0;
@@ -364,6 +459,30 @@ uint64_t ScriptedCore::AcceptNextOpen(const std::string& user) {
   down.mutable_opened()->set_user(user);
   Send(down);
   return open->session();
+}
+
+std::unique_ptr<BridgeProcess> BridgeProcess::Start(const std::vector<std::string>& flags) {
+  std::unique_ptr<BridgeProcess> bridge(new BridgeProcess());
+  ChildProcess::Options options;
+  options.argv = {BinaryPath("ws-bridge"), "--listen=127.0.0.1:0"};
+  options.argv.insert(options.argv.end(), flags.begin(), flags.end());
+  bridge->process_ = ChildProcess::Start(options);  // its log goes to the test's stderr
+  std::optional<std::string> listening;
+  if (bridge->process_) listening = bridge->process_->WaitForLine("ws-bridge listening on ", std::chrono::seconds(20));
+  if (!listening) {
+    ADD_FAILURE() << "ws-bridge did not start"
+                  << (bridge->process_ ? ": " + bridge->process_->stdout_text() : std::string());
+    return nullptr;
+  }
+  bridge->port_ = std::stoi(listening->substr(listening->rfind(':') + 1));
+  return bridge;
+}
+
+HttpResult BridgeProcess::Health() const { return HttpRequest(port_, "GET", "/healthz"); }
+
+void ExpectContiguous(const std::vector<chat::v1::Message>& msgs, int64_t first, int64_t last) {
+  ASSERT_EQ(static_cast<int64_t>(msgs.size()), last - first + 1);
+  for (size_t i = 0; i < msgs.size(); ++i) ASSERT_EQ(msgs[i].seq(), first + static_cast<int64_t>(i));
 }
 
 WsClient::Pred WsJoined(const std::string& room) {

@@ -25,6 +25,7 @@
 #include "chat/v1/chat.grpc.pb.h"
 #include "chat/v1/chat.pb.h"
 #include "core_fixture.h"
+#include "process.h"
 
 namespace chat::testing {
 
@@ -43,6 +44,10 @@ HttpResult HttpRequest(int port, const std::string& method, const std::string& t
 
 // The chat_session cookie value from a response, or "".
 std::string SessionCookie(const HttpResult& r);
+
+// Registers `user` (if new) and logs in through the bridge on `port`'s HTTP
+// API, as the web UI does; returns the session cookie (the token).
+std::string BridgeLogin(int port, const std::string& user, const std::string& password = "correct horse");
 
 class WsClient {
  public:
@@ -71,6 +76,7 @@ class WsClient {
   void Send(const chat::v1::ClientEvent& event);
   void Join(const std::string& room, std::optional<int64_t> since = std::nullopt, const std::string& ref = "");
   void SendMessage(const std::string& room, const std::string& text, const std::string& id);
+  void Ping(int64_t nonce, const std::string& ref = "");
   void StartReading();
   void CloseNormally();
 
@@ -109,6 +115,9 @@ class BridgeEnv {
   std::string Login(const std::string& user, const std::string& password = "correct horse");
   std::unique_ptr<WsClient> Connect(const std::string& cookie, bool start_reading = true,
                                     int receive_buffer = 0);
+  // A native gRPC client (Connect stream) of `user`, joined to `room` (its
+  // joined seen). Declare it after the env.
+  std::unique_ptr<EventClient> Native(const std::string& user, const std::string& room = "lobby");
   void StopBridge();
   void RestartCore();
   void StopCore();
@@ -117,6 +126,24 @@ class BridgeEnv {
   core::CoreOptions core_options_;
   std::unique_ptr<TestCore> core_;
   std::unique_ptr<bridge::Bridge> bridge_;
+  std::vector<std::unique_ptr<chat::v1::ChatService::Stub>> stubs_;  // of Native clients
+};
+
+// The real ws-bridge binary on port 0 with `flags` (--listen is set).
+// Threading: the test thread. Lifetime: SIGKILLs a bridge still running.
+class BridgeProcess {
+ public:
+  // Starts it and waits for its "listening" line; nullptr (and a test
+  // failure) if it does not come.
+  static std::unique_ptr<BridgeProcess> Start(const std::vector<std::string>& flags);
+  int port() const { return port_; }
+  ChildProcess* process() { return process_.get(); }
+  // GET /healthz: its status and body.
+  HttpResult Health() const;
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
 };
 
 // A stand-in for chat-core's side of the Gateway stream that a test scripts
@@ -139,6 +166,22 @@ class ScriptedCore {
   std::vector<chat::v1::GatewayUp> Received() const;
   // Opens the session of the next `open` item received as `user`; its id.
   uint64_t AcceptNextOpen(const std::string& user);
+  // A browser (bearer `token`) on the bridge at `port`, its session opened
+  // here as `user` and joined to `room` (its join answered with `joined`,
+  // latest seq 0, ref "j1"); its session id in *session. nullptr on failure.
+  std::unique_ptr<WsClient> JoinedBrowser(int port, const std::string& user, const std::string& room,
+                                          uint64_t* session);
+  // `event` for `session`, answering the bridge's `request` (0: none).
+  static chat::v1::GatewayDown ForSession(uint64_t session, const chat::v1::ServerEvent& event,
+                                          uint64_t request = 0);
+  // Message `seq` of `room`, as chat-core fans it out (session 0) or replays
+  // it to one session.
+  static chat::v1::GatewayDown RoomMessage(const std::string& room, int64_t seq, uint64_t session = 0);
+  // Ends the open stream with UNAVAILABLE, as a node that goes away.
+  void EndStream();
+  // false: new streams are refused (UNAVAILABLE, not accepted), as by a node
+  // that is down; true (the default): accepted.
+  void SetAccepting(bool accepting);
 
  private:
   class Service;
@@ -147,6 +190,9 @@ class ScriptedCore {
   int port_ = 0;
   size_t opens_accepted_ = 0;
 };
+
+// Messages seq first..last, each once, in order (a gtest assertion).
+void ExpectContiguous(const std::vector<chat::v1::Message>& msgs, int64_t first, int64_t last);
 
 WsClient::Pred WsJoined(const std::string& room);
 WsClient::Pred WsMessage(const std::string& room, int64_t seq);

@@ -57,9 +57,12 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: in gRPC 1.51 it is also the connection
   // attempt timeout (grpc/grpc#33423), and a busy chat-core would time out.
   args.SetMaxReceiveMessageSize(-1);  // chat-core's own limits apply
-  auto channel = grpc::CreateCustomChannel(options.core.front(), grpc::InsecureChannelCredentials(), args);
-  b->auth_ = chat::v1::AuthService::NewStub(channel);
-  b->gateway_ = std::make_unique<Gateway>(*b->io_, channel, options);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;  // one per node
+  for (const std::string& node : options.core) {
+    channels.push_back(grpc::CreateCustomChannel(node, grpc::InsecureChannelCredentials(), args));
+  }
+  b->auth_ = std::make_unique<AuthClient>(channels, options.call_timeout, options.gateway_secret);
+  b->gateway_ = std::make_unique<Gateway>(*b->io_, channels, options);
   b->ctx_ = std::make_unique<BridgeContext>();
   b->ctx_->event_rate = TokenBucket::Rate{options.events_per_second, options.event_burst};
   b->ctx_->options = std::move(options);

@@ -1,5 +1,5 @@
 // Bridge: ws-bridge assembled — the io_context and its threads, the listener,
-// the gateway stream to chat-core and the AuthService stub. main.cc and the tests
+// the gateway stream to chat-core and the AuthService client. main.cc and the tests
 // build it from a BridgeOptions.
 //
 // Threading: Start/Shutdown from one controlling thread. Lifetime: Start either
@@ -18,12 +18,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "auth_client.h"
 #include "bridge_context.h"
 #include "bridge_options.h"
 #include "gateway.h"
 
 namespace chat::bridge {
 
+// A snapshot of the bridge's counters (Bridge::stats()).
+// Threading: a value. Lifetime: the caller's copy.
 struct BridgeStats {
   GatewayStats gateway;
   int64_t connections = 0;
@@ -54,7 +57,7 @@ class Bridge {
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<DeferredFlush> deferred_;
-  std::unique_ptr<chat::v1::AuthService::Stub> auth_;
+  std::unique_ptr<AuthClient> auth_;
   std::unique_ptr<BridgeContext> ctx_;
   std::vector<std::thread> threads_;
   std::string host_;

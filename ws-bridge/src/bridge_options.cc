@@ -98,6 +98,10 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
       {o.call_timeout >= absl::Milliseconds(1), "call_timeout must be at least 1ms"},
       {o.reconnect_min >= absl::Milliseconds(1) && o.reconnect_max >= o.reconnect_min,
        "reconnect_min must be at least 1ms and reconnect_max at least reconnect_min"},
+      {o.failover_timeout >= absl::ZeroDuration() && o.failover_timeout <= absl::Hours(1),
+       "--failover_timeout must be between 0 and 1h"},
+      {o.failover_queue_events >= 0 && o.failover_queue_events <= 4096,
+       "--failover_queue_events must be between 0 and 4096"},
   };
   for (const auto& limit : limits) {
     if (!limit.ok) return absl::InvalidArgumentError(limit.rule);

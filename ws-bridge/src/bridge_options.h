@@ -1,5 +1,8 @@
 // ws-bridge's settings, as a plain struct (main.cc fills it from flags; tests
 // and embedding programs build it directly), and the rules it must follow.
+//
+// Threading: plain values; read-only once a Bridge has them. Lifetime: the
+// Bridge keeps its own copy.
 #ifndef CHAT_WS_BRIDGE_SRC_BRIDGE_OPTIONS_H_
 #define CHAT_WS_BRIDGE_SRC_BRIDGE_OPTIONS_H_
 
@@ -17,7 +20,9 @@ namespace chat::bridge {
 struct BridgeOptions {
   // host:port to serve HTTP and WebSocket on; port 0 picks a free one.
   std::string listen = "127.0.0.1:8080";
-  // chat-core's gRPC address (host:port); the first one is used.
+  // chat-core nodes' gRPC addresses (host:port). The gateway stream uses one
+  // at a time and moves to the next when its node fails (docs/architecture.md,
+  // "Fail-over between chat-core nodes").
   std::vector<std::string> core = {"127.0.0.1:50051"};
   // Threads running the io_context.
   int threads = 2;
@@ -71,11 +76,18 @@ struct BridgeOptions {
   bool io_uring = true;
   // Most events in one WebSocket frame.
   size_t max_events_per_frame = 256;
-  // Deadline of the bridge's unary calls to chat-core.
+  // Deadline of the bridge's unary calls to chat-core, and of a gateway
+  // stream's start (a node that does not accept it by then counts as failed).
   absl::Duration call_timeout = absl::Seconds(10);
-  // Gateway reconnect backoff.
+  // Gateway reconnect backoff, after a whole round of the nodes failed.
   absl::Duration reconnect_min = absl::Milliseconds(200);
   absl::Duration reconnect_max = absl::Seconds(5);
+  // How long open WebSockets wait for a chat-core node to take over after the
+  // gateway stream is lost; after that they are closed with 1012.
+  absl::Duration failover_timeout = absl::Seconds(30);
+  // Events a browser sends while no node is reachable, per WebSocket, kept to
+  // send once its session is open again; more get an UNAVAILABLE error.
+  int failover_queue_events = 64;
 };
 
 // OK, or the first rule `options` breaks, in the words main prints (naming the
@@ -84,6 +96,7 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& options);
 
 // "host:port" split in two; the error names `flag` ("--listen must be
 // host:port, got 'foo'").
+// Threading: a value. Lifetime: the caller's.
 struct HostPort {
   std::string host;
   int port = 0;

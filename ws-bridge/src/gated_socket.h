@@ -206,8 +206,10 @@ class GatedSocket {
 
 // Sends queued frames to many sockets with one io_uring submission instead of
 // one sendmsg each (each send is non-blocking: a full socket fails at once and
-// its frame goes to the strand). One per thread; a thread adds frames (through
+// its frame goes to the strand).
+// Threading: one per thread (ForThisThread); that thread adds frames (through
 // GatedSocket::AddText) and then calls Flush before it waits for anything.
+// Lifetime: thread_local; flushed and freed when its thread ends.
 class SendBatch {
  public:
   static constexpr size_t kCapacity = 256;

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <random>
 
+#include "absl/strings/str_cat.h"
 #include "chat/json_codec.h"
 #include "chat/log.h"
 #include "gated_socket.h"
@@ -16,14 +17,15 @@ constexpr size_t kMaxDirectPerEvent = 1024;
 using chat::v1::GatewayDown;
 using chat::v1::GatewayUp;
 
-Gateway::Gateway(boost::asio::io_context& io, std::shared_ptr<grpc::Channel> channel, BridgeOptions options)
-    : io_(io),
-      channel_(std::move(channel)),
-      stub_(chat::v1::GatewayService::NewStub(channel_)),
-      options_(std::move(options)),
+Gateway::Gateway(boost::asio::io_context& io, const std::vector<std::shared_ptr<grpc::Channel>>& channels,
+                 BridgeOptions options)
+    : options_(std::move(options)),
       reconnect_timer_(io),
-      backoff_(options_.reconnect_min),
-      direct_now_(options_.direct_writes) {}
+      start_timer_(io),
+      rotation_(channels.size(), options_.reconnect_min, options_.reconnect_max),
+      direct_now_(options_.direct_writes) {
+  for (const auto& channel : channels) stubs_.push_back(chat::v1::GatewayService::NewStub(channel));
+}
 
 Gateway::~Gateway() { Stop(); }
 
@@ -32,7 +34,24 @@ void Gateway::Start() { Connect(); }
 void Gateway::Connect() {
   absl::MutexLock lock(&mu_);
   if (stopped_ || stream_ != nullptr) return;
-  stream_ = new GatewayStream(this, stub_.get(), options_.gateway_secret, options_.core.front());
+  const size_t node = rotation_.node();
+  GatewayStream* stream = new GatewayStream(this, stubs_[node].get(), options_.gateway_secret, options_.core[node]);
+  stream_ = stream;
+  // A node that takes the connection but never accepts the stream (hung, or
+  // a black hole in the network) counts as failed after call_timeout.
+  start_timer_.expires_after(absl::ToChronoNanoseconds(options_.call_timeout));
+  start_timer_.async_wait([this, stream](const boost::system::error_code& ec) {
+    if (ec) return;
+    absl::MutexLock lock(&mu_);
+    if (stream_ == stream && !connected_) stream->Cancel();
+  });
+}
+
+void Gateway::ScheduleConnectLocked(absl::Duration delay) {
+  reconnect_timer_.expires_after(absl::ToChronoNanoseconds(delay));
+  reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
+    if (!ec) Connect();
+  });
 }
 
 void Gateway::Stop() {
@@ -41,8 +60,9 @@ void Gateway::Stop() {
     if (stopped_ && stream_ == nullptr) return;
     stopped_ = true;
     if (stream_ != nullptr) stream_->Cancel();
+    reconnect_timer_.cancel();
+    start_timer_.cancel();
   }
-  reconnect_timer_.cancel();
   // The reactor refers to us until its OnDone.
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(
@@ -59,17 +79,26 @@ GatewayStats Gateway::stats() const {
   absl::MutexLock lock(&mu_);
   GatewayStats s = stats_;
   s.connected = connected_;
+  if (connected_) s.node = stream_->node();
   s.sessions = static_cast<int64_t>(sessions_.size());
   return s;
 }
 
 void Gateway::OnStreamUp(GatewayStream* stream) {
-  absl::MutexLock lock(&mu_);
-  if (stream != stream_) return;
-  connected_ = true;
-  backoff_ = options_.reconnect_min;
-  ++stats_.connects;
-  CHAT_LOG_INFO(kLog, "gateway stream to chat-core at %s is up", stream->node());
+  std::vector<std::shared_ptr<GatewaySessionSink>> waiting;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stream != stream_) return;
+    connected_ = true;
+    rotation_.Succeeded();
+    start_timer_.cancel();
+    ++stats_.connects;
+    CHAT_LOG_INFO(kLog, "gateway stream to chat-core at %s is up%s", stream->node(),
+                  sessions_.empty() ? "" : absl::StrCat("; ", sessions_.size(), " sessions open again"));
+    waiting.reserve(sessions_.size());
+    for (const auto& [id, session] : sessions_) waiting.push_back(session.sink);
+  }
+  for (const auto& sink : waiting) sink->OnGatewayUp();
 }
 
 void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
@@ -83,10 +112,11 @@ void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
     absl::MutexLock lock(&mu_);
     if (stream != stream_) return;
     auto it = sessions_.find(down.session());
-    if (it == sessions_.end()) return;  // closed here already
-    sink = it->second;
+    if (it == sessions_.end() || !it->second.open) return;  // closed here already
+    sink = it->second.sink;
     direct = direct_now_;
     if (down.has_closed()) {
+      it->second.open = false;  // chat-core forgot it
       LeaveAllRoomsLocked(down.session(), sink);
     } else if (down.has_event() && down.event().has_joined()) {
       // Membership changes before the event, so the room frames that follow
@@ -171,7 +201,7 @@ void Gateway::AddToRoomLocked(const std::string& room, uint64_t session) {
     next->sinks.reserve(current->sinks.size() + 1);
     next->sinks = current->sinks;
   }
-  next->sinks.push_back(sessions_[session].get());
+  next->sinks.push_back(sessions_[session].sink.get());
   current = std::move(next);  // a fan-out still reading the old one keeps it
 }
 
@@ -220,50 +250,52 @@ void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
     stream_ = nullptr;
     const bool was_connected = connected_;
     connected_ = false;
-    if (was_connected) {
-      CHAT_LOG_WARN(kLog, "gateway stream to chat-core at %s ended: %s (%d sessions closed)", stream->node(),
-                    status.error_message(), static_cast<int>(sessions_.size()));
-    } else if (!stopped_) {
-      CHAT_LOG_WARN(kLog, "cannot reach chat-core at %s: %s; retrying in %d ms", stream->node(),
-                    status.error_message(), static_cast<int>(absl::ToInt64Milliseconds(backoff_)));
-    }
-    lost.reserve(sessions_.size());
-    for (auto& [id, sink] : sessions_) lost.push_back(std::move(sink));
-    sessions_.clear();
-    session_rooms_.clear();
+    start_timer_.cancel();
+    // The sessions stay registered; they are in no room until they rejoin.
     rooms_.clear();
-    if (!stopped_) ScheduleReconnect();
+    session_rooms_.clear();
+    lost.reserve(sessions_.size());
+    for (auto& [id, session] : sessions_) {
+      session.open = false;
+      lost.push_back(session.sink);
+    }
+    if (stopped_) {
+      lost.clear();  // shutting down: the sessions are closed already
+    } else {
+      static thread_local std::mt19937 rng(std::random_device{}());
+      const absl::Duration delay = rotation_.Failed(std::uniform_real_distribution<double>(0, 1)(rng));
+      const std::string next = options_.core[rotation_.node()];
+      if (was_connected) {
+        CHAT_LOG_WARN(kLog, "gateway stream to chat-core at %s ended: %s; %d sessions wait for %s (in %d ms)",
+                      stream->node(), status.error_message(), static_cast<int>(sessions_.size()), next,
+                      static_cast<int>(absl::ToInt64Milliseconds(delay)));
+      } else {
+        CHAT_LOG_WARN(kLog, "cannot reach chat-core at %s: %s; trying %s in %d ms", stream->node(),
+                      status.error_message(), next, static_cast<int>(absl::ToInt64Milliseconds(delay)));
+      }
+      ScheduleConnectLocked(delay);
+    }
   }
   for (const auto& sink : lost) sink->OnGatewayLost();
 }
 
-void Gateway::ScheduleReconnect() {
-  static thread_local std::mt19937 rng(std::random_device{}());
-  // Full jitter between half and all of the backoff.
-  const absl::Duration delay = backoff_ * std::uniform_real_distribution<double>(0.5, 1.0)(rng);
-  backoff_ = std::min(backoff_ * 2, options_.reconnect_max);
-  reconnect_timer_.expires_after(absl::ToChronoNanoseconds(delay));
-  reconnect_timer_.async_wait([this](const boost::system::error_code& ec) {
-    if (!ec) Connect();
-  });
-}
-
 uint64_t Gateway::AddSession(std::shared_ptr<GatewaySessionSink> sink) {
   absl::MutexLock lock(&mu_);
-  if (!connected_ || stream_ == nullptr) return 0;
+  if (!connected_) return 0;
   uint64_t id = ++next_session_;
-  sessions_[id] = std::move(sink);
+  sessions_[id] = Session{std::move(sink), false};
   return id;
 }
 
 bool Gateway::WriteLocked(uint64_t session, GatewayUp up) {
-  if (stream_ == nullptr || !sessions_.contains(session)) return false;
+  auto it = sessions_.find(session);
+  if (!connected_ || it == sessions_.end() || !it->second.open) return false;
   up.set_session(session);
   stream_->Write(std::move(up));
   return true;
 }
 
-void Gateway::Open(uint64_t session, const std::string& token, const std::string& peer,
+bool Gateway::Open(uint64_t session, const std::string& token, const std::string& peer,
                    const std::string& guest_name) {
   GatewayUp up;
   auto* open = up.mutable_open();
@@ -271,14 +303,17 @@ void Gateway::Open(uint64_t session, const std::string& token, const std::string
   open->set_peer(peer);
   open->set_guest_name(guest_name);
   absl::MutexLock lock(&mu_);
-  WriteLocked(session, std::move(up));
+  auto it = sessions_.find(session);
+  if (!connected_ || it == sessions_.end()) return false;
+  it->second.open = true;
+  return WriteLocked(session, std::move(up));
 }
 
-void Gateway::Send(uint64_t session, const chat::v1::ClientEvent& event) {
+bool Gateway::Send(uint64_t session, const chat::v1::ClientEvent& event) {
   GatewayUp up;
   *up.mutable_event() = event;
   absl::MutexLock lock(&mu_);
-  WriteLocked(session, std::move(up));
+  return WriteLocked(session, std::move(up));
 }
 
 bool Gateway::SendOwn(uint64_t session, const chat::v1::ClientEvent& event, uint64_t request) {
@@ -294,10 +329,11 @@ void Gateway::Close(uint64_t session) {
   absl::MutexLock lock(&mu_);
   auto it = sessions_.find(session);
   if (it == sessions_.end()) return;
-  sink = std::move(it->second);
+  sink = std::move(it->second.sink);
+  const bool open = it->second.open;
   sessions_.erase(it);
   LeaveAllRoomsLocked(session, sink);
-  if (stream_ != nullptr) {
+  if (open && connected_) {
     GatewayUp up;
     up.set_session(session);
     up.mutable_close();

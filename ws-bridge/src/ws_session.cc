@@ -63,10 +63,8 @@ void WsSession::Begin() {
     return Refuse(http::status::service_unavailable, "UNAVAILABLE",
                   "the chat backend is unavailable; retry shortly");
   }
+  // The token stays: after a fail-over the session is opened with it again.
   ctx_->gateway->Open(id_, credentials_.token, credentials_.peer, credentials_.guest_name);
-  // The token is chat-core's business from here on; do not keep a copy per socket.
-  credentials_.token.clear();
-  credentials_.token.shrink_to_fit();
   timer_.expires_after(absl::ToChronoNanoseconds(ctx_->options.handshake_timeout));
   timer_.async_wait([self = shared_from_this()](const beast::error_code& ec) { self->OnHandshakeTimeout(ec); });
 }
@@ -178,7 +176,7 @@ void WsSession::HandleText(const std::string& text) {
   }
   // Any ref is the browser's own: the bridge's requests are told apart by
   // their request id (GatewayUp.request), never by a ref.
-  ctx_->gateway->Send(id_, *event);
+  Forward(std::move(*event));
 }
 
 // ---------------------------------------------------------------------------

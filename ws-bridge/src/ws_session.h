@@ -4,8 +4,16 @@
 // write). Its RoomSequencer keeps room messages strictly in order, nothing
 // twice, a gap filled from history first.
 //
-// The code is in three files: ws_session.cc (the WebSocket: handshake, reads,
-// closing), ws_session_gateway.cc (what the gateway tells it, gap fills) and
+// When the gateway stream is lost, the WebSocket stays open: the session waits
+// for the next stream, opens itself there again with the token it kept, rejoins
+// its rooms from the last seq it gave the browser and sends again what the
+// browser sent meanwhile (PendingEvents); if no node takes over within
+// --failover_timeout it closes with 1012 (docs/architecture.md, "Fail-over
+// between chat-core nodes").
+//
+// The code is in four files: ws_session.cc (the WebSocket: handshake, reads,
+// closing), ws_session_gateway.cc (what the gateway tells it, gap fills),
+// ws_session_failover.cc (a lost stream: waiting, re-opening, rejoining) and
 // ws_session_write.cc (the outbound queue and writes).
 //
 // Threading: socket work runs on the session's strand. The gateway calls the
@@ -34,6 +42,7 @@
 #include "chat/compact_queue.h"
 #include "gated_socket.h"
 #include "gateway.h"
+#include "pending_events.h"
 #include "room_sequencer.h"
 #include "token_bucket.h"
 
@@ -47,6 +56,8 @@ namespace net = boost::asio;
 // A ConstBufferSequence over a vector owned elsewhere. Asio and Beast copy a
 // buffer sequence several times per write; copying this is two pointers, where
 // copying a std::vector would allocate each time.
+// Threading: a value, used on the strand of the write it describes. Lifetime:
+// the vector it views must outlive the write.
 class BufferView {
  public:
   using value_type = net::const_buffer;
@@ -63,6 +74,9 @@ class BufferView {
 // The per-socket frame queue (chat/compact_queue.h): nothing allocated while idle.
 using chat::CompactQueue;
 
+// What a browser's session is opened with at chat-core.
+// Threading: the session's strand. Lifetime: kept for the session's life (a
+// fail-over opens the session again with them).
 struct Credentials {
   std::string token;
   std::string guest_name;
@@ -88,6 +102,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
                    const std::shared_ptr<const std::string>& json, bool can_wait, bool direct,
                    SendBatch* batch) override;
   void OnGatewayLost() override;
+  void OnGatewayUp() override;
 
   // DeferredFlush's timer (any thread): write what waits in the queue.
   void FlushDeferred();
@@ -95,6 +110,12 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
  private:
   using Frame = std::shared_ptr<const std::string>;
   enum class State { kOpening, kOpen, kClosing, kClosed };
+  // While kOpen: is the session open on a gateway stream that is up?
+  enum class Link {
+    kLive,       // yes: the browser's events go to chat-core
+    kWaiting,    // the stream was lost; waiting for the next one
+    kReopening,  // the session's open was sent on the new stream
+  };
 
   // Strand (ws_session.cc).
   void Begin();
@@ -110,6 +131,12 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   void Teardown(const std::string& why);
   // Strand (ws_session_gateway.cc).
   void RequestFill(const std::string& room, uint64_t request);
+  // Strand (ws_session_failover.cc).
+  // A browser's event for chat-core: sent now, or kept until a stream is up.
+  void Forward(chat::v1::ClientEvent event);
+  void HoldWhileDown(chat::v1::ClientEvent event);
+  // The session is open on a new stream: rejoin its rooms, send what waited.
+  void Resume();
   // Strand (ws_session_write.cc).
   void DoWrite();
   void OnWrite(const beast::error_code& ec, size_t bytes);
@@ -121,6 +148,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // Asks for the room's history after the last seq given (RequestFill sends it).
   void AskFillLocked(const std::string& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnFillAnswerLocked(const std::string& room, const chat::v1::ServerEvent& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Under mu_ (ws_session_failover.cc).
+  void OnRejoinAnswerLocked(const std::string& room, const chat::v1::ServerEvent& event, bool direct)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Under mu_ (ws_session_write.cc).
   // can_wait: queue without starting a write; the deferred flush or the next
@@ -147,6 +177,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
 
   // Strand only.
   State state_ = State::kOpening;
+  Link link_ = Link::kLive;
+  // Tells the failover timer (timer_, while kOpen) apart from an older one.
+  uint32_t failover_wait_ = 0;
   uint64_t id_ = 0;
   bool torn_down_ = false;
   bool accepted_ = false;
@@ -170,6 +203,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   absl::Time presence_flushed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
   RoomSequencer rooms_ ABSL_GUARDED_BY(mu_);
+  PendingEvents pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chat::bridge

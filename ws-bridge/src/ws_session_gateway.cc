@@ -17,6 +17,7 @@ constexpr char kCannotRecover[] = "could not recover missed messages; reconnect 
 
 void WsSession::OnOpened(const std::string& user) {
   net::post(ws_.get_executor(), [self = shared_from_this()] {
+    if (self->state_ == State::kOpen && self->link_ == Link::kReopening) return self->Resume();
     if (self->state_ != State::kOpening) return;
     self->timer_.cancel();
     self->Accept();
@@ -38,28 +39,17 @@ void WsSession::OnClosed(chat::v1::Error::Code code, const std::string& reason) 
   });
 }
 
-void WsSession::OnGatewayLost() {
-  net::post(ws_.get_executor(), [self = shared_from_this()] {
-    self->id_ = 0;  // the gateway forgot it already
-    if (self->state_ == State::kOpening) {
-      self->Refuse(http::status::service_unavailable, "UNAVAILABLE",
-                   "the chat backend is unavailable; retry shortly");
-      return;
-    }
-    self->CloseOnStrand(websocket::close_code::service_restart,
-                        "chat backend unavailable; reconnect and resume");
-  });
-}
-
 void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event, uint64_t request, bool direct) {
   absl::MutexLock lock(&mu_);
   if (failing_) return;
   if (request != 0) {
-    // The answer to a request of the bridge's own: kept, never forwarded.
+    // The answer to a request of the bridge's own, never forwarded as it is.
     auto asked = rooms_.Answered(request);
-    if (asked && asked->second == RoomSequencer::Ask::kFill) OnFillAnswerLocked(asked->first, event);
-    return;
+    if (!asked) return;  // a lost stream's, or a room left since
+    if (asked->second == RoomSequencer::Ask::kFill) return OnFillAnswerLocked(asked->first, event);
+    return OnRejoinAnswerLocked(asked->first, event, direct);
   }
+  pending_.Answered(event);
   switch (event.event_case()) {
     case chat::v1::ServerEvent::kMessage:
       // A replayed message (join with since_seq), before `joined`.
