@@ -8,6 +8,7 @@
 #include <thread>
 
 #include "bridge_fixture.h"
+#include "scripted_core.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 

@@ -5,6 +5,7 @@
 #include <string>
 
 #include "bridge_fixture.h"
+#include "scripted_core.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
