@@ -4,20 +4,12 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
-#include <cstdlib>
-#include <fstream>
-#include <sstream>
 #include <string>
-#include <vector>
 
 #include "absl/flags/flag.h"
-#include "absl/synchronization/mutex.h"
-#include "absl/flags/parse.h"
-#include "absl/flags/usage.h"
-#include "absl/flags/usage_config.h"
 #include "absl/strings/ascii.h"
-#include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "chat/log.h"
@@ -25,7 +17,9 @@
 #include "src/bridge.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "Address to serve HTTP and WebSocket on (host:port).");
-ABSL_FLAG(std::string, core, "127.0.0.1:50051", "chat-core's gRPC address.");
+ABSL_FLAG(std::string, core, "127.0.0.1:50051",
+          "chat-core's gRPC address, or several nodes' (host:port,host:port,...): the gateway uses one at a time "
+          "and moves to the next when its node fails; the browsers' WebSockets stay open meanwhile.");
 ABSL_FLAG(int, threads, 2, "Threads running the event loop.");
 ABSL_FLAG(std::string, web_root, "", "Directory of the built web UI (web/dist); empty serves no files.");
 ABSL_FLAG(std::string, allowed_origins, "",
@@ -59,13 +53,20 @@ ABSL_FLAG(bool, direct_writes, true,
 ABSL_FLAG(bool, io_uring, true,
           "Send a room message's direct writes with one io_uring submission per up to 256 sockets instead of one "
           "sendmsg each; where io_uring is refused, sendmsg is used and the log says so once.");
+ABSL_FLAG(absl::Duration, failover_timeout, absl::Seconds(30),
+          "When the gateway stream to chat-core is lost, how long open WebSockets wait for a node (--core) to "
+          "take over before they are closed with 1012; 0 closes them at once.");
+ABSL_FLAG(int, failover_queue_events, 64,
+          "Events a browser sends while no chat-core node is reachable, kept per WebSocket and sent once a node "
+          "takes over; more are answered with an UNAVAILABLE error.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
 
 int main(int argc, char** argv) {
   chat::ParseServerFlags(
       argc, argv,
       "ws-bridge: lets browsers into chat-core over WebSocket and serves the web UI.\n"
-      "Usage: ws-bridge [--listen=127.0.0.1:8080] [--core=127.0.0.1:50051] [--web_root=web/dist] [flags]",
+      "Usage: ws-bridge [--listen=127.0.0.1:8080] [--core=127.0.0.1:50051[,host:port...]] [--web_root=web/dist] "
+      "[flags]",
       "ws-bridge/main.cc");
   // Two malloc arenas are plenty for a few event-loop threads, and fewer arenas
   // mean less memory stranded in them (measured: ~0.2 KB less per idle socket).
@@ -82,63 +83,42 @@ int main(int argc, char** argv) {
 
   chat::bridge::BridgeOptions o;
   o.listen = absl::GetFlag(FLAGS_listen);
-  o.core = absl::GetFlag(FLAGS_core);
+  o.core.clear();
+  for (absl::string_view node : absl::StrSplit(absl::GetFlag(FLAGS_core), ',', absl::SkipWhitespace())) {
+    o.core.emplace_back(absl::StripAsciiWhitespace(node));
+  }
   o.threads = absl::GetFlag(FLAGS_threads);
   o.web_root = absl::GetFlag(FLAGS_web_root);
   for (absl::string_view origin : absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
     o.allowed_origins.emplace_back(absl::StripAsciiWhitespace(origin));
   }
   o.cookie_secure = absl::GetFlag(FLAGS_cookie_secure);
-  o.max_message_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_message_bytes));
-  o.max_connections = static_cast<size_t>(absl::GetFlag(FLAGS_max_connections));
+  // A negative size would wrap in size_t: it becomes 0, which the rules refuse.
+  auto size_flag = [](int value) { return static_cast<size_t>(std::max(0, value)); };
+  o.max_message_bytes = size_flag(absl::GetFlag(FLAGS_max_message_bytes));
+  o.max_connections = size_flag(absl::GetFlag(FLAGS_max_connections));
   o.events_per_second = absl::GetFlag(FLAGS_events_per_second);
   o.event_burst = absl::GetFlag(FLAGS_event_burst);
-  o.handshake_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_handshake_timeout));
-  o.idle_timeout = absl::ToChronoMilliseconds(absl::GetFlag(FLAGS_idle_timeout));
-  o.max_queued_events = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_events));
-  o.max_queued_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_queued_bytes));
+  o.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
+  o.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  o.max_queued_events = size_flag(absl::GetFlag(FLAGS_max_queued_events));
+  o.max_queued_bytes = size_flag(absl::GetFlag(FLAGS_max_queued_bytes));
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
   o.direct_writes = absl::GetFlag(FLAGS_direct_writes);
   o.io_uring = absl::GetFlag(FLAGS_io_uring);
-  // Rounded up, so a sub-millisecond delay does not turn the wait off.
-  o.presence_delay = absl::ToChronoMilliseconds(absl::Ceil(absl::GetFlag(FLAGS_presence_delay), absl::Milliseconds(1)));
-  o.presence_max_delay =
-      absl::ToChronoMilliseconds(absl::Ceil(absl::GetFlag(FLAGS_presence_max_delay), absl::Milliseconds(1)));
-  // Checked on the flags themselves: a negative size would wrap in size_t.
-  const struct {
-    bool ok;
-    const char* rule;
-  } limits[] = {
-      {o.threads >= 1, "--threads must be at least 1"},
-      {absl::GetFlag(FLAGS_max_message_bytes) >= 256, "--max_message_bytes must be at least 256"},
-      {absl::GetFlag(FLAGS_max_connections) >= 1, "--max_connections must be at least 1"},
-      {o.events_per_second > 0, "--events_per_second must be positive"},
-      {o.event_burst >= 1, "--event_burst must be at least 1"},
-      {o.handshake_timeout.count() > 0, "--handshake_timeout must be at least 1ms"},
-      {o.idle_timeout.count() > 0, "--idle_timeout must be at least 1ms"},
-      {absl::GetFlag(FLAGS_max_queued_events) >= 16, "--max_queued_events must be at least 16"},
-      {absl::GetFlag(FLAGS_max_queued_bytes) >= 1, "--max_queued_bytes must be positive"},
-      {o.socket_send_buffer >= 0, "--socket_send_buffer must be 0 (the kernel's) or a size in bytes"},
-      {o.presence_delay.count() >= 0 && o.presence_delay <= std::chrono::seconds(10),
-       "--presence_delay must be between 0 and 10s"},
-      {o.presence_max_delay >= o.presence_delay && o.presence_max_delay <= std::chrono::seconds(10),
-       "--presence_max_delay must be between --presence_delay and 10s"},
-  };
-  for (const auto& limit : limits) {
-    if (!limit.ok) {
-      std::fprintf(stderr, "ws-bridge: %s (see --help)\n", limit.rule);
-      return 2;
-    }
-  }
+  o.presence_delay = absl::GetFlag(FLAGS_presence_delay);
+  o.presence_max_delay = absl::GetFlag(FLAGS_presence_max_delay);
+  o.failover_timeout = absl::GetFlag(FLAGS_failover_timeout);
+  o.failover_queue_events = absl::GetFlag(FLAGS_failover_queue_events);
   auto secret = chat::ReadGatewaySecret(absl::GetFlag(FLAGS_gateway_secret_file));
   if (!secret.ok()) {
     std::fprintf(stderr, "ws-bridge: %s\n", std::string(secret.status().message()).c_str());
     return 2;
   }
   o.gateway_secret = *secret;
-  if (!o.web_root.empty()) {
-    std::ifstream index(o.web_root + "/index.html");
-    if (!index) CHAT_LOG_WARN("bridge", "no index.html in --web_root=%s: build the UI (npm run build)", o.web_root);
+  if (absl::Status valid = chat::bridge::ValidateBridgeOptions(o); !valid.ok()) {
+    std::fprintf(stderr, "ws-bridge: %s (see --help)\n", std::string(valid.message()).c_str());
+    return 2;
   }
 
   auto bridge = chat::bridge::Bridge::Start(std::move(o));

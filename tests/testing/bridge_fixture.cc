@@ -17,10 +17,10 @@ using tcp = net::ip::tcp;
 bridge::BridgeOptions TestBridgeOptions(const std::string& core_address) {
   bridge::BridgeOptions o;
   o.listen = "127.0.0.1:0";
-  o.core = core_address;
+  o.core = {core_address};
   o.threads = 2;
-  o.reconnect_min = std::chrono::milliseconds(50);
-  o.reconnect_max = std::chrono::milliseconds(300);
+  o.reconnect_min = absl::Milliseconds(50);
+  o.reconnect_max = absl::Milliseconds(300);
   return o;
 }
 
@@ -179,6 +179,13 @@ void WsClient::SendMessage(const std::string& room, const std::string& text, con
   Send(ev);
 }
 
+void WsClient::Ping(int64_t nonce, const std::string& ref) {
+  chat::v1::ClientEvent ev;
+  ev.set_ref(ref);
+  ev.mutable_ping()->set_nonce(nonce);
+  Send(ev);
+}
+
 void WsClient::CloseNormally() {
   std::lock_guard<std::mutex> lock(write_mu_);
   beast::error_code ec;
@@ -226,13 +233,17 @@ BridgeEnv::BridgeEnv(std::function<void(bridge::BridgeOptions&)> tweak, core::Co
   }
 }
 
-std::string BridgeEnv::Login(const std::string& user, const std::string& password) {
+std::string BridgeLogin(int port, const std::string& user, const std::string& password) {
   std::string body = absl::StrCat("{\"username\":\"", user, "\",\"password\":\"", password, "\"}");
-  std::map<std::string, std::string> h = {{"Origin", origin()}};
-  auto r = HttpRequest(port(), "POST", "/api/register", body, h);
-  if (r.status == 409) r = HttpRequest(port(), "POST", "/api/login", body, h);
+  std::map<std::string, std::string> h = {{"Origin", absl::StrCat("http://127.0.0.1:", port)}};
+  auto r = HttpRequest(port, "POST", "/api/register", body, h);
+  if (r.status == 409) r = HttpRequest(port, "POST", "/api/login", body, h);
   EXPECT_EQ(r.status, 200) << r.body;
   return SessionCookie(r);
+}
+
+std::string BridgeEnv::Login(const std::string& user, const std::string& password) {
+  return BridgeLogin(port(), user, password);
 }
 
 std::unique_ptr<WsClient> BridgeEnv::Connect(const std::string& cookie, bool start_reading,
@@ -247,6 +258,14 @@ std::unique_ptr<WsClient> BridgeEnv::Connect(const std::string& cookie, bool sta
   return c;
 }
 
+std::unique_ptr<EventClient> BridgeEnv::Native(const std::string& user, const std::string& room) {
+  stubs_.push_back(core_->Chat());
+  auto client = std::make_unique<EventClient>(stubs_.back().get(), core_->Token(user));
+  client->Join(room);
+  EXPECT_TRUE(client->WaitFor(IsJoined(room))) << user << " did not join " << room;
+  return client;
+}
+
 void BridgeEnv::StopBridge() { bridge_->Shutdown(); }
 
 void BridgeEnv::StopCore() { core_.reset(); }
@@ -254,6 +273,30 @@ void BridgeEnv::StopCore() { core_.reset(); }
 void BridgeEnv::RestartCore() {
   core_.reset();
   core_ = std::make_unique<TestCore>(core_options_);
+}
+
+std::unique_ptr<BridgeProcess> BridgeProcess::Start(const std::vector<std::string>& flags) {
+  std::unique_ptr<BridgeProcess> bridge(new BridgeProcess());
+  ChildProcess::Options options;
+  options.argv = {BinaryPath("ws-bridge"), "--listen=127.0.0.1:0"};
+  options.argv.insert(options.argv.end(), flags.begin(), flags.end());
+  bridge->process_ = ChildProcess::Start(options);  // its log goes to the test's stderr
+  std::optional<std::string> listening;
+  if (bridge->process_) listening = bridge->process_->WaitForLine("ws-bridge listening on ", std::chrono::seconds(20));
+  if (!listening) {
+    ADD_FAILURE() << "ws-bridge did not start"
+                  << (bridge->process_ ? ": " + bridge->process_->stdout_text() : std::string());
+    return nullptr;
+  }
+  bridge->port_ = std::stoi(listening->substr(listening->rfind(':') + 1));
+  return bridge;
+}
+
+HttpResult BridgeProcess::Health() const { return HttpRequest(port_, "GET", "/healthz"); }
+
+void ExpectContiguous(const std::vector<chat::v1::Message>& msgs, int64_t first, int64_t last) {
+  ASSERT_EQ(static_cast<int64_t>(msgs.size()), last - first + 1);
+  for (size_t i = 0; i < msgs.size(); ++i) ASSERT_EQ(msgs[i].seq(), first + static_cast<int64_t>(i));
 }
 
 WsClient::Pred WsJoined(const std::string& room) {

@@ -1,6 +1,7 @@
 // Test fixtures for ws-bridge: a real Bridge on port 0 in front of a real
-// in-process chat-core, a small HTTP client, and a Beast WebSocket client that
-// splits every frame on '\n' into ServerEvents.
+// in-process chat-core, the real ws-bridge binary (BridgeProcess), a small HTTP
+// client, and a Beast WebSocket client that splits every frame on '\n' into
+// ServerEvents. (scripted_core.h: a scripted stand-in for chat-core.)
 //
 // Threading: used from the test thread; WsClient's reader thread records frames.
 // Lifetime: declare clients after the fixtures they talk to.
@@ -24,6 +25,7 @@
 #include "bridge.h"
 #include "chat/v1/chat.pb.h"
 #include "core_fixture.h"
+#include "process.h"
 
 namespace chat::testing {
 
@@ -42,6 +44,10 @@ HttpResult HttpRequest(int port, const std::string& method, const std::string& t
 
 // The chat_session cookie value from a response, or "".
 std::string SessionCookie(const HttpResult& r);
+
+// Registers `user` (if new) and logs in through the bridge on `port`'s HTTP
+// API, as the web UI does; returns the session cookie (the token).
+std::string BridgeLogin(int port, const std::string& user, const std::string& password = "correct horse");
 
 class WsClient {
  public:
@@ -70,6 +76,7 @@ class WsClient {
   void Send(const chat::v1::ClientEvent& event);
   void Join(const std::string& room, std::optional<int64_t> since = std::nullopt, const std::string& ref = "");
   void SendMessage(const std::string& room, const std::string& text, const std::string& id);
+  void Ping(int64_t nonce, const std::string& ref = "");
   void StartReading();
   void CloseNormally();
 
@@ -108,6 +115,9 @@ class BridgeEnv {
   std::string Login(const std::string& user, const std::string& password = "correct horse");
   std::unique_ptr<WsClient> Connect(const std::string& cookie, bool start_reading = true,
                                     int receive_buffer = 0);
+  // A native gRPC client (Connect stream) of `user`, joined to `room` (its
+  // joined seen). Declare it after the env.
+  std::unique_ptr<EventClient> Native(const std::string& user, const std::string& room = "lobby");
   void StopBridge();
   void RestartCore();
   void StopCore();
@@ -116,7 +126,28 @@ class BridgeEnv {
   core::CoreOptions core_options_;
   std::unique_ptr<TestCore> core_;
   std::unique_ptr<bridge::Bridge> bridge_;
+  std::vector<std::unique_ptr<chat::v1::ChatService::Stub>> stubs_;  // of Native clients
 };
+
+// The real ws-bridge binary on port 0 with `flags` (--listen is set).
+// Threading: the test thread. Lifetime: SIGKILLs a bridge still running.
+class BridgeProcess {
+ public:
+  // Starts it and waits for its "listening" line; nullptr (and a test
+  // failure) if it does not come.
+  static std::unique_ptr<BridgeProcess> Start(const std::vector<std::string>& flags);
+  int port() const { return port_; }
+  ChildProcess* process() { return process_.get(); }
+  // GET /healthz: its status and body.
+  HttpResult Health() const;
+
+ private:
+  std::unique_ptr<ChildProcess> process_;
+  int port_ = 0;
+};
+
+// Messages seq first..last, each once, in order (a gtest assertion).
+void ExpectContiguous(const std::vector<chat::v1::Message>& msgs, int64_t first, int64_t last);
 
 WsClient::Pred WsJoined(const std::string& room);
 WsClient::Pred WsMessage(const std::string& room, int64_t seq);

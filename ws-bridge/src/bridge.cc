@@ -4,9 +4,10 @@
 
 #include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
+#include <filesystem>
 
-#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "chat/log.h"
 #include "http_session.h"
@@ -15,27 +16,31 @@
 namespace chat::bridge {
 namespace {
 constexpr char kLog[] = "bridge";
+constexpr absl::Duration kTrimInterval = absl::Seconds(2);
 }  // namespace
 
 namespace net = boost::asio;
 using tcp = net::ip::tcp;
 
 absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
-  std::unique_ptr<Bridge> b(new Bridge());
-  size_t colon = options.listen.rfind(':');
-  int port = 0;
-  if (colon == std::string::npos || !absl::SimpleAtoi(options.listen.substr(colon + 1), &port) ||
-      port < 0 || port > 65535) {
-    return absl::InvalidArgumentError(absl::StrCat("--listen must be host:port, got '", options.listen, "'"));
+  if (absl::Status valid = ValidateBridgeOptions(options); !valid.ok()) return valid;
+  // Whole milliseconds, rounded up, so a sub-millisecond delay does not turn the wait off.
+  options.presence_delay = absl::Ceil(options.presence_delay, absl::Milliseconds(1));
+  options.presence_max_delay = absl::Ceil(options.presence_max_delay, absl::Milliseconds(1));
+  if (!options.web_root.empty() && !std::filesystem::is_regular_file(options.web_root + "/index.html")) {
+    CHAT_LOG_WARN(kLog, "no index.html in --web_root=%s: build the UI (npm run build)", options.web_root);
   }
-  b->host_ = options.listen.substr(0, colon);
-  boost::system::error_code ec;
-  auto address = net::ip::make_address(b->host_ == "localhost" ? "127.0.0.1" : b->host_, ec);
-  if (ec) return absl::InvalidArgumentError(absl::StrCat("bad listen address '", b->host_, "': ", ec.message()));
+  const HostPort listen = *ParseHostPort(options.listen, "--listen");  // valid, checked above
+  const auto address = net::ip::make_address(listen.host == "localhost" ? "127.0.0.1" : listen.host);
 
-  b->io_ = std::make_unique<net::io_context>(std::max(1, options.threads));
+  // Every member is made here, or Start fails and the destructor has nothing
+  // to stop: no thread runs and no stream exists until the very end.
+  std::unique_ptr<Bridge> b(new Bridge());
+  b->host_ = listen.host;
+  b->io_ = std::make_unique<net::io_context>(options.threads);
   b->acceptor_ = std::make_unique<tcp::acceptor>(net::make_strand(*b->io_));
-  tcp::endpoint ep(address, static_cast<unsigned short>(port));
+  tcp::endpoint ep(address, static_cast<unsigned short>(listen.port));
+  boost::system::error_code ec;
   b->acceptor_->open(ep.protocol(), ec);
   if (!ec) b->acceptor_->set_option(net::socket_base::reuse_address(true), ec);
   if (!ec) b->acceptor_->bind(ep, ec);
@@ -47,31 +52,37 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_PERMIT_WITHOUT_CALLS, 1);
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_min.count()));
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(options.reconnect_max.count()));
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, static_cast<int>(absl::ToInt64Milliseconds(options.reconnect_min)));
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, static_cast<int>(absl::ToInt64Milliseconds(options.reconnect_max)));
   // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: in gRPC 1.51 it is also the connection
   // attempt timeout (grpc/grpc#33423), and a busy chat-core would time out.
   args.SetMaxReceiveMessageSize(-1);  // chat-core's own limits apply
-  auto channel = grpc::CreateCustomChannel(options.core, grpc::InsecureChannelCredentials(), args);
-  b->auth_ = chat::v1::AuthService::NewStub(channel);
-  b->gateway_ = std::make_unique<Gateway>(*b->io_, channel, options);
+  std::vector<std::shared_ptr<grpc::Channel>> channels;  // one per node
+  for (const std::string& node : options.core) {
+    channels.push_back(grpc::CreateCustomChannel(node, grpc::InsecureChannelCredentials(), args));
+  }
+  b->auth_ = std::make_unique<AuthClient>(channels, options.call_timeout, options.gateway_secret);
+  b->gateway_ = std::make_unique<Gateway>(*b->io_, channels, options);
   b->ctx_ = std::make_unique<BridgeContext>();
+  b->ctx_->event_rate = TokenBucket::Rate{options.events_per_second, options.event_burst};
   b->ctx_->options = std::move(options);
   b->ctx_->gateway = b->gateway_.get();
   b->ctx_->auth = b->auth_.get();
-  if (b->ctx_->options.presence_delay.count() > 0) {
+  if (b->ctx_->options.presence_delay > absl::ZeroDuration()) {
     b->deferred_ = std::make_unique<DeferredFlush>(*b->io_, b->ctx_->options.presence_delay);
     b->ctx_->deferred = b->deferred_.get();
   }
+  b->trim_timer_ = std::make_unique<net::steady_timer>(*b->io_);
 
   b->gateway_->Start();
   b->DoAccept();
-  b->trim_timer_ = std::make_unique<net::steady_timer>(*b->io_);
   b->ScheduleTrim();
-  for (int i = 0; i < std::max(1, b->ctx_->options.threads); ++i) {
+  for (int i = 0; i < b->ctx_->options.threads; ++i) {
     b->threads_.emplace_back([io = b->io_.get()] { io->run(); });
   }
-  CHAT_LOG_INFO(kLog, "ws-bridge listening on %s (chat-core at %s)", b->address(), b->ctx_->options.core);
+  b->started_ = true;
+  CHAT_LOG_INFO(kLog, "ws-bridge listening on %s (chat-core at %s)", b->address(),
+                absl::StrJoin(b->ctx_->options.core, ","));
   return b;
 }
 
@@ -103,7 +114,7 @@ void Bridge::DoAccept() {
 // memory in malloc's arenas; hand it back to the system now and then so the
 // resident size follows the live connections.
 void Bridge::ScheduleTrim() {
-  trim_timer_->expires_after(std::chrono::seconds(2));
+  trim_timer_->expires_after(absl::ToChronoNanoseconds(kTrimInterval));
   trim_timer_->async_wait([this](const boost::system::error_code& ec) {
     if (ec) return;
     malloc_trim(0);
@@ -113,7 +124,8 @@ void Bridge::ScheduleTrim() {
 
 BridgeStats Bridge::stats() const {
   BridgeStats s;
-  if (gateway_) s.gateway = gateway_->stats();
+  if (!started_) return s;
+  s.gateway = gateway_->stats();
   s.connections = ctx_->connections.load();
   s.ws_opened = ctx_->ws_opened.load();
   s.ws_closed = ctx_->ws_closed.load();
@@ -123,7 +135,8 @@ BridgeStats Bridge::stats() const {
 }
 
 void Bridge::Shutdown() {
-  if (shut_down_) return;
+  // A Bridge that Start gave up on has no thread, no stream and no session.
+  if (!started_ || shut_down_) return;
   shut_down_ = true;
   net::post(acceptor_->get_executor(), [this] {
     boost::system::error_code ec;

@@ -1,10 +1,11 @@
 // Bridge: ws-bridge assembled — the io_context and its threads, the listener,
-// the gateway stream to chat-core and the AuthService stub. main.cc and the tests
+// the gateway stream to chat-core and the AuthService client. main.cc and the tests
 // build it from a BridgeOptions.
 //
-// Threading: Start/Shutdown from one controlling thread. Lifetime: Shutdown()
-// (also run by the destructor) stops accepting, closes every WebSocket with 1001,
-// ends the gateway stream and joins the threads.
+// Threading: Start/Shutdown from one controlling thread. Lifetime: Start either
+// returns a running bridge or an error (and nothing runs); Shutdown() (also run
+// by the destructor) stops accepting, closes every WebSocket with 1001, ends the
+// gateway stream and joins the threads.
 #ifndef CHAT_WS_BRIDGE_SRC_BRIDGE_H_
 #define CHAT_WS_BRIDGE_SRC_BRIDGE_H_
 
@@ -17,12 +18,15 @@
 #include <vector>
 
 #include "absl/status/statusor.h"
+#include "auth_client.h"
 #include "bridge_context.h"
 #include "bridge_options.h"
 #include "gateway.h"
 
 namespace chat::bridge {
 
+// A snapshot of the bridge's counters (Bridge::stats()).
+// Threading: a value. Lifetime: the caller's copy.
 struct BridgeStats {
   GatewayStats gateway;
   int64_t connections = 0;
@@ -33,6 +37,8 @@ struct BridgeStats {
 
 class Bridge {
  public:
+  // Checks the options (ValidateBridgeOptions), listens and connects; an
+  // error says what is wrong in one line (a bad option, a port in use...).
   static absl::StatusOr<std::unique_ptr<Bridge>> Start(BridgeOptions options);
   ~Bridge();
 
@@ -51,11 +57,12 @@ class Bridge {
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<DeferredFlush> deferred_;
-  std::unique_ptr<chat::v1::AuthService::Stub> auth_;
+  std::unique_ptr<AuthClient> auth_;
   std::unique_ptr<BridgeContext> ctx_;
   std::vector<std::thread> threads_;
   std::string host_;
   int port_ = 0;
+  bool started_ = false;
   bool shut_down_ = false;
 };
 

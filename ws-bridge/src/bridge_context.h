@@ -12,10 +12,11 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "auth_client.h"
 #include "bridge_options.h"
 #include "deferred_flush.h"
-#include "chat/v1/chat.grpc.pb.h"
 #include "gateway.h"
+#include "token_bucket.h"
 
 namespace chat::bridge {
 
@@ -23,8 +24,10 @@ class WsSession;
 
 struct BridgeContext {
   BridgeOptions options;
+  // The per-WebSocket event rate (options.events_per_second, event_burst).
+  TokenBucket::Rate event_rate;
   Gateway* gateway = nullptr;
-  chat::v1::AuthService::Stub* auth = nullptr;
+  AuthClient* auth = nullptr;
   // Null when --presence_delay is 0 (presence is written at once).
   DeferredFlush* deferred = nullptr;
 
@@ -38,6 +41,8 @@ struct BridgeContext {
 };
 
 // Counts one TCP connection for the max-connections limit while alive.
+// Threading: any thread (an atomic count). Lifetime: owned by the connection's
+// session (HttpSession, then WsSession), released when it ends.
 class ConnectionSlot {
  public:
   explicit ConnectionSlot(BridgeContext* ctx) : ctx_(ctx) { ctx_->connections.fetch_add(1); }

@@ -1,20 +1,29 @@
 // ws-bridge's settings, as a plain struct (main.cc fills it from flags; tests
-// build it directly).
+// and embedding programs build it directly), and the rules it must follow.
+//
+// Threading: plain values; read-only once a Bridge has them. Lifetime: the
+// Bridge keeps its own copy.
 #ifndef CHAT_WS_BRIDGE_SRC_BRIDGE_OPTIONS_H_
 #define CHAT_WS_BRIDGE_SRC_BRIDGE_OPTIONS_H_
 
-#include <chrono>
 #include <cstddef>
 #include <string>
 #include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 
 namespace chat::bridge {
 
 struct BridgeOptions {
   // host:port to serve HTTP and WebSocket on; port 0 picks a free one.
   std::string listen = "127.0.0.1:8080";
-  // chat-core's gRPC address.
-  std::string core = "127.0.0.1:50051";
+  // chat-core nodes' gRPC addresses (host:port). The gateway stream uses one
+  // at a time and moves to the next when its node fails (docs/architecture.md,
+  // "Fail-over between chat-core nodes").
+  std::vector<std::string> core = {"127.0.0.1:50051"};
   // Threads running the io_context.
   int threads = 2;
   // The built web UI (index.html and assets); empty: no static files.
@@ -33,10 +42,10 @@ struct BridgeOptions {
   // Token bucket per WebSocket: sustained events per second and burst.
   double events_per_second = 20;
   double event_burst = 120;
-  std::chrono::milliseconds handshake_timeout{5000};
+  absl::Duration handshake_timeout = absl::Seconds(5);
   // A WebSocket with no traffic for this long is pinged; closed if no answer
   // within another such period.
-  std::chrono::milliseconds idle_timeout{30000};
+  absl::Duration idle_timeout = absl::Seconds(30);
   // Per WebSocket outbound queue; a browser over it is closed (1008).
   size_t max_queued_events = 2048;
   size_t max_queued_bytes = 4 << 20;
@@ -48,13 +57,14 @@ struct BridgeOptions {
   // How long presence (a member joined or left) may wait in a socket's queue
   // before it is written, so that a burst of joins leaves in one frame per
   // member instead of one per join. Anything urgent (a message, a reply) writes
-  // the queue at once, presence included. 0: presence is written at once.
-  std::chrono::milliseconds presence_delay{50};
+  // the queue at once, presence included. Zero: presence is written at once.
+  // Rounded up to whole milliseconds.
+  absl::Duration presence_delay = absl::Milliseconds(50);
   // While presence keeps coming (a join storm), a socket's wait doubles after
   // each flush that carried more than one event, up to this; a flush of a
   // single event, or a quiet spell as long as the wait, brings it back to
   // presence_delay. Equal to presence_delay: the wait never grows.
-  std::chrono::milliseconds presence_max_delay{800};
+  absl::Duration presence_max_delay = absl::Milliseconds(800);
   // Let the gateway's thread write a room message straight to a socket that has
   // nothing queued (ws-bridge/src/gated_socket.h) instead of handing every
   // write to the socket's strand. false: every write goes through the strand.
@@ -66,12 +76,32 @@ struct BridgeOptions {
   bool io_uring = true;
   // Most events in one WebSocket frame.
   size_t max_events_per_frame = 256;
-  // Deadline of the bridge's unary calls to chat-core.
-  std::chrono::milliseconds call_timeout{10000};
-  // Gateway reconnect backoff.
-  std::chrono::milliseconds reconnect_min{200};
-  std::chrono::milliseconds reconnect_max{5000};
+  // Deadline of the bridge's unary calls to chat-core, and of a gateway
+  // stream's start (a node that does not accept it by then counts as failed).
+  absl::Duration call_timeout = absl::Seconds(10);
+  // Gateway reconnect backoff, after a whole round of the nodes failed.
+  absl::Duration reconnect_min = absl::Milliseconds(200);
+  absl::Duration reconnect_max = absl::Seconds(5);
+  // How long open WebSockets wait for a chat-core node to take over after the
+  // gateway stream is lost; after that they are closed with 1012.
+  absl::Duration failover_timeout = absl::Seconds(30);
+  // Events a browser sends while no node is reachable, per WebSocket, kept to
+  // send once its session is open again; more get an UNAVAILABLE error.
+  int failover_queue_events = 64;
 };
+
+// OK, or the first rule `options` breaks, in the words main prints (naming the
+// flag, e.g. "--threads must be at least 1"). Bridge::Start checks it too.
+absl::Status ValidateBridgeOptions(const BridgeOptions& options);
+
+// "host:port" split in two; the error names `flag` ("--listen must be
+// host:port, got 'foo'").
+// Threading: a value. Lifetime: the caller's.
+struct HostPort {
+  std::string host;
+  int port = 0;
+};
+absl::StatusOr<HostPort> ParseHostPort(absl::string_view address, absl::string_view flag);
 
 }  // namespace chat::bridge
 

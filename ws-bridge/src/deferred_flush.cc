@@ -11,7 +11,7 @@ namespace chat::bridge {
 
 namespace net = boost::asio;
 
-DeferredFlush::DeferredFlush(net::io_context& io, std::chrono::milliseconds delay)
+DeferredFlush::DeferredFlush(net::io_context& io, absl::Duration delay)
     : delay_(delay), strand_(net::make_strand(io)), timer_(strand_) {}
 
 bool DeferredFlush::Add(std::weak_ptr<WsSession> session, uint32_t ticks) {
@@ -25,7 +25,7 @@ bool DeferredFlush::Add(std::weak_ptr<WsSession> session, uint32_t ticks) {
 }
 
 void DeferredFlush::Arm() {
-  timer_.expires_after(delay_);
+  timer_.expires_after(absl::ToChronoNanoseconds(delay_));
   timer_.async_wait(net::bind_executor(strand_, [this](const boost::system::error_code& ec) { Fire(ec); }));
 }
 

@@ -16,7 +16,6 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/strand.hpp>
-#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -24,6 +23,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace chat::bridge {
 
@@ -31,7 +31,7 @@ class WsSession;
 
 class DeferredFlush {
  public:
-  DeferredFlush(boost::asio::io_context& io, std::chrono::milliseconds delay);
+  DeferredFlush(boost::asio::io_context& io, absl::Duration delay);
   DeferredFlush(const DeferredFlush&) = delete;
   DeferredFlush& operator=(const DeferredFlush&) = delete;
 
@@ -47,7 +47,7 @@ class DeferredFlush {
   void Arm();
   void Fire(const boost::system::error_code&);
 
-  const std::chrono::milliseconds delay_;
+  const absl::Duration delay_;
   boost::asio::strand<boost::asio::io_context::executor_type> strand_;
   boost::asio::steady_timer timer_;
   absl::Mutex mu_;

@@ -4,7 +4,7 @@
 // The gateway's thread fans each room message out to every local session.
 // Handing each write to the session's strand costs two scheduler round trips
 // and, most of the time, waking an I/O thread per socket. Writing the frame
-// right there costs one sendmsg (docs/benchmarks.md has the figures).
+// right there costs one sendmsg (docs/architecture.md, ws-bridge).
 //
 // Writing beside Beast is only safe at a frame boundary and while Beast writes
 // nothing. Beast writes everything of its own (the handshake, pongs,
@@ -206,8 +206,10 @@ class GatedSocket {
 
 // Sends queued frames to many sockets with one io_uring submission instead of
 // one sendmsg each (each send is non-blocking: a full socket fails at once and
-// its frame goes to the strand). One per thread; a thread adds frames (through
+// its frame goes to the strand).
+// Threading: one per thread (ForThisThread); that thread adds frames (through
 // GatedSocket::AddText) and then calls Flush before it waits for anything.
+// Lifetime: thread_local; flushed and freed when its thread ends.
 class SendBatch {
  public:
   static constexpr size_t kCapacity = 256;

@@ -31,15 +31,6 @@ void SecurityHeaders(http::fields& f) {
   f.set("X-Frame-Options", "DENY");
 }
 
-// One AuthService call from the bridge: context, request, response kept alive
-// together until the completion runs.
-template <typename Req, typename Resp>
-struct AuthCall {
-  grpc::ClientContext ctx;
-  Req req;
-  Resp resp;
-};
-
 }  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, BridgeContext* ctx,
@@ -63,7 +54,8 @@ void HttpSession::DoRead() {
   parser_->header_limit(16 * 1024);
   // The first request must arrive within the handshake timeout (slowloris), the
   // next ones on a kept-alive connection within the idle timeout.
-  stream_.expires_after(first_request_ ? ctx_->options.handshake_timeout : ctx_->options.idle_timeout);
+  stream_.expires_after(absl::ToChronoNanoseconds(first_request_ ? ctx_->options.handshake_timeout
+                                                                  : ctx_->options.idle_timeout));
   http::async_read(stream_, buffer_, *parser_,
                    [self = shared_from_this()](const beast::error_code& ec, size_t n) { self->OnRead(ec, n); });
 }
@@ -107,7 +99,7 @@ void HttpSession::HandleHealth(const Request& req) {
   GatewayStats g = ctx_->gateway->stats();
   std::string body = absl::StrCat(
       "{\"status\":\"", g.connected ? "ok" : "unavailable", "\",\"core\":\"",
-      g.connected ? "reachable" : "unreachable", "\",\"sessions\":", g.sessions,
+      g.connected ? "reachable" : "unreachable", "\",\"node\":\"", g.node, "\",\"sessions\":", g.sessions,
       ",\"connections\":", ctx_->connections.load(), "}");
   auto res = JsonResponse(g.connected ? http::status::ok : http::status::service_unavailable,
                           req.version(), std::move(body));
@@ -183,11 +175,7 @@ void HttpSession::HandleApi(Request req) {
   }
 
   auto self = shared_from_this();
-  auto metadata = [&](grpc::ClientContext& c) {
-    c.set_deadline(std::chrono::system_clock::now() + ctx_->options.call_timeout);
-    if (!ctx_->options.gateway_secret.empty()) c.AddMetadata("x-chat-gateway-secret", ctx_->options.gateway_secret);
-    c.AddMetadata("x-forwarded-for", PeerAddress());
-  };
+  AuthClient::Caller caller{PeerAddress(), ""};
   auto reply_status = [self, version, keep_alive](const grpc::Status& st) {
     absl::StatusCode code = static_cast<absl::StatusCode>(st.error_code());
     std::string message = st.error_message();
@@ -206,17 +194,15 @@ void HttpSession::HandleApi(Request req) {
   if (path == "/api/me") {
     auto token = RequestToken(req);
     if (!token) return fail(http::status::unauthorized, "UNAUTHENTICATED", "not logged in");
-    auto call = std::make_shared<AuthCall<chat::v1::WhoAmIRequest, chat::v1::WhoAmIResponse>>();
-    metadata(call->ctx);
-    call->ctx.AddMetadata("authorization", "Bearer " + *token);
-    ctx_->auth->async()->WhoAmI(&call->ctx, &call->req, &call->resp,
-                                [self, call, version, keep_alive, reply_status](grpc::Status st) {
-                                  if (!st.ok()) return reply_status(st);
-                                  std::string body = ToJson(call->resp);
-                                  net::post(self->stream_.get_executor(), [self, body, version, keep_alive] {
-                                    self->Send(JsonResponse(http::status::ok, version, body), keep_alive);
-                                  });
-                                });
+    caller.token = *token;
+    ctx_->auth->WhoAmI(caller, [self, version, keep_alive, reply_status](const grpc::Status& st,
+                                                                          const chat::v1::WhoAmIResponse& resp) {
+      if (!st.ok()) return reply_status(st);
+      std::string body = ToJson(resp);
+      net::post(self->stream_.get_executor(), [self, body, version, keep_alive] {
+        self->Send(JsonResponse(http::status::ok, version, body), keep_alive);
+      });
+    });
     return;
   }
 
@@ -230,17 +216,12 @@ void HttpSession::HandleApi(Request req) {
       });
     };
     if (!token) return done();
-    auto call = std::make_shared<AuthCall<chat::v1::LogoutRequest, chat::v1::LogoutResponse>>();
-    metadata(call->ctx);
-    call->ctx.AddMetadata("authorization", "Bearer " + *token);
-    ctx_->auth->async()->Logout(&call->ctx, &call->req, &call->resp,
-                                [call, done, reply_status](grpc::Status st) {
-                                  // An already invalid token: logged out all the same.
-                                  if (!st.ok() && st.error_code() != grpc::StatusCode::UNAUTHENTICATED) {
-                                    return reply_status(st);
-                                  }
-                                  done();
-                                });
+    caller.token = *token;
+    ctx_->auth->Logout(caller, [done, reply_status](const grpc::Status& st, const chat::v1::LogoutResponse&) {
+      // An already invalid token: logged out all the same.
+      if (!st.ok() && st.error_code() != grpc::StatusCode::UNAUTHENTICATED) return reply_status(st);
+      done();
+    });
     return;
   }
 
@@ -250,36 +231,30 @@ void HttpSession::HandleApi(Request req) {
     return fail(http::status::bad_request, "INVALID_ARGUMENT",
                 "body must be JSON: {\"username\": \"...\", \"password\": \"...\"}");
   }
-  auto login = [self, creds, metadata, reply_status, set_cookie, version, keep_alive]() {
-    auto call = std::make_shared<AuthCall<chat::v1::LoginRequest, chat::v1::LoginResponse>>();
-    metadata(call->ctx);
-    call->req = creds;
-    self->ctx_->auth->async()->Login(
-        &call->ctx, &call->req, &call->resp,
-        [self, call, reply_status, set_cookie, version, keep_alive](grpc::Status st) {
-          if (!st.ok()) return reply_status(st);
-          net::post(self->stream_.get_executor(), [self, call, set_cookie, version, keep_alive] {
-            chat::v1::LoginResponse shown = call->resp;
-            shown.clear_token();  // the token lives in the HttpOnly cookie only
-            auto res = JsonResponse(http::status::ok, version, ToJson(shown));
-            int64_t max_age = std::max<int64_t>(
-                0, call->resp.expires_at().seconds() - absl::ToUnixSeconds(absl::Now()));
-            set_cookie(res, call->resp.token(), max_age);
-            self->Send(std::move(res), keep_alive);
-          });
-        });
+  auto login = [self, caller, creds, reply_status, set_cookie, version, keep_alive]() {
+    self->ctx_->auth->Login(caller, creds, [self, reply_status, set_cookie, version, keep_alive](
+                                               const grpc::Status& st, const chat::v1::LoginResponse& resp) {
+      if (!st.ok()) return reply_status(st);
+      net::post(self->stream_.get_executor(), [self, resp, set_cookie, version, keep_alive] {
+        chat::v1::LoginResponse shown = resp;
+        shown.clear_token();  // the token lives in the HttpOnly cookie only
+        auto res = JsonResponse(http::status::ok, version, ToJson(shown));
+        int64_t max_age = std::max<int64_t>(0, resp.expires_at().seconds() - absl::ToUnixSeconds(absl::Now()));
+        set_cookie(res, resp.token(), max_age);
+        self->Send(std::move(res), keep_alive);
+      });
+    });
   };
   if (path == "/api/login") return login();
 
-  auto call = std::make_shared<AuthCall<chat::v1::RegisterRequest, chat::v1::RegisterResponse>>();
-  metadata(call->ctx);
-  call->req.set_username(creds.username());
-  call->req.set_password(creds.password());
-  ctx_->auth->async()->Register(&call->ctx, &call->req, &call->resp,
-                                [call, login, reply_status](grpc::Status st) {
-                                  if (!st.ok()) return reply_status(st);
-                                  login();
-                                });
+  chat::v1::RegisterRequest registration;
+  registration.set_username(creds.username());
+  registration.set_password(creds.password());
+  ctx_->auth->Register(caller, std::move(registration),
+                       [login, reply_status](const grpc::Status& st, const chat::v1::RegisterResponse&) {
+                         if (!st.ok()) return reply_status(st);
+                         login();
+                       });
 }
 
 void HttpSession::HandleStatic(const Request& req) {
@@ -338,7 +313,7 @@ void HttpSession::HandleStatic(const Request& req) {
 }
 
 void HttpSession::Send(http::message_generator msg, bool keep_alive) {
-  stream_.expires_after(ctx_->options.idle_timeout);
+  stream_.expires_after(absl::ToChronoNanoseconds(ctx_->options.idle_timeout));
   beast::async_write(stream_, std::move(msg),
                      [self = shared_from_this(), keep_alive](const beast::error_code& ec, size_t n) {
                        self->OnWrite(keep_alive, ec, n);

@@ -1,14 +1,27 @@
 // WsSession: one browser's WebSocket, carried to chat-core as one session of the
 // gateway stream. Text frames in are ClientEvents (proto3 JSON); frames out hold
 // one or more ServerEvents separated by '\n' (everything queued leaves in one
-// write). Keeps, per room, the last seq it gave the browser: room messages go out
-// strictly in order, nothing twice, and a gap is filled from history first.
+// write). Its RoomSequencer keeps room messages strictly in order, nothing
+// twice, a gap filled from history first.
+//
+// When the gateway stream is lost, the WebSocket stays open: the session waits
+// for the next stream, opens itself there again with the token it kept, rejoins
+// its rooms from the last seq it gave the browser and sends again what the
+// browser sent meanwhile (PendingEvents); if no node takes over within
+// --failover_timeout it closes with 1012 (docs/architecture.md, "Fail-over
+// between chat-core nodes").
+//
+// The code is in four files: ws_session.cc (the WebSocket: handshake, reads,
+// closing), ws_session_gateway.cc (what the gateway tells it, gap fills),
+// ws_session_failover.cc (a lost stream: waiting, re-opening, rejoining) and
+// ws_session_write.cc (the outbound queue and writes).
 //
 // Threading: socket work runs on the session's strand. The gateway calls the
 // GatewaySessionSink methods on a gRPC thread; they only queue under the
 // session's mutex and post to the strand. Lifetime: shared_ptr kept alive by its
-// pending operations; one teardown path (Teardown) that every exit goes through,
-// after which the gateway no longer knows the session.
+// pending operations and by the gateway until Close (and a fan-out's snapshot
+// after it); one teardown path (Teardown) that every exit goes through, after
+// which the gateway no longer knows the session.
 #ifndef CHAT_WS_BRIDGE_SRC_WS_SESSION_H_
 #define CHAT_WS_BRIDGE_SRC_WS_SESSION_H_
 
@@ -17,21 +30,21 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <chrono>
-#include <deque>
-#include <map>
+#include <cstddef>
 #include <memory>
 #include <string>
-#include <cstddef>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "bridge_context.h"
 #include "chat/compact_queue.h"
 #include "gated_socket.h"
 #include "gateway.h"
+#include "pending_events.h"
+#include "room_sequencer.h"
+#include "token_bucket.h"
 
 namespace chat::bridge {
 
@@ -43,6 +56,8 @@ namespace net = boost::asio;
 // A ConstBufferSequence over a vector owned elsewhere. Asio and Beast copy a
 // buffer sequence several times per write; copying this is two pointers, where
 // copying a std::vector would allocate each time.
+// Threading: a value, used on the strand of the write it describes. Lifetime:
+// the vector it views must outlive the write.
 class BufferView {
  public:
   using value_type = net::const_buffer;
@@ -59,6 +74,9 @@ class BufferView {
 // The per-socket frame queue (chat/compact_queue.h): nothing allocated while idle.
 using chat::CompactQueue;
 
+// What a browser's session is opened with at chat-core.
+// Threading: the session's strand. Lifetime: kept for the session's life (a
+// fail-over opens the session again with them).
 struct Credentials {
   std::string token;
   std::string guest_name;
@@ -79,11 +97,12 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // GatewaySessionSink (gRPC thread).
   void OnOpened(const std::string& user) override;
   void OnClosed(chat::v1::Error::Code code, const std::string& reason) override;
-  void OnSessionEvent(const chat::v1::ServerEvent& event, bool direct) override;
+  void OnSessionEvent(const chat::v1::ServerEvent& event, uint64_t request, bool direct) override;
   void OnRoomFrame(const std::string& room, int64_t seq,
                    const std::shared_ptr<const std::string>& json, bool can_wait, bool direct,
                    SendBatch* batch) override;
   void OnGatewayLost() override;
+  void OnGatewayUp() override;
 
   // DeferredFlush's timer (any thread): write what waits in the queue.
   void FlushDeferred();
@@ -91,17 +110,14 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
  private:
   using Frame = std::shared_ptr<const std::string>;
   enum class State { kOpening, kOpen, kClosing, kClosed };
-
-  struct RoomState {
-    bool live = false;
-    int64_t last_seq = 0;
-    bool have_seq = false;
-    // Room messages that arrived after a gap, waiting for the fill.
-    std::map<int64_t, Frame> pending;
-    bool filling = false;
+  // While kOpen: is the session open on a gateway stream that is up?
+  enum class Link {
+    kLive,       // yes: the browser's events go to chat-core
+    kWaiting,    // the stream was lost; waiting for the next one
+    kReopening,  // the session's open was sent on the new stream
   };
 
-  // Strand.
+  // Strand (ws_session.cc).
   void Begin();
   void OnHandshakeTimeout(const beast::error_code& ec);
   void Accept();
@@ -110,15 +126,33 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   void DoRead();
   void OnRead(const beast::error_code& ec, size_t bytes);
   void HandleText(const std::string& text);
-  void DoWrite();
-  void OnWrite(const beast::error_code& ec, size_t bytes);
   void CloseOnStrand(websocket::close_code code, std::string reason);
   void SendClose();
-  void RequestFill(const std::string& room);
   void Teardown(const std::string& why);
-  bool TakeToken();
+  // Strand (ws_session_gateway.cc).
+  void RequestFill(const std::string& room, uint64_t request);
+  // Strand (ws_session_failover.cc).
+  // A browser's event for chat-core: sent now, or kept until a stream is up.
+  void Forward(chat::v1::ClientEvent event);
+  void HoldWhileDown(chat::v1::ClientEvent event);
+  // The session is open on a new stream: rejoin its rooms, send what waited.
+  void Resume();
+  // Strand (ws_session_write.cc).
+  void DoWrite();
+  void OnWrite(const beast::error_code& ec, size_t bytes);
 
-  // Under mu_.
+  // Under mu_ (ws_session_gateway.cc).
+  // A message of `room` (live: from the room's fan-out) through the sequencer.
+  void DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame, bool live, bool direct = false,
+                            SendBatch* batch = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Asks for the room's history after the last seq given (RequestFill sends it).
+  void AskFillLocked(const std::string& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  void OnFillAnswerLocked(const std::string& room, const chat::v1::ServerEvent& event)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Under mu_ (ws_session_failover.cc).
+  void OnRejoinAnswerLocked(const std::string& room, const chat::v1::ServerEvent& event, bool direct)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Under mu_ (ws_session_write.cc).
   // can_wait: queue without starting a write; the deferred flush or the next
   // urgent event writes it. direct: if nothing else is queued, try writing it
   // to the socket from this thread (gated_socket.h) instead of the strand.
@@ -128,8 +162,6 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   bool PresenceMayWaitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts DoWrite to the strand; the queue is written from there.
   void ScheduleWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void DeliverMessageLocked(const std::string& room, int64_t seq, Frame frame, bool direct = false,
-                            SendBatch* batch = nullptr) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailLocked(websocket::close_code code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   // A plain socket underneath (Beast's websocket keeps its own timers, and the
@@ -145,6 +177,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
 
   // Strand only.
   State state_ = State::kOpening;
+  Link link_ = Link::kLive;
+  // Tells the failover timer (timer_, while kOpen) apart from an older one.
+  uint32_t failover_wait_ = 0;
   uint64_t id_ = 0;
   bool torn_down_ = false;
   bool accepted_ = false;
@@ -152,8 +187,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   websocket::close_reason close_reason_;
   std::vector<Frame> writing_;
   std::vector<net::const_buffer> write_buffers_;
-  double tokens_;
-  std::chrono::steady_clock::time_point last_refill_;
+  TokenBucket bucket_;
   int violations_ = 0;
 
   absl::Mutex mu_;
@@ -166,9 +200,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // Ticks of --presence_delay the next presence waits (see
   // BridgeOptions::presence_max_delay), and when presence last left on its own.
   uint32_t presence_wait_ ABSL_GUARDED_BY(mu_) = 1;
-  std::chrono::steady_clock::time_point presence_flushed_at_ ABSL_GUARDED_BY(mu_);
+  absl::Time presence_flushed_at_ ABSL_GUARDED_BY(mu_) = absl::InfinitePast();
   bool failing_ ABSL_GUARDED_BY(mu_) = false;
-  absl::flat_hash_map<std::string, RoomState> rooms_ ABSL_GUARDED_BY(mu_);
+  RoomSequencer rooms_ ABSL_GUARDED_BY(mu_);
+  PendingEvents pending_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chat::bridge

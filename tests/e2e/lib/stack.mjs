@@ -58,6 +58,13 @@ function waitExit(child, timeoutMs = 5000) {
   });
 }
 
+/**
+ * How long ws-bridge keeps the browsers' WebSockets open while chat-core is
+ * down, waiting for it (or another node) to take over; after that it closes
+ * them with 1012 and the browsers reconnect on their own.
+ */
+export const FAILOVER_SECONDS = 8;
+
 export class Stack {
   constructor({ buildDir, webRoot, logDir }) {
     this.coreBin = join(buildDir, "chat-core", "chat-core");
@@ -131,6 +138,7 @@ export class Stack {
       "--listen=127.0.0.1:0",
       `--core=${this.coreAddr}`,
       `--web_root=${this.webRoot}`,
+      `--failover_timeout=${FAILOVER_SECONDS}s`,
       "--log_level=info",
     ];
     const { child, addr } = await startProcess(argv, "ws-bridge listening on ", join(this.logDir, "ws-bridge.log"), this.onExit("ws-bridge"));
