@@ -46,6 +46,27 @@ TEST(BridgeTest, BrowserAndGrpcClientSeeTheSameMessagesInTheSameOrder) {
   EXPECT_EQ(a[ack->ack().seq() - 1].client_msg_id(), "w19");
 }
 
+TEST(BridgeTest, EveryBrowserHearsOfANewRoomWhateverRoomsItIsIn) {
+  BridgeEnv env;
+  auto in_lobby = env.Connect(env.Login("lobbyist"));
+  in_lobby->Join("lobby");
+  ASSERT_TRUE(in_lobby->WaitFor(WsJoined("lobby")));
+  auto nowhere = env.Connect(env.Login("idler"));  // in no room at all
+  auto stub = env.core().Chat();
+  auto ctx = AuthedContext(env.core().Token("maker"));
+  chat::v1::CreateRoomRequest req;
+  req.set_name("brand-new");
+  chat::v1::Room room;
+  ASSERT_TRUE(stub->CreateRoom(ctx.get(), req, &room).ok());
+  for (auto* ws : {in_lobby.get(), nowhere.get()}) {
+    auto ev = ws->WaitFor([](const chat::v1::ServerEvent& e) { return e.has_room_changed(); });
+    ASSERT_TRUE(ev.has_value());
+    EXPECT_EQ(ev->room_changed().kind(), chat::v1::RoomChanged::CREATED);
+    EXPECT_EQ(ev->room_changed().room().name(), "brand-new");
+    EXPECT_EQ(ev->room_changed().room().created_by(), "maker");
+  }
+}
+
 TEST(BridgeTest, ManyBrowsersEachGetEveryMessageOnceWhileCoreSendsItOnce) {
   BridgeEnv env;
   constexpr int kBrowsers = 40;

@@ -48,6 +48,8 @@ export type ServerEvent =
   | Event<"history", With<pb.GetHistoryResponse, { messages: Message[] }>>
   | Event<"rooms", With<pb.ListRoomsResponse, { rooms: RoomInfo[] }>>
   | Event<"room", { room: RoomInfo }>
+  // A room was created (on any chat-core node): every session hears of it.
+  | Event<"roomChanged", { kind: pb.RoomChanged_Kind; room: RoomInfo }>
   // An event this UI does not know (e.g. one a newer server added): ignored.
   | Event<"unknown", { raw: pb.ServerEvent }>;
 
@@ -133,6 +135,8 @@ export function normalizeServerEvent(ev: pb.ServerEvent): ServerEvent {
       return { ...fields(e.value), type: e.case, ref, rooms: e.value.rooms.map(normalizeRoom) };
     case "room":
       return { type: e.case, ref, room: normalizeRoom(e.value) };
+    case "roomChanged":
+      return { type: e.case, ref, kind: e.value.kind, room: normalizeRoom(e.value.room ?? create(pb.RoomSchema)) };
     default:
       return { type: "unknown", ref, raw: ev };
   }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Error_Code, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
+import { Error_Code, MemberEvent_Kind, RoomChanged_Kind } from "./gen/chat/v1/chat_pb";
 import type { Message, ServerEvent } from "./protocol";
 import { parseServerFrame } from "./protocol";
 import { makeEvent, makeMessage, makeRoom } from "./testing/events";
@@ -470,6 +470,17 @@ describe("rooms", () => {
       event: "createRoom",
     }));
     expect(s.createRoom).toEqual({ pending: false, error: "room dev already exists", name: "dev" });
+  });
+
+  it("lists a room another session created as soon as it is announced", () => {
+    let s = open();
+    s = server(s, makeEvent("roomChanged", {
+      kind: RoomChanged_Kind.CREATED,
+      room: makeRoom({ name: "news", createdBy: "bob" }),
+    }));
+    expect(roomNames(s)).toContain("news");
+    expect(s.rooms.news.info?.createdBy).toBe("bob");
+    expect(s.rooms.news.wanted).toBe(false);  // listed, not joined
   });
 
   it("a refused join marks the room and stops wanting it", () => {

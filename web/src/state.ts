@@ -561,6 +561,11 @@ function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatS
       return withRoom(s, ev.room.name, (r) => ({ ...r, info: ev.room }));
     }
 
+    case "roomChanged":
+      // A new room, made here or on another node: listed at once.
+      if (ev.room.name === "") return state;
+      return withRoom(state, ev.room.name, (r) => ({ ...r, info: ev.room }));
+
     case "pong":
     case "unknown":
       return state;

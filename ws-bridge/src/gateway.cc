@@ -154,6 +154,8 @@ void Gateway::FanOut(GatewayStream* stream, const chat::v1::ServerEvent& ev) {
     room = &ev.member().room();
   } else if (ev.has_typing()) {
     room = &ev.typing().room();
+  } else if (ev.has_room_changed()) {
+    return TellEveryone(stream, ev);
   } else {
     CHAT_LOG_WARN(kLog, "unexpected room event without a room");
     return;
@@ -191,6 +193,21 @@ void Gateway::FanOut(GatewayStream* stream, const chat::v1::ServerEvent& ev) {
   absl::MutexLock lock(&mu_);
   if (--fanouts_ == 0) freed.swap(graveyard_);
   if (options_.direct_writes) NoteFanoutLocked(start);
+}
+
+// An event for every session, whatever rooms it is in (a room was created):
+// rare, so each session encodes it as one of its own.
+void Gateway::TellEveryone(GatewayStream* stream, const chat::v1::ServerEvent& ev) {
+  std::vector<std::shared_ptr<GatewaySessionSink>> everyone;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stream != stream_) return;
+    everyone.reserve(sessions_.size());
+    for (const auto& [id, session] : sessions_) {
+      if (session.open) everyone.push_back(session.sink);
+    }
+  }
+  for (const auto& sink : everyone) sink->OnSessionEvent(ev, /*request=*/0, /*direct=*/false);
 }
 
 void Gateway::AddToRoomLocked(const std::string& room, uint64_t session) {

@@ -154,6 +154,7 @@ class Gateway : private GatewayStream::Listener {
   void OnStreamDone(GatewayStream* stream, const grpc::Status& status) override;
 
   void FanOut(GatewayStream* stream, const chat::v1::ServerEvent& event);
+  void TellEveryone(GatewayStream* stream, const chat::v1::ServerEvent& event);
   void AddToRoomLocked(const std::string& room, uint64_t session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Replaces the room's snapshot with one without the session.
   void RemoveFromRoomLocked(const std::string& room, const std::shared_ptr<GatewaySessionSink>& sink)
