@@ -8,6 +8,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "chat/log.h"
 
 namespace chat::core {
 namespace {
@@ -18,6 +19,10 @@ std::string Trimmed(const char* message) {
   while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
   return s;
 }
+
+// The server's notices ("relation ... already exists, skipping" from a
+// migration another node ran first) are for debugging, not for stderr.
+void LogNotice(void*, const char* message) { CHAT_LOG_DEBUG("pg", "%s", Trimmed(message)); }
 
 bool Succeeded(const PGresult* r) {
   ExecStatusType st = PQresultStatus(r);
@@ -121,6 +126,7 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& uri, 
     PQfinish(conn);
     return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", why));
   }
+  PQsetNoticeProcessor(conn, LogNotice, nullptr);
   if (PQsetnonblocking(conn, 1) != 0) {
     std::string why = Trimmed(PQerrorMessage(conn));
     PQfinish(conn);

@@ -5,7 +5,6 @@
 #include <variant>
 #include <vector>
 
-#include "absl/container/flat_hash_map.h"
 #include "absl/strings/escaping.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
@@ -13,6 +12,7 @@
 #include "chat/log.h"
 #include "pg_conn.h"
 #include "pg_schema.h"
+#include "pg_write_batch.h"
 #include "work_queue.h"
 
 namespace chat::core {
@@ -23,32 +23,9 @@ constexpr int64_t kNoBound = INT64_MAX;
 
 std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
 
-// A write that is not an append: its queries run in the batch's transaction,
-// and `complete` gets their results once the transaction is over (with the
-// commit's status).
-struct WriteOp {
-  std::vector<PgQuery> queries;
-  std::function<void(std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit)> complete;
-};
-struct AppendOp {
-  AppendRequest request;
-  StoreCallback<AppendResult> done;
-};
-using WriteItem = std::variant<AppendOp, WriteOp>;
 // A read on a reader connection; `conn` is null when none could be had
 // (`why` says why).
 using ReadFn = std::function<void(PgConn* conn, const absl::Status& why)>;
-
-void FailItem(WriteItem& item, const absl::Status& status) {
-  if (auto* a = std::get_if<AppendOp>(&item)) {
-    a->done(status);
-  } else {
-    auto& op = std::get<WriteOp>(item);
-    std::vector<absl::StatusOr<PgResult>> results;
-    for (size_t i = 0; i < op.queries.size(); ++i) results.emplace_back(status);
-    op.complete(results, status);
-  }
-}
 
 // A result with exactly the rows it should have, as a T (or its error).
 template <typename T>
@@ -181,10 +158,10 @@ class PgStoreImpl final : public PgStore {
       return done(absl::InvalidArgumentError("PostgreSQL text cannot hold U+0000"));
     }
     if (!connected()) return done(Unavailable());
-    WriteItem item = AppendOp{std::move(request), std::move(done)};
+    PgWriteItem item = PgAppendOp{std::move(request), std::move(done)};
     PushResult pushed = writes_.Push(item);
     if (Queued(pushed)) return;
-    FailItem(item, pushed == PushResult::kFull ? absl::UnavailableError("the store is overloaded; retry later")
+    FailPgWrite(item, pushed == PushResult::kFull ? absl::UnavailableError("the store is overloaded; retry later")
                                                : absl::UnavailableError("the store is closed"));
   }
 
@@ -281,10 +258,10 @@ class PgStoreImpl final : public PgStore {
   }
 
   void Write(PgQuery query, std::function<void(std::vector<absl::StatusOr<PgResult>>&, const absl::Status&)> done) {
-    WriteItem item = WriteOp{{std::move(query)}, std::move(done)};
-    if (!connected()) return FailItem(item, Unavailable());
+    PgWriteItem item = PgWriteOp{{std::move(query)}, std::move(done)};
+    if (!connected()) return FailPgWrite(item, Unavailable());
     PushResult pushed = writes_.PushPastCapacity(item);
-    if (!Queued(pushed)) FailItem(item, absl::UnavailableError("the store is closed"));
+    if (!Queued(pushed)) FailPgWrite(item, absl::UnavailableError("the store is closed"));
   }
 
   void Read(ReadFn fn) {
@@ -344,7 +321,7 @@ class PgStoreImpl final : public PgStore {
   void WriterLoop() {
     std::unique_ptr<PgConn> conn;
     absl::Duration backoff = options_.pg.reconnect_min;
-    std::vector<WriteItem> batch;
+    std::vector<PgWriteItem> batch;
     for (;;) {
       if (conn == nullptr || !conn->healthy()) {
         conn.reset();
@@ -354,7 +331,7 @@ class PgStoreImpl final : public PgStore {
           // Nothing waits for a database that is not there.
           batch.clear();
           while (writes_.TryPopBatch(options_.max_batch, batch) > 0) {
-            for (auto& item : batch) FailItem(item, Unavailable());
+            for (auto& item : batch) FailPgWrite(item, Unavailable());
             batch.clear();
           }
           if (writes_.closed()) return;
@@ -368,132 +345,8 @@ class PgStoreImpl final : public PgStore {
       }
       batch.clear();
       if (writes_.PopBatch(static_cast<size_t>(options_.max_batch), batch) == 0) return;
-      RunBatch(*conn, batch);
+      CommitPgBatch(*conn, batch);
       if (!conn->healthy()) SetConnected(false, absl::UnavailableError("the connection broke"));
-    }
-  }
-
-  // Commits `batch` in one transaction: BEGIN, one chat_append for every
-  // append, each other write's queries, COMMIT.
-  void RunBatch(PgConn& conn, std::vector<WriteItem>& batch) {
-    std::vector<AppendOp*> appends;
-    std::vector<WriteOp*> ops;
-    for (auto& item : batch) {
-      if (auto* a = std::get_if<AppendOp>(&item)) {
-        appends.push_back(a);
-      } else {
-        ops.push_back(&std::get<WriteOp>(item));
-      }
-    }
-    // Copies of one idempotency key in one batch: only the first goes in;
-    // the others are answered as its duplicates.
-    std::vector<int> first_of(appends.size(), -1);
-    std::vector<size_t> sent;
-    {
-      absl::flat_hash_map<std::tuple<int64_t, std::string, std::string>, int> seen;
-      for (size_t i = 0; i < appends.size(); ++i) {
-        const AppendRequest& r = appends[i]->request;
-        if (!r.client_msg_id.empty()) {
-          auto [it, fresh] = seen.try_emplace({r.room_id, r.author, r.client_msg_id}, static_cast<int>(i));
-          if (!fresh) {
-            first_of[i] = it->second;
-            continue;
-          }
-        }
-        sent.push_back(i);
-      }
-    }
-    std::vector<PgQuery> queries;
-    queries.push_back({"BEGIN", {}});
-    if (!sent.empty()) {
-      std::vector<int64_t> rooms, sent_at;
-      std::vector<std::string> authors, texts, ids;
-      for (size_t i : sent) {
-        const AppendRequest& r = appends[i]->request;
-        rooms.push_back(r.room_id);
-        authors.push_back(r.author);
-        texts.push_back(r.text);
-        sent_at.push_back(r.sent_at_ms);
-        ids.push_back(r.client_msg_id);
-      }
-      queries.push_back({"SELECT seq, dup, text, sent_at_ms FROM chat_append($1::bigint[], $2::text[], "
-                         "$3::text[], $4::bigint[], $5::text[])",
-                         {PgIntArray(rooms), PgTextArray(authors), PgTextArray(texts), PgIntArray(sent_at),
-                          PgTextArray(ids)}});
-    }
-    for (WriteOp* op : ops) {
-      for (auto& q : op->queries) queries.push_back(q);
-    }
-    queries.push_back({"COMMIT", {}});
-    auto results = conn.Pipeline(queries);
-    absl::Status commit = results.back().ok() ? absl::OkStatus() : results.back().status();
-    if (!commit.ok()) {
-      absl::Status cause = commit;
-      for (auto& r : results) {
-        if (!r.ok() && r.status().code() != absl::StatusCode::kAborted) {
-          cause = r.status();
-          break;
-        }
-      }
-      if (!conn.healthy()) {
-        // The outcome of COMMIT is unknown: never acknowledge.
-        absl::Status unknown = absl::UnavailableError(absl::StrCat(
-            "the database connection broke; the write may or may not be stored (retry an append with "
-            "the same client_msg_id): ",
-            cause.message()));
-        for (auto& item : batch) FailItem(item, unknown);
-        return;
-      }
-      (void)conn.Exec("ROLLBACK");
-      if (batch.size() > 1) {
-        // One write's error must not fail the others: each alone.
-        CHAT_LOG_WARN(kLog, "a batch of %d writes failed (%s); retrying them one by one",
-                      static_cast<int>(batch.size()), cause.message());
-        for (auto& item : batch) {
-          std::vector<WriteItem> one;
-          one.push_back(std::move(item));
-          RunBatch(conn, one);
-        }
-        return;
-      }
-      FailItem(batch[0], cause);
-      return;
-    }
-    // Appends: answered in input order, which is seq order within a room.
-    if (!sent.empty()) {
-      PgResult& rows = *results[1];
-      std::vector<absl::StatusOr<AppendResult>> answers(appends.size(), absl::InternalError("unanswered"));
-      for (size_t k = 0; k < sent.size(); ++k) {
-        size_t i = sent[k];
-        AppendRequest& req = appends[i]->request;
-        int64_t seq = rows.Int(static_cast<int>(k), 0);
-        if (seq == 0) {
-          answers[i] = absl::NotFoundError("room does not exist");
-          continue;
-        }
-        AppendResult r;
-        r.duplicate = rows.Bool(static_cast<int>(k), 1);
-        r.message.room_id = req.room_id;
-        r.message.seq = seq;
-        r.message.author = req.author;
-        r.message.client_msg_id = req.client_msg_id;
-        r.message.text = r.duplicate ? std::string(rows.Text(static_cast<int>(k), 2)) : req.text;
-        r.message.sent_at_ms = r.duplicate ? rows.Int(static_cast<int>(k), 3) : req.sent_at_ms;
-        answers[i] = std::move(r);
-      }
-      for (size_t i = 0; i < appends.size(); ++i) {
-        if (first_of[i] >= 0) {
-          answers[i] = answers[first_of[i]];
-          if (answers[i].ok()) answers[i]->duplicate = true;
-        }
-        appends[i]->done(std::move(answers[i]));
-      }
-    }
-    size_t next = sent.empty() ? 1 : 2;
-    for (WriteOp* op : ops) {
-      std::vector<absl::StatusOr<PgResult>> mine;
-      for (size_t q = 0; q < op->queries.size(); ++q) mine.push_back(std::move(results[next++]));
-      op->complete(mine, commit);
     }
   }
 
@@ -529,7 +382,7 @@ class PgStoreImpl final : public PgStore {
   }
 
   const PgStoreOptions options_;
-  WorkQueue<WriteItem> writes_;
+  WorkQueue<PgWriteItem> writes_;
   WorkQueue<ReadFn> reads_;
   std::thread writer_;
   std::vector<std::thread> readers_;

@@ -1,7 +1,7 @@
 """scripts/bench's command line."""
 import argparse
 
-from . import contestants, report, smoke, suite
+from . import cluster, contestants, report, smoke, suite
 from .config import Config, log
 from .runner import Runner
 
@@ -13,6 +13,9 @@ ratios into docs/benchmarks.md (between its markers; the rest of it is kept).
 
   scripts/bench                    the standard suite (about an hour)
   scripts/bench --reps 1 --quick   a shorter suite
+  scripts/bench --cluster          several nodes on PostgreSQL (about 15 minutes):
+                                   store-bench, deliveries per CPU-s, same- against
+                                   cross-node latency (docs/scaling.md)
   scripts/bench --smoke            a <60 s sanity run (part of the tests); writes nothing
   scripts/bench --render RAW       the report again from a finished run's raw rows
 
@@ -46,6 +49,8 @@ def parser(cfg):
     ap.add_argument("--setup_reps", type=positive_int, default=5,
                     help="repetitions of each setup run (2,000 setups through the bridge take under a "
                          "second, so one hiccup moves a run's rate; more runs steady the medians)")
+    ap.add_argument("--cluster", action="store_true",
+                    help="only the several-nodes-on-PostgreSQL section (raw rows: build/bench-cluster.jsonl)")
     ap.add_argument("--smoke", action="store_true", help="a short sanity run that writes nothing")
     ap.add_argument("--quick", action="store_true",
                     help="shorter steps and latency runs, 2,000 memory clients, no N = 10,000 fan-out")
@@ -70,6 +75,10 @@ def main(entry, argv=None):
         return smoke.smoke(Runner(cfg, contestants.REGISTRY))
     if args.render:
         return report.render_raw(cfg, args.render, args.out, args.reps, args.quick)
+    if args.cluster:
+        raw = args.raw if args.raw != cfg.default_raw else cfg.default_raw.replace("results", "cluster")
+        return cluster.run(Runner(cfg, contestants.REGISTRY, raw=raw), args.out, reps=args.reps,
+                           lat_reps=args.lat_reps, quick=args.quick)
     problem = report.report_problem(args.out)
     if problem:  # found now, not after an hour of measuring
         log(problem)

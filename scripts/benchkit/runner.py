@@ -203,23 +203,25 @@ class Runner:
         except KeyError:
             raise ValueError(name)
 
-    def start(self, name, scenario):
-        """Starts contestant `name`'s servers as a run of `scenario` would: (Servers, address)."""
+    def start(self, name, scenario, layout=None):
+        """Starts contestant `name`'s servers as a run of `scenario` would, on the CPUs
+        that scenario `layout` (default: `scenario`) gives servers: (Servers, address)."""
         contestant = self.contestant(name)
-        servers = Servers(self.cfg, contestant_cpus(contestant, scenario), self.postgres)
+        servers = Servers(self.cfg, contestant_cpus(contestant, layout or scenario), self.postgres)
         try:
             return servers, contestant.start(servers)
         except BaseException:
             servers.stop()
             raise
 
-    def run_bench(self, name, scenario, timeout=900, **kw):
+    def run_bench(self, name, scenario, timeout=900, layout=None, **kw):
         """Rows of one chat-bench run; [] (and a recorded timed_out row) if it overruns. Each
         row carries steal_pct: the share of the machine's CPU time the hypervisor took during
-        the run, and server_cpus: the CPUs its servers had."""
+        the run, and server_cpus: the CPUs its servers had (those of scenario `layout`, if
+        given: a fan-out search on a latency run's CPUs)."""
         contestant = self.contestant(name)
         kw = dict(kw, **contestant.bench_flags)
-        servers, addr = self.start(name, scenario)
+        servers, addr = self.start(name, scenario, layout)
         if isinstance(addr, tuple):  # (address, flags only known once started)
             addr, started_flags = addr
             kw.update(started_flags)

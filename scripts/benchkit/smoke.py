@@ -13,6 +13,7 @@ import time
 from .config import log
 from .contestants import SHARED_SOCKETIO
 from .figures import fmt, saturation
+from .postgres import Postgres
 from .report import BEGIN, END, LEGACY, render_raw
 from .runner import allowed_cpus, contestant_cpus, cpu_list, generator_cpus, server_cpus
 
@@ -196,6 +197,28 @@ def smoke_render(runner, failures):
             log("smoke --render: report of %d raw rows, hand-written parts kept" % len(rows))
 
 
+def smoke_cluster(runner, failures):
+    """Three nodes on a throwaway PostgreSQL, the sender on one, the receivers on the
+    other two: every message crosses between nodes and must arrive once, in order."""
+    try:
+        runner.postgres = Postgres(runner.cfg)
+    except (OSError, RuntimeError) as e:
+        failures.append(("grpc-pg3: no PostgreSQL", [str(e)]))
+        return
+    try:
+        rows = runner.run_bench("grpc-pg3", "fanout", subscribers=50, senders=2, rates="200,400", duration=1,
+                                warmup=0.5, drain=15, max_p99_ms=10000)
+    finally:
+        runner.postgres.stop()
+        runner.postgres = None
+    if len(rows) != 2 or not all(r.get("ok") for r in rows):
+        failures.append(("grpc-pg3", rows))
+    for r in rows:
+        log("smoke %-15s step %d: %s deliveries/s, %s per server CPU-s, p99 %.1f ms, lost %d" % (
+            "grpc-pg3", r["step"], fmt(r["deliveries_per_s"]), fmt(r["deliveries_per_server_cpu_s"]), r["p99_ms"],
+            r["lost"]))
+
+
 def smoke(runner):
     """Every contestant once, briefly; fails on loss, reordering or a crash. 0 ok, 1 failed."""
     t0 = time.time()
@@ -212,6 +235,7 @@ def smoke(runner):
         for r in rows:
             log("smoke %-15s step %d: %s deliveries/s, %s per server CPU-s, p99 %.1f ms, lost %d" % (
                 c, r["step"], fmt(r["deliveries_per_s"]), fmt(r["deliveries_per_server_cpu_s"]), r["p99_ms"], r["lost"]))
+    smoke_cluster(runner, failures)
     smoke_latency(runner, failures)
     for c in ["bridge", "socketio"]:
         rows = runner.run_bench(c, "setup", subscribers=200, inflight=64, rooms=2)

@@ -186,6 +186,31 @@ TEST_F(TwoNodesTest, LogoutOnOneNodeEndsAStreamOnAnotherWithinASecond) {
   EXPECT_EQ(refused->error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+TEST_F(TwoNodesTest, FailedLoginsCountOnEveryNode) {
+  ASSERT_FALSE(NodeToken(env.address("a"), "guessed").empty());  // registered
+  auto auth_a = chat::v1::AuthService::NewStub(NodeChannel(env.address("a")));
+  auto auth_b = chat::v1::AuthService::NewStub(NodeChannel(env.address("b")));
+  auto login = [](chat::v1::AuthService::Stub* auth, const std::string& password) {
+    grpc::ClientContext ctx;
+    chat::v1::LoginRequest req;
+    req.set_username("guessed");
+    req.set_password(password);
+    chat::v1::LoginResponse resp;
+    return auth->Login(&ctx, req, &resp);
+  };
+  // Five wrong passwords, spread over both nodes (the limit is 5 per user).
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_EQ(login(i % 2 == 0 ? auth_a.get() : auth_b.get(), "wrong guess").error_code(),
+              grpc::StatusCode::UNAUTHENTICATED);
+  }
+  // Each node saw fewer than five, yet both refuse now, even the right password.
+  for (auto* auth : {auth_a.get(), auth_b.get()}) {
+    grpc::Status st = login(auth, "correct horse");
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr("retry in"));
+  }
+}
+
 TEST_F(TwoNodesTest, ARoomCreatedOnOneNodeReachesLiveClientsOnAnother) {
   auto on_b = JoinedClient(stub_b.get(), NodeToken(env.address("b"), "watcher"));
   auto ctx = AuthedContext(NodeToken(env.address("a"), "maker"));
