@@ -153,7 +153,7 @@ void Hub::Send(const Identity& author, const std::shared_ptr<Room>& room, std::s
     auto ack = [done, message = std::move(*ev.mutable_message()), duplicate = r->duplicate] {
       done(message, duplicate);
     };
-    if (room->Publish(frame, std::move(ack)) == Room::Published::kWaiting) NoteNewerThan(room, 0);
+    if (room->Publish(frame, std::move(ack)) == Room::Published::kWaiting) NoteGap(room);
   });
 }
 
@@ -311,12 +311,15 @@ void Hub::PublishStored(const std::shared_ptr<Room>& room, const std::vector<Sto
     }
     CatchUp(room);
   } else if (gap) {
-    NoteNewerThan(room, 0);
+    NoteGap(room);
   }
 }
 
-void Hub::NoteNewerThan(const std::shared_ptr<Room>& room, int64_t last_seq) {
-  if (last_seq != 0 && last_seq <= room->last_seq()) return;
+void Hub::NoteNewerThan(const std::shared_ptr<Room>& room, int64_t stored_seq) {
+  if (stored_seq > room->last_seq()) NoteGap(room);
+}
+
+void Hub::NoteGap(const std::shared_ptr<Room>& room) {
   absl::MutexLock lock(&gaps_mu_);
   gaps_.try_emplace(room->id(), absl::Now());
 }
@@ -331,7 +334,7 @@ void Hub::CatchUp(const std::shared_ptr<Room>& room) {
     if (!page.ok()) {
       CHAT_LOG_WARN(kLog, "room %s: cannot read missed messages: %s", room->name(), page.status().message());
       CatchUpDone(room->id());
-      NoteNewerThan(room, 0);  // again after the grace
+      NoteGap(room);  // again after the grace
       return;
     }
     for (const StoredMessage& m : page->messages) {
@@ -341,7 +344,7 @@ void Hub::CatchUp(const std::shared_ptr<Room>& room) {
     }
     if (page->has_more && !page->messages.empty()) return CatchUp(room);
     CatchUpDone(room->id());
-    if (room->waiting_for() != 0) NoteNewerThan(room, 0);  // not visible yet: again later
+    if (room->waiting_for() != 0) NoteGap(room);  // not visible yet: again later
   });
 }
 

@@ -145,10 +145,11 @@ class Hub {
   // with them are read from the store at once.
   void PublishStored(const std::shared_ptr<Room>& room, const std::vector<StoredMessage>& messages,
                      int64_t fetch_up_to = 0);
-  // Something newer than `last_seq` exists in the room: if it has not been
-  // published after a short grace (the notification may be on its way), it is
-  // read from the store.
-  void NoteNewerThan(const std::shared_ptr<Room>& room, int64_t last_seq);
+  // The room's newest stored seq is `stored_seq`: if that is newer than what
+  // was published here and still is after a short grace (the notification may
+  // be on its way), the rest is read from the store. Nothing happens for a
+  // seq already published (an empty room's 0, say).
+  void NoteNewerThan(const std::shared_ptr<Room>& room, int64_t stored_seq);
 
   uint64_t NextMemberId() { return next_member_id_.fetch_add(1) + 1; }
   // Ends every live stream with UNAVAILABLE and refuses new ones.
@@ -164,6 +165,9 @@ class Hub {
  private:
   // Registers a room (under rooms_mu_); false if its id is known already.
   bool AddRoomLocked(const std::shared_ptr<Room>& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rooms_mu_);
+  // A message waits behind a hole in the room's seqs: unless the hole fills
+  // within the grace, it is read from the store.
+  void NoteGap(const std::shared_ptr<Room>& room);
   // Reads the room's messages after its last published seq from the store and
   // publishes them, page by page.
   void CatchUp(const std::shared_ptr<Room>& room);
