@@ -34,15 +34,14 @@ const char kCreateSession[] =
     "INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES "
     "(?1, ?2, ?3, ?4)";
 const char kRevokeSession[] = "DELETE FROM sessions WHERE token_hash=?1";
-const char kHistoryLatest[] =
-    "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND "
-    "seq<=?2 ORDER BY seq DESC LIMIT ?3";
-const char kHistoryBefore[] =
-    "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND "
-    "seq<=?2 AND seq<?4 ORDER BY seq DESC LIMIT ?3";
-const char kHistoryAfter[] =
-    "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND "
-    "seq<=?2 AND seq>?4 ORDER BY seq ASC LIMIT ?3";
+// A page of history: ?1 room, ?2 newest seq to show, ?3 limit, ?4 the cursor.
+#define CHAT_HISTORY_PAGE(cursor, order) \
+  "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND " \
+  "seq<=?2" cursor " ORDER BY seq " order " LIMIT ?3"
+const char kHistoryLatest[] = CHAT_HISTORY_PAGE("", "DESC");
+const char kHistoryBefore[] = CHAT_HISTORY_PAGE(" AND seq<?4", "DESC");
+const char kHistoryAfter[] = CHAT_HISTORY_PAGE(" AND seq>?4", "ASC");
+#undef CHAT_HISTORY_PAGE
 const char kFindUser[] = "SELECT id, username, password_hash FROM users WHERE username_key=?1";
 const char kFindSession[] =
     "SELECT s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN users u ON u.id=s.user_id "

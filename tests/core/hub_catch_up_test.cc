@@ -8,7 +8,7 @@
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
 #include "hub.h"
-#include "sqlite_store.h"
+#include "memory_store.h"
 
 namespace chat::testing {
 namespace {
@@ -60,9 +60,7 @@ class CountingStore final : public core::Store {
 class HubCatchUpTest : public ::testing::Test {
  protected:
   HubCatchUpTest() {
-    auto store = core::OpenSqliteStore(core::SqliteStoreOptions{":memory:"});
-    EXPECT_TRUE(store.ok()) << store.status();
-    sqlite_ = std::move(*store);
+    sqlite_ = OpenMemoryStore();
     counting_ = std::make_unique<CountingStore>(sqlite_.get());
     core::HubOptions options;
     options.fanout_threads = 1;

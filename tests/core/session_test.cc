@@ -6,7 +6,7 @@
 #include "fake_writer.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "sqlite_store.h"
+#include "memory_store.h"
 
 namespace chat::testing {
 namespace {
@@ -74,9 +74,7 @@ auto Failed(const std::string& kind) {
 class SessionTest : public ::testing::Test {
  protected:
   SessionTest() {
-    auto store = core::OpenSqliteStore(core::SqliteStoreOptions{":memory:"});
-    EXPECT_TRUE(store.ok()) << store.status();
-    store_ = std::move(*store);
+    store_ = OpenMemoryStore();
     core::HubOptions options;
     options.fanout_threads = 1;
     options.room.recent_frames = 2;  // so a join a few messages behind pages from the store
