@@ -190,8 +190,9 @@ void Accounts::Verify(const std::string& key, const std::string& password, const
         const std::string& stored = user.ok() ? user->password_hash : dummy_hash_;
         bool match = crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
         if (!user.ok() || !match) {
-          limiter_->RecordFailure(key, peer, NowMs());
-          return (*shared_done)(absl::UnauthenticatedError(kBadLogin));
+          limiter_->RecordFailure(key, peer, NowMs(),
+                                  [shared_done] { (*shared_done)(absl::UnauthenticatedError(kBadLogin)); });
+          return;
         }
         limiter_->RecordSuccess(key);
         unsigned char raw[32];

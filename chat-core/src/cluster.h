@@ -82,7 +82,10 @@ class Cluster {
   // thread (UNAVAILABLE while the database is away).
   virtual void CountLoginFailures(std::vector<std::string> keys, int64_t since_ms,
                                   std::function<void(absl::StatusOr<std::vector<FailureCount>>)> done) = 0;
-  virtual void RecordLoginFailures(std::vector<std::string> keys, int64_t at_ms) = 0;
+  // `done` once the failures are stored (or could not be): every node counts
+  // them from then on. Answered on the cluster's thread.
+  virtual void RecordLoginFailures(std::vector<std::string> keys, int64_t at_ms,
+                                   std::function<void(absl::Status)> done) = 0;
   virtual void ClearLoginFailures(std::string key) = 0;
 };
 

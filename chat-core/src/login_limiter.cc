@@ -60,9 +60,11 @@ class LocalLoginLimiter final : public LoginLimiter {
     if (st.ok()) st = peers_.Check(peer, now_ms);
     done(st);
   }
-  void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms) override {
+  void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms,
+                     std::function<void()> done) override {
     users_.RecordFailure(user_key, now_ms);
     peers_.RecordFailure(peer, now_ms);
+    done();
   }
   void RecordSuccess(const std::string& user_key) override { users_.Reset(user_key); }
 
@@ -95,8 +97,11 @@ class ClusterLoginLimiter final : public LoginLimiter {
           done(absl::OkStatus());
         });
   }
-  void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms) override {
-    cluster_->RecordLoginFailures({UserKey(user_key), PeerKey(peer)}, now_ms);
+  void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms,
+                     std::function<void()> done) override {
+    // A failure that could not be stored is still answered as a failure.
+    cluster_->RecordLoginFailures({UserKey(user_key), PeerKey(peer)}, now_ms,
+                                  [done = std::move(done)](absl::Status) { done(); });
   }
   void RecordSuccess(const std::string& user_key) override { cluster_->ClearLoginFailures(UserKey(user_key)); }
 

@@ -30,7 +30,10 @@ class LoginLimiter {
   // OK, or RESOURCE_EXHAUSTED saying in how many seconds to retry.
   virtual void Check(const std::string& user_key, const std::string& peer, int64_t now_ms,
                      std::function<void(absl::Status)> done) = 0;
-  virtual void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms) = 0;
+  // `done` once every later Check, on any node, counts this failure; a login
+  // is answered only then, so that fast guesses cannot outrun the count.
+  virtual void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms,
+                             std::function<void()> done) = 0;
   // A successful login forgets the user's failures (not the peer's).
   virtual void RecordSuccess(const std::string& user_key) = 0;
 };

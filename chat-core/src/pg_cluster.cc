@@ -39,12 +39,13 @@ struct Outgoing {
   Kind kind = Kind::kPresence;
   // Presence (kept in the table too) and typing.
   int64_t room_id = 0;
-  std::string user;
+  std::string user = {};
   bool on = false;
   // Failed logins.
-  std::vector<std::string> keys;
+  std::vector<std::string> keys = {};
   int64_t at_ms = 0;
-  std::function<void(absl::StatusOr<std::vector<FailureCount>>)> done;
+  // Set for what waits for an answer: counts, and recorded failures.
+  std::function<void(absl::StatusOr<std::vector<FailureCount>>)> done = {};
 };
 
 class PgCluster final : public Cluster {
@@ -106,10 +107,12 @@ class PgCluster final : public Cluster {
     if (!Queue(std::move(o))) return;
   }
 
-  void RecordLoginFailures(std::vector<std::string> keys, int64_t at_ms) override {
+  void RecordLoginFailures(std::vector<std::string> keys, int64_t at_ms,
+                           std::function<void(absl::Status)> done) override {
     Outgoing o{Outgoing::Kind::kRecordFailures};
     o.keys = std::move(keys);
     o.at_ms = at_ms;
+    o.done = [done = std::move(done)](absl::StatusOr<std::vector<FailureCount>> r) { done(r.status()); };
     Queue(std::move(o));
   }
 
@@ -285,9 +288,13 @@ class PgCluster final : public Cluster {
     absl::Status failed;
     for (size_t i = 0; i < out.size(); ++i) {
       if (!results[i].ok() && failed.ok()) failed = results[i].status();
-      if (out[i].kind != Outgoing::Kind::kCountFailures) continue;
+      if (!out[i].done) continue;
       if (!results[i].ok()) {
         out[i].done(results[i].status());
+        continue;
+      }
+      if (out[i].kind != Outgoing::Kind::kCountFailures) {
+        out[i].done(std::vector<FailureCount>{});
         continue;
       }
       std::vector<FailureCount> counts;
@@ -325,7 +332,7 @@ class PgCluster final : public Cluster {
     {
       absl::MutexLock lock(&mu_);
       for (auto it = outgoing_.begin(); it != outgoing_.end();) {
-        if (it->kind == Outgoing::Kind::kCountFailures) {
+        if (it->done) {
           out.push_back(std::move(*it));
           it = outgoing_.erase(it);
         } else {
