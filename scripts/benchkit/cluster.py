@@ -93,8 +93,11 @@ def render(store, fan, lat_sat, rate, lat, reps, lat_reps, lat_dur):
       "interleaved; latency: %d runs of %d s each. docs/scaling.md explains the design these figures "
       "measure.\n" % (reps, lat_reps, lat_dur))
     w("### Messages made durable per second (store-bench, 64-byte messages, 4 producers per node)\n")
-    w("Each node is a `PgStore` with its own connections; with 3 nodes, the three write at once into the "
-      "same rooms and the figure is their sum. A message counts once its transaction committed.\n")
+    w("Each node is a `PgStore` with its own connections and its own 4 producers, each keeping 256 appends "
+      "in flight; with 3 nodes, the three write at once into the same rooms and the figure is their sum. "
+      "A message counts once its transaction committed. (Before 2026-12-06 evening the 4 producers were "
+      "shared by all nodes, so 3 nodes split one node's load: 26,302 to 32,095 messages/s into 100 rooms; "
+      "docs/perf-log/2026-12-06-cluster.md.)\n")
     w("| nodes | rooms | messages | messages/s |")
     w("|---|---|---|---|")
     keys = sorted({(r["nodes"], r["rooms"]) for r in store})

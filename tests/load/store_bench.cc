@@ -6,7 +6,8 @@
 // queued up while the previous commit ran. Prints one JSON line per scenario.
 // SQLite with each synchronous mode; with --pg, PostgreSQL (fsync and
 // synchronous_commit as the server has them, on by default) with 1 and 3
-// stores writing at once, as 1 and 3 chat-core nodes would.
+// stores writing at once, as 1 and 3 chat-core nodes would, each store with
+// --producers of its own (a node has its own clients).
 //
 //   store-bench [--messages=200000] [--rooms=1,100] [--sync=normal,full] [--dir=/tmp]
 //               [--pg=postgresql://postgres@127.0.0.1:5432/postgres] [--pg_nodes=1,3]
@@ -34,7 +35,7 @@
 ABSL_FLAG(int, messages, 200000, "Messages to append per scenario.");
 ABSL_FLAG(std::string, rooms, "1,100", "Comma-separated room counts to run.");
 ABSL_FLAG(std::string, sync, "normal,full", "Comma-separated synchronous modes (normal, full).");
-ABSL_FLAG(int, producers, 4, "Producer threads.");
+ABSL_FLAG(int, producers, 4, "Producer threads per store (per node).");
 ABSL_FLAG(int, window, 256, "Appends in flight per producer.");
 ABSL_FLAG(std::string, dir, "", "Directory for the database files (default: a temp dir).");
 ABSL_FLAG(std::string, pg, "",
@@ -46,9 +47,9 @@ namespace {
 using chat::core::AppendRequest;
 using chat::core::AppendResult;
 
-// Appends `messages` spread over `rooms` rooms with `producers` threads, the
-// producers taking turns over `stores` (as clients spread over nodes); the
-// messages made durable per second.
+// Appends `messages` spread over `rooms` rooms with `producers` threads per
+// store (as each node has its own clients); the messages made durable per
+// second.
 double Load(const std::vector<chat::core::Store*>& stores, int rooms, int messages, int producers, int window) {
   std::vector<int64_t> room_ids;
   for (int r = 0; r < rooms; ++r) {
@@ -72,6 +73,7 @@ double Load(const std::vector<chat::core::Store*>& stores, int rooms, int messag
   std::atomic<int> failures{0};
   auto start = std::chrono::steady_clock::now();
   std::vector<std::thread> threads;
+  producers *= static_cast<int>(stores.size());
   const int per = messages / producers;
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
