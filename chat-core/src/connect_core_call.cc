@@ -149,6 +149,14 @@ class ConnectCall final : public OutboxWriter {
   // The message as gRPC core takes it: references to the same slices (the
   // shared frame's bytes), no copy.
   grpc_byte_buffer* ToCBufferLocked(const grpc::ByteBuffer& buffer) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    // A room frame is one slice: take a reference to it without a reader.
+    grpc::Slice single;
+    if (buffer.TrySingleSlice(&single).ok()) {
+      grpc_slice c = single.c_slice();  // one reference, handed to the buffer
+      grpc_byte_buffer* out = grpc_raw_byte_buffer_create(&c, 1);
+      grpc_slice_unref(c);
+      return out;
+    }
     dump_.clear();
     (void)buffer.Dump(&dump_);
     c_slices_.clear();
