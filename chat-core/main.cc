@@ -36,6 +36,8 @@ ABSL_FLAG(absl::Duration, heartbeat_interval, absl::Seconds(2),
           "On PostgreSQL: how often this node beats; a node silent for --node_timeout is gone.");
 ABSL_FLAG(absl::Duration, node_timeout, absl::Seconds(10),
           "On PostgreSQL: a node that has not beaten for this long is gone (its members leave their rooms).");
+ABSL_FLAG(absl::Duration, min_client_ping_interval, absl::Seconds(5),
+          "Shortest keepalive ping interval accepted from a client (ws-bridge pings every 10s by default).");
 ABSL_FLAG(bool, sync_full, false,
           "synchronous=FULL: survive power loss too, not only a crash of chat-core (slower).");
 ABSL_FLAG(int, max_text_bytes, 4096, "Largest message text accepted, in bytes.");
@@ -108,6 +110,7 @@ int main(int argc, char** argv) {
     options.store.path = absl::GetFlag(FLAGS_db);
   }
   options.store.synchronous_full = absl::GetFlag(FLAGS_sync_full);
+  options.min_client_ping_interval = absl::GetFlag(FLAGS_min_client_ping_interval);
   options.hub.max_text_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
   options.hub.room.recent_frames = static_cast<size_t>(absl::GetFlag(FLAGS_recent_messages));
   options.hub.room.presence_limit = static_cast<size_t>(absl::GetFlag(FLAGS_presence_limit));

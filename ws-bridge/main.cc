@@ -53,6 +53,10 @@ ABSL_FLAG(bool, direct_writes, true,
 ABSL_FLAG(bool, io_uring, true,
           "Send a room message's direct writes with one io_uring submission per up to 256 sockets instead of one "
           "sendmsg each; where io_uring is refused, sendmsg is used and the log says so once.");
+ABSL_FLAG(absl::Duration, core_keepalive_time, absl::Seconds(10),
+          "Ping chat-core after this long without traffic from it (gRPC keepalive).");
+ABSL_FLAG(absl::Duration, core_keepalive_timeout, absl::Seconds(5),
+          "A node whose ping answer takes longer counts as dead and the bridge fails over.");
 ABSL_FLAG(absl::Duration, failover_timeout, absl::Seconds(30),
           "When the gateway stream to chat-core is lost, how long open WebSockets wait for a node (--core) to "
           "take over before they are closed with 1012; 0 closes them at once.");
@@ -108,6 +112,8 @@ int main(int argc, char** argv) {
   o.io_uring = absl::GetFlag(FLAGS_io_uring);
   o.presence_delay = absl::GetFlag(FLAGS_presence_delay);
   o.presence_max_delay = absl::GetFlag(FLAGS_presence_max_delay);
+  o.core_keepalive_time = absl::GetFlag(FLAGS_core_keepalive_time);
+  o.core_keepalive_timeout = absl::GetFlag(FLAGS_core_keepalive_timeout);
   o.failover_timeout = absl::GetFlag(FLAGS_failover_timeout);
   o.failover_queue_events = absl::GetFlag(FLAGS_failover_queue_events);
   auto secret = chat::ReadGatewaySecret(absl::GetFlag(FLAGS_gateway_secret_file));

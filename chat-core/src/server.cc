@@ -66,6 +66,7 @@ absl::Status ValidateCoreOptions(const CoreOptions& o) {
        "connect_api core needs gRPC 1.51 (this build has " GRPC_CPP_VERSION_STRING "); use callback"},
       {o.store.path != "" || !o.pg.pg.uri.empty(), "the database path must not be empty"},
       {o.pg.pg.uri.empty() || IsPostgresUri(o.pg.pg.uri), "a PostgreSQL database is named by a postgresql:// URI"},
+      {o.min_client_ping_interval >= absl::ZeroDuration(), "min_client_ping_interval must not be negative"},
       {o.cluster.heartbeat_interval > absl::ZeroDuration() && o.cluster.node_timeout > 2 * o.cluster.heartbeat_interval,
        "node_timeout must be more than twice heartbeat_interval"},
   };

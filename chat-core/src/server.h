@@ -52,7 +52,9 @@ struct CoreOptions {
   // every min_client_ping_interval.
   absl::Duration keepalive_time = absl::Seconds(30);
   absl::Duration keepalive_timeout = absl::Seconds(10);
-  absl::Duration min_client_ping_interval = absl::Seconds(10);
+  // ws-bridge pings every 10 s by default (its --core_keepalive_time); a
+  // client pinging more often than this is told to go away (too_many_pings).
+  absl::Duration min_client_ping_interval = absl::Seconds(5);
   // On PostgreSQL: called once the node serves (the database answered), on
   // the thread that brought it up. (On SQLite it serves when Start returns.)
   std::function<void()> on_serving;

@@ -124,6 +124,8 @@ TEST(BridgeOptionsTest, TheLibraryGivesMainsErrors) {
       {[](auto& o) { o.presence_max_delay = absl::Milliseconds(10); },
        "--presence_max_delay must be between --presence_delay and 10s"},
       {[](auto& o) { o.reconnect_max = absl::Milliseconds(1); }, "reconnect_max at least reconnect_min"},
+      {[](auto& o) { o.core_keepalive_time = absl::Milliseconds(500); }, "--core_keepalive_time must be at least 1s"},
+      {[](auto& o) { o.core_keepalive_timeout = absl::ZeroDuration(); }, "--core_keepalive_timeout at least 100ms"},
       {[](auto& o) { o.failover_timeout = absl::Hours(2); }, "--failover_timeout must be between 0 and 1h"},
       {[](auto& o) { o.web_root = "/no/such/dir"; }, "--web_root=/no/such/dir does not exist"},
   };

@@ -4,8 +4,10 @@
 // would each count seq), a ws-bridge binary with --core=A,B, browsers on real
 // WebSockets and a native gRPC client.
 #include <boost/asio/ip/tcp.hpp>
+#include <csignal>
 #include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -155,6 +157,39 @@ TEST_F(BridgeFailoverTest, BrowsersStayConnectedAndSeeEveryMessageOnceInOrderAcr
     // Its rejoin's fresh `joined`, with the members as B sees them.
     ASSERT_TRUE(b->WaitForCount(WsJoined("lobby"), 2));
   }
+}
+
+TEST_F(BridgeFailoverTest, ANodeThatStopsAnsweringIsLeftWithinTheKeepalive) {
+  // A frozen node is what a vanished machine looks like from the bridge: the
+  // connection stays up (no reset) and nothing answers. SIGSTOP makes one.
+  a_.reset();  // SetUp's A, for one that takes a ping every second
+  a_ = CoreProcess::Start(db_, {"--min_client_ping_interval=0s"});
+  ASSERT_NE(a_, nullptr);
+  ASSERT_NO_FATAL_FAILURE(StartBridge({"--core_keepalive_time=1s", "--core_keepalive_timeout=1s"}));
+  auto browsers = Browsers(2);
+  ASSERT_EQ(browsers.size(), 2u);
+  browsers[0]->SendMessage("lobby", "before", "before");
+  for (auto& b : browsers) ASSERT_TRUE(b->WaitForCount(WsAnyMessage("lobby"), 1));
+  // Quiet for several keepalive periods: pings go on without data too.
+  std::this_thread::sleep_for(4s);
+
+  a_->process()->Signal(SIGSTOP);
+  auto frozen_at = std::chrono::steady_clock::now();
+  b_ = CoreProcess::Start(db_, {"--min_client_ping_interval=0s"}, port_b_);
+  ASSERT_NE(b_, nullptr);
+  // Keepalive: a ping unanswered for 1 s ends the stream; without it the
+  // bridge would wait for TCP to give up (many minutes).
+  ASSERT_TRUE(Eventually([&] { return BridgeUses(*bridge_, b_->address()); }, 15s));
+  auto took = std::chrono::steady_clock::now() - frozen_at;
+  EXPECT_LT(took, 8s) << "the bridge took " << std::chrono::duration_cast<std::chrono::milliseconds>(took).count()
+                      << " ms to leave the frozen node";
+  browsers[1]->SendMessage("lobby", "after", "after");
+  for (size_t i = 0; i < browsers.size(); ++i) {
+    ASSERT_TRUE(browsers[i]->WaitForCount(WsAnyMessage("lobby"), 2, 20s)) << "browser " << i;
+    ExpectContiguous(browsers[i]->Messages("lobby"), 1, 2);
+    EXPECT_FALSE(browsers[i]->WaitClosed(0ms).has_value()) << "browser " << i << "'s WebSocket closed";
+  }
+  a_->Kill9();  // a stopped process takes only SIGKILL
 }
 
 TEST_F(BridgeFailoverTest, NoNodeForLongerThanTheTimeoutCloses1012AndTheBridgeKeepsTrying) {

@@ -76,6 +76,7 @@ TEST(CoreBinaryTest, ABadAddressOrABusyPortIsOneClearLineNotACrash) {
   ExpectRefused({"--listen=" + busy, "--db=:memory:"}, 1, "cannot listen on " + busy + ": Address already in use");
   ExpectRefused({"--connect_api=sideways", "--db=:memory:"}, 2, "--connect_api must be core or callback");
   ExpectRefused({"--stream_queue_events=-5", "--db=:memory:"}, 2, "--stream_queue_events must not be negative");
+  ExpectRefused({"--min_client_ping_interval=-1s", "--db=:memory:"}, 2, "min_client_ping_interval must not be negative");
 }
 
 TEST(CoreBinaryTest, StartupErrorsAreClearAndExitNonZero) {

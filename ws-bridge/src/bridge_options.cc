@@ -98,6 +98,8 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
       {o.call_timeout >= absl::Milliseconds(1), "call_timeout must be at least 1ms"},
       {o.reconnect_min >= absl::Milliseconds(1) && o.reconnect_max >= o.reconnect_min,
        "reconnect_min must be at least 1ms and reconnect_max at least reconnect_min"},
+      {o.core_keepalive_time >= absl::Seconds(1) && o.core_keepalive_timeout >= absl::Milliseconds(100),
+       "--core_keepalive_time must be at least 1s and --core_keepalive_timeout at least 100ms"},
       {o.failover_timeout >= absl::ZeroDuration() && o.failover_timeout <= absl::Hours(1),
        "--failover_timeout must be between 0 and 1h"},
       {o.failover_queue_events >= 0 && o.failover_queue_events <= 4096,

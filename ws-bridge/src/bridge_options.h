@@ -79,6 +79,13 @@ struct BridgeOptions {
   // Deadline of the bridge's unary calls to chat-core, and of a gateway
   // stream's start (a node that does not accept it by then counts as failed).
   absl::Duration call_timeout = absl::Seconds(10);
+  // The gateway's gRPC keepalive: a ping after this long without traffic from
+  // chat-core, and the connection counts as dead (fail-over starts) if the
+  // answer takes longer than core_keepalive_timeout. This is how a node whose
+  // machine vanished (no reset ever comes) is found: within the sum of both.
+  // chat-core accepts pings every 5 s by default (its --min_client_ping_interval).
+  absl::Duration core_keepalive_time = absl::Seconds(10);
+  absl::Duration core_keepalive_timeout = absl::Seconds(5);
   // Gateway reconnect backoff, after a whole round of the nodes failed.
   absl::Duration reconnect_min = absl::Milliseconds(200);
   absl::Duration reconnect_max = absl::Seconds(5);
