@@ -66,6 +66,8 @@ grpc::ByteBuffer WrapForGatewaySession(uint64_t session, const grpc::Slice& even
   return grpc::ByteBuffer(slices, 2);
 }
 
+size_t BatchedEventBytes(size_t event_bytes) { return 1 + VarintSize(event_bytes) + event_bytes; }
+
 grpc::ByteBuffer EncodeEventBatch(const std::vector<const grpc::ByteBuffer*>& events) {
   size_t inner = 0;
   for (const auto* e : events) inner += 1 + VarintSize(e->Length()) + e->Length();

@@ -42,6 +42,10 @@ grpc::ByteBuffer WrapForGatewaySession(uint64_t session, const grpc::Slice& even
 // Serialized ServerEvents -> ServerEvent{batch: EventBatch{events}}, sharing the
 // events' slices (only the field headers are new bytes).
 grpc::ByteBuffer EncodeEventBatch(const std::vector<const grpc::ByteBuffer*>& events);
+// What an event of `event_bytes` adds to such a batch (its field header too),
+// and the batch's own header at most (for batches under 2 MiB).
+size_t BatchedEventBytes(size_t event_bytes);
+inline constexpr size_t kBatchHeaderBytes = 4;
 
 // Serializes a message to a single-slice ByteBuffer.
 grpc::ByteBuffer SerializeToByteBuffer(const google::protobuf::MessageLite& message);

@@ -112,9 +112,12 @@ void Outbox::StartNextLocked() {
 
 size_t Outbox::BatchSizeLocked() {
   size_t limit = std::min(limits_.max_batch, queue_.size());
+  // The whole message counts, field headers too (a lone event may be larger).
   size_t n = 1;
-  size_t bytes = queue_.front().bytes;
-  while (n < limit && bytes + queue_[n].bytes <= kMaxBatchBytes) bytes += queue_[n++].bytes;
+  size_t bytes = kBatchHeaderBytes + BatchedEventBytes(queue_.front().bytes);
+  while (n < limit && bytes + BatchedEventBytes(queue_[n].bytes) <= kMaxBatchBytes) {
+    bytes += BatchedEventBytes(queue_[n++].bytes);
+  }
   return n;
 }
 

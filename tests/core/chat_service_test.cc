@@ -537,7 +537,7 @@ TEST(ChatServiceBatchTest, AClientThatAsksGetsWhatQueuedUpInBatchesInOrder) {
   ASSERT_FALSE(bbytes.empty());
   most = 0;
   for (const auto* b : bbytes) {
-    EXPECT_LE(b->ByteSizeLong(), 64u * 1024 + 8);
+    EXPECT_LE(b->ByteSizeLong(), 64u * 1024);
     most = std::max(most, b->batch().events_size());
   }
   EXPECT_GT(most, 50);

@@ -84,6 +84,29 @@ TEST(OutboxTest, AConnectStreamThatAskedForBatchesGetsWhatQueuedInOneMessage) {
   outbox->Detach();
 }
 
+TEST(OutboxTest, ABatchWithItsFieldHeadersStaysWithin64KiB) {
+  FakeWriter writer;
+  OutboxLimits limits;
+  limits.max_batch = 4096;
+  auto outbox = std::make_shared<Outbox>(Outbox::Kind::kConnect, &writer, limits);
+  ASSERT_TRUE(outbox->PushEvent(0, Pong(0)));  // the first write goes alone
+  chat::v1::ServerEvent big = Pong(1);
+  big.set_ref(std::string(60000, 'r'));
+  ASSERT_TRUE(outbox->PushEvent(0, big));
+  // 4 bytes each, and a 2-byte header each in a batch: the events alone would
+  // fit under 64 KiB, with their headers they do not.
+  for (int i = 2; i < 1400; ++i) ASSERT_TRUE(outbox->PushEvent(0, Pong(i % 100)));
+  outbox->OnWriteDone(true);
+  ASSERT_EQ(writer.write_count(), 2u);
+  chat::v1::ServerEvent batch;
+  ASSERT_TRUE(batch.ParseFromString(writer.writes()[1].bytes));
+  ASSERT_TRUE(batch.has_batch());
+  EXPECT_LE(writer.writes()[1].bytes.size(), 64u * 1024);
+  EXPECT_GT(writer.writes()[1].bytes.size(), 64u * 1024 - 64);  // and not much less
+  while (outbox->queued() > 0) outbox->OnWriteDone(true);
+  outbox->Detach();
+}
+
 TEST(OutboxTest, OverflowEndsTheStreamWithAReasonInsteadOfSkipping) {
   FakeWriter writer;
   OutboxLimits limits;
