@@ -20,9 +20,19 @@ std::string Trimmed(const char* message) {
   return s;
 }
 
-// The server's notices ("relation ... already exists, skipping" from a
-// migration another node ran first) are for debugging, not for stderr.
-void LogNotice(void*, const char* message) { CHAT_LOG_DEBUG("pg", "%s", Trimmed(message)); }
+// The server's notices: a NOTICE ("relation ... already exists, skipping" from
+// a migration another node ran first) is for debugging; a WARNING is for the
+// operator ("NOTIFY queue is 60% full": a listener somewhere stopped reading,
+// and sends fail when it is full; docs/scaling.md).
+void LogNotice(void*, const PGresult* notice) {
+  const char* severity = PQresultErrorField(notice, PG_DIAG_SEVERITY_NONLOCALIZED);
+  std::string text = Trimmed(PQresultErrorMessage(notice));
+  if (severity != nullptr && absl::string_view(severity) == "WARNING") {
+    CHAT_LOG_WARN("pg", "%s", text);
+  } else {
+    CHAT_LOG_DEBUG("pg", "%s", text);
+  }
+}
 
 bool Succeeded(const PGresult* r) {
   ExecStatusType st = PQresultStatus(r);
@@ -126,7 +136,7 @@ absl::StatusOr<std::unique_ptr<PgConn>> PgConn::Connect(const std::string& uri, 
     PQfinish(conn);
     return absl::UnavailableError(absl::StrCat("cannot connect to PostgreSQL: ", why));
   }
-  PQsetNoticeProcessor(conn, LogNotice, nullptr);
+  PQsetNoticeReceiver(conn, LogNotice, nullptr);
   if (PQsetnonblocking(conn, 1) != 0) {
     std::string why = Trimmed(PQerrorMessage(conn));
     PQfinish(conn);

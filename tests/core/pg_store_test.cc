@@ -5,6 +5,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "chat/log.h"
+#include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "pg_cluster.h"
 #include "pg_conn.h"
@@ -111,6 +113,25 @@ TEST_F(PgStoreNotifyTest, AFewMessagesComeInlineABusyBatchAsARange) {
   }
   EXPECT_TRUE(ranged) << "a batch of 99 in one room should be announced as a range";
   EXPECT_EQ(newest, 105);
+}
+
+// A WARNING from the server (PostgreSQL's own "NOTIFY queue is 60% full" among
+// them) reaches the log as a warning; a NOTICE only at debug level.
+TEST(PgConnTest, TheServersWarningsAreLoggedAndItsNoticesOnlyForDebugging) {
+  auto uri = chat::testing::NewTestDatabase();
+  ASSERT_TRUE(uri.ok()) << uri.status();
+  auto conn = PgConn::Connect(*uri, absl::Seconds(10));
+  ASSERT_TRUE(conn.ok()) << conn.status();
+  const LogLevel level = GetLogLevel();
+  SetLogLevel(LogLevel::kInfo);
+  ::testing::internal::CaptureStderr();
+  auto done = (*conn)->Exec(
+      "DO $$ BEGIN RAISE WARNING 'the queue is getting full'; RAISE NOTICE 'just so you know'; END $$");
+  std::string logged = ::testing::internal::GetCapturedStderr();
+  SetLogLevel(level);
+  ASSERT_TRUE(done.ok()) << done.status();
+  EXPECT_THAT(logged, ::testing::HasSubstr("WARN [pg] WARNING:  the queue is getting full"));
+  EXPECT_THAT(logged, ::testing::Not(::testing::HasSubstr("just so you know")));
 }
 
 }  // namespace
