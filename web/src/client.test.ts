@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { ChatClient, LAST_ROOM_KEY } from "./client";
 import type { AuthCheck } from "./connection";
-import { visibleMessages } from "./state";
+import { visibleMessages } from "./messages";
 import { FakeSocket, fakeFactory } from "./testing/fake-socket";
 
 function memoryStorage(init: Record<string, string> = {}) {

@@ -9,16 +9,9 @@ import { Connection, type AuthCheck, type SocketFactory } from "./connection";
 import { Error_Code } from "./gen/chat/v1/chat_pb";
 import type { ClientEventInit, ServerEvent } from "./protocol";
 import { validateRoomName } from "./api";
-import {
-  LOBBY,
-  initialState,
-  joinArgs,
-  oldestSeq,
-  reducer,
-  type Action,
-  type ChatState,
-  type RoomState,
-} from "./state";
+import { joinArgs, oldestSeq } from "./messages";
+import type { Action, ChatState, RoomState } from "./model";
+import { LOBBY, initialState, reducer } from "./state";
 
 export interface ChatClientOptions {
   me: string;

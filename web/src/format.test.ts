@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { appendedCount, continuesGroup, dayLabel, formatTime, initials, sentence, startsNewDay, userHue } from "./format";
-import type { ChatMessage } from "./state";
+import type { ChatMessage } from "./model";
 
 const at = (d: Date, author = "bob"): ChatMessage => ({
   key: d.toISOString(),

@@ -1,6 +1,6 @@
 // Time and grouping helpers for the message list (pure).
 
-import type { ChatMessage } from "./state";
+import type { ChatMessage } from "./model";
 
 export const GROUP_WINDOW_MS = 5 * 60 * 1000;
 

@@ -7,105 +7,9 @@
 // the "server" action.
 
 import { Error_Code, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
-import type { Message, RoomInfo, ServerEvent } from "./protocol";
-
-export type SendStatus = "sending" | "sent" | "failed";
-
-export interface ChatMessage {
-  /** React key: "c:<clientMsgId>" for a message sent from this tab (kept once it has a seq), else "s:<seq>". */
-  key: string;
-  room: string;
-  /** null while an optimistic message has no seq yet. */
-  seq: number | null;
-  author: string;
-  text: string;
-  sentAt: string;
-  clientMsgId: string;
-  /** "sent" for every message that has a seq and an ack (or came from the server). */
-  status: SendStatus;
-  /** Why the last attempt failed ("" otherwise). */
-  error: string;
-  /** Created by this tab (optimistic). */
-  local: boolean;
-  /** The server acknowledged it (ack event). */
-  acked: boolean;
-}
-
-export type HistoryState = "none" | "loading" | "loaded" | "error";
-
-export interface RoomState {
-  name: string;
-  info: RoomInfo | null;
-  /** We want to be in this room: (re)join it on every connection. */
-  wanted: boolean;
-  /** A join is in flight on the current connection. */
-  joinRequested: boolean;
-  /** Joined on the current connection. */
-  joined: boolean;
-  /**
-   * True once a `joined` was seen: from then on the messages we hold are
-   * contiguous up to syncedSeq and a rejoin asks for sinceSeq = syncedSeq.
-   */
-  synced: boolean;
-  /** The last seq delivered by the live stream (joined.latestSeq, then each live/replayed message). */
-  syncedSeq: number;
-  /** Confirmed messages, strictly ascending by seq, no duplicates. */
-  messages: ChatMessage[];
-  /** Optimistic messages without a seq yet, oldest first. */
-  pending: ChatMessage[];
-  members: string[];
-  memberCount: number;
-  /** Others typing: user → expiry time (ms). */
-  typing: Record<string, number>;
-  unread: number;
-  /** The newest history page of this room. */
-  history: HistoryState;
-  /** Older messages exist before the oldest one held. */
-  hasMoreOlder: boolean;
-  loadingOlder: boolean;
-  /** Last error about this room (join refused...), "" if none. */
-  error: string;
-}
-
-export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "offline";
-
-export type PendingRequest =
-  | { kind: "join"; room: string }
-  | { kind: "history"; room: string; mode: "newest" | "older" }
-  | { kind: "createRoom"; room: string }
-  | { kind: "listRooms" };
-
-export interface ChatState {
-  me: string;
-  connection: ConnectionStatus;
-  /** Human-readable reason of the last disconnect ("" if none). */
-  connectionDetail: string;
-  everConnected: boolean;
-  rooms: Record<string, RoomState>;
-  /** The room in view. */
-  current: string;
-  roomsLoaded: boolean;
-  /** Requests in flight on the current connection, by ref. */
-  requests: Record<string, PendingRequest>;
-  createRoom: { pending: boolean; error: string; name: string };
-  /** Last general error to show the user ("" if none). */
-  notice: string;
-}
-
-export type Action =
-  | { type: "connection"; status: ConnectionStatus; detail?: string }
-  | { type: "server"; events: ServerEvent[]; now: number }
-  | { type: "select"; room: string }
-  | { type: "joinSent"; room: string; ref: string }
-  | { type: "historySent"; room: string; ref: string; mode: "newest" | "older" }
-  | { type: "listRoomsSent"; ref: string }
-  | { type: "createRoomSent"; name: string; ref: string }
-  | { type: "localSend"; room: string; text: string; clientMsgId: string; now: number }
-  | { type: "retrySend"; clientMsgId: string }
-  | { type: "sendFailed"; clientMsgId: string; error: string }
-  | { type: "expireTyping"; now: number }
-  | { type: "dismissNotice" }
-  | { type: "clearCreateError" };
+import { mergeBySeq, newestSeq, oldestSeq, sameUser } from "./messages";
+import type { Action, ChatMessage, ChatState, RoomState } from "./model";
+import type { Message, ServerEvent } from "./protocol";
 
 export const TYPING_EXPIRE_MS = 5000;
 export const LOBBY = "lobby";
@@ -149,57 +53,6 @@ export function newRoom(name: string): RoomState {
   };
 }
 
-export function sameUser(a: string, b: string): boolean {
-  return a.toLowerCase() === b.toLowerCase();
-}
-
-// ---------------------------------------------------------------------------
-// Message list helpers (pure, exported for tests)
-
-/** Index of the message with this seq, or -(insertion point) - 1. */
-export function findSeq(list: readonly ChatMessage[], seq: number): number {
-  let lo = 0;
-  let hi = list.length - 1;
-  while (lo <= hi) {
-    const mid = (lo + hi) >> 1;
-    const s = list[mid].seq as number;
-    if (s === seq) return mid;
-    if (s < seq) lo = mid + 1;
-    else hi = mid - 1;
-  }
-  return -lo - 1;
-}
-
-/**
- * Puts a confirmed message into a seq-ordered list: replaces the entry with
- * the same seq (keeping its local identity and best status) or inserts it in
- * order. Returns the new list and whether the seq was new.
- */
-export function mergeBySeq(list: readonly ChatMessage[], msg: ChatMessage): { list: ChatMessage[]; added: boolean } {
-  const seq = msg.seq as number;
-  const last = list[list.length - 1];
-  if (!last || (last.seq as number) < seq) return { list: [...list, msg], added: true };
-  const i = findSeq(list, seq);
-  if (i >= 0) {
-    const old = list[i];
-    const merged: ChatMessage = {
-      ...msg,
-      key: old.local ? old.key : msg.key,
-      local: old.local || msg.local,
-      acked: old.acked || msg.acked,
-      status: old.status === "sent" || msg.status === "sent" ? "sent" : msg.status,
-      error: "",
-    };
-    const next = list.slice();
-    next[i] = merged;
-    return { list: next, added: false };
-  }
-  const at = -i - 1;
-  const next = list.slice();
-  next.splice(at, 0, msg);
-  return { list: next, added: true };
-}
-
 function fromServer(m: Message): ChatMessage {
   return {
     key: `s:${m.seq}`,
@@ -216,71 +69,11 @@ function fromServer(m: Message): ChatMessage {
   };
 }
 
-/** Everything shown for a room: confirmed messages by seq, then optimistic ones. */
-export function visibleMessages(room: RoomState): ChatMessage[] {
-  return room.pending.length === 0 ? room.messages : [...room.messages, ...room.pending];
-}
-
-/** The oldest seq held (the beforeSeq of the next older page), or 0 if none. */
-export function oldestSeq(room: RoomState): number {
-  return room.messages.length > 0 ? (room.messages[0].seq as number) : 0;
-}
-
-/** The newest seq held, or 0. */
-export function newestSeq(room: RoomState): number {
-  return room.messages.length > 0 ? (room.messages[room.messages.length - 1].seq as number) : 0;
-}
-
-/** The join arguments for (re)joining a room: sinceSeq once we hold a resume point. */
-export function joinArgs(room: RoomState): { room: string; sinceSeq?: number } {
-  return room.synced ? { room: room.name, sinceSeq: room.syncedSeq } : { room: room.name };
-}
-
-/** Users typing in a room right now (not expired), sorted. */
-export function typingUsers(room: RoomState, now: number): string[] {
-  return Object.keys(room.typing)
-    .filter((u) => room.typing[u] > now)
-    .sort();
-}
-
 /** Room names for the sidebar: lobby first, then by name. */
 export function roomNames(state: ChatState): string[] {
   return Object.keys(state.rooms)
     .filter((n) => n === LOBBY || state.rooms[n].info !== null || state.rooms[n].wanted || n === state.current)
     .sort((a, b) => (a === LOBBY ? -1 : b === LOBBY ? 1 : a < b ? -1 : a > b ? 1 : 0));
-}
-
-/** What the live announcer last saw of the room in view. */
-export interface AnnouncerSeen {
-  room: string;
-  seq: number;
-  /** The room's newest page had loaded: later messages are new ones, not history. */
-  ready: boolean;
-}
-
-export const NOTHING_SEEN: AnnouncerSeen = { room: "", seq: 0, ready: false };
-
-/**
- * The screen-reader announcement for the room in view: its newest message
- * when it is new since the last look (not the first history page, not a
- * switch of rooms) and from someone else; "" otherwise. Returns what to
- * remember for the next look. The first message of an empty room counts too.
- */
-export function announcement(prev: AnnouncerSeen, room: RoomState, me: string): { seen: AnnouncerSeen; text: string } {
-  const newest = room.messages[room.messages.length - 1];
-  const seq = newest?.seq ?? 0;
-  const seen: AnnouncerSeen = { room: room.name, seq, ready: room.history === "loaded" };
-  const isNew = prev.room === room.name && prev.ready && newest !== undefined && seq > prev.seq;
-  return { seen, text: isNew && !sameUser(newest.author, me) ? `${newest.author}: ${newest.text}` : "" };
-}
-
-/** Describes a typing list: "alice is typing…", "alice and bob are typing…", "Several people are typing…". */
-export function typingText(users: string[]): string {
-  if (users.length === 0) return "";
-  if (users.length === 1) return `${users[0]} is typing…`;
-  if (users.length === 2) return `${users[0]} and ${users[1]} are typing…`;
-  if (users.length === 3) return `${users[0]}, ${users[1]} and ${users[2]} are typing…`;
-  return "Several people are typing…";
 }
 
 // ---------------------------------------------------------------------------

@@ -4,15 +4,8 @@ import { ChatClient } from "../client";
 import { sentence } from "../format";
 import { mediaMatches, onMediaChange } from "../media";
 import { webSocketUrl } from "../protocol";
-import {
-  NOTHING_SEEN,
-  announcement,
-  roomNames,
-  typingText,
-  typingUsers,
-  visibleMessages,
-  type AnnouncerSeen,
-} from "../state";
+import { NOTHING_SEEN, announcement, typingText, typingUsers, visibleMessages, type AnnouncerSeen } from "../messages";
+import { roomNames } from "../state";
 import { Composer, type ComposerHandle } from "./Composer";
 import { ConnectionBanner } from "./ConnectionBanner";
 import { MessageList } from "./MessageList";

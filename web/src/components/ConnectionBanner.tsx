@@ -1,4 +1,4 @@
-import type { ConnectionStatus } from "../state";
+import type { ConnectionStatus } from "../model";
 
 interface Props {
   status: ConnectionStatus;

@@ -1,6 +1,6 @@
 import { memo } from "react";
 import { formatFull, formatTime } from "../format";
-import type { ChatMessage } from "../state";
+import type { ChatMessage } from "../model";
 import { Avatar } from "./Avatar";
 import { LinkText } from "./LinkText";
 

@@ -1,6 +1,7 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { appendedCount, continuesGroup, dayLabel, startsNewDay } from "../format";
-import { sameUser, type ChatMessage, type RoomState } from "../state";
+import { sameUser } from "../messages";
+import type { ChatMessage, RoomState } from "../model";
 import { MessageItem } from "./MessageItem";
 
 interface Props {

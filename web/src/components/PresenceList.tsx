@@ -1,4 +1,4 @@
-import type { RoomState } from "../state";
+import type { RoomState } from "../model";
 import { Avatar } from "./Avatar";
 
 interface Props {

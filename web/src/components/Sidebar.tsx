@@ -1,6 +1,6 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { sentence } from "../format";
-import type { ChatState } from "../state";
+import type { ChatState } from "../model";
 import { Avatar } from "./Avatar";
 
 interface Props {
