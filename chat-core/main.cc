@@ -63,6 +63,8 @@ ABSL_FLAG(std::string, connect_api, "core",
           "The gRPC API serving Connect streams: core (gRPC core's C API; less memory per idle stream) or "
           "callback (gRPC's public callback API).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
+ABSL_FLAG(bool, allow_root, false,
+          "Run even as root. Off: root is refused; run as an unprivileged user (the Debian package's 'chat').");
 
 int main(int argc, char** argv) {
   // gRPC 1.51's default TCP read path (the "tcp_read_chunks" experiment) keeps
@@ -76,6 +78,10 @@ int main(int argc, char** argv) {
       "Usage: chat-core [--listen=127.0.0.1:50051] [--db=data/chat.db] [flags]",
       "chat-core/main.cc");
   mallopt(M_ARENA_MAX, 2);
+  if (absl::Status st = chat::PrepareServerProcess(absl::GetFlag(FLAGS_allow_root)); !st.ok()) {
+    std::fprintf(stderr, "chat-core: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
 
   chat::LogLevel level;
   if (!chat::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {

@@ -64,6 +64,8 @@ ABSL_FLAG(int, failover_queue_events, 64,
           "Events a browser sends while no chat-core node is reachable, kept per WebSocket and sent once a node "
           "takes over; more are answered with an UNAVAILABLE error.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
+ABSL_FLAG(bool, allow_root, false,
+          "Run even as root. Off: root is refused; run as an unprivileged user (the Debian package's 'chat').");
 
 int main(int argc, char** argv) {
   chat::ParseServerFlags(
@@ -75,6 +77,10 @@ int main(int argc, char** argv) {
   // Two malloc arenas are plenty for a few event-loop threads, and fewer arenas
   // mean less memory stranded in them (measured: ~0.2 KB less per idle socket).
   mallopt(M_ARENA_MAX, 2);
+  if (absl::Status st = chat::PrepareServerProcess(absl::GetFlag(FLAGS_allow_root)); !st.ok()) {
+    std::fprintf(stderr, "ws-bridge: %s\n", std::string(st.message()).c_str());
+    return 2;
+  }
 
   chat::LogLevel level;
   if (!chat::ParseLogLevel(absl::GetFlag(FLAGS_log_level), &level)) {

@@ -1,7 +1,15 @@
 #include "sqlite_db.h"
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <cstdlib>
+#include <cstring>
+#include <filesystem>
 #include <utility>
+#include <vector>
 
 #include "absl/strings/str_cat.h"
 #include "chat/log.h"
@@ -24,6 +32,32 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what) {
     code = absl::StatusCode::kDataLoss;
   }
   return absl::Status(code, absl::StrCat(what, ": ", msg));
+}
+
+absl::Status CreateOwnerOnlyDatabaseFile(const std::string& path) {
+  std::filesystem::path file(path);
+  // The missing folders, outermost first.
+  std::vector<std::filesystem::path> missing;
+  std::error_code ec;
+  for (auto dir = file.parent_path(); !dir.empty() && !std::filesystem::exists(dir, ec);
+       dir = dir.parent_path()) {
+    missing.push_back(dir);
+    if (dir == dir.parent_path()) break;
+  }
+  for (auto it = missing.rbegin(); it != missing.rend(); ++it) {
+    if (mkdir(it->c_str(), 0700) != 0 && errno != EEXIST) {
+      return absl::FailedPreconditionError(absl::StrCat("cannot create the directory ", it->string(),
+                                                        " of database ", path, ": ", std::strerror(errno)));
+    }
+  }
+  int fd = open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd >= 0) {
+    close(fd);
+  } else if (errno != EEXIST) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create database ", path, ": ", std::strerror(errno)));
+  }
+  return absl::OkStatus();
 }
 
 absl::Status SqliteStmt::Prepare(sqlite3* db, const char* sql) {

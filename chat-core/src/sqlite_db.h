@@ -22,6 +22,12 @@ namespace chat::core {
 // `db` when given, else from the code).
 absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what);
 
+// Makes the database file `path` if it does not exist yet, owner-only (0600),
+// and the folders above it that are missing, owner-only too (0700). SQLite
+// gives the -wal and -shm files the database file's mode, so no other user can
+// read any of them. An existing file or folder is left as it is.
+absl::Status CreateOwnerOnlyDatabaseFile(const std::string& path);
+
 // One prepared statement, reset on each use.
 // Threading: confined to its connection's thread. Lifetime: owned by its
 // SqliteConnection (or a local), finalized before the connection closes.

@@ -4,7 +4,6 @@
 #include "sqlite_store.h"
 
 #include <algorithm>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -102,15 +101,7 @@ class SqliteStore final : public Store {
   absl::Status Init() {
     memory_ = options_.path == ":memory:";
     if (!memory_) {
-      std::filesystem::path p(options_.path);
-      if (p.has_parent_path()) {
-        std::error_code ec;
-        std::filesystem::create_directories(p.parent_path(), ec);
-        if (ec) {
-          return absl::FailedPreconditionError(absl::StrCat(
-              "cannot create the directory of database ", options_.path, ": ", ec.message()));
-        }
-      }
+      if (auto st = CreateOwnerOnlyDatabaseFile(options_.path); !st.ok()) return st;
     }
     SqliteConnectionOptions conn_options;
     conn_options.synchronous_full = options_.synchronous_full;

@@ -1,6 +1,8 @@
 #include "chat/server_main.h"
 
 #include <pthread.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include <cstdlib>
 #include <fstream>
@@ -13,6 +15,7 @@
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "chat/log.h"
 
 namespace chat {
 
@@ -25,6 +28,15 @@ void ParseServerFlags(int argc, char** argv, absl::string_view usage, absl::stri
   absl::SetFlagsUsageConfig(config);
   absl::ParseCommandLine(argc, argv);
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+}
+
+absl::Status PrepareServerProcess(bool allow_root) {
+  if (geteuid() == 0 && !allow_root) {
+    return absl::FailedPreconditionError(
+        "refusing to run as root: run as an unprivileged user (the Debian package's 'chat'), or pass --allow_root");
+  }
+  umask(077);
+  return absl::OkStatus();
 }
 
 sigset_t BlockStopSignals() {
@@ -56,6 +68,11 @@ absl::StatusOr<std::string> ReadGatewaySecret(const std::string& file) {
   if (secret.size() < 16) {
     return absl::InvalidArgumentError(
         absl::StrCat("gateway secret in ", file, " is shorter than 16 characters"));
+  }
+  struct stat st;
+  if (stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
+    CHAT_LOG_WARN("secret", "gateway secret file %s may be read by other users (mode %04o); chmod 600 it", file,
+                  st.st_mode & 07777);
   }
   return secret;
 }

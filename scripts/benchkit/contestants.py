@@ -47,13 +47,17 @@ class Contestant:
 
 # How each server is started. Each returns the runner.Proc it started.
 
+# chat-core and ws-bridge refuse to run as root unless told to (a bench run as root
+# is a test machine's, not a service's).
+ALLOW_ROOT = ("--allow_root",) if os.geteuid() == 0 else ()
+
 def chat_core(servers, *extra):
     """chat-core on an SQLite file in the run's folder, with guests allowed (the
     generator's clients are guests, as socket.io has no accounts) and a larger
     per-stream queue."""
     return servers.launch([os.path.join(servers.cfg.build, "chat-core/chat-core"), "--listen=127.0.0.1:0",
                            "--db=" + os.path.join(servers.tmp, "chat.db"), "--allow_guests",
-                           "--log_level=warning", "--stream_queue_events=65536", *extra],
+                           "--log_level=warning", "--stream_queue_events=65536", *ALLOW_ROOT, *extra],
                           "chat-core listening on ")
 
 
@@ -61,7 +65,7 @@ def chat_core_pg(servers, db, node, *extra):
     """A chat-core node on the PostgreSQL database `db`, returned once it serves."""
     return servers.launch([os.path.join(servers.cfg.build, "chat-core/chat-core"), "--listen=127.0.0.1:0",
                            "--db=" + db, "--node_id=" + node, "--allow_guests", "--log_level=warning",
-                           "--stream_queue_events=65536", *extra],
+                           "--stream_queue_events=65536", *ALLOW_ROOT, *extra],
                           "chat-core listening on ", then="chat-core serving")
 
 
@@ -100,7 +104,7 @@ def ws_bridge(servers, cores, *extra):
     bridge = servers.launch([os.path.join(servers.cfg.build, "ws-bridge/ws-bridge"), "--listen=127.0.0.1:0",
                              "--core=" + ",".join(cores), "--log_level=warning", "--events_per_second=1000000",
                              "--event_burst=1000000", "--max_connections=100000", "--max_queued_events=65536",
-                             "--max_queued_bytes=67108864", *extra],
+                             "--max_queued_bytes=67108864", *ALLOW_ROOT, *extra],
                             "ws-bridge listening on ")
     for _ in range(200):  # wait for the gateway stream
         try:

@@ -20,6 +20,8 @@ import urllib.error
 import urllib.request
 
 ARGS = None
+# chat-core and ws-bridge refuse to run as root unless told to; CI runs as root.
+ALLOW_ROOT = ["--allow_root"] if os.geteuid() == 0 else []
 
 
 def start(argv, prefix):
@@ -65,10 +67,11 @@ class Stack(unittest.TestCase):
         cls.core, cls.core_addr = start(
             [os.path.join(ARGS.build_dir, "chat-core/chat-core"), "--listen=127.0.0.1:0",
              "--db=" + os.path.join(cls.tmp.name, "chat.db"), "--gateway_secret_file=" + secret_file,
-             "--pwhash_memlimit_kib=64", "--pwhash_opslimit=1"], "chat-core listening on ")
+             "--pwhash_memlimit_kib=64", "--pwhash_opslimit=1", *ALLOW_ROOT], "chat-core listening on ")
         cls.bridge, addr = start(
             [os.path.join(ARGS.build_dir, "ws-bridge/ws-bridge"), "--listen=127.0.0.1:0",
-             "--core=" + cls.core_addr, "--gateway_secret_file=" + secret_file], "ws-bridge listening on ")
+             "--core=" + cls.core_addr, "--gateway_secret_file=" + secret_file, *ALLOW_ROOT],
+            "ws-bridge listening on ")
         cls.port = int(addr.rsplit(":", 1)[1])
         cls.origin = "http://127.0.0.1:%d" % cls.port
         deadline = time.time() + 10

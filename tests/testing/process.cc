@@ -79,6 +79,10 @@ std::unique_ptr<ChildProcess> ChildProcess::Start(Options options) {
   std::vector<char*> envp;
   for (auto& s : env_strings) envp.push_back(s.data());
   envp.push_back(nullptr);
+  if (options.allow_root && geteuid() == 0 && !options.argv.empty()) {
+    std::string name = std::filesystem::path(options.argv[0]).filename().string();
+    if (name == "chat-core" || name == "ws-bridge") options.argv.insert(options.argv.begin() + 1, "--allow_root");
+  }
   std::vector<char*> argv;
   for (auto& a : options.argv) argv.push_back(a.data());
   argv.push_back(nullptr);

@@ -45,6 +45,10 @@ class ChildProcess {
     std::optional<std::string> stdin_data;
     // Capture stderr too (else it goes to the test's stderr).
     bool capture_stderr = false;
+    // When the tests run as root (as CI does), chat-core and ws-bridge get
+    // --allow_root right after argv[0], since they refuse root without it.
+    // false: start them exactly as given (the test of that refusal).
+    bool allow_root = true;
   };
 
   static std::unique_ptr<ChildProcess> Start(Options options);

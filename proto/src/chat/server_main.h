@@ -1,5 +1,5 @@
 // What both server mains (chat-core, ws-bridge) do the same way: flag help,
-// log level, stop signals, and the gateway secret. Called from main() only.
+// log level, the refusal to run as root, stop signals, and the gateway secret. Called from main() only.
 #ifndef CHAT_PROTO_SRC_CHAT_SERVER_MAIN_H_
 #define CHAT_PROTO_SRC_CHAT_SERVER_MAIN_H_
 
@@ -18,6 +18,13 @@ namespace chat {
 // lock; the tests, which do not run these mains, keep it).
 void ParseServerFlags(int argc, char** argv, absl::string_view usage, absl::string_view main_file_suffix);
 
+// Refuses to run as root unless `allow_root` (the services run as an
+// unprivileged user, `chat` in the Debian package; docs/deploy.md), then sets
+// the umask to 077 so every file and folder the process creates from here on
+// (the SQLite database, its -wal/-shm files) is owner-only. Call right after
+// ParseServerFlags, before any thread starts.
+absl::Status PrepareServerProcess(bool allow_root);
+
 // Blocks SIGINT and SIGTERM (call before any thread starts, so every thread
 // inherits the mask) and ignores SIGPIPE. Returns the set for WaitForStopSignal.
 sigset_t BlockStopSignals();
@@ -26,7 +33,8 @@ const char* WaitForStopSignal(const sigset_t& signals);
 
 // The gateway secret: the trimmed contents of `file` if given, else the
 // environment variable CHAT_GATEWAY_SECRET, else "". A file that cannot be read
-// or holds fewer than 16 characters is an error.
+// or holds fewer than 16 characters is an error; one that other users may read
+// is logged as a warning.
 absl::StatusOr<std::string> ReadGatewaySecret(const std::string& file);
 
 }  // namespace chat

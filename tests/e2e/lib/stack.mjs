@@ -11,6 +11,9 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 
+/** chat-core and ws-bridge refuse to run as root unless told to; CI runs as root. */
+const ALLOW_ROOT = process.getuid?.() === 0 ? ["--allow_root"] : [];
+
 /** Starts a process and resolves with the address it prints after `prefix`. */
 function startProcess(argv, prefix, logPath, onExit, timeoutMs = 20_000) {
   return new Promise((resolve, reject) => {
@@ -114,6 +117,7 @@ export class Stack {
       "--pwhash_memlimit_kib=64",
       "--pwhash_opslimit=1",
       "--log_level=info",
+      ...ALLOW_ROOT,
     ];
     // A restart on the same port may race the old socket's release: retry a few times.
     let lastErr;
@@ -140,6 +144,7 @@ export class Stack {
       `--web_root=${this.webRoot}`,
       `--failover_timeout=${FAILOVER_SECONDS}s`,
       "--log_level=info",
+      ...ALLOW_ROOT,
     ];
     const { child, addr } = await startProcess(argv, "ws-bridge listening on ", join(this.logDir, "ws-bridge.log"), this.onExit("ws-bridge"));
     this.bridge = child;
