@@ -4,6 +4,8 @@
  * Puts a man in the middle of the page's WebSocket (Playwright routeWebSocket):
  * frames from the server can be held back and released, and a connection can
  * be dropped, to observe states that are otherwise too short to see.
+ * Call it before the page opens its socket (on the login screen): the page is
+ * reloaded once so the route covers it.
  */
 export async function interceptSocket(page) {
   const ctl = { hold: false, conns: [] };
@@ -25,6 +27,9 @@ export async function interceptSocket(page) {
       ws.close({ code, reason });
     });
   });
+  // playwright-core 1.61 (the last that runs on Node 18) patches WebSocket only in
+  // documents loaded after routeWebSocket; later versions also patch the open one.
+  if (page.url() !== "about:blank") await page.reload();
   ctl.current = () => ctl.conns[ctl.conns.length - 1];
   ctl.release = () => {
     ctl.hold = false;

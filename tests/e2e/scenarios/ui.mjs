@@ -358,7 +358,8 @@ export const scenarios = [
         return route.fulfill({ status: 200, contentType: "text/html", body: "<title>example</title><p>ok</p>" });
       });
       const [popup] = await Promise.all([alice.ctx.waitForEvent("page"), links.first().click()]);
-      await popup.waitForLoadState("domcontentloaded");
+      // (waitForLoadState alone may see the popup's first about:blank on playwright-core 1.61)
+      await popup.waitForURL((u) => u.href === "https://example.com/path?q=1&r=2", { waitUntil: "domcontentloaded" });
       assert.equal(popup.url(), "https://example.com/path?q=1&r=2");
       assert.equal(await popup.evaluate(() => window.opener), null, "no window.opener");
       assert.equal(referer, undefined, "no Referer header");
