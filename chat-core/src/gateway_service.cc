@@ -119,10 +119,16 @@ class GatewaySessions : public std::enable_shared_from_this<GatewaySessions> {
     auto session = std::make_shared<Session>(hub_, outbox_, id, *who, options_.gateway_session);
     std::weak_ptr<Session> weak_session = session;
     std::weak_ptr<Outbox> weak_outbox = outbox_;
-    // Logout or expiry: leave the rooms now and tell the bridge, which closes the
-    // browser's WebSocket and then closes the session here.
-    session->SetKillHook([weak_outbox, weak_session, id](const absl::Status& status) {
-      if (auto s = weak_session.lock()) s->Close();
+    // Logout or expiry: leave the rooms and forget the session now (the bridge,
+    // told it is closed, closes the browser's WebSocket and sends no close of
+    // its own for it), then tell the bridge.
+    std::weak_ptr<GatewaySessions> weak_self = weak_from_this();
+    session->SetKillHook([weak_self, weak_outbox, weak_session, id](const absl::Status& status) {
+      if (auto self = weak_self.lock()) {
+        self->Close(id);
+      } else if (auto s = weak_session.lock()) {
+        s->Close();
+      }
       if (auto o = weak_outbox.lock()) o->PushMessage(ClosedItem(id, status));
     });
     hub_->live().AddSession(session);

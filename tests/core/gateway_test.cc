@@ -205,6 +205,9 @@ TEST(GatewayTest, LogoutClosesTheBrowserSession) {
   ASSERT_TRUE(closed.has_value());
   EXPECT_EQ(closed->closed().code(), chat::v1::Error::UNAUTHENTICATED);
   EXPECT_THAT(closed->closed().reason(), HasSubstr("logged out"));
+  // chat-core forgets the session itself: the bridge sends no close for a
+  // session it was told is closed, and the stream may live for days.
+  ASSERT_TRUE(Eventually([&] { return core.hub()->stats().live_sessions == 0; }));
 }
 
 TEST(GatewayTest, AGatewaySecretIsRequiredWhenConfigured) {
