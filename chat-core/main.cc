@@ -20,7 +20,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "chat/log.h"
+#include "chat/metrics.h"
 #include "chat/server_main.h"
+#include "core_metrics.h"
 #include "chat/validate.h"
 #include "server.h"
 
@@ -63,6 +65,9 @@ ABSL_FLAG(std::string, connect_api, "core",
           "The gRPC API serving Connect streams: core (gRPC core's C API; less memory per idle stream) or "
           "callback (gRPC's public callback API).");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
+ABSL_FLAG(std::string, log_format, "text", "text (one line each) or json (one JSON object a line).");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus metrics on (GET /metrics; port 0 picks one). Empty: no metrics.");
 ABSL_FLAG(bool, allow_root, false,
           "Run even as root. Off: root is refused; run as an unprivileged user (the Debian package's 'chat').");
 
@@ -89,6 +94,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   chat::SetLogLevel(level);
+  chat::LogFormat log_format;
+  if (!chat::ParseLogFormat(absl::GetFlag(FLAGS_log_format), &log_format)) {
+    std::fprintf(stderr, "chat-core: --log_format must be text or json\n");
+    return 2;
+  }
+  chat::SetLogFormat(log_format);
+
 
   const sigset_t stop_signals = chat::BlockStopSignals();
 
@@ -144,6 +156,23 @@ int main(int argc, char** argv) {
   if (absl::Status st = chat::core::ValidateCoreOptions(options); !st.ok()) {
     std::fprintf(stderr, "chat-core: %s (see --help)\n", std::string(st.message()).c_str());
     return 2;
+  }
+  // Metrics first: a bad --metrics_listen stops chat-core before it listens.
+  std::unique_ptr<chat::core::CoreMetrics> metrics;
+  std::unique_ptr<chat::metrics::MetricsServer> metrics_server;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    auto started = chat::metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen));
+    if (!started.ok()) {
+      std::fprintf(stderr, "chat-core: --metrics_listen: %s\n", std::string(started.status().message()).c_str());
+      return absl::IsInvalidArgument(started.status()) ? 2 : 1;
+    }
+    metrics_server = std::move(*started);
+    metrics = std::make_unique<chat::core::CoreMetrics>();
+    metrics->RegisterWith(*metrics_server);
+    options.metrics = metrics.get();
+    // Machine-readable, for scripts that pick port 0.
+    std::printf("chat-core metrics on %s\n", metrics_server->address().c_str());
+    std::fflush(stdout);
   }
   if (options.services.gateway_secret.empty()) {
     CHAT_LOG_WARN("core", "no gateway secret set: gateway streams are accepted from loopback only");

@@ -13,8 +13,10 @@
 #include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "chat/log.h"
+#include "chat/metrics.h"
 #include "chat/server_main.h"
 #include "src/bridge.h"
+#include "src/bridge_metrics.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "Address to serve HTTP and WebSocket on (host:port).");
 ABSL_FLAG(std::string, core, "127.0.0.1:50051",
@@ -64,6 +66,9 @@ ABSL_FLAG(int, failover_queue_events, 64,
           "Events a browser sends while no chat-core node is reachable, kept per WebSocket and sent once a node "
           "takes over; more are answered with an UNAVAILABLE error.");
 ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.");
+ABSL_FLAG(std::string, log_format, "text", "text (one line each) or json (one JSON object a line).");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "host:port to serve Prometheus metrics on (GET /metrics; port 0 picks one). Empty: no metrics.");
 ABSL_FLAG(bool, allow_root, false,
           "Run even as root. Off: root is refused; run as an unprivileged user (the Debian package's 'chat').");
 
@@ -88,6 +93,13 @@ int main(int argc, char** argv) {
     return 2;
   }
   chat::SetLogLevel(level);
+  chat::LogFormat log_format;
+  if (!chat::ParseLogFormat(absl::GetFlag(FLAGS_log_format), &log_format)) {
+    std::fprintf(stderr, "ws-bridge: --log_format must be text or json\n");
+    return 2;
+  }
+  chat::SetLogFormat(log_format);
+
 
   const sigset_t stop_signals = chat::BlockStopSignals();
 
@@ -133,6 +145,23 @@ int main(int argc, char** argv) {
     return 2;
   }
 
+  // Metrics first: a bad --metrics_listen stops the bridge before it listens.
+  std::unique_ptr<chat::bridge::BridgeMetrics> metrics;
+  std::unique_ptr<chat::metrics::MetricsServer> metrics_server;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    auto started = chat::metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen));
+    if (!started.ok()) {
+      std::fprintf(stderr, "ws-bridge: --metrics_listen: %s\n", std::string(started.status().message()).c_str());
+      return absl::IsInvalidArgument(started.status()) ? 2 : 1;
+    }
+    metrics_server = std::move(*started);
+    metrics = std::make_unique<chat::bridge::BridgeMetrics>();
+    metrics->RegisterWith(*metrics_server);
+    o.metrics = metrics.get();
+    // Machine-readable, for scripts that pick port 0.
+    std::printf("ws-bridge metrics on %s\n", metrics_server->address().c_str());
+    std::fflush(stdout);
+  }
   auto bridge = chat::bridge::Bridge::Start(std::move(o));
   if (!bridge.ok()) {
     std::fprintf(stderr, "ws-bridge: %s\n", std::string(bridge.status().message()).c_str());

@@ -10,6 +10,7 @@
 #include "absl/time/clock.h"
 #include "chat/log.h"
 #include "chat/validate.h"
+#include "core_metrics.h"
 
 namespace chat::core {
 namespace {
@@ -98,6 +99,12 @@ std::optional<absl::StatusOr<Identity>> Accounts::FromCache(const std::string& h
 }
 
 void Accounts::AuthenticateToken(absl::string_view token, absl::string_view guest_name, IdentityCallback done) {
+  if (options_.metrics != nullptr) {
+    done = [m = options_.metrics, done = std::move(done)](absl::StatusOr<Identity> who) {
+      if (absl::IsUnauthenticated(who.status())) m->TokenRefused();
+      done(std::move(who));
+    };
+  }
   if (token.empty()) {
     if (options_.allow_guests && !guest_name.empty()) {
       if (absl::Status st = ValidateUsername(guest_name); !st.ok()) {
@@ -134,15 +141,25 @@ void Accounts::Authenticate(absl::string_view authorization, absl::string_view g
   if (authorization.empty()) return AuthenticateToken("", guest_user, std::move(done));
   constexpr absl::string_view kBearer = "bearer ";
   if (authorization.size() <= kBearer.size() || !absl::StartsWithIgnoreCase(authorization, kBearer)) {
+    if (options_.metrics != nullptr) options_.metrics->TokenRefused();
     return done(absl::UnauthenticatedError("authorization metadata must be `Bearer <token>`"));
   }
   absl::string_view token = absl::StripAsciiWhitespace(authorization.substr(kBearer.size()));
-  if (token.empty()) return done(absl::UnauthenticatedError("empty bearer token"));
+  if (token.empty()) {
+    if (options_.metrics != nullptr) options_.metrics->TokenRefused();
+    return done(absl::UnauthenticatedError("empty bearer token"));
+  }
   AuthenticateToken(token, "", std::move(done));
 }
 
 void Accounts::Register(const std::string& username, const std::string& password,
                         std::function<void(absl::StatusOr<std::string>)> done) {
+  if (options_.metrics != nullptr) {
+    done = [m = options_.metrics, done = std::move(done)](absl::StatusOr<std::string> r) {
+      m->Registration(r.status());
+      done(std::move(r));
+    };
+  }
   if (absl::Status st = ValidateUsername(username); !st.ok()) return done(st);
   if (absl::Status st = ValidatePassword(password); !st.ok()) return done(st);
   auto shared_done = std::make_shared<std::function<void(absl::StatusOr<std::string>)>>(std::move(done));
@@ -156,7 +173,7 @@ void Accounts::Register(const std::string& username, const std::string& password
         store_->CreateUser(username, UsernameKey(username), hash, NowMs(),
                            [username, shared_done](absl::StatusOr<UserRecord> user) {
                              if (!user.ok()) return (*shared_done)(user.status());
-                             CHAT_LOG_INFO(kLog, "user '%s' registered", username);
+                             CHAT_LOGF_INFO(kLog, LogFields().User(username), "user '%s' registered", username);
                              (*shared_done)(user->username);
                            });
       },
@@ -167,12 +184,24 @@ void Accounts::Register(const std::string& username, const std::string& password
 
 void Accounts::Login(const std::string& username, const std::string& password, const std::string& peer,
                      std::function<void(absl::StatusOr<LoginResult>)> done) {
+  // Counted once answered; `limited` says whether the failed-login limit refused it.
+  std::shared_ptr<bool> limited;
+  if (options_.metrics != nullptr) {
+    limited = std::make_shared<bool>(false);
+    done = [m = options_.metrics, limited, done = std::move(done)](absl::StatusOr<LoginResult> r) {
+      m->Login(r.status(), *limited);
+      done(std::move(r));
+    };
+  }
   if (password.size() > kMaxPasswordBytes) {
     return done(absl::InvalidArgumentError(absl::StrCat("password must be at most ", kMaxPasswordBytes, " bytes")));
   }
   const std::string key = UsernameKey(username);
-  limiter_->Check(key, peer, NowMs(), [this, key, password, peer, done = std::move(done)](absl::Status allowed) {
-    if (!allowed.ok()) return done(allowed);
+  limiter_->Check(key, peer, NowMs(), [this, key, password, peer, limited, done = std::move(done)](absl::Status allowed) {
+    if (!allowed.ok()) {
+      if (limited != nullptr) *limited = absl::IsResourceExhausted(allowed);
+      return done(allowed);
+    }
     store_->FindUser(key, [this, key, password, peer, done](absl::StatusOr<UserRecord> user) {
       if (!user.ok() && !absl::IsNotFound(user.status())) return done(user.status());
       Verify(key, password, peer, std::move(user), done);
@@ -215,7 +244,7 @@ void Accounts::Verify(const std::string& key, const std::string& password, const
             absl::MutexLock lock(&mu_);
             sessions_[rec.token_hash] = rec;
           }
-          CHAT_LOG_INFO(kLog, "user '%s' logged in", rec.username);
+          CHAT_LOGF_INFO(kLog, LogFields().User(rec.username), "user '%s' logged in", rec.username);
           (*shared_done)(result);
         });
       },
@@ -230,7 +259,8 @@ void Accounts::Logout(const Identity& identity, std::function<void(absl::Status)
     absl::MutexLock lock(&mu_);
     sessions_.erase(identity.token_hash);
   }
-  CHAT_LOG_INFO(kLog, "user '%s' logged out", identity.user);
+  CHAT_LOGF_INFO(kLog, LogFields().User(identity.user), "user '%s' logged out", identity.user);
+  if (options_.metrics != nullptr) options_.metrics->Logout();
   store_->RevokeSession(identity.token_hash,
                         [done = std::move(done)](absl::StatusOr<bool> r) { done(r.status()); });
 }

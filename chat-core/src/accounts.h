@@ -32,6 +32,8 @@
 
 namespace chat::core {
 
+class CoreMetrics;
+
 struct AccountsOptions {
   absl::Duration token_ttl = absl::Hours(24 * 7);
   // Without a token, a call may name itself with `x-chat-user` (a guest).
@@ -48,6 +50,9 @@ struct AccountsOptions {
   // is looked up in the store (another node logged it in).
   bool shared_sessions = false;
   std::function<int64_t()> now_ms;
+  // Prometheus metrics (core_metrics.h): logins, registrations, refused
+  // tokens; null: off. Not owned.
+  CoreMetrics* metrics = nullptr;
 };
 
 struct LoginResult {

@@ -42,7 +42,7 @@ void StartConnectSession(Hub* hub, const Authenticator& auth, const ServiceOptio
     limits.max_batch = *batch;
     parts.pause_reads_above = limits.max_events / 2;
     parts.outbox = std::make_shared<Outbox>(Outbox::Kind::kConnect, writer, limits,
-                                            hub->room_frame_counter(Outbox::Kind::kConnect), hub->kicker(), lane);
+                                            hub->outbox_counters(Outbox::Kind::kConnect), hub->kicker(), lane);
     parts.session = std::make_shared<Session>(hub, parts.outbox, 0, std::move(*who), options.connect_session);
     std::weak_ptr<Outbox> weak_outbox = parts.outbox;
     parts.session->SetResumeHook([weak_outbox, limit = parts.pause_reads_above, start_read] {

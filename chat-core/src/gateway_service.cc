@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chat/log.h"
 #include "chat/status.h"
+#include "core_metrics.h"
 #include "frames.h"
 #include "session.h"
 
@@ -100,7 +101,10 @@ class GatewaySessions : public std::enable_shared_from_this<GatewaySessions> {
     std::vector<std::pair<chat::v1::ClientEvent, uint64_t>> events;
   };
 
-  void SendClosed(uint64_t id, const absl::Status& status) { outbox_->PushMessage(ClosedItem(id, status)); }
+  void SendClosed(uint64_t id, const absl::Status& status) {
+    if (options_.metrics != nullptr) options_.metrics->GatewaySessionClosed(status.code());
+    outbox_->PushMessage(ClosedItem(id, status));
+  }
 
   void End(const std::shared_ptr<Session>& s) {
     s->Close();
@@ -172,13 +176,13 @@ class GatewayReactor final : public OutboxStreamReactor {
   GatewayReactor(grpc::CallbackServerContext* ctx, Hub* hub, const Authenticator* auth, const ServiceOptions& options)
       : ctx_(ctx), hub_(hub), peer_(ctx->peer()) {
     outbox_ = std::make_shared<Outbox>(Outbox::Kind::kGateway, this, options.gateway_outbox,
-                                       hub->room_frame_counter(Outbox::Kind::kGateway), hub->kicker());
+                                       hub->outbox_counters(Outbox::Kind::kGateway), hub->kicker());
     sessions_ = std::make_shared<GatewaySessions>(hub, auth, options, outbox_);
     if (!hub_->live().AddStream(outbox_)) {
       outbox_->Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));
       return;
     }
-    CHAT_LOG_INFO(kLog, "gateway stream from %s opened", peer_);
+    CHAT_LOGF_INFO(kLog, LogFields().Peer(peer_), "gateway stream from %s opened", peer_);
     // Tells the bridge at once that the stream was accepted (a refused one gets
     // trailers only, without this marker).
     ctx_->AddInitialMetadata("x-chat-gateway", "accepted");
@@ -224,7 +228,7 @@ class GatewayReactor final : public OutboxStreamReactor {
     outbox_->Detach();
     sessions_->CloseAll();
     hub_->live().RemoveStream(outbox_.get());
-    CHAT_LOG_INFO(kLog, "gateway stream from %s closed", peer_);
+    CHAT_LOGF_INFO(kLog, LogFields().Peer(peer_), "gateway stream from %s closed", peer_);
     delete this;
   }
 
@@ -241,12 +245,17 @@ class GatewayReactor final : public OutboxStreamReactor {
 
 RawServerReactor* GatewayServiceImpl::Gateway(grpc::CallbackServerContext* ctx) {
   if (!auth_->IsGateway(*ctx)) {
-    CHAT_LOG_WARN(kLog, "refused a gateway stream from %s: bad gateway credential", ctx->peer());
+    CHAT_LOGF_WARN(kLog, LogFields().Peer(ctx->peer()), "refused a gateway stream from %s: bad gateway credential",
+                   ctx->peer());
+    if (options_->metrics != nullptr) options_->metrics->GatewayStreamRefused(/*credential=*/true);
     return new RejectReactor(grpc::Status(
         grpc::StatusCode::PERMISSION_DENIED,
         options_->gateway_secret.empty()
             ? "gateway streams are accepted from loopback only unless a gateway secret is set"
             : "missing or wrong x-chat-gateway-secret"));
+  }
+  if (options_->metrics != nullptr && (hub_->shutting_down() || !auth_->Serving().ok())) {
+    options_->metrics->GatewayStreamRefused(/*credential=*/false);
   }
   if (hub_->shutting_down()) {
     return new RejectReactor(grpc::Status(grpc::StatusCode::UNAVAILABLE, "chat-core is shutting down"));

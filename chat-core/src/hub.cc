@@ -7,7 +7,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chat/log.h"
+#include "chat/metrics.h"
 #include "chat/validate.h"
+#include "core_metrics.h"
 #include "session.h"
 
 namespace chat::core {
@@ -24,6 +26,9 @@ int FanoutLanes(const HubOptions& options) {
 
 Hub::Hub(Store* store, HubOptions options) : store_(store), options_(std::move(options)) {
   if (!options_.now_ms) options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
+  if (options_.metrics != nullptr) {
+    for (int kind = 0; kind < 2; ++kind) outbox_counters_[kind].metrics = options_.metrics->streams(kind);
+  }
   kicker_ = options_.fanout_queues.empty() ? std::make_unique<WriteKicker>(FanoutLanes(options_))
                                            : std::make_unique<WriteKicker>(options_.fanout_queues);
 }
@@ -142,6 +147,7 @@ void Hub::Send(const Identity& author, const std::shared_ptr<Room>& room, std::s
   req.client_msg_id = std::move(client_msg_id);
   store_->Append(std::move(req), [this, room, done = std::move(done)](absl::StatusOr<AppendResult> r) {
     if (!r.ok()) return done(r.status(), false);
+    const int64_t committed = options_.metrics != nullptr ? metrics::NowNanos() : 0;
     chat::v1::ServerEvent ev;
     FillMessage(r->message, room->name(), ev.mutable_message());
     (r->duplicate ? duplicate_sends_ : messages_stored_).fetch_add(1, std::memory_order_relaxed);
@@ -154,6 +160,7 @@ void Hub::Send(const Identity& author, const std::shared_ptr<Room>& room, std::s
       done(message, duplicate);
     };
     if (room->Publish(frame, std::move(ack)) == Room::Published::kWaiting) NoteGap(room);
+    if (options_.metrics != nullptr) options_.metrics->Fanout(metrics::NowNanos() - committed);
   });
 }
 
@@ -382,7 +389,10 @@ void Hub::Tick() {
     }
     if (absl::Now() >= next_expiry_check) {
       next_expiry_check = absl::Now() + options_.expiry_check;
-      if (int n = live_.KillExpired(NowMs()); n > 0) CHAT_LOG_INFO(kLog, "%d sessions expired", n);
+      if (int n = live_.KillExpired(NowMs()); n > 0) {
+        CHAT_LOG_INFO(kLog, "%d sessions expired", n);
+        if (options_.metrics != nullptr) options_.metrics->SessionsExpired(n);
+      }
     }
   }
 }
@@ -391,8 +401,8 @@ HubStats Hub::stats() const {
   HubStats s;
   s.messages_stored = messages_stored_.load();
   s.duplicate_sends = duplicate_sends_.load();
-  s.gateway_room_frames = gateway_room_frames_.load();
-  s.connect_room_frames = connect_room_frames_.load();
+  s.gateway_room_frames = outbox_counters_[static_cast<int>(Outbox::Kind::kGateway)].room_frames.load();
+  s.connect_room_frames = outbox_counters_[static_cast<int>(Outbox::Kind::kConnect)].room_frames.load();
   LiveSessions::Counts live = live_.counts();
   s.live_sessions = live.sessions;
   s.live_streams = live.streams;

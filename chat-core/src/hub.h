@@ -14,6 +14,7 @@
 #ifndef CHAT_CORE_SRC_HUB_H_
 #define CHAT_CORE_SRC_HUB_H_
 
+#include <array>
 #include <atomic>
 #include <cstdint>
 #include <functional>
@@ -42,6 +43,7 @@
 namespace chat::core {
 
 class Session;
+class CoreMetrics;
 
 struct HubOptions {
   RoomOptions room;
@@ -63,6 +65,8 @@ struct HubOptions {
   absl::Duration gap_grace = absl::Milliseconds(50);
   // How often expired sessions are looked for (they end within this).
   absl::Duration expiry_check = absl::Milliseconds(250);
+  // Prometheus metrics (core_metrics.h); null: off. Not owned; outlives the Hub.
+  CoreMetrics* metrics = nullptr;
 };
 
 // The number of fan-out lanes `options` asks for (fanout_threads, or one per core).
@@ -157,10 +161,9 @@ class Hub {
   bool shutting_down() const { return live_.shutting_down(); }
 
   HubStats stats() const;
-  // The counter an outbox of this kind reports its queued room frames to.
-  std::atomic<uint64_t>* room_frame_counter(Outbox::Kind kind) {
-    return kind == Outbox::Kind::kGateway ? &gateway_room_frames_ : &connect_room_frames_;
-  }
+  // What an outbox of this kind counts into (its queued room frames, and
+  // with metrics on what it writes and why it ends).
+  OutboxCounters* outbox_counters(Outbox::Kind kind) { return &outbox_counters_[static_cast<int>(kind)]; }
 
  private:
   // Registers a room (under rooms_mu_); false if its id is known already.
@@ -195,8 +198,8 @@ class Hub {
   std::atomic<uint64_t> next_member_id_{0};
   std::atomic<uint64_t> messages_stored_{0};
   std::atomic<uint64_t> duplicate_sends_{0};
-  std::atomic<uint64_t> gateway_room_frames_{0};
-  std::atomic<uint64_t> connect_room_frames_{0};
+  // By Outbox::Kind.
+  std::array<OutboxCounters, 2> outbox_counters_;
 };
 
 }  // namespace chat::core

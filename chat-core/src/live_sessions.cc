@@ -1,5 +1,7 @@
 #include "live_sessions.h"
 
+#include <algorithm>
+
 #include "absl/status/status.h"
 #include "chat/log.h"
 #include "session.h"
@@ -94,6 +96,24 @@ void LiveSessions::Shutdown() {
 bool LiveSessions::shutting_down() const {
   absl::MutexLock lock(&mu_);
   return shutting_down_;
+}
+
+std::array<LiveSessions::KindCounts, 2> LiveSessions::CountByKind() const {
+  std::array<KindCounts, 2> out;
+  std::vector<std::shared_ptr<Outbox>> streams;
+  {
+    absl::MutexLock lock(&mu_);
+    streams = StreamsLocked();
+    for (const auto& [session, weak] : sessions_) ++out[static_cast<int>(session->stream_kind())].sessions;
+  }
+  for (const auto& s : streams) {
+    KindCounts& k = out[static_cast<int>(s->kind())];
+    const uint64_t queued = s->queued();
+    ++k.streams;
+    k.queued += queued;
+    k.max_queued = std::max(k.max_queued, queued);
+  }
+  return out;
 }
 
 LiveSessions::Counts LiveSessions::counts() const {

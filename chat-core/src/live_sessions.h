@@ -7,6 +7,7 @@
 #ifndef CHAT_CORE_SRC_LIVE_SESSIONS_H_
 #define CHAT_CORE_SRC_LIVE_SESSIONS_H_
 
+#include <array>
 #include <cstdint>
 #include <memory>
 #include <string>
@@ -47,6 +48,17 @@ class LiveSessions {
     int64_t streams = 0;
   };
   Counts counts() const;
+
+  // For metrics, by Outbox::Kind: open streams, their sessions, the events
+  // waiting in their queues and the longest queue. Takes each stream's lock
+  // in turn (never two at once); for a scrape, not for a hot path.
+  struct KindCounts {
+    int64_t streams = 0;
+    int64_t sessions = 0;
+    uint64_t queued = 0;
+    uint64_t max_queued = 0;
+  };
+  std::array<KindCounts, 2> CountByKind() const;
 
  private:
   std::vector<std::shared_ptr<Outbox>> StreamsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);

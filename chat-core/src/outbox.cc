@@ -3,18 +3,20 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
-#include "write_kicker.h"
 #include "chat/log.h"
+#include "core_metrics.h"
+#include "write_kicker.h"
 
 namespace chat::core {
 
 Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
-               std::atomic<uint64_t>* room_frame_counter, WriteKicker* kicker, size_t lane)
+               OutboxCounters* counters, WriteKicker* kicker, size_t lane)
     : kind_(kind),
       policy_(kind == Kind::kConnect ? NewConnectDelivery() : NewGatewayDelivery()),
       limits_(limits),
       low_water_(std::max<size_t>(1, std::min(limits.low_water_events, limits.max_events / 4))),
-      room_frame_counter_(room_frame_counter),
+      counters_(counters),
+      metrics_(counters == nullptr ? nullptr : counters->metrics),
       kicker_(kicker),
       kick_lane_(kicker == nullptr ? 0 : lane != kAnyLane ? lane : kicker->AssignLane()),
       writer_(writer) {}
@@ -53,7 +55,7 @@ void Outbox::OnRoomFrame(const RoomFramePtr& frame) {
       break;
   }
   ++stats_.room_frames;
-  if (room_frame_counter_ != nullptr) room_frame_counter_->fetch_add(1, std::memory_order_relaxed);
+  if (counters_ != nullptr) counters_->room_frames.fetch_add(1, std::memory_order_relaxed);
   PushLocked(Item{frame, admit.buffer, frame->bytes}, /*deferred=*/admit.on_lane);
 }
 
@@ -145,6 +147,7 @@ void Outbox::OnWriteDone(bool ok) {
       return;
     }
     stats_.frames_written += written;
+    if (metrics_ != nullptr) metrics_->Written(written);
     if (finished_) return;
     if (!queue_.empty()) {
       StartNextLocked();
@@ -161,6 +164,7 @@ void Outbox::OnWriteDone(bool ok) {
 void Outbox::FinishLocked(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
+  if (metrics_ != nullptr) metrics_->Ended(status.error_code());
   writable_waiters_.clear();
   // The items being written must stay alive until their OnWriteDone.
   while (queue_.size() > (write_in_flight_ ? in_flight_events_ : 0u)) {

@@ -61,6 +61,17 @@ inline constexpr size_t kMaxBatchBytes = 64 << 10;
 // The most a client may ask for (x-chat-batch).
 inline constexpr size_t kMaxBatchEvents = 1024;
 
+class StreamMetrics;  // core_metrics.h
+
+// What every outbox of one kind counts into. Owned by the Hub, one per kind.
+// Threading: thread-safe (atomics). Lifetime: outlives every outbox.
+struct OutboxCounters {
+  // Room frames queued (one per stream per room event).
+  std::atomic<uint64_t> room_frames{0};
+  // With metrics on (else null): events written and streams ended, by reason.
+  StreamMetrics* metrics = nullptr;
+};
+
 struct OutboxStats {
   // Events written (a batch counts its events).
   uint64_t frames_written = 0;
@@ -73,13 +84,12 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
  public:
   enum class Kind { kConnect, kGateway };
 
-  // `room_frame_counter` (optional) counts the room frames this outbox queues.
-  // `kicker` (optional) starts the writes of room frames on its threads (on
+  // `counters` (optional) counts the room frames this outbox queues, and
+  // (with metrics on) what it writes and why it ends. `kicker` (optional) starts the writes of room frames on its threads (on
   // `lane`, or one it assigns); without one they start on the publishing thread.
   static constexpr size_t kAnyLane = static_cast<size_t>(-1);
-  Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
-         std::atomic<uint64_t>* room_frame_counter = nullptr, WriteKicker* kicker = nullptr,
-         size_t lane = kAnyLane);
+  Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits, OutboxCounters* counters = nullptr,
+         WriteKicker* kicker = nullptr, size_t lane = kAnyLane);
 
   Kind kind() const { return kind_; }
 
@@ -145,7 +155,8 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   const OutboxLimits limits_;
   // limits_.low_water_events, but never more than a quarter of the queue.
   const size_t low_water_;
-  std::atomic<uint64_t>* const room_frame_counter_;
+  OutboxCounters* const counters_;
+  StreamMetrics* const metrics_;  // counters_->metrics, or null
   WriteKicker* const kicker_;
   const size_t kick_lane_;
   mutable absl::Mutex mu_;

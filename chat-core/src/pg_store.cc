@@ -345,7 +345,7 @@ class PgStoreImpl final : public PgStore {
       }
       batch.clear();
       if (writes_.PopBatch(static_cast<size_t>(options_.max_batch), batch) == 0) return;
-      CommitPgBatch(*conn, batch);
+      CommitPgBatch(*conn, batch, options_.on_commit);
       if (!conn->healthy()) SetConnected(false, absl::UnavailableError("the connection broke"));
     }
   }

@@ -1,5 +1,6 @@
 #include "pg_write_batch.h"
 
+#include <chrono>
 #include <string>
 #include <tuple>
 #include <utility>
@@ -24,7 +25,8 @@ void FailPgWrite(PgWriteItem& item, const absl::Status& status) {
   }
 }
 
-void CommitPgBatch(PgConn& conn, std::vector<PgWriteItem>& batch) {
+void CommitPgBatch(PgConn& conn, std::vector<PgWriteItem>& batch, const CommitObserver& on_commit) {
+  const auto start = on_commit ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
   std::vector<PgAppendOp*> appends;
   std::vector<PgWriteOp*> ops;
   for (auto& item : batch) {
@@ -101,12 +103,16 @@ void CommitPgBatch(PgConn& conn, std::vector<PgWriteItem>& batch) {
       for (auto& item : batch) {
         std::vector<PgWriteItem> one;
         one.push_back(std::move(item));
-        CommitPgBatch(conn, one);
+        CommitPgBatch(conn, one, on_commit);
       }
       return;
     }
     FailPgWrite(batch[0], cause);
     return;
+  }
+  if (on_commit) {
+    on_commit(std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count(),
+              batch.size());
   }
   // Appends: answered in input order, which is seq order within a room.
   if (!sent.empty()) {

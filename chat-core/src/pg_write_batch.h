@@ -41,7 +41,9 @@ void FailPgWrite(PgWriteItem& item, const absl::Status& status);
 // unknown, so nothing is acknowledged); otherwise the transaction is rolled
 // back and, in a batch of several, each write runs again alone, so one write's
 // error fails only that write.
-void CommitPgBatch(PgConn& conn, std::vector<PgWriteItem>& batch);
+// `on_commit` (may be empty) is told of a successful commit before any write
+// is answered.
+void CommitPgBatch(PgConn& conn, std::vector<PgWriteItem>& batch, const CommitObserver& on_commit = nullptr);
 
 }  // namespace chat::core
 

@@ -26,6 +26,11 @@ int Room::member_count() const {
   return static_cast<int>(presence_.count());
 }
 
+int Room::local_sessions() const {
+  absl::MutexLock lock(&mu_);
+  return static_cast<int>(members_.size());
+}
+
 bool Room::presence_enabled() const {
   absl::MutexLock lock(&mu_);
   return presence_.count() <= options_.presence_limit;

@@ -76,6 +76,8 @@ class Room {
   int64_t last_seq() const;
   // Distinct users present, on this node and (in a cluster) on the others.
   int member_count() const;
+  // Sessions of this node present in the room (a user may have several).
+  int local_sessions() const;
   void Describe(chat::v1::Room* out) const;
 
   enum class Published {

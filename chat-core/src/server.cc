@@ -20,6 +20,8 @@
 #include "chat/validate.h"
 #include "absl/time/clock.h"
 #include "chat/log.h"
+#include "core_metrics.h"
+#include "grpc/health/v1/health.pb.h"
 
 namespace chat::core {
 
@@ -122,6 +124,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   std::unique_ptr<CoreServer> s(new CoreServer());
   s->options_ = std::move(options);
   CoreOptions& o = s->options_;
+  if (o.metrics != nullptr) o.metrics->Configure(&o);
 
   const bool clustered = !o.pg.pg.uri.empty();
   std::unique_ptr<LoginLimiter> limiter;
@@ -149,6 +152,9 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
     if (absl::Status st = s->accounts_->Init(); !st.ok()) return st;
   }
   grpc::EnableDefaultHealthCheckService(true);
+  // gRPC's health service carries no descriptor: this links grpc.health.v1's
+  // (proto/CMakeLists.txt) so that reflection can describe it to grpcurl.
+  (void)grpc::health::v1::HealthCheckRequest::descriptor();
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   grpc::ServerBuilder builder;
   // Connect streams live on the fan-out lanes' own queues (see WriteKicker).
@@ -213,6 +219,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
     s->sync_ = std::make_unique<ClusterSync>(s->hub_.get(), s->accounts_.get());
     s->bring_up_ = std::thread([server = s.get()] { server->BringUp(); });
   }
+  if (o.metrics != nullptr) o.metrics->Attach(s.get());
   return s;
 }
 
@@ -259,6 +266,7 @@ std::string CoreServer::address() const { return absl::StrCat(host_, ":", port_)
 void CoreServer::Shutdown(absl::Duration grace) {
   if (shut_down_) return;
   shut_down_ = true;
+  if (options_.metrics != nullptr) options_.metrics->Detach();
   {
     absl::MutexLock lock(&bring_up_mu_);
     stopping_ = true;

@@ -58,6 +58,9 @@ struct CoreOptions {
   // On PostgreSQL: called once the node serves (the database answered), on
   // the thread that brought it up. (On SQLite it serves when Start returns.)
   std::function<void()> on_serving;
+  // Prometheus metrics (core_metrics.h; --metrics_listen); null: off. Not
+  // owned: must outlive the server.
+  CoreMetrics* metrics = nullptr;
 };
 
 // Sensible defaults for the stream limits (used by main and tests).

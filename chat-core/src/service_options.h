@@ -13,6 +13,8 @@
 
 namespace chat::core {
 
+class CoreMetrics;
+
 // Connect on gRPC core's C API (connect_core_call.h) is compiled only for the
 // gRPC release it was written and tested for.
 #if GRPC_CPP_VERSION_MAJOR == 1 && GRPC_CPP_VERSION_MINOR == 51
@@ -41,6 +43,8 @@ struct ServiceOptions {
   // Empty: gateway streams are accepted from loopback peers only.
   std::string gateway_secret;
   size_t max_sessions_per_gateway = 200000;
+  // Prometheus metrics (core_metrics.h); null: off. Not owned.
+  CoreMetrics* metrics = nullptr;
 };
 
 }  // namespace chat::core

@@ -8,6 +8,7 @@
 #include "chat/json_codec.h"
 #include "chat/status.h"
 #include "chat/validate.h"
+#include "core_metrics.h"
 
 namespace chat::core {
 
@@ -47,6 +48,7 @@ void Session::Reply(const ReplyTo& to, ServerEvent event) {
 
 void Session::EmitError(const absl::Status& status, absl::string_view event, const ReplyTo& to,
                         const std::string& room, const std::string& client_msg_id) {
+  if (CoreMetrics* m = hub_->options().metrics) m->EventError(status.code());
   ServerEvent ev;
   auto* err = ev.mutable_error();
   err->set_code(ToErrorCode(status.code()));

@@ -51,6 +51,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const Identity& identity() const { return identity_; }
   uint64_t session_id() const { return session_id_; }
   uint64_t member_id() const { return member_id_; }
+  // The kind of stream the session lives on.
+  Outbox::Kind stream_kind() const { return outbox_->kind(); }
 
   // Handles one event (`request`: GatewayUp.request, echoed with the answer).
   // Returns false when the reader should pause until the resume hook runs

@@ -4,6 +4,7 @@
 #include "sqlite_store.h"
 
 #include <algorithm>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -250,6 +251,7 @@ class SqliteStore final : public Store {
 
   // On the writer thread: one transaction for the whole batch (group commit).
   void RunBatch(std::vector<std::unique_ptr<WriteTask>>& batch) {
+    const auto start = options_.on_commit ? std::chrono::steady_clock::now() : std::chrono::steady_clock::time_point();
     state_.batch_saved.clear();
     absl::Status commit = state_.conn.Exec("BEGIN IMMEDIATE");
     if (commit.ok()) {
@@ -272,6 +274,10 @@ class SqliteStore final : public Store {
       CHAT_LOG_ERROR(kLog, "commit of %d tasks failed: %s", static_cast<int>(batch.size()),
                      commit.message());
       for (auto& [room, seq] : state_.batch_saved) state_.last_seq[room] = seq;
+    } else if (options_.on_commit) {
+      options_.on_commit(
+          std::chrono::duration_cast<std::chrono::nanoseconds>(std::chrono::steady_clock::now() - start).count(),
+          batch.size());
     }
     for (auto& t : batch) t->Complete(commit);
   }

@@ -102,6 +102,11 @@ struct SessionRecord {
 template <typename T>
 using StoreCallback = std::function<void(absl::StatusOr<T>)>;
 
+// Told of each successful group commit: how long its transaction took (from
+// BEGIN to COMMIT's answer, before any write is answered) and how many writes
+// it held. Called on the store's writer thread; must not block.
+using CommitObserver = std::function<void(int64_t nanos, size_t writes)>;
+
 // Threading: thread-safe; callbacks on the store's threads (see the top of this
 // file). Lifetime: owned by the server; no callback runs after Close() returns.
 class Store {

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "chat/json_codec.h"
 
 namespace chat {
 namespace {
@@ -24,6 +25,8 @@ std::atomic<LogLevel>& Level() {
   static std::atomic<LogLevel> level{InitialLevel()};
   return level;
 }
+
+std::atomic<LogFormat> g_format{LogFormat::kText};
 
 }  // namespace
 
@@ -41,16 +44,32 @@ bool ParseLogLevel(absl::string_view text, LogLevel* level) {
   return true;
 }
 
-void LogLine(LogLevel level, absl::string_view component, absl::string_view text) {
-  static constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
-  std::string line = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
-  line += ' ';
-  line += kNames[static_cast<int>(level)];
-  line += " [";
-  line.append(component.data(), component.size());
-  line += "] ";
-  line.append(text.data(), text.size());
-  line += '\n';
+void SetLogFormat(LogFormat format) { g_format.store(format); }
+LogFormat GetLogFormat() { return g_format.load(std::memory_order_relaxed); }
+
+bool ParseLogFormat(absl::string_view text, LogFormat* format) {
+  std::string t = absl::AsciiStrToLower(std::string(text));
+  if (t == "text") *format = LogFormat::kText;
+  else if (t == "json") *format = LogFormat::kJson;
+  else return false;
+  return true;
+}
+
+void LogLine(LogLevel level, absl::string_view component, absl::string_view text, const LogFields& fields) {
+  const std::string time = absl::FormatTime("%Y-%m-%dT%H:%M:%E3SZ", absl::Now(), absl::UTCTimeZone());
+  std::string line;
+  if (GetLogFormat() == LogFormat::kJson) {
+    // One object a line: JsonQuote escapes control characters (a newline
+    // included) and bytes that are not UTF-8, so a line stays one line.
+    static constexpr const char* kNames[] = {"debug", "info", "warning", "error", "off"};
+    absl::StrAppend(&line, "{\"time\":\"", time, "\",\"level\":\"", kNames[static_cast<int>(level)],
+                    "\",\"component\":", JsonQuote(component), ",\"message\":", JsonQuote(text));
+    for (const auto& [key, value] : fields) absl::StrAppend(&line, ",", JsonQuote(key), ":", JsonQuote(value));
+    line += "}\n";
+  } else {
+    static constexpr const char* kNames[] = {"DEBUG", "INFO", "WARN", "ERROR", "OFF"};
+    absl::StrAppend(&line, time, " ", kNames[static_cast<int>(level)], " [", component, "] ", text, "\n");
+  }
   // One write per line so lines of concurrent threads do not interleave.
   ssize_t unused = ::write(STDERR_FILENO, line.data(), line.size());
   (void)unused;

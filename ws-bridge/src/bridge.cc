@@ -9,6 +9,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
+#include "bridge_metrics.h"
 #include "chat/log.h"
 #include "http_session.h"
 #include "ws_session.h"
@@ -85,6 +86,7 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
     b->threads_.emplace_back([io = b->io_.get()] { io->run(); });
   }
   b->started_ = true;
+  if (b->ctx_->options.metrics != nullptr) b->ctx_->options.metrics->Attach(b.get(), b->ctx_.get());
   CHAT_LOG_INFO(kLog, "ws-bridge listening on %s (chat-core at %s)", b->address(),
                 absl::StrJoin(b->ctx_->options.core, ","));
   return b;
@@ -98,6 +100,7 @@ void Bridge::DoAccept() {
     if (!ec) {
       if (ctx_->connections.load() >= static_cast<int64_t>(ctx_->options.max_connections)) {
         // Over the limit: shed at once, before reading anything.
+        if (ctx_->options.metrics != nullptr) ctx_->options.metrics->ConnectionRefused();
         boost::system::error_code ignored;
         socket.close(ignored);
       } else {
@@ -142,6 +145,7 @@ void Bridge::Shutdown() {
   // A Bridge that Start gave up on has no thread, no stream and no session.
   if (!started_ || shut_down_) return;
   shut_down_ = true;
+  if (ctx_->options.metrics != nullptr) ctx_->options.metrics->Detach();
   net::post(acceptor_->get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_->close(ec);
@@ -156,6 +160,9 @@ void Bridge::Shutdown() {
     }
   }
   CHAT_LOG_INFO(kLog, "shutting down: closing %d WebSockets", static_cast<int>(sessions.size()));
+  if (ctx_->options.metrics != nullptr) {
+    ctx_->options.metrics->CountDisconnect(Disconnect::kShutdown, static_cast<int>(sessions.size()));
+  }
   for (auto& s : sessions) s->Close(boost::beast::websocket::close_code::going_away, "ws-bridge is shutting down");
   sessions.clear();
   // Give the close frames a moment to leave.

@@ -17,6 +17,8 @@
 
 namespace chat::bridge {
 
+class BridgeMetrics;
+
 struct BridgeOptions {
   // host:port to serve HTTP and WebSocket on; port 0 picks a free one.
   std::string listen = "127.0.0.1:8080";
@@ -95,6 +97,9 @@ struct BridgeOptions {
   // Events a browser sends while no node is reachable, per WebSocket, kept to
   // send once its session is open again; more get an UNAVAILABLE error.
   int failover_queue_events = 64;
+  // Prometheus metrics (bridge_metrics.h; --metrics_listen); null: off. Not
+  // owned: must outlive the Bridge.
+  BridgeMetrics* metrics = nullptr;
 };
 
 // OK, or the first rule `options` breaks, in the words main prints (naming the

@@ -4,6 +4,7 @@
 #include <random>
 
 #include "absl/strings/str_cat.h"
+#include "bridge_metrics.h"
 #include "chat/json_codec.h"
 #include "chat/log.h"
 #include "gated_socket.h"
@@ -81,6 +82,8 @@ GatewayStats Gateway::stats() const {
   s.connected = connected_;
   if (connected_) s.node = stream_->node();
   s.sessions = static_cast<int64_t>(sessions_.size());
+  s.rooms = static_cast<int64_t>(rooms_.size());
+  for (const auto& [room, sinks] : rooms_) s.room_sessions += static_cast<int64_t>(sinks->sinks.size());
   return s;
 }
 
@@ -93,7 +96,7 @@ void Gateway::OnStreamUp(GatewayStream* stream) {
     rotation_.Succeeded();
     start_timer_.cancel();
     ++stats_.connects;
-    CHAT_LOG_INFO(kLog, "gateway stream to chat-core at %s is up%s", stream->node(),
+    CHAT_LOGF_INFO(kLog, LogFields().Node(stream->node()), "gateway stream to chat-core at %s is up%s", stream->node(),
                   sessions_.empty() ? "" : absl::StrCat("; ", sessions_.size(), " sessions open again"));
     waiting.reserve(sessions_.size());
     for (const auto& [id, session] : sessions_) waiting.push_back(session.sink);
@@ -189,6 +192,7 @@ void Gateway::FanOut(GatewayStream* stream, const chat::v1::ServerEvent& ev) {
     if (direct_left > 0) --direct_left;
   }
   if (batch != nullptr) batch->Flush();
+  if (options_.metrics != nullptr) options_.metrics->Fanout(absl::ToInt64Nanoseconds(absl::Now() - start));
   std::vector<std::shared_ptr<GatewaySessionSink>> freed;  // after the lock
   absl::MutexLock lock(&mu_);
   if (--fanouts_ == 0) freed.swap(graveyard_);
@@ -283,12 +287,14 @@ void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
       const absl::Duration delay = rotation_.Failed(std::uniform_real_distribution<double>(0, 1)(rng));
       const std::string next = options_.core[rotation_.node()];
       if (was_connected) {
-        CHAT_LOG_WARN(kLog, "gateway stream to chat-core at %s ended: %s; %d sessions wait for %s (in %d ms)",
-                      stream->node(), status.error_message(), static_cast<int>(sessions_.size()), next,
-                      static_cast<int>(absl::ToInt64Milliseconds(delay)));
+        CHAT_LOGF_WARN(kLog, LogFields().Node(stream->node()),
+                       "gateway stream to chat-core at %s ended: %s; %d sessions wait for %s (in %d ms)",
+                       stream->node(), status.error_message(), static_cast<int>(sessions_.size()), next,
+                       static_cast<int>(absl::ToInt64Milliseconds(delay)));
       } else {
-        CHAT_LOG_WARN(kLog, "cannot reach chat-core at %s: %s; trying %s in %d ms", stream->node(),
-                      status.error_message(), next, static_cast<int>(absl::ToInt64Milliseconds(delay)));
+        CHAT_LOGF_WARN(kLog, LogFields().Node(stream->node()), "cannot reach chat-core at %s: %s; trying %s in %d ms",
+                       stream->node(), status.error_message(), next,
+                       static_cast<int>(absl::ToInt64Milliseconds(delay)));
       }
       ScheduleConnectLocked(delay);
     }

@@ -96,6 +96,9 @@ struct GatewayStats {
   uint64_t room_frames = 0;
   uint64_t room_deliveries = 0;
   int64_t sessions = 0;
+  // Rooms with a local session in them, and those sessions summed over rooms.
+  int64_t rooms = 0;
+  int64_t room_sessions = 0;
 };
 
 class Gateway : private GatewayStream::Listener {

@@ -5,6 +5,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "bridge_metrics.h"
 #include "chat/json_codec.h"
 #include "chat/log.h"
 #include "http_util.h"
@@ -108,6 +109,7 @@ void WsSession::Refuse(http::status status, const std::string& code, const std::
   if (state_ != State::kOpening) return;
   state_ = State::kClosing;
   timer_.cancel();
+  if (ctx_->options.metrics != nullptr) ctx_->options.metrics->UpgradeRefused(code);
   auto res = std::make_shared<http::response<http::string_body>>(
       JsonError(status, upgrade_.version(), code, message));
   res->keep_alive(false);
@@ -131,6 +133,7 @@ void WsSession::OnRead(const beast::error_code& ec, size_t bytes) {
   if (ec) {
     if (ec == websocket::error::message_too_big) {
       // Beast has already sent close 1009 (message too big).
+      CountDisconnect(ctx_->options.metrics, Disconnect::kMessageTooBig);
       return Teardown("message too big");
     }
     return Teardown(ec == websocket::error::closed ? "closed by the browser" : ec.message());
@@ -158,8 +161,10 @@ void WsSession::OnRead(const beast::error_code& ec, size_t bytes) {
 void WsSession::HandleText(const std::string& text) {
   if (!bucket_.Take(absl::Now())) {
     if (++violations_ > static_cast<int>(ctx_->options.event_burst)) {
+      if (state_ == State::kOpen) CountDisconnect(ctx_->options.metrics, Disconnect::kRateLimit);
       return CloseOnStrand(websocket::close_code::policy_error, "too many events");
     }
+    if (ctx_->options.metrics != nullptr) ctx_->options.metrics->EventRefused(/*rate_limit=*/true);
     absl::MutexLock lock(&mu_);
     EnqueueEventLocked(ErrorEvent(
         absl::StatusCode::kResourceExhausted,
@@ -170,6 +175,7 @@ void WsSession::HandleText(const std::string& text) {
   }
   auto event = DecodeClientEvent(text);
   if (!event.ok()) {
+    if (ctx_->options.metrics != nullptr) ctx_->options.metrics->EventRefused(/*rate_limit=*/false);
     absl::MutexLock lock(&mu_);
     EnqueueEventLocked(ErrorEvent(event.status().code(), std::string(event.status().message()), "", ""));
     return;
@@ -237,7 +243,8 @@ void WsSession::Teardown(const std::string& why) {
   }
   if (accepted_) ctx_->ws_closed.fetch_add(1);
   slot_.reset();
-  CHAT_LOG_DEBUG(kLog, "session %d from %s ended: %s", static_cast<int>(id_), credentials_.peer, why);
+  CHAT_LOGF_DEBUG(kLog, LogFields().Peer(credentials_.peer), "session %d from %s ended: %s", static_cast<int>(id_),
+                  credentials_.peer, why);
 }
 
 }  // namespace chat::bridge

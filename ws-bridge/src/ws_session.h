@@ -107,6 +107,14 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // DeferredFlush's timer (any thread): write what waits in the queue.
   void FlushDeferred();
 
+  // What waits in the outbound queue (any thread; takes the session's lock),
+  // for metrics.
+  struct QueueDepth {
+    size_t events = 0;
+    size_t bytes = 0;
+  };
+  QueueDepth queue_depth();
+
  private:
   using Frame = std::shared_ptr<const std::string>;
   enum class State { kOpening, kOpen, kClosing, kClosed };

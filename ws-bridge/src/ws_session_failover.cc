@@ -3,6 +3,7 @@
 // the next stream, opens itself there again, rejoins its rooms with since_seq
 // as requests of the bridge's own, and sends what the browser sent meanwhile.
 #include "absl/strings/str_cat.h"
+#include "bridge_metrics.h"
 #include "chat/json_codec.h"
 #include "chat/log.h"
 #include "session_events.h"
@@ -33,11 +34,15 @@ void WsSession::OnGatewayLost() {
       // The wait counts from the first loss; a stream lost again before the
       // session was back does not extend it.
       const absl::Duration timeout = self->ctx_->options.failover_timeout;
-      if (timeout == absl::ZeroDuration()) return self->CloseOnStrand(websocket::close_code::service_restart, kBackendGone);
+      if (timeout == absl::ZeroDuration()) {
+        CountDisconnect(self->ctx_->options.metrics, Disconnect::kBackendUnavailable);
+        return self->CloseOnStrand(websocket::close_code::service_restart, kBackendGone);
+      }
       const uint32_t wait = ++self->failover_wait_;
       self->timer_.expires_after(absl::ToChronoNanoseconds(timeout));
       self->timer_.async_wait([self, wait](const beast::error_code& ec) {
         if (ec || wait != self->failover_wait_ || self->state_ != State::kOpen || self->link_ == Link::kLive) return;
+        CountDisconnect(self->ctx_->options.metrics, Disconnect::kBackendUnavailable);
         self->CloseOnStrand(websocket::close_code::service_restart, kBackendGone);
       });
     }
@@ -100,6 +105,7 @@ void WsSession::OnRejoinAnswerLocked(const std::string& room, const chat::v1::Se
   // Refused (the room is gone, or this node is behind): the browser's own
   // reconnect and join will get the real answer.
   rooms_.Left(room);
+  if (!failing_) CountDisconnect(ctx_->options.metrics, Disconnect::kResume);
   FailLocked(websocket::close_code::try_again_later,
              absl::StrCat("could not rejoin '", room, "' after a fail-over; reconnect and resume"));
 }

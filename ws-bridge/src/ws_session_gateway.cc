@@ -2,6 +2,7 @@
 // threads: queue and post, or write straight to an idle socket, nothing more),
 // room messages through the RoomSequencer, and the gap fills the bridge asks
 // for itself.
+#include "bridge_metrics.h"
 #include "chat/log.h"
 #include "chat/status.h"
 #include "http_util.h"
@@ -35,6 +36,10 @@ void WsSession::OnClosed(chat::v1::Error::Code code, const std::string& reason) 
     websocket::close_code ws_code = code == chat::v1::Error::UNAUTHENTICATED
                                         ? websocket::close_code::policy_error
                                         : websocket::close_code::internal_error;
+    if (self->state_ == State::kOpen) {
+      CountDisconnect(self->ctx_->options.metrics,
+                      code == chat::v1::Error::UNAUTHENTICATED ? Disconnect::kAuth : Disconnect::kServerError);
+    }
     self->CloseOnStrand(ws_code, reason);
   });
 }
@@ -85,6 +90,7 @@ void WsSession::DeliverMessageLocked(const std::string& room, int64_t seq, Frame
     case RoomSequencer::Verdict::kHold:
       return;
     case RoomSequencer::Verdict::kTooFar:
+      if (!failing_) CountDisconnect(ctx_->options.metrics, Disconnect::kResume);
       return FailLocked(websocket::close_code::try_again_later,
                         "too far behind; reconnect and resume with sinceSeq");
     case RoomSequencer::Verdict::kFill:
@@ -122,7 +128,10 @@ void WsSession::RequestFill(const std::string& room, uint64_t request) {
 }
 
 void WsSession::OnFillAnswerLocked(const std::string& room, const chat::v1::ServerEvent& event) {
-  if (!event.has_history()) return FailLocked(websocket::close_code::try_again_later, kCannotRecover);
+  if (!event.has_history()) {
+    if (!failing_) CountDisconnect(ctx_->options.metrics, Disconnect::kResume);
+    return FailLocked(websocket::close_code::try_again_later, kCannotRecover);
+  }
   const int64_t before = rooms_.LastSeq(room);
   for (const auto& m : event.history().messages()) {
     chat::v1::ServerEvent ev;
@@ -135,6 +144,7 @@ void WsSession::OnFillAnswerLocked(const std::string& room, const chat::v1::Serv
     case RoomSequencer::FillOutcome::kFill:
       return AskFillLocked(room);
     case RoomSequencer::FillOutcome::kStuck:
+      if (!failing_) CountDisconnect(ctx_->options.metrics, Disconnect::kResume);
       return FailLocked(websocket::close_code::try_again_later, kCannotRecover);
   }
 }

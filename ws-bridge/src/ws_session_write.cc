@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "absl/strings/str_cat.h"
+#include "bridge_metrics.h"
 #include "session_events.h"
 #include "ws_session.h"
 
@@ -36,6 +37,7 @@ void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct, SendBatch
   }
   if (queue_.size() >= ctx_->options.max_queued_events ||
       queued_bytes_ + frame->size() > ctx_->options.max_queued_bytes) {
+    CountDisconnect(ctx_->options.metrics, Disconnect::kSlowConsumer);
     return FailLocked(websocket::close_code::policy_error,
                       "receiver too slow: outbound queue full; reconnect and resume with sinceSeq");
   }
@@ -69,6 +71,11 @@ bool WsSession::PresenceMayWaitLocked() const {
 void WsSession::ScheduleWriteLocked() {
   write_scheduled_ = true;
   net::post(ws_.get_executor(), [self = shared_from_this()] { self->DoWrite(); });
+}
+
+WsSession::QueueDepth WsSession::queue_depth() {
+  absl::MutexLock lock(&mu_);
+  return QueueDepth{queue_.size(), queued_bytes_};
 }
 
 void WsSession::FlushDeferred() {
