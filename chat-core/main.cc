@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/synchronization/mutex.h"
@@ -68,6 +69,20 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.")
 ABSL_FLAG(std::string, log_format, "text", "text (one line each) or json (one JSON object a line).");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port to serve Prometheus metrics on (GET /metrics; port 0 picks one). Empty: no metrics.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve gRPC over TLS (with --tls_key). Re-read when the file changes.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(std::string, tls_client_ca, "",
+          "PEM CA bundle: clients must present a certificate it signed (mTLS); a bridge with one may open "
+          "the Gateway stream without the gateway secret.");
+ABSL_FLAG(bool, tls_client_cert_optional, false,
+          "With --tls_client_ca: verify a client certificate when one is given, but let clients without one "
+          "in (they log in with tokens as usual).");
+ABSL_FLAG(std::vector<std::string>, tls_gateway_names, {},
+          "With --tls_client_ca: certificate names (CN or DNS SAN) that count as a gateway; empty: any "
+          "certificate the client CA signed.");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "How often the TLS files are checked for changes (a renewed certificate needs no restart).");
 ABSL_FLAG(bool, allow_root, false,
           "Run even as root. Off: root is refused; run as an unprivileged user (the Debian package's 'chat').");
 
@@ -101,7 +116,6 @@ int main(int argc, char** argv) {
   }
   chat::SetLogFormat(log_format);
 
-
   const sigset_t stop_signals = chat::BlockStopSignals();
 
   // Sizes are size_t in the options: a negative flag would wrap.
@@ -119,6 +133,12 @@ int main(int argc, char** argv) {
   }
   chat::core::CoreOptions options = chat::core::DefaultCoreOptions();
   options.listen = absl::GetFlag(FLAGS_listen);
+  options.tls.cert_file = absl::GetFlag(FLAGS_tls_cert);
+  options.tls.key_file = absl::GetFlag(FLAGS_tls_key);
+  options.tls.client_ca_file = absl::GetFlag(FLAGS_tls_client_ca);
+  options.tls.client_cert_optional = absl::GetFlag(FLAGS_tls_client_cert_optional);
+  options.tls.gateway_cert_names = absl::GetFlag(FLAGS_tls_gateway_names);
+  options.tls.reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   if (chat::core::IsPostgresUri(absl::GetFlag(FLAGS_db))) {
     options.pg.pg.uri = absl::GetFlag(FLAGS_db);
     options.cluster.node_id = absl::GetFlag(FLAGS_node_id);
@@ -174,7 +194,7 @@ int main(int argc, char** argv) {
     std::printf("chat-core metrics on %s\n", metrics_server->address().c_str());
     std::fflush(stdout);
   }
-  if (options.services.gateway_secret.empty()) {
+  if (options.services.gateway_secret.empty() && options.tls.client_ca_file.empty()) {
     CHAT_LOG_WARN("core", "no gateway secret set: gateway streams are accepted from loopback only");
   }
   if (options.accounts.allow_guests) {
@@ -213,7 +233,11 @@ int main(int argc, char** argv) {
     if (serving_due || (*server)->serving()) say_serving();
   }
 
-  CHAT_LOG_INFO("core", "received %s; shutting down", chat::WaitForStopSignal(stop_signals));
+  const char* stop = chat::WaitForStopSignal(stop_signals, [] {
+    CHAT_LOG_INFO("core", "received SIGHUP: nothing to do (TLS files are re-read when they change, every "
+                          "--tls_reload_interval)");
+  });
+  CHAT_LOG_INFO("core", "received %s; shutting down", stop);
   (*server)->Shutdown(absl::Seconds(3));
   return 0;
 }

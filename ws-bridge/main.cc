@@ -69,6 +69,21 @@ ABSL_FLAG(std::string, log_level, "info", "debug, info, warning, error or off.")
 ABSL_FLAG(std::string, log_format, "text", "text (one line each) or json (one JSON object a line).");
 ABSL_FLAG(std::string, metrics_listen, "",
           "host:port to serve Prometheus metrics on (GET /metrics; port 0 picks one). Empty: no metrics.");
+ABSL_FLAG(std::string, tls_cert, "",
+          "PEM certificate chain: serve HTTPS and WSS (with --tls_key). SIGHUP re-reads it and the key.");
+ABSL_FLAG(std::string, tls_key, "", "PEM private key of --tls_cert.");
+ABSL_FLAG(absl::Duration, hsts_max_age, absl::ZeroDuration(),
+          "Send Strict-Transport-Security with this max-age to browsers that came over TLS (e.g. 8760h); "
+          "0: no HSTS header.");
+ABSL_FLAG(std::string, trusted_proxies, "",
+          "Comma-separated addresses or CIDRs of reverse proxies whose X-Forwarded-For and X-Forwarded-Proto "
+          "are believed (e.g. 127.0.0.1,10.0.0.0/8); from anyone else they are ignored.");
+ABSL_FLAG(bool, core_tls, false, "Reach chat-core over TLS (trusting the system's CAs unless --core_ca).");
+ABSL_FLAG(std::string, core_ca, "", "PEM CA bundle to trust for chat-core's certificate (implies --core_tls).");
+ABSL_FLAG(std::string, core_cert, "",
+          "PEM client certificate for chat-core's mTLS (with --core_key; implies --core_tls); chat-core with "
+          "--tls_client_ca then accepts the Gateway stream without the gateway secret.");
+ABSL_FLAG(std::string, core_key, "", "PEM private key of --core_cert.");
 ABSL_FLAG(bool, allow_root, false,
           "Run even as root. Off: root is refused; run as an unprivileged user (the Debian package's 'chat').");
 
@@ -100,7 +115,6 @@ int main(int argc, char** argv) {
   }
   chat::SetLogFormat(log_format);
 
-
   const sigset_t stop_signals = chat::BlockStopSignals();
 
   chat::bridge::BridgeOptions o;
@@ -115,6 +129,16 @@ int main(int argc, char** argv) {
     o.allowed_origins.emplace_back(absl::StripAsciiWhitespace(origin));
   }
   o.cookie_secure = absl::GetFlag(FLAGS_cookie_secure);
+  o.tls_cert = absl::GetFlag(FLAGS_tls_cert);
+  o.tls_key = absl::GetFlag(FLAGS_tls_key);
+  o.hsts_max_age = absl::GetFlag(FLAGS_hsts_max_age);
+  for (absl::string_view proxy : absl::StrSplit(absl::GetFlag(FLAGS_trusted_proxies), ',', absl::SkipWhitespace())) {
+    o.trusted_proxies.emplace_back(absl::StripAsciiWhitespace(proxy));
+  }
+  o.core_ca = absl::GetFlag(FLAGS_core_ca);
+  o.core_cert = absl::GetFlag(FLAGS_core_cert);
+  o.core_key = absl::GetFlag(FLAGS_core_key);
+  o.core_tls = absl::GetFlag(FLAGS_core_tls) || !o.core_ca.empty() || !o.core_cert.empty();
   // A negative size would wrap in size_t: it becomes 0, which the rules refuse.
   auto size_flag = [](int value) { return static_cast<size_t>(std::max(0, value)); };
   o.max_message_bytes = size_flag(absl::GetFlag(FLAGS_max_message_bytes));
@@ -170,7 +194,11 @@ int main(int argc, char** argv) {
   std::printf("ws-bridge listening on %s\n", (*bridge)->address().c_str());
   std::fflush(stdout);
 
-  CHAT_LOG_INFO("bridge", "received %s; shutting down", chat::WaitForStopSignal(stop_signals));
+  const char* stop = chat::WaitForStopSignal(stop_signals, [&bridge] {
+    CHAT_LOG_INFO("bridge", "received SIGHUP: reloading the TLS certificate");
+    (void)(*bridge)->ReloadTls();
+  });
+  CHAT_LOG_INFO("bridge", "received %s; shutting down", stop);
   (*bridge)->Shutdown();
   return 0;
 }

@@ -41,11 +41,14 @@ void Authenticator::AuthenticateToken(absl::string_view token, absl::string_view
 }
 
 bool Authenticator::IsGateway(const grpc::ServerContextBase& ctx) const {
+  const bool by_certificate = tls_ != nullptr && !tls_->client_ca_file.empty();
+  if (by_certificate && IsGatewayCertificate(ctx, *tls_)) return true;
   if (!gateway_secret_->empty()) {
     absl::string_view given = CallMetadata(ctx, kGatewaySecretHeader);
     return given.size() == gateway_secret_->size() &&
            sodium_memcmp(given.data(), gateway_secret_->data(), given.size()) == 0;
   }
+  if (by_certificate) return false;
   std::string peer = ctx.peer();
   return absl::StartsWith(peer, "ipv4:127.") || absl::StartsWith(peer, "ipv6:[::1]") ||
          absl::StartsWith(peer, "ipv6:%5B::1%5D") || absl::StartsWith(peer, "unix:");

@@ -18,6 +18,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
 #include "accounts.h"
+#include "core_tls.h"
 #include "identity.h"
 
 namespace chat::core {
@@ -27,9 +28,10 @@ absl::string_view CallMetadata(const grpc::ServerContextBase& ctx, absl::string_
 
 class Authenticator {
  public:
-  // `gateway_secret` (empty: gateway streams from loopback only) must outlive this.
-  Authenticator(Accounts* accounts, const std::string* gateway_secret)
-      : accounts_(accounts), gateway_secret_(gateway_secret) {}
+  // `gateway_secret` (empty: gateway streams from loopback only) and `tls` (may
+  // be null: no client certificates) must outlive this.
+  Authenticator(Accounts* accounts, const std::string* gateway_secret, const CoreTlsOptions* tls = nullptr)
+      : accounts_(accounts), gateway_secret_(gateway_secret), tls_(tls) {}
 
   // The caller of a call: `authorization: Bearer <token>`, or a guest in guest
   // mode. UNAUTHENTICATED with a reason otherwise.
@@ -41,8 +43,9 @@ class Authenticator {
   // OK once the node serves; UNAVAILABLE before.
   absl::Status Serving() const;
   void SetServing(bool serving) { serving_.store(serving); }
-  // Does the call carry a valid gateway credential (or, with no secret set, come
-  // from loopback)?
+  // Does the call carry a valid gateway credential: the secret, or a client
+  // certificate the TLS client CA signed (CoreTlsOptions); or, with neither
+  // configured, does it come from loopback?
   bool IsGateway(const grpc::ServerContextBase& ctx) const;
   // The client's address without its port; a gateway may forward its browser's
   // with `x-forwarded-for`.
@@ -51,6 +54,7 @@ class Authenticator {
  private:
   Accounts* const accounts_;
   const std::string* const gateway_secret_;
+  const CoreTlsOptions* const tls_;
   std::atomic<bool> serving_{true};
 };
 

@@ -121,6 +121,8 @@ absl::Status CheckListenAddress(const std::string& listen) {
 absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions options) {
   if (absl::Status st = ValidateCoreOptions(options); !st.ok()) return st;
   if (absl::Status st = CheckListenAddress(options.listen); !st.ok()) return st;
+  auto credentials = CoreServerCredentials(options.tls);
+  if (!credentials.ok()) return credentials.status();
   std::unique_ptr<CoreServer> s(new CoreServer());
   s->options_ = std::move(options);
   CoreOptions& o = s->options_;
@@ -166,14 +168,14 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
     if (absl::Status st = s->hub_->Init(); !st.ok()) return st;
   }
 
-  s->auth_ = std::make_unique<Authenticator>(s->accounts_.get(), &o.services.gateway_secret);
+  s->auth_ = std::make_unique<Authenticator>(s->accounts_.get(), &o.services.gateway_secret, &o.tls);
   s->auth_->SetServing(!clustered);
   s->chat_ = std::make_unique<ChatServiceImpl>(s->hub_.get(), s->auth_.get(), &o.services);
   s->gateway_ = std::make_unique<GatewayServiceImpl>(s->hub_.get(), s->accounts_.get(),
                                                      s->auth_.get(), &o.services);
   s->auth_service_ = NewAuthService(s->hub_.get(), s->accounts_.get(), s->auth_.get());
 
-  builder.AddListeningPort(o.listen, grpc::InsecureServerCredentials(), &s->port_);
+  builder.AddListeningPort(o.listen, *credentials, &s->port_);
   builder.RegisterService(s->chat_.get());
   builder.RegisterService(s->gateway_.get());
   builder.RegisterService(s->auth_service_.get());

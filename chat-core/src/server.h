@@ -24,6 +24,7 @@
 #include "auth_service.h"
 #include "authenticator.h"
 #include "chat_service.h"
+#include "core_tls.h"
 #include "gateway_service.h"
 #include "service_options.h"
 #include "cluster_sync.h"
@@ -36,6 +37,8 @@ namespace chat::core {
 struct CoreOptions {
   // host:port; port 0 picks a free port (see CoreServer::port()).
   std::string listen = "127.0.0.1:50051";
+  // TLS on the gRPC port (off: plaintext), and mTLS for gateways.
+  CoreTlsOptions tls;
   // The embedded default: one node on a SQLite file.
   SqliteStoreOptions store;
   // Several equal nodes on one PostgreSQL (docs/scaling.md): used instead of

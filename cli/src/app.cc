@@ -10,6 +10,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "chat/tls_files.h"
 #include "client.h"
 #include "exit_codes.h"
 #include "servers.h"
@@ -36,6 +37,53 @@ absl::StatusOr<std::vector<std::string>> ResolveServers(const ParsedArgs& args) 
                            absl::StrCat("the default server in ", store->path()));
   }
   return std::vector<std::string>{kDefaultServer};
+}
+
+}  // namespace
+
+namespace {
+
+// --tls/--ca/--cert/--key (and CHAT_TLS, CHAT_CA): marks the addresses
+// "tls://", loads the PEM files, and warns before a password would travel in
+// plaintext to a host that is not this machine.
+absl::Status SetUpTls(const ParsedArgs& args, Context* ctx) {
+  const char* env_tls = std::getenv("CHAT_TLS");
+  const char* env_ca = std::getenv("CHAT_CA");
+  std::string ca = args.Get("ca").value_or(env_ca != nullptr ? env_ca : "");
+  const bool want_tls = args.Has("tls") || args.Has("ca") || (env_tls != nullptr && std::string(env_tls) == "1");
+  if (want_tls) {
+    for (auto& s : ctx->servers) {
+      if (!IsTlsAddress(s)) s = absl::StrCat(kTlsScheme, s);
+    }
+  }
+  ChannelTls& tls = ctx->client_options.tls;
+  if (!ca.empty()) {
+    auto pem = LoadPemCaBundle(ca, "--ca");
+    if (!pem.ok()) return pem.status();
+    tls.root_certs = *std::move(pem);
+  } else {
+    tls.root_certs = SystemCaBundle();
+  }
+  if (args.Has("cert") || args.Has("key")) {
+    auto id = LoadPemIdentity(args.Get("cert").value_or(""), args.Get("key").value_or(""), "--cert/--key");
+    if (!id.ok()) return id.status();
+    tls.cert_chain = std::move(id->cert_chain);
+    tls.private_key = std::move(id->private_key);
+  }
+  const std::string& c = args.command;
+  if (c == "login" || c == "register") {
+    for (const auto& s : ctx->servers) {
+      if (!IsTlsAddress(s) && !IsLoopbackHost(AddressHost(s))) {
+        std::string line = absl::StrCat("chat: warning: ", s,
+                                        " is not this machine and is reached without TLS: the password "
+                                        "travels unencrypted (use --tls)\n");
+        ssize_t unused = write(STDERR_FILENO, line.data(), line.size());
+        (void)unused;
+        break;
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 }  // namespace
@@ -111,6 +159,7 @@ int Main(int argc, char** argv) {
   if (!servers.ok()) return Fail(servers.status());
   Context ctx;
   ctx.servers = std::move(*servers);
+  if (absl::Status st = SetUpTls(args, &ctx); !st.ok()) return Fail(st);
   ctx.server = ServerListText(ctx.servers);
   ctx.json = args.Has("json");
   ctx.stdout_tty = isatty(STDOUT_FILENO) == 1;

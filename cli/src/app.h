@@ -16,6 +16,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "args.h"
+#include "client.h"
 #include "config.h"
 #include "format.h"
 
@@ -28,6 +29,8 @@ struct Context {
   // ("a:1,b:2"), the key of its token in the credentials file.
   std::vector<std::string> servers;
   std::string server;
+  // TLS material for "tls://" addresses, passed to every ChatClient.
+  ChatClientOptions client_options;
   bool json = false;
   bool stdout_tty = false;
   Style style{false};  // for stdout

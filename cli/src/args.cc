@@ -132,6 +132,10 @@ std::vector<OptionSpec> BuildGlobalOptions() {
       {"server", 's', "ADDR[,ADDR...]",
        "chat-core HOST:PORT; several, comma-separated, to fail over between (default:\n"
        "$CHAT_SERVER, else the last login's list, else 127.0.0.1:50051)"},
+      {"tls", 0, "", "reach chat-core over TLS (same as writing tls://HOST:PORT; default: $CHAT_TLS=1)"},
+      {"ca", 0, "FILE", "PEM CAs to trust for TLS instead of the system's (implies --tls; default: $CHAT_CA)"},
+      {"cert", 0, "FILE", "PEM client certificate, for a chat-core that asks for one (with --key)"},
+      {"key", 0, "FILE", "PEM private key of --cert"},
       {"json", 0, "", "print one JSON object a line (proto3 JSON mapping) for scripts"},
       {"color", 0, "WHEN", "colours: auto (on a terminal, unless NO_COLOR is set), always, never"},
       {"help", 'h', "", "show help (for the command, if one is given)"},

@@ -1,16 +1,20 @@
 #include "client.h"
 
 #include <algorithm>
+#include <optional>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
 #include "chat/status.h"
 #include "chat/validate.h"
+#include "exit_codes.h"
+#include "servers.h"
 
 namespace chat::cli {
 
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server) {
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server, const ChannelTls& tls) {
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 20000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 10000);
@@ -25,14 +29,50 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server) {
   // busy chat-core fail ("timed out before receiving SETTINGS frame").
   args.SetMaxReceiveMessageSize(4 * 1024 * 1024);
   args.SetMaxSendMessageSize(chat::kMaxReceiveMessageBytes);
-  return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  if (!IsTlsAddress(server)) return grpc::CreateCustomChannel(server, grpc::InsecureChannelCredentials(), args);
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = tls.root_certs;
+  ssl.pem_cert_chain = tls.cert_chain;
+  ssl.pem_private_key = tls.private_key;
+  return grpc::CreateCustomChannel(std::string(DialAddress(server)), grpc::SslCredentials(ssl), args);
 }
+
+namespace {
+
+// gRPC's words for a failed TLS handshake, and what to tell the user instead.
+std::optional<std::string> TlsProblem(absl::string_view grpc_message) {
+  const std::string message = absl::AsciiStrToLower(grpc_message);
+  auto has = [&](const char* words) { return message.find(words) != std::string::npos; };
+  if (!has("handshake") && !has("ssl_error") && !has("ssl routines")) return std::nullopt;
+  if (has("certificate verify failed") || has("certificate_verify_failed")) {
+    return "its certificate is not trusted (unknown CA, expired, or not for this host name; see --ca)";
+  }
+  if (has("wrong version number") || has("wrong_version_number") || has("packet length too long") ||
+      has("record layer failure")) {
+    return "the port does not speak TLS (drop --tls)";
+  }
+  if (has("certificate required") || has("certificate_required") || has("handshake failure") ||
+      has("alert")) {
+    return "chat-core refused the handshake (it may want a client certificate: --cert/--key)";
+  }
+  return "the TLS handshake failed";
+}
+
+}  // namespace
 
 absl::Status CallError(const grpc::Status& status, const std::string& server, bool sent_token) {
   if (status.ok()) return absl::OkStatus();
   std::string message = absl::StrReplaceAll(status.error_message(), {{"\n", " "}, {"\r", " "}});
   switch (status.error_code()) {
     case grpc::StatusCode::UNAVAILABLE:
+      if (auto problem = TlsProblem(message)) {
+        return TlsError(absl::StrCat("TLS to chat-core at ", DialAddress(server), " failed: ", *problem));
+      }
+      if (IsTlsAddress(server) && message.find("Socket closed") != std::string::npos) {
+        return TlsError(absl::StrCat("TLS to chat-core at ", DialAddress(server),
+                                     " failed: chat-core closed the connection during the handshake (does it want a "
+                                     "client certificate? --cert/--key)"));
+      }
       if (message.find("failed to connect") != std::string::npos ||
           message.find("Connection refused") != std::string::npos ||
           message.find("DNS resolution failed") != std::string::npos ||
@@ -41,8 +81,10 @@ absl::Status CallError(const grpc::Status& status, const std::string& server, bo
         // gRPC's text is long; the interesting part is at its end.
         size_t colon = message.rfind(": ");
         std::string reason = colon == std::string::npos ? message : message.substr(colon + 2);
+        // A TLS port answers a plaintext client's first bytes by hanging up.
+        const char* hint = !IsTlsAddress(server) && reason == "Socket closed" ? "; a TLS port? try --tls" : "";
         return absl::UnavailableError(
-            absl::StrCat("cannot reach chat-core at ", server, " (", reason, ")"));
+            absl::StrCat("cannot reach chat-core at ", server, " (", reason, hint, ")"));
       }
       return absl::UnavailableError(absl::StrCat("chat-core at ", server, " is unavailable: ", message));
     case grpc::StatusCode::DEADLINE_EXCEEDED:
@@ -82,7 +124,7 @@ ChatClient::ChatClient(std::vector<std::string> servers, std::string token, Chat
   for (auto& address : servers) {
     auto node = std::make_unique<Node>();
     node->address = std::move(address);
-    node->channel = MakeChannel(node->address);
+    node->channel = MakeChannel(node->address, options_.tls);
     node->auth = chat::v1::AuthService::NewStub(node->channel);
     node->chat = chat::v1::ChatService::NewStub(node->channel);
     nodes_.push_back(std::move(node));

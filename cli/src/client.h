@@ -31,10 +31,19 @@ namespace chat::cli {
 
 inline constexpr char kDefaultServer[] = "127.0.0.1:50051";
 
-// An insecure channel with keepalive pings (every 20 s; chat-core allows one
+// What a "tls://" address is dialled with (PEM text, loaded by Main).
+struct ChannelTls {
+  // Trusted CAs: --ca, else the system's trust store.
+  std::string root_certs;
+  // A client certificate and key (--cert/--key), for a chat-core that asks for one.
+  std::string cert_chain;
+  std::string private_key;
+};
+
+// A channel (TLS for a "tls://" address, else plaintext) with keepalive pings (every 20 s; chat-core allows one
 // every 10 s) and quick reconnect backoff, so `tail` notices a restarted
 // chat-core within a few seconds.
-std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server);
+std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server, const ChannelTls& tls = {});
 
 // A status from gRPC, with the message reworded for the common failures.
 // `sent_token`: whether the call carried a token (only then is UNAUTHENTICATED
@@ -52,6 +61,7 @@ bool AwaitConnectAttempt(grpc::Channel* channel, absl::Duration timeout,
 grpc::Status NotConnectedStatus(absl::Duration timeout);
 
 struct ChatClientOptions {
+  ChannelTls tls;
   // Deadline of each call, from when it is sent.
   absl::Duration deadline = absl::Seconds(10);
   // How long a node may take to connect before the next node is tried. The last

@@ -65,7 +65,7 @@ int RunRegister(const Context& ctx) {
   auto password = ReadPassword(ctx.args.Has("password-stdin"), /*confirm=*/true);
   if (!password.ok()) return Fail(password.status());
   if (absl::Status s = ValidatePassword(*password); !s.ok()) return Fail(s);
-  ChatClient client(ctx.servers, "");
+  ChatClient client(ctx.servers, "", ctx.client_options);
   auto response = client.Register(*username, *password);
   if (!response.ok()) return Fail(response.status());
   if (ctx.json) {
@@ -82,7 +82,7 @@ int RunLogin(const Context& ctx) {
   if (!username.ok()) return Fail(username.status());
   auto password = ReadPassword(ctx.args.Has("password-stdin"), /*confirm=*/false);
   if (!password.ok()) return Fail(password.status());
-  ChatClient client(ctx.servers, "");
+  ChatClient client(ctx.servers, "", ctx.client_options);
   auto response = client.Login(*username, *password);
   if (!response.ok()) return Fail(response.status());
   auto store = CredentialStore::Open();
@@ -108,7 +108,7 @@ int RunLogin(const Context& ctx) {
 int RunLogout(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.servers, credential->token);
+  ChatClient client(ctx.servers, credential->token, ctx.client_options);
   absl::Status status = client.Logout();
   // A token chat-core no longer knows is as good as revoked: forget it too.
   if (!status.ok() && !absl::IsUnauthenticated(status)) return Fail(status);
@@ -128,7 +128,7 @@ int RunLogout(const Context& ctx) {
 int RunWhoAmI(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.servers, credential->token);
+  ChatClient client(ctx.servers, credential->token, ctx.client_options);
   auto response = client.WhoAmI();
   if (!response.ok()) return Fail(response.status());
   if (ctx.json) {
@@ -146,7 +146,7 @@ int RunWhoAmI(const Context& ctx) {
 int RunRooms(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.servers, credential->token);
+  ChatClient client(ctx.servers, credential->token, ctx.client_options);
   auto response = client.ListRooms();
   if (!response.ok()) return Fail(response.status());
   if (ctx.json) {
@@ -170,7 +170,7 @@ int RunCreate(const Context& ctx) {
   if (absl::Status s = ValidateRoomName(name); !s.ok()) return Fail(s);
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.servers, credential->token);
+  ChatClient client(ctx.servers, credential->token, ctx.client_options);
   auto room = client.CreateRoom(name);
   if (!room.ok()) return Fail(room.status());
   if (ctx.json) {
@@ -210,7 +210,7 @@ int RunSend(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
 
-  ChatClient client(ctx.servers, credential->token);
+  ChatClient client(ctx.servers, credential->token, ctx.client_options);
   chat::v1::SendMessageRequest request;
   request.set_room(room);
   request.set_text(text);
@@ -262,7 +262,7 @@ int RunHistory(const Context& ctx) {
   }
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.servers, credential->token);
+  ChatClient client(ctx.servers, credential->token, ctx.client_options);
   auto response = client.GetHistory(request);
   if (!response.ok()) return Fail(response.status());
 

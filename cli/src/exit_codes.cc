@@ -1,6 +1,24 @@
 #include "exit_codes.h"
 
+#include "absl/strings/cord.h"
+
 namespace chat::cli {
+
+namespace {
+constexpr char kTlsPayload[] = "chat.cli/tls";
+}  // namespace
+
+absl::Status TlsError(absl::string_view message) {
+  absl::Status status = absl::UnavailableError(message);
+  status.SetPayload(kTlsPayload, absl::Cord("1"));
+  return status;
+}
+
+bool IsTlsError(const absl::Status& status) { return status.GetPayload(kTlsPayload).has_value(); }
+
+ExitCode ExitCodeFor(const absl::Status& status) {
+  return IsTlsError(status) ? kExitTls : ExitCodeFor(status.code());
+}
 
 ExitCode ExitCodeFor(absl::StatusCode code) {
   switch (code) {

@@ -16,10 +16,16 @@ enum ExitCode : int {
   kExitNotFound = 4,         // no such room (or user)
   kExitUnavailable = 5,      // chat-core unreachable, restarting or too slow
   kExitAlreadyExists = 6,    // room or username already taken
+  kExitTls = 7,              // TLS failed: certificate not trusted, expired, wrong name, not a TLS port
 };
 
 ExitCode ExitCodeFor(absl::StatusCode code);
-inline ExitCode ExitCodeFor(const absl::Status& status) { return ExitCodeFor(status.code()); }
+// As above, but a TlsError is kExitTls.
+ExitCode ExitCodeFor(const absl::Status& status);
+
+// UNAVAILABLE with `message`, marked as a TLS failure (exit code 7).
+absl::Status TlsError(absl::string_view message);
+bool IsTlsError(const absl::Status& status);
 
 }  // namespace chat::cli
 

@@ -475,7 +475,7 @@ int RunInteractive(const Context& ctx) {
   }
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.servers, credential->token);
+  ChatClient client(ctx.servers, credential->token, ctx.client_options);
   // Check the room before touching the terminal, so errors are plain lines.
   auto info = client.GetRoom(room);
   if (!info.ok()) {

@@ -7,6 +7,8 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
+#include "absl/strings/match.h"
+#include "absl/strings/strip.h"
 
 namespace chat::cli {
 namespace {
@@ -15,6 +17,7 @@ constexpr char kForm[] = "give HOST:PORT[,HOST:PORT...]";
 
 // Why `address` is not HOST:PORT, or "" if it is.
 std::string AddressProblem(absl::string_view address) {
+  address = DialAddress(address);
   absl::string_view host;
   absl::string_view port;
   if (!address.empty() && address.front() == '[') {
@@ -73,6 +76,26 @@ absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view text,
     servers.emplace_back(address);
   }
   return servers;
+}
+
+bool IsTlsAddress(absl::string_view address) { return absl::StartsWith(address, kTlsScheme); }
+
+absl::string_view DialAddress(absl::string_view address) {
+  absl::ConsumePrefix(&address, kTlsScheme);
+  return address;
+}
+
+std::string AddressHost(absl::string_view address) {
+  address = DialAddress(address);
+  if (!address.empty() && address.front() == '[') {
+    size_t close = address.find(']');
+    return std::string(address.substr(1, close == absl::string_view::npos ? absl::string_view::npos : close - 1));
+  }
+  return std::string(address.substr(0, address.rfind(':')));
+}
+
+bool IsLoopbackHost(absl::string_view host) {
+  return absl::EqualsIgnoreCase(host, "localhost") || absl::StartsWith(host, "127.") || host == "::1";
 }
 
 std::string ServerListText(const std::vector<std::string>& servers) {

@@ -22,6 +22,18 @@ namespace chat::cli {
 absl::StatusOr<std::vector<std::string>> ParseServerList(absl::string_view text,
                                                          absl::string_view source);
 
+// An address may start with "tls://": chat-core is reached over TLS there
+// (`--tls` adds the prefix to every address). The prefix is part of the
+// address, so a token saved from a TLS login is never sent in plaintext.
+inline constexpr absl::string_view kTlsScheme = "tls://";
+bool IsTlsAddress(absl::string_view address);
+// The address to dial: without the "tls://" prefix.
+absl::string_view DialAddress(absl::string_view address);
+// The host of an address (no port, no brackets, no prefix).
+std::string AddressHost(absl::string_view address);
+// Whether `host` is a loopback name or address (localhost, 127.x.x.x, ::1).
+bool IsLoopbackHost(absl::string_view host);
+
 // The list as one string, "a:1,b:2" (what ParseServerList reads back).
 std::string ServerListText(const std::vector<std::string>& servers);
 

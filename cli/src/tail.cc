@@ -119,7 +119,7 @@ int RunTail(const Context& ctx) {
   }
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
-  ChatClient client(ctx.servers, credential->token);
+  ChatClient client(ctx.servers, credential->token, ctx.client_options);
 
   // Where each room starts: --since, or N back from its newest message. Asking
   // first also turns a missing room or a dead server into a clear error.

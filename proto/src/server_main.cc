@@ -44,15 +44,19 @@ sigset_t BlockStopSignals() {
   sigemptyset(&signals);
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
   signal(SIGPIPE, SIG_IGN);
   return signals;
 }
 
-const char* WaitForStopSignal(const sigset_t& signals) {
-  int sig = 0;
-  sigwait(&signals, &sig);
-  return sig == SIGINT ? "SIGINT" : "SIGTERM";
+const char* WaitForStopSignal(const sigset_t& signals, const std::function<void()>& on_hangup) {
+  for (;;) {
+    int sig = 0;
+    sigwait(&signals, &sig);
+    if (sig != SIGHUP) return sig == SIGINT ? "SIGINT" : "SIGTERM";
+    if (on_hangup) on_hangup();
+  }
 }
 
 absl::StatusOr<std::string> ReadGatewaySecret(const std::string& file) {

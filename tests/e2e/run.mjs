@@ -20,6 +20,7 @@ import { Harness } from "./lib/harness.mjs";
 import { scenarios as coreScenarios } from "./scenarios/core.mjs";
 import { scenarios as uiScenarios } from "./scenarios/ui.mjs";
 import { scenarios as screenScenarios } from "./scenarios/screens.mjs";
+import { scenarios as tlsScenarios } from "./scenarios/tls.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "..", "..");
@@ -36,7 +37,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const all = [...coreScenarios, ...uiScenarios, ...screenScenarios];
+const all = [...coreScenarios, ...uiScenarios, ...screenScenarios, ...tlsScenarios];
 if (args.list) {
   for (const s of all) console.log(s.name);
   process.exit(0);

@@ -11,6 +11,7 @@
 #include "absl/time/clock.h"
 #include "bridge_metrics.h"
 #include "chat/log.h"
+#include "chat/tls_files.h"
 #include "http_session.h"
 #include "ws_session.h"
 
@@ -37,6 +38,11 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   // Every member is made here, or Start fails and the destructor has nothing
   // to stop: no thread runs and no stream exists until the very end.
   std::unique_ptr<Bridge> b(new Bridge());
+  if (!options.tls_cert.empty()) {
+    auto front = TlsFront::Create(options.tls_cert, options.tls_key);
+    if (!front.ok()) return front.status();
+    b->tls_ = *std::move(front);
+  }
   b->host_ = listen.host;
   b->io_ = std::make_unique<net::io_context>(options.threads);
   b->acceptor_ = std::make_unique<tcp::acceptor>(net::make_strand(*b->io_));
@@ -62,14 +68,17 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   // Not GRPC_ARG_MIN_RECONNECT_BACKOFF_MS: in gRPC 1.51 it is also the connection
   // attempt timeout (grpc/grpc#33423), and a busy chat-core would time out.
   args.SetMaxReceiveMessageSize(-1);  // chat-core's own limits apply
+  auto credentials = CoreChannelCredentials(options);
+  if (!credentials.ok()) return credentials.status();
   std::vector<std::shared_ptr<grpc::Channel>> channels;  // one per node
   for (const std::string& node : options.core) {
-    channels.push_back(grpc::CreateCustomChannel(node, grpc::InsecureChannelCredentials(), args));
+    channels.push_back(grpc::CreateCustomChannel(node, *credentials, args));
   }
   b->auth_ = std::make_unique<AuthClient>(channels, options.call_timeout, options.gateway_secret);
   b->gateway_ = std::make_unique<Gateway>(*b->io_, channels, options);
   b->ctx_ = std::make_unique<BridgeContext>();
   b->ctx_->event_rate = TokenBucket::Rate{options.events_per_second, options.event_burst};
+  b->ctx_->proxies = *ProxyList::Parse(options.trusted_proxies);  // valid, checked above
   b->ctx_->options = std::move(options);
   b->ctx_->gateway = b->gateway_.get();
   b->ctx_->auth = b->auth_.get();
@@ -87,12 +96,42 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   }
   b->started_ = true;
   if (b->ctx_->options.metrics != nullptr) b->ctx_->options.metrics->Attach(b.get(), b->ctx_.get());
-  CHAT_LOG_INFO(kLog, "ws-bridge listening on %s (chat-core at %s)", b->address(),
-                absl::StrJoin(b->ctx_->options.core, ","));
+  CHAT_LOG_INFO(kLog, "ws-bridge listening on %s%s (chat-core at %s%s)", b->address(),
+                b->tls_ ? absl::StrCat(" with TLS as ", b->tls_->Describe()) : "",
+                absl::StrJoin(b->ctx_->options.core, ","), b->ctx_->options.core_tls ? " over TLS" : "");
   return b;
 }
 
 std::string Bridge::address() const { return absl::StrCat(host_, ":", port_); }
+
+absl::Status Bridge::ReloadTls() {
+  if (tls_ == nullptr) return absl::FailedPreconditionError("TLS is off (no --tls_cert)");
+  if (absl::Status st = tls_->Reload(); !st.ok()) {
+    CHAT_LOG_ERROR(kLog, "TLS reload failed, keeping the current certificate: %s", st.message());
+    return st;
+  }
+  CHAT_LOG_INFO(kLog, "TLS certificate reloaded: %s (new connections use it)", tls_->Describe());
+  return absl::OkStatus();
+}
+
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CoreChannelCredentials(const BridgeOptions& o) {
+  if (!o.core_tls) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  if (!o.core_ca.empty()) {
+    auto ca = LoadPemCaBundle(o.core_ca, "--core_ca");
+    if (!ca.ok()) return ca.status();
+    ssl.pem_root_certs = *std::move(ca);
+  } else {
+    ssl.pem_root_certs = SystemCaBundle();
+  }
+  if (!o.core_cert.empty()) {
+    auto id = LoadPemIdentity(o.core_cert, o.core_key, "--core_cert/--core_key");
+    if (!id.ok()) return id.status();
+    ssl.pem_cert_chain = std::move(id->cert_chain);
+    ssl.pem_private_key = std::move(id->private_key);
+  }
+  return grpc::SslCredentials(ssl);
+}
 
 void Bridge::DoAccept() {
   acceptor_->async_accept(net::make_strand(*io_), [this](boost::system::error_code ec, tcp::socket socket) {
@@ -110,7 +149,21 @@ void Bridge::DoAccept() {
           if (ec) CHAT_LOG_WARN(kLog, "cannot set --socket_send_buffer: %s", ec.message());
         }
         auto slot = std::make_unique<ConnectionSlot>(ctx_.get());
-        std::make_shared<HttpSession>(std::move(socket), ctx_.get(), std::move(slot))->Run();
+        ConnectionInfo info;
+        auto peer = socket.remote_endpoint(ec);
+        info.peer = ec ? "unknown" : peer.address().to_string();
+        if (tls_ == nullptr) {
+          std::make_shared<HttpSession>(std::move(socket), ctx_.get(), std::move(slot), std::move(info))->Run();
+        } else {
+          info.tls = true;
+          // The pipe holds the slot: a TLS connection counts until its TCP
+          // connection is closed, however long after its session that is.
+          tls_->Accept(std::move(socket), ctx_->options.handshake_timeout, 2 * ctx_->options.idle_timeout,
+                       std::shared_ptr<ConnectionSlot>(std::move(slot)),
+                       [ctx = ctx_.get(), info = std::move(info)](tcp::socket plaintext) mutable {
+                         std::make_shared<HttpSession>(std::move(plaintext), ctx, nullptr, std::move(info))->Run();
+                       });
+        }
       }
     }
     DoAccept();
@@ -187,6 +240,7 @@ void Bridge::Shutdown() {
   deferred_.reset();
   trim_timer_.reset();
   acceptor_.reset();
+  tls_.reset();
   io_.reset();
   CHAT_LOG_INFO(kLog, "ws-bridge stopped");
 }

@@ -22,6 +22,7 @@
 #include "bridge_context.h"
 #include "bridge_options.h"
 #include "gateway.h"
+#include "tls_front.h"
 
 namespace chat::bridge {
 
@@ -35,6 +36,10 @@ struct BridgeStats {
   int64_t ws_live = 0;
 };
 
+// The channel credentials to reach chat-core with (--core_tls, --core_ca,
+// --core_cert/--core_key), or INVALID_ARGUMENT naming a bad file.
+absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CoreChannelCredentials(const BridgeOptions& options);
+
 class Bridge {
  public:
   // Checks the options (ValidateBridgeOptions), listens and connects; an
@@ -43,6 +48,9 @@ class Bridge {
   ~Bridge();
 
   int port() const { return port_; }
+  // Re-reads --tls_cert/--tls_key (SIGHUP); on an error the old certificate
+  // stays. FAILED_PRECONDITION if TLS is off.
+  absl::Status ReloadTls();
   std::string address() const;
   BridgeStats stats() const;
   void Shutdown();
@@ -54,6 +62,7 @@ class Bridge {
 
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
+  std::unique_ptr<TlsFront> tls_;  // null: plain HTTP
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<DeferredFlush> deferred_;

@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "auth_client.h"
 #include "bridge_options.h"
+#include "client_address.h"
 #include "deferred_flush.h"
 #include "gateway.h"
 #include "token_bucket.h"
@@ -24,6 +25,8 @@ class WsSession;
 
 struct BridgeContext {
   BridgeOptions options;
+  // options.trusted_proxies, parsed.
+  ProxyList proxies;
   // The per-WebSocket event rate (options.events_per_second, event_burst).
   TokenBucket::Rate event_rate;
   Gateway* gateway = nullptr;

@@ -1,5 +1,7 @@
 #include "bridge_options.h"
 
+#include "client_address.h"
+
 #include <unistd.h>
 
 #include <boost/asio/ip/address.hpp>
@@ -108,6 +110,17 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
   for (const auto& limit : limits) {
     if (!limit.ok) return absl::InvalidArgumentError(limit.rule);
   }
+  if (o.tls_cert.empty() != o.tls_key.empty()) {
+    return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+  }
+  if (o.core_cert.empty() != o.core_key.empty()) {
+    return absl::InvalidArgumentError("--core_cert and --core_key go together");
+  }
+  if (!o.core_tls && (!o.core_ca.empty() || !o.core_cert.empty())) {
+    return absl::InvalidArgumentError("--core_ca, --core_cert and --core_key need --core_tls");
+  }
+  if (o.hsts_max_age < absl::ZeroDuration()) return absl::InvalidArgumentError("--hsts_max_age must not be negative");
+  if (auto proxies = ProxyList::Parse(o.trusted_proxies); !proxies.ok()) return proxies.status();
   return CheckWebRoot(o.web_root);
 }
 

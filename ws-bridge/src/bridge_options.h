@@ -35,8 +35,29 @@ struct BridgeOptions {
   std::vector<std::string> allowed_origins;
   // Presented to chat-core on the Gateway stream (x-chat-gateway-secret).
   std::string gateway_secret;
-  // Mark the session cookie Secure (set when TLS terminates in front).
+  // Mark the session cookie Secure even on plain HTTP (TLS terminates in front
+  // of a bridge that does not know it). It is Secure anyway whenever the
+  // browser reached the bridge over TLS (tls_cert, or a trusted proxy's
+  // X-Forwarded-Proto: https).
   bool cookie_secure = false;
+
+  // TLS: serve HTTPS and WSS with this PEM certificate chain and key (both
+  // empty: plain HTTP). SIGHUP re-reads them (Bridge::ReloadTls).
+  std::string tls_cert;
+  std::string tls_key;
+  // Strict-Transport-Security max-age sent on responses to browsers that came
+  // over TLS; zero: no HSTS header.
+  absl::Duration hsts_max_age = absl::ZeroDuration();
+  // Addresses or CIDRs (10.0.0.0/8, ::1, 127.0.0.1) of reverse proxies whose
+  // X-Forwarded-For and X-Forwarded-Proto are believed; from anyone else they
+  // are ignored.
+  std::vector<std::string> trusted_proxies;
+  // The channel to chat-core: TLS (core_tls), the CAs to trust (core_ca; empty:
+  // the system's), and a client certificate for mTLS (core_cert/core_key).
+  bool core_tls = false;
+  std::string core_ca;
+  std::string core_cert;
+  std::string core_key;
 
   // Limits.
   size_t max_message_bytes = 64 * 1024;

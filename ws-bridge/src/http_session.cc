@@ -34,19 +34,18 @@ void SecurityHeaders(http::fields& f) {
 }  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, BridgeContext* ctx,
-                         std::unique_ptr<ConnectionSlot> slot)
-    : stream_(std::move(socket)), ctx_(ctx), slot_(std::move(slot)) {}
+                         std::unique_ptr<ConnectionSlot> slot, ConnectionInfo info)
+    : stream_(std::move(socket)),
+      ctx_(ctx),
+      slot_(std::move(slot)),
+      info_(std::move(info)),
+      client_{info_.peer, info_.tls} {}
 
 void HttpSession::Run() {
   net::dispatch(stream_.get_executor(), [self = shared_from_this()] { self->DoRead(); });
 }
 
-std::string HttpSession::PeerAddress() const {
-  beast::error_code ec;
-  auto ep = stream_.socket().remote_endpoint(ec);
-  if (ec) return "unknown";
-  return ep.address().to_string();
-}
+std::string HttpSession::PeerAddress() const { return client_.address; }
 
 void HttpSession::DoRead() {
   parser_.emplace();
@@ -79,6 +78,8 @@ void HttpSession::OnRead(const beast::error_code& ec, size_t bytes) {
 }
 
 void HttpSession::Handle(Request req) {
+  client_ = ResolveClient(info_.peer, info_.tls, Sv(req["X-Forwarded-For"]), Sv(req["X-Forwarded-Proto"]),
+                          ctx_->proxies);
   absl::string_view path = TargetPath(Sv(req.target()));
   if (beast::websocket::is_upgrade(req)) {
     if (path == "/ws") return HandleUpgrade(std::move(req));
@@ -184,7 +185,7 @@ void HttpSession::HandleApi(Request req) {
       self->Send(JsonError(HttpStatusFor(code), version, StatusCodeName(code), message), keep_alive);
     });
   };
-  const bool secure = ctx_->options.cookie_secure;
+  const bool secure = ctx_->options.cookie_secure || client_.tls;
   auto set_cookie = [secure](http::fields& f, const std::string& token, int64_t max_age) {
     f.set(http::field::set_cookie,
           absl::StrCat(kCookie, "=", token, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", max_age,
@@ -312,7 +313,14 @@ void HttpSession::HandleStatic(const Request& req) {
   Send(std::move(res), keep_alive);
 }
 
-void HttpSession::Send(http::message_generator msg, bool keep_alive) {
+void HttpSession::Decorate(http::fields& fields) const {
+  if (client_.tls && ctx_->options.hsts_max_age > absl::ZeroDuration()) {
+    fields.set(http::field::strict_transport_security,
+               absl::StrCat("max-age=", absl::ToInt64Seconds(ctx_->options.hsts_max_age)));
+  }
+}
+
+void HttpSession::SendMessage(http::message_generator msg, bool keep_alive) {
   stream_.expires_after(absl::ToChronoNanoseconds(ctx_->options.idle_timeout));
   beast::async_write(stream_, std::move(msg),
                      [self = shared_from_this(), keep_alive](const beast::error_code& ec, size_t n) {

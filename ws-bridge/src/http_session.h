@@ -15,6 +15,7 @@
 #include <string>
 
 #include "bridge_context.h"
+#include "client_address.h"
 
 namespace chat::bridge {
 
@@ -22,9 +23,17 @@ namespace beast = boost::beast;
 namespace http = beast::http;
 namespace net = boost::asio;
 
+// The connection as accepted: the TCP peer's address and whether it is TLS
+// (the socket an HttpSession gets is then the plaintext end of a TlsFront pipe).
+struct ConnectionInfo {
+  std::string peer = "unknown";
+  bool tls = false;
+};
+
 class HttpSession : public std::enable_shared_from_this<HttpSession> {
  public:
-  HttpSession(net::ip::tcp::socket&& socket, BridgeContext* ctx, std::unique_ptr<ConnectionSlot> slot);
+  HttpSession(net::ip::tcp::socket&& socket, BridgeContext* ctx, std::unique_ptr<ConnectionSlot> slot,
+              ConnectionInfo info);
   void Run();
 
  private:
@@ -37,7 +46,14 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void HandleApi(Request req);
   void HandleStatic(const Request& req);
   void HandleHealth(const Request& req);
-  void Send(http::message_generator msg, bool keep_alive);
+  // Adds the headers every response gets (HSTS over TLS), then writes it.
+  template <class Body>
+  void Send(http::response<Body>&& res, bool keep_alive) {
+    Decorate(res.base());
+    SendMessage(http::message_generator(std::move(res)), keep_alive);
+  }
+  void Decorate(http::fields& fields) const;
+  void SendMessage(http::message_generator msg, bool keep_alive);
   void OnWrite(bool keep_alive, const beast::error_code& ec, size_t bytes);
   void Close();
   std::string PeerAddress() const;
@@ -48,6 +64,9 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   std::optional<http::request_parser<http::string_body>> parser_;
   BridgeContext* const ctx_;
   std::unique_ptr<ConnectionSlot> slot_;
+  const ConnectionInfo info_;
+  // The browser as of the current request (through trusted proxies).
+  ClientView client_;
   bool first_request_ = true;
 };
 

@@ -5,6 +5,7 @@
 
 #include <signal.h>
 
+#include <functional>
 #include <string>
 
 #include "absl/status/statusor.h"
@@ -25,11 +26,13 @@ void ParseServerFlags(int argc, char** argv, absl::string_view usage, absl::stri
 // ParseServerFlags, before any thread starts.
 absl::Status PrepareServerProcess(bool allow_root);
 
-// Blocks SIGINT and SIGTERM (call before any thread starts, so every thread
-// inherits the mask) and ignores SIGPIPE. Returns the set for WaitForStopSignal.
+// Blocks SIGINT, SIGTERM and SIGHUP (call before any thread starts, so every
+// thread inherits the mask) and ignores SIGPIPE. Returns the set for
+// WaitForStopSignal.
 sigset_t BlockStopSignals();
-// Waits for SIGINT or SIGTERM; returns "SIGINT" or "SIGTERM".
-const char* WaitForStopSignal(const sigset_t& signals);
+// Waits for SIGINT or SIGTERM; returns "SIGINT" or "SIGTERM". Each SIGHUP
+// before that runs `on_hangup` (reload; may be empty) and waits on.
+const char* WaitForStopSignal(const sigset_t& signals, const std::function<void()>& on_hangup = {});
 
 // The gateway secret: the trimmed contents of `file` if given, else the
 // environment variable CHAT_GATEWAY_SECRET, else "". A file that cannot be read

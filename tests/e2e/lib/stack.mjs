@@ -6,7 +6,8 @@
 // failure can be told apart from something outside killing the processes.
 
 import { spawn } from "node:child_process";
-import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdtempSync, rmSync } from "node:fs";
+import { chmodSync, copyFileSync, createWriteStream, existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { get as httpsGet } from "node:https";
 import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
@@ -46,6 +47,18 @@ function startProcess(argv, prefix, logPath, onExit, timeoutMs = 20_000) {
   });
 }
 
+/** GET over HTTPS trusting `ca`: the status code, 0 on any failure. */
+function httpsStatus(url, ca) {
+  return new Promise((resolve) => {
+    const req = httpsGet(url, { ca, timeout: 3000 }, (res) => {
+      res.resume();
+      res.on("end", () => resolve(res.statusCode));
+    });
+    req.on("error", () => resolve(0));
+    req.on("timeout", () => req.destroy());
+  });
+}
+
 function running(child) {
   return child !== null && child.exitCode === null && child.signalCode === null;
 }
@@ -69,7 +82,14 @@ function waitExit(child, timeoutMs = 5000) {
 export const FAILOVER_SECONDS = 8;
 
 export class Stack {
-  constructor({ buildDir, webRoot, logDir }) {
+  /**
+   * `tls`: a folder made by tests/testing/make-test-certs; the stack then
+   * serves HTTPS/WSS on https://localhost:PORT and the bridge reaches
+   * chat-core over mTLS (docs/security.md, "TLS").
+   */
+  constructor({ buildDir, webRoot, logDir, tls = "" }) {
+    this.tls = tls;
+    this.buildDir = buildDir;
     this.coreBin = join(buildDir, "chat-core", "chat-core");
     this.bridgeBin = join(buildDir, "ws-bridge", "ws-bridge");
     for (const b of [this.coreBin, this.bridgeBin]) if (!existsSync(b)) throw new Error(`missing binary ${b} (build first)`);
@@ -96,6 +116,7 @@ export class Stack {
   }
 
   get baseUrl() {
+    if (this.tls) return `https://localhost:${this.bridgeAddr.split(":").pop()}`;
     return `http://${this.bridgeAddr}`;
   }
 
@@ -119,6 +140,9 @@ export class Stack {
       "--log_level=info",
       ...ALLOW_ROOT,
     ];
+    if (this.tls) {
+      argv.push(`--tls_cert=${this.tls}/server.pem`, `--tls_key=${this.tls}/server.key`, `--tls_client_ca=${this.tls}/ca.pem`);
+    }
     // A restart on the same port may race the old socket's release: retry a few times.
     let lastErr;
     for (let i = 0; i < 10; i++) {
@@ -146,6 +170,11 @@ export class Stack {
       "--log_level=info",
       ...ALLOW_ROOT,
     ];
+    if (this.tls) {
+      argv[2] = `--core=localhost:${this.coreAddr.split(":").pop()}`;
+      argv.push(`--tls_cert=${this.tls}/server.pem`, `--tls_key=${this.tls}/server.key`, "--hsts_max_age=1h",
+        `--core_ca=${this.tls}/ca.pem`, `--core_cert=${this.tls}/client.pem`, `--core_key=${this.tls}/client.key`);
+    }
     const { child, addr } = await startProcess(argv, "ws-bridge listening on ", join(this.logDir, "ws-bridge.log"), this.onExit("ws-bridge"));
     this.bridge = child;
     this.bridgeAddr = addr;
@@ -182,6 +211,7 @@ export class Stack {
 
   /** GET /healthz status code (0 when the bridge does not answer). */
   async health() {
+    if (this.tls) return httpsStatus(`${this.baseUrl}/healthz`, readFileSync(`${this.tls}/ca.pem`));
     try {
       const res = await fetch(`${this.baseUrl}/healthz`, { signal: AbortSignal.timeout(3000) });
       await res.arrayBuffer();
