@@ -173,6 +173,15 @@ def check_units(root):
             check(limit >= 20000, "chat-core.service: LimitNOFILE=%d" % limit)
     bridge_flags = flag_values(os.path.join(root, "etc/chat/ws-bridge.flags"))
     check(bridge_flags.get("web_root") == "/usr/share/chat/web", "ws-bridge.flags: --web_root=/usr/share/chat/web")
+    # Every flag the files name, set or commented out, is one the binary knows.
+    for name in ("chat-core", "ws-bridge"):
+        with open(os.path.join(root, "etc/chat/%s.flags" % name)) as f:
+            named = set(re.findall(r"^#?\s*--([a-z_]+)", f.read(), re.M))
+        r = run([os.path.join(root, "usr/bin", name), "--help"], check=False)
+        known = set(re.findall(r"^\s+--([a-z_]+) \(", r.stdout + r.stderr, re.M))
+        unknown = sorted(named - known)
+        check(named and not unknown, "%s.flags: all %d flags it names are in %s --help (unknown: %s)"
+              % (name, len(named), name, unknown))
 
     # systemd-analyze resolves the units' dependencies (sysinit.target, ...) and
     # ExecStart= inside --root: give it this system's units beside ours. It
