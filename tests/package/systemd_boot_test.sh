@@ -6,8 +6,11 @@
 # user chat without capabilities, serve the web UI, a login, CLI messages and a
 # browser's WebSocket (io_uring under the unit's seccomp filters), survive
 # `systemctl restart chat-core` and `kill -9` (Restart=on-failure), reload on
-# `systemctl reload ws-bridge`, and chat-backup.service copies the database. Then
-# `apt-get purge` removes /etc/chat and keeps the database.
+# `systemctl reload ws-bridge`, and chat-backup.service copies the database.
+# A second boot follows docs/deploy.md's single-VM setup as written (its certbot
+# hook, flags and port-443 drop-in; self-signed certificates stand in for Let's
+# Encrypt): HTTPS, HSTS, a Secure cookie, a renewal picked up by `systemctl
+# reload`. Then `apt-get purge` removes /etc/chat and keeps the database.
 #
 #   tests/package/systemd_boot_test.sh BUILD/chat_*.deb [ROOT]
 #
@@ -19,7 +22,7 @@ set -euo pipefail
 DEB=${1:?usage: systemd_boot_test.sh CHAT.deb [ROOT]}
 ROOT=${2:-/var/tmp/chat-systemd-root}
 [[ $(id -u) == 0 ]] || { echo "systemd_boot_test: needs root" >&2; exit 2; }
-for tool in debootstrap systemd-nspawn; do
+for tool in debootstrap systemd-nspawn openssl; do
   command -v $tool >/dev/null || { echo "systemd_boot_test: needs $tool (apt-get install debootstrap systemd-container)" >&2; exit 2; }
 done
 [[ -f "$DEB" ]] || { echo "systemd_boot_test: $DEB: no such file" >&2; exit 2; }
@@ -152,8 +155,8 @@ cat "$ROOT/root/check.txt"
 nofile=$(ulimit -Hn)
 if [[ $nofile == unlimited || $nofile -gt 65536 ]]; then nofile=65536; fi
 failed=0
-expect() {  # key=value line that must be in check.txt
-  if grep -qxF "$1" "$ROOT/root/check.txt"; then echo "ok    $1"; else echo "FAIL  $1"; failed=$((failed + 1)); fi
+expect() {  # LINE [FILE]: a key=value line that must be in FILE (default check.txt)
+  if grep -qxF "$1" "${2:-$ROOT/root/check.txt}"; then echo "ok    $1"; else echo "FAIL  $1"; failed=$((failed + 1)); fi
 }
 for line in "healthz=ok" "active=active active " "index=200" "register=200" "cli_login=ok" "cli_send=ok" \
     "cli_history=1" "websocket_messages=5" "bridge_user=chat" "bridge_CapEff=0000000000000000" \
@@ -163,11 +166,85 @@ for line in "healthz=ok" "active=active active " "index=200" "register=200" "cli
   expect "$line"
 done
 
+# Second boot: the worked example of docs/deploy.md (steps 4, 5 and 7) as the
+# guide writes it: its certbot deploy hook, its ws-bridge flags, its drop-in
+# for port 443. A self-signed certificate stands in for Let's Encrypt's, and a
+# second one for the renewal, which the hook installs and `systemctl reload
+# ws-bridge` puts in use.
+DOC="$(cd "$(dirname "$0")/../.." && pwd)/docs/deploy.md"
+between() {  # FILE START: the body of the heredoc that starts on the line holding START
+  sed -n "\|$2|,/^EOF\$/p" "$1" | sed '1d;$d'
+}
+make_cert() {  # DIR
+  mkdir -p "$1"
+  openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes -days 2 -subj /CN=chat.example.com \
+    -addext subjectAltName=DNS:chat.example.com -keyout "$1/privkey.pem" -out "$1/fullchain.pem" 2>/dev/null
+}
+live=/etc/letsencrypt/live/chat.example.com
+hook=/etc/letsencrypt/renewal-hooks/deploy/chat
+make_cert "$ROOT$live"
+make_cert "$ROOT/root/renewed"
+mkdir -p "$ROOT$(dirname $hook)" "$ROOT/etc/systemd/system/ws-bridge.service.d"
+between "$DOC" "renewal-hooks/deploy/chat >/dev/null <<'EOF'" > "$ROOT$hook"
+chmod 755 "$ROOT$hook"
+between "$DOC" "port-443.conf >/dev/null <<'EOF'" > "$ROOT/etc/systemd/system/ws-bridge.service.d/port-443.conf"
+awk '/the package.s file, with these lines changed or/{f=1;next} f&&/^```$/{c++; if(c==2){exit}; next} f&&c==1{print}' \
+  "$DOC" > "$ROOT/etc/chat/ws-bridge.flags"
+in_root install -d -o root -g chat -m 0750 /etc/chat/tls
+in_root env RENEWED_LINEAGE=$live $hook
+cat > "$ROOT/usr/local/bin/chat-tls-check" <<'END_OF_CHECK'
+#!/bin/sh
+# Runs once at the second boot (chat-tls-check.service), writes key=value lines, powers off.
+exec > /root/tls-check.txt 2>&1
+site() {  # CA PATH [curl args]: https://chat.example.com/PATH, served on this machine
+  ca=$1; path=$2; shift 2
+  curl -sS --cacert "$ca" --resolve chat.example.com:443:127.0.0.1 "$@" "https://chat.example.com$path"
+}
+live=/etc/letsencrypt/live/chat.example.com
+for i in $(seq 1 100); do site $live/fullchain.pem /healthz -f >/dev/null 2>&1 && break; sleep 0.1; done
+echo "tls_healthz=$(site $live/fullchain.pem /healthz | grep -c '"status":"ok"')"
+echo "tls_index=$(site $live/fullchain.pem / -o /dev/null -w '%{http_code}')"
+echo "tls_hsts=$(site $live/fullchain.pem / -I | grep -ci '^strict-transport-security: max-age=31536000')"
+echo "tls_cookie_secure=$(site $live/fullchain.pem /api/register -D - -o /dev/null -H 'Origin: https://chat.example.com' \
+  -H 'Content-Type: application/json' -d '{"username":"tlsuser","password":"correct horse"}' |
+  grep -ci '^set-cookie: chat_session=.*; Secure')"
+pid=$(systemctl show -p MainPID --value ws-bridge)
+echo "tls_bridge_user=$(stat -c %U /proc/$pid)"
+echo "tls_bridge_$(grep -E '^CapEff' /proc/$pid/status | tr -d '\t' | tr ':' '=')"
+RENEWED_LINEAGE=/root/renewed /etc/letsencrypt/renewal-hooks/deploy/chat && sleep 1
+echo "tls_renewed=$(site /root/renewed/fullchain.pem /healthz | grep -c '"status":"ok"')"
+if site $live/fullchain.pem /healthz >/dev/null 2>&1; then echo "tls_old_refused=no"; else echo "tls_old_refused=yes"; fi
+echo "tls_files=$(stat -c '%a %U' /etc/chat/tls/fullchain.pem /etc/chat/tls/privkey.pem | tr '\n' ' ')"
+echo "tls_done=1"
+systemctl poweroff
+END_OF_CHECK
+chmod 755 "$ROOT/usr/local/bin/chat-tls-check"
+sed 's|/usr/local/bin/chat-check|/usr/local/bin/chat-tls-check|' "$ROOT/etc/systemd/system/chat-check.service" \
+  > "$ROOT/etc/systemd/system/chat-tls-check.service"
+chroot "$ROOT" systemctl disable -q chat-check
+chroot "$ROOT" systemctl enable -q chat-tls-check
+rm -f "$ROOT/root/tls-check.txt"
+echo "systemd_boot_test: booting it again with docs/deploy.md's TLS setup..." >&2
+SYSTEMD_NSPAWN_UNIFIED_HIERARCHY=0 timeout 180 systemd-nspawn -q -D "$ROOT" --private-network --register=no \
+  --keep-unit --boot >>"$ROOT/../chat-systemd-boot.log" 2>&1 || true
+chroot "$ROOT" systemctl disable -q chat-tls-check
+cat "$ROOT/root/tls-check.txt"
+for line in "tls_healthz=1" "tls_index=200" "tls_hsts=1" "tls_cookie_secure=1" "tls_bridge_user=chat" \
+    "tls_bridge_CapEff=0000000000000400" "tls_renewed=1" "tls_old_refused=yes" "tls_files=600 chat 600 chat " \
+    "tls_done=1"; do
+  expect "$line" "$ROOT/root/tls-check.txt"
+done
+
 in_root apt-get purge -y -qq chat >/dev/null
-if [[ ! -e "$ROOT/etc/chat" && -f "$ROOT/var/lib/chat/chat.db" ]] && chroot "$ROOT" getent passwd chat >/dev/null; then
-  echo "ok    apt-get purge: /etc/chat gone; /var/lib/chat/chat.db and the user chat kept"
+rm -rf "$ROOT/etc/letsencrypt" "$ROOT/etc/systemd/system/ws-bridge.service.d" "$ROOT/root/renewed"
+# /etc/chat/tls (the operator's, from the second boot) keeps /etc/chat itself.
+what="apt-get purge: the flag files and the gateway secret gone; the database and the user chat kept"
+if [[ ! -e "$ROOT/etc/chat/gateway-secret" && ! -e "$ROOT/etc/chat/chat-core.flags" && ! -e "$ROOT/etc/chat/ws-bridge.flags" \
+      && -f "$ROOT/var/lib/chat/chat.db" ]] && chroot "$ROOT" getent passwd chat >/dev/null; then
+  echo "ok    $what"
 else
-  echo "FAIL  apt-get purge: /etc/chat gone; /var/lib/chat/chat.db and the user chat kept"; failed=$((failed + 1))
+  echo "FAIL  $what"; failed=$((failed + 1))
 fi
+rm -rf "$ROOT/etc/chat"
 echo "systemd_boot_test: $failed failed"
 [[ $failed == 0 ]]
