@@ -33,14 +33,19 @@ function unary(client, method, req, metadata, timeoutMs = 10_000) {
 }
 
 export class GrpcUser {
-  /** @param {string} repoRoot  @param {string} addr host:port of chat-core */
-  constructor(repoRoot, addr, username, password = "correct-horse-9") {
+  /**
+   * @param {string} repoRoot  @param {string} addr host:port of chat-core
+   * @param {{ca: Buffer, key?: Buffer, cert?: Buffer}} [tls] reach chat-core over TLS (mTLS with key/cert)
+   */
+  constructor(repoRoot, addr, username, password = "correct-horse-9", tls = null) {
     const pkg = loadPackage(repoRoot);
     this.addr = addr;
     this.username = username;
     this.password = password;
-    this.auth = new pkg.AuthService(addr, grpc.credentials.createInsecure());
-    this.chat = new pkg.ChatService(addr, grpc.credentials.createInsecure());
+    const creds = () =>
+      tls ? grpc.credentials.createSsl(tls.ca, tls.key ?? null, tls.cert ?? null) : grpc.credentials.createInsecure();
+    this.auth = new pkg.AuthService(addr, creds());
+    this.chat = new pkg.ChatService(addr, creds());
     this.token = "";
     this.stream = null;
     /** room → messages received on the live stream, in arrival order */

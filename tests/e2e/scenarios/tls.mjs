@@ -5,12 +5,13 @@
 
 import assert from "node:assert/strict";
 import { execFileSync } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { BrowserUser, CHROMIUM, CHROMIUM_ARGS } from "../lib/browser.mjs";
 import { Stack } from "../lib/stack.mjs";
+import { GrpcUser } from "../lib/grpc.mjs";
 import { eventually } from "../lib/harness.mjs";
 
 export const scenarios = [
@@ -63,6 +64,22 @@ export const scenarios = [
           const got = (await b.rendered()).map((m) => m.text);
           assert.ok(got.includes("sent over https"), `b sees ${JSON.stringify(got)}`);
         }, { what: "the message over TLS" });
+        // npm's @grpc/grpc-js to chat-core's TLS port, with a client certificate
+        // (this chat-core requires one), into the browsers' room.
+        const native = new GrpcUser(h.repoRoot, `localhost:${stack.coreAddr.split(":").pop()}`, h.name("tlsG"),
+          undefined, {
+            ca: readFileSync(join(certs, "ca.pem")),
+            key: readFileSync(join(certs, "client.key")),
+            cert: readFileSync(join(certs, "client.pem")),
+          });
+        await native.register();
+        await native.login();
+        await native.send("lobby", "sent by grpc-js over mTLS");
+        native.close();
+        await eventually(async () => {
+          const got = (await b.rendered()).map((m) => m.text);
+          assert.ok(got.includes("sent by grpc-js over mTLS"), `b sees ${JSON.stringify(got)}`);
+        }, { what: "the grpc-js message" });
         await h.shot(b.page, "tls-chat.png");
         await a.close();
         await b.close();
