@@ -196,8 +196,8 @@ void CoreMetrics::Collect(metrics::FamilyBuilder& out) const {
                 store_commit_seconds_);
   out.Histogram("chat_core_store_commit_writes", "Writes in one group commit", store_commit_writes_);
   out.Histogram("chat_core_fanout_seconds",
-                "From a message's commit to its event queued on every stream of this node in the room "
-                "(the writes then start on the fan-out lanes)",
+                "For each message this node commits: from the commit to its event queued on every stream of "
+                "this node in the room (the writes then start on the fan-out lanes)",
                 fanout_seconds_);
 }
 
