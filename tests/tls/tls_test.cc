@@ -372,8 +372,10 @@ TEST(BridgeTlsTest, ABrowserThatStopsReadingIsClosedAndTheOthersGoOn) {
   BridgeEnv env([](bridge::BridgeOptions& o) {
     o.tls_cert = Certs().server_cert();
     o.tls_key = Certs().server_key();
-    o.idle_timeout = absl::Milliseconds(500);
-    o.max_queued_bytes = 64 * 1024;
+    // Short enough to keep the test short, long enough that a reader on a
+    // loaded machine is neither pinged out nor over its queue.
+    o.idle_timeout = absl::Seconds(1);
+    o.max_queued_bytes = 1 << 20;
     o.socket_send_buffer = 8 * 1024;
   });
   HttpResult a = HttpsRequest(env.port(), Certs().ca(), "POST", "/api/register", LoginBody("stuck"));
@@ -410,7 +412,7 @@ TEST(BridgeTlsTest, ABrowserThatStopsReadingIsClosedAndTheOthersGoOn) {
   // The reader goes on reading (and answering the bridge's pings).
   std::thread keep_reading([&] { reader.ReadUntil([](const chat::v1::ServerEvent&) { return false; }); });
   // The stuck session and then its TLS connection are gone; only the reader's is left.
-  for (int i = 0; i < 250 && env.bridge().stats().connections > 1; ++i) absl::SleepFor(absl::Milliseconds(20));
+  for (int i = 0; i < 500 && env.bridge().stats().connections > 1; ++i) absl::SleepFor(absl::Milliseconds(20));
   EXPECT_EQ(env.bridge().stats().connections, 1);
   EXPECT_EQ(env.bridge().stats().ws_live, 1);
   env.StopBridge();  // ends the reader's read
