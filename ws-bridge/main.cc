@@ -84,6 +84,9 @@ ABSL_FLAG(std::string, core_cert, "",
           "PEM client certificate for chat-core's mTLS (with --core_key; implies --core_tls); chat-core with "
           "--tls_client_ca then accepts the Gateway stream without the gateway secret.");
 ABSL_FLAG(std::string, core_key, "", "PEM private key of --core_cert.");
+ABSL_FLAG(absl::Duration, tls_reload_interval, absl::Seconds(60),
+          "How often --core_ca, --core_cert and --core_key are checked for changes (re-read without a restart; "
+          "--tls_cert/--tls_key are re-read on SIGHUP).");
 ABSL_FLAG(bool, allow_root, false,
           "Run even as root. Off: root is refused; run as an unprivileged user (the Debian package's 'chat').");
 
@@ -138,6 +141,7 @@ int main(int argc, char** argv) {
   o.core_ca = absl::GetFlag(FLAGS_core_ca);
   o.core_cert = absl::GetFlag(FLAGS_core_cert);
   o.core_key = absl::GetFlag(FLAGS_core_key);
+  o.tls_reload_interval = absl::GetFlag(FLAGS_tls_reload_interval);
   o.core_tls = absl::GetFlag(FLAGS_core_tls) || !o.core_ca.empty() || !o.core_cert.empty();
   // A negative size would wrap in size_t: it becomes 0, which the rules refuse.
   auto size_flag = [](int value) { return static_cast<size_t>(std::max(0, value)); };

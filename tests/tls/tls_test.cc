@@ -321,6 +321,36 @@ TEST(BridgeTlsTest, BrowserOverWssReachesCoreOverMtls) {
   EXPECT_EQ(env.bridge().stats().ws_live, 0);
 }
 
+// The bridge's client certificate for chat-core is re-read when its files
+// change: a bridge that starts with one chat-core refuses gets in once the
+// files hold one it accepts, with no restart.
+TEST(BridgeTlsTest, ReadsARenewedClientCertificateWithoutARestart) {
+  namespace fs = std::filesystem;
+  const std::string dir = Certs().dir + "/bridge-client";
+  fs::create_directories(dir);
+  fs::copy_file(Certs().other_cert(), dir + "/cert.pem", fs::copy_options::overwrite_existing);
+  fs::copy_file(Certs().other_key(), dir + "/key.pem", fs::copy_options::overwrite_existing);
+  TestCore core(TlsCoreOptions(Certs().ca()));
+  bridge::BridgeOptions o = TestBridgeOptions("localhost:" + std::to_string(core.server()->port()));
+  o.core_tls = true;
+  o.core_ca = Certs().ca();
+  o.core_cert = dir + "/cert.pem";
+  o.core_key = dir + "/key.pem";
+  o.tls_reload_interval = absl::Seconds(1);
+  o.gateway_secret.clear();
+  auto started = bridge::Bridge::Start(o);
+  ASSERT_TRUE(started.ok()) << started.status();
+  bridge::Bridge& bridge = **started;
+  absl::SleepFor(absl::Milliseconds(500));
+  EXPECT_FALSE(bridge.stats().gateway.connected) << "chat-core must refuse a certificate of another CA";
+  fs::copy_file(Certs().client_key(), dir + "/key.pem.new", fs::copy_options::overwrite_existing);
+  fs::copy_file(Certs().client_cert(), dir + "/cert.pem.new", fs::copy_options::overwrite_existing);
+  fs::rename(dir + "/key.pem.new", dir + "/key.pem");
+  fs::rename(dir + "/cert.pem.new", dir + "/cert.pem");
+  for (int i = 0; i < 200 && !bridge.stats().gateway.connected; ++i) absl::SleepFor(absl::Milliseconds(50));
+  EXPECT_TRUE(bridge.stats().gateway.connected) << "the renewed certificate was not used within 10 s";
+}
+
 TEST(BridgeTlsTest, RefusesPlaintextAndClientsOfAnotherCa) {
   BridgeEnv env([](bridge::BridgeOptions& o) {
     o.tls_cert = Certs().server_cert();

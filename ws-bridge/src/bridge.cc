@@ -1,5 +1,8 @@
 #include "bridge.h"
 
+#include <grpcpp/security/tls_certificate_provider.h>
+#include <grpcpp/security/tls_certificate_verifier.h>
+#include <grpcpp/security/tls_credentials_options.h>
 #include <malloc.h>
 
 #include <boost/asio/strand.hpp>
@@ -116,21 +119,32 @@ absl::Status Bridge::ReloadTls() {
 
 absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CoreChannelCredentials(const BridgeOptions& o) {
   if (!o.core_tls) return grpc::InsecureChannelCredentials();
-  grpc::SslCredentialsOptions ssl;
+  // Checked here so a bad file is one line at start-up, not a handshake that
+  // fails later.
   if (!o.core_ca.empty()) {
-    auto ca = LoadPemCaBundle(o.core_ca, "--core_ca");
-    if (!ca.ok()) return ca.status();
-    ssl.pem_root_certs = *std::move(ca);
-  } else {
-    ssl.pem_root_certs = SystemCaBundle();
+    if (auto ca = LoadPemCaBundle(o.core_ca, "--core_ca"); !ca.ok()) return ca.status();
   }
   if (!o.core_cert.empty()) {
-    auto id = LoadPemIdentity(o.core_cert, o.core_key, "--core_cert/--core_key");
-    if (!id.ok()) return id.status();
-    ssl.pem_cert_chain = std::move(id->cert_chain);
-    ssl.pem_private_key = std::move(id->private_key);
+    if (auto id = LoadPemIdentity(o.core_cert, o.core_key, "--core_cert/--core_key"); !id.ok()) return id.status();
   }
-  return grpc::SslCredentials(ssl);
+  if (o.core_ca.empty() && o.core_cert.empty()) {
+    grpc::SslCredentialsOptions ssl;
+    ssl.pem_root_certs = SystemCaBundle();
+    return grpc::SslCredentials(ssl);
+  }
+  // gRPC re-reads the files when they change (every tls_reload_interval): a
+  // renewed client certificate or CA needs no restart, as on chat-core.
+  auto provider = std::make_shared<grpc::experimental::FileWatcherCertificateProvider>(
+      o.core_key, o.core_cert, o.core_ca, static_cast<unsigned>(absl::ToInt64Seconds(o.tls_reload_interval)));
+  grpc::experimental::TlsChannelCredentialsOptions tls;
+  tls.set_certificate_provider(provider);
+  if (!o.core_ca.empty()) {
+    tls.watch_root_certs();
+  }
+  if (!o.core_cert.empty()) tls.watch_identity_key_cert_pairs();
+  tls.set_verify_server_certs(true);
+  tls.set_certificate_verifier(std::make_shared<grpc::experimental::HostNameCertificateVerifier>());
+  return grpc::experimental::TlsCredentials(tls);
 }
 
 void Bridge::DoAccept() {

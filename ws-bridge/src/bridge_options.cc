@@ -120,6 +120,9 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
     return absl::InvalidArgumentError("--core_ca, --core_cert and --core_key need --core_tls");
   }
   if (o.hsts_max_age < absl::ZeroDuration()) return absl::InvalidArgumentError("--hsts_max_age must not be negative");
+  if (o.tls_reload_interval < absl::Seconds(1)) {
+    return absl::InvalidArgumentError("--tls_reload_interval must be at least 1s");
+  }
   if (auto proxies = ProxyList::Parse(o.trusted_proxies); !proxies.ok()) return proxies.status();
   return CheckWebRoot(o.web_root);
 }

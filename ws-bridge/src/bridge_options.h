@@ -58,6 +58,9 @@ struct BridgeOptions {
   std::string core_ca;
   std::string core_cert;
   std::string core_key;
+  // How often core_ca, core_cert and core_key are checked for changes (they
+  // are re-read without a restart; tls_cert/tls_key are re-read on SIGHUP).
+  absl::Duration tls_reload_interval = absl::Seconds(60);
 
   // Limits.
   size_t max_message_bytes = 64 * 1024;
