@@ -107,3 +107,38 @@ describe("safeHref", () => {
     expect(safeHref(" https://example.com")).toBeNull();
   });
 });
+
+describe("linkify on hostile input", () => {
+  // "http://a/" followed by many ")" used to cost O(n²): trimUrl re-split the
+  // whole URL for every ")" it dropped (4,000 took ~100 ms, 50,000 took ~23 s,
+  // freezing every tab that showed the message). Now it is linear: a few ms.
+  it("trims 50,000 unbalanced closing brackets in linear time", () => {
+    const text = "http://a/" + ")".repeat(50_000);
+    const start = performance.now();
+    const segs = linkify(text);
+    const elapsed = performance.now() - start;
+    expect(segs).toEqual([
+      { kind: "link", text: "http://a/", href: "http://a/" },
+      { kind: "text", text: ")".repeat(50_000) },
+    ]);
+    // Generous bound for a loaded CI machine; the quadratic version took seconds.
+    expect(elapsed).toBeLessThan(2000);
+  });
+
+  it("handles a page of worst-case 4 KiB messages quickly", () => {
+    const msg = "see http://a/(x" + ")]}.,!?".repeat(585) + " end"; // ~4 KiB
+    const start = performance.now();
+    for (let i = 0; i < 200; i++) {
+      const l = links(msg);
+      expect(l).toEqual([{ kind: "link", text: "http://a/(x)", href: "http://a/(x)" }]);
+    }
+    expect(performance.now() - start).toBeLessThan(2000);
+  });
+
+  it("still keeps only balanced brackets and drops mixed trailing punctuation", () => {
+    expect(links("http://a/(b)))")[0].text).toBe("http://a/(b)");
+    expect(links("http://a/[b](c).)")[0].text).toBe("http://a/[b](c)");
+    expect(links("http://a/{b}}.~")[0].text).toBe("http://a/{b}");
+    expect(joined(linkify("x http://a/((b)) y"))).toBe("x http://a/((b)) y");
+  });
+});

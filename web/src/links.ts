@@ -10,32 +10,37 @@ export type Segment = { kind: "text"; text: string } | { kind: "link"; text: str
 // http URL becomes the link, so the href is always http(s).
 const CANDIDATE = /https?:\/\/[^\s<>"'`\u0000-\u001f\u007f]+/gi;
 
-const TRAILING_PUNCT = /[.,;:!?'"*_~]$/;
+const TRAILING_PUNCT = new Set([".", ",", ";", ":", "!", "?", "'", '"', "*", "_", "~"]);
 
 const PAIRS: Record<string, string> = { ")": "(", "]": "[", "}": "{", ">": "<" };
 
-/** Drops trailing punctuation that is almost never part of a URL. */
+/**
+ * Drops trailing punctuation that is almost never part of a URL. Linear in the
+ * URL's length: the brackets are counted once, and each dropped character
+ * updates the counts (a URL followed by thousands of ")" used to be re-split
+ * for every one of them, quadratic).
+ */
 function trimUrl(url: string): string {
-  let u = url;
-  for (;;) {
-    if (TRAILING_PUNCT.test(u)) {
-      u = u.slice(0, -1);
+  const count: Record<string, number> = { "(": 0, ")": 0, "[": 0, "]": 0, "{": 0, "}": 0, "<": 0, ">": 0 };
+  for (const c of url) if (c in count) count[c]++;
+  let end = url.length;
+  while (end > 0) {
+    const last = url[end - 1];
+    if (TRAILING_PUNCT.has(last)) {
+      end--;
       continue;
     }
-    const last = u.slice(-1);
     const open = PAIRS[last];
-    if (open !== undefined) {
-      // Keep a closing bracket only when it balances one inside the URL
-      // (e.g. https://en.wikipedia.org/wiki/Foo_(bar)).
-      const opens = u.split(open).length - 1;
-      const closes = u.split(last).length - 1;
-      if (closes > opens) {
-        u = u.slice(0, -1);
-        continue;
-      }
+    // Keep a closing bracket only when it balances one inside the URL
+    // (e.g. https://en.wikipedia.org/wiki/Foo_(bar)).
+    if (open !== undefined && count[last] > count[open]) {
+      count[last]--;
+      end--;
+      continue;
     }
-    return u;
+    break;
   }
+  return url.slice(0, end);
 }
 
 /** Returns the href for a safe http(s) URL, or null. */
