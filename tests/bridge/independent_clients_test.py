@@ -11,43 +11,20 @@ import json
 import os
 import secrets
 import signal
-import subprocess
 import sys
 import tempfile
 import time
 import unittest
-import urllib.error
-import urllib.request
 
 ARGS = None
-# chat-core and ws-bridge refuse to run as root unless told to; CI runs as root.
-ALLOW_ROOT = ["--allow_root"] if os.geteuid() == 0 else []
-
-
-def start(argv, prefix):
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith(prefix):
-            return proc, line[len(prefix):].strip()
-    proc.kill()
-    raise RuntimeError("%s did not start" % argv[0])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from chat_procs import ALLOW_ROOT, start  # noqa: E402
+import chat_procs  # noqa: E402
 
 
 def http(port, method, path, body=None, headers=None):
-    data = json.dumps(body).encode() if body is not None else None
-    req = urllib.request.Request("http://127.0.0.1:%d%s" % (port, path), data=data, method=method)
-    req.add_header("Content-Type", "application/json")
-    for k, v in (headers or {}).items():
-        req.add_header(k, v)
-    try:
-        with urllib.request.urlopen(req, timeout=10) as resp:
-            return resp.status, resp.read().decode(), resp.headers.get_all("Set-Cookie") or []
-    except urllib.error.HTTPError as e:
-        return e.code, e.read().decode(), e.headers.get_all("Set-Cookie") or []
+    status, text, hdrs = chat_procs.http(port, method, path, body, headers)
+    return status, text, hdrs.get_all("Set-Cookie") or []
 
 
 def cookie_of(set_cookies):

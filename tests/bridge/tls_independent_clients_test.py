@@ -26,20 +26,9 @@ import urllib.error
 import urllib.request
 
 ARGS = None
-ALLOW_ROOT = ["--allow_root"] if os.geteuid() == 0 else []
-
-
-def start(argv, prefix):
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith(prefix):
-            return proc, line[len(prefix):].strip()
-    proc.kill()
-    raise RuntimeError("%s did not start" % argv[0])
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from chat_procs import ALLOW_ROOT, start  # noqa: E402
+import chat_procs  # noqa: E402
 
 
 class TlsStack(unittest.TestCase):
@@ -93,15 +82,8 @@ class TlsStack(unittest.TestCase):
     @classmethod
     def https(cls, method, path, body=None, cafile=None):
         ctx = ssl.create_default_context(cafile=cafile or cls.cert("ca.pem"))
-        data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request("https://localhost:%d%s" % (cls.port, path), data=data, method=method)
-        req.add_header("Content-Type", "application/json")
-        req.add_header("Origin", cls.origin)
-        try:
-            with urllib.request.urlopen(req, timeout=10, context=ctx) as resp:
-                return resp.status, resp.read().decode(), resp.headers
-        except urllib.error.HTTPError as e:
-            return e.code, e.read().decode(), e.headers
+        return chat_procs.http(cls.port, method, path, body, {"Origin": cls.origin}, scheme="https",
+                               host="localhost", context=ctx)
 
     def grpc_channel(self, cafile, cert=None, key=None):
         import grpc
@@ -161,7 +143,6 @@ class TlsStack(unittest.TestCase):
         self.assertIn("failed", wrong.stderr)  # buf says so only as "failed to find service ... in schema"
 
     def test_https_wss_and_grpc_share_a_room(self):
-        import grpc
         import websockets
         from chat.v1 import chat_pb2, chat_pb2_grpc
         status, body, headers = self.https("GET", "/healthz")

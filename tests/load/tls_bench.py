@@ -24,22 +24,10 @@ import tempfile
 import time
 
 ARGS = None
-ALLOW_ROOT = ["--allow_root"] if os.geteuid() == 0 else []
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
+from chat_procs import ALLOW_ROOT, start  # noqa: E402
 TICK = os.sysconf("SC_CLK_TCK")
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-def start(argv, prefix):
-    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    deadline = time.time() + 20
-    while time.time() < deadline:
-        line = proc.stdout.readline()
-        if not line:
-            break
-        if line.startswith(prefix):
-            return proc, line[len(prefix):].strip()
-    proc.kill()
-    raise RuntimeError("%s did not start" % argv[0])
 
 
 def cpu_seconds(pid):
