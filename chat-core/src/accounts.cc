@@ -82,6 +82,7 @@ std::string Accounts::HashToken(absl::string_view token) {
 
 std::optional<absl::StatusOr<Identity>> Accounts::FromCache(const std::string& hash) const {
   absl::MutexLock lock(&mu_);
+  if (revoking_.contains(hash)) return absl::UnauthenticatedError("invalid or revoked session token; log in again");
   auto it = sessions_.find(hash);
   if (it == sessions_.end()) {
     auto unknown = unknown_.find(hash);
@@ -128,7 +129,7 @@ void Accounts::AuthenticateToken(absl::string_view token, absl::string_view gues
       unknown_[hash] = NowMs() + 5'000;
     } else if (s.ok()) {
       absl::MutexLock lock(&mu_);
-      sessions_[hash] = *s;
+      if (!revoking_.contains(hash)) sessions_[hash] = *s;
     } else {
       return done(s.status());  // the store is away: UNAVAILABLE, not a verdict
     }
@@ -196,14 +197,21 @@ void Accounts::Login(const std::string& username, const std::string& password, c
   if (password.size() > kMaxPasswordBytes) {
     return done(absl::InvalidArgumentError(absl::StrCat("password must be at most ", kMaxPasswordBytes, " bytes")));
   }
+  // A name Register would refuse has no account: refuse it before it becomes
+  // a limiter key (a 60 KB name must not cost 60 KB per attempt).
+  if (absl::Status st = ValidateUsername(username); !st.ok()) return done(st);
   const std::string key = UsernameKey(username);
   limiter_->Check(key, peer, NowMs(), [this, key, password, peer, limited, done = std::move(done)](absl::Status allowed) {
     if (!allowed.ok()) {
       if (limited != nullptr) *limited = absl::IsResourceExhausted(allowed);
       return done(allowed);
     }
+    // The attempt is in flight in the limiter from here until it is answered.
     store_->FindUser(key, [this, key, password, peer, done](absl::StatusOr<UserRecord> user) {
-      if (!user.ok() && !absl::IsNotFound(user.status())) return done(user.status());
+      if (!user.ok() && !absl::IsNotFound(user.status())) {
+        limiter_->Abandon(key, peer);
+        return done(user.status());
+      }
       Verify(key, password, peer, std::move(user), done);
     });
   });
@@ -223,7 +231,7 @@ void Accounts::Verify(const std::string& key, const std::string& password, const
                                   [shared_done] { (*shared_done)(absl::UnauthenticatedError(kBadLogin)); });
           return;
         }
-        limiter_->RecordSuccess(key);
+        limiter_->RecordSuccess(key, peer);
         unsigned char raw[32];
         randombytes_buf(raw, sizeof raw);
         char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
@@ -248,21 +256,45 @@ void Accounts::Verify(const std::string& key, const std::string& password, const
           (*shared_done)(result);
         });
       },
-      [shared_done] { (*shared_done)(absl::ResourceExhaustedError("too many logins in progress; retry shortly")); });
+      [this, key, peer, shared_done] {
+        limiter_->Abandon(key, peer);
+        (*shared_done)(absl::ResourceExhaustedError("too many logins in progress; retry shortly"));
+      });
 }
 
 void Accounts::Logout(const Identity& identity, std::function<void(absl::Status)> done) {
   if (identity.guest || identity.token_hash.empty()) {
     return done(absl::FailedPreconditionError("guests have no session to log out of"));
   }
+  // Refused from now on; forgotten for good only once the store deleted it,
+  // so a failed delete cannot come back to life after a restart unannounced.
+  std::optional<SessionRecord> held;
   {
     absl::MutexLock lock(&mu_);
-    sessions_.erase(identity.token_hash);
+    auto it = sessions_.find(identity.token_hash);
+    if (it != sessions_.end()) {
+      held = std::move(it->second);
+      sessions_.erase(it);
+    }
+    revoking_.insert(identity.token_hash);
   }
-  CHAT_LOGF_INFO(kLog, LogFields().User(identity.user), "user '%s' logged out", identity.user);
-  if (options_.metrics != nullptr) options_.metrics->Logout();
-  store_->RevokeSession(identity.token_hash,
-                        [done = std::move(done)](absl::StatusOr<bool> r) { done(r.status()); });
+  store_->RevokeSession(identity.token_hash, [this, identity, held = std::move(held),
+                                              done = std::move(done)](absl::StatusOr<bool> r) {
+    {
+      absl::MutexLock lock(&mu_);
+      revoking_.erase(identity.token_hash);
+      if (!r.ok() && held.has_value()) sessions_.emplace(identity.token_hash, *held);
+    }
+    if (!r.ok()) {
+      CHAT_LOGF_WARN(kLog, LogFields().User(identity.user), "logout of '%s' not stored: %s", identity.user,
+                     std::string(r.status().message()));
+      return done(absl::UnavailableError(absl::StrCat("logout could not be stored (", r.status().message(),
+                                                      "); the session is still valid: retry")));
+    }
+    CHAT_LOGF_INFO(kLog, LogFields().User(identity.user), "user '%s' logged out", identity.user);
+    if (options_.metrics != nullptr) options_.metrics->Logout();
+    done(absl::OkStatus());
+  });
 }
 
 }  // namespace chat::core

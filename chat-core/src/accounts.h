@@ -22,6 +22,7 @@
 #include "absl/strings/string_view.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
@@ -92,8 +93,10 @@ class Accounts {
   // how long to wait.
   void Login(const std::string& username, const std::string& password, const std::string& peer,
              std::function<void(absl::StatusOr<LoginResult>)> done);
-  // Revokes the token: it stops working at once; done runs once the revocation
-  // is stored.
+  // Revokes the token: it is refused at once, and `done` runs once the
+  // revocation is stored. If the store cannot delete it, nothing changed (the
+  // token works again, here and after a restart) and `done` hears UNAVAILABLE
+  // saying to retry: a logout is never reported done unless it is stored.
   void Logout(const Identity& identity, std::function<void(absl::Status)> done);
 
   // Drops a session revoked elsewhere (another node) from the cache.
@@ -120,6 +123,8 @@ class Accounts {
   // Token hashes the store did not know lately -> until when that holds, so
   // a flood of bad tokens is not a flood of queries.
   absl::flat_hash_map<std::string, int64_t> unknown_ ABSL_GUARDED_BY(mu_);
+  // Token hashes whose logout is being stored: refused meanwhile.
+  absl::flat_hash_set<std::string> revoking_ ABSL_GUARDED_BY(mu_);
 
   WorkerPool<std::function<void()>> hashers_;
   bool hashing_ ABSL_GUARDED_BY(mu_) = false;

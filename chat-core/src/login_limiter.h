@@ -1,5 +1,6 @@
 // LoginLimiter: failed logins allowed per window, per username and per peer
-// address. On one node the counts live in memory (LocalLoginLimiter); in a
+// address; a login attempt counts as a failure from before it hashes until it
+// is answered. On one node the counts live in memory (LocalLoginLimiter); in a
 // cluster every node must see the same counts, so they live in PostgreSQL
 // (NewClusterLoginLimiter, through the Cluster).
 //
@@ -27,15 +28,23 @@ namespace chat::core {
 class LoginLimiter {
  public:
   virtual ~LoginLimiter() = default;
-  // OK, or RESOURCE_EXHAUSTED saying in how many seconds to retry.
+  // Begins a login attempt: OK, or RESOURCE_EXHAUSTED saying in how many
+  // seconds to retry. An allowed attempt is in flight: it counts against both
+  // limits as if it had failed until it ends with exactly one of
+  // RecordFailure, RecordSuccess or Abandon, so that a burst of concurrent
+  // guesses cannot all pass the check before the first failure is counted.
   virtual void Check(const std::string& user_key, const std::string& peer, int64_t now_ms,
                      std::function<void(absl::Status)> done) = 0;
-  // `done` once every later Check, on any node, counts this failure; a login
-  // is answered only then, so that fast guesses cannot outrun the count.
+  // Ends the attempt as a failure. `done` once every later Check, on any
+  // node, counts it; a login is answered only then, so that fast guesses
+  // cannot outrun the count.
   virtual void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms,
                              std::function<void()> done) = 0;
-  // A successful login forgets the user's failures (not the peer's).
-  virtual void RecordSuccess(const std::string& user_key) = 0;
+  // Ends the attempt as a success: forgets the user's failures (not the peer's).
+  virtual void RecordSuccess(const std::string& user_key, const std::string& peer) = 0;
+  // Ends the attempt without a verdict (the store was away, the hashing queue
+  // was full): nothing was guessed.
+  virtual void Abandon(const std::string& user_key, const std::string& peer) = 0;
 };
 
 struct LoginLimits {
@@ -47,22 +56,31 @@ struct LoginLimits {
 // RESOURCE_EXHAUSTED, retry after `wait_ms`.
 absl::Status TooManyFailures(int64_t wait_ms);
 
-// A sliding window of failures per key, in memory. Thread-safe.
+// A sliding window of failures per key, plus the attempts in flight, in
+// memory. Thread-safe.
 class FailureLimiter {
  public:
   FailureLimiter(int max_failures, absl::Duration window)
       : max_(max_failures), window_ms_(absl::ToInt64Milliseconds(window)) {}
-  // OK, or RESOURCE_EXHAUSTED with the seconds to wait in the message.
-  absl::Status Check(const std::string& key, int64_t now_ms);
-  void RecordFailure(const std::string& key, int64_t now_ms);
+  // Begins an attempt if the failures in the window plus the attempts in
+  // flight stay below the limit: OK, or RESOURCE_EXHAUSTED with the seconds to
+  // wait in the message. An OK attempt must be ended with End.
+  absl::Status Begin(const std::string& key, int64_t now_ms);
+  // Ends an attempt that Begin allowed; `failed`: it counts as a failure.
+  void End(const std::string& key, int64_t now_ms, bool failed);
+  // Forgets the key's failures (its attempts in flight stay).
   void Reset(const std::string& key);
 
  private:
+  struct Entry {
+    std::deque<int64_t> failures;
+    int in_flight = 0;
+  };
   void PruneLocked(int64_t now_ms) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   const int max_;
   const int64_t window_ms_;
   absl::Mutex mu_;
-  absl::flat_hash_map<std::string, std::deque<int64_t>> failures_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, Entry> entries_ ABSL_GUARDED_BY(mu_);
   int64_t last_prune_ms_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -2,7 +2,9 @@
 // one gap-free order, and what users notice is shared (docs/scaling.md).
 #include <grpcpp/grpcpp.h>
 
+#include <atomic>
 #include <set>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "bridge_fixture.h"
@@ -209,6 +211,40 @@ TEST_F(TwoNodesTest, FailedLoginsCountOnEveryNode) {
     EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
     EXPECT_THAT(st.error_message(), HasSubstr("retry in"));
   }
+}
+
+// The limiter's count and the attempts in flight: 40 wrong logins at once on
+// one node get at most the limit checked (the rest RESOURCE_EXHAUSTED).
+TEST_F(TwoNodesTest, ABurstOfConcurrentGuessesGetsAtMostTheLimit) {
+  ASSERT_FALSE(NodeToken(env.address("a"), "bursted").empty());
+  constexpr int kBurst = 40;
+  std::vector<std::unique_ptr<chat::v1::AuthService::Stub>> stubs;
+  for (int i = 0; i < kBurst; ++i) stubs.push_back(chat::v1::AuthService::NewStub(NodeChannel(env.address("a"))));
+  std::vector<grpc::Status> results(kBurst);
+  std::atomic<bool> go{false};
+  std::vector<std::thread> threads;
+  for (int i = 0; i < kBurst; ++i) {
+    threads.emplace_back([&, i] {
+      while (!go.load()) std::this_thread::yield();
+      grpc::ClientContext ctx;
+      ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+      chat::v1::LoginRequest req;
+      req.set_username("bursted");
+      req.set_password("wrong guess");
+      chat::v1::LoginResponse resp;
+      results[i] = stubs[i]->Login(&ctx, req, &resp);
+    });
+  }
+  go = true;
+  for (auto& t : threads) t.join();
+  int guessed = 0, refused = 0;
+  for (const grpc::Status& st : results) {
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++guessed;
+    if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++refused;
+  }
+  EXPECT_GE(guessed, 1);
+  EXPECT_LE(guessed, 5);
+  EXPECT_EQ(guessed + refused, kBurst);
 }
 
 TEST_F(TwoNodesTest, ARoomCreatedOnOneNodeReachesLiveClientsOnAnother) {

@@ -1,0 +1,203 @@
+// Attacks on login and logout, against a real CoreServer on port 0: a burst of
+// concurrent guesses, oversized usernames, and a logout the database refuses.
+#include <grpcpp/grpcpp.h>
+
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
+#include "core_fixture.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "process.h"
+#include "sqlite_db.h"
+
+namespace chat::testing {
+namespace {
+
+using ::testing::HasSubstr;
+
+grpc::Status Login(chat::v1::AuthService::Stub* auth, const std::string& user, const std::string& password,
+                   chat::v1::LoginResponse* resp = nullptr) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  chat::v1::LoginRequest req;
+  req.set_username(user);
+  req.set_password(password);
+  chat::v1::LoginResponse ignored;
+  return auth->Login(&ctx, req, resp != nullptr ? resp : &ignored);
+}
+
+grpc::Status WhoAmI(chat::v1::AuthService::Stub* auth, const std::string& token) {
+  auto ctx = AuthedContext(token);
+  chat::v1::WhoAmIResponse me;
+  return auth->WhoAmI(ctx.get(), {}, &me);
+}
+
+grpc::Status Logout(chat::v1::AuthService::Stub* auth, const std::string& token) {
+  auto ctx = AuthedContext(token);
+  chat::v1::LogoutResponse out;
+  return auth->Logout(ctx.get(), {}, &out);
+}
+
+struct BurstResult {
+  int guessed = 0;  // answered UNAUTHENTICATED: a password was checked
+  int refused = 0;  // RESOURCE_EXHAUSTED: the limiter said no before hashing
+  std::vector<std::string> other;
+};
+
+// `n` logins at once (each on its own channel, released together), the
+// username of login i from `user(i)`.
+template <typename UserOf>
+BurstResult Burst(const TestCore& core, int n, UserOf user) {
+  std::vector<std::unique_ptr<chat::v1::AuthService::Stub>> stubs;
+  for (int i = 0; i < n; ++i) stubs.push_back(core.Auth());
+  std::vector<grpc::Status> results(n);
+  absl::Notification go;
+  std::vector<std::thread> threads;
+  for (int i = 0; i < n; ++i) {
+    threads.emplace_back([&, i] {
+      go.WaitForNotification();
+      results[i] = Login(stubs[i].get(), user(i), "wrong password");
+    });
+  }
+  go.Notify();
+  for (auto& t : threads) t.join();
+  BurstResult r;
+  for (const grpc::Status& st : results) {
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) {
+      ++r.guessed;
+    } else if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED &&
+               st.error_message().find("too many failed logins") != std::string::npos) {
+      ++r.refused;
+    } else {
+      r.other.push_back(absl::StrCat(st.error_code(), ": ", st.error_message()));
+    }
+  }
+  return r;
+}
+
+// Real Argon2id cost, so that a hash takes long enough for the whole burst to
+// arrive while the first guesses are still being checked.
+core::CoreOptions RealHashCost() {
+  core::CoreOptions o = TestCoreOptions();
+  o.accounts.pwhash_opslimit = 2;
+  o.accounts.pwhash_memlimit = 19 * 1024 * 1024;
+  o.accounts.hash_threads = 2;
+  return o;
+}
+
+TEST(LoginAbuseTest, ABurstOfConcurrentGuessesGetsAtMostTheLimit) {
+  core::CoreOptions options = RealHashCost();
+  ASSERT_EQ(options.accounts.login_limits.max_failures_per_user, 5);
+  TestCore core(options);
+  core.Token("target", "the right password");
+  BurstResult r = Burst(core, 40, [](int) { return std::string("target"); });
+  EXPECT_THAT(r.other, ::testing::IsEmpty());
+  EXPECT_GE(r.guessed, 1);
+  EXPECT_LE(r.guessed, 5) << "guesses checked out of a burst of 40";
+  EXPECT_EQ(r.guessed + r.refused, 40);
+  std::printf("burst of 40 wrong logins for one user: %d checked, %d refused\n", r.guessed, r.refused);
+}
+
+TEST(LoginAbuseTest, ABurstOverManyUsersGetsAtMostThePeerLimit) {
+  core::CoreOptions options = RealHashCost();
+  ASSERT_EQ(options.accounts.login_limits.max_failures_per_peer, 20);
+  TestCore core(options);
+  BurstResult r = Burst(core, 40, [](int i) { return absl::StrCat("user", i); });
+  EXPECT_THAT(r.other, ::testing::IsEmpty());
+  EXPECT_GE(r.guessed, 1);
+  EXPECT_LE(r.guessed, 20) << "guesses checked out of a burst of 40 from one address";
+  EXPECT_EQ(r.guessed + r.refused, 40);
+  std::printf("burst of 40 wrong logins over 40 users: %d checked, %d refused\n", r.guessed, r.refused);
+}
+
+TEST(LoginAbuseTest, AnOversizedUsernameIsRefusedBeforeTheLimiter) {
+  TestCore core;
+  auto auth = core.Auth();
+  // Under the 64 KB message cap: it reaches Accounts, which refuses it by its
+  // shape before it becomes a limiter key. Far more than the 20 failures one
+  // address may have: had any of them been counted, the address would be
+  // locked out below.
+  for (int i = 0; i < 25; ++i) {
+    grpc::Status st = Login(auth.get(), std::string(60 * 1024, static_cast<char>('a' + i % 26)), "wrong password");
+    ASSERT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT) << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr("3-32"));
+  }
+  grpc::Status st = Login(auth.get(), "has space", "wrong password");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
+  // 100 KB is past gRPC's message cap: refused before any handler runs.
+  st = Login(auth.get(), std::string(100 * 1024, 'z'), "wrong password");
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+  // Neither the address nor any user was charged a failure.
+  EXPECT_FALSE(core.Token("realuser").empty());
+}
+
+// A trigger in the database refuses to delete sessions: the store's delete
+// fails the way a full disk or a lost database would make it fail.
+void BlockSessionDeletes(const std::string& db, bool block) {
+  core::SqliteConnection conn;
+  ASSERT_TRUE(conn.Open(db, core::SqliteConnectionOptions{}).ok());
+  absl::Status st = conn.Exec(block ? "CREATE TRIGGER keep_sessions BEFORE DELETE ON sessions "
+                                      "BEGIN SELECT RAISE(ABORT, 'session deletes are blocked'); END"
+                                    : "DROP TRIGGER keep_sessions");
+  ASSERT_TRUE(st.ok()) << st;
+}
+
+TEST(LoginAbuseTest, ALogoutTheDatabaseRefusesIsReportedAndCanBeRetried) {
+  TempDir dir;
+  core::CoreOptions options = TestCoreOptions();
+  options.store.path = dir.File("chat.db");
+  auto core = std::make_unique<TestCore>(options);
+  std::string token = core->Token("kate");
+  auto auth = core->Auth();
+  auto stub = core->Chat();
+  auto stream = std::make_unique<EventClient>(stub.get(), token);
+  stream->Join("lobby");
+  ASSERT_TRUE(stream->WaitFor(IsJoined("lobby")));
+
+  BlockSessionDeletes(options.store.path, true);
+  grpc::Status st = Logout(auth.get(), token);
+  EXPECT_EQ(st.error_code(), grpc::StatusCode::UNAVAILABLE) << st.error_message();
+  EXPECT_THAT(st.error_message(), HasSubstr("retry"));
+  // Not logged out, and told so: the token is what the database says, now ...
+  EXPECT_TRUE(WhoAmI(auth.get(), token).ok());
+  stream->SendText("lobby", "still here", "a");
+  EXPECT_TRUE(stream->WaitFor(IsAck("a")));
+  stream.reset();
+  stub.reset();
+  auth.reset();
+  // ... and after a restart.
+  core.reset();
+  core = std::make_unique<TestCore>(options);
+  auth = core->Auth();
+  EXPECT_TRUE(WhoAmI(auth.get(), token).ok());
+
+  // The retry, once the database deletes again, ends the token everywhere.
+  stub = core->Chat();
+  stream = std::make_unique<EventClient>(stub.get(), token);
+  stream->Join("lobby");
+  ASSERT_TRUE(stream->WaitFor(IsJoined("lobby")));
+  BlockSessionDeletes(options.store.path, false);
+  st = Logout(auth.get(), token);
+  ASSERT_TRUE(st.ok()) << st.error_message();
+  auto done = stream->WaitDone(5s);
+  ASSERT_TRUE(done.has_value());
+  EXPECT_EQ(done->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_EQ(WhoAmI(auth.get(), token).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  stream.reset();
+  stub.reset();
+  auth.reset();
+  core.reset();
+  core = std::make_unique<TestCore>(options);
+  auth = core->Auth();
+  EXPECT_EQ(WhoAmI(auth.get(), token).error_code(), grpc::StatusCode::UNAUTHENTICATED);
+}
+
+}  // namespace
+}  // namespace chat::testing
