@@ -17,6 +17,7 @@
 #include "chat/server_main.h"
 #include "src/bridge.h"
 #include "src/bridge_metrics.h"
+#include "src/descriptor_limit.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:8080", "Address to serve HTTP and WebSocket on (host:port).");
 ABSL_FLAG(std::string, core, "127.0.0.1:50051",
@@ -31,7 +32,12 @@ ABSL_FLAG(std::string, gateway_secret_file, "",
           "File with the secret chat-core expects on the Gateway stream (env CHAT_GATEWAY_SECRET also works).");
 ABSL_FLAG(bool, cookie_secure, false, "Mark the session cookie Secure (when TLS terminates in front of the bridge).");
 ABSL_FLAG(int, max_message_bytes, 64 * 1024, "Largest WebSocket message accepted from a browser.");
-ABSL_FLAG(int, max_connections, 10000, "Most open TCP connections; more are closed at once.");
+ABSL_FLAG(int, max_connections, 10000,
+          "Most open TCP connections; more are closed at once. The soft open-file limit is raised to fit them (1 "
+          "descriptor each, 3 with TLS, + 128); if the hard limit is lower, fewer are served and the log says so.");
+ABSL_FLAG(int, max_connections_per_ip, 256,
+          "Most open TCP connections from one client address (IPv6: one /64); more are closed at once. "
+          "--trusted_proxies are exempt. 0: no per-address cap.");
 ABSL_FLAG(double, events_per_second, 20, "Sustained events per second per WebSocket.");
 ABSL_FLAG(double, event_burst, 120, "Events a WebSocket may send in a burst.");
 ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(5),
@@ -153,6 +159,7 @@ int main(int argc, char** argv) {
   o.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   o.max_queued_events = size_flag(absl::GetFlag(FLAGS_max_queued_events));
   o.max_queued_bytes = size_flag(absl::GetFlag(FLAGS_max_queued_bytes));
+  o.max_connections_per_ip = absl::GetFlag(FLAGS_max_connections_per_ip);
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
   o.direct_writes = absl::GetFlag(FLAGS_direct_writes);
   o.io_uring = absl::GetFlag(FLAGS_io_uring);
@@ -178,6 +185,14 @@ int main(int argc, char** argv) {
   std::unique_ptr<chat::metrics::MetricsServer> metrics_server;
   if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
     auto started = chat::metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen));
+  // Enough descriptors for --max_connections, or fewer connections and a
+  // warning (docs/operations.md, "Open files").
+  auto fitted = chat::bridge::FitDescriptorLimit(&o);
+  if (!fitted.ok()) {
+    std::fprintf(stderr, "ws-bridge: %s\n", std::string(fitted.status().message()).c_str());
+    return 1;
+  }
+  if (!fitted->empty()) CHAT_LOG_WARN("bridge", "%s", *fitted);
     if (!started.ok()) {
       std::fprintf(stderr, "ws-bridge: --metrics_listen: %s\n", std::string(started.status().message()).c_str());
       return absl::IsInvalidArgument(started.status()) ? 2 : 1;

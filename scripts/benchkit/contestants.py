@@ -103,7 +103,8 @@ def ws_bridge(servers, cores, *extra):
     answers /healthz (or after about 10 s of trying)."""
     bridge = servers.launch([os.path.join(servers.cfg.build, "ws-bridge/ws-bridge"), "--listen=127.0.0.1:0",
                              "--core=" + ",".join(cores), "--log_level=warning", "--events_per_second=1000000",
-                             "--event_burst=1000000", "--max_connections=100000", "--max_queued_events=65536",
+                             "--event_burst=1000000", "--max_connections=100000", "--max_connections_per_ip=0",
+                             "--max_queued_events=65536",
                              "--max_queued_bytes=67108864", *ALLOW_ROOT, *extra],
                             "ws-bridge listening on ")
     for _ in range(200):  # wait for the gateway stream

@@ -113,6 +113,7 @@ TEST(BridgeOptionsTest, TheLibraryGivesMainsErrors) {
       {[](auto& o) { o.threads = 0; }, "--threads must be at least 1"},
       {[](auto& o) { o.max_message_bytes = 10; }, "--max_message_bytes must be at least 256"},
       {[](auto& o) { o.max_connections = 0; }, "--max_connections must be at least 1"},
+      {[](auto& o) { o.max_connections_per_ip = -1; }, "--max_connections_per_ip must be 0 (no cap) or positive"},
       {[](auto& o) { o.events_per_second = 0; }, "--events_per_second must be positive"},
       {[](auto& o) { o.event_burst = 0.5; }, "--event_burst must be at least 1"},
       {[](auto& o) { o.handshake_timeout = absl::ZeroDuration(); }, "--handshake_timeout must be at least 1ms"},

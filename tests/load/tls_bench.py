@@ -56,7 +56,8 @@ async def run_mode(tls, tmp, certs):
     core, core_addr = start(core_flags, "chat-core listening on ")
     core_port = int(core_addr.rsplit(":", 1)[1])
     bridge_flags = [os.path.join(ARGS.build_dir, "ws-bridge/ws-bridge"), "--listen=127.0.0.1:0",
-                    "--log_level=warning", "--max_connections=100000", "--events_per_second=1000",
+                    "--log_level=warning", "--max_connections=100000", "--max_connections_per_ip=0",
+                    "--events_per_second=1000",
                     "--event_burst=1000", *ALLOW_ROOT]
     if tls:
         bridge_flags += ["--core=localhost:%d" % core_port, "--tls_cert=%s/server.pem" % certs,

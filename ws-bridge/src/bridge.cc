@@ -5,6 +5,7 @@
 #include <grpcpp/security/tls_credentials_options.h>
 #include <malloc.h>
 
+#include <algorithm>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/http.hpp>
 #include <filesystem>
@@ -22,6 +23,18 @@ namespace chat::bridge {
 namespace {
 constexpr char kLog[] = "bridge";
 constexpr absl::Duration kTrimInterval = absl::Seconds(2);
+// Accepting again after running out of descriptors: the first wait, doubled
+// while it lasts, up to the last; and the most waiting connections closed per
+// round.
+constexpr absl::Duration kAcceptBackoffMin = absl::Milliseconds(10);
+constexpr absl::Duration kAcceptBackoffMax = absl::Milliseconds(100);
+constexpr int kShedPerRound = 1024;
+constexpr absl::Duration kDescriptorWarningInterval = absl::Seconds(10);
+
+bool OutOfResources(const boost::system::error_code& ec) {
+  return ec == boost::asio::error::no_descriptors || ec == boost::system::errc::too_many_files_open_in_system ||
+         ec == boost::asio::error::no_buffer_space || ec == boost::asio::error::no_memory;
+}
 }  // namespace
 
 namespace net = boost::asio;
@@ -57,6 +70,13 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   if (!ec) b->acceptor_->listen(net::socket_base::max_listen_connections, ec);
   if (ec) return absl::UnavailableError(absl::StrCat("cannot listen on ", options.listen, ": ", ec.message()));
   b->port_ = b->acceptor_->local_endpoint().port();
+  // Non-blocking, so DescriptorReserve::ShedPending's accept4 never waits.
+  b->acceptor_->non_blocking(true, ec);
+  if (ec) return absl::InternalError(absl::StrCat("cannot make the listener non-blocking: ", ec.message()));
+  b->accept_timer_ = std::make_unique<net::steady_timer>(b->acceptor_->get_executor());
+  b->accept_backoff_ = kAcceptBackoffMin;
+  b->reserve_ = std::make_unique<DescriptorReserve>();
+  if (!b->reserve_->held()) CHAT_LOG_WARN(kLog, "cannot open /dev/null for the reserve descriptor");
 
   grpc::ChannelArguments args;
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, static_cast<int>(absl::ToInt64Milliseconds(options.core_keepalive_time)));
@@ -150,38 +170,73 @@ absl::StatusOr<std::shared_ptr<grpc::ChannelCredentials>> CoreChannelCredentials
 void Bridge::DoAccept() {
   acceptor_->async_accept(net::make_strand(*io_), [this](boost::system::error_code ec, tcp::socket socket) {
     if (ec == net::error::operation_aborted) return;
+    if (OutOfResources(ec)) return BackOffAccepting(ec);
+    // Other errors belong to the connection that failed (ECONNABORTED...).
     if (!ec) {
-      if (ctx_->connections.load() >= static_cast<int64_t>(ctx_->options.max_connections)) {
-        // Over the limit: shed at once, before reading anything.
-        if (ctx_->options.metrics != nullptr) ctx_->options.metrics->ConnectionRefused();
-        boost::system::error_code ignored;
-        socket.close(ignored);
-      } else {
-        socket.set_option(tcp::no_delay(true), ec);
-        if (ctx_->options.socket_send_buffer > 0) {
-          socket.set_option(net::socket_base::send_buffer_size(ctx_->options.socket_send_buffer), ec);
-          if (ec) CHAT_LOG_WARN(kLog, "cannot set --socket_send_buffer: %s", ec.message());
-        }
-        auto slot = std::make_unique<ConnectionSlot>(ctx_.get());
-        ConnectionInfo info;
-        auto peer = socket.remote_endpoint(ec);
-        info.peer = ec ? "unknown" : peer.address().to_string();
-        if (tls_ == nullptr) {
-          std::make_shared<HttpSession>(std::move(socket), ctx_.get(), std::move(slot), std::move(info))->Run();
-        } else {
-          info.tls = true;
-          // The pipe holds the slot: a TLS connection counts until its TCP
-          // connection is closed, however long after its session that is.
-          tls_->Accept(std::move(socket), ctx_->options.handshake_timeout, 2 * ctx_->options.idle_timeout,
-                       std::shared_ptr<ConnectionSlot>(std::move(slot)),
-                       [ctx = ctx_.get(), info = std::move(info)](tcp::socket plaintext) mutable {
-                         std::make_shared<HttpSession>(std::move(plaintext), ctx, nullptr, std::move(info))->Run();
-                       });
-        }
-      }
+      accept_backoff_ = kAcceptBackoffMin;
+      Admit(std::move(socket));
     }
     DoAccept();
   });
+}
+
+void Bridge::BackOffAccepting(const boost::system::error_code& ec) {
+  // Re-arming at once would find the same waiting connection and fail the
+  // same way, a busy loop. Instead close what waits, with the reserve's
+  // descriptor (its clients see a closed connection, not a hang), and wait.
+  const int shed = reserve_->ShedPending(acceptor_->native_handle(), kShedPerRound);
+  if (ctx_->options.metrics != nullptr) {
+    for (int i = 0; i < shed; ++i) ctx_->options.metrics->ConnectionRefused();
+  }
+  const absl::Time now = absl::Now();
+  if (now - last_descriptor_warning_ >= kDescriptorWarningInterval) {
+    last_descriptor_warning_ = now;
+    CHAT_LOG_WARN(kLog,
+                  "out of file descriptors or memory (%s): closed %d waiting connections, accepting again in %s; "
+                  "raise the open-file limit or lower --max_connections (this is logged every %s at most)",
+                  ec.message(), shed, absl::FormatDuration(accept_backoff_),
+                  absl::FormatDuration(kDescriptorWarningInterval));
+  }
+  accept_timer_->expires_after(absl::ToChronoNanoseconds(accept_backoff_));
+  accept_backoff_ = std::min(accept_backoff_ * 2, kAcceptBackoffMax);
+  accept_timer_->async_wait([this](const boost::system::error_code& wait_ec) {
+    if (wait_ec || !acceptor_->is_open()) return;
+    DoAccept();
+  });
+}
+
+void Bridge::Admit(tcp::socket socket) {
+  boost::system::error_code ec;
+  const auto peer = socket.remote_endpoint(ec);
+  if (ec) return;  // gone already (reset before we got to it): the socket closes
+  auto slot = ConnectionSlot::Acquire(ctx_.get(), peer.address());
+  if (slot == nullptr) {
+    // Over --max_connections or --max_connections_per_ip: shed at once,
+    // before reading anything.
+    if (ctx_->options.metrics != nullptr) ctx_->options.metrics->ConnectionRefused();
+    socket.close(ec);
+    return;
+  }
+  socket.set_option(tcp::no_delay(true), ec);
+  if (ctx_->options.socket_send_buffer > 0) {
+    socket.set_option(net::socket_base::send_buffer_size(ctx_->options.socket_send_buffer), ec);
+    if (ec) CHAT_LOG_WARN(kLog, "cannot set --socket_send_buffer: %s", ec.message());
+  }
+  ConnectionInfo info;
+  info.peer = peer.address().to_string();
+  if (tls_ == nullptr) {
+    std::make_shared<HttpSession>(std::move(socket), ctx_.get(), std::move(slot), std::move(info))->Run();
+    return;
+  }
+  info.tls = true;
+  // The pipe holds the slot: a TLS connection counts (globally and for its
+  // address) until its TCP connection is closed, however long after its
+  // session that is.
+  tls_->Accept(std::move(socket), ctx_->options.handshake_timeout, 2 * ctx_->options.idle_timeout,
+               std::shared_ptr<ConnectionSlot>(std::move(slot)),
+               [ctx = ctx_.get(), info = std::move(info)](tcp::socket plaintext) mutable {
+                 std::make_shared<HttpSession>(std::move(plaintext), ctx, nullptr, std::move(info))->Run();
+               });
 }
 
 // Connection storms (thousands of joins, each with a burst of events) leave freed
@@ -216,6 +271,7 @@ void Bridge::Shutdown() {
   net::post(acceptor_->get_executor(), [this] {
     boost::system::error_code ec;
     acceptor_->close(ec);
+    accept_timer_->cancel();
     trim_timer_->cancel();
   });
   std::vector<std::shared_ptr<WsSession>> sessions;
@@ -253,7 +309,9 @@ void Bridge::Shutdown() {
   ctx_->deferred = nullptr;
   deferred_.reset();
   trim_timer_.reset();
+  accept_timer_.reset();
   acceptor_.reset();
+  reserve_.reset();
   tls_.reset();
   io_.reset();
   CHAT_LOG_INFO(kLog, "ws-bridge stopped");

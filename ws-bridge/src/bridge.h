@@ -21,6 +21,7 @@
 #include "auth_client.h"
 #include "bridge_context.h"
 #include "bridge_options.h"
+#include "descriptor_limit.h"
 #include "gateway.h"
 #include "tls_front.h"
 
@@ -58,12 +59,24 @@ class Bridge {
  private:
   Bridge() = default;
   void DoAccept();
+  // Takes an accepted connection, or closes it at once over a limit.
+  void Admit(boost::asio::ip::tcp::socket socket);
+  // Out of descriptors (or kernel memory): close what waits, accept again
+  // after a backoff instead of at once (which would spin).
+  void BackOffAccepting(const boost::system::error_code& ec);
   void ScheduleTrim();
 
   std::unique_ptr<boost::asio::io_context> io_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<TlsFront> tls_;  // null: plain HTTP
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;
+  // On the acceptor's strand: the accept backoff, its current length, the
+  // descriptor kept for closing connections when none is left, and when the
+  // last "out of descriptors" warning was logged.
+  std::unique_ptr<boost::asio::steady_timer> accept_timer_;
+  absl::Duration accept_backoff_;
+  std::unique_ptr<DescriptorReserve> reserve_;
+  absl::Time last_descriptor_warning_ = absl::InfinitePast();
   std::unique_ptr<Gateway> gateway_;
   std::unique_ptr<DeferredFlush> deferred_;
   std::unique_ptr<AuthClient> auth_;

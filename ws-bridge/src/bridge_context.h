@@ -7,7 +7,9 @@
 #define CHAT_WS_BRIDGE_SRC_BRIDGE_CONTEXT_H_
 
 #include <atomic>
+#include <boost/asio/ip/address.hpp>
 #include <memory>
+#include <string>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
@@ -35,6 +37,10 @@ struct BridgeContext {
   DeferredFlush* deferred = nullptr;
 
   std::atomic<int64_t> connections{0};
+  // Open connections per client address (ConnectionSlot::AddressKey), for
+  // --max_connections_per_ip; an address leaves the map with its last one.
+  absl::Mutex per_address_mu;
+  absl::flat_hash_map<std::string, int> per_address ABSL_GUARDED_BY(per_address_mu);
   std::atomic<uint64_t> ws_opened{0};
   std::atomic<uint64_t> ws_closed{0};
 
@@ -43,18 +49,28 @@ struct BridgeContext {
   bool stopping ABSL_GUARDED_BY(mu) = false;
 };
 
-// Counts one TCP connection for the max-connections limit while alive.
-// Threading: any thread (an atomic count). Lifetime: owned by the connection's
-// session (HttpSession, then WsSession), released when it ends.
+// Counts one TCP connection for --max_connections and, by its client's
+// address, for --max_connections_per_ip while alive.
+// Threading: any thread (an atomic count and a mutex-guarded map). Lifetime:
+// owned by the connection (HttpSession, then WsSession; for TLS the pipe in
+// tls_front.cc, until the TCP connection is closed), released when it ends.
 class ConnectionSlot {
  public:
-  explicit ConnectionSlot(BridgeContext* ctx) : ctx_(ctx) { ctx_->connections.fetch_add(1); }
-  ~ConnectionSlot() { ctx_->connections.fetch_sub(1); }
+  // A slot for a connection from `peer`, or null when --max_connections or
+  // --max_connections_per_ip is reached (then the caller closes it at once).
+  // Called from the accept strand only, so the global count cannot overshoot.
+  static std::unique_ptr<ConnectionSlot> Acquire(BridgeContext* ctx, const boost::asio::ip::address& peer);
+  // The address a client is counted by: IPv4 (also IPv4-mapped IPv6) whole,
+  // IPv6 by its /64 (one subscriber's usual allocation), as raw bytes.
+  static std::string AddressKey(const boost::asio::ip::address& peer);
+  ~ConnectionSlot();
   ConnectionSlot(const ConnectionSlot&) = delete;
   ConnectionSlot& operator=(const ConnectionSlot&) = delete;
 
  private:
+  ConnectionSlot(BridgeContext* ctx, std::string key) : ctx_(ctx), key_(std::move(key)) {}
   BridgeContext* ctx_;
+  std::string key_;  // empty: not counted per address
 };
 
 }  // namespace chat::bridge

@@ -112,6 +112,7 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
   }
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
+      {o.max_connections_per_ip >= 0, "--max_connections_per_ip must be 0 (no cap) or positive"},
   }
   if (o.core_cert.empty() != o.core_key.empty()) {
     return absl::InvalidArgumentError("--core_cert and --core_key go together");
