@@ -27,7 +27,10 @@ ABSL_FLAG(int, threads, 2, "Threads running the event loop.");
 ABSL_FLAG(std::string, web_root, "", "Directory of the built web UI (web/dist); empty serves no files.");
 ABSL_FLAG(std::string, allowed_origins, "",
           "Comma-separated origins allowed to open /ws and call /api (e.g. https://chat.example.com). "
-          "Empty: only the bridge's own origin.");
+          "Empty: only the bridge's own origin (one of --allowed_hosts when set). '*' is refused.");
+ABSL_FLAG(std::string, allowed_hosts, "",
+          "Comma-separated Host header values (host[:port]; without a port any port) the bridge answers to, "
+          "e.g. chat.example.com; another Host gets 421 (DNS rebinding). Empty: any Host.");
 ABSL_FLAG(std::string, gateway_secret_file, "",
           "File with the secret chat-core expects on the Gateway stream (env CHAT_GATEWAY_SECRET also works).");
 ABSL_FLAG(bool, cookie_secure, false, "Mark the session cookie Secure (when TLS terminates in front of the bridge).");
@@ -136,6 +139,9 @@ int main(int argc, char** argv) {
   o.web_root = absl::GetFlag(FLAGS_web_root);
   for (absl::string_view origin : absl::StrSplit(absl::GetFlag(FLAGS_allowed_origins), ',', absl::SkipWhitespace())) {
     o.allowed_origins.emplace_back(absl::StripAsciiWhitespace(origin));
+  }
+  for (absl::string_view host : absl::StrSplit(absl::GetFlag(FLAGS_allowed_hosts), ',', absl::SkipWhitespace())) {
+    o.allowed_hosts.emplace_back(absl::StripAsciiWhitespace(host));
   }
   o.cookie_secure = absl::GetFlag(FLAGS_cookie_secure);
   o.tls_cert = absl::GetFlag(FLAGS_tls_cert);

@@ -171,7 +171,7 @@ TEST(BridgeTest, HttpApiRoundTripAndLogoutClosesTheSocket) {
   ASSERT_TRUE(ws->WaitFor(WsJoined("lobby")));
   auto t0 = std::chrono::steady_clock::now();
   std::map<std::string, std::string> with_cookie = {{"Origin", env.origin()}, {"Cookie", "chat_session=" + cookie}};
-  r = HttpRequest(env.port(), "POST", "/api/logout", "", with_cookie);
+  r = HttpRequest(env.port(), "POST", "/api/logout", "{}", with_cookie);
   ASSERT_EQ(r.status, 200);
   ASSERT_EQ(r.set_cookies.size(), 1u);
   EXPECT_THAT(r.set_cookies[0], HasSubstr("Max-Age=0"));

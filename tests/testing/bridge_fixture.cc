@@ -34,11 +34,11 @@ HttpResult HttpRequest(int port, const std::string& method, const std::string& t
   if (ec) return out;
   http::request<http::string_body> req{http::string_to_verb(method), target, 11};
   req.set(http::field::host, "127.0.0.1:" + std::to_string(port));
-  for (const auto& [k, v] : headers) req.set(k, v);
   if (!body.empty()) {
-    req.set(http::field::content_type, "application/json");
+    req.set(http::field::content_type, "application/json");  // unless `headers` name another
     req.body() = body;
   }
+  for (const auto& [k, v] : headers) req.set(k, v);
   req.prepare_payload();
   http::write(socket, req, ec);
   if (ec) return out;

@@ -38,7 +38,8 @@ struct HttpResult {
   std::vector<std::string> set_cookies;
 };
 
-// One HTTP/1.1 request on a fresh connection.
+// One HTTP/1.1 request on a fresh connection. A body goes as application/json
+// unless `headers` set another Content-Type.
 HttpResult HttpRequest(int port, const std::string& method, const std::string& target,
                        const std::string& body = "", const std::map<std::string, std::string>& headers = {});
 

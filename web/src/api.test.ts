@@ -74,6 +74,19 @@ describe("Api", () => {
     await new Api(fakeFetch(200, "{}", calls)).logout();
     expect(calls[0]).toMatchObject({ url: "/api/logout", init: { method: "POST" } });
   });
+
+  it("sends Content-Type: application/json on every POST (the bridge answers 415 otherwise)", async () => {
+    const calls: Call[] = [];
+    const api = new Api(fakeFetch(200, '{"username":"alice"}', calls));
+    await api.login("alice", "password1");
+    await api.register("alice", "password1");
+    await api.logout();
+    expect(calls.map((c) => c.url)).toEqual(["/api/login", "/api/register", "/api/logout"]);
+    for (const c of calls) {
+      expect(c.init?.method).toBe("POST");
+      expect(new Headers(c.init?.headers).get("Content-Type")).toBe("application/json");
+    }
+  });
 });
 
 describe("validation", () => {

@@ -75,6 +75,33 @@ absl::StatusOr<HostPort> ParseHostPort(absl::string_view address, absl::string_v
   return out;
 }
 
+namespace {
+
+// The session cookie authenticates every /ws and /api request, so any origin
+// ("*") would let every web site act as a logged-in browser's user.
+absl::Status CheckOriginsAndHosts(const BridgeOptions& o) {
+  for (const auto& origin : o.allowed_origins) {
+    if (origin == "*") {
+      return absl::InvalidArgumentError(
+          "--allowed_origins=* is refused: the session cookie would let any web site act as its user; "
+          "list the origins (https://chat.example.com)");
+    }
+    if (!absl::StartsWith(origin, "http://") && !absl::StartsWith(origin, "https://")) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--allowed_origins takes http(s)://host[:port] values, got '", origin, "'"));
+    }
+  }
+  for (const auto& host : o.allowed_hosts) {
+    if (host.empty() || host.find_first_of("/@ *") != std::string::npos) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("--allowed_hosts takes host[:port] values (no scheme), got '", host, "'"));
+    }
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
 absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
   if (absl::Status s = CheckListen(o.listen); !s.ok()) return s;
   if (absl::Status s = CheckCore(o.core); !s.ok()) return s;
@@ -125,6 +152,7 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
     return absl::InvalidArgumentError("--tls_reload_interval must be at least 1s");
   }
   if (auto proxies = ProxyList::Parse(o.trusted_proxies); !proxies.ok()) return proxies.status();
+  if (absl::Status s = CheckOriginsAndHosts(o); !s.ok()) return s;
   return CheckWebRoot(o.web_root);
 }
 

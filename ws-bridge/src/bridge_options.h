@@ -31,8 +31,14 @@ struct BridgeOptions {
   // The built web UI (index.html and assets); empty: no static files.
   std::string web_root;
   // Origins allowed to open /ws and call /api (scheme://host[:port]). Empty: the
-  // bridge's own origin, i.e. the request's Host under http:// or https://.
+  // bridge's own origin: one of allowed_hosts under http:// or https://, or
+  // without allowed_hosts the request's Host. "*" is refused (any site could
+  // then use a browser's session cookie).
   std::vector<std::string> allowed_origins;
+  // The Host header values (host[:port]; without a port any port) the bridge
+  // answers to; another Host gets 421 (DNS rebinding: a name of the attacker's
+  // that resolves to the bridge). Empty: any Host. /healthz is exempt.
+  std::vector<std::string> allowed_hosts;
   // Presented to chat-core on the Gateway stream (x-chat-gateway-secret).
   std::string gateway_secret;
   // Mark the session cookie Secure even on plain HTTP (TLS terminates in front

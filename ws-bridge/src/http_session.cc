@@ -20,17 +20,6 @@ constexpr char kLog[] = "http";
 constexpr char kCookie[] = "chat_session";
 constexpr size_t kMaxApiBody = 16 * 1024;
 
-constexpr char kCsp[] =
-    "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; style-src 'self'; "
-    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
-
-void SecurityHeaders(http::fields& f) {
-  f.set(http::field::server, "chat-ws-bridge");
-  f.set("X-Content-Type-Options", "nosniff");
-  f.set("Referrer-Policy", "no-referrer");
-  f.set("X-Frame-Options", "DENY");
-}
-
 }  // namespace
 
 HttpSession::HttpSession(net::ip::tcp::socket&& socket, BridgeContext* ctx,
@@ -81,6 +70,29 @@ void HttpSession::Handle(Request req) {
   client_ = ResolveClient(info_.peer, info_.tls, Sv(req["X-Forwarded-For"]), Sv(req["X-Forwarded-Proto"]),
                           ctx_->proxies);
   absl::string_view path = TargetPath(Sv(req.target()));
+  // DNS rebinding: a name of the attacker's that resolves to this bridge makes
+  // its page same-origin with us; the Host header still carries that name.
+  if (!ctx_->options.allowed_hosts.empty() && path != "/healthz" &&
+      !HostAllowed(Sv(req[http::field::host]), ctx_->options.allowed_hosts)) {
+    CHAT_LOG_DEBUG(kLog, "refused Host '%s' (%s)", std::string(Sv(req[http::field::host])), PeerAddress());
+    return Send(JsonError(http::status::misdirected_request, req.version(), "PERMISSION_DENIED",
+                          "this bridge does not serve that host name (--allowed_hosts)"),
+                false);
+  }
+  // Two session cookies (one planted by a sibling subdomain, say): which one
+  // is meant is unknowable, so the request is refused rather than guessed.
+  if (path == "/ws" || absl::StartsWith(path, "/api/")) {
+    int cookies = 0;
+    for (auto [it, end] = req.equal_range(http::field::cookie); it != end; ++it) {
+      cookies += CookieCount(Sv(it->value()), kCookie);
+    }
+    if (cookies > 1) {
+      return Send(JsonError(http::status::bad_request, req.version(), "INVALID_ARGUMENT",
+                            "the request carries more than one chat_session cookie; clear this site's cookies "
+                            "and log in again"),
+                  false);
+    }
+  }
   if (beast::websocket::is_upgrade(req)) {
     if (path == "/ws") return HandleUpgrade(std::move(req));
     return Send(JsonError(http::status::not_found, req.version(), "NOT_FOUND", "the WebSocket endpoint is /ws"),
@@ -125,7 +137,8 @@ void HttpSession::HandleUpgrade(Request req) {
   // Browsers always send Origin on a WebSocket upgrade; a page of another site
   // (cross-site WebSocket hijacking) gets 403. Non-browser clients send none.
   if (origin != req.end() &&
-      !OriginAllowed(Sv(origin->value()), Sv(req[http::field::host]), ctx_->options.allowed_origins)) {
+      !OriginAllowed(Sv(origin->value()), Sv(req[http::field::host]), ctx_->options.allowed_origins,
+                     ctx_->options.allowed_hosts)) {
     CHAT_LOG_WARN(kLog, "refused a WebSocket from origin '%s' (%s)", std::string(Sv(origin->value())),
                   PeerAddress());
     return Send(JsonError(http::status::forbidden, req.version(), "PERMISSION_DENIED",
@@ -171,8 +184,15 @@ void HttpSession::HandleApi(Request req) {
   // No cross-site login, logout or probing.
   auto origin = req.find(http::field::origin);
   if (origin != req.end() &&
-      !OriginAllowed(Sv(origin->value()), Sv(req[http::field::host]), ctx_->options.allowed_origins)) {
+      !OriginAllowed(Sv(origin->value()), Sv(req[http::field::host]), ctx_->options.allowed_origins,
+                     ctx_->options.allowed_hosts)) {
     return fail(http::status::forbidden, "PERMISSION_DENIED", "origin not allowed");
+  }
+  // Only JSON: a cross-site HTML form can POST text/plain or form data without
+  // a CORS preflight, never application/json.
+  if (is_post && !IsJsonContentType(Sv(req[http::field::content_type]))) {
+    return fail(http::status::unsupported_media_type, "INVALID_ARGUMENT",
+                "POST /api/* needs Content-Type: application/json");
   }
 
   auto self = shared_from_this();
@@ -295,7 +315,6 @@ void HttpSession::HandleStatic(const Request& req) {
   const auto size = body.size();
   if (req.method() == http::verb::head) {
     http::response<http::empty_body> res{http::status::ok, version};
-    SecurityHeaders(res);
     res.set(http::field::content_type, Bv(MimeType(file)));
     res.set(http::field::cache_control, cache);
     res.content_length(size);
@@ -304,16 +323,17 @@ void HttpSession::HandleStatic(const Request& req) {
   }
   http::response<http::file_body> res{std::piecewise_construct, std::make_tuple(std::move(body)),
                                       std::make_tuple(http::status::ok, version)};
-  SecurityHeaders(res);
   res.set(http::field::content_type, Bv(MimeType(file)));
   res.set(http::field::cache_control, cache);
-  if (file == "index.html") res.set("Content-Security-Policy", kCsp);
   res.content_length(size);
   res.keep_alive(keep_alive);
   Send(std::move(res), keep_alive);
 }
 
 void HttpSession::Decorate(http::fields& fields) const {
+  // On every response (JSON errors too: a sniffing browser or a frame must not
+  // turn one into a page).
+  SetSecurityHeaders(fields);
   if (client_.tls && ctx_->options.hsts_max_age > absl::ZeroDuration()) {
     fields.set(http::field::strict_transport_security,
                absl::StrCat("max-age=", absl::ToInt64Seconds(ctx_->options.hsts_max_age)));

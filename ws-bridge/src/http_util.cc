@@ -76,6 +76,20 @@ http::response<http::string_body> JsonError(http::status status, unsigned versio
                       absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
 }
 
+// connect-src 'self' covers the UI's same-origin ws:/wss: URL (CSP Level 3, as
+// Chromium and Firefox implement it); a page cannot reach any other host.
+constexpr char kCsp[] =
+    "default-src 'self'; connect-src 'self'; img-src 'self' data:; style-src 'self'; "
+    "script-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
+
+void SetSecurityHeaders(http::fields& fields) {
+  fields.set(http::field::server, "chat-ws-bridge");
+  fields.set("X-Content-Type-Options", "nosniff");
+  fields.set("Referrer-Policy", "no-referrer");
+  fields.set("X-Frame-Options", "DENY");
+  fields.set("Content-Security-Policy", kCsp);
+}
+
 http::status HttpStatusFor(absl::StatusCode code) {
   switch (code) {
     case absl::StatusCode::kOk: return http::status::ok;
@@ -107,6 +121,21 @@ std::optional<std::string> CookieValue(absl::string_view header, absl::string_vi
   return std::nullopt;
 }
 
+int CookieCount(absl::string_view header, absl::string_view name) {
+  int n = 0;
+  for (absl::string_view part : absl::StrSplit(header, ';')) {
+    part = absl::StripAsciiWhitespace(part);
+    size_t eq = part.find('=');
+    if (eq != absl::string_view::npos && part.substr(0, eq) == name) ++n;
+  }
+  return n;
+}
+
+bool IsJsonContentType(absl::string_view content_type) {
+  absl::string_view media = content_type.substr(0, content_type.find(';'));
+  return absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(media), "application/json");
+}
+
 std::optional<std::string> BearerToken(absl::string_view authorization) {
   authorization = absl::StripAsciiWhitespace(authorization);
   if (authorization.size() <= 7 || !absl::StartsWithIgnoreCase(authorization, "bearer ")) {
@@ -135,14 +164,52 @@ std::optional<std::string> QueryParam(absl::string_view target, absl::string_vie
   return std::nullopt;
 }
 
+namespace {
+
+// "host:port" -> "host"; "[::1]:8080" -> "[::1]"; "host" -> "host".
+absl::string_view HostName(absl::string_view authority) {
+  if (!authority.empty() && authority.front() == '[') {
+    size_t close = authority.find(']');
+    return close == absl::string_view::npos ? authority : authority.substr(0, close + 1);
+  }
+  size_t colon = authority.find(':');
+  if (colon == absl::string_view::npos || authority.find(':', colon + 1) != absl::string_view::npos) {
+    return authority;  // no port, or a bare IPv6 address
+  }
+  return authority.substr(0, colon);
+}
+
+}  // namespace
+
+bool HostAllowed(absl::string_view host, const std::vector<std::string>& allowed_hosts) {
+  if (host.empty()) return false;
+  for (const auto& entry : allowed_hosts) {
+    if (absl::EqualsIgnoreCase(entry, host)) return true;
+    if (HostName(entry) == entry && absl::EqualsIgnoreCase(entry, HostName(host))) return true;
+  }
+  return false;
+}
+
 bool OriginAllowed(absl::string_view origin, absl::string_view host,
-                   const std::vector<std::string>& allowed) {
+                   const std::vector<std::string>& allowed,
+                   const std::vector<std::string>& allowed_hosts) {
   if (!allowed.empty()) {
     for (const auto& a : allowed) {
-      if (a == "*") return true;
       if (absl::EqualsIgnoreCase(a, origin)) return true;
     }
     return false;
+  }
+  if (!allowed_hosts.empty()) {
+    absl::string_view authority;
+    if (absl::StartsWithIgnoreCase(origin, "http://")) {
+      authority = origin.substr(7);
+    } else if (absl::StartsWithIgnoreCase(origin, "https://")) {
+      authority = origin.substr(8);
+    } else {
+      return false;
+    }
+    if (authority.find_first_of("/?#@ ") != absl::string_view::npos) return false;
+    return HostAllowed(authority, allowed_hosts);
   }
   if (host.empty()) return false;
   return absl::EqualsIgnoreCase(origin, absl::StrCat("http://", host)) ||

@@ -25,9 +25,18 @@ http::response<http::string_body> JsonError(http::status status, unsigned versio
 http::response<http::string_body> JsonResponse(http::status status, unsigned version,
                                                std::string body);
 http::status HttpStatusFor(absl::StatusCode code);
+// The headers every response of the bridge carries: X-Content-Type-Options,
+// Referrer-Policy, X-Frame-Options and a Content-Security-Policy whose
+// connect-src is the page's own origin only.
+void SetSecurityHeaders(http::fields& fields);
 
 // The value of cookie `name` in a Cookie header, if present.
 std::optional<std::string> CookieValue(absl::string_view header, absl::string_view name);
+// How many times cookie `name` occurs in a Cookie header.
+int CookieCount(absl::string_view header, absl::string_view name);
+// Is a Content-Type header's media type application/json (parameters such as
+// "; charset=utf-8" and letter case aside)?
+bool IsJsonContentType(absl::string_view content_type);
 // "Bearer <token>" -> token.
 std::optional<std::string> BearerToken(absl::string_view authorization);
 // The value of query parameter `name` in a request target, percent-decoded.
@@ -35,10 +44,18 @@ std::optional<std::string> QueryParam(absl::string_view target, absl::string_vie
 // The path of a target (before '?').
 absl::string_view TargetPath(absl::string_view target);
 
-// Is `origin` allowed? An empty allowlist allows only the bridge's own origin
-// (http:// or https:// followed by the Host header), compared exactly.
+// Is the Host header `host` one of `allowed_hosts` (host[:port] values, letter
+// case aside)? An entry without a port matches its host name on any port
+// ("chat.example.com" matches "chat.example.com:8443").
+bool HostAllowed(absl::string_view host, const std::vector<std::string>& allowed_hosts);
+
+// Is `origin` allowed? A non-empty `allowed` list is compared exactly. Else,
+// with `allowed_hosts`, the origin must be http:// or https:// followed by one
+// of them (HostAllowed); without either, only the bridge's own origin as the
+// request's Host header names it (http:// or https:// followed by `host`).
 bool OriginAllowed(absl::string_view origin, absl::string_view host,
-                   const std::vector<std::string>& allowed);
+                   const std::vector<std::string>& allowed,
+                   const std::vector<std::string>& allowed_hosts);
 
 absl::string_view MimeType(absl::string_view path);
 // A safe relative path under the web root for a URL path, or nullopt for one

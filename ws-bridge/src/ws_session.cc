@@ -112,6 +112,7 @@ void WsSession::Refuse(http::status status, const std::string& code, const std::
   if (ctx_->options.metrics != nullptr) ctx_->options.metrics->UpgradeRefused(code);
   auto res = std::make_shared<http::response<http::string_body>>(
       JsonError(status, upgrade_.version(), code, message));
+  SetSecurityHeaders(*res);
   res->keep_alive(false);
   http::async_write(ws_.next_layer(), *res,
                     [self = shared_from_this(), res, message](const beast::error_code&, size_t) {
