@@ -159,13 +159,13 @@ int main(int argc, char** argv) {
   auto size_flag = [](int value) { return static_cast<size_t>(std::max(0, value)); };
   o.max_message_bytes = size_flag(absl::GetFlag(FLAGS_max_message_bytes));
   o.max_connections = size_flag(absl::GetFlag(FLAGS_max_connections));
+  o.max_connections_per_ip = absl::GetFlag(FLAGS_max_connections_per_ip);
   o.events_per_second = absl::GetFlag(FLAGS_events_per_second);
   o.event_burst = absl::GetFlag(FLAGS_event_burst);
   o.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
   o.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   o.max_queued_events = size_flag(absl::GetFlag(FLAGS_max_queued_events));
   o.max_queued_bytes = size_flag(absl::GetFlag(FLAGS_max_queued_bytes));
-  o.max_connections_per_ip = absl::GetFlag(FLAGS_max_connections_per_ip);
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
   o.direct_writes = absl::GetFlag(FLAGS_direct_writes);
   o.io_uring = absl::GetFlag(FLAGS_io_uring);
@@ -185,12 +185,6 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "ws-bridge: %s (see --help)\n", std::string(valid.message()).c_str());
     return 2;
   }
-
-  // Metrics first: a bad --metrics_listen stops the bridge before it listens.
-  std::unique_ptr<chat::bridge::BridgeMetrics> metrics;
-  std::unique_ptr<chat::metrics::MetricsServer> metrics_server;
-  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
-    auto started = chat::metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen));
   // Enough descriptors for --max_connections, or fewer connections and a
   // warning (docs/operations.md, "Open files").
   auto fitted = chat::bridge::FitDescriptorLimit(&o);
@@ -199,6 +193,12 @@ int main(int argc, char** argv) {
     return 1;
   }
   if (!fitted->empty()) CHAT_LOG_WARN("bridge", "%s", *fitted);
+
+  // Metrics first: a bad --metrics_listen stops the bridge before it listens.
+  std::unique_ptr<chat::bridge::BridgeMetrics> metrics;
+  std::unique_ptr<chat::metrics::MetricsServer> metrics_server;
+  if (!absl::GetFlag(FLAGS_metrics_listen).empty()) {
+    auto started = chat::metrics::MetricsServer::Start(absl::GetFlag(FLAGS_metrics_listen));
     if (!started.ok()) {
       std::fprintf(stderr, "ws-bridge: --metrics_listen: %s\n", std::string(started.status().message()).c_str());
       return absl::IsInvalidArgument(started.status()) ? 2 : 1;

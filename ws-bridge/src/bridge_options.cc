@@ -112,6 +112,7 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
       {o.threads >= 1, "--threads must be at least 1"},
       {o.max_message_bytes >= 256, "--max_message_bytes must be at least 256"},
       {o.max_connections >= 1, "--max_connections must be at least 1"},
+      {o.max_connections_per_ip >= 0, "--max_connections_per_ip must be 0 (no cap) or positive"},
       {o.events_per_second > 0, "--events_per_second must be positive"},
       {o.event_burst >= 1, "--event_burst must be at least 1"},
       {o.handshake_timeout >= absl::Milliseconds(1), "--handshake_timeout must be at least 1ms"},
@@ -139,7 +140,6 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
   }
   if (o.tls_cert.empty() != o.tls_key.empty()) {
     return absl::InvalidArgumentError("--tls_cert and --tls_key go together");
-      {o.max_connections_per_ip >= 0, "--max_connections_per_ip must be 0 (no cap) or positive"},
   }
   if (o.core_cert.empty() != o.core_key.empty()) {
     return absl::InvalidArgumentError("--core_cert and --core_key go together");

@@ -71,17 +71,17 @@ struct BridgeOptions {
   // Limits.
   size_t max_message_bytes = 64 * 1024;
   size_t max_connections = 10000;
+  // Most open TCP connections from one client address (an IPv6 client: its
+  // /64), so one client cannot take all of max_connections; over it a
+  // connection is closed at once. Connections from trusted_proxies are not
+  // counted (a proxy carries many clients). 0: no per-address cap.
+  int max_connections_per_ip = 256;
   // Token bucket per WebSocket: sustained events per second and burst.
   double events_per_second = 20;
   double event_burst = 120;
   absl::Duration handshake_timeout = absl::Seconds(5);
   // A WebSocket with no traffic for this long is pinged; closed if no answer
   // within another such period.
-  // Most open TCP connections from one client address (an IPv6 client: its
-  // /64), so one client cannot take all of max_connections; over it a
-  // connection is closed at once. Connections from trusted_proxies are not
-  // counted (a proxy carries many clients). 0: no per-address cap.
-  int max_connections_per_ip = 256;
   absl::Duration idle_timeout = absl::Seconds(30);
   // Per WebSocket outbound queue; a browser over it is closed (1008).
   size_t max_queued_events = 2048;
