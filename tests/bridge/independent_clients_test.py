@@ -103,17 +103,7 @@ class Stack(unittest.TestCase):
             self.assertEqual(e.code(), grpc.StatusCode.ALREADY_EXISTS)
         token = auth.Login(chat_pb2.LoginRequest(username="pygrpc", password="correct horse"), timeout=10).token
         chat = chat_pb2_grpc.ChatServiceStub(channel)
-        import queue
-        outbox = queue.Queue()
-
-        def requests():
-            while True:
-                item = outbox.get()
-                if item is None:
-                    return
-                yield item
-
-        stream = chat.Connect(requests(), metadata=[("authorization", "Bearer " + token)])
+        stream, outbox = chat_procs.connect_stream(chat, token)
         outbox.put(chat_pb2.ClientEvent(join=chat_pb2.JoinRequest(room="lobby")))
         grpc_events = []
         for ev in stream:

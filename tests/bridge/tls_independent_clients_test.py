@@ -12,7 +12,6 @@ import argparse
 import asyncio
 import json
 import os
-import queue
 import shutil
 import signal
 import socket
@@ -158,17 +157,7 @@ class TlsStack(unittest.TestCase):
         auth = chat_pb2_grpc.AuthServiceStub(channel)
         auth.Register(chat_pb2.RegisterRequest(username="pynative", password="correct horse"), timeout=10)
         token = auth.Login(chat_pb2.LoginRequest(username="pynative", password="correct horse"), timeout=10).token
-        outbox = queue.Queue()
-
-        def requests():
-            while True:
-                item = outbox.get()
-                if item is None:
-                    return
-                yield item
-
-        stream = chat_pb2_grpc.ChatServiceStub(channel).Connect(
-            requests(), metadata=[("authorization", "Bearer " + token)])
+        stream, outbox = chat_procs.connect_stream(chat_pb2_grpc.ChatServiceStub(channel), token)
         outbox.put(chat_pb2.ClientEvent(join=chat_pb2.JoinRequest(room="lobby")))
         for event in stream:
             if event.HasField("joined"):

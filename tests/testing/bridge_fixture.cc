@@ -48,7 +48,11 @@ HttpResult HttpRequest(int port, const std::string& method, const std::string& t
   if (method == "HEAD") parser.skip(true);
   http::read(socket, buffer, parser, ec);
   if (ec) return out;
-  auto& res = parser.get();
+  return ToHttpResult(parser.get());
+}
+
+HttpResult ToHttpResult(const http::response<http::string_body>& res) {
+  HttpResult out;
   out.status = static_cast<int>(res.result_int());
   out.body = res.body();
   for (const auto& f : res) {

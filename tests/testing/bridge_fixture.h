@@ -38,6 +38,9 @@ struct HttpResult {
   std::vector<std::string> set_cookies;
 };
 
+// A parsed response as an HttpResult (HttpRequest's, and the TLS tests' own).
+HttpResult ToHttpResult(const boost::beast::http::response<boost::beast::http::string_body>& res);
+
 // One HTTP/1.1 request on a fresh connection. A body goes as application/json
 // unless `headers` set another Content-Type.
 HttpResult HttpRequest(int port, const std::string& method, const std::string& target,

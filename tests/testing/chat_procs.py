@@ -3,6 +3,7 @@ ws-bridge binary and waiting for its "listening on" line, and one JSON HTTP
 request to a bridge. Import after `sys.path.insert(0, <this folder>)`."""
 import json
 import os
+import queue
 import subprocess
 import time
 import urllib.error
@@ -39,3 +40,18 @@ def http(port, method, path, body=None, headers=None, scheme="http", host="127.0
             return resp.status, resp.read().decode(), resp.headers
     except urllib.error.HTTPError as e:
         return e.code, e.read().decode(), e.headers
+
+
+def connect_stream(chat_stub, token):
+    """Opens a ChatService.Connect stream; returns (stream, outbox): put
+    ClientEvents into outbox to send them, None to end the stream."""
+    outbox = queue.Queue()
+
+    def requests():
+        while True:
+            item = outbox.get()
+            if item is None:
+                return
+            yield item
+
+    return chat_stub.Connect(requests(), metadata=[("authorization", "Bearer " + token)]), outbox

@@ -106,14 +106,7 @@ HttpResult HttpsRequest(int port, const std::string& ca, const std::string& meth
   http::response<http::string_body> res;
   if (!ec) http::read(stream, buffer, res, ec);
   if (ec) return out;
-  out.status = static_cast<int>(res.result_int());
-  out.body = res.body();
-  for (const auto& f : res) {
-    std::string name = absl::AsciiStrToLower(std::string(f.name_string()));
-    if (name == "set-cookie") out.set_cookies.emplace_back(f.value());
-    out.headers[name] = std::string(f.value());
-  }
-  return out;
+  return ToHttpResult(res);
 }
 
 // A WSS client: connects with the session cookie, then reads frames on demand.
