@@ -62,6 +62,9 @@ ABSL_FLAG(int, gateway_queue_events, 1 << 20, "Per gateway stream outbound queue
 ABSL_FLAG(int, recent_messages, 1024, "Recent messages per room kept in memory for fast resume.");
 ABSL_FLAG(int, presence_limit, 200,
           "Rooms with more users than this send no member events and list this many names.");
+ABSL_FLAG(int, max_streams_per_user, 64,
+          "Live streams one user may hold on this node: Connect streams and browser WebSockets "
+          "together; more are refused with RESOURCE_EXHAUSTED. 0: no cap.");
 ABSL_FLAG(std::string, connect_api, "core",
           "The gRPC API serving Connect streams: core (gRPC core's C API; less memory per idle stream) or "
           "callback (gRPC's public callback API).");
@@ -122,6 +125,7 @@ int main(int argc, char** argv) {
   for (const auto& [name, value] : {std::pair{"--max_text_bytes", absl::GetFlag(FLAGS_max_text_bytes)},
                                     {"--recent_messages", absl::GetFlag(FLAGS_recent_messages)},
                                     {"--presence_limit", absl::GetFlag(FLAGS_presence_limit)},
+                                    {"--max_streams_per_user", absl::GetFlag(FLAGS_max_streams_per_user)},
                                     {"--stream_queue_events", absl::GetFlag(FLAGS_stream_queue_events)},
                                     {"--gateway_queue_events", absl::GetFlag(FLAGS_gateway_queue_events)},
                                     {"--pwhash_memlimit_kib", absl::GetFlag(FLAGS_pwhash_memlimit_kib)},
@@ -152,6 +156,7 @@ int main(int argc, char** argv) {
   options.hub.max_text_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
   options.hub.room.recent_frames = static_cast<size_t>(absl::GetFlag(FLAGS_recent_messages));
   options.hub.room.presence_limit = static_cast<size_t>(absl::GetFlag(FLAGS_presence_limit));
+  options.hub.max_streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
   options.accounts.allow_guests = absl::GetFlag(FLAGS_allow_guests);
   options.accounts.token_ttl = absl::GetFlag(FLAGS_token_ttl);
   options.accounts.hash_threads = absl::GetFlag(FLAGS_hash_threads);

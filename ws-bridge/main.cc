@@ -45,6 +45,11 @@ ABSL_FLAG(double, events_per_second, 20, "Sustained events per second per WebSoc
 ABSL_FLAG(double, event_burst, 120, "Events a WebSocket may send in a burst.");
 ABSL_FLAG(absl::Duration, handshake_timeout, absl::Seconds(5),
           "Time allowed for a connection's first request and for the WebSocket handshake.");
+ABSL_FLAG(int, max_requests_per_connection, 1000,
+          "An HTTP keep-alive connection is closed after this many requests (0: no limit).");
+ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
+          "An HTTP keep-alive connection is closed at its first answer after this age (0: no limit); WebSockets "
+          "are not affected.");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
           "A silent WebSocket is pinged after this, and closed if it stays silent as long again.");
 ABSL_FLAG(int, max_queued_events, 2048, "Per WebSocket outbound queue; a browser over it is closed (1008).");
@@ -164,6 +169,8 @@ int main(int argc, char** argv) {
   o.event_burst = absl::GetFlag(FLAGS_event_burst);
   o.handshake_timeout = absl::GetFlag(FLAGS_handshake_timeout);
   o.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
+  o.max_requests_per_connection = absl::GetFlag(FLAGS_max_requests_per_connection);
+  o.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   o.max_queued_events = size_flag(absl::GetFlag(FLAGS_max_queued_events));
   o.max_queued_bytes = size_flag(absl::GetFlag(FLAGS_max_queued_bytes));
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);

@@ -56,7 +56,10 @@ void StartConnectSession(Hub* hub, const Authenticator& auth, const ServiceOptio
     parts.session->SetDrainedHook([weak_outbox] {
       if (auto o = weak_outbox.lock()) o->FinishWhenDrained(grpc::Status::OK);
     });
-    hub->live().AddSession(parts.session);
+    if (absl::Status added = hub->live().AddSession(parts.session); !added.ok()) {
+      parts.session->Close();
+      return done(added);
+    }
     if (!hub->live().AddStream(parts.outbox)) {
       EndConnectSession(hub, parts);
       return done(absl::UnavailableError("chat-core is shutting down"));

@@ -135,7 +135,14 @@ class GatewaySessions : public std::enable_shared_from_this<GatewaySessions> {
       }
       if (auto o = weak_outbox.lock()) o->PushMessage(ClosedItem(id, status));
     });
-    hub_->live().AddSession(session);
+    if (absl::Status added = hub_->live().AddSession(session); !added.ok()) {
+      {
+        absl::MutexLock lock(&mu_);
+        opening_.erase(id);
+      }
+      session->Close();
+      return SendClosed(id, added);
+    }
     chat::v1::GatewayDown down;
     down.set_session(id);
     down.mutable_opened()->set_user(who->user);

@@ -24,7 +24,8 @@ int FanoutLanes(const HubOptions& options) {
                                     : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
 }
 
-Hub::Hub(Store* store, HubOptions options) : store_(store), options_(std::move(options)) {
+Hub::Hub(Store* store, HubOptions options)
+    : store_(store), options_(std::move(options)), live_(options_.max_streams_per_user) {
   if (!options_.now_ms) options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
   if (options_.metrics != nullptr) {
     for (int kind = 0; kind < 2; ++kind) outbox_counters_[kind].metrics = options_.metrics->streams(kind);

@@ -63,6 +63,9 @@ struct HubOptions {
   // How long messages after a gap wait for the missing ones to arrive by
   // notification before they are read from the store.
   absl::Duration gap_grace = absl::Milliseconds(50);
+  // Live sessions one user may have on this node (Connect streams and browser
+  // sessions together); 0: no cap.
+  int max_streams_per_user = 0;
   // How often expired sessions are looked for (they end within this).
   absl::Duration expiry_check = absl::Milliseconds(250);
   // Prometheus metrics (core_metrics.h); null: off. Not owned; outlives the Hub.

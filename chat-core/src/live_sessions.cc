@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_format.h"
 #include "chat/log.h"
 #include "session.h"
 
@@ -20,15 +21,37 @@ void LiveSessions::RemoveStream(Outbox* outbox) {
   streams_.erase(outbox);
 }
 
-void LiveSessions::AddSession(const std::shared_ptr<Session>& session) {
-  absl::MutexLock lock(&mu_);
+absl::Status LiveSessions::AddSession(const std::shared_ptr<Session>& session) {
+  absl::ReleasableMutexLock lock(&mu_);
+  if (max_per_user_ > 0) {
+    int& live = per_user_[session->identity().user];
+    if (live >= max_per_user_) {
+      return absl::ResourceExhaustedError(absl::StrFormat(
+          "%s already has %d live streams on this node (--max_streams_per_user); close one first",
+          session->identity().user, live));
+    }
+    ++live;
+  }
   sessions_[session.get()] = session;
   if (!session->identity().token_hash.empty()) by_token_[session->identity().token_hash].insert(session.get());
+  lock.Release();
+  return CheckAdded(session);
+}
+
+absl::Status LiveSessions::CheckAdded(const std::shared_ptr<Session>& session) {
+  // Outside mu_ (the check takes Accounts' lock), after the registration.
+  if (!session_check_ || session_check_(session->identity())) return absl::OkStatus();
+  RemoveSession(session.get());
+  return absl::UnauthenticatedError("invalid or revoked session token; log in again");
 }
 
 void LiveSessions::RemoveSession(Session* session) {
   absl::MutexLock lock(&mu_);
   if (sessions_.erase(session) == 0) return;
+  if (max_per_user_ > 0) {
+    auto user = per_user_.find(session->identity().user);
+    if (user != per_user_.end() && --user->second <= 0) per_user_.erase(user);
+  }
   const std::string& hash = session->identity().token_hash;
   if (hash.empty()) return;
   auto it = by_token_.find(hash);

@@ -9,6 +9,7 @@
 
 #include <array>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -16,8 +17,10 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
+#include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "chat/v1/chat.pb.h"
+#include "identity.h"
 #include "outbox.h"
 
 namespace chat::core {
@@ -26,11 +29,23 @@ class Session;
 
 class LiveSessions {
  public:
+  // At most `max_per_user` live sessions per user name on this node (Connect
+  // streams and browser sessions on gateway streams together; 0: no cap).
+  explicit LiveSessions(int max_per_user = 0) : max_per_user_(max_per_user) {}
+
   // False after Shutdown().
   bool AddStream(const std::shared_ptr<Outbox>& outbox);
   void RemoveStream(Outbox* outbox);
-  void AddSession(const std::shared_ptr<Session>& session);
+  // RESOURCE_EXHAUSTED, and the session is not added, if its user already has
+  // max_per_user live sessions here. UNAUTHENTICATED, and it is not added, if
+  // the session check (SetSessionCheck) finds its token revoked once it is
+  // registered: a logout that ran between the token's check and now cannot
+  // leave it open (the logout's kill comes after its revocation, so either
+  // the kill finds the session or the check finds the revocation).
+  absl::Status AddSession(const std::shared_ptr<Session>& session);
   void RemoveSession(Session* session);
+  // Set once, before any session is added (Accounts::SessionLive).
+  void SetSessionCheck(std::function<bool(const Identity&)> check) { session_check_ = std::move(check); }
 
   // Ends every live session that uses this token (logout, revocation).
   void KillSessionsWithToken(const std::string& token_hash, const std::string& reason);
@@ -62,9 +77,14 @@ class LiveSessions {
 
  private:
   std::vector<std::shared_ptr<Outbox>> StreamsLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  absl::Status CheckAdded(const std::shared_ptr<Session>& session) ABSL_LOCKS_EXCLUDED(mu_);
 
+  const int max_per_user_;
+  std::function<bool(const Identity&)> session_check_;
   mutable absl::Mutex mu_;
   bool shutting_down_ ABSL_GUARDED_BY(mu_) = false;
+  // user name -> live sessions (only while max_per_user_ > 0).
+  absl::flat_hash_map<std::string, int> per_user_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Outbox*, std::weak_ptr<Outbox>> streams_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<Session*, std::weak_ptr<Session>> sessions_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, absl::flat_hash_set<Session*>> by_token_ ABSL_GUARDED_BY(mu_);

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <map>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
@@ -193,6 +194,55 @@ TEST(HttpHardeningTest, DnsRebindingIsRefusedWithAllowedHosts) {
   o.origin = "http://evil.example";
   EXPECT_EQ(WsClient::Connect(port, o, &status), nullptr);
   EXPECT_EQ(status, 403);
+}
+
+// One keep-alive connection that asks for /healthz now and then would hold its
+// socket (and a --max_connections slot) forever: the real binary closes it
+// after --max_requests_per_connection requests, or at the first answer after
+// --max_connection_age, and says so with Connection: close.
+TEST(HttpHardeningTest, KeepAliveConnectionsHaveARequestAndAgeCap) {
+  namespace beast = boost::beast;
+  namespace http = beast::http;
+  auto bridge = BridgeProcess::Start(
+      {"--core=127.0.0.1:1", "--max_requests_per_connection=3", "--max_connection_age=1500ms"});
+  ASSERT_NE(bridge, nullptr);
+  // Requests on one connection until the server closes it; the answers'
+  // Connection headers, and whether the socket ended after the last.
+  auto run = [&](int max_requests, std::chrono::milliseconds pause, std::vector<std::string>* connection) {
+    boost::asio::io_context io;
+    beast::tcp_stream stream(io);
+    stream.connect({boost::asio::ip::make_address("127.0.0.1"), static_cast<unsigned short>(bridge->port())});
+    beast::flat_buffer buffer;
+    for (int i = 0; i < max_requests; ++i) {
+      if (i > 0) std::this_thread::sleep_for(pause);
+      http::request<http::empty_body> req(http::verb::get, "/healthz", 11);
+      req.set(http::field::host, "127.0.0.1");
+      req.keep_alive(true);
+      beast::error_code ec;
+      http::write(stream, req, ec);
+      if (ec) return false;
+      http::response<http::string_body> res;
+      stream.expires_after(std::chrono::seconds(10));
+      http::read(stream, buffer, res, ec);
+      if (ec) return false;
+      connection->push_back(std::string(res[http::field::connection]));
+      if (!res.keep_alive()) {
+        char byte;
+        stream.expires_after(std::chrono::seconds(10));
+        stream.read_some(boost::asio::buffer(&byte, 1), ec);
+        return ec == boost::asio::error::eof;  // closed by the bridge, not by timing out
+      }
+    }
+    return false;
+  };
+  std::vector<std::string> by_count;
+  EXPECT_TRUE(run(10, std::chrono::milliseconds(0), &by_count)) << "the connection outlived its requests";
+  EXPECT_EQ(by_count.size(), 3u);
+  EXPECT_EQ(by_count.back(), "close");
+  std::vector<std::string> by_age;
+  EXPECT_TRUE(run(3, std::chrono::milliseconds(1600), &by_age)) << "the connection outlived its age";
+  EXPECT_EQ(by_age.size(), 2u);
+  if (!by_age.empty()) EXPECT_EQ(by_age.back(), "close");
 }
 
 }  // namespace

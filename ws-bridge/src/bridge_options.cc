@@ -117,6 +117,8 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
       {o.event_burst >= 1, "--event_burst must be at least 1"},
       {o.handshake_timeout >= absl::Milliseconds(1), "--handshake_timeout must be at least 1ms"},
       {o.idle_timeout >= absl::Milliseconds(1), "--idle_timeout must be at least 1ms"},
+      {o.max_requests_per_connection >= 0, "--max_requests_per_connection must not be negative"},
+      {o.max_connection_age >= absl::ZeroDuration(), "--max_connection_age must not be negative"},
       {o.max_queued_events >= 16, "--max_queued_events must be at least 16"},
       {o.max_queued_bytes >= 1, "--max_queued_bytes must be positive"},
       {o.socket_send_buffer >= 0, "--socket_send_buffer must be 0 (the kernel's) or a size in bytes"},

@@ -80,6 +80,11 @@ struct BridgeOptions {
   double events_per_second = 20;
   double event_burst = 120;
   absl::Duration handshake_timeout = absl::Seconds(5);
+  // An HTTP keep-alive connection is closed (Connection: close on the answer)
+  // after this many requests, or the first answer after it is this old; a
+  // WebSocket upgrade is not limited by either. 0: no limit.
+  int max_requests_per_connection = 1000;
+  absl::Duration max_connection_age = absl::Minutes(5);
   // A WebSocket with no traffic for this long is pinged; closed if no answer
   // within another such period.
   absl::Duration idle_timeout = absl::Seconds(30);

@@ -63,6 +63,7 @@ void HttpSession::OnRead(const beast::error_code& ec, size_t bytes) {
     return Close();
   }
   first_request_ = false;
+  ++requests_;
   Handle(parser_->release());
 }
 
@@ -338,6 +339,15 @@ void HttpSession::Decorate(http::fields& fields) const {
     fields.set(http::field::strict_transport_security,
                absl::StrCat("max-age=", absl::ToInt64Seconds(ctx_->options.hsts_max_age)));
   }
+}
+
+// Idle keep-alive connections that send a cheap request now and then would
+// otherwise hold their sockets (and --max_connections slots) forever.
+bool HttpSession::MayKeepAlive() const {
+  const BridgeOptions& o = ctx_->options;
+  if (o.max_requests_per_connection > 0 && requests_ >= o.max_requests_per_connection) return false;
+  if (o.max_connection_age > absl::ZeroDuration() && absl::Now() - accepted_ >= o.max_connection_age) return false;
+  return true;
 }
 
 void HttpSession::SendMessage(http::message_generator msg, bool keep_alive) {

@@ -14,6 +14,8 @@
 #include <optional>
 #include <string>
 
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
 #include "bridge_context.h"
 #include "client_address.h"
 
@@ -47,12 +49,19 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void HandleStatic(const Request& req);
   void HandleHealth(const Request& req);
   // Adds the headers every response gets (HSTS over TLS), then writes it.
+  // A connection that has served its share (--max_requests_per_connection,
+  // --max_connection_age) is closed after this response, which says so.
   template <class Body>
   void Send(http::response<Body>&& res, bool keep_alive) {
+    if (keep_alive && !MayKeepAlive()) {
+      keep_alive = false;
+      res.keep_alive(false);
+    }
     Decorate(res.base());
     SendMessage(http::message_generator(std::move(res)), keep_alive);
   }
   void Decorate(http::fields& fields) const;
+  bool MayKeepAlive() const;
   void SendMessage(http::message_generator msg, bool keep_alive);
   void OnWrite(bool keep_alive, const beast::error_code& ec, size_t bytes);
   void Close();
@@ -68,6 +77,8 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   // The browser as of the current request (through trusted proxies).
   ClientView client_;
   bool first_request_ = true;
+  int requests_ = 0;
+  const absl::Time accepted_ = absl::Now();
 };
 
 }  // namespace chat::bridge
