@@ -1,7 +1,7 @@
 """scripts/bench's command line."""
 import argparse
 
-from . import cluster, contestants, report, smoke, suite
+from . import cluster, contestants, flood, report, smoke, suite
 from .config import Config, log
 from .runner import Runner
 
@@ -17,6 +17,8 @@ ratios into docs/benchmarks.md (between its markers; the rest of it is kept).
                                    store-bench, deliveries per CPU-s, same- against
                                    cross-node latency (docs/scaling.md)
   scripts/bench --smoke            a <60 s sanity run (part of the tests); writes nothing
+  scripts/bench --flood            floods against a well-behaved client (about 3 minutes):
+                                   its p99 under each flood against its quiet p99
   scripts/bench --render RAW       the report again from a finished run's raw rows
 
 Contestants run interleaved (A B C, B C A, ...) in fresh processes, so every
@@ -64,6 +66,7 @@ def parser(cfg):
     ap.add_argument("--resume", metavar="RAW",
                     help="take the fan-out and latency runs already in RAW (a raw file of an interrupted "
                          "full run) and run only what it lacks")
+    flood.add_arguments(ap)
     return ap
 
 
@@ -71,6 +74,8 @@ def main(entry, argv=None):
     """Runs scripts/bench (at `entry`) with `argv`; returns the exit code."""
     cfg = Config.from_entry(entry)
     args = parser(cfg).parse_args(argv)
+    if args.flood:
+        return flood.main(cfg, args)
     if args.smoke:
         return smoke.smoke(Runner(cfg, contestants.REGISTRY))
     if args.render:

@@ -1,7 +1,9 @@
 """The smoke run (scripts/bench --smoke, about a minute, part of the test suite):
 every contestant once, briefly; fails on loss, reordering, a crash, a bad trace,
 servers on the wrong CPUs, a generator that does not fail at once against a dead
-port, or a report that --render cannot write. It writes nothing that stays."""
+port, a report that --render cannot write, or a flood run (--flood) that does not
+work. It writes nothing that stays."""
+import argparse
 import json
 import os
 import socket
@@ -10,6 +12,7 @@ import sys
 import tempfile
 import time
 
+from . import flood
 from .config import log
 from .contestants import SHARED_SOCKETIO
 from .figures import fmt, saturation
@@ -219,6 +222,46 @@ def smoke_cluster(runner, failures):
             r["lost"]))
 
 
+def smoke_flood(runner, failures):
+    """--flood's machinery, briefly (about 10 s): one binary-frame flood on fresh
+    processes; the client's sessions and arrivals are measured in both phases, the
+    attacker reports what it saw, the table has its row. Its verdict is not checked
+    (a second of figures on a shared machine says nothing); the run must work."""
+    ap = argparse.ArgumentParser()
+    flood.add_arguments(ap)
+    args = ap.parse_args(["--quiet_seconds=2", "--flood_seconds=2", "--binary_sockets=2", "--binary_rate=200",
+                          "--ws_sessions=2"])
+    problems = []
+    if flood.floods_of("binary,nonsense")[1] is None:
+        problems.append("--floods accepted an unknown flood")
+    try:
+        info = flood.one_flood(runner.cfg, args, "binary", echo=False)
+    except (RuntimeError, OSError) as e:
+        failures.append(("flood", [repr(e)]))
+        return
+    for phase in ("quiet", "flood"):
+        fig = info.get(phase) or {}
+        for path in ("ws", "grpc"):
+            f = fig.get(path, {})
+            if not f.get("received") or f.get("p99_ms") is None:
+                problems.append("%s %s: nothing measured: %s" % (phase, path, f))
+        if phase == "quiet" and not (fig.get("logins", {}).get("ok") and fig.get("new_sockets", {}).get("ok")):
+            problems.append("quiet: no login or new socket worked: %s" % fig)
+    if not info["saw"].get("binary frames sent") or not info["saw"].get("opened"):
+        problems.append("attacker saw %s" % info["saw"])
+    if info.get("died"):
+        problems.append(info["died"])
+    text, _ = flood.report({"order": ["binary"], "floods": {"binary": info}}, args)
+    if "| %s |" % flood.TITLES["binary"] not in text:
+        problems.append("no table row: %s" % text)
+    if problems:
+        failures.append(("flood", problems))
+    else:
+        log("smoke flood binary: ws p99 %.1f -> %.1f ms, grpc p99 %.1f -> %.1f ms, attacker sent %d frames" % (
+            info["quiet"]["ws"]["p99_ms"], info["flood"]["ws"]["p99_ms"], info["quiet"]["grpc"]["p99_ms"],
+            info["flood"]["grpc"]["p99_ms"], info["saw"]["binary frames sent"]))
+
+
 def smoke(runner):
     """Every contestant once, briefly; fails on loss, reordering or a crash. 0 ok, 1 failed."""
     t0 = time.time()
@@ -252,6 +295,7 @@ def smoke(runner):
         for target, scenario in [("bridge", "setup"), ("grpc", "fanout"), ("socketio", "memory")]:
             smoke_dead_port(runner, target, scenario, dead, failures)
     smoke_render(runner, failures)
+    smoke_flood(runner, failures)
     log("smoke took %.1f s; hypervisor steal %.1f%% of the machine's CPU time" % (
         time.time() - t0, runner.steal.summary().share))
     if failures:
