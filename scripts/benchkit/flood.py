@@ -413,16 +413,45 @@ def report(results, args):
     return head + "\n\n" + "\n".join(lines) + "\n", all_passed
 
 
-def binaries_commit(cfg):
-    """The commit the tree is at, with '+changes' if tracked files differ from it."""
+def _git_commit(tree):
+    """The commit `tree` is at, with '+changes' if tracked files differ from it; "" if
+    it is not a git work tree."""
     try:
-        head = subprocess.run(["git", "-C", cfg.root, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
-                              stderr=subprocess.DEVNULL, text=True, timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "-C", cfg.root, "status", "--porcelain", "--untracked-files=no"],
+        head = subprocess.run(["git", "-C", tree, "rev-parse", "--short", "HEAD"], stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL, text=True, timeout=10)
+        if head.returncode != 0:
+            return ""
+        dirty = subprocess.run(["git", "-C", tree, "status", "--porcelain", "--untracked-files=no"],
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, timeout=10).stdout.strip()
-        return head + ("+changes" if dirty else "")
+        return head.stdout.strip() + ("+changes" if dirty else "")
     except (OSError, subprocess.SubprocessError):
-        return "unknown"
+        return ""
+
+
+def binaries_source(cfg):
+    """Where the binaries were built from: "<source folder> at <commit>" (the source
+    folder from the build's CMakeCache.txt)."""
+    source = ""
+    try:
+        with open(os.path.join(cfg.build, "CMakeCache.txt")) as f:
+            for line in f:
+                if line.startswith("CMAKE_HOME_DIRECTORY:"):
+                    source = line.split("=", 1)[1].strip()
+    except OSError:
+        pass
+    if not source:
+        return "an unknown source folder"
+    return "%s at %s" % (source, _git_commit(source) or "an unknown commit (not a git work tree)")
+
+
+def loadavg():
+    """The machine's 1-minute load average ("?" where there is no /proc/loadavg): other
+    work on the same CPUs moves every figure here."""
+    try:
+        with open("/proc/loadavg") as f:
+            return f.read().split()[0]
+    except OSError:
+        return "?"
 
 
 def main(cfg, args):
@@ -437,7 +466,8 @@ def main(cfg, args):
             log("flood: %s is missing; build it first: scripts/build --target chat-core ws-bridge chat_py "
                 "(or BUILD_DIR=<your build dir>)" % need)
             return 2
-    commit = binaries_commit(cfg)
+    source = binaries_source(cfg)
+    load0 = loadavg()
     t0 = time.time()
     try:
         results = run_floods(cfg, args, floods)
@@ -447,8 +477,10 @@ def main(cfg, args):
     text, passed = report(results, args)
     raw = os.path.join(cfg.build, "bench-flood.json")
     with open(raw, "w") as f:
-        json.dump(dict(results, commit=commit, args=vars(args)), f, indent=1)
-    print("Floods against chat-core + ws-bridge at %s (%s), %s, %.0f s; raw figures in %s\n" % (
-        commit, cfg.build, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.time() - t0, raw))
+        json.dump(dict(results, binaries=source, args=vars(args), loadavg=[load0, loadavg()]), f, indent=1)
+    print("Floods against chat-core + ws-bridge from %s, built in %s; %s, %.0f s, load average %s at the start "
+          "and %s at the end (%d CPUs); raw figures in %s\n" % (
+              source, cfg.build, time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), time.time() - t0, load0,
+              loadavg(), os.cpu_count() or 0, raw))
     print(text)
     return 0 if passed else 1
