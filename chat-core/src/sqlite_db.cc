@@ -1,6 +1,7 @@
 #include "sqlite_db.h"
 
 #include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,10 +9,12 @@
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
+#include <map>
 #include <utility>
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "chat/log.h"
 
 namespace chat::core {
@@ -57,6 +60,63 @@ absl::Status CreateOwnerOnlyDatabaseFile(const std::string& path) {
     return absl::FailedPreconditionError(
         absl::StrCat("cannot create database ", path, ": ", std::strerror(errno)));
   }
+  return absl::OkStatus();
+}
+
+namespace {
+
+// The locks this process holds, by file: several stores of one process on one
+// file (tests do that) share a lock, so only another process is refused.
+struct HeldLock {
+  int fd = -1;
+  int users = 0;
+};
+absl::Mutex held_mu;
+std::map<std::pair<dev_t, ino_t>, HeldLock>& Held() ABSL_EXCLUSIVE_LOCKS_REQUIRED(held_mu) {
+  static auto* held = new std::map<std::pair<dev_t, ino_t>, HeldLock>();
+  return *held;
+}
+
+}  // namespace
+
+DatabaseFileLock::~DatabaseFileLock() {
+  if (!locked_) return;
+  absl::MutexLock lock(&held_mu);
+  auto it = Held().find(file_);
+  if (it == Held().end() || --it->second.users > 0) return;
+  close(it->second.fd);
+  Held().erase(it);
+}
+
+absl::Status DatabaseFileLock::Lock(const std::string& path) {
+  int fd = open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return absl::FailedPreconditionError(absl::StrCat("cannot open database ", path, ": ", std::strerror(errno)));
+  struct stat st;
+  if (fstat(fd, &st) != 0) {
+    int err = errno;
+    close(fd);
+    return absl::FailedPreconditionError(absl::StrCat("cannot stat database ", path, ": ", std::strerror(err)));
+  }
+  absl::MutexLock lock(&held_mu);
+  file_ = {st.st_dev, st.st_ino};
+  if (auto it = Held().find(file_); it != Held().end()) {
+    close(fd);
+    ++it->second.users;
+    locked_ = true;
+    return absl::OkStatus();
+  }
+  if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+    int err = errno;
+    close(fd);
+    if (err == EWOULDBLOCK) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "database ", path, " is in use by another chat-core: one process per SQLite file "
+          "(several nodes share a PostgreSQL database instead)"));
+    }
+    return absl::FailedPreconditionError(absl::StrCat("cannot lock database ", path, ": ", std::strerror(err)));
+  }
+  Held()[file_] = HeldLock{fd, 1};
+  locked_ = true;
   return absl::OkStatus();
 }
 

@@ -5,10 +5,12 @@
 #define CHAT_CORE_SRC_SQLITE_DB_H_
 
 #include <sqlite3.h>
+#include <sys/types.h>
 
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <utility>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
@@ -27,6 +29,32 @@ absl::Status SqliteError(sqlite3* db, int rc, absl::string_view what);
 // gives the -wal and -shm files the database file's mode, so no other user can
 // read any of them. An existing file or folder is left as it is.
 absl::Status CreateOwnerOnlyDatabaseFile(const std::string& path);
+
+// An exclusive lock on a database file for as long as this lives, so a second
+// chat-core on the same file refuses to start instead of handing out the same
+// sequence numbers (each process keeps its rooms' next seq in memory). It is
+// flock(2) on a descriptor of its own, apart from SQLite's fcntl locks, which
+// it neither takes nor disturbs while it is held. The descriptor is closed
+// last (after every SQLite connection of the file): closing a descriptor of a
+// file drops the process's fcntl locks on it. Stores of one process on one
+// file share the lock (only another process is refused).
+// Threading: thread-safe. Lifetime: the lock is held until the last
+// DatabaseFileLock of the file in this process is destroyed.
+class DatabaseFileLock {
+ public:
+  DatabaseFileLock() = default;
+  ~DatabaseFileLock();
+  DatabaseFileLock(const DatabaseFileLock&) = delete;
+  DatabaseFileLock& operator=(const DatabaseFileLock&) = delete;
+
+  // FAILED_PRECONDITION naming the file if another process (or another store
+  // in this one) holds it.
+  absl::Status Lock(const std::string& path);
+
+ private:
+  bool locked_ = false;
+  std::pair<dev_t, ino_t> file_;
+};
 
 // One prepared statement, reset on each use.
 // Threading: confined to its connection's thread. Lifetime: owned by its

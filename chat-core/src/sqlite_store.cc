@@ -103,6 +103,7 @@ class SqliteStore final : public Store {
     memory_ = options_.path == ":memory:";
     if (!memory_) {
       if (auto st = CreateOwnerOnlyDatabaseFile(options_.path); !st.ok()) return st;
+      if (auto st = file_lock_.Lock(options_.path); !st.ok()) return st;
     }
     SqliteConnectionOptions conn_options;
     conn_options.synchronous_full = options_.synchronous_full;
@@ -312,6 +313,9 @@ class SqliteStore final : public Store {
   // Set before the threads start, constant after.
   const SqliteStoreOptions options_;
   bool memory_ = false;
+  // Held while the store lives; declared before the connections, so released
+  // after they closed.
+  DatabaseFileLock file_lock_;
   // The writer thread's (and Init's, before that thread starts).
   WriterState state_;
   // The checkpointer thread's.

@@ -14,6 +14,7 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/synchronization/mutex.h"
 #include "chat/log.h"
 
@@ -73,9 +74,16 @@ absl::StatusOr<std::string> ReadGatewaySecret(const std::string& file) {
     return absl::InvalidArgumentError(
         absl::StrCat("gateway secret in ", file, " is shorter than 16 characters"));
   }
+  // Every user on the machine could read it: whoever holds the secret can open
+  // the Gateway stream and speak for any signed-in browser, so refuse. Readable
+  // by the file's group only (a deliberate chat group, say) is warned about.
   struct stat st;
-  if (stat(file.c_str(), &st) == 0 && (st.st_mode & 077) != 0) {
-    CHAT_LOG_WARN("secret", "gateway secret file %s may be read by other users (mode %04o); chmod 600 it", file,
+  if (stat(file.c_str(), &st) == 0 && (st.st_mode & 007) != 0) {
+    return absl::FailedPreconditionError(absl::StrFormat(
+        "gateway secret file %s may be read by every user (mode %04o); chmod 600 it", file, st.st_mode & 07777));
+  }
+  if (stat(file.c_str(), &st) == 0 && (st.st_mode & 070) != 0) {
+    CHAT_LOG_WARN("secret", "gateway secret file %s may be read by its group (mode %04o); chmod 600 it", file,
                   st.st_mode & 07777);
   }
   return secret;

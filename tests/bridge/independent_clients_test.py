@@ -39,7 +39,7 @@ class Stack(unittest.TestCase):
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
         secret_file = os.path.join(cls.tmp.name, "gateway.secret")
-        with open(secret_file, "w") as f:
+        with open(secret_file, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
             f.write(secrets.token_hex(24))
         cls.core, cls.core_addr = start(
             [os.path.join(ARGS.build_dir, "chat-core/chat-core"), "--listen=127.0.0.1:0",

@@ -230,6 +230,24 @@ TEST(CoreBinaryTest, FanoutThreadsFlagSpreadsStreamsOverThatManyLanes) {
   EXPECT_THAT(child->stderr_text(), HasSubstr("(3 fan-out lanes)"));
 }
 
+// Two chat-cores on one SQLite file would each count the rooms' seq numbers on
+// their own and hand out the same ones: the second refuses to start, the first
+// keeps serving, and once it stopped the file is free again.
+TEST(CoreBinaryTest, ASecondCoreOnTheSameDatabaseRefusesToStart) {
+  TempDir dir;
+  std::string db = dir.File("chat.db");
+  auto first = CoreProcess::Start(db);
+  ASSERT_NE(first, nullptr);
+  ExpectRefused({"--listen=127.0.0.1:0", "--db=" + db}, 1,
+                "database " + db + " is in use by another chat-core: one process per SQLite file");
+  auto channel = Channel(first->address());
+  EXPECT_FALSE(RegisterAndLogin(channel, "still").empty());
+  EXPECT_EQ(first->Stop(), 0);
+  auto second = CoreProcess::Start(db);
+  ASSERT_NE(second, nullptr);
+  EXPECT_FALSE(RegisterAndLogin(Channel(second->address()), "again").empty());
+}
+
 TEST(CoreBinaryTest, SigtermEndsStreamsCleanlyAndExitsZero) {
   auto core = CoreProcess::Start(":memory:");
   ASSERT_NE(core, nullptr);

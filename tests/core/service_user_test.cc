@@ -159,12 +159,23 @@ TEST(ServiceFilesTest, AnExistingDatabaseKeepsItsMode) {
   EXPECT_EQ(core->Stop(), 0);
 }
 
-// A gateway secret other users may read still works, with a warning naming it.
-TEST(ServiceFilesTest, AGatewaySecretOthersMayReadIsWarnedAbout) {
+// A gateway secret every user may read is refused (whoever holds it speaks for
+// every browser); one its group may read works, with a warning naming it.
+TEST(ServiceFilesTest, AGatewaySecretEveryoneMayReadIsRefused) {
   TempDir dir;
   std::string secret = dir.File("gateway-secret");
   std::ofstream(secret) << "0123456789abcdef0123456789abcdef\n";
-  for (mode_t mode : {0644u, 0600u}) {
+  for (const char* binary : {"ws-bridge", "chat-core"}) {
+    chmod(secret.c_str(), 0644);
+    std::string where = std::string(binary) == "chat-core" ? "--db=" + dir.File("chat.db") : "--core=127.0.0.1:1";
+    RunResult r = RunCommand({BinaryPath(binary), "--listen=127.0.0.1:0", where, "--gateway_secret_file=" + secret},
+                             {}, std::nullopt, 20s);
+    EXPECT_NE(r.exit_code, 0) << binary;
+    EXPECT_THAT(r.err, HasSubstr("gateway secret file " + secret +
+                                 " may be read by every user (mode 0644); chmod 600 it"))
+        << binary;
+  }
+  for (mode_t mode : {0640u, 0600u}) {
     chmod(secret.c_str(), mode);
     ChildProcess::Options o;
     o.argv = {BinaryPath("ws-bridge"), "--listen=127.0.0.1:0", "--core=127.0.0.1:1",
@@ -175,11 +186,11 @@ TEST(ServiceFilesTest, AGatewaySecretOthersMayReadIsWarnedAbout) {
     ASSERT_TRUE(child->WaitForLine("ws-bridge listening on ", 20s).has_value()) << child->stderr_text();
     child->Signal(SIGTERM);
     EXPECT_EQ(child->Wait(20s), 0);
-    std::string warning = "gateway secret file " + secret + " may be read by other users (mode 0644); chmod 600 it";
-    if (mode == 0644u) {
+    std::string warning = "gateway secret file " + secret + " may be read by its group (mode 0640); chmod 600 it";
+    if (mode == 0640u) {
       EXPECT_THAT(child->stderr_text(), HasSubstr(warning));
     } else {
-      EXPECT_THAT(child->stderr_text(), Not(HasSubstr("may be read by other users")));
+      EXPECT_THAT(child->stderr_text(), Not(HasSubstr("may be read by")));
     }
   }
 }

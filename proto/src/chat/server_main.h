@@ -36,8 +36,9 @@ const char* WaitForStopSignal(const sigset_t& signals, const std::function<void(
 
 // The gateway secret: the trimmed contents of `file` if given, else the
 // environment variable CHAT_GATEWAY_SECRET, else "". A file that cannot be read
-// or holds fewer than 16 characters is an error; one that other users may read
-// is logged as a warning.
+// or holds fewer than 16 characters is an error, and so is one every user may
+// read; one its group may read is logged as a warning. (A secret from the
+// environment is held to 16 characters by each binary's option checks.)
 absl::StatusOr<std::string> ReadGatewaySecret(const std::string& file);
 
 }  // namespace chat
