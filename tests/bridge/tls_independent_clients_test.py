@@ -151,6 +151,7 @@ class TlsStack(unittest.TestCase):
         self.assertEqual(status, 200, body)
         set_cookie = headers.get("Set-Cookie")
         self.assertIn("; Secure", set_cookie)
+        self.assertTrue(set_cookie.startswith("__Host-chat_session="), set_cookie)
         cookie = set_cookie.split(";")[0].split("=", 1)[1]
 
         channel = self.grpc_channel(self.cert("ca.pem"))
@@ -166,7 +167,7 @@ class TlsStack(unittest.TestCase):
         async def browser():
             ctx = ssl.create_default_context(cafile=self.cert("ca.pem"))
             async with websockets.connect("wss://localhost:%d/ws" % self.port, ssl=ctx, origin=self.origin,
-                                          extra_headers={"Cookie": "chat_session=" + cookie}) as ws:
+                                          extra_headers={"Cookie": "__Host-chat_session=" + cookie}) as ws:
                 await ws.send(json.dumps({"join": {"room": "lobby"}}))
                 await ws.send(json.dumps({"send": {"room": "lobby", "text": "hello over wss", "clientMsgId": "t1"}}))
                 deadline = time.time() + 10

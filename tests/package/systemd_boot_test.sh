@@ -207,7 +207,7 @@ echo "tls_index=$(site $live/fullchain.pem / -o /dev/null -w '%{http_code}')"
 echo "tls_hsts=$(site $live/fullchain.pem / -I | grep -ci '^strict-transport-security: max-age=31536000')"
 echo "tls_cookie_secure=$(site $live/fullchain.pem /api/register -D - -o /dev/null -H 'Origin: https://chat.example.com' \
   -H 'Content-Type: application/json' -d '{"username":"tlsuser","password":"correct horse"}' |
-  grep -ci '^set-cookie: chat_session=.*; Secure')"
+  grep -ci '^set-cookie: __Host-chat_session=.*; Secure')"
 pid=$(systemctl show -p MainPID --value ws-bridge)
 echo "tls_bridge_user=$(stat -c %U /proc/$pid)"
 echo "tls_bridge_$(grep -E '^CapEff' /proc/$pid/status | tr -d '\t' | tr ':' '=')"

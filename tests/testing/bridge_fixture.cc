@@ -65,7 +65,9 @@ HttpResult ToHttpResult(const http::response<http::string_body>& res) {
 
 std::string SessionCookie(const HttpResult& r) {
   for (const auto& c : r.set_cookies) {
-    if (c.rfind("chat_session=", 0) == 0) return c.substr(13, c.find(';') - 13);
+    for (const std::string name : {"chat_session=", "__Host-chat_session="}) {
+      if (c.rfind(name, 0) == 0) return c.substr(name.size(), c.find(';') - name.size());
+    }
   }
   return "";
 }

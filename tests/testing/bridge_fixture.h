@@ -46,7 +46,8 @@ HttpResult ToHttpResult(const boost::beast::http::response<boost::beast::http::s
 HttpResult HttpRequest(int port, const std::string& method, const std::string& target,
                        const std::string& body = "", const std::map<std::string, std::string>& headers = {});
 
-// The chat_session cookie value from a response, or "".
+// The session cookie's value from a response (chat_session, or over TLS
+// __Host-chat_session), or "".
 std::string SessionCookie(const HttpResult& r);
 
 // Registers `user` (if new) and logs in through the bridge on `port`'s HTTP

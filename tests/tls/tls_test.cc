@@ -125,7 +125,7 @@ class WssClient {
     tls.handshake(ssl::stream_base::client);
     const std::string origin = "https://localhost:" + std::to_string(port);
     ws_.set_option(websocket::stream_base::decorator([cookie, origin](websocket::request_type& req) {
-      req.set(http::field::cookie, "chat_session=" + cookie);
+      req.set(http::field::cookie, "__Host-chat_session=" + cookie);
       req.set(http::field::origin, origin);
     }));
     ws_.handshake("localhost:" + std::to_string(port), "/ws");
@@ -284,6 +284,17 @@ TEST(BridgeTlsTest, BrowserOverWssReachesCoreOverMtls) {
   ASSERT_FALSE(cookie.empty());
   ASSERT_EQ(reg.set_cookies.size(), 1u);
   EXPECT_TRUE(absl::StrContains(reg.set_cookies[0], "; Secure")) << reg.set_cookies[0];
+  // Over TLS the cookie is __Host- prefixed (Secure, Path=/, no Domain), and a
+  // plain chat_session cookie, which a sibling subdomain or a plain-HTTP page
+  // of this host could plant, is not read at all.
+  EXPECT_EQ(reg.set_cookies[0].rfind("__Host-chat_session=", 0), 0u) << reg.set_cookies[0];
+  EXPECT_TRUE(absl::StrContains(reg.set_cookies[0], "; Path=/;")) << reg.set_cookies[0];
+  EXPECT_FALSE(absl::StrContains(reg.set_cookies[0], "Domain")) << reg.set_cookies[0];
+  EXPECT_EQ(HttpsRequest(env.port(), Certs().ca(), "GET", "/api/me", "", {{"Cookie", "chat_session=" + cookie}}).status,
+            401);
+  EXPECT_EQ(
+      HttpsRequest(env.port(), Certs().ca(), "GET", "/api/me", "", {{"Cookie", "__Host-chat_session=" + cookie}}).status,
+      200);
 
   auto native_channel = TlsChannel(env.core().server()->port(), Certs().ca());
   auto native_auth = chat::v1::AuthService::NewStub(native_channel);
@@ -358,6 +369,7 @@ TEST(BridgeTlsTest, RefusesPlaintextAndClientsOfAnotherCa) {
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(r.headers.count("strict-transport-security"), 0u);
   EXPECT_FALSE(absl::StrContains(r.set_cookies.at(0), "Secure"));
+  EXPECT_EQ(r.set_cookies.at(0).rfind("chat_session=", 0), 0u) << r.set_cookies.at(0);
 }
 
 // A connection that never finishes its handshake (slowloris) or sends garbage

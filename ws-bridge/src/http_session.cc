@@ -17,7 +17,11 @@ namespace chat::bridge {
 namespace {
 
 constexpr char kLog[] = "http";
+// The session cookie's name. Over TLS it is __Host- prefixed: a browser then
+// only accepts it Secure, with Path=/ and no Domain, so a sibling subdomain
+// (or a plain-HTTP page on this host) cannot plant one that shadows ours.
 constexpr char kCookie[] = "chat_session";
+constexpr char kHostCookie[] = "__Host-chat_session";
 constexpr size_t kMaxApiBody = 16 * 1024;
 
 }  // namespace
@@ -85,12 +89,12 @@ void HttpSession::Handle(Request req) {
   if (path == "/ws" || absl::StartsWith(path, "/api/")) {
     int cookies = 0;
     for (auto [it, end] = req.equal_range(http::field::cookie); it != end; ++it) {
-      cookies += CookieCount(Sv(it->value()), kCookie);
+      cookies += CookieCount(Sv(it->value()), CookieName());
     }
     if (cookies > 1) {
       return Send(JsonError(http::status::bad_request, req.version(), "INVALID_ARGUMENT",
-                            "the request carries more than one chat_session cookie; clear this site's cookies "
-                            "and log in again"),
+                            absl::StrCat("the request carries more than one ", CookieName(),
+                                         " cookie; clear this site's cookies and log in again")),
                   false);
     }
   }
@@ -121,6 +125,10 @@ void HttpSession::HandleHealth(const Request& req) {
   Send(std::move(res), req.keep_alive());
 }
 
+bool HttpSession::SecureCookie() const { return ctx_->options.cookie_secure || client_.tls; }
+
+const char* HttpSession::CookieName() const { return SecureCookie() ? kHostCookie : kCookie; }
+
 std::optional<std::string> HttpSession::RequestToken(const Request& req) const {
   auto auth = req.find(http::field::authorization);
   if (auth != req.end()) {
@@ -128,7 +136,7 @@ std::optional<std::string> HttpSession::RequestToken(const Request& req) const {
   }
   auto cookie = req.find(http::field::cookie);
   if (cookie != req.end()) {
-    if (auto t = CookieValue(Sv(cookie->value()), kCookie); t && !t->empty()) return t;
+    if (auto t = CookieValue(Sv(cookie->value()), CookieName()); t && !t->empty()) return t;
   }
   return std::nullopt;
 }
@@ -206,10 +214,10 @@ void HttpSession::HandleApi(Request req) {
       self->Send(JsonError(HttpStatusFor(code), version, StatusCodeName(code), message), keep_alive);
     });
   };
-  const bool secure = ctx_->options.cookie_secure || client_.tls;
-  auto set_cookie = [secure](http::fields& f, const std::string& token, int64_t max_age) {
+  const bool secure = SecureCookie();
+  auto set_cookie = [secure, name = CookieName()](http::fields& f, const std::string& token, int64_t max_age) {
     f.set(http::field::set_cookie,
-          absl::StrCat(kCookie, "=", token, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", max_age,
+          absl::StrCat(name, "=", token, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", max_age,
                        secure ? "; Secure" : ""));
   };
 

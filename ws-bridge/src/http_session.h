@@ -67,6 +67,10 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Close();
   std::string PeerAddress() const;
   std::optional<std::string> RequestToken(const Request& req) const;
+  // Whether the session cookie is Secure (the browser came over TLS, or
+  // --cookie_secure), and its name: __Host-chat_session then, else chat_session.
+  bool SecureCookie() const;
+  const char* CookieName() const;
 
   beast::tcp_stream stream_;
   beast::flat_buffer buffer_;

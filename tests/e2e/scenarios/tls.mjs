@@ -49,7 +49,7 @@ export const scenarios = [
         await b.register(h.name("tlsB"));
         // The session cookie is Secure and HttpOnly; the page's socket is wss.
         const cookies = await a.ctx.cookies();
-        const session = cookies.find((c) => c.name === "chat_session");
+        const session = cookies.find((c) => c.name === "__Host-chat_session");
         assert.ok(session?.secure && session?.httpOnly, `cookie ${JSON.stringify(session)}`);
         const socketUrl = await a.page.evaluate(() => `${location.protocol === "https:" ? "wss" : "ws"}://${location.host}/ws`);
         assert.match(socketUrl, /^wss:/);
