@@ -53,7 +53,14 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
           "A silent WebSocket is pinged after this, and closed if it stays silent as long again.");
 ABSL_FLAG(int, max_queued_events, 2048, "Per WebSocket outbound queue; a browser over it is closed (1008).");
-ABSL_FLAG(int, max_queued_bytes, 4 << 20, "Per WebSocket outbound queue, in bytes.");
+ABSL_FLAG(int, max_queued_bytes, 4 << 20,
+          "Per WebSocket outbound queue, in bytes, counting a reply's part the socket has not taken yet.");
+ABSL_FLAG(int, replies_in_flight, 4,
+          "History and room-list requests at chat-core at once for the whole bridge (their replies share the "
+          "gateway stream); more wait their turn, one per WebSocket.");
+ABSL_FLAG(int, max_waiting_requests, 16,
+          "History and room-list requests a WebSocket may have waiting while its previous reply is unanswered or "
+          "not yet written to it; one more closes it (1008).");
 ABSL_FLAG(absl::Duration, presence_delay, absl::Milliseconds(50),
           "How long a member-joined/left event may wait to share a write with others (a message writes it at "
           "once); 0 writes presence at once.");
@@ -173,6 +180,10 @@ int main(int argc, char** argv) {
   o.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
   o.max_queued_events = size_flag(absl::GetFlag(FLAGS_max_queued_events));
   o.max_queued_bytes = size_flag(absl::GetFlag(FLAGS_max_queued_bytes));
+  // Out of range (negative too) is refused by the rules below.
+  o.replies_in_flight = static_cast<size_t>(std::clamp(absl::GetFlag(FLAGS_replies_in_flight), 0, 1 << 20));
+  o.max_waiting_requests =
+      static_cast<size_t>(std::clamp(absl::GetFlag(FLAGS_max_waiting_requests), -1, 1 << 20));
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);
   o.direct_writes = absl::GetFlag(FLAGS_direct_writes);
   o.io_uring = absl::GetFlag(FLAGS_io_uring);

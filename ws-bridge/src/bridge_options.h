@@ -91,6 +91,17 @@ struct BridgeOptions {
   // Per WebSocket outbound queue; a browser over it is closed (1008).
   size_t max_queued_events = 2048;
   size_t max_queued_bytes = 4 << 20;
+  // A history or room-list reply can be megabytes, and every reply crosses
+  // the one gateway stream this bridge shares with all its browsers
+  // (docs/architecture.md, "Fair shares of the gateway stream"). At most this
+  // many such requests are at chat-core at once, for the whole bridge; more
+  // wait their turn in arrival order. Each WebSocket has at most one there: its
+  // next waits in the session until the previous reply has been written to the
+  // socket.
+  size_t replies_in_flight = 4;
+  // History and room-list requests one WebSocket may have waiting behind its
+  // unanswered or unwritten previous one; one more closes it (1008).
+  size_t max_waiting_requests = 16;
   // SO_SNDBUF of each accepted connection, in bytes; 0 leaves the kernel's
   // autotuning (on loopback that lets a non-reading peer take megabytes). A
   // small buffer bounds kernel memory per slow browser, and the bridge then

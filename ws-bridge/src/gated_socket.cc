@@ -7,6 +7,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cstdint>
+#include <cstdlib>
 #include <cstring>
 
 #include "chat/log.h"
@@ -14,6 +15,24 @@
 namespace chat::bridge {
 namespace {
 constexpr char kLog[] = "bridge";
+// Failed waits in a row for the completions of sends the kernel took, before
+// SendBatch gives up on them (Flush).
+constexpr int kMaxWaitFailures = 64;
+
+// io_uring_wait_cqe, with a test-only seam: CHAT_TEST_IO_URING_WAIT_FAILURES=N
+// in the environment makes the first N waits of the process fail with EIO
+// before waiting (tests/bridge/io_uring_failure_test.py), so the error path
+// runs against real sockets.
+int WaitCqe(io_uring* ring, io_uring_cqe** cqe) {
+  static std::atomic<long> injected{[] {
+    const char* v = std::getenv("CHAT_TEST_IO_URING_WAIT_FAILURES");
+    long n = v == nullptr ? 0 : std::strtol(v, nullptr, 10);
+    if (n > 0) CHAT_LOG_WARN(kLog, "CHAT_TEST_IO_URING_WAIT_FAILURES=%ld: failing that many io_uring waits (a test hook)", n);
+    return n > 0 ? n : 0L;
+  }()};
+  if (injected.load(std::memory_order_relaxed) > 0 && injected.fetch_sub(1) > 0) return -EIO;
+  return io_uring_wait_cqe(ring, cqe);
+}
 }  // namespace
 
 size_t GatedSocket::TextHeader(uint64_t len, unsigned char* header) {
@@ -107,11 +126,17 @@ void GatedSocket::FlushPrefix() {
   if (!gate_->prefix.empty() && !gate_->prefix_busy) StartPrefixLocked(gate_);
 }
 
+size_t GatedSocket::unsent_bytes() {
+  absl::MutexLock lock(&gate_->mu);
+  return gate_->prefix.size() + gate_->prefix_writing;
+}
+
 void GatedSocket::StartPrefixLocked(const std::shared_ptr<Gate>& gate) {
   gate->prefix_busy = true;
   ++gate->writes;
   auto bytes = std::make_shared<std::string>(std::move(gate->prefix));
   gate->prefix.clear();
+  gate->prefix_writing = bytes->size();
   // The handler holds the gate, and with it the socket this write refers to.
   boost::asio::async_write(
       gate->socket, boost::asio::buffer(*bytes),
@@ -120,6 +145,7 @@ void GatedSocket::StartPrefixLocked(const std::shared_ptr<Gate>& gate) {
         {
           absl::MutexLock lock(&gate->mu);
           gate->prefix_busy = false;
+          gate->prefix_writing = 0;
           --gate->writes;
           waiter = std::move(gate->waiter);
           gate->waiter = nullptr;
@@ -202,15 +228,24 @@ void SendBatch::Flush() {
     submitted += static_cast<size_t>(rc);
   }
   std::unique_ptr<bool[]> done(new bool[size_]());
-  for (size_t got = 0; got < submitted;) {
+  size_t got = 0;
+  for (int failures = 0; got < submitted;) {
     io_uring_cqe* cqe = nullptr;
-    int rc = io_uring_wait_cqe(ring_.get(), &cqe);
+    int rc = WaitCqe(ring_.get(), &cqe);
     if (rc == -EINTR) continue;
     if (rc < 0) {
-      CHAT_LOG_ERROR(kLog, "io_uring completion failed (%s)", std::strerror(-rc));
+      // The sends the kernel took may still be reading their frames: keep
+      // waiting for their completions (the ring is drained) before anything
+      // of theirs is released or sent again. This thread batches no more.
+      if (failures == 0) {
+        CHAT_LOG_ERROR(kLog, "io_uring completion failed (%s); waiting for the %d sends under way, then writing "
+                       "one sendmsg per socket from now on", std::strerror(-rc), static_cast<int>(submitted - got));
+      }
       broken_ = true;
+      if (++failures < kMaxWaitFailures) continue;
       break;
     }
+    failures = 0;
     const uint64_t i = io_uring_cqe_get_data64(cqe);
     const long result = cqe->res;
     io_uring_cqe_seen(ring_.get(), cqe);
@@ -219,11 +254,40 @@ void SendBatch::Flush() {
     ++got;
     Finish(entries_[i], result);
   }
-  // A send the kernel never took (the ring broke): its frame goes to the strand whole.
   for (size_t i = 0; i < size_; ++i) {
-    if (!done[i]) Finish(entries_[i], -EIO);
+    if (done[i]) continue;
+    if (i < submitted) {
+      // Taken by the kernel, and no completion came: how much of the frame
+      // went is unknown, so its socket cannot go on (Abandon).
+      Abandon(entries_[i]);
+    } else {
+      // Never taken (the submission failed; nothing submits this ring again):
+      // the frame goes to the strand whole.
+      Finish(entries_[i], -EIO);
+    }
+  }
+  if (got < submitted) {
+    CHAT_LOG_ERROR(kLog, "io_uring: no completion for %d sends; their connections are closed",
+                   static_cast<int>(submitted - got));
   }
   size_ = 0;
+}
+
+void SendBatch::Abandon(Entry& e) {
+  // The entry keeps the frame, its header and the gate (and with it the
+  // socket object) for as long as this batch lives: the kernel may still read
+  // them. Nothing reuses the entry: the batch is broken.
+  const std::shared_ptr<GatedSocket::Gate>& gate = e.gate;
+  {
+    absl::MutexLock lock(&gate->mu);
+    // The descriptor is still the socket's: closing it waits for `batched`.
+    // Shut both ways, the send under way fails if it has not run yet, and the
+    // session's next read and write fail, so it tears down.
+    ::shutdown(gate->socket.native_handle(), SHUT_RDWR);
+    gate->open = false;
+    gate->batched = false;
+  }
+  boost::asio::post(gate->socket.get_executor(), [gate] { GatedSocket::ResumeAfterBatch(gate); });
 }
 
 void SendBatch::Finish(Entry& e, long result) {

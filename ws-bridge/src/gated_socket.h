@@ -124,6 +124,9 @@ class GatedSocket {
   void Shut();
   // Strand: sends the prefix a partial direct write left, unless a write took it.
   void FlushPrefix();
+  // Bytes of direct writes the socket has not taken yet: the prefix, waiting
+  // or being written (any thread; takes the gate's lock).
+  size_t unsent_bytes();
 
   void shutdown(socket_type::shutdown_type what, boost::system::error_code& ec);
   void close(boost::system::error_code& ec);
@@ -152,6 +155,8 @@ class GatedSocket {
     int writes ABSL_GUARDED_BY(mu) = 0;
     std::string prefix ABSL_GUARDED_BY(mu);
     bool prefix_busy ABSL_GUARDED_BY(mu) = false;
+    // The size of the prefix being written (while prefix_busy).
+    size_t prefix_writing ABSL_GUARDED_BY(mu) = 0;
     std::function<void(const boost::system::error_code&)> waiter ABSL_GUARDED_BY(mu);
     // A frame of this socket is in a SendBatch that has not sent it yet.
     bool batched ABSL_GUARDED_BY(mu) = false;
@@ -226,7 +231,11 @@ class SendBatch {
   bool full() const { return size_ == kCapacity; }
   size_t size() const { return size_; }
   // Sends what was added and waits until every send is done; each frame's
-  // unsent part (if any) is handed to its socket's strand.
+  // unsent part (if any) is handed to its socket's strand. If waiting fails,
+  // it waits again for the sends the kernel took (a frame is never released or
+  // sent a second time while the kernel may be reading it), and the batch is
+  // broken: ForThisThread gives this thread none from then on. A send whose
+  // completion still does not come is abandoned (Abandon).
   void Flush();
 
  private:
@@ -246,6 +255,9 @@ class SendBatch {
   void Push(int fd);
   // The send of `e` is over: `result` bytes went (negative: an error, none did).
   static void Finish(Entry& e, long result);
+  // The send of `e` was taken by the kernel but its completion never came:
+  // its socket is shut down and the entry keeps its memory.
+  static void Abandon(Entry& e);
 
   std::unique_ptr<io_uring> ring_;
   std::unique_ptr<Entry[]> entries_;

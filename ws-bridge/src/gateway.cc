@@ -114,6 +114,11 @@ void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
   {
     absl::MutexLock lock(&mu_);
     if (stream != stream_) return;
+    // A turn ends with its answer, or with the session (closed by chat-core).
+    if (replies_out_.contains(down.session()) &&
+        (down.has_closed() || (down.request() == 0 && down.has_event() && AnswersReplyRequest(down.event())))) {
+      EndTurnLocked(down.session());
+    }
     auto it = sessions_.find(down.session());
     if (it == sessions_.end() || !it->second.open) return;  // closed here already
     sink = it->second.sink;
@@ -275,6 +280,9 @@ void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
     // The sessions stay registered; they are in no room until they rejoin.
     rooms_.clear();
     session_rooms_.clear();
+    // Their reply requests are sent again on the next stream (PendingEvents).
+    replies_out_.clear();
+    replies_waiting_.clear();
     lost.reserve(sessions_.size());
     for (auto& [id, session] : sessions_) {
       session.open = false;
@@ -345,6 +353,46 @@ bool Gateway::SendOwn(uint64_t session, const chat::v1::ClientEvent& event, uint
   up.set_request(request);
   absl::MutexLock lock(&mu_);
   return WriteLocked(session, std::move(up));
+}
+
+bool Gateway::SendReplyRequest(uint64_t session, const chat::v1::ClientEvent& event) {
+  GatewayUp up;
+  *up.mutable_event() = event;
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(session);
+  if (!connected_ || it == sessions_.end() || !it->second.open) return false;
+  up.set_session(session);
+  replies_waiting_.push_back(std::move(up));
+  NextTurnsLocked();
+  return true;
+}
+
+void Gateway::EndTurnLocked(uint64_t session) {
+  replies_out_.erase(session);
+  NextTurnsLocked();
+}
+
+void Gateway::NextTurnsLocked() {
+  if (replies_out_.size() >= options_.replies_in_flight) {
+    // chat-core answers every request, even of a session closed meanwhile;
+    // this only keeps a lost answer from holding a turn for good.
+    const absl::Time expired = absl::Now() - options_.call_timeout;
+    absl::erase_if(replies_out_, [&](const auto& turn) {
+      return turn.second < expired && !sessions_.contains(turn.first);
+    });
+  }
+  while (replies_out_.size() < options_.replies_in_flight && !replies_waiting_.empty()) {
+    GatewayUp up = std::move(replies_waiting_.front());
+    replies_waiting_.pop_front();
+    const uint64_t session = up.session();
+    // A session closed meanwhile: its turn is skipped.
+    if (WriteLocked(session, std::move(up))) replies_out_[session] = absl::Now();
+  }
+}
+
+Gateway::ReplyRequests Gateway::reply_requests() const {
+  absl::MutexLock lock(&mu_);
+  return ReplyRequests{replies_out_.size(), replies_waiting_.size()};
 }
 
 void Gateway::Close(uint64_t session) {

@@ -35,6 +35,7 @@
 #include <boost/asio/steady_timer.hpp>
 #include <atomic>
 #include <cstdint>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -52,6 +53,14 @@
 namespace chat::bridge {
 
 class SendBatch;
+
+// Whether `event`, sent to a session with request 0, is chat-core's answer to
+// the browser's history or room-list request (its reply or the error
+// refusing it); a session has one such request out at a time.
+inline bool AnswersReplyRequest(const chat::v1::ServerEvent& event) {
+  return event.has_history() || event.has_rooms() ||
+         (event.has_error() && (event.error().event() == "history" || event.error().event() == "listRooms"));
+}
 
 // What the gateway tells a session.
 // Threading: called on a gRPC thread, never under the gateway's lock; must not
@@ -132,6 +141,21 @@ class Gateway : private GatewayStream::Listener {
   // NewRequestId); its answer comes to the sink with that id. false: not
   // sent, as for Send.
   bool SendOwn(uint64_t session, const chat::v1::ClientEvent& event, uint64_t request);
+  // A browser's history or room-list request (a browser's event, request 0):
+  // sent now if fewer than --replies_in_flight sessions have one at chat-core,
+  // else queued behind those waiting, in arrival order. The caller sends one
+  // at a time per session (WsSession), so each waiting session gets its turn.
+  // A turn ends when its answer (AnswersReplyRequest) or the session's close
+  // comes from chat-core, when the stream is lost (the session sends it again),
+  // or, for a session closed here meanwhile, after --call_timeout. false: not
+  // sent, as for Send.
+  bool SendReplyRequest(uint64_t session, const chat::v1::ClientEvent& event);
+  // History and room-list requests at chat-core now, and waiting for a turn.
+  struct ReplyRequests {
+    size_t in_flight = 0;
+    size_t waiting = 0;
+  };
+  ReplyRequests reply_requests() const;
   // Forgets the session (and tells chat-core, if the stream is still up).
   void Close(uint64_t session);
 
@@ -165,6 +189,11 @@ class Gateway : private GatewayStream::Listener {
   void LeaveAllRoomsLocked(uint64_t session, const std::shared_ptr<GatewaySessionSink>& sink)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool WriteLocked(uint64_t session, chat::v1::GatewayUp up) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The session's turn (SendReplyRequest) ends; the next waiting ones go.
+  void EndTurnLocked(uint64_t session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Sends waiting reply requests while there is room; turns of sessions
+  // closed here that have waited --call_timeout for their answer end first.
+  void NextTurnsLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // After a room event's fan-out that began at `start`: direct writes on or off.
   void NoteFanoutLocked(absl::Time start) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
@@ -192,6 +221,10 @@ class Gateway : private GatewayStream::Listener {
   std::vector<std::shared_ptr<GatewaySessionSink>> graveyard_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<uint64_t, absl::flat_hash_set<std::string>> session_rooms_ ABSL_GUARDED_BY(mu_);
   GatewayStats stats_ ABSL_GUARDED_BY(mu_);
+  // History and room-list requests (SendReplyRequest): the sessions that have
+  // one at chat-core on this stream (and since when), and those waiting.
+  absl::flat_hash_map<uint64_t, absl::Time> replies_out_ ABSL_GUARDED_BY(mu_);
+  std::deque<chat::v1::GatewayUp> replies_waiting_ ABSL_GUARDED_BY(mu_);
   // Direct writes (--direct_writes): whether room events are written from this
   // thread now; the share of its time spent fanning out (moving average over
   // about 8 events) and when the last fan-out ended.

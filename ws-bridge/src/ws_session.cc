@@ -149,31 +149,38 @@ void WsSession::OnRead(const beast::error_code& ec, size_t bytes) {
   read_buffer_.shrink_to_fit();  // idle sockets keep no read buffer
   if (state_ != State::kOpen) return;
   if (!ws_.got_text()) {
-    absl::MutexLock lock(&mu_);
-    EnqueueEventLocked(ErrorEvent(absl::StatusCode::kInvalidArgument,
-                                  "binary frames are not supported: send one ClientEvent as JSON text",
-                                  "", ""));
+    // Counted like any event: each one costs an error reply.
+    if (TakeEventToken()) {
+      absl::MutexLock lock(&mu_);
+      EnqueueEventLocked(ErrorEvent(absl::StatusCode::kInvalidArgument,
+                                    "binary frames are not supported: send one ClientEvent as JSON text",
+                                    "", ""));
+    }
   } else {
     HandleText(text);
   }
   if (state_ == State::kOpen) DoRead();
 }
 
-void WsSession::HandleText(const std::string& text) {
-  if (!bucket_.Take(absl::Now())) {
-    if (++violations_ > static_cast<int>(ctx_->options.event_burst)) {
-      if (state_ == State::kOpen) CountDisconnect(ctx_->options.metrics, Disconnect::kRateLimit);
-      return CloseOnStrand(websocket::close_code::policy_error, "too many events");
-    }
-    if (ctx_->options.metrics != nullptr) ctx_->options.metrics->EventRefused(/*rate_limit=*/true);
-    absl::MutexLock lock(&mu_);
-    EnqueueEventLocked(ErrorEvent(
-        absl::StatusCode::kResourceExhausted,
-        absl::StrFormat("too many events: at most %.0f per second (bursts of %.0f); this one was dropped",
-                        ctx_->options.events_per_second, ctx_->options.event_burst),
-        "", ""));
-    return;
+bool WsSession::TakeEventToken() {
+  if (bucket_.Take(absl::Now())) return true;
+  if (++violations_ > static_cast<int>(ctx_->options.event_burst)) {
+    if (state_ == State::kOpen) CountDisconnect(ctx_->options.metrics, Disconnect::kRateLimit);
+    CloseOnStrand(websocket::close_code::policy_error, "too many events");
+    return false;
   }
+  if (ctx_->options.metrics != nullptr) ctx_->options.metrics->EventRefused(/*rate_limit=*/true);
+  absl::MutexLock lock(&mu_);
+  EnqueueEventLocked(ErrorEvent(
+      absl::StatusCode::kResourceExhausted,
+      absl::StrFormat("too many events: at most %.0f per second (bursts of %.0f); this one was dropped",
+                      ctx_->options.events_per_second, ctx_->options.event_burst),
+      "", ""));
+  return false;
+}
+
+void WsSession::HandleText(const std::string& text) {
+  if (!TakeEventToken()) return;
   auto event = DecodeClientEvent(text);
   if (!event.ok()) {
     if (ctx_->options.metrics != nullptr) ctx_->options.metrics->EventRefused(/*rate_limit=*/false);
@@ -229,6 +236,7 @@ void WsSession::Teardown(const std::string& why) {
   state_ = State::kClosed;
   timer_.cancel();
   if (id_ != 0) ctx_->gateway->Close(id_);
+  waiting_requests_.clear();
   {
     absl::MutexLock lock(&mu_);
     failing_ = true;

@@ -11,9 +11,16 @@
 // --failover_timeout it closes with 1012 (docs/architecture.md, "Fail-over
 // between chat-core nodes").
 //
-// The code is in four files: ws_session.cc (the WebSocket: handshake, reads,
+// History and room-list requests, whose replies can be megabytes, take turns
+// (docs/architecture.md, "Fair shares of the gateway stream"): a session has
+// one at chat-core at a time (Gateway::SendReplyRequest), and its next waits
+// until the reply has been written to the socket; up to --max_waiting_requests
+// wait, one more closes the WebSocket (1008).
+//
+// The code is in five files: ws_session.cc (the WebSocket: handshake, reads,
 // closing), ws_session_gateway.cc (what the gateway tells it, gap fills),
-// ws_session_failover.cc (a lost stream: waiting, re-opening, rejoining) and
+// ws_session_failover.cc (a lost stream: waiting, re-opening, rejoining),
+// ws_session_replies.cc (history and room-list requests taking turns) and
 // ws_session_write.cc (the outbound queue and writes).
 //
 // Threading: socket work runs on the session's strand. The gateway calls the
@@ -31,6 +38,7 @@
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <cstddef>
+#include <deque>
 #include <memory>
 #include <string>
 #include <vector>
@@ -134,6 +142,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   void DoRead();
   void OnRead(const beast::error_code& ec, size_t bytes);
   void HandleText(const std::string& text);
+  // The event rate limit (--events_per_second) for one frame from the browser,
+  // text or binary: true if it may be handled; false if it was dropped (the
+  // browser is told) or the socket is closing for it.
+  bool TakeEventToken();
   void CloseOnStrand(websocket::close_code code, std::string reason);
   void SendClose();
   void Teardown(const std::string& why);
@@ -143,6 +155,14 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // A browser's event for chat-core: sent now, or kept until a stream is up.
   void Forward(chat::v1::ClientEvent event);
   void HoldWhileDown(chat::v1::ClientEvent event);
+  // Strand (ws_session_replies.cc).
+  static bool IsReplyRequest(const chat::v1::ClientEvent& event);
+  // A history or room-list request: waits its turn (or closes the socket
+  // when too many wait), then goes to the gateway.
+  void ForwardReplyRequest(chat::v1::ClientEvent event);
+  // Sends the next waiting request if the previous reply has been written.
+  void NextReplyRequest();
+  void SendReplyRequestNow(chat::v1::ClientEvent event);
   // The session is open on a new stream: rejoin its rooms, send what waited.
   void Resume();
   // Strand (ws_session_write.cc).
@@ -168,6 +188,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueEventLocked(const chat::v1::ServerEvent& event, bool direct = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool PresenceMayWaitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Whether `more` bytes would take the socket past --max_queued_bytes: the
+  // queue, the write in flight and what a direct write left unsent.
+  bool OverQueueLimitLocked(size_t more) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Posts DoWrite to the strand; the queue is written from there.
   void ScheduleWriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void FailLocked(websocket::close_code code, std::string reason) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -197,10 +220,20 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   std::vector<net::const_buffer> write_buffers_;
   TokenBucket bucket_;
   int violations_ = 0;
+  // History and room-list requests waiting for their turn (ws_session_replies.cc).
+  std::deque<chat::v1::ClientEvent> waiting_requests_;
 
   absl::Mutex mu_;
   CompactQueue<Frame> queue_ ABSL_GUARDED_BY(mu_);
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The bytes of the write in flight (writing_): counted against
+  // --max_queued_bytes with the queue and the socket's unsent prefix.
+  size_t writing_bytes_ ABSL_GUARDED_BY(mu_) = 0;
+  // Whether the session's history or room-list request is at the gateway
+  // (its answer has not come), and whether the answer is queued and not yet
+  // written to the socket.
+  bool reply_pending_ ABSL_GUARDED_BY(mu_) = false;
+  bool reply_unwritten_ ABSL_GUARDED_BY(mu_) = false;
   bool write_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // Registered with ctx_->deferred and not yet flushed.

@@ -49,6 +49,8 @@ void WsSession::OnGatewayLost() {
     self->link_ = Link::kWaiting;
     absl::MutexLock lock(&self->mu_);
     self->rooms_.Lost();
+    // Its answer will not come: the request is sent again with the rest (PendingEvents).
+    self->reply_pending_ = false;
   });
 }
 
@@ -86,6 +88,7 @@ void WsSession::Resume() {
     ctx_->gateway->SendOwn(id_, join, requests[i]);
   }
   for (auto& event : resend.send) Forward(std::move(event));
+  NextReplyRequest();
   absl::MutexLock lock(&mu_);
   for (const auto& event : resend.refuse) {
     EnqueueEventLocked(Refusal(absl::StatusCode::kUnavailable,
@@ -113,6 +116,7 @@ void WsSession::OnRejoinAnswerLocked(const std::string& room, const chat::v1::Se
 void WsSession::Forward(chat::v1::ClientEvent event) {
   // The gateway knows of a lost stream before this strand hears of it.
   if (link_ != Link::kLive || !ctx_->gateway->connected()) return HoldWhileDown(std::move(event));
+  if (IsReplyRequest(event)) return ForwardReplyRequest(std::move(event));
   PendingEvents::Sent kept;
   {
     absl::MutexLock lock(&mu_);

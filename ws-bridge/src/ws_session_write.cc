@@ -28,15 +28,20 @@ void WsSession::EnqueueLocked(Frame frame, bool can_wait, bool direct, SendBatch
     switch (ws_.next_layer().TryWriteText(*frame)) {
       case GatedSocket::Direct::kPartly:
         net::post(ws_.get_executor(), [self = shared_from_this()] { self->ws_.next_layer().FlushPrefix(); });
-        [[fallthrough]];
+        // What the socket did not take is the bridge's to hold, as if queued.
+        if (OverQueueLimitLocked(0)) {
+          CountDisconnect(ctx_->options.metrics, Disconnect::kSlowConsumer);
+          return FailLocked(websocket::close_code::policy_error,
+                            "receiver too slow: outbound queue full; reconnect and resume with sinceSeq");
+        }
+        return;
       case GatedSocket::Direct::kWritten:
         return;
       case GatedSocket::Direct::kNot:
         break;  // queued and written by the strand
     }
   }
-  if (queue_.size() >= ctx_->options.max_queued_events ||
-      queued_bytes_ + frame->size() > ctx_->options.max_queued_bytes) {
+  if (queue_.size() >= ctx_->options.max_queued_events || OverQueueLimitLocked(frame->size())) {
     CountDisconnect(ctx_->options.metrics, Disconnect::kSlowConsumer);
     return FailLocked(websocket::close_code::policy_error,
                       "receiver too slow: outbound queue full; reconnect and resume with sinceSeq");
@@ -66,6 +71,15 @@ bool WsSession::PresenceMayWaitLocked() const {
   const BridgeOptions& o = ctx_->options;
   return ctx_->deferred != nullptr && queue_.size() < std::min(o.max_events_per_frame, o.max_queued_events / 2) &&
          queued_bytes_ < o.max_queued_bytes / 2;
+}
+
+bool WsSession::OverQueueLimitLocked(size_t more) {
+  const size_t limit = ctx_->options.max_queued_bytes;
+  size_t held = queued_bytes_ + writing_bytes_ + more;
+  if (held > limit) return true;
+  // Only a direct write leaves a prefix, so most sockets never ask the gate.
+  if (ctx_->options.direct_writes) held += ws_.next_layer().unsent_bytes();
+  return held > limit;
 }
 
 void WsSession::ScheduleWriteLocked() {
@@ -117,7 +131,9 @@ void WsSession::DoWrite() {
     size_t n = std::min(queue_.size(), ctx_->options.max_events_per_frame);
     writing_.reserve(n);
     for (size_t i = 0; i < n; ++i) {
-      queued_bytes_ -= queue_.front()->size();
+      const size_t size = queue_.front()->size();
+      queued_bytes_ -= size;
+      writing_bytes_ += size;
       writing_.push_back(std::move(queue_.front()));
       queue_.pop_front();
     }
@@ -138,13 +154,23 @@ void WsSession::DoWrite() {
 
 void WsSession::OnWrite(const beast::error_code& ec, size_t bytes) {
   writing_.clear();
+  {
+    absl::MutexLock lock(&mu_);
+    writing_bytes_ = 0;
+  }
   if (ec) return Teardown(absl::StrCat("write failed: ", ec.message()));
   bool more;
+  bool next_request = false;
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
     more = !queue_.empty() && !failing_;
-    if (!more) write_scheduled_ = false;
+    if (!more) {
+      write_scheduled_ = false;
+      // Everything queued has been written, the last reply with it.
+      next_request = reply_unwritten_;
+      reply_unwritten_ = false;
+    }
   }
   if (!more && writing_.capacity() > 16) {
     // Idle again after a burst: give the batch buffers back.
@@ -153,7 +179,8 @@ void WsSession::OnWrite(const beast::error_code& ec, size_t bytes) {
     write_buffers_.shrink_to_fit();
   }
   if (state_ == State::kClosing && !close_sent_) return SendClose();
-  if (more) DoWrite();
+  if (more) return DoWrite();
+  if (next_request) NextReplyRequest();
 }
 
 }  // namespace chat::bridge
