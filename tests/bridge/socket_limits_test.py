@@ -17,7 +17,6 @@ what a socket may cost the bridge (issue #27; docs/security.md):
   /usr/bin/python3 socket_limits_test.py --build-dir BUILD
 """
 import argparse
-import json
 import os
 import socket
 import sys
