@@ -196,6 +196,28 @@ TEST(HttpHardeningTest, DnsRebindingIsRefusedWithAllowedHosts) {
   EXPECT_EQ(status, 403);
 }
 
+// User enumeration, decided (docs/security.md, "Accounts and passwords"):
+// login never tells an unknown user from a wrong password, by answer or by
+// work done; registration must say a name is taken (names are chosen), and
+// is rate-limited per address instead.
+TEST(HttpHardeningTest, LoginDoesNotTellWhichUsernamesExist) {
+  BridgeEnv env;
+  ASSERT_NE(env.Login("quinn"), "");
+  const std::map<std::string, std::string> json = {{"Origin", env.origin()}};
+  HttpResult wrong = HttpRequest(env.port(), "POST", "/api/login",
+                                 R"({"username":"quinn","password":"not the password"})", json);
+  HttpResult unknown = HttpRequest(env.port(), "POST", "/api/login",
+                                   R"({"username":"nobody_here","password":"not the password"})", json);
+  EXPECT_EQ(wrong.status, 401) << wrong.body;
+  EXPECT_EQ(unknown.status, wrong.status);
+  EXPECT_EQ(unknown.body, wrong.body);
+  EXPECT_THAT(wrong.body, HasSubstr("invalid username or password"));
+  HttpResult taken = HttpRequest(env.port(), "POST", "/api/register",
+                                 R"({"username":"QUINN","password":"correct horse"})", json);
+  EXPECT_EQ(taken.status, 409) << taken.body;
+  EXPECT_THAT(taken.body, HasSubstr("is taken"));
+}
+
 // One keep-alive connection that asks for /healthz now and then would hold its
 // socket (and a --max_connections slot) forever: the real binary closes it
 // after --max_requests_per_connection requests, or at the first answer after
