@@ -50,6 +50,29 @@ ABSL_FLAG(std::string, gateway_secret_file, "",
 ABSL_FLAG(bool, allow_guests, false,
           "Demo mode: calls without a token may name themselves with x-chat-user. Off by default.");
 ABSL_FLAG(absl::Duration, token_ttl, absl::Hours(24 * 7), "How long a login token is valid.");
+ABSL_FLAG(int, max_sessions_per_user, 100,
+          "Sessions (login tokens) one user may hold; a login past that ends the oldest session and its "
+          "live streams. 0: no cap.");
+ABSL_FLAG(absl::Duration, session_sweep_interval, absl::Minutes(1),
+          "How often expired sessions are deleted from the database and memory while running.");
+ABSL_FLAG(int, max_registrations_per_ip_per_hour, 30,
+          "Registrations one client address may make in an hour (behind ws-bridge: the browser's address); "
+          "more are refused with RESOURCE_EXHAUSTED (HTTP 429) saying when to retry. 0: no limit.");
+ABSL_FLAG(int, max_queued_registrations, 16,
+          "Registrations waiting to be hashed beyond this are refused; they hash on a thread of their own, "
+          "so a flood of them never delays logins.");
+ABSL_FLAG(int, max_login_failures_per_user_ip, 5,
+          "Failed logins per (username, client address) in --login_failure_window; then that address may "
+          "not try that username until the oldest failure ages out. Other addresses are not locked.");
+ABSL_FLAG(int, max_login_failures_per_ip, 20,
+          "Failed logins per client address (all usernames) in --login_failure_window.");
+ABSL_FLAG(absl::Duration, login_failure_window, absl::Minutes(5), "The window failed logins are counted in.");
+ABSL_FLAG(int, login_slowdown_after, 5,
+          "Failed logins of one username (from any address) in --login_failure_window after which every "
+          "further attempt waits --login_slowdown_base, doubling with each failure, at most "
+          "--login_slowdown_max, after the newest failure (one attempt at a time).");
+ABSL_FLAG(absl::Duration, login_slowdown_base, absl::Seconds(1), "The first per-username delay.");
+ABSL_FLAG(absl::Duration, login_slowdown_max, absl::Seconds(60), "The longest per-username delay.");
 ABSL_FLAG(int, fanout_threads, 0,
           "Fan-out lanes: threads that start the writes of room messages and serve Connect streams "
           "(0: one per core, at most 64).");
@@ -176,6 +199,17 @@ int main(int argc, char** argv) {
   if (!secret.ok()) {
     std::fprintf(stderr, "chat-core: %s\n", std::string(secret.status().message()).c_str());
     return 2;
+  options.accounts.max_sessions_per_user = absl::GetFlag(FLAGS_max_sessions_per_user);
+  options.accounts.session_sweep_interval = absl::GetFlag(FLAGS_session_sweep_interval);
+  options.accounts.max_queued_registrations = absl::GetFlag(FLAGS_max_queued_registrations);
+  options.accounts.login_limits.max_registrations_per_peer = absl::GetFlag(FLAGS_max_registrations_per_ip_per_hour);
+  options.accounts.login_limits.registration_window = absl::Hours(1);
+  options.accounts.login_limits.max_failures_per_pair = absl::GetFlag(FLAGS_max_login_failures_per_user_ip);
+  options.accounts.login_limits.max_failures_per_peer = absl::GetFlag(FLAGS_max_login_failures_per_ip);
+  options.accounts.login_limits.window = absl::GetFlag(FLAGS_login_failure_window);
+  options.accounts.login_limits.user_slowdown_after = absl::GetFlag(FLAGS_login_slowdown_after);
+  options.accounts.login_limits.user_slowdown_base = absl::GetFlag(FLAGS_login_slowdown_base);
+  options.accounts.login_limits.user_slowdown_max = absl::GetFlag(FLAGS_login_slowdown_max);
   }
   options.services.gateway_secret = *secret;
   if (absl::Status st = chat::core::ValidateCoreOptions(options); !st.ok()) {

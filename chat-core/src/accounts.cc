@@ -4,9 +4,11 @@
 
 #include <algorithm>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "chat/log.h"
 #include "chat/validate.h"
@@ -26,7 +28,8 @@ Accounts::Accounts(Store* store, AccountsOptions options, std::unique_ptr<LoginL
     : store_(store),
       options_(std::move(options)),
       limiter_(limiter != nullptr ? std::move(limiter) : NewLocalLoginLimiter(options_.login_limits)),
-      hashers_(static_cast<size_t>(std::max(1, options_.max_queued_hashes))) {
+      hashers_(static_cast<size_t>(std::max(1, options_.max_queued_hashes))),
+      registration_hashers_(static_cast<size_t>(std::max(1, options_.max_queued_registrations))) {
   if (!options_.now_ms) options_.now_ms = [] { return absl::ToUnixMillis(absl::Now()); };
 }
 
@@ -58,11 +61,62 @@ absl::Status Accounts::Init() {
                    [](size_t, std::vector<std::function<void()>>& jobs) {
                      for (auto& job : jobs) job();
                    });
+    registration_hashers_.Start(static_cast<size_t>(std::max(1, options_.registration_hash_threads)),
+                                /*max_batch=*/1, [](size_t, std::vector<std::function<void()>>& jobs) {
+                                  for (auto& job : jobs) job();
+                                });
+    if (options_.session_sweep_interval > absl::ZeroDuration()) sweeper_ = std::thread([this] { SweepLoop(); });
   }
   return absl::OkStatus();
 }
 
-void Accounts::Close() { hashers_.Stop(); }
+void Accounts::Close() {
+  {
+    absl::MutexLock lock(&sweep_mu_);
+    closing_ = true;
+  }
+  if (sweeper_.joinable()) sweeper_.join();
+  hashers_.Stop();
+  registration_hashers_.Stop();
+}
+
+void Accounts::SweepLoop() {
+  for (;;) {
+    {
+      absl::MutexLock lock(&sweep_mu_);
+      auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sweep_mu_) { return closing_; };
+      if (sweep_mu_.AwaitWithTimeout(absl::Condition(&closing), options_.session_sweep_interval)) return;
+    }
+    // Waits for the store's answer, so that Close never leaves one running.
+    absl::Notification swept;
+    SweepExpired([&swept](absl::StatusOr<int64_t> n) {
+      if (!n.ok()) CHAT_LOG_WARN(kLog, "expired sessions not swept: %s", n.status().message());
+      if (n.ok() && *n > 0) CHAT_LOG_INFO(kLog, "swept %d expired sessions", static_cast<int>(*n));
+      swept.Notify();
+    });
+    swept.WaitForNotification();
+  }
+}
+
+void Accounts::SweepExpired(std::function<void(absl::StatusOr<int64_t>)> done) {
+  const int64_t now = NowMs();
+  {
+    absl::MutexLock lock(&mu_);
+    absl::erase_if(sessions_, [now](const auto& kv) { return kv.second.expires_at_ms <= now; });
+    absl::erase_if(unknown_, [now](const auto& kv) { return kv.second <= now; });
+  }
+  store_->DeleteExpiredSessions(now, [done = std::move(done)](absl::StatusOr<int64_t> n) {
+    if (done) done(std::move(n));
+  });
+}
+
+bool Accounts::SessionLive(const Identity& who) const {
+  if (who.guest || who.token_hash.empty()) return true;
+  absl::MutexLock lock(&mu_);
+  if (revoking_.contains(who.token_hash)) return false;
+  auto it = sessions_.find(who.token_hash);
+  return it != sessions_.end() && it->second.expires_at_ms > NowMs();
+}
 
 void Accounts::RunHashJob(std::function<void()> job, std::function<void()> refused) {
   if (!Queued(hashers_.queue().Push(job))) refused();
@@ -71,6 +125,12 @@ void Accounts::RunHashJob(std::function<void()> job, std::function<void()> refus
 void Accounts::Forget(const std::string& token_hash) {
   absl::MutexLock lock(&mu_);
   sessions_.erase(token_hash);
+  MarkGoneLocked(token_hash);
+}
+
+void Accounts::MarkGoneLocked(const std::string& hash) {
+  if (gone_.size() >= 100'000) gone_.clear();  // lookups take milliseconds, not 100,000 revocations
+  gone_[hash] = ++revocations_;
 }
 
 std::string Accounts::HashToken(absl::string_view token) {
@@ -121,15 +181,24 @@ void Accounts::AuthenticateToken(absl::string_view token, absl::string_view gues
   }
   std::string hash = HashToken(token);
   if (auto cached = FromCache(hash)) return done(std::move(*cached));
+  uint64_t asked_at;
+  {
+    absl::MutexLock lock(&mu_);
+    asked_at = revocations_;
+  }
   // Logged in on another node: the store knows.
-  store_->FindSession(hash, NowMs(), [this, hash, done = std::move(done)](absl::StatusOr<SessionRecord> s) {
+  store_->FindSession(hash, NowMs(), [this, hash, asked_at, done = std::move(done)](absl::StatusOr<SessionRecord> s) {
     if (absl::IsNotFound(s.status())) {
       absl::MutexLock lock(&mu_);
       if (unknown_.size() >= 100'000) unknown_.clear();
       unknown_[hash] = NowMs() + 5'000;
     } else if (s.ok()) {
       absl::MutexLock lock(&mu_);
-      if (!revoking_.contains(hash)) sessions_[hash] = *s;
+      // Revoked since the lookup began (it may have read the row before the
+      // delete): it stays out.
+      auto gone = gone_.find(hash);
+      const bool revoked_since = gone != gone_.end() && gone->second > asked_at;
+      if (!revoking_.contains(hash) && !revoked_since) sessions_[hash] = *s;
     } else {
       return done(s.status());  // the store is away: UNAVAILABLE, not a verdict
     }
@@ -153,7 +222,7 @@ void Accounts::Authenticate(absl::string_view authorization, absl::string_view g
   AuthenticateToken(token, "", std::move(done));
 }
 
-void Accounts::Register(const std::string& username, const std::string& password,
+void Accounts::Register(const std::string& username, const std::string& password, const std::string& peer,
                         std::function<void(absl::StatusOr<std::string>)> done) {
   if (options_.metrics != nullptr) {
     done = [m = options_.metrics, done = std::move(done)](absl::StatusOr<std::string> r) {
@@ -164,8 +233,12 @@ void Accounts::Register(const std::string& username, const std::string& password
   if (absl::Status st = ValidateUsername(username); !st.ok()) return done(st);
   if (absl::Status st = ValidatePassword(password); !st.ok()) return done(st);
   auto shared_done = std::make_shared<std::function<void(absl::StatusOr<std::string>)>>(std::move(done));
-  RunHashJob(
-      [this, username, password, shared_done] {
+  limiter_->CheckRegistration(peer, NowMs(), [this, username, password, peer, shared_done](absl::Status allowed) {
+    if (!allowed.ok()) return (*shared_done)(allowed);
+    std::function<void()> job = [this, username, password, peer, shared_done] {
+        // Counted once it hashes, whatever the store says (a taken name cost
+        // a hash too).
+        limiter_->EndRegistration(peer, NowMs(), /*counted=*/true);
         char hash[crypto_pwhash_STRBYTES];
         if (crypto_pwhash_str_alg(hash, password.data(), password.size(), options_.pwhash_opslimit,
                                   options_.pwhash_memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
@@ -177,10 +250,12 @@ void Accounts::Register(const std::string& username, const std::string& password
                              CHAT_LOGF_INFO(kLog, LogFields().User(username), "user '%s' registered", username);
                              (*shared_done)(user->username);
                            });
-      },
-      [shared_done] {
-        (*shared_done)(absl::ResourceExhaustedError("too many logins in progress; retry shortly"));
-      });
+    };
+    if (!Queued(registration_hashers_.queue().Push(job))) {
+      limiter_->EndRegistration(peer, NowMs(), /*counted=*/false);
+      (*shared_done)(absl::ResourceExhaustedError("too many registrations in progress; retry in 1 s"));
+    }
+  });
 }
 
 void Accounts::Login(const std::string& username, const std::string& password, const std::string& peer,
@@ -253,7 +328,31 @@ void Accounts::Verify(const std::string& key, const std::string& password, const
             sessions_[rec.token_hash] = rec;
           }
           CHAT_LOGF_INFO(kLog, LogFields().User(rec.username), "user '%s' logged in", rec.username);
-          (*shared_done)(result);
+          if (options_.max_sessions_per_user <= 0) return (*shared_done)(result);
+          // Past the cap, the oldest sessions go (never this new one).
+          store_->TrimSessions(rec, options_.max_sessions_per_user,
+                               [this, rec, result, shared_done](absl::StatusOr<std::vector<std::string>> gone) mutable {
+                                 if (!gone.ok()) {
+                                   // The login stands; the next one trims again.
+                                   CHAT_LOGF_WARN(kLog, LogFields().User(rec.username),
+                                                  "old sessions of '%s' not trimmed: %s", rec.username,
+                                                  std::string(gone.status().message()));
+                                 } else if (!gone->empty()) {
+                                   {
+                                     absl::MutexLock lock(&mu_);
+                                     for (const std::string& h : *gone) {
+                                       sessions_.erase(h);
+                                       MarkGoneLocked(h);
+                                     }
+                                   }
+                                   CHAT_LOGF_INFO(kLog, LogFields().User(rec.username),
+                                                  "user '%s' has more than %d sessions: the oldest %d ended",
+                                                  rec.username, options_.max_sessions_per_user,
+                                                  static_cast<int>(gone->size()));
+                                   result.evicted_token_hashes = std::move(*gone);
+                                 }
+                                 (*shared_done)(std::move(result));
+                               });
         });
       },
       [this, key, peer, shared_done] {
@@ -284,6 +383,7 @@ void Accounts::Logout(const Identity& identity, std::function<void(absl::Status)
       absl::MutexLock lock(&mu_);
       revoking_.erase(identity.token_hash);
       if (!r.ok() && held.has_value()) sessions_.emplace(identity.token_hash, *held);
+      if (r.ok()) MarkGoneLocked(identity.token_hash);
     }
     if (!r.ok()) {
       CHAT_LOGF_WARN(kLog, LogFields().User(identity.user), "logout of '%s' not stored: %s", identity.user,

@@ -4,11 +4,16 @@
 // pool of hashing threads, never on gRPC threads, and never stored or logged in
 // clear. Tokens are 256 random bits; only their BLAKE2b hash is stored, and the
 // live sessions are cached in memory so a token check never touches the disk.
-// Failed logins are rate-limited per username and per peer.
+// Failed logins are limited per (username, address) pair and per address, and
+// slowed down per username; registrations are limited per address and hash on
+// threads of their own, so a flood of them cannot crowd out logins
+// (login_limiter.h). A user keeps at most max_sessions_per_user sessions (a
+// login past that ends the oldest), and expired sessions are swept from memory
+// and the store every session_sweep_interval.
 //
 // Threading: thread-safe; Authenticate* never block. Callbacks run on a hashing
 // or store thread. Lifetime: owned by CoreServer; Close() stops the hashing
-// threads (pending work is answered with UNAVAILABLE).
+// threads (pending work is answered with UNAVAILABLE) and the sweeper.
 #ifndef CHAT_CORE_SRC_ACCOUNTS_H_
 #define CHAT_CORE_SRC_ACCOUNTS_H_
 
@@ -17,6 +22,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/string_view.h"
@@ -43,9 +49,16 @@ struct AccountsOptions {
   uint64_t pwhash_opslimit = 2;
   size_t pwhash_memlimit = 19 * 1024 * 1024;
   int hash_threads = 2;
-  // Hashing jobs queued beyond this are refused with RESOURCE_EXHAUSTED.
+  // Login hashing jobs queued beyond this are refused with RESOURCE_EXHAUSTED.
   int max_queued_hashes = 64;
-  // Failed logins allowed per window, per username and per peer.
+  // Registrations hash on threads of their own, with a queue of their own.
+  int registration_hash_threads = 1;
+  int max_queued_registrations = 16;
+  // Sessions one user may hold; a login past that ends the oldest (0: no cap).
+  int max_sessions_per_user = 100;
+  // How often expired sessions are deleted from the store and memory.
+  absl::Duration session_sweep_interval = absl::Minutes(1);
+  // Failed logins per pair, per peer and per username; registrations per peer.
   LoginLimits login_limits;
   // Several nodes share the store (a cluster): a token this node has not seen
   // is looked up in the store (another node logged it in).
@@ -60,6 +73,9 @@ struct LoginResult {
   std::string token;
   std::string username;
   int64_t expires_at_ms = 0;
+  // The user's oldest sessions this login ended (max_sessions_per_user): the
+  // caller ends their live streams.
+  std::vector<std::string> evicted_token_hashes;
 };
 
 using IdentityCallback = std::function<void(absl::StatusOr<Identity>)>;
@@ -87,7 +103,9 @@ class Accounts {
   // A token (or, in guest mode, a guest name) handed over by a gateway.
   void AuthenticateToken(absl::string_view token, absl::string_view guest_name, IdentityCallback done);
 
-  void Register(const std::string& username, const std::string& password,
+  // `peer` keys the per-address registration limit. On RESOURCE_EXHAUSTED,
+  // the message says how long to wait.
+  void Register(const std::string& username, const std::string& password, const std::string& peer,
                 std::function<void(absl::StatusOr<std::string>)> done);
   // `peer` keys the per-peer rate limit. On RESOURCE_EXHAUSTED, the message says
   // how long to wait.
@@ -102,10 +120,22 @@ class Accounts {
   // Drops a session revoked elsewhere (another node) from the cache.
   void Forget(const std::string& token_hash);
 
+  // Whether `who`'s session is still good now (a guest's always is): false
+  // once its logout began, it was ended for a newer one, or it expired. A live
+  // session registered with LiveSessions and then found not good here ends:
+  // that closes the gap between a token's check and the registration of its
+  // stream, which a logout could otherwise slip through.
+  bool SessionLive(const Identity& who) const;
+
+  // Deletes expired sessions from the store and the cache now (the sweeper
+  // does this every session_sweep_interval); `done` with how many rows went.
+  void SweepExpired(std::function<void(absl::StatusOr<int64_t>)> done = nullptr);
+
   static std::string HashToken(absl::string_view token);
 
  private:
   void RunHashJob(std::function<void()> job, std::function<void()> refused);
+  void SweepLoop();
   // The cached session of `hash` as an identity; nullopt if not cached.
   std::optional<absl::StatusOr<Identity>> FromCache(const std::string& hash) const;
   void Verify(const std::string& key, const std::string& password, const std::string& peer,
@@ -125,9 +155,20 @@ class Accounts {
   absl::flat_hash_map<std::string, int64_t> unknown_ ABSL_GUARDED_BY(mu_);
   // Token hashes whose logout is being stored: refused meanwhile.
   absl::flat_hash_set<std::string> revoking_ ABSL_GUARDED_BY(mu_);
+  // Token hashes revoked lately (logout, another node's logout, the session
+  // cap) -> the count of revocations when it was: a store lookup that began
+  // before it must not bring the session back into the cache.
+  absl::flat_hash_map<std::string, uint64_t> gone_ ABSL_GUARDED_BY(mu_);
+  uint64_t revocations_ ABSL_GUARDED_BY(mu_) = 0;
+  void MarkGoneLocked(const std::string& hash) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
 
   WorkerPool<std::function<void()>> hashers_;
+  WorkerPool<std::function<void()>> registration_hashers_;
   bool hashing_ ABSL_GUARDED_BY(mu_) = false;
+
+  absl::Mutex sweep_mu_;
+  bool closing_ ABSL_GUARDED_BY(sweep_mu_) = false;
+  std::thread sweeper_;
 };
 
 }  // namespace chat::core

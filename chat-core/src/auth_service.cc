@@ -1,5 +1,6 @@
 #include "auth_service.h"
 
+#include "absl/strings/str_cat.h"
 #include "google/protobuf/util/time_util.h"
 #include "unary_call.h"
 
@@ -16,10 +17,11 @@ class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
   grpc::ServerUnaryReactor* Register(grpc::CallbackServerContext* ctx, const chat::v1::RegisterRequest* req,
                                      chat::v1::RegisterResponse* resp) override {
     return Unary(ctx, *auth_, [&](UnaryDone done) {
-      accounts_->Register(req->username(), req->password(), [resp, done](absl::StatusOr<std::string> name) {
-        if (name.ok()) resp->set_username(*name);
-        done(name.status());
-      });
+      accounts_->Register(req->username(), req->password(), auth_->Peer(*ctx),
+                          [resp, done](absl::StatusOr<std::string> name) {
+                            if (name.ok()) resp->set_username(*name);
+                            done(name.status());
+                          });
     });
   }
 
@@ -27,8 +29,15 @@ class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
                                   chat::v1::LoginResponse* resp) override {
     return Unary(ctx, *auth_, [&](UnaryDone done) {
       accounts_->Login(req->username(), req->password(), auth_->Peer(*ctx),
-                       [resp, done](absl::StatusOr<LoginResult> r) {
+                       [this, resp, done](absl::StatusOr<LoginResult> r) {
                          if (r.ok()) {
+                           // The oldest sessions this login pushed past the cap.
+                           for (const std::string& hash : r->evicted_token_hashes) {
+                             hub_->live().KillSessionsWithToken(
+                                 hash, absl::StrCat("signed out: ", r->username, " logged in more than ",
+                                                    accounts_->options().max_sessions_per_user,
+                                                    " times (the oldest session ends first); log in again"));
+                           }
                            resp->set_token(r->token);
                            resp->set_username(r->username);
                            *resp->mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(r->expires_at_ms);

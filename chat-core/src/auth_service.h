@@ -16,7 +16,9 @@
 namespace chat::core {
 
 // Logout revokes the caller's token and ends the live sessions that use it
-// (through the hub).
+// (through the hub); so does a login for the sessions it pushed past the
+// user's cap. Register and Login are keyed by the caller's address
+// (Authenticator::Peer: a gateway's x-forwarded-for).
 std::unique_ptr<chat::v1::AuthService::CallbackService> NewAuthService(Hub* hub, Accounts* accounts,
                                                                        const Authenticator* auth);
 

@@ -60,6 +60,7 @@ class ClusterEvents {
 struct FailureCount {
   int count = 0;
   int64_t oldest_ms = 0;
+  int64_t newest_ms = 0;
 };
 
 // What this node tells the cluster, and the state every node shares.

@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
 #include "chat/status.h"
 #include "server.h"
 
@@ -231,7 +232,8 @@ void CoreMetrics::Registration(const absl::Status& result) {
   } else if (absl::IsInvalidArgument(result)) {
     r = "invalid";
   } else if (absl::IsResourceExhausted(result)) {
-    r = "busy";
+    // The per-address limit, or the registration hashing queue.
+    r = absl::StrContains(result.message(), "from this address") ? "rate_limited" : "busy";
   }
   registrations_->Add({{"result", r}}).Increment();
 }

@@ -1,5 +1,6 @@
 #include "login_limiter.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -7,8 +8,50 @@
 
 namespace chat::core {
 
+namespace {
+int64_t Seconds(int64_t wait_ms) { return std::max<int64_t>(1, (wait_ms + 999) / 1000); }
+}  // namespace
+
 absl::Status TooManyFailures(int64_t wait_ms) {
-  return absl::ResourceExhaustedError(absl::StrCat("too many failed logins; retry in ", (wait_ms + 999) / 1000, " s"));
+  return absl::ResourceExhaustedError(absl::StrCat("too many failed logins; retry in ", Seconds(wait_ms), " s"));
+}
+
+absl::Status UserSlowedDown(int64_t wait_ms) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("too many failed logins for this user; retry in ", Seconds(wait_ms), " s"));
+}
+
+absl::Status TooManyRegistrations(int64_t wait_ms) {
+  return absl::ResourceExhaustedError(
+      absl::StrCat("too many registrations from this address; retry in ", Seconds(wait_ms), " s"));
+}
+
+int64_t UserDelayMs(const LoginLimits& limits, int failures) {
+  if (failures < limits.user_slowdown_after) return 0;
+  const int64_t cap = absl::ToInt64Milliseconds(limits.user_slowdown_max);
+  const int k = std::min(failures - limits.user_slowdown_after, 40);
+  const int64_t base = absl::ToInt64Milliseconds(limits.user_slowdown_base);
+  if (base <= 0) return 0;
+  // base * 2^k, without overflowing on the way to the cap.
+  int64_t d = base;
+  for (int i = 0; i < k && d < cap; ++i) d *= 2;
+  return std::min(d, cap);
+}
+
+std::string PairKey(const std::string& user_key, const std::string& peer) {
+  return absl::StrCat(user_key, "|", peer);  // '|' is in no username
+}
+
+absl::Status CheckUserSlowdown(const LoginLimits& limits, int failures, int64_t newest_ms, int in_flight,
+                               int64_t now_ms) {
+  if (failures + in_flight < limits.user_slowdown_after) return absl::OkStatus();
+  const int64_t delay = UserDelayMs(limits, std::max(failures, limits.user_slowdown_after));
+  // Slowed down: one attempt at a time, each after the delay.
+  if (in_flight > 0) return UserSlowedDown(std::max<int64_t>(delay, 1000));
+  if (failures == 0) return absl::OkStatus();  // user_slowdown_after <= 0 and nothing failed yet
+  const int64_t due = newest_ms + delay;
+  if (now_ms >= due) return absl::OkStatus();
+  return UserSlowedDown(due - now_ms);
 }
 
 absl::Status FailureLimiter::Begin(const std::string& key, int64_t now_ms) {
@@ -23,7 +66,7 @@ absl::Status FailureLimiter::Begin(const std::string& key, int64_t now_ms) {
   }
   const bool empty = q.empty() && e.in_flight == 0;
   // Only attempts in flight: one of them ends within a hash's time.
-  absl::Status refused = TooManyFailures(q.empty() ? 1000 : q.front() + window_ms_ - now_ms);
+  absl::Status refused = refuse_(q.empty() ? 1000 : q.front() + window_ms_ - now_ms);
   if (empty) entries_.erase(key);  // max_ <= 0
   return refused;
 }
@@ -61,45 +104,118 @@ void FailureLimiter::PruneLocked(int64_t now_ms) {
   }
 }
 
+absl::Status UserSlowdown::Begin(const std::string& key, int64_t now_ms) {
+  absl::MutexLock lock(&mu_);
+  PruneLocked(now_ms);
+  Entry& e = entries_[key];
+  const int64_t window_ms = absl::ToInt64Milliseconds(limits_.window);
+  while (!e.failures.empty() && e.failures.front() <= now_ms - window_ms) e.failures.pop_front();
+  absl::Status st = CheckUserSlowdown(limits_, static_cast<int>(e.failures.size()),
+                                      e.failures.empty() ? 0 : e.failures.back(), e.in_flight, now_ms);
+  if (st.ok()) {
+    ++e.in_flight;
+  } else if (e.failures.empty() && e.in_flight == 0) {
+    entries_.erase(key);
+  }
+  return st;
+}
+
+void UserSlowdown::End(const std::string& key, int64_t now_ms, bool failed) {
+  absl::MutexLock lock(&mu_);
+  Entry& e = entries_[key];
+  if (e.in_flight > 0) --e.in_flight;
+  if (failed) {
+    e.failures.push_back(now_ms);
+    // Past this many the delay is at its cap anyway.
+    const size_t kept = static_cast<size_t>(std::max(0, limits_.user_slowdown_after)) + 64;
+    while (e.failures.size() > kept) e.failures.pop_front();
+  }
+  if (e.failures.empty() && e.in_flight == 0) entries_.erase(key);
+}
+
+void UserSlowdown::PruneLocked(int64_t now_ms) {
+  if (now_ms - last_prune_ms_ < 60'000) return;
+  last_prune_ms_ = now_ms;
+  const int64_t window_ms = absl::ToInt64Milliseconds(limits_.window);
+  for (auto it = entries_.begin(); it != entries_.end();) {
+    const Entry& e = it->second;
+    if (e.in_flight == 0 && (e.failures.empty() || e.failures.back() <= now_ms - window_ms)) {
+      entries_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
+}
+
 namespace {
 
 class LocalLoginLimiter final : public LoginLimiter {
  public:
   explicit LocalLoginLimiter(const LoginLimits& limits)
-      : users_(limits.max_failures_per_user, limits.window), peers_(limits.max_failures_per_peer, limits.window) {}
+      : pairs_(limits.max_failures_per_pair, limits.window),
+        peers_(limits.max_failures_per_peer, limits.window),
+        users_(limits),
+        registrations_(limits.max_registrations_per_peer, limits.registration_window, TooManyRegistrations),
+        limit_registrations_(limits.max_registrations_per_peer > 0) {}
 
   void Check(const std::string& user_key, const std::string& peer, int64_t now_ms,
              std::function<void(absl::Status)> done) override {
-    absl::Status st = users_.Begin(user_key, now_ms);
-    if (st.ok()) {
-      st = peers_.Begin(peer, now_ms);
-      if (!st.ok()) users_.End(user_key, now_ms, /*failed=*/false);
+    const std::string pair = PairKey(user_key, peer);
+    absl::Status st = pairs_.Begin(pair, now_ms);
+    if (!st.ok()) return done(st);
+    st = peers_.Begin(peer, now_ms);
+    if (!st.ok()) {
+      pairs_.End(pair, now_ms, /*failed=*/false);
+      return done(st);
+    }
+    st = users_.Begin(user_key, now_ms);
+    if (!st.ok()) {
+      pairs_.End(pair, now_ms, /*failed=*/false);
+      peers_.End(peer, now_ms, /*failed=*/false);
     }
     done(st);
   }
   void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms,
                      std::function<void()> done) override {
-    users_.End(user_key, now_ms, /*failed=*/true);
+    pairs_.End(PairKey(user_key, peer), now_ms, /*failed=*/true);
     peers_.End(peer, now_ms, /*failed=*/true);
+    users_.End(user_key, now_ms, /*failed=*/true);
     done();
   }
   void RecordSuccess(const std::string& user_key, const std::string& peer) override {
-    users_.Reset(user_key);
+    pairs_.Reset(PairKey(user_key, peer));
     Abandon(user_key, peer);
   }
   void Abandon(const std::string& user_key, const std::string& peer) override {
-    users_.End(user_key, 0, /*failed=*/false);
+    pairs_.End(PairKey(user_key, peer), 0, /*failed=*/false);
     peers_.End(peer, 0, /*failed=*/false);
+    users_.End(user_key, 0, /*failed=*/false);
+  }
+
+  void CheckRegistration(const std::string& peer, int64_t now_ms, std::function<void(absl::Status)> done) override {
+    if (!limit_registrations_) return done(absl::OkStatus());
+    done(registrations_.Begin(peer, now_ms));
+  }
+  void EndRegistration(const std::string& peer, int64_t now_ms, bool counted) override {
+    if (limit_registrations_) registrations_.End(peer, now_ms, counted);
   }
 
  private:
-  FailureLimiter users_;
+  FailureLimiter pairs_;
   FailureLimiter peers_;
+  UserSlowdown users_;
+  FailureLimiter registrations_;
+  const bool limit_registrations_;
 };
 
-// Keys in the shared table: "u:<username key>" and "p:<peer>".
+// Keys in the shared table: "u:<username key>" (the slowdown), "x:<pair>",
+// "p:<peer>" and "r:<peer>" (registrations).
 std::string UserKey(const std::string& k) { return "u:" + k; }
 std::string PeerKey(const std::string& k) { return "p:" + k; }
+std::string PairRowKey(const std::string& user_key, const std::string& peer) {
+  return "x:" + PairKey(user_key, peer);
+}
+std::string RegistrationKey(const std::string& peer) { return "r:" + peer; }
 
 // The failures live in the shared table; the attempts in flight on this node
 // are added to their count (a burst spread over N nodes gets at most N times
@@ -114,14 +230,16 @@ class ClusterLoginLimiter final : public LoginLimiter {
              std::function<void(absl::Status)> done) override {
     const int64_t window = absl::ToInt64Milliseconds(limits_.window);
     cluster_->CountLoginFailures(
-        {UserKey(user_key), PeerKey(peer)}, now_ms - window,
+        {PairRowKey(user_key, peer), PeerKey(peer), UserKey(user_key)}, now_ms - window,
         [this, user_key, peer, window, now_ms, done = std::move(done)](absl::StatusOr<std::vector<FailureCount>> counts) {
           if (!counts.ok()) return done(counts.status());
-          const int max[2] = {limits_.max_failures_per_user, limits_.max_failures_per_peer};
+          if (counts->size() != 3) return done(absl::InternalError("login failure counts: wrong number of rows"));
+          const std::string pair = PairKey(user_key, peer);
           {
             absl::MutexLock lock(&mu_);
-            const int flying[2] = {InFlightLocked(users_, user_key), InFlightLocked(peers_, peer)};
-            for (size_t i = 0; i < counts->size() && i < 2; ++i) {
+            const int max[2] = {limits_.max_failures_per_pair, limits_.max_failures_per_peer};
+            const int flying[2] = {InFlightLocked(pairs_, pair), InFlightLocked(peers_, peer)};
+            for (size_t i = 0; i < 2; ++i) {
               const FailureCount& c = (*counts)[i];
               // Blocked at least until the oldest failure in the window ages
               // out, or (only attempts in flight) until one of them ends.
@@ -129,8 +247,13 @@ class ClusterLoginLimiter final : public LoginLimiter {
                 return done(TooManyFailures(c.count > 0 ? c.oldest_ms + window - now_ms : 1000));
               }
             }
-            ++users_[user_key];
+            const FailureCount& user = (*counts)[2];
+            absl::Status slowed =
+                CheckUserSlowdown(limits_, user.count, user.newest_ms, InFlightLocked(users_, user_key), now_ms);
+            if (!slowed.ok()) return done(slowed);
+            ++pairs_[pair];
             ++peers_[peer];
+            ++users_[user_key];
           }
           done(absl::OkStatus());
         });
@@ -138,20 +261,53 @@ class ClusterLoginLimiter final : public LoginLimiter {
   void RecordFailure(const std::string& user_key, const std::string& peer, int64_t now_ms,
                      std::function<void()> done) override {
     // A failure that could not be stored is still answered as a failure.
-    cluster_->RecordLoginFailures({UserKey(user_key), PeerKey(peer)}, now_ms,
+    cluster_->RecordLoginFailures({PairRowKey(user_key, peer), PeerKey(peer), UserKey(user_key)}, now_ms,
                                   [this, user_key, peer, done = std::move(done)](absl::Status) {
                                     Abandon(user_key, peer);  // now counted in the table
                                     done();
                                   });
   }
   void RecordSuccess(const std::string& user_key, const std::string& peer) override {
-    cluster_->ClearLoginFailures(UserKey(user_key));
+    cluster_->ClearLoginFailures(PairRowKey(user_key, peer));
     Abandon(user_key, peer);
   }
   void Abandon(const std::string& user_key, const std::string& peer) override {
     absl::MutexLock lock(&mu_);
-    EndLocked(users_, user_key);
+    EndLocked(pairs_, PairKey(user_key, peer));
     EndLocked(peers_, peer);
+    EndLocked(users_, user_key);
+  }
+
+  void CheckRegistration(const std::string& peer, int64_t now_ms, std::function<void(absl::Status)> done) override {
+    if (limits_.max_registrations_per_peer <= 0) return done(absl::OkStatus());
+    const int64_t window = absl::ToInt64Milliseconds(limits_.registration_window);
+    cluster_->CountLoginFailures(
+        {RegistrationKey(peer)}, now_ms - window,
+        [this, peer, window, now_ms, done = std::move(done)](absl::StatusOr<std::vector<FailureCount>> counts) {
+          if (!counts.ok()) return done(counts.status());
+          if (counts->size() != 1) return done(absl::InternalError("registration counts: wrong number of rows"));
+          const FailureCount& c = (*counts)[0];
+          {
+            absl::MutexLock lock(&mu_);
+            if (c.count + InFlightLocked(registering_, peer) >= limits_.max_registrations_per_peer) {
+              return done(TooManyRegistrations(c.count > 0 ? c.oldest_ms + window - now_ms : 1000));
+            }
+            ++registering_[peer];
+          }
+          done(absl::OkStatus());
+        });
+  }
+  void EndRegistration(const std::string& peer, int64_t now_ms, bool counted) override {
+    if (limits_.max_registrations_per_peer <= 0) return;
+    if (!counted) {
+      absl::MutexLock lock(&mu_);
+      EndLocked(registering_, peer);
+      return;
+    }
+    cluster_->RecordLoginFailures({RegistrationKey(peer)}, now_ms, [this, peer](absl::Status) {
+      absl::MutexLock lock(&mu_);
+      EndLocked(registering_, peer);
+    });
   }
 
  private:
@@ -168,8 +324,10 @@ class ClusterLoginLimiter final : public LoginLimiter {
   const LoginLimits limits_;
   Cluster* const cluster_;
   absl::Mutex mu_;
-  Counts users_ ABSL_GUARDED_BY(mu_);
+  Counts pairs_ ABSL_GUARDED_BY(mu_);
   Counts peers_ ABSL_GUARDED_BY(mu_);
+  Counts users_ ABSL_GUARDED_BY(mu_);
+  Counts registering_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace

@@ -299,7 +299,8 @@ class PgCluster final : public Cluster {
       }
       std::vector<FailureCount> counts;
       for (int row = 0; row < results[i]->rows(); ++row) {
-        counts.push_back(FailureCount{static_cast<int>(results[i]->Int(row, 0)), results[i]->Int(row, 1)});
+        counts.push_back(FailureCount{static_cast<int>(results[i]->Int(row, 0)), results[i]->Int(row, 1),
+                                      results[i]->Int(row, 2)});
       }
       out[i].done(std::move(counts));
     }
@@ -321,7 +322,8 @@ class PgCluster final : public Cluster {
       case Outgoing::Kind::kCountFailures:
         break;
     }
-    return {"SELECT count(f.at_ms), coalesce(min(f.at_ms), 0) FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) "
+    return {"SELECT count(f.at_ms), coalesce(min(f.at_ms), 0), coalesce(max(f.at_ms), 0) "
+            "FROM unnest($1::text[]) WITH ORDINALITY AS u(k, i) "
             "LEFT JOIN login_failures f ON f.key = u.k AND f.at_ms > $2 GROUP BY u.k, u.i ORDER BY u.i",
             {PgTextArray(o.keys), absl::StrCat(o.at_ms)}};
   }

@@ -257,6 +257,37 @@ class PgStoreImpl final : public PgStore {
                                                last_error_.ok() ? "" : ": ", last_error_.message()));
   }
 
+  void TrimSessions(const SessionRecord& newest, int max_sessions,
+                    StoreCallback<std::vector<std::string>> done) override {
+    if (max_sessions < 1) return done(absl::InvalidArgumentError("max_sessions must be at least 1"));
+    // Every node hears of each, as of a logout (chat_sessions).
+    PgQuery q{"WITH d AS (DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE "
+              "user_id = $1 AND token_hash <> decode($2, 'hex') ORDER BY created_at_ms DESC, token_hash DESC "
+              "OFFSET $3) RETURNING token_hash) "
+              "SELECT encode(token_hash, 'hex'), pg_notify('chat_sessions', encode(token_hash, 'hex')) FROM d",
+              {absl::StrCat(newest.user_id), Hex(newest.token_hash), absl::StrCat(max_sessions - 1)}};
+    Write(std::move(q), [done = std::move(done)](std::vector<absl::StatusOr<PgResult>>& results,
+                                                 const absl::Status& commit) {
+      done(FirstResult<std::vector<std::string>>(
+          results, commit, [](PgResult& r) -> absl::StatusOr<std::vector<std::string>> {
+            std::vector<std::string> gone;
+            for (int i = 0; i < r.rows(); ++i) gone.push_back(absl::HexStringToBytes(r.Text(i, 0)));
+            return gone;
+          }));
+    });
+  }
+
+  void DeleteExpiredSessions(int64_t now_ms, StoreCallback<int64_t> done) override {
+    PgQuery q{"WITH d AS (DELETE FROM sessions WHERE expires_at_ms <= $1 RETURNING 1) SELECT count(*) FROM d",
+              {absl::StrCat(now_ms)}};
+    Write(std::move(q), [done = std::move(done)](std::vector<absl::StatusOr<PgResult>>& results,
+                                                 const absl::Status& commit) {
+      done(FirstResult<int64_t>(results, commit, [](PgResult& r) -> absl::StatusOr<int64_t> {
+        return r.rows() > 0 ? r.Int(0, 0) : 0;
+      }));
+    });
+  }
+
   void Write(PgQuery query, std::function<void(std::vector<absl::StatusOr<PgResult>>&, const absl::Status&)> done) {
     PgWriteItem item = PgWriteOp{{std::move(query)}, std::move(done)};
     if (!connected()) return FailPgWrite(item, Unavailable());

@@ -57,9 +57,28 @@ absl::Status ValidateCoreOptions(const CoreOptions& o) {
       {o.hub.replay_page >= 1, "replay_page must be at least 1"},
       {o.hub.room.presence_limit >= 1, "presence_limit must be at least 1"},
       {o.accounts.token_ttl > absl::ZeroDuration(), "token_ttl must be positive"},
-      {o.accounts.login_limits.window > absl::ZeroDuration(), "failure_window must be positive"},
+      {o.accounts.login_limits.window > absl::ZeroDuration(), "login_failure_window must be positive"},
       {o.accounts.hash_threads >= 1 && o.accounts.hash_threads <= 64, "hash_threads must be between 1 and 64"},
       {o.accounts.max_queued_hashes >= 1, "max_queued_hashes must be at least 1"},
+      {o.accounts.max_queued_registrations >= 1, "max_queued_registrations must be at least 1"},
+      {o.accounts.registration_hash_threads >= 1 && o.accounts.registration_hash_threads <= 64,
+       "registration_hash_threads must be between 1 and 64"},
+      {o.accounts.max_sessions_per_user >= 0, "max_sessions_per_user must not be negative (0: no cap)"},
+      {o.accounts.session_sweep_interval >= absl::ZeroDuration(),
+       "session_sweep_interval must not be negative (0: sweep only at start-up)"},
+      {o.accounts.login_limits.max_failures_per_pair >= 1 && o.accounts.login_limits.max_failures_per_peer >= 1,
+       "max_login_failures_per_user_ip and max_login_failures_per_ip must be at least 1"},
+      {o.accounts.login_limits.user_slowdown_after >= 1, "login_slowdown_after must be at least 1"},
+      {o.accounts.login_limits.user_slowdown_base > absl::ZeroDuration() &&
+           o.accounts.login_limits.user_slowdown_max >= o.accounts.login_limits.user_slowdown_base,
+       "login_slowdown_base must be positive and login_slowdown_max at least login_slowdown_base"},
+      {o.accounts.login_limits.window <= absl::Hours(24) &&
+           o.accounts.login_limits.registration_window > absl::ZeroDuration() &&
+           o.accounts.login_limits.registration_window <= absl::Hours(24),
+       "login_failure_window and the registration window must be at most 24h (a cluster keeps counts that "
+       "long)"},
+      {o.accounts.login_limits.max_registrations_per_peer >= 0,
+       "max_registrations_per_ip_per_hour must not be negative (0: no limit)"},
       {o.services.connect_outbox.max_events >= 16, "stream_queue_events must be at least 16"},
       {o.services.gateway_outbox.max_events >= 16, "gateway_queue_events must be at least 16"},
       {o.services.gateway_secret.empty() || o.services.gateway_secret.size() >= 16,
@@ -164,6 +183,10 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   o.hub.fanout_queues.clear();
   for (auto& q : s->queues_) o.hub.fanout_queues.push_back(q.get());
   s->hub_ = std::make_unique<Hub>(s->store_.get(), o.hub);
+  // A stream registered while its token was being logged out ends at once.
+  s->hub_->live().SetSessionCheck([accounts = s->accounts_.get()](const Identity& who) {
+    return accounts->SessionLive(who);
+  });
   if (!clustered) {
     if (absl::Status st = s->hub_->Init(); !st.ok()) return st;
   }

@@ -197,6 +197,18 @@ class SqliteStore final : public Store {
 
   void Close() override {
     // Refuse new work everywhere at once; then each pool drains what it holds.
+  void TrimSessions(const SessionRecord& newest, int max_sessions,
+                    StoreCallback<std::vector<std::string>> done) override {
+    if (max_sessions < 1) return done(absl::InvalidArgumentError("max_sessions must be at least 1"));
+    Write<std::vector<std::string>>(
+        [newest, max_sessions](WriterState& w) { return TrimSessionsOn(w.conn, newest, max_sessions); },
+        std::move(done));
+  }
+
+  void DeleteExpiredSessions(int64_t now_ms, StoreCallback<int64_t> done) override {
+    Write<int64_t>([now_ms](WriterState& w) { return DeleteExpiredSessionsOn(w.conn, now_ms); }, std::move(done));
+  }
+
     // The writer drains first: its last commits may still ask for checkpoints,
     // which are then refused (a closed checkpointer has nothing left to do).
     readers_.queue().Close();

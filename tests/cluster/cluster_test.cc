@@ -200,16 +200,99 @@ TEST_F(TwoNodesTest, FailedLoginsCountOnEveryNode) {
     chat::v1::LoginResponse resp;
     return auth->Login(&ctx, req, &resp);
   };
-  // Five wrong passwords, spread over both nodes (the limit is 5 per user).
+  // Five wrong passwords, spread over both nodes (the limit is 5 per user and
+  // address).
   for (int i = 0; i < 5; ++i) {
     EXPECT_EQ(login(i % 2 == 0 ? auth_a.get() : auth_b.get(), "wrong guess").error_code(),
               grpc::StatusCode::UNAUTHENTICATED);
   }
-  // Each node saw fewer than five, yet both refuse now, even the right password.
+  // Each node saw fewer than five, yet both refuse this address now, even the
+  // right password.
   for (auto* auth : {auth_a.get(), auth_b.get()}) {
     grpc::Status st = login(auth, "correct horse");
     EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
     EXPECT_THAT(st.error_message(), HasSubstr("retry in"));
+  }
+}
+
+// Someone else's wrong passwords lock their address out of the account, not
+// its owner: the pair is locked on every node, the user only slowed down.
+TEST_F(TwoNodesTest, WrongPasswordsFromOneAddressLockThatAddressOnEveryNodeNotTheUser) {
+  ASSERT_FALSE(NodeToken(env.address("a"), "alice").empty());  // registered, password "correct horse"
+  auto auth_a = chat::v1::AuthService::NewStub(NodeChannel(env.address("a")));
+  auto auth_b = chat::v1::AuthService::NewStub(NodeChannel(env.address("b")));
+  auto login = [](chat::v1::AuthService::Stub* auth, const std::string& password, const std::string& address) {
+    grpc::ClientContext ctx;
+    ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+    ctx.AddMetadata("x-forwarded-for", address);  // as ws-bridge names its browsers
+    chat::v1::LoginRequest req;
+    req.set_username("alice");
+    req.set_password(password);
+    chat::v1::LoginResponse resp;
+    return auth->Login(&ctx, req, &resp);
+  };
+  int checked = 0, refused = 0;
+  for (int i = 0; i < 50; ++i) {
+    grpc::Status st = login(i % 2 == 0 ? auth_a.get() : auth_b.get(), "wrong guess", "127.0.0.2");
+    if (st.error_code() == grpc::StatusCode::UNAUTHENTICATED) ++checked;
+    if (st.error_code() == grpc::StatusCode::RESOURCE_EXHAUSTED) ++refused;
+  }
+  EXPECT_EQ(checked, 5);
+  EXPECT_EQ(refused, 45);
+  // Alice, from another address, on either node: in after at most the first
+  // delay (1 s after the newest failure).
+  auto start = std::chrono::steady_clock::now();
+  grpc::Status st;
+  int waits = 0;
+  while (!(st = login(auth_b.get(), "correct horse", "127.0.0.3")).ok() &&
+         std::chrono::steady_clock::now() - start < 5s) {
+    EXPECT_THAT(st.error_message(), HasSubstr("for this user; retry in"));
+    ++waits;
+    std::this_thread::sleep_for(50ms);
+  }
+  auto took = std::chrono::steady_clock::now() - start;
+  EXPECT_TRUE(st.ok()) << st.error_message();
+  EXPECT_LT(took, 1500ms);
+  for (auto* auth : {auth_a.get(), auth_b.get()}) {
+    st = login(auth, "correct horse", "127.0.0.2");
+    EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED) << st.error_message();
+    EXPECT_THAT(st.error_message(), HasSubstr("too many failed logins; retry in"));
+  }
+  std::printf("cluster: 50 wrong logins for alice from one address: %d checked; alice got in from another after "
+              "%lld ms (%d waits)\n",
+              checked,
+              static_cast<long long>(std::chrono::duration_cast<std::chrono::milliseconds>(took).count()), waits);
+}
+
+// A login past --max_sessions_per_user on one node ends the oldest session
+// everywhere: its stream on another node too.
+TEST(ClusterTest, ALoginPastTheSessionCapEndsTheOldestSessionOnEveryNode) {
+  ClusterEnv env;
+  ASSERT_NE(env.Start("a", {"--max_sessions_per_user=2"}), nullptr);
+  ASSERT_NE(env.Start("b", {"--max_sessions_per_user=2"}), nullptr);
+  std::string first = NodeToken(env.address("a"), "hoarder");
+  std::this_thread::sleep_for(5ms);  // distinct creation times
+  std::string second = NodeToken(env.address("a"), "hoarder");
+  auto stub_b = chat::v1::ChatService::NewStub(NodeChannel(env.address("b")));
+  EventClient on_b(stub_b.get(), first);
+  on_b.Join("lobby");
+  ASSERT_TRUE(on_b.WaitFor(IsJoined("lobby")));
+  auto start = std::chrono::steady_clock::now();
+  std::string third = NodeToken(env.address("a"), "hoarder");
+  ASSERT_FALSE(third.empty());
+  auto ended = on_b.WaitDone(2s);
+  auto took = std::chrono::steady_clock::now() - start;
+  ASSERT_TRUE(ended.has_value()) << "the oldest session's stream on b is still open";
+  EXPECT_EQ(ended->error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  EXPECT_LT(took, 1s);
+  auto rows = env.Query("SELECT count(*) FROM sessions");
+  ASSERT_EQ(rows.size(), 1u);
+  EXPECT_EQ(rows[0][0], "2");
+  auto auth_b = chat::v1::AuthService::NewStub(NodeChannel(env.address("b")));
+  for (const auto& [token, ok] : {std::pair{first, false}, {second, true}, {third, true}}) {
+    auto ctx = AuthedContext(token);
+    chat::v1::WhoAmIResponse me;
+    EXPECT_EQ(auth_b->WhoAmI(ctx.get(), {}, &me).ok(), ok);
   }
 }
 

@@ -49,6 +49,13 @@ class CountingStore final : public core::Store {
   void RevokeSession(const std::string& token_hash, core::StoreCallback<bool> done) override {
     inner_->RevokeSession(token_hash, std::move(done));
   }
+  void TrimSessions(const core::SessionRecord& newest, int max_sessions,
+                    core::StoreCallback<std::vector<std::string>> done) override {
+    inner_->TrimSessions(newest, max_sessions, std::move(done));
+  }
+  void DeleteExpiredSessions(int64_t now_ms, core::StoreCallback<int64_t> done) override {
+    inner_->DeleteExpiredSessions(now_ms, std::move(done));
+  }
   void Close() override { inner_->Close(); }
 
   std::atomic<int> reads{0};

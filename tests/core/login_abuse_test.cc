@@ -94,7 +94,7 @@ core::CoreOptions RealHashCost() {
 
 TEST(LoginAbuseTest, ABurstOfConcurrentGuessesGetsAtMostTheLimit) {
   core::CoreOptions options = RealHashCost();
-  ASSERT_EQ(options.accounts.login_limits.max_failures_per_user, 5);
+  ASSERT_EQ(options.accounts.login_limits.max_failures_per_pair, 5);
   TestCore core(options);
   core.Token("target", "the right password");
   BurstResult r = Burst(core, 40, [](int) { return std::string("target"); });

@@ -119,6 +119,61 @@ TYPED_TEST_P(StoreConformanceLifecycleTest, ASessionNeedsAUserAndAFreshToken) {
   EXPECT_EQ((*loaded)[0].expires_at_ms, 10);
 }
 
+TYPED_TEST_P(StoreConformanceLifecycleTest, TrimSessionsKeepsTheNewestOfAUser) {
+  auto s = this->Open();
+  ASSERT_NE(s, nullptr);
+  auto alice = Call<UserRecord>([&](auto cb) { s->CreateUser("Alice", "alice", "h", 1, cb); });
+  auto bob = Call<UserRecord>([&](auto cb) { s->CreateUser("Bob", "bob", "h", 1, cb); });
+  ASSERT_TRUE(alice.ok() && bob.ok());
+  // Alice's sessions a..e created at 1..5; bob's one must stay.
+  std::vector<SessionRecord> mine;
+  for (int i = 0; i < 5; ++i) {
+    SessionRecord r{std::string(32, static_cast<char>('a' + i)), alice->id, "Alice", 10'000};
+    ASSERT_TRUE(Call<bool>([&](auto cb) { s->CreateSession(r, i + 1, cb); }).ok());
+    mine.push_back(r);
+  }
+  const SessionRecord bobs{std::string(32, 'z'), bob->id, "Bob", 10'000};
+  ASSERT_TRUE(Call<bool>([&](auto cb) { s->CreateSession(bobs, 1, cb); }).ok());
+  // `newest` stays even when older by creation time than the ones kept.
+  auto gone = Call<std::vector<std::string>>([&](auto cb) { s->TrimSessions(mine[0], 3, cb); });
+  ASSERT_TRUE(gone.ok()) << gone.status();
+  EXPECT_THAT(*gone, ::testing::UnorderedElementsAre(mine[1].token_hash, mine[2].token_hash));
+  auto again = Call<std::vector<std::string>>([&](auto cb) { s->TrimSessions(mine[4], 3, cb); });
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->empty());
+  auto bad = Call<std::vector<std::string>>([&](auto cb) { s->TrimSessions(mine[4], 0, cb); });
+  EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
+  auto loaded = s->LoadSessions(0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  std::vector<std::string> left;
+  for (const SessionRecord& r : *loaded) left.push_back(r.token_hash);
+  EXPECT_THAT(left, ::testing::UnorderedElementsAre(mine[0].token_hash, mine[3].token_hash, mine[4].token_hash,
+                                                   bobs.token_hash));
+  auto found = Call<SessionRecord>([&](auto cb) { s->FindSession(mine[1].token_hash, 0, cb); });
+  EXPECT_EQ(found.status().code(), absl::StatusCode::kNotFound);
+}
+
+TYPED_TEST_P(StoreConformanceLifecycleTest, DeleteExpiredSessionsLeavesTheLiveOnes) {
+  auto s = this->Open();
+  ASSERT_NE(s, nullptr);
+  auto u = Call<UserRecord>([&](auto cb) { s->CreateUser("Alice", "alice", "h", 1, cb); });
+  ASSERT_TRUE(u.ok()) << u.status();
+  for (int64_t expires : {100, 200, 300}) {
+    SessionRecord r{std::string(32, static_cast<char>('a' + expires / 100)), u->id, "Alice", expires};
+    ASSERT_TRUE(Call<bool>([&](auto cb) { s->CreateSession(r, 1, cb); }).ok());
+  }
+  auto n = Call<int64_t>([&](auto cb) { s->DeleteExpiredSessions(200, cb); });
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 2);
+  n = Call<int64_t>([&](auto cb) { s->DeleteExpiredSessions(200, cb); });
+  ASSERT_TRUE(n.ok()) << n.status();
+  EXPECT_EQ(*n, 0);
+  auto loaded = s->LoadSessions(0);
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  ASSERT_EQ(loaded->size(), 1u);
+  EXPECT_EQ((*loaded)[0].expires_at_ms, 300);
+}
+
 // ---------------------------------------------------------------------------
 // Schema versions
 
@@ -327,6 +382,8 @@ REGISTER_TYPED_TEST_SUITE_P(StoreConformanceLifecycleTest,
                             UsersAreCreatedOnceAndFoundByKey,
                             SessionsLoadUntilTheyExpireOrAreRevoked,
                             ASessionNeedsAUserAndAFreshToken,
+                            TrimSessionsKeepsTheNewestOfAUser,
+                            DeleteExpiredSessionsLeavesTheLiveOnes,
                             AnOlderSchemaIsMigratedWithItsDataKept,
                             ANewerSchemaIsRefused,
                             AfterCloseEveryCallIsUnavailable,

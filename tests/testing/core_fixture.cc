@@ -13,6 +13,10 @@ core::CoreOptions TestCoreOptions() {
   o.accounts.pwhash_opslimit = crypto_pwhash_OPSLIMIT_MIN;
   o.accounts.pwhash_memlimit = crypto_pwhash_MEMLIMIT_MIN;
   o.accounts.max_queued_hashes = 1024;
+  // Tests register many users from one address, often at once; the attack
+  // tests (account_attacks_test.cc) set these limits back.
+  o.accounts.max_queued_registrations = 1024;
+  o.accounts.login_limits.max_registrations_per_peer = 100'000;
   return o;
 }
 
