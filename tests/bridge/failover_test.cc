@@ -5,6 +5,7 @@
 // WebSockets and a native gRPC client.
 #include <boost/asio/ip/tcp.hpp>
 #include <csignal>
+#include <filesystem>
 #include <set>
 #include <string>
 #include <thread>
@@ -175,7 +176,14 @@ TEST_F(BridgeFailoverTest, ANodeThatStopsAnsweringIsLeftWithinTheKeepalive) {
 
   a_->process()->Signal(SIGSTOP);
   auto frozen_at = std::chrono::steady_clock::now();
-  b_ = CoreProcess::Start(db_, {"--min_client_ping_interval=0s"}, port_b_);
+  // A frozen chat-core still holds its database (one process per SQLite
+  // file), as a vanished machine would hold its disk: B takes a copy of the
+  // quiet database, as a replica would be.
+  const std::string copy = dir_.File("replica.db");
+  for (const std::string suffix : {"", "-wal"}) {
+    if (std::filesystem::exists(db_ + suffix)) std::filesystem::copy_file(db_ + suffix, copy + suffix);
+  }
+  b_ = CoreProcess::Start(copy, {"--min_client_ping_interval=0s"}, port_b_);
   ASSERT_NE(b_, nullptr);
   // Keepalive: a ping unanswered for 1 s ends the stream; without it the
   // bridge would wait for TCP to give up (many minutes).
