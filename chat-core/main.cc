@@ -182,6 +182,17 @@ int main(int argc, char** argv) {
   options.hub.max_streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
   options.accounts.allow_guests = absl::GetFlag(FLAGS_allow_guests);
   options.accounts.token_ttl = absl::GetFlag(FLAGS_token_ttl);
+  options.accounts.max_sessions_per_user = absl::GetFlag(FLAGS_max_sessions_per_user);
+  options.accounts.session_sweep_interval = absl::GetFlag(FLAGS_session_sweep_interval);
+  options.accounts.max_queued_registrations = absl::GetFlag(FLAGS_max_queued_registrations);
+  options.accounts.login_limits.max_registrations_per_peer = absl::GetFlag(FLAGS_max_registrations_per_ip_per_hour);
+  options.accounts.login_limits.registration_window = absl::Hours(1);
+  options.accounts.login_limits.max_failures_per_pair = absl::GetFlag(FLAGS_max_login_failures_per_user_ip);
+  options.accounts.login_limits.max_failures_per_peer = absl::GetFlag(FLAGS_max_login_failures_per_ip);
+  options.accounts.login_limits.window = absl::GetFlag(FLAGS_login_failure_window);
+  options.accounts.login_limits.user_slowdown_after = absl::GetFlag(FLAGS_login_slowdown_after);
+  options.accounts.login_limits.user_slowdown_base = absl::GetFlag(FLAGS_login_slowdown_base);
+  options.accounts.login_limits.user_slowdown_max = absl::GetFlag(FLAGS_login_slowdown_max);
   options.accounts.hash_threads = absl::GetFlag(FLAGS_hash_threads);
   options.hub.fanout_threads = absl::GetFlag(FLAGS_fanout_threads);
   options.accounts.pwhash_memlimit = static_cast<size_t>(absl::GetFlag(FLAGS_pwhash_memlimit_kib)) * 1024;
@@ -199,17 +210,6 @@ int main(int argc, char** argv) {
   if (!secret.ok()) {
     std::fprintf(stderr, "chat-core: %s\n", std::string(secret.status().message()).c_str());
     return 2;
-  options.accounts.max_sessions_per_user = absl::GetFlag(FLAGS_max_sessions_per_user);
-  options.accounts.session_sweep_interval = absl::GetFlag(FLAGS_session_sweep_interval);
-  options.accounts.max_queued_registrations = absl::GetFlag(FLAGS_max_queued_registrations);
-  options.accounts.login_limits.max_registrations_per_peer = absl::GetFlag(FLAGS_max_registrations_per_ip_per_hour);
-  options.accounts.login_limits.registration_window = absl::Hours(1);
-  options.accounts.login_limits.max_failures_per_pair = absl::GetFlag(FLAGS_max_login_failures_per_user_ip);
-  options.accounts.login_limits.max_failures_per_peer = absl::GetFlag(FLAGS_max_login_failures_per_ip);
-  options.accounts.login_limits.window = absl::GetFlag(FLAGS_login_failure_window);
-  options.accounts.login_limits.user_slowdown_after = absl::GetFlag(FLAGS_login_slowdown_after);
-  options.accounts.login_limits.user_slowdown_base = absl::GetFlag(FLAGS_login_slowdown_base);
-  options.accounts.login_limits.user_slowdown_max = absl::GetFlag(FLAGS_login_slowdown_max);
   }
   options.services.gateway_secret = *secret;
   if (absl::Status st = chat::core::ValidateCoreOptions(options); !st.ok()) {

@@ -229,34 +229,6 @@ class PgStoreImpl final : public PgStore {
     });
   }
 
-  void Close() override {
-    {
-      absl::MutexLock lock(&mu_);
-      if (closed_) {
-        auto joined = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return joined_; };
-        mu_.Await(absl::Condition(&joined));
-        return;
-      }
-      closed_ = true;
-    }
-    writes_.Close();
-    reads_.Close();
-    if (writer_.joinable()) writer_.join();
-    for (auto& t : readers_) {
-      if (t.joinable()) t.join();
-    }
-    absl::MutexLock lock(&mu_);
-    joined_ = true;
-  }
-
- private:
-  absl::Status Unavailable() const {
-    absl::MutexLock lock(&mu_);
-    if (closed_) return absl::UnavailableError("the store is closed");
-    return absl::UnavailableError(absl::StrCat("the database is unavailable",
-                                               last_error_.ok() ? "" : ": ", last_error_.message()));
-  }
-
   void TrimSessions(const SessionRecord& newest, int max_sessions,
                     StoreCallback<std::vector<std::string>> done) override {
     if (max_sessions < 1) return done(absl::InvalidArgumentError("max_sessions must be at least 1"));
@@ -286,6 +258,34 @@ class PgStoreImpl final : public PgStore {
         return r.rows() > 0 ? r.Int(0, 0) : 0;
       }));
     });
+  }
+
+  void Close() override {
+    {
+      absl::MutexLock lock(&mu_);
+      if (closed_) {
+        auto joined = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return joined_; };
+        mu_.Await(absl::Condition(&joined));
+        return;
+      }
+      closed_ = true;
+    }
+    writes_.Close();
+    reads_.Close();
+    if (writer_.joinable()) writer_.join();
+    for (auto& t : readers_) {
+      if (t.joinable()) t.join();
+    }
+    absl::MutexLock lock(&mu_);
+    joined_ = true;
+  }
+
+ private:
+  absl::Status Unavailable() const {
+    absl::MutexLock lock(&mu_);
+    if (closed_) return absl::UnavailableError("the store is closed");
+    return absl::UnavailableError(absl::StrCat("the database is unavailable",
+                                               last_error_.ok() ? "" : ": ", last_error_.message()));
   }
 
   void Write(PgQuery query, std::function<void(std::vector<absl::StatusOr<PgResult>>&, const absl::Status&)> done) {

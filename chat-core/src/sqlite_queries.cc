@@ -34,6 +34,11 @@ const char kCreateSession[] =
     "INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES "
     "(?1, ?2, ?3, ?4)";
 const char kRevokeSession[] = "DELETE FROM sessions WHERE token_hash=?1";
+// A user's sessions past the newest ?3 others of ?2 (by creation, then hash).
+const char kTrimSessions[] =
+    "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE user_id=?1 AND "
+    "token_hash!=?2 ORDER BY created_at_ms DESC, token_hash DESC LIMIT -1 OFFSET ?3) RETURNING token_hash";
+const char kDeleteExpiredSessions[] = "DELETE FROM sessions WHERE expires_at_ms<=?1 OR revoked!=0";
 // A page of history: ?1 room, ?2 newest seq to show, ?3 limit, ?4 the cursor.
 #define CHAT_HISTORY_PAGE(cursor, order) \
   "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND " \
@@ -46,11 +51,6 @@ const char kFindUser[] = "SELECT id, username, password_hash FROM users WHERE us
 const char kFindSession[] =
     "SELECT s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN users u ON u.id=s.user_id "
     "WHERE s.token_hash=?1 AND s.revoked=0 AND s.expires_at_ms>?2";
-// A user's sessions past the newest ?3 others of ?2 (by creation, then hash).
-const char kTrimSessions[] =
-    "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE user_id=?1 AND "
-    "token_hash!=?2 ORDER BY created_at_ms DESC, token_hash DESC LIMIT -1 OFFSET ?3) RETURNING token_hash";
-const char kDeleteExpiredSessions[] = "DELETE FROM sessions WHERE expires_at_ms<=?1 OR revoked!=0";
 
 }  // namespace
 
@@ -185,6 +185,26 @@ absl::StatusOr<bool> RevokeSessionOn(SqliteConnection& c, const std::string& tok
   return sqlite3_changes(c.db()) > 0;
 }
 
+absl::StatusOr<std::vector<std::string>> TrimSessionsOn(SqliteConnection& c, const SessionRecord& newest,
+                                                        int max_sessions) {
+  if (max_sessions < 1) return absl::InvalidArgumentError("max_sessions must be at least 1");
+  SqliteStmt& s = c.Get(kTrimSessions);
+  s.Reset().Bind(1, newest.user_id).BindBlob(2, newest.token_hash).Bind(3, static_cast<int64_t>(max_sessions - 1));
+  std::vector<std::string> gone;
+  int rc;
+  while ((rc = s.Step()) == SQLITE_ROW) gone.push_back(s.Text(0));
+  s.Reset();
+  if (rc != SQLITE_DONE) return s.Error(rc, "trim sessions");
+  return gone;
+}
+
+absl::StatusOr<int64_t> DeleteExpiredSessionsOn(SqliteConnection& c, int64_t now_ms) {
+  SqliteStmt& s = c.Get(kDeleteExpiredSessions);
+  s.Reset().Bind(1, now_ms);
+  if (absl::Status st = StepDone(s, "delete expired sessions"); !st.ok()) return st;
+  return static_cast<int64_t>(sqlite3_changes(c.db()));
+}
+
 absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuery& q) {
   const char* sql = q.direction == HistoryQuery::Direction::kLatest   ? kHistoryLatest
                     : q.direction == HistoryQuery::Direction::kBefore ? kHistoryBefore
@@ -215,26 +235,6 @@ absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuer
   if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s.Error(rc, "history");
   if (q.direction != HistoryQuery::Direction::kAfter) {
     std::reverse(page.messages.begin(), page.messages.end());
-absl::StatusOr<std::vector<std::string>> TrimSessionsOn(SqliteConnection& c, const SessionRecord& newest,
-                                                        int max_sessions) {
-  if (max_sessions < 1) return absl::InvalidArgumentError("max_sessions must be at least 1");
-  SqliteStmt& s = c.Get(kTrimSessions);
-  s.Reset().Bind(1, newest.user_id).BindBlob(2, newest.token_hash).Bind(3, static_cast<int64_t>(max_sessions - 1));
-  std::vector<std::string> gone;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) gone.push_back(s.Text(0));
-  s.Reset();
-  if (rc != SQLITE_DONE) return s.Error(rc, "trim sessions");
-  return gone;
-}
-
-absl::StatusOr<int64_t> DeleteExpiredSessionsOn(SqliteConnection& c, int64_t now_ms) {
-  SqliteStmt& s = c.Get(kDeleteExpiredSessions);
-  s.Reset().Bind(1, now_ms);
-  if (absl::Status st = StepDone(s, "delete expired sessions"); !st.ok()) return st;
-  return static_cast<int64_t>(sqlite3_changes(c.db()));
-}
-
   }
   return page;
 }

@@ -49,10 +49,10 @@ absl::StatusOr<UserRecord> CreateUserOn(SqliteConnection& c, const std::string& 
 absl::StatusOr<bool> CreateSessionOn(SqliteConnection& c, const SessionRecord& session,
                                      int64_t now_ms);
 absl::StatusOr<bool> RevokeSessionOn(SqliteConnection& c, const std::string& token_hash);
-
 absl::StatusOr<std::vector<std::string>> TrimSessionsOn(SqliteConnection& c, const SessionRecord& newest,
                                                         int max_sessions);
 absl::StatusOr<int64_t> DeleteExpiredSessionsOn(SqliteConnection& c, int64_t now_ms);
+
 // Reads: on a reader connection (or the writer's, for ":memory:").
 absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuery& q);
 absl::StatusOr<UserRecord> FindUserOn(SqliteConnection& c, const std::string& username_key);

@@ -195,8 +195,6 @@ class SqliteStore final : public Store {
                 std::move(done));
   }
 
-  void Close() override {
-    // Refuse new work everywhere at once; then each pool drains what it holds.
   void TrimSessions(const SessionRecord& newest, int max_sessions,
                     StoreCallback<std::vector<std::string>> done) override {
     if (max_sessions < 1) return done(absl::InvalidArgumentError("max_sessions must be at least 1"));
@@ -209,6 +207,8 @@ class SqliteStore final : public Store {
     Write<int64_t>([now_ms](WriterState& w) { return DeleteExpiredSessionsOn(w.conn, now_ms); }, std::move(done));
   }
 
+  void Close() override {
+    // Refuse new work everywhere at once; then each pool drains what it holds.
     // The writer drains first: its last commits may still ask for checkpoints,
     // which are then refused (a closed checkpointer has nothing left to do).
     readers_.queue().Close();

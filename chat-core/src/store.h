@@ -175,6 +175,16 @@ class Store {
   // Revokes a session for good: true if one was revoked, false if there was none
   // (unknown, or revoked before). LoadSessions never returns it again.
   virtual void RevokeSession(const std::string& token_hash, StoreCallback<bool> done) = 0;
+  // Keeps `newest` (a stored session) and the max_sessions - 1 most recently
+  // created other sessions of its user, and revokes the rest for good, as
+  // RevokeSession does (on PostgreSQL every node hears of each); done gets
+  // the token hashes it revoked (empty if none). INVALID_ARGUMENT if
+  // max_sessions < 1.
+  virtual void TrimSessions(const SessionRecord& newest, int max_sessions,
+                            StoreCallback<std::vector<std::string>> done) = 0;
+  // Deletes every session that expired (expires_at_ms <= now_ms); done gets
+  // how many.
+  virtual void DeleteExpiredSessions(int64_t now_ms, StoreCallback<int64_t> done) = 0;
 
   // Refuses every later call with UNAVAILABLE (the loads return it), completes
   // the work accepted before (appends are committed as usual, not failed), runs
@@ -187,13 +197,3 @@ class Store {
 }  // namespace chat::core
 
 #endif  // CHAT_CORE_SRC_STORE_H_
-  // Keeps `newest` (a stored session) and the max_sessions - 1 most recently
-  // created other sessions of its user, and revokes the rest for good, as
-  // RevokeSession does (on PostgreSQL every node hears of each); done gets
-  // the token hashes it revoked (empty if none). INVALID_ARGUMENT if
-  // max_sessions < 1.
-  virtual void TrimSessions(const SessionRecord& newest, int max_sessions,
-                            StoreCallback<std::vector<std::string>> done) = 0;
-  // Deletes every session that expired (expires_at_ms <= now_ms); done gets
-  // how many.
-  virtual void DeleteExpiredSessions(int64_t now_ms, StoreCallback<int64_t> done) = 0;
