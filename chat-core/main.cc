@@ -83,6 +83,16 @@ ABSL_FLAG(int, stream_queue_events, 4096,
           "Per Connect stream outbound queue limit; a stream over it is ended with RESOURCE_EXHAUSTED.");
 ABSL_FLAG(int, gateway_queue_events, 1 << 20, "Per gateway stream outbound queue limit.");
 ABSL_FLAG(int, recent_messages, 1024, "Recent messages per room kept in memory for fast resume.");
+ABSL_FLAG(int, room_recent_bytes, 64 * 1024,
+          "Memory one room's recent messages may take (their encoded events plus about 800 bytes each); "
+          "the oldest go first, and older messages come from the database. Nothing is held before a "
+          "room's first message.");
+ABSL_FLAG(int, max_rooms, 10000,
+          "Rooms there may be in all (every node of a cluster counts the same rooms); creating more is "
+          "refused with RESOURCE_EXHAUSTED. 0: no cap.");
+ABSL_FLAG(int, max_room_creates_per_user_per_hour, 20,
+          "Rooms one user may create in an hour (counted in the database, so on every node together); "
+          "more are refused with RESOURCE_EXHAUSTED. 0: no limit.");
 ABSL_FLAG(int, presence_limit, 200,
           "Rooms with more users than this send no member events and list this many names.");
 ABSL_FLAG(int, max_streams_per_user, 64,
@@ -147,6 +157,10 @@ int main(int argc, char** argv) {
   // Sizes are size_t in the options: a negative flag would wrap.
   for (const auto& [name, value] : {std::pair{"--max_text_bytes", absl::GetFlag(FLAGS_max_text_bytes)},
                                     {"--recent_messages", absl::GetFlag(FLAGS_recent_messages)},
+                                    {"--room_recent_bytes", absl::GetFlag(FLAGS_room_recent_bytes)},
+                                    {"--max_rooms", absl::GetFlag(FLAGS_max_rooms)},
+                                    {"--max_room_creates_per_user_per_hour",
+                                     absl::GetFlag(FLAGS_max_room_creates_per_user_per_hour)},
                                     {"--presence_limit", absl::GetFlag(FLAGS_presence_limit)},
                                     {"--max_streams_per_user", absl::GetFlag(FLAGS_max_streams_per_user)},
                                     {"--stream_queue_events", absl::GetFlag(FLAGS_stream_queue_events)},
@@ -178,6 +192,9 @@ int main(int argc, char** argv) {
   options.min_client_ping_interval = absl::GetFlag(FLAGS_min_client_ping_interval);
   options.hub.max_text_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_max_text_bytes));
   options.hub.room.recent_frames = static_cast<size_t>(absl::GetFlag(FLAGS_recent_messages));
+  options.hub.room.recent_bytes = static_cast<size_t>(absl::GetFlag(FLAGS_room_recent_bytes));
+  options.hub.room_quota.max_rooms = absl::GetFlag(FLAGS_max_rooms);
+  options.hub.room_quota.per_creator = absl::GetFlag(FLAGS_max_room_creates_per_user_per_hour);
   options.hub.room.presence_limit = static_cast<size_t>(absl::GetFlag(FLAGS_presence_limit));
   options.hub.max_streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
   options.accounts.allow_guests = absl::GetFlag(FLAGS_allow_guests);

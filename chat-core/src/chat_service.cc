@@ -34,9 +34,10 @@ grpc::ServerUnaryReactor* ChatServiceImpl::CreateRoom(grpc::CallbackServerContex
 grpc::ServerUnaryReactor* ChatServiceImpl::ListRooms(grpc::CallbackServerContext* ctx,
                                                      const chat::v1::ListRoomsRequest* req,
                                                      chat::v1::ListRoomsResponse* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [this, resp](const Identity&, UnaryDone done) {
-    *resp = hub_->ListRooms();
-    done.Succeed();
+  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity&, UnaryDone done) {
+    auto page = hub_->ListRooms(*req);
+    if (page.ok()) *resp = std::move(*page);
+    done(page.status());
   });
 }
 

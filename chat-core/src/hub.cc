@@ -82,7 +82,33 @@ void Hub::Stop() {
 bool Hub::AddRoomLocked(const std::shared_ptr<Room>& room) {
   if (!rooms_by_id_.emplace(room->id(), room).second) return false;
   rooms_[room->name()] = room;
+  const RoomQuota& quota = options_.room_quota;
+  if (quota.per_creator > 0 && !room->created_by().empty() &&
+      room->created_at_ms() > NowMs() - quota.window_ms) {
+    std::vector<int64_t>& times = recent_creates_[room->created_by()];
+    times.insert(std::upper_bound(times.begin(), times.end(), room->created_at_ms()), room->created_at_ms());
+  }
   return true;
+}
+
+absl::Status Hub::CheckQuotaLocked(const std::string& creator, const RoomQuota& quota) {
+  if (quota.max_rooms > 0 && static_cast<int64_t>(rooms_.size()) >= quota.max_rooms) {
+    return RoomQuotaError(quota, true);
+  }
+  if (quota.per_creator > 0) {
+    auto it = recent_creates_.find(creator);
+    if (it != recent_creates_.end()) {
+      std::vector<int64_t>& times = it->second;
+      const int64_t since = NowMs() - quota.window_ms;
+      times.erase(times.begin(), std::upper_bound(times.begin(), times.end(), since));
+      if (times.empty()) {
+        recent_creates_.erase(it);
+      } else if (static_cast<int64_t>(times.size()) >= quota.per_creator) {
+        return RoomQuotaError(quota, false);
+      }
+    }
+  }
+  return absl::OkStatus();
 }
 
 std::shared_ptr<Room> Hub::FindRoomById(int64_t id) const {
@@ -110,7 +136,15 @@ void Hub::CreateRoom(const std::string& name, const std::string& creator,
   if (FindRoom(name) != nullptr) {
     return done(absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists")));
   }
-  store_->CreateRoom(name, creator, NowMs(),
+  // chat-core's own rooms (creator "") have no quota.
+  const RoomQuota quota = creator.empty() ? RoomQuota{} : options_.room_quota;
+  {
+    // Past a limit as far as this node knows: refused without a write, so a
+    // loop of refused creates costs the store nothing.
+    absl::MutexLock lock(&rooms_mu_);
+    if (absl::Status st = CheckQuotaLocked(creator, quota); !st.ok()) return done(st);
+  }
+  store_->CreateRoomWithin(name, creator, NowMs(), quota,
                      [this, done = std::move(done)](absl::StatusOr<RoomRecord> rec) {
                        if (!rec.ok()) return done(rec.status());
                        auto room = AdoptRoom(*rec);
@@ -129,11 +163,28 @@ std::vector<std::shared_ptr<Room>> Hub::Rooms() const {
   return rooms;
 }
 
-chat::v1::ListRoomsResponse Hub::ListRooms() const {
-  std::vector<std::shared_ptr<Room>> rooms = Rooms();
-  std::sort(rooms.begin(), rooms.end(), [](const auto& a, const auto& b) { return a->name() < b->name(); });
+absl::StatusOr<chat::v1::ListRoomsResponse> Hub::ListRooms(const chat::v1::ListRoomsRequest& request) const {
+  if (request.limit() < 0 || request.limit() > kMaxRoomsPage) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("limit must be between 1 and ", kMaxRoomsPage, " (0 means ", kMaxRoomsPage, ")"));
+  }
+  if (!request.cursor().empty() && !ValidateRoomName(request.cursor()).ok()) {
+    return absl::InvalidArgumentError("cursor must be a next_cursor from an earlier page");
+  }
+  const size_t limit = request.limit() == 0 ? kMaxRoomsPage : static_cast<size_t>(request.limit());
+  std::vector<std::shared_ptr<Room>> page;
+  bool more = false;
+  {
+    absl::MutexLock lock(&rooms_mu_);
+    auto it = request.cursor().empty() ? rooms_.begin() : rooms_.upper_bound(request.cursor());
+    for (; it != rooms_.end() && page.size() < limit; ++it) page.push_back(it->second);
+    more = it != rooms_.end();
+  }
+  // Described outside rooms_mu_ (each takes its room's lock).
   chat::v1::ListRoomsResponse out;
-  for (const auto& room : rooms) room->Describe(out.add_rooms());
+  out.mutable_rooms()->Reserve(static_cast<int>(page.size()));
+  for (const auto& room : page) room->Describe(out.add_rooms());
+  if (more && !page.empty()) out.set_next_cursor(page.back()->name());
   return out;
 }
 

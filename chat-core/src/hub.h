@@ -26,6 +26,7 @@
 #include "absl/strings/string_view.h"
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/btree_map.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/status/statusor.h"
@@ -47,6 +48,10 @@ class CoreMetrics;
 
 struct HubOptions {
   RoomOptions room;
+  // Room creation limits (chat-core --max_rooms and
+  // --max_room_creates_per_user_per_hour): checked by the store, so they hold on
+  // every node of a cluster; rooms chat-core makes itself (lobby) are exempt.
+  RoomQuota room_quota;
   size_t max_text_bytes = 4096;
   // Messages per store read when replaying a join far behind.
   int replay_page = 256;
@@ -114,9 +119,12 @@ class Hub {
   // INVALID_ARGUMENT for a bad name, NOT_FOUND for an unknown room.
   absl::StatusOr<std::shared_ptr<Room>> LookupRoom(absl::string_view name) const;
 
+  // RESOURCE_EXHAUSTED past options().room_quota (the message says which limit).
   void CreateRoom(const std::string& name, const std::string& creator,
                   std::function<void(absl::StatusOr<chat::v1::Room>)> done);
-  chat::v1::ListRoomsResponse ListRooms() const;
+  // One page of rooms by name (ListRoomsRequest's limit and cursor);
+  // INVALID_ARGUMENT for a bad limit or cursor.
+  absl::StatusOr<chat::v1::ListRoomsResponse> ListRooms(const chat::v1::ListRoomsRequest& request) const;
 
   // Stores the message (or finds the original of a retried client_msg_id), then
   // publishes it to the room, then calls done, on the store's thread.
@@ -171,6 +179,10 @@ class Hub {
  private:
   // Registers a room (under rooms_mu_); false if its id is known already.
   bool AddRoomLocked(const std::shared_ptr<Room>& room) ABSL_EXCLUSIVE_LOCKS_REQUIRED(rooms_mu_);
+  // RESOURCE_EXHAUSTED if `quota` refuses a room by `creator` as far as this
+  // node knows (rooms it has heard of); the store checks again when it writes.
+  absl::Status CheckQuotaLocked(const std::string& creator, const RoomQuota& quota)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(rooms_mu_);
   // A message waits behind a hole in the room's seqs: unless the hole fills
   // within the grace, it is read from the store.
   void NoteGap(const std::shared_ptr<Room>& room);
@@ -187,8 +199,13 @@ class Hub {
   LiveSessions live_;
 
   mutable absl::Mutex rooms_mu_;
-  absl::flat_hash_map<std::string, std::shared_ptr<Room>> rooms_ ABSL_GUARDED_BY(rooms_mu_);
+  // By name, in order, so a page of ListRooms is a short walk.
+  absl::btree_map<std::string, std::shared_ptr<Room>> rooms_ ABSL_GUARDED_BY(rooms_mu_);
   absl::flat_hash_map<int64_t, std::shared_ptr<Room>> rooms_by_id_ ABSL_GUARDED_BY(rooms_mu_);
+  // When each user created the rooms this node knows of (from any node) within
+  // the quota's window, oldest first: a user past the rate is refused here,
+  // without a write (the store's count stays the authority).
+  absl::flat_hash_map<std::string, std::vector<int64_t>> recent_creates_ ABSL_GUARDED_BY(rooms_mu_);
 
   absl::Mutex gaps_mu_;
   // Rooms with something newer to publish, since when.

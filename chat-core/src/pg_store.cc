@@ -20,6 +20,9 @@ namespace {
 
 constexpr char kLog[] = "store";
 constexpr int64_t kNoBound = INT64_MAX;
+// pg_advisory_xact_lock key that serialises room creation under a quota
+// ("room" in ASCII).
+constexpr char kRoomsLock[] = "1919905645";
 
 std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
 
@@ -136,20 +139,45 @@ class PgStoreImpl final : public PgStore {
         });
   }
 
-  void CreateRoom(const std::string& name, const std::string& created_by, int64_t now_ms,
-                  StoreCallback<RoomRecord> done) override {
-    PgQuery q{"WITH r AS (INSERT INTO rooms (name, created_at_ms, created_by) VALUES ($1, $2, $3) "
-              "ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at_ms, created_by) "
-              "SELECT r.id, pg_notify('chat_rooms', json_build_array(r.id, r.name, r.created_at_ms, "
-              "r.created_by)::text) FROM r",
-              {name, absl::StrCat(now_ms), created_by}};
-    Write(std::move(q), [name, created_by, now_ms, done = std::move(done)](
-                            std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit) {
-      done(FirstResult<RoomRecord>(results, commit, [&](PgResult& r) -> absl::StatusOr<RoomRecord> {
-        if (r.rows() == 0) return absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists"));
-        return RoomRecord{r.Int(0, 0), name, now_ms, created_by, 0};
-      }));
-    });
+  void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
+                        const RoomQuota& quota, StoreCallback<RoomRecord> done) override {
+    // One row: the new room's id (NULL if none was made), whether the name is
+    // taken, whether the cap is reached. The counts see rooms committed before
+    // the statement began: every node takes the rooms' advisory lock first (held
+    // to the end of the transaction), so two nodes cannot both see room for one
+    // more. Appends lock room rows before this, never after: no deadlock.
+    const bool limited = quota.max_rooms > 0 || (quota.per_creator > 0 && !created_by.empty());
+    std::vector<PgQuery> queries;
+    if (limited) queries.push_back({absl::StrCat("SELECT pg_advisory_xact_lock(", kRoomsLock, ")"), {}});
+    queries.push_back(
+        {"WITH r AS (INSERT INTO rooms (name, created_at_ms, created_by) "
+         "SELECT $1::text, $2::bigint, $3::text "
+         "WHERE ($4::bigint = 0 OR (SELECT count(*) FROM rooms) < $4::bigint) AND "
+         "($5::bigint = 0 OR $3::text = '' OR (SELECT count(*) FROM rooms WHERE created_by = $3::text AND "
+         "created_at_ms > $2::bigint - $6::bigint) < $5::bigint) "
+         "ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at_ms, created_by), "
+         "n AS (SELECT r.id, pg_notify('chat_rooms', json_build_array(r.id, r.name, r.created_at_ms, "
+         "r.created_by)::text) FROM r) "
+         "SELECT (SELECT id FROM n), EXISTS (SELECT 1 FROM rooms WHERE name = $1::text), "
+         "$4::bigint > 0 AND (SELECT count(*) FROM rooms) >= $4::bigint",
+         {name, absl::StrCat(now_ms), created_by, absl::StrCat(quota.max_rooms), absl::StrCat(quota.per_creator),
+          absl::StrCat(quota.window_ms)}});
+    PgWriteOp op{std::move(queries), [name, created_by, now_ms, quota, done = std::move(done)](
+                                         std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit) {
+                   for (auto& r : results) {
+                     if (!r.ok()) return done(r.status());
+                   }
+                   if (!commit.ok()) return done(commit);
+                   PgResult& r = *results.back();
+                   if (r.rows() != 1) return done(absl::InternalError("create room: no answer"));
+                   if (!r.IsNull(0, 0)) return done(RoomRecord{r.Int(0, 0), name, now_ms, created_by, 0});
+                   if (r.Bool(0, 1)) return done(absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists")));
+                   done(RoomQuotaError(quota, r.Bool(0, 2)));
+                 }};
+    PgWriteItem item = std::move(op);
+    if (!connected()) return FailPgWrite(item, Unavailable());
+    PushResult pushed = writes_.PushPastCapacity(item);
+    if (!Queued(pushed)) FailPgWrite(item, absl::UnavailableError("the store is closed"));
   }
 
   void Append(AppendRequest request, StoreCallback<AppendResult> done) override {

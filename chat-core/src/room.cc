@@ -14,6 +14,7 @@ Room::Room(const RoomRecord& record, RoomOptions options)
       created_by_(record.created_by),
       options_(options),
       last_seq_(record.last_seq),
+      recent_(options.recent_frames, options.recent_bytes),
       subscribers_(std::make_shared<const SubscriberList>()) {}
 
 int64_t Room::last_seq() const {
@@ -47,8 +48,7 @@ void Room::Describe(chat::v1::Room* out) const {
 
 void Room::AdvanceLocked(const RoomFramePtr& frame) {
   last_seq_ = frame->seq;
-  recent_.push_back(frame);
-  if (recent_.size() > options_.recent_frames) recent_.pop_front();
+  recent_.Push(frame);
 }
 
 Room::Published Room::Publish(const RoomFramePtr& frame, std::function<void()> after) {
@@ -122,7 +122,7 @@ Room::GoLive Room::TryGoLive(const JoinTicket& t, int64_t* latest, RoomPresence:
     // queue has room for them; otherwise the caller pages from the store.
     int64_t missing = last_seq_ - pos;
     bool in_ring = !recent_.empty() && recent_.front()->seq <= pos + 1;
-    if (!in_ring || missing > static_cast<int64_t>(options_.recent_frames) || missing > t.max_burst) {
+    if (!in_ring || missing > static_cast<int64_t>(recent_.size()) || missing > t.max_burst) {
       return GoLive::kNeedPage;
     }
   }

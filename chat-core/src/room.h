@@ -13,7 +13,6 @@
 #define CHAT_CORE_SRC_ROOM_H_
 
 #include <cstdint>
-#include <deque>
 #include <functional>
 #include <memory>
 #include <string>
@@ -26,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chat/v1/chat.pb.h"
 #include "frames.h"
+#include "recent_ring.h"
 #include "room_presence.h"
 #include "room_subscriber.h"
 #include "store.h"
@@ -33,8 +33,9 @@
 namespace chat::core {
 
 struct RoomOptions {
-  // Recent message frames kept in memory; a join whose since_seq falls inside is
-  // served without reading the store.
+  // Recent message frames kept in memory (RecentRing); a join whose since_seq
+  // falls inside is served without reading the store. Bounded by count and by
+  // bytes (recent_bytes below); nothing is held until the room's first message.
   size_t recent_frames = 1024;
   // Rooms with more distinct users than this send no member events and list only
   // this many names in `joined` (member_count stays exact).
@@ -43,6 +44,9 @@ struct RoomOptions {
   // other) while the gap is filled; beyond this the newest are not held (the
   // catch-up from the store brings them, and their senders retry unacked).
   size_t max_held = 65536;
+  // What the recent frames may cost in memory (RecentRing::Cost; chat-core
+  // --room_recent_bytes).
+  size_t recent_bytes = 64 * 1024;
 };
 
 // What Room::TryGoLive needs to know about a joining session.
@@ -142,7 +146,7 @@ class Room {
   absl::Mutex publish_mu_ ABSL_ACQUIRED_BEFORE(mu_);
   mutable absl::Mutex mu_;
   int64_t last_seq_ ABSL_GUARDED_BY(mu_);
-  std::deque<RoomFramePtr> recent_ ABSL_GUARDED_BY(mu_);
+  RecentRing recent_ ABSL_GUARDED_BY(mu_);
   // Messages after a gap, by seq, with what runs once each is delivered.
   absl::btree_map<int64_t, Held> held_ ABSL_GUARDED_BY(mu_);
   std::shared_ptr<const SubscriberList> subscribers_ ABSL_GUARDED_BY(mu_);

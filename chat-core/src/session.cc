@@ -108,8 +108,13 @@ bool Session::Handle(const ClientEvent& event, uint64_t request) {
       return true;
     }
     case ClientEvent::kListRooms: {
+      auto page = hub_->ListRooms(event.list_rooms());
+      if (!page.ok()) {
+        EmitError(page.status(), "listRooms", ref);
+        return true;
+      }
       ServerEvent ev;
-      *ev.mutable_rooms() = hub_->ListRooms();
+      *ev.mutable_rooms() = std::move(*page);
       Reply(ref, std::move(ev));
       return true;
     }

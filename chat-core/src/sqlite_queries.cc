@@ -17,10 +17,22 @@ absl::Status StepDone(SqliteStmt& s, absl::string_view what) {
   return absl::OkStatus();
 }
 
+// Steps a statement whose one row is a count (or no row: 0) and resets it.
+absl::StatusOr<int64_t> StepCount(SqliteStmt& s, absl::string_view what) {
+  int rc = s.Step();
+  int64_t n = rc == SQLITE_ROW ? s.Int(0) : 0;
+  s.Reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s.Error(rc, what);
+  return n;
+}
+
 // Statements cached on their connection (the start-up ones below are not).
 const char kCreateRoom[] =
     "INSERT INTO rooms (name, created_at_ms, created_by) VALUES (?1, ?2, ?3) "
     "ON CONFLICT (name) DO NOTHING";
+const char kRoomExists[] = "SELECT 1 FROM rooms WHERE name=?1";
+const char kCountRooms[] = "SELECT count(*) FROM rooms";
+const char kCountRoomsBy[] = "SELECT count(*) FROM rooms WHERE created_by=?1 AND created_at_ms>?2";
 const char kFindDuplicate[] =
     "SELECT seq, text, sent_at_ms FROM messages WHERE room_id=?1 AND author=?2 AND "
     "client_msg_id=?3 AND client_msg_id!=''";  // the last term lets SQLite use the partial index
@@ -101,7 +113,25 @@ absl::StatusOr<std::vector<SessionRecord>> LoadSessionsOn(SqliteConnection& c, i
 }
 
 absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const std::string& name,
-                                        const std::string& created_by, int64_t now_ms) {
+                                        const std::string& created_by, int64_t now_ms,
+                                        const RoomQuota& quota) {
+  // One writer per database (the file is locked), so counting first is exact.
+  if (quota.max_rooms > 0 || (quota.per_creator > 0 && !created_by.empty())) {
+    auto exists = StepCount(w.conn.Get(kRoomExists).Reset().Bind(1, name), "create room");
+    if (!exists.ok()) return exists.status();
+    if (*exists > 0) return absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists"));
+    if (quota.max_rooms > 0) {
+      auto rooms = StepCount(w.conn.Get(kCountRooms).Reset(), "count rooms");
+      if (!rooms.ok()) return rooms.status();
+      if (*rooms >= quota.max_rooms) return RoomQuotaError(quota, true);
+    }
+    if (quota.per_creator > 0 && !created_by.empty()) {
+      auto mine = StepCount(w.conn.Get(kCountRoomsBy).Reset().Bind(1, created_by).Bind(2, now_ms - quota.window_ms),
+                            "count rooms");
+      if (!mine.ok()) return mine.status();
+      if (*mine >= quota.per_creator) return RoomQuotaError(quota, false);
+    }
+  }
   SqliteStmt& s = w.conn.Get(kCreateRoom);
   s.Reset().Bind(1, name).Bind(2, now_ms).Bind(3, created_by);
   if (absl::Status st = StepDone(s, "create room"); !st.ok()) return st;

@@ -40,7 +40,8 @@ absl::Status LoadSeqCounters(WriterState& w);
 absl::StatusOr<std::vector<RoomRecord>> LoadRoomsOn(WriterState& w);
 absl::StatusOr<std::vector<SessionRecord>> LoadSessionsOn(SqliteConnection& c, int64_t now_ms);
 absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const std::string& name,
-                                        const std::string& created_by, int64_t now_ms);
+                                        const std::string& created_by, int64_t now_ms,
+                                        const RoomQuota& quota);
 // Moves req.text into the result.
 absl::StatusOr<AppendResult> AppendOn(WriterState& w, AppendRequest&& req);
 absl::StatusOr<UserRecord> CreateUserOn(SqliteConnection& c, const std::string& username,

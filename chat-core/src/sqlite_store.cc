@@ -145,10 +145,12 @@ class SqliteStore final : public Store {
         [now_ms](WriterState& w) { return LoadSessionsOn(w.conn, now_ms); });
   }
 
-  void CreateRoom(const std::string& name, const std::string& created_by, int64_t now_ms,
-                  StoreCallback<RoomRecord> done) override {
+  void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
+                        const RoomQuota& quota, StoreCallback<RoomRecord> done) override {
     Write<RoomRecord>(
-        [name, created_by, now_ms](WriterState& w) { return CreateRoomOn(w, name, created_by, now_ms); },
+        [name, created_by, now_ms, quota](WriterState& w) {
+          return CreateRoomOn(w, name, created_by, now_ms, quota);
+        },
         std::move(done));
   }
 

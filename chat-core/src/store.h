@@ -27,10 +27,12 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 
 namespace chat::core {
 
@@ -41,6 +43,33 @@ struct RoomRecord {
   std::string created_by;
   int64_t last_seq = 0;
 };
+
+// Limits on creating a room, checked by the store inside the write that
+// creates it, so they hold across the nodes of a cluster and across restarts.
+// Each check counts rows of the rooms table (at most max_rooms of them).
+struct RoomQuota {
+  // The most rooms there may be (0: no bound).
+  int64_t max_rooms = 0;
+  // The most rooms one created_by may have created in the window that ends
+  // at now_ms (0: no bound). An empty created_by (chat-core itself) is exempt.
+  int64_t per_creator = 0;
+  int64_t window_ms = 3600 * 1000;
+};
+
+// The RESOURCE_EXHAUSTED a store answers when `quota` refuses a room: for the
+// global cap (`global`) or for the creator's rate.
+inline absl::Status RoomQuotaError(const RoomQuota& quota, bool global) {
+  if (global) {
+    return absl::ResourceExhaustedError(
+        absl::StrCat("room limit reached: this server holds at most ", quota.max_rooms, " rooms"));
+  }
+  const int64_t minutes = quota.window_ms / 60000;
+  return absl::ResourceExhaustedError(absl::StrCat(
+      "too many rooms created: at most ", quota.per_creator, " per user every ",
+      minutes == 60 ? std::string("hour")
+                    : (minutes > 0 ? absl::StrCat(minutes, " minutes") : absl::StrCat(quota.window_ms, " ms")),
+      "; try again later"));
+}
 
 struct StoredMessage {
   int64_t room_id = 0;
@@ -123,8 +152,16 @@ class Store {
   // A new room: a fresh id (> 0), the given name, created_at_ms = now_ms,
   // created_by, last_seq 0; stored before done runs. ALREADY_EXISTS if a room
   // has this name (names compare byte for byte).
-  virtual void CreateRoom(const std::string& name, const std::string& created_by, int64_t now_ms,
-                          StoreCallback<RoomRecord> done) = 0;
+  // With a quota: ALREADY_EXISTS as above, else RESOURCE_EXHAUSTED when there
+  // are max_rooms rooms already, or created_by made per_creator rooms in the
+  // window (the message says which); exact even when several stores on one
+  // database create rooms at once.
+  virtual void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
+                                const RoomQuota& quota, StoreCallback<RoomRecord> done) = 0;
+  void CreateRoom(const std::string& name, const std::string& created_by, int64_t now_ms,
+                  StoreCallback<RoomRecord> done) {
+    CreateRoomWithin(name, created_by, now_ms, RoomQuota{}, std::move(done));
+  }
 
   // Stores a message with its room's next seq. The seqs of a room are 1, 2, 3...
   // with no gap and no repeat, across restarts; rooms count independently, and a

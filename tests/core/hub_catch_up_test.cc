@@ -21,9 +21,9 @@ class CountingStore final : public core::Store {
   absl::StatusOr<std::vector<core::SessionRecord>> LoadSessions(int64_t now_ms) override {
     return inner_->LoadSessions(now_ms);
   }
-  void CreateRoom(const std::string& name, const std::string& created_by, int64_t now_ms,
-                  core::StoreCallback<core::RoomRecord> done) override {
-    inner_->CreateRoom(name, created_by, now_ms, std::move(done));
+  void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
+                        const core::RoomQuota& quota, core::StoreCallback<core::RoomRecord> done) override {
+    inner_->CreateRoomWithin(name, created_by, now_ms, quota, std::move(done));
   }
   void Append(core::AppendRequest request, core::StoreCallback<core::AppendResult> done) override {
     inner_->Append(std::move(request), std::move(done));

@@ -37,6 +37,65 @@ TYPED_TEST_P(StoreConformanceMessagesTest, CreateRoomReturnsItAndRefusesATakenNa
   EXPECT_NE(b->id, a->id);
 }
 
+// The attack: one user creates rooms in a loop; the store refuses past the
+// creator's rate and past the global cap, and nobody else is held back.
+TYPED_TEST_P(StoreConformanceMessagesTest, RoomQuotaRefusesPastTheCreatorsRateAndTheCap) {
+  auto s = this->Open();
+  ASSERT_NE(s, nullptr);
+  RoomQuota quota;
+  quota.max_rooms = 6;
+  quota.per_creator = 2;
+  quota.window_ms = 1000;
+  auto create = [&](const std::string& name, const std::string& by, int64_t now_ms) {
+    return Call<RoomRecord>([&](auto cb) { s->CreateRoomWithin(name, by, now_ms, quota, std::move(cb)); });
+  };
+  ASSERT_TRUE(create("a1", "alice", 10'000).ok());
+  ASSERT_TRUE(create("a2", "alice", 10'100).ok());
+  auto third = create("a3", "alice", 10'200);
+  EXPECT_EQ(third.status().code(), absl::StatusCode::kResourceExhausted) << third.status();
+  EXPECT_THAT(std::string(third.status().message()), ::testing::HasSubstr("at most 2 per user"));
+  // A taken name is ALREADY_EXISTS, whatever the quota.
+  EXPECT_EQ(create("a1", "alice", 10'200).status().code(), absl::StatusCode::kAlreadyExists);
+  // Another user is not held back; chat-core itself ("") has no rate.
+  ASSERT_TRUE(create("b1", "bob", 10'200).ok());
+  ASSERT_TRUE(create("sys1", "", 10'200).ok());
+  ASSERT_TRUE(create("sys2", "", 10'200).ok());
+  // Once the window has passed alice's first room, she may create again...
+  ASSERT_TRUE(create("a3", "alice", 11'050).ok());
+  // ...but now there are 6 rooms: the cap refuses everyone.
+  auto capped = create("b2", "bob", 11'100);
+  EXPECT_EQ(capped.status().code(), absl::StatusCode::kResourceExhausted) << capped.status();
+  EXPECT_THAT(std::string(capped.status().message()), ::testing::HasSubstr("at most 6 rooms"));
+  auto loaded = s->LoadRooms();
+  ASSERT_TRUE(loaded.ok()) << loaded.status();
+  EXPECT_EQ(loaded->size(), 6u);
+  // Without a quota the store is as before.
+  EXPECT_TRUE(CreateRoom(*s, "free", "bob").ok());
+}
+
+TYPED_TEST_P(StoreConformanceMessagesTest, RoomQuotaIsExactForCreatesInFlightTogether) {
+  auto s = this->Open();
+  ASSERT_NE(s, nullptr);
+  RoomQuota quota;
+  quota.max_rooms = 7;
+  std::vector<Reply<RoomRecord>> replies(20);
+  for (size_t i = 0; i < replies.size(); ++i) {
+    s->CreateRoomWithin(absl::StrCat("r", i), absl::StrCat("u", i), 1, quota, replies[i].Callback());
+  }
+  int made = 0, refused = 0;
+  for (auto& r : replies) {
+    auto room = r.Wait();
+    if (room.ok()) {
+      ++made;
+    } else {
+      EXPECT_EQ(room.status().code(), absl::StatusCode::kResourceExhausted) << room.status();
+      ++refused;
+    }
+  }
+  EXPECT_EQ(made, 7);
+  EXPECT_EQ(refused, 13);
+}
+
 TYPED_TEST_P(StoreConformanceMessagesTest, LoadRoomsListsRoomsInCreationOrderWithLastSeq) {
   std::vector<RoomRecord> made;
   {
@@ -358,6 +417,8 @@ TYPED_TEST_P(StoreConformanceMessagesTest, HistoryPagesBothWays) {
 
 REGISTER_TYPED_TEST_SUITE_P(StoreConformanceMessagesTest,
                             CreateRoomReturnsItAndRefusesATakenName,
+                            RoomQuotaRefusesPastTheCreatorsRateAndTheCap,
+                            RoomQuotaIsExactForCreatesInFlightTogether,
                             LoadRoomsListsRoomsInCreationOrderWithLastSeq,
                             SeqsStartAtOneAndCountPerRoom,
                             AppendToAnUnknownRoomIsNotFoundAndUsesNoSeq,

@@ -21,6 +21,9 @@ inline constexpr size_t kMaxRefBytes = 128;
 inline constexpr size_t kDefaultMaxTextBytes = 4096;
 inline constexpr int kDefaultHistoryLimit = 50;
 inline constexpr int kMaxHistoryLimit = 500;
+// ListRooms pages: at most this many rooms; a request without a limit (0) gets
+// this many, so a client that does not page sees every room up to it.
+inline constexpr int kMaxRoomsPage = 1000;
 // Largest gRPC message chat-core accepts (and the bridge's WebSocket frame limit).
 inline constexpr int kMaxReceiveMessageBytes = 64 * 1024;
 
