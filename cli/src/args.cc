@@ -53,11 +53,13 @@ std::vector<CommandSpec> BuildCommands() {
                0,
                {"chat whoami", "chat whoami --json"}});
   c.push_back({"rooms", "", "Rooms", "list the rooms",
-               "Lists every room with its member count, newest seq and creator.",
-               {},
+               "Lists every room, by name, with its member count, newest seq and\n"
+               "creator. chat-core sends rooms in pages of at most 1000; every page is\n"
+               "fetched unless --limit says to stop sooner.",
+               {{"limit", 'n', "N", "list at most N rooms (the first N by name)"}},
                0,
                0,
-               {"chat rooms", "chat rooms --json | jq -r .name"}});
+               {"chat rooms", "chat rooms -n 20", "chat rooms --json | jq -r .name"}});
   c.push_back({"create", "ROOM", "Rooms", "create a room",
                "Creates a room. Room names are 1-64 characters of [a-z0-9._-].",
                {},

@@ -212,8 +212,8 @@ absl::StatusOr<chat::v1::WhoAmIResponse> ChatClient::WhoAmI() {
   return Call(&Node::auth, &chat::v1::AuthService::Stub::WhoAmI, chat::v1::WhoAmIRequest());
 }
 
-absl::StatusOr<chat::v1::ListRoomsResponse> ChatClient::ListRooms() {
-  return Call(&Node::chat, &chat::v1::ChatService::Stub::ListRooms, chat::v1::ListRoomsRequest());
+absl::StatusOr<chat::v1::ListRoomsResponse> ChatClient::ListRooms(const chat::v1::ListRoomsRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::ListRooms, request);
 }
 
 absl::StatusOr<chat::v1::Room> ChatClient::CreateRoom(const std::string& name) {

@@ -91,7 +91,8 @@ class ChatClient {
                                                 const std::string& password);
   absl::Status Logout();
   absl::StatusOr<chat::v1::WhoAmIResponse> WhoAmI();
-  absl::StatusOr<chat::v1::ListRoomsResponse> ListRooms();
+  // One page of rooms (request.limit, request.cursor; see ListRoomsRequest).
+  absl::StatusOr<chat::v1::ListRoomsResponse> ListRooms(const chat::v1::ListRoomsRequest& request = {});
   absl::StatusOr<chat::v1::Room> CreateRoom(const std::string& name);
   absl::StatusOr<chat::v1::Room> GetRoom(const std::string& name);
   absl::StatusOr<chat::v1::SendMessageResponse> SendMessage(

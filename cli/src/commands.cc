@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <limits>
 #include <thread>
 
 #include "absl/strings/numbers.h"
@@ -146,17 +147,36 @@ int RunWhoAmI(const Context& ctx) {
 int RunRooms(const Context& ctx) {
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
+  int64_t wanted = std::numeric_limits<int64_t>::max();
+  if (ctx.args.Has("limit")) {
+    auto limit = IntOption(ctx, "limit", 1, std::numeric_limits<int32_t>::max());
+    if (!limit.ok()) return Fail(limit.status());
+    wanted = *limit;
+  }
   ChatClient client(ctx.servers, credential->token, ctx.client_options);
-  auto response = client.ListRooms();
-  if (!response.ok()) return Fail(response.status());
+  // Page after page (each at most kMaxRoomsPage rooms), until the last or --limit.
+  std::vector<chat::v1::Room> rooms;
+  chat::v1::ListRoomsRequest request;
+  bool more = false;
+  do {
+    request.set_limit(static_cast<int32_t>(std::min<int64_t>(kMaxRoomsPage, wanted - static_cast<int64_t>(rooms.size()))));
+    auto page = client.ListRooms(request);
+    if (!page.ok()) return Fail(page.status());
+    for (auto& room : *page->mutable_rooms()) rooms.push_back(std::move(room));
+    more = !page->next_cursor().empty();
+    request.set_cursor(page->next_cursor());
+    if (more && page->rooms().empty()) {
+      return Fail(absl::InternalError("chat-core sent an empty page with a next cursor"));
+    }
+  } while (more && static_cast<int64_t>(rooms.size()) < wanted);
   if (ctx.json) {
-    for (const auto& room : response->rooms()) {
+    for (const auto& room : rooms) {
       if (!PrintJson(room)) break;
     }
     return kExitOk;
   }
   std::vector<std::vector<std::string>> rows;
-  for (const auto& room : response->rooms()) {
+  for (const auto& room : rooms) {
     rows.push_back({room.name(), absl::StrCat(room.member_count()), absl::StrCat(room.last_seq()),
                     room.created_by().empty() ? "-" : Sanitize(room.created_by(), false),
                     FormatTime(room.created_at(), true)});

@@ -246,8 +246,12 @@ void InteractiveSession::LeaveRoom(const std::string& room) {
 }
 
 void InteractiveSession::ListRooms() {
+  // The first page (chat-core's default size, 1000); 'chat rooms' lists them all.
   auto rooms = client_->ListRooms();
   if (!rooms.ok()) return Error(rooms.status());
+  if (!rooms->next_cursor().empty()) {
+    Info(absl::StrCat("the first ", rooms->rooms_size(), " rooms by name; 'chat rooms' lists them all"));
+  }
   if (ctx_.json) {
     for (const auto& r : rooms->rooms()) terminal_.Print(chat::ToJson(r));
     return;

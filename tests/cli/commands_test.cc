@@ -2,14 +2,19 @@
 // real chat-core.
 #include <sys/stat.h>
 
+#include <grpcpp/grpcpp.h>
+
+#include <algorithm>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_split.h"
 #include "cli_test_util.h"
+#include "core_fixture.h"  // RegisterAndLogin, AuthedContext
 #include "chat/v1/chat.pb.h"
 #include "gmock/gmock.h"
 
@@ -246,6 +251,63 @@ TEST_F(CliTest, CreateAndListRooms) {
   EXPECT_EQ(human.out.find('\x1b'), std::string::npos) << "no colours in a pipe";
   RunResult colored = Chat(alice, {"rooms", "--color=always"});
   EXPECT_NE(colored.out.find("\x1b["), std::string::npos);
+}
+
+// chat rooms fetches every page (chat-core sends at most 1000 rooms a page),
+// or stops at --limit.
+TEST_F(CliTest, RoomsFetchesEveryPageOrStopsAtTheLimit) {
+  core_->Stop();
+  core_ = CoreProcess::Start(data_.File("chat.db"), {"--max_room_creates_per_user_per_hour=0"});
+  ASSERT_NE(core_, nullptr);
+  auto channel = grpc::CreateChannel(server(), grpc::InsecureChannelCredentials());
+  auto auth = chat::v1::AuthService::NewStub(channel);
+  auto chat = chat::v1::ChatService::NewStub(channel);
+  const std::string token = chat::testing::RegisterAndLogin(auth.get(), "bob");
+  for (int i = 0; i < 1004; ++i) {
+    auto ctx = chat::testing::AuthedContext(token);
+    chat::v1::CreateRoomRequest req;
+    req.set_name(absl::StrCat("r", 10000 + i));
+    chat::v1::Room room;
+    ASSERT_TRUE(chat->CreateRoom(ctx.get(), req, &room).ok());
+  }
+  User alice("alice");
+  Login(alice);
+  RunResult all = Chat(alice, {"rooms", "--json"});
+  ASSERT_EQ(all.exit_code, 0) << all.err;
+  std::vector<std::string> names;
+  for (const auto& line : Lines(all.out)) names.push_back(ParseJson<chat::v1::Room>(line).name());
+  ASSERT_EQ(names.size(), 1005u);  // two pages: 1000 + 5
+  EXPECT_TRUE(std::is_sorted(names.begin(), names.end()));
+  EXPECT_EQ(names.front(), "lobby");
+  EXPECT_EQ(names.back(), "r11003");
+
+  RunResult few = Chat(alice, {"rooms", "-n", "3"});
+  ASSERT_EQ(few.exit_code, 0) << few.err;
+  EXPECT_EQ(Lines(few.out).size(), 4u) << few.out;  // header + 3
+  RunResult over_a_page = Chat(alice, {"rooms", "--limit", "1002", "--json"});
+  ASSERT_EQ(over_a_page.exit_code, 0) << over_a_page.err;
+  EXPECT_EQ(Lines(over_a_page.out).size(), 1002u);
+  RunResult bad = Chat(alice, {"rooms", "--limit", "0"});
+  EXPECT_EQ(bad.exit_code, 2);
+  ExpectOneLineError(bad);
+}
+
+// A user creating rooms in a loop is refused after the hourly limit, with a
+// one-line error; another user still can.
+TEST_F(CliTest, CreatingRoomsPastTheHourlyLimitIsRefused) {
+  core_->Stop();
+  core_ = CoreProcess::Start(data_.File("chat.db"), {"--max_room_creates_per_user_per_hour=2"});
+  ASSERT_NE(core_, nullptr);
+  User alice("alice"), bob("bob");
+  Login(alice);
+  Login(bob);
+  CreateRoom(alice, "a1");
+  CreateRoom(alice, "a2");
+  RunResult refused = Chat(alice, {"create", "a3"});
+  EXPECT_EQ(refused.exit_code, 5) << refused.err;
+  ExpectOneLineError(refused);
+  EXPECT_THAT(refused.err, HasSubstr("too many rooms created: at most 2 per user every hour"));
+  CreateRoom(bob, "b1");
 }
 
 TEST_F(CliTest, SendAndHistory) {
