@@ -55,11 +55,40 @@ describe("ChatClient", () => {
     const sent = drain(ws);
     expect(sent).toEqual([
       { ref: "r1", join: { room: "lobby" } },
-      { ref: "r2", listRooms: {} },
+      { ref: "r2", listRooms: { limit: 100 } },
     ]);
     ws.receive({ ref: "r1", joined: { room: "lobby", members: ["alice", "bob"], latestSeq: "120", memberCount: 2 } });
     expect(drain(ws)).toEqual([{ ref: "r3", history: { room: "lobby", limit: 50 } }]);
     expect(client.getState().rooms.lobby.history).toBe("loading");
+  });
+
+  it("fetches only the first page of rooms on connect and on refresh, later pages when asked", () => {
+    const { client } = setup();
+    const ws = FakeSocket.last();
+    ws.open();
+    drain(ws);
+    const page = (from: number, n: number) =>
+      Array.from({ length: n }, (_, i) => ({ name: `room-${String(from + i).padStart(5, "0")}` }));
+    ws.receive({ ref: "r2", rooms: { rooms: page(0, 100), nextCursor: "room-00099" } });
+    drain(ws); // auto-joins
+    expect(client.getState().roomsCursor).toBe("room-00099");
+    client.loadMoreRooms();
+    client.loadMoreRooms(); // one page at a time
+    const more = drain(ws).filter((e) => e.listRooms);
+    expect(more).toEqual([{ ref: expect.any(String), listRooms: { limit: 100, cursor: "room-00099" } }]);
+    ws.receive({ ref: more[0].ref, rooms: { rooms: page(100, 100), nextCursor: "room-00199" } });
+    expect(client.getState().roomsCursor).toBe("room-00199");
+    expect(Object.values(client.getState().rooms).filter((r) => r.info !== null)).toHaveLength(200);
+    // The 30 s refresh asks for the first page only.
+    vi.advanceTimersByTime(30_000);
+    expect(drain(ws).filter((e) => e.listRooms)).toEqual([{ ref: expect.any(String), listRooms: { limit: 100 } }]);
+    // Reconnecting does too.
+    ws.close(1006);
+    vi.advanceTimersByTime(60_000);
+    const ws2 = FakeSocket.last();
+    expect(ws2).not.toBe(ws);
+    ws2.open();
+    expect(drain(ws2).filter((e) => e.listRooms)).toEqual([{ ref: expect.any(String), listRooms: { limit: 100 } }]);
   });
 
   it("joins the other listed rooms for unread counts", () => {

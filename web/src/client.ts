@@ -30,6 +30,8 @@ export interface ChatClientOptions {
   /** Rooms joined automatically from the room list (for unread counts). */
   maxAutoJoin?: number;
   historyPageSize?: number;
+  /** Rooms per page of the room list (the server allows 1-1000). */
+  roomsPageSize?: number;
   roomsRefreshMs?: number;
   /** Our own typing goes inactive after this much idle time. */
   typingIdleMs?: number;
@@ -38,6 +40,8 @@ export interface ChatClientOptions {
 }
 
 export const LAST_ROOM_KEY = "chat.lastRoom";
+/** Rooms per page of the room list, unless ChatClientOptions.roomsPageSize says otherwise. */
+export const ROOMS_PAGE_SIZE = 100;
 
 function defaultUuid(): string {
   if (typeof crypto !== "undefined" && typeof crypto.randomUUID === "function") return crypto.randomUUID();
@@ -123,7 +127,7 @@ export class ChatClient {
     this.expireTimer = setInterval(() => this.dispatch({ type: "expireTyping", now: this.now() }), 1000);
     this.roomsTimer = setInterval(() => {
       if (!this.conn.isOpen) return;
-      this.request({ event: { case: "listRooms", value: {} } }, (ref) => ({ type: "listRoomsSent", ref }));
+      this.listRooms("");
     }, this.o.roomsRefreshMs ?? 30_000);
   }
 
@@ -174,6 +178,27 @@ export class ChatClient {
     }));
   }
 
+  /**
+   * Asks for one page of the room list: the first ("") on connect and on
+   * refresh, so thousands of rooms are never re-fetched each time.
+   */
+  private listRooms(cursor: string): void {
+    const limit = this.o.roomsPageSize ?? ROOMS_PAGE_SIZE;
+    this.request({ event: { case: "listRooms", value: { limit, cursor } } }, (ref) => ({
+      type: "listRoomsSent",
+      ref,
+      cursor,
+    }));
+  }
+
+  /** Loads the next page of the room list, if there is one and none is on its way. */
+  loadMoreRooms(): void {
+    const s = this.state;
+    if (!this.conn.isOpen || s.roomsCursor === "") return;
+    if (Object.values(s.requests).some((r) => r.kind === "listRooms" && r.cursor !== "")) return;
+    this.listRooms(s.roomsCursor);
+  }
+
   private requestNewest(room: string): void {
     const limit = this.o.historyPageSize ?? 50;
     this.request({ event: { case: "history", value: { room, limit } } }, (ref) => ({
@@ -200,7 +225,7 @@ export class ChatClient {
       if (!r) continue;
       if (name === s.current || name === LOBBY || r.wanted) this.join(r);
     }
-    this.request({ event: { case: "listRooms", value: {} } }, (ref) => ({ type: "listRoomsSent", ref }));
+    this.listRooms("");
   }
 
   private handleEvents(events: ServerEvent[]): void {

@@ -66,7 +66,8 @@ export type PendingRequest =
   | { kind: "join"; room: string }
   | { kind: "history"; room: string; mode: "newest" | "older" }
   | { kind: "createRoom"; room: string }
-  | { kind: "listRooms" };
+  /** cursor: "" for the first page, else the next cursor of the page before. */
+  | { kind: "listRooms"; cursor: string };
 
 export interface ChatState {
   me: string;
@@ -78,6 +79,14 @@ export interface ChatState {
   /** The room in view. */
   current: string;
   roomsLoaded: boolean;
+  /**
+   * The room list comes in pages: the cursor of the next page not yet loaded
+   * ("" when every page is), so the sidebar can offer more. Only the first page
+   * is fetched on connect and on refresh; later pages when asked for.
+   */
+  roomsCursor: string;
+  /** A page after the first has been loaded (a refreshed first page then leaves roomsCursor alone). */
+  roomsPastFirstPage: boolean;
   /** Requests in flight on the current connection, by ref. */
   requests: Record<string, PendingRequest>;
   createRoom: { pending: boolean; error: string; name: string };
@@ -91,7 +100,7 @@ export type Action =
   | { type: "select"; room: string }
   | { type: "joinSent"; room: string; ref: string }
   | { type: "historySent"; room: string; ref: string; mode: "newest" | "older" }
-  | { type: "listRoomsSent"; ref: string }
+  | { type: "listRoomsSent"; ref: string; cursor: string }
   | { type: "createRoomSent"; name: string; ref: string }
   | { type: "localSend"; room: string; text: string; clientMsgId: string; now: number }
   | { type: "retrySend"; clientMsgId: string }

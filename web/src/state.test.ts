@@ -348,7 +348,7 @@ describe("presence and typing", () => {
 
 describe("rooms", () => {
   it("lists rooms with lobby first and keeps the ones already known", () => {
-    let s = reducer(open(), { type: "listRoomsSent", ref: "l1" });
+    let s = reducer(open(), { type: "listRoomsSent", ref: "l1", cursor: "" });
     s = server(s, makeEvent("rooms", {
       ref: "l1",
       rooms: [
@@ -359,6 +359,29 @@ describe("rooms", () => {
     }));
     expect(roomNames(s)).toEqual(["lobby", "alpha", "zeta"]);
     expect(s.roomsLoaded).toBe(true);
+    expect(s.requests).toEqual({});
+  });
+
+  it("pages the room list: later pages move the cursor, a refreshed first page does not undo them", () => {
+    let s = reducer(open(), { type: "listRoomsSent", ref: "l1", cursor: "" });
+    s = server(s, makeEvent("rooms", { ref: "l1", rooms: [makeRoom({ name: "a" }), makeRoom({ name: "b" })], nextCursor: "b" }));
+    expect(s.roomsCursor).toBe("b");
+    expect(roomNames(s)).toEqual(["lobby", "a", "b"]);
+    s = reducer(s, { type: "listRoomsSent", ref: "l2", cursor: "b" });
+    expect(s.requests.l2).toEqual({ kind: "listRooms", cursor: "b" });
+    s = server(s, makeEvent("rooms", { ref: "l2", rooms: [makeRoom({ name: "c" }), makeRoom({ name: "d" })], nextCursor: "d" }));
+    expect(s.roomsCursor).toBe("d");
+    expect(roomNames(s)).toEqual(["lobby", "a", "b", "c", "d"]);
+    // The periodic refresh asks for the first page again: c and d stay, and so does the cursor.
+    s = reducer(s, { type: "listRoomsSent", ref: "l3", cursor: "" });
+    s = server(s, makeEvent("rooms", { ref: "l3", rooms: [makeRoom({ name: "a", lastSeq: 7 }), makeRoom({ name: "b" })], nextCursor: "b" }));
+    expect(s.roomsCursor).toBe("d");
+    expect(s.rooms.a.info?.lastSeq).toBe(7);
+    expect(roomNames(s)).toEqual(["lobby", "a", "b", "c", "d"]);
+    // The last page: nothing more to offer.
+    s = reducer(s, { type: "listRoomsSent", ref: "l4", cursor: "d" });
+    s = server(s, makeEvent("rooms", { ref: "l4", rooms: [makeRoom({ name: "e" })], nextCursor: "" }));
+    expect(s.roomsCursor).toBe("");
     expect(s.requests).toEqual({});
   });
 

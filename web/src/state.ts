@@ -25,6 +25,8 @@ export function initialState(me: string, current = LOBBY): ChatState {
     rooms,
     current,
     roomsLoaded: false,
+    roomsCursor: "",
+    roomsPastFirstPage: false,
     requests: {},
     createRoom: { pending: false, error: "", name: "" },
     notice: "",
@@ -323,10 +325,18 @@ function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatS
 
     case "rooms": {
       let s: ChatState = { ...state, roomsLoaded: true };
-      if (ev.ref && s.requests[ev.ref]) {
+      const req = ev.ref ? s.requests[ev.ref] : undefined;
+      if (req) {
         const requests = { ...s.requests };
         delete requests[ev.ref];
         s = { ...s, requests };
+      }
+      // A later page moves the cursor on; a (re)fetched first page sets it
+      // only while no later page was loaded, so a refresh does not undo them.
+      if (req?.kind === "listRooms" && req.cursor !== "") {
+        s = { ...s, roomsCursor: ev.nextCursor, roomsPastFirstPage: true };
+      } else if (!s.roomsPastFirstPage) {
+        s = { ...s, roomsCursor: ev.nextCursor };
       }
       const rooms = { ...s.rooms };
       for (const info of ev.rooms) {
@@ -437,7 +447,7 @@ export function reducer(state: ChatState, action: Action): ChatState {
       );
 
     case "listRoomsSent":
-      return { ...state, requests: { ...state.requests, [action.ref]: { kind: "listRooms" } } };
+      return { ...state, requests: { ...state.requests, [action.ref]: { kind: "listRooms", cursor: action.cursor } } };
 
     case "createRoomSent":
       return {

@@ -169,6 +169,7 @@ function ChatView({ client, me, onLogout }: ViewProps) {
         onSelect={selectRoom}
         onCreate={(name) => client.createRoom(name)}
         onClearCreateError={() => client.clearCreateError()}
+        onLoadMore={() => client.loadMoreRooms()}
         onLogout={onLogout}
         onClose={() => setSidebarOpen(false)}
       />

@@ -14,11 +14,25 @@ interface Props {
   /** Returns an error text or "". */
   onCreate: (name: string) => string;
   onClearCreateError: () => void;
+  /** Asks for the next page of the room list. */
+  onLoadMore: () => void;
   onLogout: () => void;
   onClose: () => void;
 }
 
-export function Sidebar({ id, open, state, names, me, onSelect, onCreate, onClearCreateError, onLogout, onClose }: Props) {
+export function Sidebar({
+  id,
+  open,
+  state,
+  names,
+  me,
+  onSelect,
+  onCreate,
+  onClearCreateError,
+  onLoadMore,
+  onLogout,
+  onClose,
+}: Props) {
   const [name, setName] = useState("");
   const [localError, setLocalError] = useState("");
   const fieldId = useId();
@@ -88,6 +102,11 @@ export function Sidebar({ id, open, state, names, me, onSelect, onCreate, onClea
           })}
         </ul>
         {!state.roomsLoaded && state.connection === "open" && <p className="muted small pad">Loading rooms…</p>}
+        {state.roomsCursor !== "" && (
+          <button className="btn btn-ghost btn-small more-rooms" type="button" data-testid="more-rooms" onClick={onLoadMore}>
+            More rooms
+          </button>
+        )}
       </nav>
 
       <form className="create-room" onSubmit={submit} data-testid="create-room-form">
