@@ -12,6 +12,7 @@ Runs the binary on a fresh SQLite file in a temp dir with the room limits off
 unit test: it takes about a minute for 30,000 rooms on two cores.
 """
 import argparse
+import json
 import os
 import subprocess
 import sys
@@ -102,10 +103,20 @@ def main():
             if fails:
                 print("send failures: %d (first: %s)" % (len(fails), fails[0]))
             print("sent %d messages in %.1f s" % (a.rooms * a.messages - len(fails), time.time() - t0))
+            from google.protobuf import json_format
+
+            def json_bytes(msg):
+                # The WebSocket form: proto3 JSON, compact (as ws-bridge writes it).
+                return len(json.dumps(json_format.MessageToDict(msg), separators=(",", ":")).encode())
+
             reply = chat.ListRooms(chat_pb2.ListRoomsRequest(), metadata=md, timeout=60)
-            print("first ListRooms reply (no limit set): %d rooms, %d bytes%s" % (
-                len(reply.rooms), reply.ByteSize(),
+            print("first ListRooms reply (no limit set): %d rooms, %d bytes (%d bytes as JSON)%s" % (
+                len(reply.rooms), reply.ByteSize(), json_bytes(reply),
                 ", next_cursor set" if getattr(reply, "next_cursor", "") else ""))
+            if hasattr(reply, "next_cursor"):
+                page = chat.ListRooms(chat_pb2.ListRoomsRequest(limit=100), metadata=md, timeout=60)
+                print("the web UI's first page (limit 100): %d bytes (%d bytes as JSON)" % (
+                    page.ByteSize(), json_bytes(page)))
             time.sleep(1)
             live = rss_kib(core.pid)
             print("RSS: %d KiB idle, %d KiB with %d rooms x %d messages of %d bytes (%.0f bytes per room)" % (
