@@ -122,6 +122,57 @@ export const scenarios = [
   },
 
   {
+    name: "the room list comes in pages, and a room-creating loop is told why it stops",
+    timeout: 60_000,
+    async run(h) {
+      // 6 users x 20 rooms (chat-core's hourly limit per user): past the UI's first page of 100.
+      // Named to sort after every other scenario's rooms, so theirs stay on the first page.
+      const tag = `zzz.${h.name("pg", 8)}`;
+      const names = [];
+      let last;
+      for (let u = 0; u < 6; u++) {
+        last = await h.grpc("pager");
+        for (let i = 0; i < 20; i++) {
+          const room = `${tag}.${u}.${String(i).padStart(2, "0")}`;
+          await last.createRoom(room);
+          names.push(room);
+        }
+      }
+      await assert.rejects(last.createRoom(`${tag}.one-more`), (err) => {
+        assert.match(String(err.details ?? err.message), /too many rooms created: at most 20 per user every hour/);
+        return true;
+      });
+
+      // A browser: the first page, then "More rooms" until every room is listed.
+      const reader = await h.registered("pagereader");
+      const p = reader.page;
+      const listed = () => p.locator('[data-testid="room-list"] li').count();
+      const more = p.getByTestId("more-rooms");
+      await more.waitFor();
+      const first = await listed();
+      assert.ok(first < names.length, `the first page (${first}) holds fewer than our ${names.length} rooms`);
+      for (let pages = 0; await more.isVisible(); pages++) {
+        assert.ok(pages < 20, "more rooms than pages can hold");
+        const before = await listed();
+        await more.click();
+        await eventually(async () => assert.ok((await listed()) > before || !(await more.isVisible())));
+      }
+      for (const room of [names[0], names[59], names[names.length - 1]]) {
+        assert.equal(await p.getByTestId(`room-${room}`).count(), 1, `${room} is listed`);
+      }
+
+      // The same user in a browser, past the limit: the form says why.
+      const again = await h.user();
+      await again.login(last.username, last.password);
+      await again.page.getByTestId("create-room-input").fill(`${tag}.from-the-browser`);
+      await again.page.getByTestId("create-room-submit").click();
+      const err = again.page.getByTestId("create-room-error");
+      await err.waitFor();
+      assert.match(await err.textContent(), /too many rooms created: at most 20 per user every hour/i);
+    },
+  },
+
+  {
     name: "unread count on a room not in view",
     timeout: 30_000,
     async run(h) {
