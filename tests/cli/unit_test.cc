@@ -45,7 +45,8 @@ TEST(ArgsTest, ImpliedJoinAndDoubleDash) {
 }
 
 TEST(ArgsTest, Errors) {
-  EXPECT_FALSE(ParseArgs({"rooms", "--limit", "3"}).ok()) << "--limit is not an option of rooms";
+  EXPECT_FALSE(ParseArgs({"create", "room", "--limit", "3"}).ok()) << "--limit is not an option of create";
+  EXPECT_TRUE(ParseArgs({"rooms", "--limit", "3"}).ok()) << "rooms takes --limit (its pages)";
   EXPECT_FALSE(ParseArgs({"rooms", "--json=yes"}).ok());
   EXPECT_FALSE(ParseArgs({"history"}).ok());
   EXPECT_FALSE(ParseArgs({"create", "a", "b"}).ok());
