@@ -251,7 +251,7 @@ def smoke_flood(runner, failures):
         problems.append("attacker saw %s" % info["saw"])
     if info.get("died"):
         problems.append(info["died"])
-    text, _ = flood.report({"order": ["binary"], "floods": {"binary": info}}, args)
+    text, _ = flood.report({"order": ["binary"], "floods": {"binary": [info]}}, args)
     if "| %s |" % flood.TITLES["binary"] not in text:
         problems.append("no table row: %s" % text)
     if problems:
