@@ -1,8 +1,12 @@
 #include "accounts.h"
 
 #include <sodium.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/ascii.h"
@@ -16,6 +20,21 @@
 
 namespace chat::core {
 namespace {
+
+// Password hashing is the one CPU-heavy thing chat-core does on request, and a
+// flood of logins or registrations (each refused or not only after hashing)
+// would otherwise take cores from the fan-out. Its threads run 10 nice levels
+// below the process, so chat traffic goes first when the cores are busy and
+// hashing still gets every idle cycle. Linux applies nice per thread. Best
+// effort: a process already near 19 just stays where it is.
+bool LowerThisThreadsPriority() {
+  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
+  errno = 0;
+  const int now = getpriority(PRIO_PROCESS, tid);
+  if (errno == 0 && now < 19) (void)setpriority(PRIO_PROCESS, tid, std::min(19, now + 10));
+  return true;
+}
+
 
 constexpr char kLog[] = "accounts";
 constexpr char kBadLogin[] = "invalid username or password";
@@ -59,10 +78,14 @@ absl::Status Accounts::Init() {
     hashing_ = true;
     hashers_.Start(static_cast<size_t>(std::max(1, options_.hash_threads)), /*max_batch=*/1,
                    [](size_t, std::vector<std::function<void()>>& jobs) {
+                     static thread_local const bool niced = LowerThisThreadsPriority();
+                     (void)niced;
                      for (auto& job : jobs) job();
                    });
     registration_hashers_.Start(static_cast<size_t>(std::max(1, options_.registration_hash_threads)),
                                 /*max_batch=*/1, [](size_t, std::vector<std::function<void()>>& jobs) {
+                                  static thread_local const bool niced = LowerThisThreadsPriority();
+                                  (void)niced;
                                   for (auto& job : jobs) job();
                                 });
     if (options_.session_sweep_interval > absl::ZeroDuration()) sweeper_ = std::thread([this] { SweepLoop(); });

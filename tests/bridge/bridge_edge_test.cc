@@ -5,6 +5,7 @@
 #include <boost/asio/write.hpp>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_cat.h"
 #include "bridge_fixture.h"
@@ -43,6 +44,49 @@ TEST(BridgeTest, FloodingIsLimitedThenClosed) {
   ASSERT_TRUE(closed.has_value());
   EXPECT_EQ(closed->code, 1008);
   EXPECT_THAT(closed->reason, HasSubstr("too many events"));
+}
+
+// A 500-message history page costs ten events of the socket's rate (it is up
+// to 2 MB to read, encode and write), a default 50-message page one: of a
+// burst of 20 big pages at the default rate (burst 120, the join took one),
+// 11 or 12 go and the rest are refused; 15 small ones all go (15: a socket
+// may have at most 16 such requests waiting for their turn).
+TEST(BridgeTest, BigHistoryPagesCostMoreOfTheEventRate) {
+  BridgeEnv env;
+  auto ws = env.Connect(env.Login("pager"));
+  ws->Join("lobby");
+  ASSERT_TRUE(ws->WaitFor(WsJoined("lobby")));
+  auto history = [&](int limit, int n) {
+    for (int i = 0; i < n; ++i) {
+      chat::v1::ClientEvent e;
+      e.mutable_history()->set_room("lobby");
+      e.mutable_history()->set_after_seq(0);
+      e.mutable_history()->set_limit(limit);
+      ws->Send(e);
+    }
+  };
+  auto count = [&](const WsClient::Pred& pred) {
+    size_t n = 0;
+    for (const auto& e : ws->Events()) n += pred(e) ? 1 : 0;
+    return n;
+  };
+  auto is_history = [](const chat::v1::ServerEvent& e) { return e.has_history(); };
+  history(500, 20);
+  ASSERT_TRUE(ws->WaitForCount(is_history, 11));
+  ASSERT_TRUE(ws->WaitForCount(WsError(chat::v1::Error::RESOURCE_EXHAUSTED), 8));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const size_t pages = count(is_history);
+  EXPECT_GE(pages, 11u);
+  EXPECT_LE(pages, 12u);
+  EXPECT_EQ(count(WsError(chat::v1::Error::RESOURCE_EXHAUSTED)), 20u - pages);
+
+  auto fresh = env.Connect(env.Login("pager2"));
+  ws = std::move(fresh);
+  ws->Join("lobby");
+  ASSERT_TRUE(ws->WaitFor(WsJoined("lobby")));
+  history(0, 15);
+  ASSERT_TRUE(ws->WaitForCount(is_history, 15));
+  EXPECT_EQ(count(WsError(chat::v1::Error::RESOURCE_EXHAUSTED)), 0u);
 }
 
 TEST(BridgeTest, ANonReadingBrowserIsClosedWithoutHoldingOthersBack) {

@@ -23,13 +23,14 @@ class TokenBucket {
   // Shared by every bucket of the bridge (one pointer per socket, not two doubles).
   TokenBucket(const Rate* rate, absl::Time now) : rate_(rate), tokens_(rate->burst), last_(now) {}
 
-  // Takes a token if there is one. A clock that went back adds nothing.
-  bool Take(absl::Time now) {
+  // Takes `cost` tokens if there are that many (all or none). A clock that
+  // went back adds nothing.
+  bool Take(absl::Time now, double cost = 1) {
     const double elapsed = std::max(0.0, absl::ToDoubleSeconds(now - last_));
     if (now > last_) last_ = now;
     tokens_ = std::min(rate_->burst, tokens_ + elapsed * rate_->per_second);
-    if (tokens_ < 1) return false;
-    tokens_ -= 1;
+    if (tokens_ < cost) return false;
+    tokens_ -= cost;
     return true;
   }
 

@@ -8,6 +8,7 @@
 #include "bridge_metrics.h"
 #include "chat/json_codec.h"
 #include "chat/log.h"
+#include "chat/validate.h"
 #include "http_util.h"
 #include "session_events.h"
 
@@ -162,8 +163,8 @@ void WsSession::OnRead(const beast::error_code& ec, size_t bytes) {
   if (state_ == State::kOpen) DoRead();
 }
 
-bool WsSession::TakeEventToken() {
-  if (bucket_.Take(absl::Now())) return true;
+bool WsSession::TakeEventToken(double cost) {
+  if (bucket_.Take(absl::Now(), cost)) return true;
   if (++violations_ > static_cast<int>(ctx_->options.event_burst)) {
     if (state_ == State::kOpen) CountDisconnect(ctx_->options.metrics, Disconnect::kRateLimit);
     CloseOnStrand(websocket::close_code::policy_error, "too many events");
@@ -187,6 +188,13 @@ void WsSession::HandleText(const std::string& text) {
     absl::MutexLock lock(&mu_);
     EnqueueEventLocked(ErrorEvent(event.status().code(), std::string(event.status().message()), "", ""));
     return;
+  }
+  // A history page costs an event per 50 messages it asks for: a 500-message
+  // page (up to 2 MB of JSON to read, encode and write) is ten events' worth,
+  // so at the default rate one socket pulls two full pages a second, not twenty.
+  if (event->has_history()) {
+    const int limit = event->history().limit() <= 0 ? 50 : std::min(event->history().limit(), kMaxHistoryLimit);
+    if (const int extra = (limit + 49) / 50 - 1; extra > 0 && !TakeEventToken(extra)) return;
   }
   // Any ref is the browser's own: the bridge's requests are told apart by
   // their request id (GatewayUp.request), never by a ref.

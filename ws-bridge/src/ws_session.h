@@ -145,7 +145,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // The event rate limit (--events_per_second) for one frame from the browser,
   // text or binary: true if it may be handled; false if it was dropped (the
   // browser is told) or the socket is closing for it.
-  bool TakeEventToken();
+  bool TakeEventToken(double cost = 1);
   void CloseOnStrand(websocket::close_code code, std::string reason);
   void SendClose();
   void Teardown(const std::string& why);
