@@ -58,6 +58,9 @@ ABSL_FLAG(int, max_queued_bytes, 4 << 20,
 ABSL_FLAG(int, replies_in_flight, 4,
           "History and room-list requests at chat-core at once for the whole bridge (their replies share the "
           "gateway stream); more wait their turn, one per WebSocket.");
+ABSL_FLAG(double, history_per_user, 500,
+          "History messages one user may ask for per second over all of its WebSockets on this bridge "
+          "(bursts of two seconds' worth, at least 500); a page beyond it is refused. 0: no limit.");
 ABSL_FLAG(int, max_waiting_requests, 16,
           "History and room-list requests a WebSocket may have waiting while its previous reply is unanswered or "
           "not yet written to it; one more closes it (1008).");
@@ -182,6 +185,7 @@ int main(int argc, char** argv) {
   o.max_queued_bytes = size_flag(absl::GetFlag(FLAGS_max_queued_bytes));
   // Out of range (negative too) is refused by the rules below.
   o.replies_in_flight = static_cast<size_t>(std::clamp(absl::GetFlag(FLAGS_replies_in_flight), 0, 1 << 20));
+  o.history_per_user = absl::GetFlag(FLAGS_history_per_user);
   o.max_waiting_requests =
       static_cast<size_t>(std::clamp(absl::GetFlag(FLAGS_max_waiting_requests), -1, 1 << 20));
   o.socket_send_buffer = absl::GetFlag(FLAGS_socket_send_buffer);

@@ -52,7 +52,7 @@ TEST(BridgeTest, FloodingIsLimitedThenClosed) {
 // 11 or 12 go and the rest are refused; 15 small ones all go (15: a socket
 // may have at most 16 such requests waiting for their turn).
 TEST(BridgeTest, BigHistoryPagesCostMoreOfTheEventRate) {
-  BridgeEnv env;
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.history_per_user = 0; });  // the socket's rate alone
   auto ws = env.Connect(env.Login("pager"));
   ws->Join("lobby");
   ASSERT_TRUE(ws->WaitFor(WsJoined("lobby")));
@@ -87,6 +87,37 @@ TEST(BridgeTest, BigHistoryPagesCostMoreOfTheEventRate) {
   history(0, 15);
   ASSERT_TRUE(ws->WaitForCount(is_history, 15));
   EXPECT_EQ(count(WsError(chat::v1::Error::RESOURCE_EXHAUSTED)), 0u);
+}
+
+// Many sockets of one user (or fresh ones for each page) pull no more history
+// than one: --history_per_user is shared by all of a user's WebSockets.
+TEST(BridgeTest, HistoryIsSharedOutPerUserOverAllItsSockets) {
+  BridgeEnv env([](bridge::BridgeOptions& o) { o.history_per_user = 50; });  // bursts of 500 (one full page)
+  const std::string hog = env.Login("hog");
+  auto page = [](WsClient& ws, int limit) {
+    chat::v1::ClientEvent e;
+    e.mutable_history()->set_room("lobby");
+    e.mutable_history()->set_after_seq(0);
+    e.mutable_history()->set_limit(limit);
+    ws.Send(e);
+  };
+  auto is_history = [](const chat::v1::ServerEvent& e) { return e.has_history(); };
+  auto first = env.Connect(hog);
+  page(*first, 500);
+  ASSERT_TRUE(first->WaitFor(is_history));
+  auto second = env.Connect(hog);
+  page(*second, 500);
+  auto refused = second->WaitFor(WsError(chat::v1::Error::RESOURCE_EXHAUSTED));
+  ASSERT_TRUE(refused.has_value());
+  EXPECT_THAT(refused->error().message(), HasSubstr("too many history messages for hog: at most 50 a second"));
+  EXPECT_FALSE(second->WaitFor(is_history, std::chrono::milliseconds(200)).has_value());
+  // Another user has a share of its own; the hog's comes back with time.
+  auto other = env.Connect(env.Login("other"));
+  page(*other, 500);
+  EXPECT_TRUE(other->WaitFor(is_history).has_value());
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  page(*second, 50);
+  EXPECT_TRUE(second->WaitFor(is_history).has_value());
 }
 
 TEST(BridgeTest, ANonReadingBrowserIsClosedWithoutHoldingOthersBack) {

@@ -16,6 +16,7 @@
 #include "bridge_metrics.h"
 #include "chat/log.h"
 #include "chat/tls_files.h"
+#include "chat/validate.h"
 #include "http_session.h"
 #include "ws_session.h"
 
@@ -101,6 +102,9 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   b->gateway_ = std::make_unique<Gateway>(*b->io_, channels, options);
   b->ctx_ = std::make_unique<BridgeContext>();
   b->ctx_->event_rate = TokenBucket::Rate{options.events_per_second, options.event_burst};
+  // Bursts of two seconds' worth, and never less than one full page.
+  b->ctx_->history_rate = TokenBucket::Rate{
+      options.history_per_user, std::max(options.history_per_user * 2, static_cast<double>(kMaxHistoryLimit))};
   b->ctx_->proxies = *ProxyList::Parse(options.trusted_proxies);  // valid, checked above
   b->ctx_->options = std::move(options);
   b->ctx_->gateway = b->gateway_.get();

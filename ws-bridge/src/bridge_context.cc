@@ -18,6 +18,21 @@ std::string ConnectionSlot::AddressKey(const ip::address& peer) {
   return std::string(b.begin(), b.begin() + 8);  // the /64
 }
 
+bool BridgeContext::TakeHistory(const std::string& user, double messages) {
+  if (options.history_per_user <= 0) return true;
+  const absl::Time now = absl::Now();
+  absl::MutexLock lock(&history_mu);
+  // Users whose buckets have filled up again cost nothing to forget.
+  if (history_by_user.size() >= 4096) {
+    absl::erase_if(history_by_user, [&](auto& entry) {
+      entry.second.Take(now, 0);
+      return entry.second.tokens() >= history_rate.burst;
+    });
+  }
+  auto it = history_by_user.try_emplace(user, &history_rate, now).first;
+  return it->second.Take(now, messages);
+}
+
 std::unique_ptr<ConnectionSlot> ConnectionSlot::Acquire(BridgeContext* ctx, const ip::address& peer) {
   if (ctx->connections.load() >= static_cast<int64_t>(ctx->options.max_connections)) return nullptr;
   std::string key;

@@ -47,6 +47,13 @@ struct BridgeContext {
   absl::Mutex mu;
   absl::flat_hash_map<WsSession*, std::weak_ptr<WsSession>> sessions ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
+
+  // --history_per_user: takes `messages` from `user`'s bucket, shared by all
+  // of the user's WebSockets here; false if there are not that many.
+  bool TakeHistory(const std::string& user, double messages);
+  TokenBucket::Rate history_rate;
+  absl::Mutex history_mu;
+  absl::flat_hash_map<std::string, TokenBucket> history_by_user ABSL_GUARDED_BY(history_mu);
 };
 
 // Counts one TCP connection for --max_connections and, by its client's

@@ -123,6 +123,7 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
       {o.max_queued_bytes >= 1, "--max_queued_bytes must be positive"},
       {o.replies_in_flight >= 1 && o.replies_in_flight <= 4096, "--replies_in_flight must be between 1 and 4096"},
       {o.max_waiting_requests <= 4096, "--max_waiting_requests must be between 0 and 4096"},
+      {o.history_per_user >= 0, "--history_per_user must not be negative"},
       {o.socket_send_buffer >= 0, "--socket_send_buffer must be 0 (the kernel's) or a size in bytes"},
       {o.presence_delay >= absl::ZeroDuration() && o.presence_delay <= absl::Seconds(10),
        "--presence_delay must be between 0 and 10s"},

@@ -102,6 +102,12 @@ struct BridgeOptions {
   // History and room-list requests one WebSocket may have waiting behind its
   // unanswered or unwritten previous one; one more closes it (1008).
   size_t max_waiting_requests = 16;
+  // History messages one user may ask for per second over all of its
+  // WebSockets on this bridge (bursts of two seconds' worth, at least one
+  // full page of 500); a page asked
+  // for beyond it is refused. Each WebSocket's own event rate still applies.
+  // 0: no limit.
+  double history_per_user = 500;
   // SO_SNDBUF of each accepted connection, in bytes; 0 leaves the kernel's
   // autotuning (on loopback that lets a non-reading peer take megabytes). A
   // small buffer bounds kernel memory per slow browser, and the bridge then

@@ -195,6 +195,18 @@ void WsSession::HandleText(const std::string& text) {
   if (event->has_history()) {
     const int limit = event->history().limit() <= 0 ? 50 : std::min(event->history().limit(), kMaxHistoryLimit);
     if (const int extra = (limit + 49) / 50 - 1; extra > 0 && !TakeEventToken(extra)) return;
+    // And the user's share of the bridge, over all of its sockets: many
+    // sockets (or fresh ones) pull no more than one.
+    if (!user_.empty() && !ctx_->TakeHistory(user_, limit)) {
+      if (ctx_->options.metrics != nullptr) ctx_->options.metrics->EventRefused(/*rate_limit=*/true);
+      absl::MutexLock lock(&mu_);
+      EnqueueEventLocked(ErrorEvent(absl::StatusCode::kResourceExhausted,
+                                    absl::StrFormat("too many history messages for %s: at most %.0f a second over "
+                                                    "all of its connections; retry shortly",
+                                                    user_, ctx_->options.history_per_user),
+                                    "history", event->ref(), event->history().room()));
+      return;
+    }
   }
   // Any ref is the browser's own: the bridge's requests are told apart by
   // their request id (GatewayUp.request), never by a ref.

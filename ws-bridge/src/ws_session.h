@@ -211,6 +211,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   Link link_ = Link::kLive;
   // Tells the failover timer (timer_, while kOpen) apart from an older one.
   uint32_t failover_wait_ = 0;
+  // The signed-in user, once chat-core opened the session (--history_per_user).
+  std::string user_;
   uint64_t id_ = 0;
   bool torn_down_ = false;
   bool accepted_ = false;

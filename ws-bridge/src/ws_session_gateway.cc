@@ -17,9 +17,10 @@ constexpr char kCannotRecover[] = "could not recover missed messages; reconnect 
 }  // namespace
 
 void WsSession::OnOpened(const std::string& user) {
-  net::post(ws_.get_executor(), [self = shared_from_this()] {
+  net::post(ws_.get_executor(), [self = shared_from_this(), user] {
     if (self->state_ == State::kOpen && self->link_ == Link::kReopening) return self->Resume();
     if (self->state_ != State::kOpening) return;
+    self->user_ = user;
     self->timer_.cancel();
     self->Accept();
   });
