@@ -14,14 +14,13 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import sys
 import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
-from chat_procs import ALLOW_ROOT, start  # noqa: E402
+from ws_stack import Stack as ChatStack  # noqa: E402
 import chat_procs  # noqa: E402
 
 PER_USER = 4
@@ -32,33 +31,13 @@ class RoomLimits(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
         cls.tmp = tempfile.TemporaryDirectory()
-        secret_file = os.path.join(cls.tmp.name, "gateway.secret")
-        with open(secret_file, "w", opener=lambda p, f: os.open(p, f, 0o600)) as f:
-            f.write(secrets.token_hex(24))
-        cls.core, cls.core_addr = start(
-            [os.path.join(ARGS.build_dir, "chat-core/chat-core"), "--listen=127.0.0.1:0",
-             "--db=" + os.path.join(cls.tmp.name, "chat.db"), "--gateway_secret_file=" + secret_file,
-             "--pwhash_memlimit_kib=64", "--pwhash_opslimit=1",
-             "--max_rooms=%d" % MAX_ROOMS, "--max_room_creates_per_user_per_hour=%d" % PER_USER,
-             *ALLOW_ROOT], "chat-core listening on ")
-        cls.bridge, addr = start(
-            [os.path.join(ARGS.build_dir, "ws-bridge/ws-bridge"), "--listen=127.0.0.1:0",
-             "--core=" + cls.core_addr, "--gateway_secret_file=" + secret_file, *ALLOW_ROOT],
-            "ws-bridge listening on ")
-        cls.port = int(addr.rsplit(":", 1)[1])
-        cls.origin = "http://127.0.0.1:%d" % cls.port
-        deadline = time.time() + 10
-        while time.time() < deadline:
-            if chat_procs.http(cls.port, "GET", "/healthz")[0] == 200:
-                break
-            time.sleep(0.05)
+        cls.stack = ChatStack(ARGS.build_dir, core_flags=["--max_rooms=%d" % MAX_ROOMS, "--max_room_creates_per_user_per_hour=%d" % PER_USER], tmp=cls.tmp.name)
+        cls.core, cls.core_addr = cls.stack.core, cls.stack.core_addr
+        cls.bridge, cls.port, cls.origin = cls.stack.bridge, cls.stack.port, cls.stack.origin
 
     @classmethod
     def tearDownClass(cls):
-        for p in (cls.bridge, cls.core):
-            if p.poll() is None:
-                p.kill()
-                p.wait()
+        cls.stack.stop()
         cls.tmp.cleanup()
 
     def login(self, user):
