@@ -188,9 +188,18 @@ def main():
         failures.append("chat-core's queue for the gateway overflowed")
     if r["lost"] or r["sent"] < args.seconds * 5:
         failures.append("the bystander's messages did not get through: %d echoed, %d lost" % (r["sent"], r["lost"]))
-    wrong = {k: v for k, v in r["greedy"].items() if not (k.startswith("1008 ") or k == "ended without a close frame")}
+    # A greedy socket is closed 1008 once it has more requests waiting than
+    # --max_waiting_requests, unless the bridge stopped reading it first (its
+    # requests then wait in the kernel, not in the bridge): "open" is that, and
+    # on a loaded machine a few sockets end the run so. Anything else is wrong,
+    # and most must have been closed.
+    wrong = {k: v for k, v in r["greedy"].items()
+             if not (k.startswith("1008 ") or k in ("ended without a close frame", "open"))}
     if wrong:
-        failures.append("greedy sockets not closed with 1008: %s" % wrong)
+        failures.append("greedy sockets ended otherwise than with 1008: %s" % wrong)
+    closed = sum(v for k, v in r["greedy"].items() if k != "open")
+    if closed < args.greedy // 2:
+        failures.append("only %d of %d greedy sockets were closed" % (closed, args.greedy))
     if not r["p99"] <= args.max_p99_ms:
         failures.append("the bystander's p99 %.1f ms is over %.0f ms" % (r["p99"], args.max_p99_ms))
     for f in failures:
