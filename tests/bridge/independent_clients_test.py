@@ -11,13 +11,12 @@ import json
 import os
 import signal
 import sys
-import tempfile
 import time
 import unittest
 
 ARGS = None
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
-from ws_stack import Stack as ChatStack  # noqa: E402
+from ws_stack import StackTestCase  # noqa: E402
 import chat_procs  # noqa: E402
 
 
@@ -33,18 +32,10 @@ def cookie_of(set_cookies):
     return ""
 
 
-class Stack(unittest.TestCase):
+class Stack(StackTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.stack = ChatStack(ARGS.build_dir, core_flags=[], tmp=cls.tmp.name)
-        cls.core, cls.core_addr = cls.stack.core, cls.stack.core_addr
-        cls.bridge, cls.port, cls.origin = cls.stack.bridge, cls.stack.port, cls.stack.origin
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
-        cls.tmp.cleanup()
+        cls.start_stack(ARGS.build_dir, ())
 
     def login(self, user):
         status, body, cookies = http(self.port, "POST", "/api/register",

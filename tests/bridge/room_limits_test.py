@@ -15,30 +15,21 @@ import asyncio
 import json
 import os
 import sys
-import tempfile
 import time
 import unittest
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "testing"))
-from ws_stack import Stack as ChatStack  # noqa: E402
+from ws_stack import StackTestCase  # noqa: E402
 import chat_procs  # noqa: E402
 
 PER_USER = 4
 MAX_ROOMS = 12
 
 
-class RoomLimits(unittest.TestCase):
+class RoomLimits(StackTestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tmp = tempfile.TemporaryDirectory()
-        cls.stack = ChatStack(ARGS.build_dir, core_flags=["--max_rooms=%d" % MAX_ROOMS, "--max_room_creates_per_user_per_hour=%d" % PER_USER], tmp=cls.tmp.name)
-        cls.core, cls.core_addr = cls.stack.core, cls.stack.core_addr
-        cls.bridge, cls.port, cls.origin = cls.stack.bridge, cls.stack.port, cls.stack.origin
-
-    @classmethod
-    def tearDownClass(cls):
-        cls.stack.stop()
-        cls.tmp.cleanup()
+        cls.start_stack(ARGS.build_dir, ["--max_rooms=%d" % MAX_ROOMS, "--max_room_creates_per_user_per_hour=%d" % PER_USER])
 
     def login(self, user):
         body = {"username": user, "password": "correct horse"}

@@ -9,7 +9,9 @@ import secrets
 import socket
 import struct
 import subprocess
+import tempfile
 import time
+import unittest
 
 from chat_procs import ALLOW_ROOT, http, start
 
@@ -268,3 +270,20 @@ def seed(stack, cookie, room, messages, size):
             ws.send({"ref": "j", "join": {"room": room}})
             ws.wait_for(lambda e: "joined" in e)
     ws.close()
+
+
+class StackTestCase(unittest.TestCase):
+    """Tests that share one Stack (in a temporary folder) for the whole class:
+    their setUpClass calls start_stack; the stack is stopped after the last."""
+
+    @classmethod
+    def start_stack(cls, build_dir, core_flags=()):
+        cls.tmp = tempfile.TemporaryDirectory()
+        cls.stack = Stack(build_dir, core_flags=core_flags, tmp=cls.tmp.name)
+        cls.core, cls.core_addr = cls.stack.core, cls.stack.core_addr
+        cls.bridge, cls.port, cls.origin = cls.stack.bridge, cls.stack.port, cls.stack.origin
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.stack.stop()
+        cls.tmp.cleanup()
