@@ -1,5 +1,7 @@
 #include "frames.h"
 
+#include <algorithm>
+#include <string>
 #include <vector>
 
 #include "google/protobuf/util/time_util.h"
@@ -64,6 +66,27 @@ grpc::ByteBuffer WrapForGatewaySession(uint64_t session, const grpc::Slice& even
   n += PutVarint(event_bytes.size(), prefix + n);
   grpc::Slice slices[2] = {grpc::Slice(prefix, n), event_bytes};
   return grpc::ByteBuffer(slices, 2);
+}
+
+std::vector<grpc::ByteBuffer> EncodeReplyPieces(uint64_t session, const chat::v1::ServerEvent& event,
+                                                size_t piece_bytes) {
+  std::string bytes = event.SerializeAsString();
+  std::vector<grpc::ByteBuffer> pieces;
+  if (bytes.size() <= piece_bytes || piece_bytes == 0) {
+    pieces.push_back(WrapForGatewaySession(session, grpc::Slice(std::move(bytes))));
+    return pieces;
+  }
+  pieces.reserve((bytes.size() + piece_bytes - 1) / piece_bytes);
+  chat::v1::GatewayDown down;
+  down.set_session(session);
+  for (size_t at = 0; at < bytes.size(); at += piece_bytes) {
+    size_t n = std::min(piece_bytes, bytes.size() - at);
+    auto* chunk = down.mutable_chunk();
+    chunk->set_data(bytes.data() + at, n);
+    chunk->set_last(at + n == bytes.size());
+    pieces.push_back(SerializeToByteBuffer(down));
+  }
+  return pieces;
 }
 
 size_t BatchedEventBytes(size_t event_bytes) { return 1 + VarintSize(event_bytes) + event_bytes; }

@@ -47,6 +47,13 @@ grpc::ByteBuffer EncodeEventBatch(const std::vector<const grpc::ByteBuffer*>& ev
 size_t BatchedEventBytes(size_t event_bytes);
 inline constexpr size_t kBatchHeaderBytes = 4;
 
+// A browser's reply for one gateway session, as GatewayDown items: one
+// GatewayDown{session, event} if its event is at most `piece_bytes`, else
+// GatewayDown{session, chunk{data, last}} pieces of at most that many bytes of
+// the serialized event (chat.proto, EventChunk).
+std::vector<grpc::ByteBuffer> EncodeReplyPieces(uint64_t session, const chat::v1::ServerEvent& event,
+                                                size_t piece_bytes);
+
 // Serializes a message to a single-slice ByteBuffer.
 grpc::ByteBuffer SerializeToByteBuffer(const google::protobuf::MessageLite& message);
 

@@ -15,6 +15,8 @@ namespace chat::core {
 namespace {
 
 constexpr char kLog[] = "gateway";
+// Sent by a bridge that joins the pieces of big replies (EventChunk).
+constexpr char kGatewayChunksHeader[] = "x-chat-gateway-chunks";
 
 chat::v1::GatewayDown ClosedItem(uint64_t id, const absl::Status& status) {
   chat::v1::GatewayDown down;
@@ -182,7 +184,12 @@ class GatewayReactor final : public OutboxStreamReactor {
  public:
   GatewayReactor(grpc::CallbackServerContext* ctx, Hub* hub, const Authenticator* auth, const ServiceOptions& options)
       : ctx_(ctx), hub_(hub), peer_(ctx->peer()) {
-    outbox_ = std::make_shared<Outbox>(Outbox::Kind::kGateway, this, options.gateway_outbox,
+    OutboxLimits limits = options.gateway_outbox;
+    // A bridge that can join pieces of a reply says so (chat.proto, EventChunk).
+    if (ctx->client_metadata().find(kGatewayChunksHeader) != ctx->client_metadata().end()) {
+      limits.reply_piece_bytes = kReplyPieceBytes;
+    }
+    outbox_ = std::make_shared<Outbox>(Outbox::Kind::kGateway, this, limits,
                                        hub->outbox_counters(Outbox::Kind::kGateway), hub->kicker());
     sessions_ = std::make_shared<GatewaySessions>(hub, auth, options, outbox_);
     if (!hub_->live().AddStream(outbox_)) {

@@ -22,6 +22,12 @@ Outbox::Outbox(Kind kind, OutboxWriter* writer, OutboxLimits limits,
       writer_(writer) {}
 
 bool Outbox::PushEvent(uint64_t session, const chat::v1::ServerEvent& event, uint64_t request) {
+  if (kind_ == Kind::kGateway && limits_.reply_piece_bytes > 0 && request == 0 &&
+      (event.has_history() || event.has_rooms())) {
+    std::vector<grpc::ByteBuffer> pieces = EncodeReplyPieces(session, event, limits_.reply_piece_bytes);
+    absl::MutexLock lock(&mu_);
+    return PushReplyLocked(std::move(pieces));
+  }
   Item item = OwnedItem(policy_->EncodeEvent(session, event, request));
   absl::MutexLock lock(&mu_);
   return PushLocked(std::move(item));
@@ -69,16 +75,19 @@ void Outbox::RemoveRoom(int64_t room_id) {
   policy_->RemoveRoom(room_id);
 }
 
+bool Outbox::HasRoomLocked(size_t events, size_t bytes) {
+  if (QueuedLocked() + events <= limits_.max_events && queued_bytes_ + bytes <= limits_.max_bytes) return true;
+  FinishLocked(grpc::Status(
+      grpc::StatusCode::RESOURCE_EXHAUSTED,
+      absl::StrCat("outbound queue overflow (", QueuedLocked(), " events, ", queued_bytes_,
+                   " bytes queued): the receiver is not reading fast enough; reconnect and "
+                   "join with since_seq to resume")));
+  return false;
+}
+
 bool Outbox::PushLocked(Item item, bool deferred) {
   if (finished_ || writer_ == nullptr) return false;
-  if (queue_.size() >= limits_.max_events || queued_bytes_ + item.bytes > limits_.max_bytes) {
-    FinishLocked(grpc::Status(
-        grpc::StatusCode::RESOURCE_EXHAUSTED,
-        absl::StrCat("outbound queue overflow (", queue_.size(), " events, ", queued_bytes_,
-                     " bytes queued): the receiver is not reading fast enough; reconnect and "
-                     "join with since_seq to resume")));
-    return false;
-  }
+  if (!HasRoomLocked(1, item.bytes)) return false;
   queued_bytes_ += item.bytes;
   queue_.push_back(std::move(item));
   if (write_in_flight_ || kick_pending_) return true;
@@ -91,6 +100,17 @@ bool Outbox::PushLocked(Item item, bool deferred) {
   return true;
 }
 
+bool Outbox::PushReplyLocked(std::vector<grpc::ByteBuffer> pieces) {
+  if (finished_ || writer_ == nullptr) return false;
+  size_t bytes = 0;
+  for (const auto& piece : pieces) bytes += piece.Length();
+  if (!HasRoomLocked(pieces.size(), bytes)) return false;
+  queued_bytes_ += bytes;
+  for (auto& piece : pieces) replies_.push_back(OwnedItem(std::move(piece)));
+  if (!write_in_flight_ && !kick_pending_) StartNextLocked();
+  return true;
+}
+
 void Outbox::StartKickedWrite() {
   absl::MutexLock lock(&mu_);
   kick_pending_ = false;
@@ -98,11 +118,24 @@ void Outbox::StartKickedWrite() {
 }
 
 void Outbox::StartNextLocked() {
-  if (queue_.empty() || writer_ == nullptr) return;
+  if (QueuedLocked() == 0 || writer_ == nullptr) return;
   write_in_flight_ = true;
-  in_flight_events_ = BatchSizeLocked();
   grpc::WriteOptions options;
-  // Let queued messages leave together: only the last one flushes.
+  if (!replies_.empty() && (queue_.empty() || writes_since_reply_ + 1 >= kRepliesEvery)) {
+    reply_in_flight_ = true;
+    writes_since_reply_ = 0;
+    in_flight_events_ = 1;
+    // Held back only while a room event follows at once (which flushes): a
+    // reply's pieces never wait for each other, so none holds one back.
+    if (!queue_.empty()) options.set_buffer_hint();
+    writer_->StartWriteBuffer(replies_.front().buffer, options);
+    return;
+  }
+  if (!replies_.empty()) ++writes_since_reply_;
+  in_flight_events_ = BatchSizeLocked();
+  // Let queued messages leave together: only the last one flushes. Not
+  // counting reply pieces: a room event must not wait for a megabyte of
+  // history to be queued behind it before it leaves.
   if (queue_.size() > in_flight_events_) options.set_buffer_hint();
   if (in_flight_events_ == 1) {
     writer_->StartWriteBuffer(queue_.front().buffer, options);
@@ -134,10 +167,12 @@ void Outbox::OnWriteDone(bool ok) {
   {
     absl::MutexLock lock(&mu_);
     write_in_flight_ = false;
-    size_t written = std::min(in_flight_events_, queue_.size());
+    auto& lane = reply_in_flight_ ? replies_ : queue_;
+    reply_in_flight_ = false;
+    size_t written = std::min(in_flight_events_, lane.size());
     for (size_t i = 0; i < written; ++i) {
-      queued_bytes_ -= queue_.front().bytes;
-      queue_.pop_front();
+      queued_bytes_ -= lane.front().bytes;
+      lane.pop_front();
     }
     in_flight_events_ = 0;
     batch_.Clear();
@@ -149,12 +184,12 @@ void Outbox::OnWriteDone(bool ok) {
     stats_.frames_written += written;
     if (metrics_ != nullptr) metrics_->Written(written);
     if (finished_) return;
-    if (!queue_.empty()) {
+    if (QueuedLocked() > 0) {
       StartNextLocked();
     } else if (finish_when_drained_) {
       FinishLocked(drained_status_);
     }
-    if (queue_.size() <= low_water_ && !writable_waiters_.empty()) {
+    if (QueuedLocked() <= low_water_ && !writable_waiters_.empty()) {
       ready.swap(writable_waiters_);
     }
   }
@@ -167,9 +202,14 @@ void Outbox::FinishLocked(const grpc::Status& status) {
   if (metrics_ != nullptr) metrics_->Ended(status.error_code());
   writable_waiters_.clear();
   // The items being written must stay alive until their OnWriteDone.
-  while (queue_.size() > (write_in_flight_ ? in_flight_events_ : 0u)) {
+  const bool urgent_in_flight = write_in_flight_ && !reply_in_flight_;
+  while (queue_.size() > (urgent_in_flight ? in_flight_events_ : 0u)) {
     queued_bytes_ -= queue_.back().bytes;
     queue_.pop_back();
+  }
+  while (replies_.size() > (reply_in_flight_ ? 1u : 0u)) {
+    queued_bytes_ -= replies_.back().bytes;
+    replies_.pop_back();
   }
   if (writer_ != nullptr) writer_->FinishStream(status);
 }
@@ -182,7 +222,7 @@ void Outbox::Finish(const grpc::Status& status) {
 void Outbox::FinishWhenDrained(const grpc::Status& status) {
   absl::MutexLock lock(&mu_);
   if (finished_) return;
-  if (queue_.empty() && !write_in_flight_) {
+  if (QueuedLocked() == 0 && !write_in_flight_) {
     FinishLocked(status);
     return;
   }
@@ -192,12 +232,14 @@ void Outbox::FinishWhenDrained(const grpc::Status& status) {
 
 void Outbox::Detach() {
   decltype(queue_) drop;
+  decltype(replies_) drop_replies;
   std::vector<std::function<void()>> waiters;
   {
     absl::MutexLock lock(&mu_);
     writer_ = nullptr;
     finished_ = true;
     drop.swap(queue_);
+    drop_replies.swap(replies_);
     waiters.swap(writable_waiters_);
     queued_bytes_ = 0;
     policy_->Clear();
@@ -212,7 +254,7 @@ bool Outbox::finished() const {
 
 size_t Outbox::queued() const {
   absl::MutexLock lock(&mu_);
-  return queue_.size();
+  return QueuedLocked();
 }
 
 OutboxStats Outbox::stats() const {
@@ -224,7 +266,7 @@ void Outbox::WhenWritable(std::function<void()> fn) {
   {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
-    if (queue_.size() > low_water_) {
+    if (QueuedLocked() > low_water_) {
       writable_waiters_.push_back(std::move(fn));
       return;
     }
@@ -235,7 +277,7 @@ void Outbox::WhenWritable(std::function<void()> fn) {
 void Outbox::ReadWhenRoom(size_t high_water, std::function<void()> start_read) {
   absl::MutexLock lock(&mu_);
   if (finished_ || writer_ == nullptr) return;
-  if (queue_.size() <= high_water) {
+  if (QueuedLocked() <= high_water) {
     start_read();
     return;
   }

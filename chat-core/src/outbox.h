@@ -53,7 +53,19 @@ struct OutboxLimits {
   // Connect only: when more than one event is queued as a write starts, up to
   // this many leave in one ServerEvent{batch} (1: one event per message).
   size_t max_batch = 1;
+  // Gateway only: the answers to browsers' history and room-list requests
+  // wait in a lane of their own behind everything else (one of them leaves
+  // at least every kRepliesEvery writes), cut into pieces of at most this
+  // many bytes (chat.proto, EventChunk), so a megabyte of history never holds
+  // back a room's messages. 0: whole, in order with the rest (a bridge that
+  // did not ask for pieces).
+  size_t reply_piece_bytes = 0;
 };
+
+// What a gateway's reply lane cuts replies into (x-chat-gateway-chunks).
+inline constexpr size_t kReplyPieceBytes = 64 << 10;
+// While both lanes have items, every this many-th write is a reply piece.
+inline constexpr size_t kRepliesEvery = 8;
 
 // A batch stops before the event that would take it past this many bytes (a
 // bigger event leaves alone).
@@ -94,8 +106,9 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   Kind kind() const { return kind_; }
 
   // A session event: encoded for this stream (a gateway wraps it with the
-  // session id, and `request` if not 0). False if the stream is finished or
-  // just overflowed.
+  // session id, and `request` if not 0; a browser's history or room-list
+  // answer goes in the reply lane, see reply_piece_bytes). False if the
+  // stream is finished or just overflowed.
   bool PushEvent(uint64_t session, const chat::v1::ServerEvent& event, uint64_t request = 0) override;
   // A message written as is (a gateway's opened/closed control items).
   bool PushMessage(const google::protobuf::MessageLite& message);
@@ -142,6 +155,12 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
 
   // `deferred`: leave starting the write to the kicker (room frames).
   bool PushLocked(Item item, bool deferred = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The pieces of one reply, into the reply lane (all of them, or the stream overflows).
+  bool PushReplyLocked(std::vector<grpc::ByteBuffer> pieces) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // Items queued in both lanes.
+  size_t QueuedLocked() const ABSL_SHARED_LOCKS_REQUIRED(mu_) { return queue_.size() + replies_.size(); }
+  // False (and the stream finished) if `events` more items of `bytes` would overflow it.
+  bool HasRoomLocked(size_t events, size_t bytes) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void StartNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // How many of the queued events the next write takes (max_batch, kMaxBatchBytes).
   size_t BatchSizeLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -165,8 +184,14 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   // of the time, and 64 kept slots would be 2 KB each (the cost is one small
   // allocation per burst).
   CompactQueue<Item, 0> queue_ ABSL_GUARDED_BY(mu_);
+  // The reply lane (limits_.reply_piece_bytes), written when queue_ is empty
+  // or after kRepliesEvery - 1 writes from it in a row.
+  CompactQueue<Item, 0> replies_ ABSL_GUARDED_BY(mu_);
+  size_t writes_since_reply_ ABSL_GUARDED_BY(mu_) = 0;
   size_t queued_bytes_ ABSL_GUARDED_BY(mu_) = 0;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
+  // The write in flight is replies_.front().
+  bool reply_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // The queued events the write in flight carries (they stay queued until it is done).
   size_t in_flight_events_ ABSL_GUARDED_BY(mu_) = 0;
   grpc::ByteBuffer batch_ ABSL_GUARDED_BY(mu_);

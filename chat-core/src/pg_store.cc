@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "chat/log.h"
+#include "chat/thread_priority.h"
 #include "pg_conn.h"
 #include "pg_schema.h"
 #include "pg_write_batch.h"
@@ -410,6 +411,7 @@ class PgStoreImpl final : public PgStore {
   }
 
   void ReaderLoop() {
+    LowerThisThreadsPriority(kReaderNice);
     std::unique_ptr<PgConn> conn;
     absl::Time next_attempt = absl::InfinitePast();
     absl::Duration backoff = options_.pg.reconnect_min;

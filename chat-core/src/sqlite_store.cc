@@ -14,6 +14,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "chat/log.h"
+#include "chat/thread_priority.h"
 #include "sqlite_db.h"
 #include "sqlite_queries.h"
 #include "sqlite_schema.h"
@@ -21,6 +22,11 @@
 
 namespace chat::core {
 namespace {
+
+bool NiceReaderThread() {
+  LowerThisThreadsPriority(kReaderNice);
+  return true;
+}
 
 constexpr char kLog[] = "store";
 constexpr char kClosed[] = "the store is closed";
@@ -128,6 +134,8 @@ class SqliteStore final : public Store {
       sqlite3_wal_hook(state_.conn.db(), &SqliteStore::WalHook, this);
       checkpoints_.Start(1, 1, [this](size_t, std::vector<CheckpointRequest>&) { Checkpoint(); });
       readers_.Start(reader_conns_.size(), 1, [this](size_t worker, std::vector<ReadJob>& jobs) {
+        static thread_local const bool niced = NiceReaderThread();
+        (void)niced;
         for (ReadJob& job : jobs) job(reader_conns_[worker].get());
       });
     }

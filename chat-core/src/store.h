@@ -36,6 +36,11 @@
 
 namespace chat::core {
 
+// A store's reader threads run this many nice levels below the process
+// (chat/thread_priority.h): a flood of big history pages then waits for cores
+// that the live messages' commits and fan-out do not need.
+inline constexpr int kReaderNice = 10;
+
 struct RoomRecord {
   int64_t id = 0;
   std::string name;

@@ -21,9 +21,11 @@ using ::testing::HasSubstr;
 // A raw gateway stream with a reader thread recording every item.
 class GatewayClient {
  public:
-  GatewayClient(TestCore& core, const std::string& secret = "") {
+  // `pieces`: asks for big answers in pieces (x-chat-gateway-chunks), as ws-bridge does.
+  explicit GatewayClient(TestCore& core, const std::string& secret = "", bool pieces = false) {
     stub_ = chat::v1::GatewayService::NewStub(core.NewChannel());
     if (!secret.empty()) ctx_.AddMetadata("x-chat-gateway-secret", secret);
+    if (pieces) ctx_.AddMetadata("x-chat-gateway-chunks", "1");
     stream_ = stub_->Gateway(&ctx_);
     reader_ = std::thread([this] {
       GatewayDown d;
@@ -291,6 +293,49 @@ TEST(GatewayTest, TheBridgesOwnRequestsComeBackWithTheirRequestId) {
   gw.Event(1, rejoin, /*request=*/79);
   auto joined = gw.WaitFor([](const GatewayDown& d) { return d.has_event() && d.event().has_joined() && d.request() == 79; });
   ASSERT_TRUE(joined.has_value());
+}
+
+// A browser's history answer over 64 KiB comes in pieces to a bridge that asked
+// for them, and whole to one that did not (an older bridge).
+TEST(GatewayTest, BigAnswersComeInPiecesOnlyToABridgeThatAskedForThem) {
+  TestCore core;
+  GatewayClient pieces(core, "", /*pieces=*/true);
+  GatewayClient whole(core);
+  pieces.Open(1, core.Token("reader"));
+  whole.Open(1, core.Token("other"));
+  pieces.Join(1, "lobby");
+  ASSERT_TRUE(pieces.WaitFor(SessionJoined(1, "lobby")));
+  const std::string text(3000, 'x');
+  for (int i = 1; i <= 40; ++i) pieces.Send(1, "lobby", text, absl::StrCat("m", i));
+  ASSERT_TRUE(pieces.WaitFor(SessionAck(1, "m40")));
+  chat::v1::ClientEvent history;
+  history.set_ref("h");
+  history.mutable_history()->set_room("lobby");
+  history.mutable_history()->set_limit(100);
+  pieces.Event(1, history);
+  whole.Event(1, history);
+
+  ASSERT_TRUE(pieces.WaitFor([](const GatewayDown& d) { return d.has_chunk() && d.chunk().last(); }));
+  std::string joined;
+  int n = 0;
+  for (const auto& d : pieces.Items()) {
+    if (!d.has_chunk()) continue;
+    EXPECT_EQ(d.session(), 1u);
+    EXPECT_LE(d.chunk().data().size(), 64u << 10);
+    joined += d.chunk().data();
+    ++n;
+  }
+  EXPECT_GE(n, 2);
+  chat::v1::ServerEvent answer;
+  ASSERT_TRUE(answer.ParseFromString(joined));
+  EXPECT_EQ(answer.ref(), "h");
+  ASSERT_EQ(answer.history().messages_size(), 40);
+  EXPECT_EQ(answer.history().messages(39).text(), text);
+
+  auto item = whole.WaitFor([](const GatewayDown& d) { return d.has_event() && d.event().has_history(); });
+  ASSERT_TRUE(item.has_value());
+  EXPECT_EQ(item->event().history().messages_size(), 40);
+  for (const auto& d : whole.Items()) EXPECT_FALSE(d.has_chunk());
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 #include "absl/time/clock.h"
 #include "bridge_metrics.h"
 #include "chat/log.h"
+#include "chat/thread_priority.h"
 #include "chat/tls_files.h"
 #include "chat/validate.h"
 #include "http_session.h"
@@ -24,6 +25,8 @@ namespace chat::bridge {
 namespace {
 constexpr char kLog[] = "bridge";
 constexpr absl::Duration kTrimInterval = absl::Seconds(2);
+// BridgeContext::bulk's thread runs this many nice levels below the io threads.
+constexpr int kBulkNice = 10;
 // Accepting again after running out of descriptors: the first wait, doubled
 // while it lasts, up to the last; and the most waiting connections closed per
 // round.
@@ -114,6 +117,10 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
     b->ctx_->deferred = b->deferred_.get();
   }
   b->trim_timer_ = std::make_unique<net::steady_timer>(*b->io_);
+  b->bulk_io_ = std::make_unique<net::io_context>(1);
+  b->bulk_guard_ = std::make_unique<net::executor_work_guard<net::io_context::executor_type>>(
+      b->bulk_io_->get_executor());
+  b->ctx_->bulk = b->bulk_io_.get();
 
   b->gateway_->Start();
   b->DoAccept();
@@ -121,6 +128,10 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   for (int i = 0; i < b->ctx_->options.threads; ++i) {
     b->threads_.emplace_back([io = b->io_.get()] { io->run(); });
   }
+  b->bulk_thread_ = std::thread([io = b->bulk_io_.get()] {
+    LowerThisThreadsPriority(kBulkNice);
+    io->run();
+  });
   b->started_ = true;
   if (b->ctx_->options.metrics != nullptr) b->ctx_->options.metrics->Attach(b.get(), b->ctx_.get());
   CHAT_LOG_INFO(kLog, "ws-bridge listening on %s%s (chat-core at %s%s)", b->address(),
@@ -303,6 +314,10 @@ void Bridge::Shutdown() {
   }
   gateway_->Stop();
   if (deferred_) deferred_->Stop();
+  if (bulk_io_) {
+    bulk_io_->stop();
+    if (bulk_thread_.joinable()) bulk_thread_.join();
+  }
   io_->stop();
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
@@ -313,6 +328,11 @@ void Bridge::Shutdown() {
   ctx_->deferred = nullptr;
   deferred_.reset();
   trim_timer_.reset();
+  // Its handlers may hold the last reference to a session, whose socket is
+  // bound to io_.
+  ctx_->bulk = nullptr;
+  bulk_guard_.reset();
+  bulk_io_.reset();
   accept_timer_.reset();
   acceptor_.reset();
   reserve_.reset();

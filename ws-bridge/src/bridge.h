@@ -9,6 +9,7 @@
 #ifndef CHAT_WS_BRIDGE_SRC_BRIDGE_H_
 #define CHAT_WS_BRIDGE_SRC_BRIDGE_H_
 
+#include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -67,6 +68,10 @@ class Bridge {
   void ScheduleTrim();
 
   std::unique_ptr<boost::asio::io_context> io_;
+  // BridgeContext::bulk, its work guard and its thread.
+  std::unique_ptr<boost::asio::io_context> bulk_io_;
+  std::unique_ptr<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> bulk_guard_;
+  std::thread bulk_thread_;
   std::unique_ptr<boost::asio::ip::tcp::acceptor> acceptor_;
   std::unique_ptr<TlsFront> tls_;  // null: plain HTTP
   std::unique_ptr<boost::asio::steady_timer> trim_timer_;

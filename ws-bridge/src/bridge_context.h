@@ -35,6 +35,10 @@ struct BridgeContext {
   AuthClient* auth = nullptr;
   // Null when --presence_delay is 0 (presence is written at once).
   DeferredFlush* deferred = nullptr;
+  // Bulk work (parsing and encoding big history and room-list replies) on a
+  // thread of its own, below the io threads' priority, so it takes no io
+  // thread from the sockets; null: done on the calling thread.
+  boost::asio::io_context* bulk = nullptr;
 
   std::atomic<int64_t> connections{0};
   // Open connections per client address (ConnectionSlot::AddressKey), for

@@ -109,6 +109,7 @@ void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
     if (down.has_event()) FanOut(stream, down.event());
     return;
   }
+  if (down.has_chunk()) return OnReplyPiece(stream, down.session(), down.chunk());
   std::shared_ptr<GatewaySessionSink> sink;
   bool direct;
   {
@@ -147,9 +148,36 @@ void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
     case GatewayDown::kEvent:
       sink->OnSessionEvent(down.event(), down.request(), direct);
       break;
+    case GatewayDown::kChunk:  // handled above
     case GatewayDown::ITEM_NOT_SET:
       break;
   }
+}
+
+void Gateway::OnReplyPiece(GatewayStream* stream, uint64_t session, const chat::v1::EventChunk& chunk) {
+  std::shared_ptr<GatewaySessionSink> sink;
+  std::string reply;
+  {
+    absl::MutexLock lock(&mu_);
+    if (stream != stream_) return;
+    if (chunk.last() && replies_out_.contains(session)) EndTurnLocked(session);
+    auto it = sessions_.find(session);
+    if (it == sessions_.end() || !it->second.open) return;  // closed here already
+    Session& s = it->second;
+    if (!s.reply_too_big && s.reply.size() + chunk.data().size() > kMaxReplyBytes) {
+      CHAT_LOGF_WARN(kLog, LogFields().Node(stream->node()),
+                     "a reply in pieces for session %d is over %d bytes; dropped", session, kMaxReplyBytes);
+      s.reply_too_big = true;
+      s.reply = std::string();
+    }
+    if (!s.reply_too_big) s.reply.append(chunk.data());
+    if (!chunk.last()) return;
+    // An empty reply does not parse as the answer, so the session answers its browser with an error.
+    reply.swap(s.reply);
+    s.reply_too_big = false;
+    sink = s.sink;
+  }
+  sink->OnSessionReply(std::move(reply));
 }
 
 void Gateway::FanOut(GatewayStream* stream, const chat::v1::ServerEvent& ev) {
@@ -286,6 +314,8 @@ void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
     lost.reserve(sessions_.size());
     for (auto& [id, session] : sessions_) {
       session.open = false;
+      session.reply.clear();  // the rest of it is not coming
+      session.reply_too_big = false;
       lost.push_back(session.sink);
     }
     if (stopped_) {
@@ -314,7 +344,7 @@ uint64_t Gateway::AddSession(std::shared_ptr<GatewaySessionSink> sink) {
   absl::MutexLock lock(&mu_);
   if (!connected_) return 0;
   uint64_t id = ++next_session_;
-  sessions_[id] = Session{std::move(sink), false};
+  sessions_[id].sink = std::move(sink);
   return id;
 }
 

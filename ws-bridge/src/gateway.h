@@ -78,6 +78,10 @@ class GatewaySessionSink {
   // 0 for an answer to the browser's event or an unasked one. `direct`: as
   // for OnRoomFrame.
   virtual void OnSessionEvent(const chat::v1::ServerEvent& event, uint64_t request, bool direct) = 0;
+  // The answer to the browser's history or room-list request that came in
+  // pieces (chat.proto, EventChunk): the serialized ServerEvent, joined, not
+  // yet parsed (the sink parses it off the gateway's thread).
+  virtual void OnSessionReply(std::string serialized) = 0;
   // A room event, encoded once for every local session in the room. `direct`:
   // the sink may write it to its socket from this thread if it has nothing
   // else queued (--direct_writes); into `batch` if not null (--io_uring),
@@ -171,7 +175,13 @@ class Gateway : private GatewayStream::Listener {
   struct Session {
     std::shared_ptr<GatewaySessionSink> sink;
     bool open = false;  // opened on the current stream
+    // The pieces of a reply so far (EventChunk), unless it grew too big.
+    std::string reply;
+    bool reply_too_big = false;
   };
+  // The most a reply in pieces may add up to; a longer one is dropped (chat-core
+  // sends at most 500 messages of at most 16 KiB each).
+  static constexpr size_t kMaxReplyBytes = 64u << 20;
 
   void Connect();
   void ScheduleConnectLocked(absl::Duration delay) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
@@ -181,6 +191,8 @@ class Gateway : private GatewayStream::Listener {
   void OnStreamDone(GatewayStream* stream, const grpc::Status& status) override;
 
   void FanOut(GatewayStream* stream, const chat::v1::ServerEvent& event);
+  // A piece of a session's reply: kept until the last one, which goes to the session.
+  void OnReplyPiece(GatewayStream* stream, uint64_t session, const chat::v1::EventChunk& chunk);
   void TellEveryone(GatewayStream* stream, const chat::v1::ServerEvent& event);
   void AddToRoomLocked(const std::string& room, uint64_t session) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Replaces the room's snapshot with one without the session.

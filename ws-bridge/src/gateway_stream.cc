@@ -10,6 +10,8 @@ GatewayStream::GatewayStream(Listener* listener, chat::v1::GatewayService::Stub*
                              std::string node)
     : listener_(listener), node_(std::move(node)) {
   if (!secret.empty()) ctx_.AddMetadata("x-chat-gateway-secret", secret);
+  // Big replies may come in pieces (chat.proto, EventChunk; Gateway joins them).
+  ctx_.AddMetadata("x-chat-gateway-chunks", "1");
   ctx_.set_wait_for_ready(false);
   stub->async()->Gateway(&ctx_, this);
   // Writes are started from outside reactions (sessions' strands).

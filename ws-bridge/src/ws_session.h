@@ -106,6 +106,7 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   void OnOpened(const std::string& user) override;
   void OnClosed(chat::v1::Error::Code code, const std::string& reason) override;
   void OnSessionEvent(const chat::v1::ServerEvent& event, uint64_t request, bool direct) override;
+  void OnSessionReply(std::string serialized) override;
   void OnRoomFrame(const std::string& room, int64_t seq,
                    const std::shared_ptr<const std::string>& json, bool can_wait, bool direct,
                    SendBatch* batch) override;
@@ -236,6 +237,10 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   // written to the socket.
   bool reply_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool reply_unwritten_ ABSL_GUARDED_BY(mu_) = false;
+  // The kind ("history", "listRooms") and ref of that request, for an error
+  // answer if chat-core's reply cannot be read.
+  std::string reply_kind_ ABSL_GUARDED_BY(mu_);
+  std::string reply_ref_ ABSL_GUARDED_BY(mu_);
   bool write_scheduled_ ABSL_GUARDED_BY(mu_) = false;
   bool write_in_flight_ ABSL_GUARDED_BY(mu_) = false;
   // Registered with ctx_->deferred and not yet flushed.

@@ -58,6 +58,8 @@ void WsSession::SendReplyRequestNow(chat::v1::ClientEvent event) {
                                            ClientEventKind(event), event.ref()));
     }
     reply_pending_ = true;
+    reply_kind_ = std::string(ClientEventKind(event));
+    reply_ref_ = event.ref();
   }
   if (ctx_->gateway->SendReplyRequest(id_, event)) return;
   {
@@ -66,6 +68,29 @@ void WsSession::SendReplyRequestNow(chat::v1::ClientEvent event) {
   }
   // The stream has just gone: a kept event is sent again on the next stream.
   if (kept == PendingEvents::Sent::kUntracked) HoldWhileDown(std::move(event));
+}
+
+void WsSession::OnSessionReply(std::string serialized) {
+  // Parsing a megabyte of history and encoding it as JSON takes milliseconds:
+  // on the bridge's bulk thread, not on the gateway's thread, which fans out
+  // the rooms' messages meanwhile, nor on an io thread, which the sockets need.
+  auto work = [self = shared_from_this(), bytes = std::move(serialized)] {
+    chat::v1::ServerEvent event;
+    if (!event.ParseFromString(bytes) || !AnswersReplyRequest(event)) {
+      absl::MutexLock lock(&self->mu_);
+      event = ErrorEvent(absl::StatusCode::kInternal, "chat-core's answer could not be read; ask again",
+                         self->reply_kind_, self->reply_ref_);
+    }
+    Frame frame = EncodeFrame(event);
+    absl::MutexLock lock(&self->mu_);
+    if (self->failing_ || !self->reply_pending_) return;
+    self->reply_pending_ = false;
+    self->pending_.Answered(event);
+    self->reply_unwritten_ = true;
+    self->EnqueueLocked(std::move(frame), /*can_wait=*/false, /*direct=*/false);
+  };
+  if (ctx_->bulk == nullptr) return work();
+  net::post(*ctx_->bulk, std::move(work));
 }
 
 }  // namespace chat::bridge
