@@ -73,6 +73,9 @@ ABSL_FLAG(int, login_slowdown_after, 5,
           "--login_slowdown_max, after the newest failure (one attempt at a time).");
 ABSL_FLAG(absl::Duration, login_slowdown_base, absl::Seconds(1), "The first per-username delay.");
 ABSL_FLAG(absl::Duration, login_slowdown_max, absl::Seconds(60), "The longest per-username delay.");
+ABSL_FLAG(absl::Duration, login_slowdown_wait, absl::Seconds(3),
+          "A login that the per-username delay holds back waits for its turn for up to this long (answered "
+          "late) before it is refused with \"retry in N s\"; 0: refused at once.");
 ABSL_FLAG(int, fanout_threads, 0,
           "Fan-out lanes: threads that start the writes of room messages and serve Connect streams "
           "(0: one per core, at most 64).");
@@ -210,6 +213,7 @@ int main(int argc, char** argv) {
   options.accounts.login_limits.user_slowdown_after = absl::GetFlag(FLAGS_login_slowdown_after);
   options.accounts.login_limits.user_slowdown_base = absl::GetFlag(FLAGS_login_slowdown_base);
   options.accounts.login_limits.user_slowdown_max = absl::GetFlag(FLAGS_login_slowdown_max);
+  options.accounts.login_slowdown_wait = absl::GetFlag(FLAGS_login_slowdown_wait);
   options.accounts.hash_threads = absl::GetFlag(FLAGS_hash_threads);
   options.hub.fanout_threads = absl::GetFlag(FLAGS_fanout_threads);
   options.accounts.pwhash_memlimit = static_cast<size_t>(absl::GetFlag(FLAGS_pwhash_memlimit_kib)) * 1024;

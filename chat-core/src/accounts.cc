@@ -1,9 +1,6 @@
 #include "accounts.h"
 
 #include <sodium.h>
-#include <sys/resource.h>
-#include <sys/syscall.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
@@ -15,6 +12,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "chat/log.h"
+#include "chat/thread_priority.h"
 #include "chat/validate.h"
 #include "core_metrics.h"
 
@@ -23,18 +21,20 @@ namespace {
 
 // Password hashing is the one CPU-heavy thing chat-core does on request, and a
 // flood of logins or registrations (each refused or not only after hashing)
-// would otherwise take cores from the fan-out. Its threads run 10 nice levels
-// below the process, so chat traffic goes first when the cores are busy and
-// hashing still gets every idle cycle. Linux applies nice per thread. Best
-// effort: a process already near 19 just stays where it is.
-bool LowerThisThreadsPriority() {
-  const auto tid = static_cast<id_t>(syscall(SYS_gettid));
-  errno = 0;
-  const int now = getpriority(PRIO_PROCESS, tid);
-  if (errno == 0 && now < 19) (void)setpriority(PRIO_PROCESS, tid, std::min(19, now + 10));
+// would otherwise take cores from the fan-out. Login hashing runs 10 nice
+// levels below the process, so chat traffic goes first when the cores are busy
+// and hashing still gets every idle cycle; registration hashing runs at nice 19
+// (about 1.5% of a core that something else wants): a registration may wait, a
+// login should not. Not SCHED_IDLE, which would stop registrations altogether
+// while the cores are saturated.
+bool NiceHashingThread() {
+  LowerThisThreadsPriority(10);
   return true;
 }
-
+bool LowestHashingThread() {
+  LowerThisThreadsPriority(19);
+  return true;
+}
 
 constexpr char kLog[] = "accounts";
 constexpr char kBadLogin[] = "invalid username or password";
@@ -78,13 +78,13 @@ absl::Status Accounts::Init() {
     hashing_ = true;
     hashers_.Start(static_cast<size_t>(std::max(1, options_.hash_threads)), /*max_batch=*/1,
                    [](size_t, std::vector<std::function<void()>>& jobs) {
-                     static thread_local const bool niced = LowerThisThreadsPriority();
+                     static thread_local const bool niced = NiceHashingThread();
                      (void)niced;
                      for (auto& job : jobs) job();
                    });
     registration_hashers_.Start(static_cast<size_t>(std::max(1, options_.registration_hash_threads)),
                                 /*max_batch=*/1, [](size_t, std::vector<std::function<void()>>& jobs) {
-                                  static thread_local const bool niced = LowerThisThreadsPriority();
+                                  static thread_local const bool niced = LowestHashingThread();
                                   (void)niced;
                                   for (auto& job : jobs) job();
                                 });
@@ -99,6 +99,7 @@ void Accounts::Close() {
     closing_ = true;
   }
   if (sweeper_.joinable()) sweeper_.join();
+  waits_.Stop();  // answers the logins waiting for their turn
   hashers_.Stop();
   registration_hashers_.Stop();
 }
@@ -298,9 +299,28 @@ void Accounts::Login(const std::string& username, const std::string& password, c
   // A name Register would refuse has no account: refuse it before it becomes
   // a limiter key (a 60 KB name must not cost 60 KB per attempt).
   if (absl::Status st = ValidateUsername(username); !st.ok()) return done(st);
-  const std::string key = UsernameKey(username);
-  limiter_->Check(key, peer, NowMs(), [this, key, password, peer, limited, done = std::move(done)](absl::Status allowed) {
+  CheckThenLogin(UsernameKey(username), password, peer, std::move(limited), absl::Now() + options_.login_slowdown_wait,
+                 std::move(done));
+}
+
+void Accounts::CheckThenLogin(const std::string& key, const std::string& password, const std::string& peer,
+                              std::shared_ptr<bool> limited, absl::Time wait_until,
+                              std::function<void(absl::StatusOr<LoginResult>)> done) {
+  limiter_->Check(key, peer, NowMs(), [this, key, password, peer, limited, wait_until,
+                                       done = std::move(done)](absl::Status allowed) mutable {
     if (!allowed.ok()) {
+      // The username is slowed down (attackers elsewhere guessed wrong): wait
+      // for the turn rather than refuse, if it comes soon enough.
+      if (int64_t wait_ms = SlowdownWaitMs(allowed); wait_ms > 0) {
+        const absl::Time at = absl::Now() + absl::Milliseconds(wait_ms);
+        if (at <= wait_until && waits_.waiting() < kMaxWaitingLogins) {
+          return waits_.RunAt(at, [this, key, password, peer, limited, wait_until,
+                                   done = std::move(done)](bool cancelled) mutable {
+            if (cancelled) return done(absl::UnavailableError("chat-core is shutting down; log in again"));
+            CheckThenLogin(key, password, peer, std::move(limited), wait_until, std::move(done));
+          });
+        }
+      }
       if (limited != nullptr) *limited = absl::IsResourceExhausted(allowed);
       return done(allowed);
     }

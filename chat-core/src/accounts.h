@@ -32,6 +32,7 @@
 #include "absl/status/statusor.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
+#include "delayed_calls.h"
 #include "identity.h"
 #include "login_limiter.h"
 #include "store.h"
@@ -60,6 +61,9 @@ struct AccountsOptions {
   absl::Duration session_sweep_interval = absl::Minutes(1);
   // Failed logins per pair, per peer and per username; registrations per peer.
   LoginLimits login_limits;
+  // A login that the per-username slowdown holds back waits for its turn for
+  // up to this long (in the call, answered late) before it is refused.
+  absl::Duration login_slowdown_wait = absl::Seconds(3);
   // Several nodes share the store (a cluster): a token this node has not seen
   // is looked up in the store (another node logged it in).
   bool shared_sessions = false;
@@ -133,11 +137,20 @@ class Accounts {
 
   static std::string HashToken(absl::string_view token);
 
+  // Answers every login waiting for its turn (UNAVAILABLE, shutting down),
+  // and from now on refuses instead of waiting. Close() does it too.
+  void StopWaitingLogins() { waits_.Stop(); }
+
  private:
   void RunHashJob(std::function<void()> job, std::function<void()> refused);
   void SweepLoop();
   // The cached session of `hash` as an identity; nullopt if not cached.
   std::optional<absl::StatusOr<Identity>> FromCache(const std::string& hash) const;
+  // Asks the limiter, and logs in if allowed; a slowed-down attempt that may
+  // go by `wait_until` waits (DelayedCalls) and asks again.
+  void CheckThenLogin(const std::string& key, const std::string& password, const std::string& peer,
+                      std::shared_ptr<bool> limited, absl::Time wait_until,
+                      std::function<void(absl::StatusOr<LoginResult>)> done);
   void Verify(const std::string& key, const std::string& password, const std::string& peer,
               absl::StatusOr<UserRecord> user, std::function<void(absl::StatusOr<LoginResult>)> done);
   int64_t NowMs() const { return options_.now_ms(); }
@@ -164,6 +177,10 @@ class Accounts {
 
   WorkerPool<std::function<void()>> hashers_;
   WorkerPool<std::function<void()>> registration_hashers_;
+  // Slowed-down logins waiting for their turn; past kMaxWaitingLogins the
+  // next is refused at once (each holds a call).
+  DelayedCalls waits_;
+  static constexpr size_t kMaxWaitingLogins = 1024;
   bool hashing_ ABSL_GUARDED_BY(mu_) = false;
 
   absl::Mutex sweep_mu_;

@@ -1,9 +1,12 @@
 #include "login_limiter.h"
 
 #include <algorithm>
+#include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/strings/cord.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 
 namespace chat::core {
@@ -16,9 +19,21 @@ absl::Status TooManyFailures(int64_t wait_ms) {
   return absl::ResourceExhaustedError(absl::StrCat("too many failed logins; retry in ", Seconds(wait_ms), " s"));
 }
 
+// The payload that marks a UserSlowedDown status, with its wait.
+constexpr char kSlowdownPayload[] = "chat.login_slowdown_ms";
+
 absl::Status UserSlowedDown(int64_t wait_ms) {
-  return absl::ResourceExhaustedError(
+  absl::Status st = absl::ResourceExhaustedError(
       absl::StrCat("too many failed logins for this user; retry in ", Seconds(wait_ms), " s"));
+  st.SetPayload(kSlowdownPayload, absl::Cord(absl::StrCat(std::max<int64_t>(1, wait_ms))));
+  return st;
+}
+
+int64_t SlowdownWaitMs(const absl::Status& status) {
+  auto payload = status.GetPayload(kSlowdownPayload);
+  int64_t ms = 0;
+  if (!payload.has_value() || !absl::SimpleAtoi(std::string(*payload), &ms)) return 0;
+  return ms;
 }
 
 absl::Status TooManyRegistrations(int64_t wait_ms) {

@@ -91,6 +91,8 @@ struct LoginLimits {
 absl::Status TooManyFailures(int64_t wait_ms);
 // The per-username delay: RESOURCE_EXHAUSTED, retry after `wait_ms`.
 absl::Status UserSlowedDown(int64_t wait_ms);
+// For a status from UserSlowedDown: its wait in milliseconds; 0 for any other.
+int64_t SlowdownWaitMs(const absl::Status& status);
 absl::Status TooManyRegistrations(int64_t wait_ms);
 // How long the attempt after `failures` failures of one username must wait
 // after the newest of them (0: no wait).

@@ -72,6 +72,8 @@ absl::Status ValidateCoreOptions(const CoreOptions& o) {
       {o.accounts.login_limits.user_slowdown_base > absl::ZeroDuration() &&
            o.accounts.login_limits.user_slowdown_max >= o.accounts.login_limits.user_slowdown_base,
        "login_slowdown_base must be positive and login_slowdown_max at least login_slowdown_base"},
+      {o.accounts.login_slowdown_wait >= absl::ZeroDuration() && o.accounts.login_slowdown_wait <= absl::Minutes(1),
+       "login_slowdown_wait must be between 0 and 1m"},
       {o.accounts.login_limits.window <= absl::Hours(24) &&
            o.accounts.login_limits.registration_window > absl::ZeroDuration() &&
            o.accounts.login_limits.registration_window <= absl::Hours(24),
@@ -300,6 +302,8 @@ void CoreServer::Shutdown(absl::Duration grace) {
   if (server_ != nullptr) {
     if (auto* health = server_->GetHealthCheckService()) health->Shutdown();
     hub_->Shutdown();
+    // Logins waiting for their turn are answered now: gRPC's shutdown waits for every call.
+    if (accounts_) accounts_->StopWaitingLogins();
     // Let the ended streams say goodbye (their status reaches the clients), then
     // give calls still running a short while before gRPC cancels them.
     absl::Time deadline = absl::Now() + grace;

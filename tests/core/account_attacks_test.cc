@@ -272,6 +272,9 @@ TEST(AccountAttacksTest, WrongPasswordsFromOneAddressLockThatAddressNotTheUser) 
   int waits = 0;
   auto took = LoginDespiteSlowdown(auth.get(), "alice", "alice's password", "127.0.0.3", 5s, &waits);
   EXPECT_LE(took, 1500ms);
+  // The delay is under --login_slowdown_wait: her login waited for its turn
+  // instead of being refused.
+  EXPECT_EQ(waits, 0);
   // The attacker's address stays locked out of alice, even with the password.
   grpc::Status st = Login(auth.get(), "alice", "alice's password", "127.0.0.2");
   EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
@@ -305,9 +308,11 @@ TEST(AccountAttacksTest, WrongPasswordsFromManyAddressesSlowTheUserDownWithinThe
     });
   }
   std::this_thread::sleep_for(3s);
+  // Counted now: attempts waiting for their turn (--login_slowdown_wait) may
+  // still be checked after the 3 s, while the attackers stop.
+  const int checked_in_3s = checked.load();
   stop = true;
   for (auto& t : attackers) t.join();
-  const int checked_in_3s = checked.load();
   // Without the slowdown: 20 addresses x 5 each = 100 guesses at once. With
   // it: 5 before it starts, then one per delay (100, 200, 400, 800, 800 ms).
   EXPECT_LE(checked_in_3s, 5 + 8);

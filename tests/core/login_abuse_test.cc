@@ -199,5 +199,73 @@ TEST(LoginAbuseTest, ALogoutTheDatabaseRefusesIsReportedAndCanBeRetried) {
   EXPECT_EQ(WhoAmI(auth.get(), token).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
+// A login from `address` (as ws-bridge names its browsers).
+grpc::Status LoginFrom(chat::v1::AuthService::Stub* auth, const std::string& user, const std::string& password,
+                       const std::string& address) {
+  grpc::ClientContext ctx;
+  ctx.set_deadline(std::chrono::system_clock::now() + 30s);
+  ctx.AddMetadata("x-forwarded-for", address);
+  chat::v1::LoginRequest req;
+  req.set_username(user);
+  req.set_password(password);
+  chat::v1::LoginResponse resp;
+  return auth->Login(&ctx, req, &resp);
+}
+
+// The per-username slowdown makes the owner's login wait for its turn (up to
+// --login_slowdown_wait) rather than refuse it; a longer delay is refused at
+// once, saying when to retry, and so is every login with the wait at 0.
+TEST(LoginAbuseTest, ASlowedDownLoginWaitsForItsTurnUpToTheWaitThenIsRefused) {
+  for (absl::Duration delay : {absl::Milliseconds(700), absl::Seconds(5)}) {
+    for (absl::Duration wait : {absl::Seconds(3), absl::ZeroDuration()}) {
+      SCOPED_TRACE(absl::StrCat("delay ", absl::FormatDuration(delay), ", wait ", absl::FormatDuration(wait)));
+      core::CoreOptions options = TestCoreOptions();
+      options.accounts.login_limits.user_slowdown_after = 1;
+      options.accounts.login_limits.user_slowdown_base = delay;
+      options.accounts.login_limits.user_slowdown_max = delay;
+      options.accounts.login_slowdown_wait = wait;
+      TestCore core(options);
+      auto auth = core.Auth();
+      core.Token("alice", "alice's password");  // registers her
+      ASSERT_EQ(LoginFrom(auth.get(), "alice", "a guess", "10.0.0.9").error_code(),
+                grpc::StatusCode::UNAUTHENTICATED);
+      auto start = std::chrono::steady_clock::now();
+      grpc::Status st = LoginFrom(auth.get(), "alice", "alice's password", "192.0.2.1");
+      auto took = std::chrono::steady_clock::now() - start;
+      if (delay < wait) {
+        EXPECT_TRUE(st.ok()) << st.error_message();
+        EXPECT_GE(took, absl::ToChronoMilliseconds(delay) - 100ms);
+        EXPECT_LT(took, 3s);
+      } else {
+        EXPECT_EQ(st.error_code(), grpc::StatusCode::RESOURCE_EXHAUSTED);
+        EXPECT_THAT(st.error_message(), HasSubstr("too many failed logins for this user; retry in"));
+        EXPECT_LT(took, 500ms);  // refused at once, not after waiting
+      }
+    }
+  }
+}
+
+// A login waiting for its turn when chat-core stops is answered, not dropped.
+TEST(LoginAbuseTest, ALoginWaitingForItsTurnIsAnsweredWhenChatCoreStops) {
+  core::CoreOptions options = TestCoreOptions();
+  options.accounts.login_limits.user_slowdown_after = 1;
+  options.accounts.login_limits.user_slowdown_base = absl::Seconds(20);
+  options.accounts.login_limits.user_slowdown_max = absl::Seconds(20);
+  options.accounts.login_slowdown_wait = absl::Seconds(30);
+  auto core = std::make_unique<TestCore>(options);
+  auto auth = core->Auth();
+  core->Token("alice", "alice's password");
+  ASSERT_EQ(LoginFrom(auth.get(), "alice", "a guess", "10.0.0.9").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  grpc::Status st;
+  std::thread waiting([&] { st = LoginFrom(auth.get(), "alice", "alice's password", "192.0.2.1"); });
+  std::this_thread::sleep_for(300ms);  // it is waiting for its turn (20 s away)
+  auto start = std::chrono::steady_clock::now();
+  core.reset();
+  waiting.join();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, 10s);
+  EXPECT_FALSE(st.ok());
+  EXPECT_NE(st.error_code(), grpc::StatusCode::DEADLINE_EXCEEDED) << st.error_message();
+}
+
 }  // namespace
 }  // namespace chat::testing
