@@ -261,7 +261,7 @@ def rooms_and_history(cfg, stack, token, floods, args):
 
 
 def py_out(cfg):
-    return os.path.join(cfg.build, "tests/py")
+    return os.path.abspath(os.path.join(cfg.build, "tests/py"))
 
 
 # --- the run -----------------------------------------------------------------------------------

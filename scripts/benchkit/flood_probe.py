@@ -22,6 +22,7 @@ waits `grace_s` for answers, prints one JSON object of per-phase figures and
 exits. A session that ends is opened again; what it had in flight counts as lost.
 """
 import asyncio
+import os
 import http.client
 import json
 import sys
@@ -68,6 +69,11 @@ class Path:
     def figures(self, phase):
         rows = [s for s in self.samples.values() if s[0] == phase]
         lat = [(s[2] - s[1]) * 1000.0 for s in rows if s[2] is not None]
+        if os.environ.get("CHAT_FLOOD_SAMPLES"):  # debugging aid: every sample, with its send time
+            with open(os.environ["CHAT_FLOOD_SAMPLES"], "a") as f:
+                for s in rows:
+                    f.write("%s %s %.4f %s\n" % (phase, self.name, s[1], "lost" if s[2] is None else
+                                                  "%.3f" % ((s[2] - s[1]) * 1000.0)))
         return {"sent": len(rows), "received": len(lat), "lost": len(rows) - len(lat),
                 "p50_ms": percentile(lat, 50), "p99_ms": percentile(lat, 99), "max_ms": max(lat) if lat else None,
                 "disconnects": [why for p, why in self.disconnects if p == phase],
