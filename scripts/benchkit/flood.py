@@ -313,9 +313,16 @@ def one_flood(cfg, args, flood, echo=True):
             log("flood: %s for %g s" % (TITLES[flood], args.flood_seconds))
         acfg = attack_config(args, stack, tokens)
         acfg["py_out"] = py_out(cfg)
+        attacker = _agent(cfg, "flood_attacks", flood, json.dumps(acfg))
+        # Its start-up is not the flood's (a real attacker starts elsewhere).
+        ready = attacker.stdout.readline().strip()
+        if ready != "ready":
+            attacker.kill()
+            raise RuntimeError("the attacker did not start: %r" % ready)
         cpu0, w0 = stack.cpu(), time.time()
         phase(flood)
-        attacker = _agent(cfg, "flood_attacks", flood, json.dumps(acfg))
+        attacker.stdin.write("go\n")
+        attacker.stdin.flush()
         try:
             out, _ = attacker.communicate(timeout=args.flood_seconds + 60)
         except subprocess.TimeoutExpired:
