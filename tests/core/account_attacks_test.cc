@@ -230,6 +230,13 @@ TEST(AccountAttacksTest, TheBridgePassesTheBrowsersAddressForRegistrations) {
   auto refused = HttpRequest(bridge->port(), "POST", "/api/register", body("web3"), h);
   EXPECT_EQ(refused.status, 429) << refused.body;
   EXPECT_THAT(refused.body, HasSubstr("too many registrations from this address; retry in"));
+  // The wait in the message is the Retry-After header too (up to an hour here).
+  ASSERT_TRUE(refused.headers.count("retry-after")) << refused.body;
+  int retry_after = 0;
+  ASSERT_TRUE(absl::SimpleAtoi(refused.headers["retry-after"], &retry_after)) << refused.headers["retry-after"];
+  EXPECT_GE(retry_after, 1);
+  EXPECT_LE(retry_after, 3600);
+  EXPECT_THAT(refused.body, HasSubstr(absl::StrCat("retry in ", retry_after, " s")));
   // Logging in is not registering.
   auto login = HttpRequest(bridge->port(), "POST", "/api/login", body("web0"), h);
   EXPECT_EQ(login.status, 200) << login.body;

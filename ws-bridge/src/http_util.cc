@@ -2,6 +2,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "chat/json_codec.h"
@@ -70,10 +71,29 @@ http::response<http::string_body> JsonResponse(http::status status, unsigned ver
   return res;
 }
 
+std::optional<int> RetryAfterSeconds(absl::string_view message) {
+  constexpr absl::string_view kRetryIn = "retry in ";
+  size_t at = message.rfind(kRetryIn);
+  if (at == absl::string_view::npos) return std::nullopt;
+  absl::string_view rest = message.substr(at + kRetryIn.size());
+  size_t digits = 0;
+  while (digits < rest.size() && digits < 9 && absl::ascii_isdigit(static_cast<unsigned char>(rest[digits]))) ++digits;
+  int seconds = 0;
+  if (digits == 0 || !absl::StartsWith(rest.substr(digits), " s") || !absl::SimpleAtoi(rest.substr(0, digits), &seconds)) {
+    return std::nullopt;
+  }
+  return seconds;
+}
+
 http::response<http::string_body> JsonError(http::status status, unsigned version,
                                             absl::string_view code, absl::string_view message) {
-  return JsonResponse(status, version,
-                      absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
+  auto res = JsonResponse(status, version,
+                          absl::StrCat("{\"code\":", JsonString(code), ",\"message\":", JsonString(message), "}"));
+  // A refusal that says when to come back says it to HTTP clients too.
+  if (status == http::status::too_many_requests || status == http::status::service_unavailable) {
+    if (auto seconds = RetryAfterSeconds(message)) res.set(http::field::retry_after, absl::StrCat(*seconds));
+  }
+  return res;
 }
 
 // connect-src 'self' covers the UI's same-origin ws:/wss: URL (CSP Level 3, as

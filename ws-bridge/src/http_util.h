@@ -15,11 +15,16 @@ namespace chat::bridge {
 
 namespace http = boost::beast::http;
 
-// {"code":"...","message":"..."} with the given status.
 // Beast's string_view to Abseil's.
 inline absl::string_view Sv(boost::beast::string_view s) { return absl::string_view(s.data(), s.size()); }
 inline boost::beast::string_view Bv(absl::string_view s) { return boost::beast::string_view(s.data(), s.size()); }
 
+// The N of a message's last "retry in N s" (chat-core's refusals say when to
+// come back), for a Retry-After header; nullopt if it has none.
+std::optional<int> RetryAfterSeconds(absl::string_view message);
+
+// {"code":"...","message":"..."} with the given status (and a Retry-After
+// header on a 429 or 503 whose message says when to retry).
 http::response<http::string_body> JsonError(http::status status, unsigned version,
                                             absl::string_view code, absl::string_view message);
 http::response<http::string_body> JsonResponse(http::status status, unsigned version,
