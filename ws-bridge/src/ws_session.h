@@ -188,6 +188,9 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   void EnqueueLocked(Frame frame, bool can_wait = false, bool direct = false, SendBatch* batch = nullptr)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void EnqueueEventLocked(const chat::v1::ServerEvent& event, bool direct = false) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
+  // The answer to the browser's history or room-list request (reply_pending_),
+  // encoded as `frame`: queued, and the next such request may go once written.
+  void DeliverReplyLocked(const chat::v1::ServerEvent& event, Frame frame) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   bool PresenceMayWaitLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Whether `more` bytes would take the socket past --max_queued_bytes: the
   // queue, the write in flight and what a direct write left unsent.

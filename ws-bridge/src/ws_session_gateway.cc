@@ -49,13 +49,7 @@ void WsSession::OnSessionEvent(const chat::v1::ServerEvent& event, uint64_t requ
   absl::MutexLock lock(&mu_);
   if (failing_) return;
   if (request == 0 && reply_pending_ && AnswersReplyRequest(event)) {
-    // The reply to the browser's history or room-list request: through the
-    // queue, never written directly, so its size counts against
-    // --max_queued_bytes and its write's end lets the next request go.
-    reply_pending_ = false;
-    pending_.Answered(event);
-    reply_unwritten_ = true;
-    return EnqueueEventLocked(event, /*direct=*/false);
+    return DeliverReplyLocked(event, EncodeFrame(event));
   }
   if (request != 0) {
     // The answer to a request of the bridge's own, never forwarded as it is.

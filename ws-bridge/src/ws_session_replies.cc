@@ -70,6 +70,15 @@ void WsSession::SendReplyRequestNow(chat::v1::ClientEvent event) {
   if (kept == PendingEvents::Sent::kUntracked) HoldWhileDown(std::move(event));
 }
 
+void WsSession::DeliverReplyLocked(const chat::v1::ServerEvent& event, Frame frame) {
+  // Through the queue, never written directly, so its size counts against
+  // --max_queued_bytes and its write's end lets the next request go.
+  reply_pending_ = false;
+  pending_.Answered(event);
+  reply_unwritten_ = true;
+  EnqueueLocked(std::move(frame), /*can_wait=*/false, /*direct=*/false);
+}
+
 void WsSession::OnSessionReply(std::string serialized) {
   // Parsing a megabyte of history and encoding it as JSON takes milliseconds:
   // on the bridge's bulk thread, not on the gateway's thread, which fans out
@@ -84,10 +93,7 @@ void WsSession::OnSessionReply(std::string serialized) {
     Frame frame = EncodeFrame(event);
     absl::MutexLock lock(&self->mu_);
     if (self->failing_ || !self->reply_pending_) return;
-    self->reply_pending_ = false;
-    self->pending_.Answered(event);
-    self->reply_unwritten_ = true;
-    self->EnqueueLocked(std::move(frame), /*can_wait=*/false, /*direct=*/false);
+    self->DeliverReplyLocked(event, std::move(frame));
   };
   if (ctx_->bulk == nullptr) return work();
   net::post(*ctx_->bulk, std::move(work));
