@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
+#include "auth_calls.h"
 #include "core_fixture.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -22,29 +23,6 @@ namespace chat::testing {
 namespace {
 
 using ::testing::HasSubstr;
-
-grpc::Status Login(chat::v1::AuthService::Stub* auth, const std::string& user, const std::string& password,
-                   chat::v1::LoginResponse* resp = nullptr) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 30s);
-  chat::v1::LoginRequest req;
-  req.set_username(user);
-  req.set_password(password);
-  chat::v1::LoginResponse ignored;
-  return auth->Login(&ctx, req, resp != nullptr ? resp : &ignored);
-}
-
-grpc::Status WhoAmI(chat::v1::AuthService::Stub* auth, const std::string& token) {
-  auto ctx = AuthedContext(token);
-  chat::v1::WhoAmIResponse me;
-  return auth->WhoAmI(ctx.get(), {}, &me);
-}
-
-grpc::Status Logout(chat::v1::AuthService::Stub* auth, const std::string& token) {
-  auto ctx = AuthedContext(token);
-  chat::v1::LogoutResponse out;
-  return auth->Logout(ctx.get(), {}, &out);
-}
 
 struct BurstResult {
   int guessed = 0;  // answered UNAUTHENTICATED: a password was checked
@@ -200,19 +178,6 @@ TEST(LoginAbuseTest, ALogoutTheDatabaseRefusesIsReportedAndCanBeRetried) {
   EXPECT_EQ(WhoAmI(auth.get(), token).error_code(), grpc::StatusCode::UNAUTHENTICATED);
 }
 
-// A login from `address` (as ws-bridge names its browsers).
-grpc::Status LoginFrom(chat::v1::AuthService::Stub* auth, const std::string& user, const std::string& password,
-                       const std::string& address) {
-  grpc::ClientContext ctx;
-  ctx.set_deadline(std::chrono::system_clock::now() + 30s);
-  ctx.AddMetadata("x-forwarded-for", address);
-  chat::v1::LoginRequest req;
-  req.set_username(user);
-  req.set_password(password);
-  chat::v1::LoginResponse resp;
-  return auth->Login(&ctx, req, &resp);
-}
-
 // The per-username slowdown makes the owner's login wait for its turn (up to
 // --login_slowdown_wait) rather than refuse it; a longer delay is refused at
 // once, saying when to retry, and so is every login with the wait at 0.
@@ -228,10 +193,10 @@ TEST(LoginAbuseTest, ASlowedDownLoginWaitsForItsTurnUpToTheWaitThenIsRefused) {
       TestCore core(options);
       auto auth = core.Auth();
       core.Token("alice", "alice's password");  // registers her
-      ASSERT_EQ(LoginFrom(auth.get(), "alice", "a guess", "10.0.0.9").error_code(),
+      ASSERT_EQ(Login(auth.get(), "alice", "a guess", "10.0.0.9").error_code(),
                 grpc::StatusCode::UNAUTHENTICATED);
       auto start = std::chrono::steady_clock::now();
-      grpc::Status st = LoginFrom(auth.get(), "alice", "alice's password", "192.0.2.1");
+      grpc::Status st = Login(auth.get(), "alice", "alice's password", "192.0.2.1");
       auto took = std::chrono::steady_clock::now() - start;
       if (delay < wait) {
         EXPECT_TRUE(st.ok()) << st.error_message();
@@ -256,9 +221,9 @@ TEST(LoginAbuseTest, ALoginWaitingForItsTurnIsAnsweredWhenChatCoreStops) {
   auto core = std::make_unique<TestCore>(options);
   auto auth = core->Auth();
   core->Token("alice", "alice's password");
-  ASSERT_EQ(LoginFrom(auth.get(), "alice", "a guess", "10.0.0.9").error_code(), grpc::StatusCode::UNAUTHENTICATED);
+  ASSERT_EQ(Login(auth.get(), "alice", "a guess", "10.0.0.9").error_code(), grpc::StatusCode::UNAUTHENTICATED);
   grpc::Status st;
-  std::thread waiting([&] { st = LoginFrom(auth.get(), "alice", "alice's password", "192.0.2.1"); });
+  std::thread waiting([&] { st = Login(auth.get(), "alice", "alice's password", "192.0.2.1"); });
   std::this_thread::sleep_for(300ms);  // it is waiting for its turn (20 s away)
   auto start = std::chrono::steady_clock::now();
   core.reset();
