@@ -273,6 +273,10 @@ void CoreServer::BringUp() {
   }
   if (stopping()) return;
   cluster_->Start(sync_.get());
+  // Logins and registrations count failures through the cluster listener's
+  // connection: serving before it has joined would refuse them.
+  while (!stopping() && !cluster_->connected()) wait(absl::Milliseconds(20));
+  if (stopping()) return;
   auth_->SetServing(true);
   CHAT_LOG_INFO("core", "node %s serving", cluster_->node_id());
   if (options_.on_serving) options_.on_serving();
@@ -282,7 +286,7 @@ void CoreServer::BringUp() {
   server_->GetHealthCheckService()->SetServingStatus(true);
   while (!stopping()) {
     wait(absl::Milliseconds(250));
-    bool now = pg_store_->connected();
+    bool now = pg_store_->connected() && cluster_->connected();
     if (now != healthy && !stopping()) server_->GetHealthCheckService()->SetServingStatus(now);
     healthy = now;
   }
