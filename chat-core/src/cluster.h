@@ -54,6 +54,10 @@ class ClusterEvents {
   virtual void OnRoomSeqs(const std::vector<RoomRecord>& rooms) = 0;
   // The listener (re)connected: every other node's presence, as stored.
   virtual void OnPresenceSnapshot(const std::vector<PresenceRecord>& present) = 0;
+  // A change of a room's membership, settings or messages that some node
+  // committed: the `note` it gave the store (channel chat_room_changes; see
+  // room_change.h), in commit order.
+  virtual void OnRoomChange(const std::string& note) = 0;
 };
 
 // Failed logins of one key in the window.

@@ -68,4 +68,6 @@ void ClusterSync::OnPresenceSnapshot(const std::vector<PresenceRecord>& present)
   }
 }
 
+void ClusterSync::OnRoomChange(const std::string& note) { hub_->ApplyRoomChangeNote(note); }
+
 }  // namespace chat::core

@@ -28,6 +28,7 @@ class ClusterSync final : public ClusterEvents {
   void OnNodeGone(const std::string& node) override;
   void OnRoomSeqs(const std::vector<RoomRecord>& rooms) override;
   void OnPresenceSnapshot(const std::vector<PresenceRecord>& present) override;
+  void OnRoomChange(const std::string& note) override;
 
  private:
   Hub* const hub_;

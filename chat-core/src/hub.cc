@@ -461,4 +461,6 @@ HubStats Hub::stats() const {
   return s;
 }
 
+void Hub::ApplyRoomChangeNote(const std::string& note) { (void)note; }
+
 }  // namespace chat::core

@@ -166,6 +166,9 @@ class Hub {
   // seq already published (an empty room's 0, say).
   void NoteNewerThan(const std::shared_ptr<Room>& room, int64_t stored_seq);
 
+  // A room change another node (or this one) committed (ClusterEvents::OnRoomChange).
+  void ApplyRoomChangeNote(const std::string& note);
+
   uint64_t NextMemberId() { return next_member_id_.fetch_add(1) + 1; }
   // Ends every live stream with UNAVAILABLE and refuses new ones.
   void Shutdown() { live_.Shutdown(); }

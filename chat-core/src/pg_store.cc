@@ -140,8 +140,36 @@ class PgStoreImpl final : public PgStore {
         });
   }
 
-  void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
-                        const RoomQuota& quota, StoreCallback<RoomRecord> done) override {
+
+  // Membership (store.h): being written.
+  absl::StatusOr<std::vector<MemberRecord>> LoadMembers() override { return std::vector<MemberRecord>{}; }
+  void ReadMembers(int64_t, StoreCallback<std::vector<MemberRecord>> done) override {
+    done(absl::UnimplementedError("ReadMembers"));
+  }
+  void WriteMembers(std::vector<MemberWrite>, const std::string&, StoreCallback<bool> done) override {
+    done(absl::UnimplementedError("WriteMembers"));
+  }
+  void UpdateRoom(int64_t, const RoomUpdate&, const std::string&, StoreCallback<RoomRecord> done) override {
+    done(absl::UnimplementedError("UpdateRoom"));
+  }
+  void DeleteRoom(int64_t, const std::string&, StoreCallback<bool> done) override {
+    done(absl::UnimplementedError("DeleteRoom"));
+  }
+  void DeleteMessage(int64_t, int64_t, const std::string&, const std::string&,
+                     StoreCallback<StoredMessage> done) override {
+    done(absl::UnimplementedError("DeleteMessage"));
+  }
+  void SearchUsers(const std::string&, int, StoreCallback<std::vector<std::string>> done) override {
+    done(absl::UnimplementedError("SearchUsers"));
+  }
+  void SetUserDisabled(const std::string&, bool, StoreCallback<std::vector<std::string>> done) override {
+    done(absl::UnimplementedError("SetUserDisabled"));
+  }
+
+  void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord>, int64_t now_ms, const RoomQuota& quota,
+                    StoreCallback<RoomRecord> done) override {
+    const std::string& name = spec.name;
+    const std::string& created_by = spec.created_by;
     // One row: the new room's id (NULL if none was made), whether the name is
     // taken, whether the cap is reached. The counts see rooms committed before
     // the statement began: every node takes the rooms' advisory lock first (held

@@ -153,14 +153,40 @@ class SqliteStore final : public Store {
         [now_ms](WriterState& w) { return LoadSessionsOn(w.conn, now_ms); });
   }
 
-  void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
-                        const RoomQuota& quota, StoreCallback<RoomRecord> done) override {
+  void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord>, int64_t now_ms, const RoomQuota& quota,
+                    StoreCallback<RoomRecord> done) override {
     Write<RoomRecord>(
-        [name, created_by, now_ms, quota](WriterState& w) {
+        [name = spec.name, created_by = spec.created_by, now_ms, quota](WriterState& w) {
           return CreateRoomOn(w, name, created_by, now_ms, quota);
         },
         std::move(done));
   }
+
+  // Membership (store.h): being written.
+  absl::StatusOr<std::vector<MemberRecord>> LoadMembers() override { return std::vector<MemberRecord>{}; }
+  void ReadMembers(int64_t, StoreCallback<std::vector<MemberRecord>> done) override {
+    done(absl::UnimplementedError("ReadMembers"));
+  }
+  void WriteMembers(std::vector<MemberWrite>, const std::string&, StoreCallback<bool> done) override {
+    done(absl::UnimplementedError("WriteMembers"));
+  }
+  void UpdateRoom(int64_t, const RoomUpdate&, const std::string&, StoreCallback<RoomRecord> done) override {
+    done(absl::UnimplementedError("UpdateRoom"));
+  }
+  void DeleteRoom(int64_t, const std::string&, StoreCallback<bool> done) override {
+    done(absl::UnimplementedError("DeleteRoom"));
+  }
+  void DeleteMessage(int64_t, int64_t, const std::string&, const std::string&,
+                     StoreCallback<StoredMessage> done) override {
+    done(absl::UnimplementedError("DeleteMessage"));
+  }
+  void SearchUsers(const std::string&, int, StoreCallback<std::vector<std::string>> done) override {
+    done(absl::UnimplementedError("SearchUsers"));
+  }
+  void SetUserDisabled(const std::string&, bool, StoreCallback<std::vector<std::string>> done) override {
+    done(absl::UnimplementedError("SetUserDisabled"));
+  }
+
 
   void Append(AppendRequest request, StoreCallback<AppendResult> done) override {
     std::unique_ptr<WriteTask> task = std::make_unique<AppendTask>(std::move(request), std::move(done));

@@ -26,6 +26,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -41,12 +42,50 @@ namespace chat::core {
 // that the live messages' commits and fan-out do not need.
 inline constexpr int kReaderNice = 10;
 
+// Values as in chat.v1.RoomKind and chat.v1.Role (stored as these integers).
+enum class RoomKind : int { kPublic = 1, kPrivate = 2, kDirect = 3 };
+enum class Role : int { kNone = 0, kMember = 1, kModerator = 2, kOwner = 3 };
+
 struct RoomRecord {
   int64_t id = 0;
   std::string name;
   int64_t created_at_ms = 0;
   std::string created_by;
   int64_t last_seq = 0;
+  RoomKind kind = RoomKind::kPublic;
+  std::string topic;
+  bool archived = false;
+};
+
+// A stored relation of a user to a room. A public room stores only owners,
+// moderators, invitations and bans; a private or direct room every member.
+enum class MemberState : int { kNone = 0, kInvited = 1, kMember = 2, kBanned = 3 };
+struct MemberRecord {
+  int64_t room_id = 0;
+  // The username as registered (its display case).
+  std::string user;
+  MemberState state = MemberState::kMember;
+  // kMember: member, moderator or owner. Otherwise kNone.
+  Role role = Role::kNone;
+  // Who invited, banned, ... (empty: chat-core itself).
+  std::string by;
+  int64_t at_ms = 0;
+  std::string reason;
+};
+
+// One change of a member row: `record` replaces the row of (room_id, user)
+// (state kNone deletes it), but only if the row's state is now `expect`
+// (kNone: no row), unless `check` is false.
+struct MemberWrite {
+  MemberRecord record;
+  bool check = true;
+  MemberState expect = MemberState::kNone;
+};
+
+// What UpdateRoom changes (unset: unchanged).
+struct RoomUpdate {
+  std::optional<std::string> topic;
+  std::optional<bool> archived;
 };
 
 // Limits on creating a room, checked by the store inside the write that
@@ -83,6 +122,8 @@ struct StoredMessage {
   std::string text;
   int64_t sent_at_ms = 0;
   std::string client_msg_id;
+  // A tombstone (DeleteMessage): text is empty.
+  bool deleted = false;
 };
 
 struct AppendRequest {
@@ -123,6 +164,8 @@ struct UserRecord {
   int64_t id = 0;
   std::string username;
   std::string password_hash;
+  // DisableUser: logins are refused.
+  bool disabled = false;
 };
 
 struct SessionRecord {
@@ -148,7 +191,7 @@ class Store {
   virtual ~Store() = default;
 
   // Every room, in creation order, each with last_seq = its highest stored seq
-  // (0 when it has none). Blocks.
+  // (0 when it has none), kind, topic and archived. Blocks.
   virtual absl::StatusOr<std::vector<RoomRecord>> LoadRooms() = 0;
   // Deletes the sessions that expired (expires_at_ms <= now_ms) or were revoked,
   // for good, and returns the others, each with its user's username. Blocks.
@@ -161,12 +204,61 @@ class Store {
   // are max_rooms rooms already, or created_by made per_creator rooms in the
   // window (the message says which); exact even when several stores on one
   // database create rooms at once.
-  virtual void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
-                                const RoomQuota& quota, StoreCallback<RoomRecord> done) = 0;
+  // `spec` gives the kind and topic (its id, created_at_ms and last_seq are
+  // ignored); `members` are stored in the same transaction (their room_id is
+  // filled in). The RoomRecord carries kind and topic as given.
+  virtual void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord> members, int64_t now_ms,
+                            const RoomQuota& quota, StoreCallback<RoomRecord> done) = 0;
+  // A public room without members.
+  void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
+                        const RoomQuota& quota, StoreCallback<RoomRecord> done) {
+    RoomRecord spec;
+    spec.name = name;
+    spec.created_by = created_by;
+    CreateRoomAs(spec, {}, now_ms, quota, std::move(done));
+  }
   void CreateRoom(const std::string& name, const std::string& created_by, int64_t now_ms,
                   StoreCallback<RoomRecord> done) {
     CreateRoomWithin(name, created_by, now_ms, RoomQuota{}, std::move(done));
   }
+
+  // Membership and moderation. Each write takes `note`: a PostgreSQL store
+  // sends it with pg_notify on channel chat_room_changes inside the same
+  // transaction (so the other nodes hear of exactly what was committed; an
+  // empty note sends nothing); the SQLite store ignores it.
+  //
+  // Every member row, of every room (start-up; blocks).
+  virtual absl::StatusOr<std::vector<MemberRecord>> LoadMembers() = 0;
+  // The member rows of one room (0: of every room), sorted by room_id then user.
+  virtual void ReadMembers(int64_t room_id, StoreCallback<std::vector<MemberRecord>> done) = 0;
+  // Applies every write in one transaction, or none: ABORTED (message names
+  // the user) if a checked row's state is not as expected; NOT_FOUND if the
+  // room does not exist.
+  virtual void WriteMembers(std::vector<MemberWrite> writes, const std::string& note,
+                            StoreCallback<bool> done) = 0;
+  // The room after the update; NOT_FOUND if it does not exist.
+  virtual void UpdateRoom(int64_t room_id, const RoomUpdate& update, const std::string& note,
+                          StoreCallback<RoomRecord> done) = 0;
+  // Deletes the room, its messages and member rows for good (its name may be
+  // used again); NOT_FOUND if it does not exist.
+  virtual void DeleteRoom(int64_t room_id, const std::string& note, StoreCallback<bool> done) = 0;
+  // Makes a message a tombstone (text emptied, deleted = true; seq, author,
+  // sent_at_ms and client_msg_id stay), and returns it. Only if its author is
+  // `only_author` when that is not empty: else PERMISSION_DENIED and nothing
+  // changes. NOT_FOUND if there is no such message. Deleting a tombstone again
+  // succeeds and changes nothing (the note is still sent).
+  virtual void DeleteMessage(int64_t room_id, int64_t seq, const std::string& only_author,
+                             const std::string& note, StoreCallback<StoredMessage> done) = 0;
+  // Usernames (as registered) whose username_key starts with `prefix_key`,
+  // sorted by key, at most `limit`.
+  virtual void SearchUsers(const std::string& prefix_key, int limit,
+                           StoreCallback<std::vector<std::string>> done) = 0;
+  // Marks the user disabled (or enabled again). Disabling also revokes every
+  // session of the user for good, as RevokeSession does (on PostgreSQL every
+  // node hears of each), and done gets their token hashes. NOT_FOUND if there
+  // is no such user.
+  virtual void SetUserDisabled(const std::string& username_key, bool disabled,
+                               StoreCallback<std::vector<std::string>> done) = 0;
 
   // Stores a message with its room's next seq. The seqs of a room are 1, 2, 3...
   // with no gap and no repeat, across restarts; rooms count independently, and a
@@ -188,7 +280,8 @@ class Store {
   //    on waiting appends is reached (SqliteStoreOptions::max_queued_writes).
   virtual void Append(AppendRequest request, StoreCallback<AppendResult> done) = 0;
 
-  // One page of a room's history, in ascending seq, among the messages with
+  // One page of a room's history (tombstones included, with deleted = true
+  // and empty text), in ascending seq, among the messages with
   // seq <= max_seq (all when max_seq is 0):
   //  - kLatest: the newest `limit`; kBefore: the newest `limit` with seq < cursor;
   //    kAfter: the oldest `limit` with seq > cursor;
@@ -203,8 +296,8 @@ class Store {
   virtual void CreateUser(const std::string& username, const std::string& username_key,
                           const std::string& password_hash, int64_t now_ms,
                           StoreCallback<UserRecord> done) = 0;
-  // The user as created (id, username as given, password_hash); NOT_FOUND if
-  // there is no such user.
+  // The user as created (id, username as given, password_hash, disabled);
+  // NOT_FOUND if there is no such user.
   virtual void FindUser(const std::string& username_key, StoreCallback<UserRecord> done) = 0;
   // Stores a session (done gets true). Fails if user_id names no user or the
   // token_hash is already stored.

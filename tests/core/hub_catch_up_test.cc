@@ -21,9 +21,36 @@ class CountingStore final : public core::Store {
   absl::StatusOr<std::vector<core::SessionRecord>> LoadSessions(int64_t now_ms) override {
     return inner_->LoadSessions(now_ms);
   }
-  void CreateRoomWithin(const std::string& name, const std::string& created_by, int64_t now_ms,
-                        const core::RoomQuota& quota, core::StoreCallback<core::RoomRecord> done) override {
-    inner_->CreateRoomWithin(name, created_by, now_ms, quota, std::move(done));
+  void CreateRoomAs(const core::RoomRecord& spec, std::vector<core::MemberRecord> members, int64_t now_ms,
+                    const core::RoomQuota& quota, core::StoreCallback<core::RoomRecord> done) override {
+    inner_->CreateRoomAs(spec, std::move(members), now_ms, quota, std::move(done));
+  }
+  absl::StatusOr<std::vector<core::MemberRecord>> LoadMembers() override { return inner_->LoadMembers(); }
+  void ReadMembers(int64_t room_id, core::StoreCallback<std::vector<core::MemberRecord>> done) override {
+    inner_->ReadMembers(room_id, std::move(done));
+  }
+  void WriteMembers(std::vector<core::MemberWrite> writes, const std::string& note,
+                    core::StoreCallback<bool> done) override {
+    inner_->WriteMembers(std::move(writes), note, std::move(done));
+  }
+  void UpdateRoom(int64_t room_id, const core::RoomUpdate& update, const std::string& note,
+                  core::StoreCallback<core::RoomRecord> done) override {
+    inner_->UpdateRoom(room_id, update, note, std::move(done));
+  }
+  void DeleteRoom(int64_t room_id, const std::string& note, core::StoreCallback<bool> done) override {
+    inner_->DeleteRoom(room_id, note, std::move(done));
+  }
+  void DeleteMessage(int64_t room_id, int64_t seq, const std::string& only_author, const std::string& note,
+                     core::StoreCallback<core::StoredMessage> done) override {
+    inner_->DeleteMessage(room_id, seq, only_author, note, std::move(done));
+  }
+  void SearchUsers(const std::string& prefix_key, int limit,
+                   core::StoreCallback<std::vector<std::string>> done) override {
+    inner_->SearchUsers(prefix_key, limit, std::move(done));
+  }
+  void SetUserDisabled(const std::string& username_key, bool disabled,
+                       core::StoreCallback<std::vector<std::string>> done) override {
+    inner_->SetUserDisabled(username_key, disabled, std::move(done));
   }
   void Append(core::AppendRequest request, core::StoreCallback<core::AppendResult> done) override {
     inner_->Append(std::move(request), std::move(done));
