@@ -20,12 +20,20 @@ constexpr int64_t kNoBound = INT64_MAX;
 
 using Results = std::vector<absl::StatusOr<PgResult>>;
 
-// The first error among an op's results, else the commit's status.
+// The first error among an op's results, else the commit's status. A
+// deadlock that PostgreSQL broke by failing this write (ABORTED from PgConn)
+// is UNAVAILABLE here: it may pass, and ABORTED is WriteMembers' answer to a
+// failed check (store.h).
 absl::Status OpStatus(Results& results, const absl::Status& commit) {
+  absl::Status st = commit;
   for (auto& r : results) {
-    if (!r.ok()) return r.status();
+    if (!r.ok()) {
+      st = r.status();
+      break;
+    }
   }
-  return commit;
+  if (absl::IsAborted(st)) return absl::UnavailableError(absl::StrCat("the write lost a race; retry: ", st.message()));
+  return st;
 }
 
 const char* StateName(int64_t s) {
