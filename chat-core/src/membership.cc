@@ -145,21 +145,17 @@ void Membership::OpenDirect(const Identity& who, const chat::v1::OpenDirectReque
   state->names.push_back(who.user);
   state->done = std::move(done);
   auto step = std::make_shared<std::function<void()>>();
-  *step = [this, who, state, step]() {
+  // The step holds itself only weakly; the lookup in flight holds it.
+  *step = [this, who, state, weak = std::weak_ptr<std::function<void()>>(step)]() {
     if (!state->pending.empty()) {
       std::string next = state->pending.back();
       state->pending.pop_back();
-      return ResolveUser(next, [state, step](absl::StatusOr<std::string> name) {
-        if (!name.ok()) {
-          state->done(name.status());
-          *step = nullptr;  // breaks the cycle
-          return;
-        }
+      return ResolveUser(next, [state, step = weak.lock()](absl::StatusOr<std::string> name) {
+        if (!name.ok()) return state->done(name.status());
         state->names.push_back(*name);
         (*step)();
       });
     }
-    *step = nullptr;
     std::vector<std::string> keys;
     for (const auto& n : state->names) keys.push_back(UserKey(n));
     std::sort(keys.begin(), keys.end());

@@ -59,7 +59,7 @@ TEST_F(MembershipTest, AnOutsiderGetsNotFoundForEveryCallAndNoEventOfAPrivateOrD
   ASSERT_TRUE(spy->WaitFor(IsJoined("lobby")));
   MakeSecret();
   auto dm = As("olga").OpenDirect({"mel"});
-  ASSERT_TRUE(dm.ok()) << dm.status();
+  ASSERT_TRUE(dm.ok()) << dm.status().error_message();
   const std::string direct = dm->name();
   auto members = Stream("mel");
   ASSERT_TRUE(members->Join("secret"));
@@ -68,7 +68,7 @@ TEST_F(MembershipTest, AnOutsiderGetsNotFoundForEveryCallAndNoEventOfAPrivateOrD
   // Activity in both rooms while the outsider tries everything.
   for (const std::string& room : {std::string("secret"), direct}) {
     auto sent = As("olga").Send(room, "for members only");
-    ASSERT_TRUE(sent.ok()) << sent.status();
+    ASSERT_TRUE(sent.ok()) << sent.status().error_message();
     ASSERT_TRUE(As("olga").UpdateTopic(room, "hush").ok());
     ASSERT_TRUE(As("olga").DeleteMessage(room, sent->seq()).ok());
   }
@@ -204,7 +204,7 @@ TEST_F(MembershipTest, ADisabledAccountsStreamsEndAtOnceAndItCannotLogIn) {
 TEST_F(MembershipTest, TwoUsersOpeningADirectConversationLandInTheSameRoom) {
   auto mel = Stream("mel");
   auto from_olga = As("olga").OpenDirect({"MEL"});
-  ASSERT_TRUE(from_olga.ok()) << from_olga.status();
+  ASSERT_TRUE(from_olga.ok()) << from_olga.status().error_message();
   EXPECT_EQ(from_olga->kind(), chat::v1::ROOM_KIND_DIRECT);
   EXPECT_THAT(std::vector<std::string>(from_olga->direct_users().begin(), from_olga->direct_users().end()),
               ::testing::ElementsAre("mel", "olga"));

@@ -2,8 +2,8 @@
 // AuthService) as one user makes them, for the membership tests: each returns
 // its grpc::Status, or a Result with the response. Every call has a 10 s
 // deadline.
-#ifndef CHAT_TESTS_CORE_MEMBERSHIP_CALLS_H_
-#define CHAT_TESTS_CORE_MEMBERSHIP_CALLS_H_
+#ifndef CHAT_TESTS_TESTING_MEMBERSHIP_CALLS_H_
+#define CHAT_TESTS_TESTING_MEMBERSHIP_CALLS_H_
 
 #include <grpcpp/grpcpp.h>
 
@@ -268,4 +268,4 @@ inline grpc::Status LoginStatus(chat::v1::AuthService::Stub* auth, const std::st
 
 }  // namespace chat::testing
 
-#endif  // CHAT_TESTS_CORE_MEMBERSHIP_CALLS_H_
+#endif  // CHAT_TESTS_TESTING_MEMBERSHIP_CALLS_H_
