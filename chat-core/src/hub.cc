@@ -412,17 +412,19 @@ std::shared_ptr<Room> Hub::AdoptRoom(const RoomRecord& record, const std::vector
       return known;
     }
   }
-  if (members != nullptr || room->access().is_public()) {
-    membership_->AnnounceCreated(room);
-  } else {
-    // Made on another node: who may see it is in the store.
-    store_->ReadMembers(record.id, [this, room](absl::StatusOr<std::vector<MemberRecord>> rows) {
+  const bool announce_now = members != nullptr || room->access().is_public();
+  if (announce_now) membership_->AnnounceCreated(room);
+  if (members == nullptr) {
+    // Made on another node: its member rows (a private room's members, a
+    // public room's owner) are in the store; a private room is announced to
+    // its members once they are known.
+    store_->ReadMembers(record.id, [this, room, announce_now](absl::StatusOr<std::vector<MemberRecord>> rows) {
       if (!rows.ok()) {
         CHAT_LOG_WARN(kLog, "cannot read the members of room '%s': %s", room->name(), rows.status().message());
         return;
       }
       room->access().ReplaceRows(*rows);
-      membership_->AnnounceCreated(room);
+      if (!announce_now) membership_->AnnounceCreated(room);
     });
   }
   return room;
