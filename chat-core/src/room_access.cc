@@ -60,15 +60,12 @@ std::string RoomAccess::topic() const {
   return topic_;
 }
 
-bool RoomAccess::archived() const {
-  absl::MutexLock lock(&mu_);
-  return archived_;
-}
+bool RoomAccess::archived() const { return archived_.load(std::memory_order_relaxed); }
 
 void RoomAccess::SetSettings(const std::string& topic, bool archived) {
   absl::MutexLock lock(&mu_);
   topic_ = topic;
-  archived_ = archived;
+  archived_.store(archived, std::memory_order_relaxed);
 }
 
 MemberRecord RoomAccess::Row(absl::string_view user) const {
@@ -181,7 +178,7 @@ void RoomAccess::Describe(const std::string& viewer, chat::v1::Room* out) const 
   out->set_kind(ToProtoKind(kind_));
   absl::MutexLock lock(&mu_);
   out->set_topic(topic_);
-  out->set_archived(archived_);
+  out->set_archived(archived_.load(std::memory_order_relaxed));
   if (!viewer.empty()) {
     auto it = rows_.find(UserKey(viewer));
     if (it != rows_.end() && it->second.state == MemberState::kMember) {

@@ -12,6 +12,7 @@
 #ifndef CHAT_CORE_SRC_ROOM_ACCESS_H_
 #define CHAT_CORE_SRC_ROOM_ACCESS_H_
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -94,7 +95,8 @@ class RoomAccess {
   const RoomKind kind_;
   mutable absl::Mutex mu_;
   std::string topic_ ABSL_GUARDED_BY(mu_);
-  bool archived_ ABSL_GUARDED_BY(mu_) = false;
+  // Read on every send: no lock.
+  std::atomic<bool> archived_{false};
   // By user key.
   absl::btree_map<std::string, MemberRecord> rows_ ABSL_GUARDED_BY(mu_);
 };
