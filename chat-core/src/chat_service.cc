@@ -58,7 +58,9 @@ grpc::ServerUnaryReactor* ChatServiceImpl::SendMessage(grpc::CallbackServerConte
   return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
     auto room = hub_->LookupRoomFor(who, req->room());
     if (!room.ok()) return done(room.status());
-    absl::Status valid = (*room)->access().CheckSend(req->room());
+    // A stream's send needs a join, which checks bans; a unary send checks here.
+    absl::Status valid = (*room)->access().CheckJoin(hub_->ActorOf(who));
+    if (valid.ok()) valid = (*room)->access().CheckSend(req->room());
     if (valid.ok()) valid = ValidateText(req->text(), hub_->options().max_text_bytes);
     if (valid.ok()) valid = ValidateClientMsgId(req->client_msg_id());
     if (!valid.ok()) return done(valid);

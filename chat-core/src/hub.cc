@@ -283,6 +283,7 @@ void Hub::History(const chat::v1::GetHistoryRequest& request, const Identity& wh
                   std::function<void(absl::StatusOr<chat::v1::GetHistoryResponse>)> done) {
   auto room = LookupRoomFor(who, request.room());
   if (!room.ok()) return done(room.status());
+  if (absl::Status st = (*room)->access().CheckJoin(ActorOf(who)); !st.ok()) return done(st);
   if (request.limit() < 0 || request.limit() > kMaxHistoryLimit) {
     return done(absl::InvalidArgumentError(
         absl::StrCat("limit must be between 1 and ", kMaxHistoryLimit, " (0 means ",

@@ -230,6 +230,7 @@ void Membership::ApplyMembership(const std::shared_ptr<Room>& room, const chat::
   row.state = StateAfter(e.kind());
   row.role = row.state == MemberState::kMember ? static_cast<Role>(static_cast<int>(e.role())) : Role::kNone;
   row.by = e.by();
+  row.at_ms = hub_->NowMs();
   row.reason = e.reason();
   std::vector<chat::v1::ServerEvent> events{ev};
   if (e.kind() == MembershipEvent::ROLE_CHANGED && row.role == Role::kOwner) {

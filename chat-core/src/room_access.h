@@ -82,8 +82,8 @@ class RoomAccess {
   // OK, or the error for `action` by `who` on `target` (empty when the action
   // has none), as the permission table says. The room is visible to `who`.
   absl::Status Check(const Actor& who, RoomAction action, absl::string_view target = "") const;
-  // OK if `who` may join (receive) the room now: PERMISSION_DENIED when banned
-  // from a public room. Assumes MaySee.
+  // OK if `who` may join (receive), send to or read the room now:
+  // PERMISSION_DENIED when banned from a public room. Assumes MaySee.
   absl::Status CheckJoin(const Actor& who) const;
   // OK if `who` may send: FAILED_PRECONDITION when archived.
   absl::Status CheckSend(const std::string& room_name) const;

@@ -249,6 +249,7 @@ TEST_F(MembershipTest, AnInvitationArrivesLiveAndAcceptingBringsTheRoom) {
   ASSERT_TRUE(invites.ok());
   ASSERT_EQ(invites->invites_size(), 1);
   EXPECT_EQ(invites->invites(0).invited_by(), "olga");
+  EXPECT_GT(invites->invites(0).invited_at().seconds(), 1'700'000'000);
   // Invited is not in: the room stays hidden until accepted.
   EXPECT_EQ(As("mel").History("plans").status().error_code(), grpc::StatusCode::NOT_FOUND);
   ASSERT_TRUE(As("mel").Respond("plans", true).ok());
@@ -326,6 +327,10 @@ TEST_F(MembershipTest, ABanFromAPublicRoomHoldsAcrossARestart) {
     auto refused = stream.WaitFor([](const ServerEvent& e) { return e.ref() == "again"; });
     ASSERT_TRUE(refused && refused->has_error());
     EXPECT_EQ(refused->error().code(), chat::v1::Error::PERMISSION_DENIED);
+    // Nor may a banned user post or read without joining.
+    Calls banned(chat.get(), auth.get(), bob);
+    EXPECT_EQ(banned.Send("town", "still here").status().error_code(), grpc::StatusCode::PERMISSION_DENIED);
+    EXPECT_EQ(banned.History("town").status().error_code(), grpc::StatusCode::PERMISSION_DENIED);
   }
   chat.reset();
   auth.reset();
