@@ -69,10 +69,12 @@ void InteractiveSession::ListRooms() {
   }
   std::vector<std::vector<std::string>> rows;
   for (const auto& r : rooms->rooms()) {
-    rows.push_back({live_.InRoom(r.name()) ? "*" : " ", r.name(), absl::StrCat(r.member_count()),
+    std::string kind = RoomKindName(r.kind());
+    if (r.kind() == chat::v1::ROOM_KIND_DIRECT) absl::StrAppend(&kind, " (", DirectPeers(r, username_), ")");
+    rows.push_back({live_.InRoom(r.name()) ? "*" : " ", r.name(), kind, absl::StrCat(r.member_count()),
                     absl::StrCat(r.last_seq())});
   }
-  std::string table = FormatTable({" ", "ROOM", "ONLINE", "MESSAGES"}, rows, ctx_.style);
+  std::string table = FormatTable({" ", "ROOM", "KIND", "ONLINE", "MESSAGES"}, rows, ctx_.style);
   if (!table.empty() && table.back() == '\n') table.pop_back();
   terminal_.Print(table);
 }
