@@ -110,17 +110,19 @@ class TailPrinter : public LiveObserver {
   void OnPutOut(const chat::v1::Left& left) {
     if (rooms_.erase(left.room()) == 0) return;
     absl::Status status = LeftStatus(left);
-    const bool first_error = !status.ok() && put_out_.ok();
-    if (first_error) put_out_ = status;
-    const bool last = rooms_.empty();
-    // The status that ends tail is printed once, by RunTail.
-    if (!(last && first_error)) Notice(DescribeLeft(left));
-    if (last) Finish(put_out_);
+    if (!status.ok() && put_out_.ok()) put_out_ = status;
+    Notice(DescribeLeft(left));
+    if (rooms_.empty()) Finish(put_out_, /*told=*/true);
   }
 
   absl::Status result() {
     absl::MutexLock lock(&mu_);
     return result_;
+  }
+  // Whether result() was already told on stderr.
+  bool result_told() {
+    absl::MutexLock lock(&mu_);
+    return result_told_;
   }
 
  private:
@@ -130,10 +132,13 @@ class TailPrinter : public LiveObserver {
     (void)unused;
   }
 
-  void Finish(const absl::Status& status) {
+  void Finish(const absl::Status& status, bool told = false) {
     {
       absl::MutexLock lock(&mu_);
-      if (result_.ok()) result_ = status;
+      if (result_.ok()) {
+        result_ = status;
+        result_told_ = told;
+      }
     }
     client_->Stop();
   }
@@ -154,6 +159,7 @@ class TailPrinter : public LiveObserver {
   MessageLayout layout_;
   absl::Mutex mu_;
   absl::Status result_ ABSL_GUARDED_BY(mu_);
+  bool result_told_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
@@ -207,7 +213,9 @@ int RunTail(const Context& ctx) {
   for (const auto& [room, start] : starts) live.Join(room, start);
   live.Start();
   live.WaitUntilClosed();
-  return printer.result().ok() ? kExitOk : Fail(printer.result());
+  absl::Status result = printer.result();
+  if (result.ok()) return kExitOk;
+  return printer.result_told() ? ExitCodeFor(result) : Fail(result);
 }
 
 }  // namespace chat::cli
