@@ -235,7 +235,7 @@ std::string FormatInvitesTable(const chat::v1::ListInvitesResponse& invites, con
   for (const auto& invite : invites.invites()) {
     rows.push_back({invite.room().name(), RoomKindName(invite.room().kind()),
                     invite.invited_by().empty() ? "-" : Sanitize(invite.invited_by(), false),
-                    FormatTime(invite.invited_at(), true),
+                    invite.invited_at().seconds() == 0 ? "-" : FormatTime(invite.invited_at(), true),
                     HeadColumns(Sanitize(invite.room().topic(), false), kTopicColumns)});
   }
   return FormatTable({"ROOM", "KIND", "INVITED BY", "INVITED", "TOPIC"}, rows, style);

@@ -1,6 +1,5 @@
-// Unit tests of the CLI's parts for private rooms, direct messages, membership
-// and moderation: parsing of the new subcommands, the text for rooms, roles and
-// live events, the tables, and the interactive mode's narrator.
+// Unit tests for private rooms, DMs, membership and moderation: parsing of the
+// new subcommands, the text for rooms, roles and events, tables, the narrator.
 #include "absl/strings/match.h"
 #include "absl/strings/str_join.h"
 #include "args.h"
@@ -19,7 +18,6 @@ using ::testing::ElementsAre;
 using ::testing::HasSubstr;
 using ::testing::IsEmpty;
 using chat::v1::MembershipEvent;
-
 const std::vector<std::string> kNewCommands = {
     "dm",     "delete",  "topic", "archive", "unarchive", "delete-room", "members", "invite", "invites",
     "accept", "decline", "leave", "kick",    "ban",       "unban",       "role",    "users",  "disable",
@@ -147,11 +145,11 @@ TEST(RoomTextTest, KindsAndRoles) {
   EXPECT_EQ(*ParseRole("member"), chat::v1::ROLE_MEMBER);
   EXPECT_EQ(*ParseRole("Moderator"), chat::v1::ROLE_MODERATOR);
   EXPECT_EQ(*ParseRole("OWNER"), chat::v1::ROLE_OWNER);
+  EXPECT_FALSE(ParseRole("").ok());
   auto bad = ParseRole("admin");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
   EXPECT_THAT(std::string(bad.status().message()), HasSubstr("member, moderator or owner, not 'admin'"));
-  EXPECT_FALSE(ParseRole("").ok());
 }
 
 TEST(RoomTextTest, DirectUsers) {
@@ -369,6 +367,8 @@ TEST(RoomTextTest, Tables) {
   EXPECT_EQ(FormatInvitesTable(invites, Style(false)),
             "ROOM    KIND     INVITED BY  INVITED           TOPIC\n"
             "secret  private  alice       1970-01-02 00:00  plans\n");
+  i->clear_invited_at();
+  EXPECT_THAT(FormatInvitesTable(invites, Style(false)), HasSubstr("alice       -       ")) << "time unknown";
 }
 
 TEST(RoomTextTest, HeadColumns) {
