@@ -177,6 +177,25 @@ int Main(int argc, char** argv) {
   if (c == "history") return RunHistory(ctx);
   if (c == "tail") return RunTail(ctx);
   if (c == "join") return RunInteractive(ctx);
+  if (c == "dm") return RunDirect(ctx);
+  if (c == "topic") return RunTopic(ctx);
+  if (c == "archive") return RunArchive(ctx);
+  if (c == "unarchive") return RunUnarchive(ctx);
+  if (c == "delete-room") return RunDeleteRoom(ctx);
+  if (c == "delete") return RunDeleteMessage(ctx);
+  if (c == "users") return RunUsers(ctx);
+  if (c == "disable") return RunDisable(ctx);
+  if (c == "enable") return RunEnable(ctx);
+  if (c == "invite") return RunInvite(ctx);
+  if (c == "invites") return RunInvites(ctx);
+  if (c == "accept") return RunAccept(ctx);
+  if (c == "decline") return RunDecline(ctx);
+  if (c == "leave") return RunLeaveRoom(ctx);
+  if (c == "members") return RunMembers(ctx);
+  if (c == "kick") return RunKick(ctx);
+  if (c == "ban") return RunBan(ctx);
+  if (c == "unban") return RunUnban(ctx);
+  if (c == "role") return RunRole(ctx);
   return Fail(absl::InvalidArgumentError(absl::StrCat("unknown command '", c, "'")));
 }
 

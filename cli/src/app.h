@@ -47,7 +47,8 @@ bool PrintOut(const std::string& text);
 // them), or UNAUTHENTICATED "not logged in".
 absl::StatusOr<Credential> RequireLogin(const Context& ctx);
 
-// Subcommands (commands.cc, tail.cc, interactive.cc); each returns an exit code.
+// Subcommands (commands.cc, member_commands.cc, room_commands.cc, tail.cc,
+// interactive.cc); each returns an exit code.
 int RunRegister(const Context& ctx);
 int RunLogin(const Context& ctx);
 int RunLogout(const Context& ctx);
@@ -57,6 +58,25 @@ int RunCreate(const Context& ctx);
 int RunSend(const Context& ctx);
 int RunHistory(const Context& ctx);
 int RunTail(const Context& ctx);
+int RunDirect(const Context& ctx);
+int RunTopic(const Context& ctx);
+int RunArchive(const Context& ctx);
+int RunUnarchive(const Context& ctx);
+int RunDeleteRoom(const Context& ctx);
+int RunDeleteMessage(const Context& ctx);
+int RunUsers(const Context& ctx);
+int RunDisable(const Context& ctx);
+int RunEnable(const Context& ctx);
+int RunInvite(const Context& ctx);
+int RunInvites(const Context& ctx);
+int RunAccept(const Context& ctx);
+int RunDecline(const Context& ctx);
+int RunLeaveRoom(const Context& ctx);
+int RunMembers(const Context& ctx);
+int RunKick(const Context& ctx);
+int RunBan(const Context& ctx);
+int RunUnban(const Context& ctx);
+int RunRole(const Context& ctx);
 int RunInteractive(const Context& ctx);
 
 }  // namespace chat::cli

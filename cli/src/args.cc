@@ -8,6 +8,7 @@
 #include "absl/strings/str_format.h"
 #include "absl/strings/str_join.h"
 #include "absl/strings/str_replace.h"
+#include "command_table.h"
 #include "exit_codes.h"
 
 namespace chat::cli {
@@ -53,19 +54,26 @@ std::vector<CommandSpec> BuildCommands() {
                0,
                {"chat whoami", "chat whoami --json"}});
   c.push_back({"rooms", "", "Rooms", "list the rooms",
-               "Lists every room, by name, with its member count, newest seq and\n"
-               "creator. chat-core sends rooms in pages of at most 1000; every page is\n"
-               "fetched unless --limit says to stop sooner.",
+               "Lists the rooms you may see, by name: every public room and the private\n"
+               "and direct rooms you are a member of, each with its kind (public,\n"
+               "private, direct; archived ones say so), online members, newest seq,\n"
+               "creator and topic (for a direct room: whom it is with). chat-core sends\n"
+               "rooms in pages of at most 1000; every page is fetched unless --limit\n"
+               "says to stop sooner.",
                {{"limit", 'n', "N", "list at most N rooms (the first N by name)"}},
                0,
                0,
                {"chat rooms", "chat rooms -n 20", "chat rooms --json | jq -r .name"}});
   c.push_back({"create", "ROOM", "Rooms", "create a room",
-               "Creates a room. Room names are 1-64 characters of [a-z0-9._-].",
-               {},
+               "Creates a room; you are its owner. Room names are 1-64 characters of\n"
+               "[a-z0-9._-] (names starting with 'dm.' belong to direct rooms: see\n"
+               "'chat dm'). A public room is listed and anyone may join it; a private\n"
+               "one (--private) is unlisted and invite-only ('chat invite').",
+               {{"private", 0, "", "invite-only and unlisted"},
+                {"topic", 0, "TEXT", "the room's topic (at most 256 bytes)"}},
                1,
                1,
-               {"chat create general"}});
+               {"chat create general", "chat create --private secret-project --topic 'Q3 plans'"}});
   c.push_back({"send", "ROOM [TEXT...]", "Messages", "post a message",
                "Posts TEXT (the arguments joined by spaces) to ROOM. Without TEXT the\n"
                "whole of stdin is the message (one trailing newline removed).\n"
@@ -101,15 +109,19 @@ std::vector<CommandSpec> BuildCommands() {
                -1,
                {"chat tail general", "chat tail general -n 0 --json | jq -r .text",
                 "chat tail general --since 1200"}});
+  AddMembershipCommands(&c);
   c.push_back({"join", "[ROOM]", "Interactive", "chat interactively (also: chat ROOM)",
                "Opens ROOM (default: lobby) interactively: new messages appear above\n"
                "the input line; type a line and press Enter to send it.\n"
                "Commands:\n"
                "  /join ROOM    join ROOM and make it current (messages of other joined\n"
                "                rooms are shown with their room name)\n"
-               "  /leave [ROOM] leave ROOM (default: the current room)\n"
+               "  /leave [ROOM] leave ROOM (default: the current room; you stay a member)\n"
                "  /rooms        list the rooms\n"
                "  /who [ROOM]   who is in the room\n"
+               "  /members [ROOM]  the room's members and their roles\n"
+               "  /accept ROOM  accept an invitation and join the room\n"
+               "  /decline ROOM decline an invitation\n"
                "  /help         list the commands\n"
                "  /quit         leave (also Ctrl-D on an empty line, or Ctrl-C)\n"
                "Start a message with '//' to send a text that begins with '/'.\n"
@@ -327,8 +339,10 @@ std::string MainHelp() {
       "  XDG_CONFIG_HOME  the credentials live in $XDG_CONFIG_HOME/chat/ (else ~/.config/chat/)\n"
       "  NO_COLOR         set to turn colours off\n"
       "\nExit codes:\n"
-      "  0 ok   1 error   2 usage or invalid argument   3 not logged in / unauthenticated\n"
-      "  4 not found   5 chat-core unreachable or unavailable   6 already exists\n"
+      "  0 ok   1 error   2 usage or invalid argument\n"
+      "  3 not logged in, unauthenticated, or not allowed (e.g. not a moderator)\n"
+      "  4 not found (also: a private room you are not a member of)\n"
+      "  5 chat-core unreachable or unavailable   6 already exists   7 TLS failed\n"
       "\nRun 'chat help COMMAND' or 'chat COMMAND --help' for a command's options.\n");
   return out;
 }

@@ -94,7 +94,13 @@ absl::Status CallError(const grpc::Status& status, const std::string& server, bo
       // Without a token (login: "invalid username or password") there is no hint to give.
       if (!sent_token) return absl::UnauthenticatedError(message);
       return absl::UnauthenticatedError(absl::StrCat(message, " (run 'chat login')"));
+    case grpc::StatusCode::UNIMPLEMENTED:
+      // A chat-core older than this CLI (e.g. half-way through an upgrade).
+      return absl::UnimplementedError(absl::StrCat("chat-core at ", server,
+                                                   " does not offer this call (is it older than this chat?)",
+                                                   message.empty() ? "" : absl::StrCat(": ", message)));
     default:
+      if (message.empty()) message = StatusCodeName(static_cast<absl::StatusCode>(status.error_code()));
       return FromGrpcStatus(grpc::Status(status.error_code(), message));
   }
 }
@@ -216,9 +222,7 @@ absl::StatusOr<chat::v1::ListRoomsResponse> ChatClient::ListRooms(const chat::v1
   return Call(&Node::chat, &chat::v1::ChatService::Stub::ListRooms, request);
 }
 
-absl::StatusOr<chat::v1::Room> ChatClient::CreateRoom(const std::string& name) {
-  chat::v1::CreateRoomRequest request;
-  request.set_name(name);
+absl::StatusOr<chat::v1::Room> ChatClient::CreateRoom(const chat::v1::CreateRoomRequest& request) {
   return Call(&Node::chat, &chat::v1::ChatService::Stub::CreateRoom, request);
 }
 
@@ -236,6 +240,66 @@ absl::StatusOr<chat::v1::SendMessageResponse> ChatClient::SendMessage(
 absl::StatusOr<chat::v1::GetHistoryResponse> ChatClient::GetHistory(
     const chat::v1::GetHistoryRequest& request) {
   return Call(&Node::chat, &chat::v1::ChatService::Stub::GetHistory, request);
+}
+
+absl::StatusOr<chat::v1::Room> ChatClient::OpenDirect(const chat::v1::OpenDirectRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::OpenDirect, request);
+}
+
+absl::StatusOr<chat::v1::Room> ChatClient::UpdateRoom(const chat::v1::UpdateRoomRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::UpdateRoom, request);
+}
+
+absl::StatusOr<chat::v1::DeleteRoomResponse> ChatClient::DeleteRoom(const chat::v1::DeleteRoomRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::DeleteRoom, request);
+}
+
+absl::StatusOr<chat::v1::MembershipEvent> ChatClient::Invite(const chat::v1::InviteRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::Invite, request);
+}
+
+absl::StatusOr<chat::v1::MembershipEvent> ChatClient::RespondInvite(const chat::v1::RespondInviteRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::RespondInvite, request);
+}
+
+absl::StatusOr<chat::v1::ListInvitesResponse> ChatClient::ListInvites() {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::ListInvites, chat::v1::ListInvitesRequest());
+}
+
+absl::StatusOr<chat::v1::MembershipEvent> ChatClient::LeaveRoom(const chat::v1::LeaveRoomRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::LeaveRoom, request);
+}
+
+absl::StatusOr<chat::v1::MembershipEvent> ChatClient::Kick(const chat::v1::KickRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::Kick, request);
+}
+
+absl::StatusOr<chat::v1::MembershipEvent> ChatClient::Ban(const chat::v1::BanRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::Ban, request);
+}
+
+absl::StatusOr<chat::v1::MembershipEvent> ChatClient::Unban(const chat::v1::UnbanRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::Unban, request);
+}
+
+absl::StatusOr<chat::v1::MembershipEvent> ChatClient::SetRole(const chat::v1::SetRoleRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::SetRole, request);
+}
+
+absl::StatusOr<chat::v1::ListMembersResponse> ChatClient::ListMembers(const chat::v1::ListMembersRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::ListMembers, request);
+}
+
+absl::StatusOr<chat::v1::MessageDeleted> ChatClient::DeleteMessage(const chat::v1::DeleteMessageRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::DeleteMessage, request);
+}
+
+absl::StatusOr<chat::v1::SearchUsersResponse> ChatClient::SearchUsers(const chat::v1::SearchUsersRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::SearchUsers, request);
+}
+
+absl::StatusOr<chat::v1::DisableAccountResponse> ChatClient::DisableAccount(const chat::v1::DisableAccountRequest& request) {
+  return Call(&Node::auth, &chat::v1::AuthService::Stub::DisableAccount, request);
 }
 
 }  // namespace chat::cli

@@ -93,12 +93,31 @@ class ChatClient {
   absl::StatusOr<chat::v1::WhoAmIResponse> WhoAmI();
   // One page of rooms (request.limit, request.cursor; see ListRoomsRequest).
   absl::StatusOr<chat::v1::ListRoomsResponse> ListRooms(const chat::v1::ListRoomsRequest& request = {});
-  absl::StatusOr<chat::v1::Room> CreateRoom(const std::string& name);
+  absl::StatusOr<chat::v1::Room> CreateRoom(const chat::v1::CreateRoomRequest& request);
   absl::StatusOr<chat::v1::Room> GetRoom(const std::string& name);
   absl::StatusOr<chat::v1::SendMessageResponse> SendMessage(
       const chat::v1::SendMessageRequest& request);
   absl::StatusOr<chat::v1::GetHistoryResponse> GetHistory(
       const chat::v1::GetHistoryRequest& request);
+
+  // Membership and moderation (docs/cli.md, "Private rooms, direct messages
+  // and moderation").
+  absl::StatusOr<chat::v1::Room> OpenDirect(const chat::v1::OpenDirectRequest& request);
+  absl::StatusOr<chat::v1::Room> UpdateRoom(const chat::v1::UpdateRoomRequest& request);
+  absl::StatusOr<chat::v1::DeleteRoomResponse> DeleteRoom(const chat::v1::DeleteRoomRequest& request);
+  absl::StatusOr<chat::v1::MembershipEvent> Invite(const chat::v1::InviteRequest& request);
+  absl::StatusOr<chat::v1::MembershipEvent> RespondInvite(const chat::v1::RespondInviteRequest& request);
+  absl::StatusOr<chat::v1::ListInvitesResponse> ListInvites();
+  absl::StatusOr<chat::v1::MembershipEvent> LeaveRoom(const chat::v1::LeaveRoomRequest& request);
+  absl::StatusOr<chat::v1::MembershipEvent> Kick(const chat::v1::KickRequest& request);
+  absl::StatusOr<chat::v1::MembershipEvent> Ban(const chat::v1::BanRequest& request);
+  absl::StatusOr<chat::v1::MembershipEvent> Unban(const chat::v1::UnbanRequest& request);
+  absl::StatusOr<chat::v1::MembershipEvent> SetRole(const chat::v1::SetRoleRequest& request);
+  absl::StatusOr<chat::v1::ListMembersResponse> ListMembers(const chat::v1::ListMembersRequest& request);
+  absl::StatusOr<chat::v1::MessageDeleted> DeleteMessage(const chat::v1::DeleteMessageRequest& request);
+  absl::StatusOr<chat::v1::SearchUsersResponse> SearchUsers(const chat::v1::SearchUsersRequest& request);
+  absl::StatusOr<chat::v1::DisableAccountResponse> DisableAccount(
+      const chat::v1::DisableAccountRequest& request);
 
  private:
   struct Node {

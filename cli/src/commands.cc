@@ -1,11 +1,13 @@
 // The one-shot subcommands: register, login, logout, whoami, rooms, create,
-// send, history.
+// send, history. (Membership and moderation: member_commands.cc,
+// room_commands.cc.)
 #include <unistd.h>
 
 #include <algorithm>
 #include <limits>
 #include <thread>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -14,9 +16,11 @@
 #include "chat/json_codec.h"
 #include "chat/validate.h"
 #include "client.h"
+#include "command_util.h"
 #include "exit_codes.h"
 #include "live_client.h"
 #include "prompt.h"
+#include "room_text.h"
 
 namespace chat::cli {
 namespace {
@@ -40,22 +44,6 @@ absl::StatusOr<std::string> UsernameArg(const Context& ctx) {
   }
   if (absl::Status s = ValidateUsername(username); !s.ok()) return s;
   return username;
-}
-
-absl::StatusOr<int64_t> IntOption(const Context& ctx, const std::string& name, int64_t min,
-                                  int64_t max) {
-  std::string text = *ctx.args.Get(name);
-  int64_t value;
-  if (!absl::SimpleAtoi(text, &value) || value < min || value > max) {
-    return absl::InvalidArgumentError(
-        absl::StrCat("--", name, " must be a number from ", min, " to ", max, ", not '", text, "'"));
-  }
-  return value;
-}
-
-// The JSON line for a proto, or false if stdout is gone.
-bool PrintJson(const google::protobuf::Message& message) {
-  return PrintOut(absl::StrCat(chat::ToJson(message), "\n"));
 }
 
 }  // namespace
@@ -138,6 +126,7 @@ int RunWhoAmI(const Context& ctx) {
     std::string expiry = ExpiryText(response->expires_at());
     // The node that answered (with several, the first that was up).
     PrintOut(absl::StrCat(ctx.style.Bold(response->username()), response->guest() ? " (guest)" : "",
+                          response->admin() ? " (server admin)" : "",
                           " on ", client.address(client.preferred()),
                           expiry.empty() ? "" : absl::StrCat(" (session expires ", expiry, ")"), "\n"));
   }
@@ -175,26 +164,34 @@ int RunRooms(const Context& ctx) {
     }
     return kExitOk;
   }
-  std::vector<std::vector<std::string>> rows;
-  for (const auto& room : rooms) {
-    rows.push_back({room.name(), absl::StrCat(room.member_count()), absl::StrCat(room.last_seq()),
-                    room.created_by().empty() ? "-" : Sanitize(room.created_by(), false),
-                    FormatTime(room.created_at(), true)});
-  }
-  PrintOut(FormatTable({"ROOM", "ONLINE", "MESSAGES", "CREATED BY", "CREATED"}, rows, ctx.style));
+  PrintOut(FormatRoomsTable(rooms, credential->username, ctx.style));
   return kExitOk;
 }
 
 int RunCreate(const Context& ctx) {
   const std::string& name = ctx.args.args[0];
   if (absl::Status s = ValidateRoomName(name); !s.ok()) return Fail(s);
+  if (absl::StartsWith(name, "dm.")) {
+    return Fail(absl::InvalidArgumentError(
+        absl::StrCat("room names starting with 'dm.' belong to direct rooms (chat dm USER), not '", name, "'")));
+  }
+  chat::v1::CreateRoomRequest request;
+  request.set_name(name);
+  if (ctx.args.Has("private")) request.set_kind(chat::v1::ROOM_KIND_PRIVATE);
+  if (auto topic = ctx.args.Get("topic")) {
+    if (absl::Status s = ValidateShortText(*topic, "the topic"); !s.ok()) return Fail(s);
+    request.set_topic(*topic);
+  }
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
   ChatClient client(ctx.servers, credential->token, ctx.client_options);
-  auto room = client.CreateRoom(name);
+  auto room = client.CreateRoom(request);
   if (!room.ok()) return Fail(room.status());
   if (ctx.json) {
     PrintJson(*room);
+  } else if (room->kind() == chat::v1::ROOM_KIND_PRIVATE) {
+    PrintOut(absl::StrCat("created private room ", ctx.style.Bold(room->name()),
+                          " (invite members with: chat invite ", room->name(), " USER)\n"));
   } else {
     PrintOut(absl::StrCat("created room ", ctx.style.Bold(room->name()), "\n"));
   }
@@ -235,16 +232,7 @@ int RunSend(const Context& ctx) {
   request.set_room(room);
   request.set_text(text);
   request.set_client_msg_id(id);
-  // Each attempt tries every node; retried with the same client_msg_id, so a
-  // send that did reach a node before the failure is not stored twice.
-  absl::StatusOr<chat::v1::SendMessageResponse> response;
-  absl::Duration pause = absl::Milliseconds(200);
-  for (int attempt = 1;; ++attempt) {
-    response = client.SendMessage(request);
-    if (response.ok() || attempt == 3 || !absl::IsUnavailable(response.status())) break;
-    absl::SleepFor(pause);
-    pause *= 2;
-  }
+  auto response = SendWithRetries(client, request);
   if (!response.ok()) return Fail(response.status());
   if (ctx.json) {
     PrintJson(*response);

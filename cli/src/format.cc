@@ -138,6 +138,21 @@ std::string TailColumns(absl::string_view text, size_t columns) {
   return first < chars.size() ? std::string(text.substr(chars[first].first)) : std::string();
 }
 
+std::string HeadColumns(absl::string_view text, size_t columns) {
+  if (DisplayWidth(text) <= columns) return std::string(text);
+  std::string out;
+  size_t width = 0;
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t start = i;
+    size_t w = CodePointWidth(NextCodePoint(text, &i));
+    if (width + w + 1 > columns) break;  // one column for the "…"
+    out.append(text.data() + start, i - start);
+    width += w;
+  }
+  return out + "\xE2\x80\xA6";  // …
+}
+
 std::string PadRight(absl::string_view text, size_t width) {
   std::string out(text);
   size_t w = DisplayWidth(text);
@@ -169,6 +184,7 @@ std::string FormatMessage(const chat::v1::Message& message, const MessageLayout&
   size_t author_width = std::max(layout.author_width, DisplayWidth(author));
   absl::StrAppend(&prefix, style.User(author), std::string(author_width - DisplayWidth(author), ' '), "  ");
   prefix_width += author_width + 2;
+  if (message.deleted()) return absl::StrCat(prefix, style.Dim(kDeletedText));
   std::vector<std::string> lines = absl::StrSplit(Sanitize(message.text(), true), '\n');
   std::string out = absl::StrCat(prefix, lines[0]);
   std::string indent(prefix_width, ' ');
@@ -182,6 +198,7 @@ std::string FormatChatMessage(const chat::v1::Message& message, bool show_room,
   if (show_room) absl::StrAppend(&prefix, style.Cyan(absl::StrCat("#", message.room())), " ");
   std::string author = Sanitize(message.author(), false);
   absl::StrAppend(&prefix, style.User(author), ": ");
+  if (message.deleted()) return absl::StrCat(prefix, style.Dim(kDeletedText));
   std::vector<std::string> lines = absl::StrSplit(Sanitize(message.text(), true), '\n');
   std::string out = absl::StrCat(prefix, lines[0]);
   for (size_t i = 1; i < lines.size(); ++i) absl::StrAppend(&out, "\n    ", lines[i]);
@@ -204,6 +221,8 @@ std::string FormatTable(const std::vector<std::string>& header,
       std::string cell = last ? row[c] : PadRight(row[c], widths[c]);
       absl::StrAppend(&line, bold ? style.Bold(cell) : cell, last ? "" : "  ");
     }
+    // An empty last column (a room without a topic) leaves no trailing blanks.
+    while (!line.empty() && line.back() == ' ') line.pop_back();
     return line;
   };
   std::string out = format_row(header, true) + "\n";

@@ -44,6 +44,9 @@ std::string Sanitize(absl::string_view text, bool keep_newlines);
 size_t DisplayWidth(absl::string_view text);
 // The last `columns` columns of `text` (whole UTF-8 characters).
 std::string TailColumns(absl::string_view text, size_t columns);
+// The first `columns` columns of `text` (whole UTF-8 characters), ending in
+// "…" when it had to be cut.
+std::string HeadColumns(absl::string_view text, size_t columns);
 // Pads `text` with spaces to `width` display columns.
 std::string PadRight(absl::string_view text, size_t width);
 
@@ -57,6 +60,9 @@ struct MessageLayout {
   size_t seq_width = 0;     // minimum width of "#SEQ"
   size_t author_width = 0;  // minimum width of the author column
 };
+
+// What a deleted message (a tombstone) shows instead of its text.
+inline constexpr char kDeletedText[] = "(deleted)";
 
 // "#42  12:34:56  alice  hello": continuation lines of multi-line texts are
 // indented under the text.

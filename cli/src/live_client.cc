@@ -335,6 +335,14 @@ void LiveClient::Process(const ServerEvent& event) {
       case ServerEvent::kTyping:
         deliver = rooms_.count(event.typing().room()) > 0;
         break;
+      case ServerEvent::kMessageDeleted:
+        deliver = rooms_.count(event.message_deleted().room()) > 0;
+        break;
+      case ServerEvent::kLeft:
+        // chat-core ended the session in the room (kicked, banned, the room
+        // deleted, left elsewhere): it is not rejoined after a reconnect.
+        if (!event.left().reason().empty()) rooms_.erase(event.left().room());
+        break;
       case ServerEvent::kAck:
         for (auto it = pending_.begin(); it != pending_.end(); ++it) {
           if (it->client_msg_id == event.ack().client_msg_id()) {

@@ -42,7 +42,9 @@ class LiveObserver {
  public:
   virtual ~LiveObserver() = default;
   // Every event from chat-core, except messages already delivered and events
-  // for rooms that were left. On the dispatcher thread.
+  // for rooms that were left. A `left` with a reason (chat-core ended the
+  // session in the room: kicked, banned, deleted) has already taken the room
+  // off the client's list. On the dispatcher thread.
   virtual void OnEvent(const chat::v1::ServerEvent& event) = 0;
   // The stream dropped with a retryable status; reconnecting, first to `next`
   // (an address of the list). Once per outage.

@@ -3,8 +3,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <map>
 #include <optional>
 
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
@@ -15,18 +17,22 @@
 #include "client.h"
 #include "exit_codes.h"
 #include "live_client.h"
+#include "room_text.h"
 #include "signals.h"
 
 namespace chat::cli {
 namespace {
 
-// Prints what the LiveClient delivers. Threading: callbacks on the dispatcher
-// thread; result() after the LiveClient has closed. Lifetime: outlives the
-// LiveClient it observes.
+// Prints what the LiveClient delivers: messages (and deletions, as tombstones)
+// on stdout, what else happens in the rooms followed on stderr.
+// Threading: callbacks on the dispatcher thread; result() after the LiveClient
+// has closed. Lifetime: outlives the LiveClient it observes.
 class TailPrinter : public LiveObserver {
  public:
-  TailPrinter(const Context& ctx, bool many_rooms) : ctx_(ctx) {
-    layout_.with_room = many_rooms;
+  // `rooms`: the rooms followed, as GetRoom described them; `me`: the user.
+  TailPrinter(const Context& ctx, std::map<std::string, chat::v1::Room> rooms, std::string me)
+      : ctx_(ctx), rooms_(std::move(rooms)), me_(std::move(me)) {
+    layout_.with_room = rooms_.size() > 1;
   }
 
   void set_client(LiveClient* client) { client_ = client; }
@@ -42,10 +48,39 @@ class TailPrinter : public LiveObserver {
         layout_.seq_width = std::max(layout_.seq_width, absl::StrCat("#", m.seq()).size());
         line = FormatMessage(m, layout_, ctx_.style);
       }
-      if (!PrintOut(absl::StrCat(line, "\n"))) {
-        // Whoever reads us is gone (e.g. `chat tail | head`): stop quietly.
-        client_->Stop();
+      Print(line);
+    } else if (event.has_message_deleted()) {
+      const auto& d = event.message_deleted();
+      if (ctx_.json) {
+        // The tombstone, as history shows it from now on.
+        chat::v1::Message tombstone;
+        tombstone.set_room(d.room());
+        tombstone.set_seq(d.seq());
+        tombstone.set_deleted(true);
+        Print(chat::ToJson(tombstone));
+      } else {
+        layout_.seq_width = std::max(layout_.seq_width, absl::StrCat("#", d.seq()).size());
+        Print(FormatDeletion(d, layout_, ctx_.style));
       }
+    } else if (event.has_membership()) {
+      const auto& m = event.membership();
+      if (rooms_.count(m.room()) == 0) return;  // another room of the user's
+      // Being put out of a followed room is told by the `left` that follows.
+      bool about_me = absl::EqualsIgnoreCase(m.user(), me_);
+      if (about_me && (m.kind() == chat::v1::MembershipEvent::KICKED ||
+                       m.kind() == chat::v1::MembershipEvent::BANNED ||
+                       m.kind() == chat::v1::MembershipEvent::LEFT)) {
+        return;
+      }
+      Notice(DescribeMembership(m, me_));
+    } else if (event.has_room_changed()) {
+      const auto& changed = event.room_changed();
+      auto it = rooms_.find(changed.room().name());
+      if (it == rooms_.end() || changed.kind() != chat::v1::RoomChanged::UPDATED) return;
+      for (const auto& sentence : DescribeRoomUpdate(&it->second, changed.room())) Notice(sentence);
+      it->second = changed.room();
+    } else if (event.has_left() && !event.left().reason().empty()) {
+      OnPutOut(event.left());
     } else if (event.has_error()) {
       const auto& e = event.error();
       absl::Status status(FromErrorCode(e.code()),
@@ -69,9 +104,25 @@ class TailPrinter : public LiveObserver {
   void OnNotice(const std::string& text) override { Notice(text); }
   void OnClosed(const absl::Status& status) override { Finish(status); }
 
+  // chat-core ended the session in a room: tail goes on with the other rooms;
+  // when none is left it ends, with the status of the first room it was put
+  // out of (your own `chat leave` is no error).
+  void OnPutOut(const chat::v1::Left& left) {
+    if (rooms_.erase(left.room()) == 0) return;
+    absl::Status status = LeftStatus(left);
+    if (!status.ok() && put_out_.ok()) put_out_ = status;
+    Notice(DescribeLeft(left));
+    if (rooms_.empty()) Finish(put_out_, /*told=*/true);
+  }
+
   absl::Status result() {
     absl::MutexLock lock(&mu_);
     return result_;
+  }
+  // Whether result() was already told on stderr.
+  bool result_told() {
+    absl::MutexLock lock(&mu_);
+    return result_told_;
   }
 
  private:
@@ -81,19 +132,34 @@ class TailPrinter : public LiveObserver {
     (void)unused;
   }
 
-  void Finish(const absl::Status& status) {
+  void Finish(const absl::Status& status, bool told = false) {
     {
       absl::MutexLock lock(&mu_);
-      if (result_.ok()) result_ = status;
+      if (result_.ok()) {
+        result_ = status;
+        result_told_ = told;
+      }
     }
     client_->Stop();
   }
 
+  void Print(const std::string& line) {
+    if (!PrintOut(absl::StrCat(line, "\n"))) {
+      // Whoever reads us is gone (e.g. `chat tail | head`): stop quietly.
+      client_->Stop();
+    }
+  }
+
   const Context& ctx_;
+  // The rooms still followed, as last described by chat-core.
+  std::map<std::string, chat::v1::Room> rooms_;
+  const std::string me_;
+  absl::Status put_out_;
   LiveClient* client_ = nullptr;
   MessageLayout layout_;
   absl::Mutex mu_;
   absl::Status result_ ABSL_GUARDED_BY(mu_);
+  bool result_told_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace
@@ -124,6 +190,7 @@ int RunTail(const Context& ctx) {
   // Where each room starts: --since, or N back from its newest message. Asking
   // first also turns a missing room or a dead server into a clear error.
   std::vector<std::pair<std::string, int64_t>> starts;
+  std::map<std::string, chat::v1::Room> infos;
   for (const auto& room : rooms) {
     auto info = client.GetRoom(room);
     if (!info.ok()) return Fail(info.status());
@@ -133,9 +200,10 @@ int RunTail(const Context& ctx) {
                                                      "'s newest message (#", info->last_seq(), ")")));
     }
     starts.emplace_back(room, start);
+    infos[room] = *std::move(info);
   }
 
-  TailPrinter printer(ctx, rooms.size() > 1);
+  TailPrinter printer(ctx, std::move(infos), credential->username);
   LiveClient live(&client, &printer);
   printer.set_client(&live);
   // Ctrl-C and SIGTERM are the normal way to end tail.
@@ -145,7 +213,9 @@ int RunTail(const Context& ctx) {
   for (const auto& [room, start] : starts) live.Join(room, start);
   live.Start();
   live.WaitUntilClosed();
-  return printer.result().ok() ? kExitOk : Fail(printer.result());
+  absl::Status result = printer.result();
+  if (result.ok()) return kExitOk;
+  return printer.result_told() ? ExitCodeFor(result) : Fail(result);
 }
 
 }  // namespace chat::cli

@@ -108,7 +108,7 @@ TEST_F(InteractiveTest, SlashCommands) {
   auto rooms = tmux.WaitForText("random");
   ASSERT_TRUE(rooms);
   EXPECT_THAT(*rooms, HasSubstr("ROOM"));
-  EXPECT_THAT(*rooms, ::testing::ContainsRegex("\\* +general +2"));
+  EXPECT_THAT(*rooms, ::testing::ContainsRegex("\\* +general +public +2"));
 
   // /join switches rooms; messages from the other room show their room name.
   tmux.Type("/join random");
