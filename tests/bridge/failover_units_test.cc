@@ -219,4 +219,46 @@ TEST(BridgePendingEventsTest, EveryKindWithAnAnswerIsMatched) {
 }
 
 }  // namespace
+TEST(BridgePendingEventsTest, MembershipRequestsAreKeptOnlyWithARefAndAnsweredByTheirOwnKind) {
+  PendingEvents p;
+  ClientEvent kick;
+  kick.mutable_kick()->set_room("club");
+  kick.mutable_kick()->set_user("mel");
+  // Without a ref its answer looks like any pushed change: not kept.
+  EXPECT_EQ(p.Send(kick), PendingEvents::Sent::kUntracked);
+  kick.set_ref("k");
+  EXPECT_EQ(p.Send(kick), PendingEvents::Sent::kKept);
+  ClientEvent invites;
+  invites.set_ref("i");
+  invites.mutable_list_invites();
+  EXPECT_EQ(p.Send(invites), PendingEvents::Sent::kKept);
+  p.Send(Join("club", "k"));
+  EXPECT_EQ(p.unanswered(), 3u);
+  // A pushed membership change (no ref) and a session put out of a room (a
+  // left with a reason) answer nothing.
+  ServerEvent pushed;
+  pushed.mutable_membership()->set_room("club");
+  p.Answered(pushed);
+  ServerEvent put_out;
+  put_out.set_ref("k");
+  put_out.mutable_left()->set_room("club");
+  put_out.mutable_left()->set_reason("kicked by olga");
+  p.Answered(put_out);
+  EXPECT_EQ(p.unanswered(), 3u);
+  // The kick's own answer (membership with its ref) answers the kick, not the join.
+  ServerEvent answer;
+  answer.set_ref("k");
+  answer.mutable_membership()->set_room("club");
+  p.Answered(answer);
+  EXPECT_EQ(p.unanswered(), 2u);
+  ServerEvent list;
+  list.set_ref("i");
+  list.mutable_invites();
+  p.Answered(list);
+  auto resend = p.TakeForResend();
+  EXPECT_THAT(Names(resend.send), ::testing::ElementsAre("k"));
+  ASSERT_EQ(resend.send.size(), 1u);
+  EXPECT_TRUE(resend.send[0].has_join());
+}
+
 }  // namespace chat::bridge
