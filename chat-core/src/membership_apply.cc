@@ -287,6 +287,8 @@ void Membership::AnnounceCreated(const std::shared_ptr<Room>& room) {
     return hub_->live().PushToAll(ev);
   }
   for (const std::string& user : room->access().Members()) {
+    // Each member's own description (their role), from scratch.
+    ev.mutable_room_changed()->clear_room();
     room->Describe(ev.mutable_room_changed()->mutable_room(), user);
     for (const auto& s : hub_->live().SessionsOf(user)) s->Push(ev);
   }

@@ -36,24 +36,25 @@ absl::Status OpStatus(Results& results, const absl::Status& commit) {
   return st;
 }
 
-const char* StateName(int64_t s) {
-  switch (static_cast<MemberState>(s)) {
-    case MemberState::kNone:
-      return "none";
-    case MemberState::kInvited:
-      return "invited";
-    case MemberState::kMember:
-      return "member";
-    case MemberState::kBanned:
-      return "banned";
-  }
-  return "unknown";
-}
-
 // The role belongs to members only (store.h).
 int64_t StoredRole(const MemberRecord& m) {
   return static_cast<int64_t>(m.state == MemberState::kMember ? m.role : Role::kNone);
 }
+
+// Member rows as the array parameters of one statement, column by column.
+struct MemberColumns {
+  std::vector<std::string> users, keys, by, reasons;
+  std::vector<int64_t> states, roles, at;
+  void Add(const MemberRecord& m) {
+    users.push_back(m.user);
+    keys.push_back(absl::AsciiStrToLower(m.user));
+    by.push_back(m.by);
+    reasons.push_back(m.reason);
+    states.push_back(static_cast<int64_t>(m.state));
+    roles.push_back(StoredRole(m));
+    at.push_back(m.at_ms);
+  }
+};
 
 StoredMessage MessageRow(const PgResult& r, int row, int64_t room_id) {
   StoredMessage m;
@@ -131,18 +132,11 @@ PgWriteOp PgCreateRoomOp(const RoomRecord& spec, std::vector<MemberRecord> membe
       rows[it->second] = std::move(m);
     }
   }
-  std::vector<std::string> users, keys, by, reasons;
-  std::vector<int64_t> states, roles, at;
+  MemberColumns cols;
   for (const MemberRecord& m : rows) {
-    if (m.state == MemberState::kNone) continue;
-    users.push_back(m.user);
-    keys.push_back(absl::AsciiStrToLower(m.user));
-    states.push_back(static_cast<int64_t>(m.state));
-    roles.push_back(StoredRole(m));
-    by.push_back(m.by);
-    at.push_back(m.at_ms);
-    reasons.push_back(m.reason);
+    if (m.state != MemberState::kNone) cols.Add(m);
   }
+  const auto& [users, keys, by, reasons, states, roles, at] = cols;
   // One row: the new room's id (NULL if none was made), whether the name is
   // taken, whether the cap is reached. The counts see rooms committed before
   // the statement began: every node takes the rooms' advisory lock first (held
@@ -193,21 +187,16 @@ PgWriteOp PgCreateRoomOp(const RoomRecord& spec, std::vector<MemberRecord> membe
 
 PgWriteOp PgWriteMembersOp(const std::vector<MemberWrite>& writes, const std::string& note,
                            StoreCallback<bool> done) {
-  std::vector<int64_t> rooms, states, roles, at, expect;
-  std::vector<std::string> users, keys, by, reasons, check;
+  std::vector<int64_t> rooms, expect;
+  std::vector<std::string> check;
+  MemberColumns cols;
   for (const MemberWrite& w : writes) {
-    const MemberRecord& m = w.record;
-    rooms.push_back(m.room_id);
-    users.push_back(m.user);
-    keys.push_back(absl::AsciiStrToLower(m.user));
-    states.push_back(static_cast<int64_t>(m.state));
-    roles.push_back(StoredRole(m));
-    by.push_back(m.by);
-    at.push_back(m.at_ms);
-    reasons.push_back(m.reason);
+    rooms.push_back(w.record.room_id);
+    cols.Add(w.record);
     check.push_back(w.check ? "t" : "f");
     expect.push_back(static_cast<int64_t>(w.expect));
   }
+  const auto& [users, keys, by, reasons, states, roles, at] = cols;
   PgQuery q{"SELECT o_problem, o_user, o_room, o_found FROM chat_write_members($1::bigint[], $2::text[], "
             "$3::text[], $4::integer[], $5::integer[], $6::text[], $7::bigint[], $8::text[], $9::boolean[], "
             "$10::integer[], $11::text)",
@@ -224,7 +213,7 @@ PgWriteOp PgWriteMembersOp(const std::vector<MemberWrite>& writes, const std::st
                          return done(absl::NotFoundError(absl::StrCat("room ", r.Int(0, 2), " does not exist")));
                        default:
                          return done(absl::AbortedError(absl::StrCat("'", r.Text(0, 1), "' is ",
-                                                                     StateName(r.Int(0, 3)), " in room ",
+                                                                     MemberStateName(static_cast<MemberState>(r.Int(0, 3))), " in room ",
                                                                      r.Int(0, 2), ", not as expected")));
                      }
                    }};

@@ -54,19 +54,6 @@ absl::StatusOr<bool> StepAny(SqliteStmt& s, absl::string_view what) {
   return rc == SQLITE_ROW;
 }
 
-const char* StateName(MemberState s) {
-  switch (s) {
-    case MemberState::kNone:
-      return "none";
-    case MemberState::kInvited:
-      return "invited";
-    case MemberState::kMember:
-      return "member";
-    case MemberState::kBanned:
-      return "banned";
-  }
-  return "unknown";
-}
 
 // Runs `fn` in a savepoint of the batch transaction: when it fails, what it
 // did is undone and the rest of the batch goes on.
@@ -145,8 +132,8 @@ absl::StatusOr<bool> WriteMembersOn(SqliteConnection& c, const std::vector<Membe
         s.Reset();
         if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s.Error(rc, "read member");
         if (now != wr.expect) {
-          return absl::AbortedError(absl::StrCat("'", m.user, "' is ", StateName(now), " in room ", m.room_id,
-                                                 ", not ", StateName(wr.expect), " as expected"));
+          return absl::AbortedError(absl::StrCat("'", m.user, "' is ", MemberStateName(now), " in room ", m.room_id,
+                                                 ", not ", MemberStateName(wr.expect), " as expected"));
         }
       }
       if (absl::Status st = PutMember(c, m); !st.ok()) return st;

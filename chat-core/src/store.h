@@ -73,6 +73,21 @@ struct MemberRecord {
   std::string reason;
 };
 
+// "none", "invited", "member", "banned" (for messages).
+inline const char* MemberStateName(MemberState s) {
+  switch (s) {
+    case MemberState::kNone:
+      return "none";
+    case MemberState::kInvited:
+      return "invited";
+    case MemberState::kMember:
+      return "member";
+    case MemberState::kBanned:
+      return "banned";
+  }
+  return "unknown";
+}
+
 // One change of a member row: `record` replaces the row of (room_id, user)
 // (state kNone deletes it), but only if the row's state is now `expect`
 // (kNone: no row), unless `check` is false.

@@ -213,6 +213,11 @@ TEST_F(MembershipTest, TwoUsersOpeningADirectConversationLandInTheSameRoom) {
     return e.has_room_changed() && e.room_changed().room().name() == from_olga->name();
   });
   ASSERT_TRUE(created.has_value());
+  // Each member hears of it with the room's users once each.
+  EXPECT_THAT(std::vector<std::string>(created->room_changed().room().direct_users().begin(),
+                                       created->room_changed().room().direct_users().end()),
+              ::testing::ElementsAre("mel", "olga"));
+  EXPECT_EQ(created->room_changed().room().my_role(), chat::v1::ROLE_MEMBER);
   chat::v1::ClientEvent open;
   open.set_ref("dm");
   open.mutable_open_direct()->add_users("olga");

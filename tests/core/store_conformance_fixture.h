@@ -11,6 +11,7 @@
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -37,6 +38,24 @@ struct LegacyRoom {
   // seq 1, 2, ... in this order (room_id is ignored).
   std::vector<StoredMessage> messages;
 };
+
+// A room "old-lobby" made by `creator` at 42 ms, with 3 messages: by the
+// creator, by "dave", by the creator (ids "c-1", "c-2", none).
+inline LegacyRoom OldLobby(const std::string& creator) {
+  LegacyRoom lobby;
+  lobby.name = "old-lobby";
+  lobby.created_by = creator;
+  lobby.created_at_ms = 42;
+  for (int i = 1; i <= 3; ++i) {
+    StoredMessage m;
+    m.author = i == 2 ? "dave" : creator;
+    m.text = absl::StrCat("old ", i);
+    m.sent_at_ms = 1000 + i;
+    m.client_msg_id = i == 3 ? "" : absl::StrCat("c-", i);
+    lobby.messages.push_back(m);
+  }
+  return lobby;
+}
 
 // Holds the database's write lock from a connection of its own until destroyed.
 // Threading: made and destroyed on the test thread. Lifetime: owned by the test;

@@ -179,17 +179,7 @@ TYPED_TEST_P(StoreConformanceLifecycleTest, DeleteExpiredSessionsLeavesTheLiveOn
 
 TYPED_TEST_P(StoreConformanceLifecycleTest, AnOlderSchemaIsMigratedWithItsDataKept) {
   std::vector<LegacyRoom> legacy(2);
-  legacy[0].name = "old-lobby";
-  legacy[0].created_by = "carol";
-  legacy[0].created_at_ms = 42;
-  for (int i = 1; i <= 3; ++i) {
-    StoredMessage m;
-    m.author = i == 2 ? "dave" : "carol";
-    m.text = absl::StrCat("old ", i);
-    m.sent_at_ms = 1000 + i;
-    m.client_msg_id = i == 3 ? "" : absl::StrCat("c-", i);
-    legacy[0].messages.push_back(m);
-  }
+  legacy[0] = OldLobby("carol");
   legacy[1].name = "old-empty";
   absl::Status made = this->factory_.MakeOldSchemaDatabase(legacy);
   if (absl::IsUnimplemented(made)) GTEST_SKIP() << made;

@@ -265,17 +265,7 @@ TYPED_TEST_P(StoreConformanceMembersTest, ANoteOverTheBoundIsRefused) {
 
 TYPED_TEST_P(StoreConformanceMembersTest, ADatabaseFromBeforeMembershipIsMigrated) {
   std::vector<LegacyRoom> legacy(3);
-  legacy[0].name = "old-lobby";
-  legacy[0].created_by = "Carol";
-  legacy[0].created_at_ms = 42;
-  for (int i = 1; i <= 3; ++i) {
-    StoredMessage m;
-    m.author = i == 2 ? "dave" : "Carol";
-    m.text = absl::StrCat("old ", i);
-    m.sent_at_ms = 1000 + i;
-    m.client_msg_id = i == 3 ? "" : absl::StrCat("c-", i);
-    legacy[0].messages.push_back(m);
-  }
+  legacy[0] = OldLobby("Carol");
   legacy[1].name = "old-system";  // made by chat-core itself
   legacy[2].name = "old-ghost";
   legacy[2].created_by = "nobody";  // no such user

@@ -67,29 +67,32 @@ class SqliteStoreFactory : public StoreConformanceFactory {
     return OpenSqliteStore(o);
   }
 
-  absl::Status MakeOldSchemaDatabase(const std::vector<LegacyRoom>& rooms) override {
+  // A new database file at path_ with the released schemas up to `version`
+  // (1 or 2) written out by hand.
+  absl::Status MakeSchema(SqliteConnection& c, int version) {
     SqliteConnectionOptions create;
     create.create = true;
-    SqliteConnection c;
-    if (absl::Status st = c.Open(path_, create); !st.ok()) return st;
-    for (const char* sql : kSchemaVersion1) {
-      if (absl::Status st = c.Exec(sql); !st.ok()) return st;
-    }
-    return AddRooms(c, rooms);
-  }
-
-  absl::Status MakePreMembershipDatabase(const std::vector<LegacyRoom>& rooms,
-                                         const std::vector<std::string>& users) override {
-    SqliteConnectionOptions create;
-    create.create = true;
-    SqliteConnection c;
     if (absl::Status st = c.Open(path_, create); !st.ok()) return st;
     for (const char* sql : kSchemaVersion1) {
       if (absl::Status st = c.Exec(sql); !st.ok()) return st;
     }
     for (const char* sql : kSchemaVersion2) {
+      if (version < 2) break;
       if (absl::Status st = c.Exec(sql); !st.ok()) return st;
     }
+    return absl::OkStatus();
+  }
+
+  absl::Status MakeOldSchemaDatabase(const std::vector<LegacyRoom>& rooms) override {
+    SqliteConnection c;
+    if (absl::Status st = MakeSchema(c, 1); !st.ok()) return st;
+    return AddRooms(c, rooms);
+  }
+
+  absl::Status MakePreMembershipDatabase(const std::vector<LegacyRoom>& rooms,
+                                         const std::vector<std::string>& users) override {
+    SqliteConnection c;
+    if (absl::Status st = MakeSchema(c, 2); !st.ok()) return st;
     for (const std::string& name : users) {
       SqliteStmt& u = c.Get("INSERT INTO users (username, username_key, password_hash, created_at_ms) "
                             "VALUES (?1, lower(?1), 'h', 1)");
