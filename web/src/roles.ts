@@ -85,7 +85,7 @@ export function canRemove(p: Permissions, myRole: Role, admin: boolean, target: 
   return admin || myRole > target.role;
 }
 
-/** Delete a message: its author, or a moderator (not in a direct room, where nobody moderates, but its author still may). */
+/** Delete a message: its author, or a moderator, owner or server admin. */
 export function canDeleteMessage(info: RoomInfo | null, admin: boolean, author: string, me: string): boolean {
   if (sameUser(author, me)) return true;
   return effectiveRole(info, admin) >= Role.MODERATOR;

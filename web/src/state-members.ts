@@ -5,7 +5,7 @@
 
 import { MembershipEvent_Kind as Kind, Role } from "./gen/chat/v1/chat_pb";
 import { findSeq, sameUser } from "./messages";
-import type { ActionStatus, ChatState, PendingRequest, Roster } from "./model";
+import type { ActionStatus, ChatState, PendingRequest, RoomState, Roster } from "./model";
 import type { Invite, Member, ServerEvent } from "./protocol";
 import { effectiveRole } from "./roles";
 import { farewell, mergeInfo, removedFrom } from "./state-rooms";
@@ -232,4 +232,32 @@ export function lostActions(actions: ChatState["actions"]): ChatState["actions"]
     out[k] = a.pending ? { pending: false, error: "Connection lost, try again", done: false } : a;
   }
   return out;
+}
+
+/** One line of the member list. */
+export interface MemberRow {
+  user: string;
+  /** UNSPECIFIED: in a public room without a stored role (a visitor). */
+  role: Role;
+  online: boolean;
+}
+
+/**
+ * The member list: the stored members (ListMembers: roles, kept live) merged
+ * with who is in the room now (presence); owner and moderators first, then
+ * whoever is online, then by name.
+ */
+export function memberRows(room: RoomState): MemberRow[] {
+  const present = new Set(room.joined ? room.members.map((u) => u.toLowerCase()) : []);
+  // The presence list stops at the server's limit: past it, ListMembers' online flag counts too.
+  const complete = room.joined && room.members.length >= room.memberCount;
+  const out: MemberRow[] = room.roster.members.map((m) => ({
+    user: m.user,
+    role: m.role,
+    online: present.has(m.user.toLowerCase()) || (!complete && m.online),
+  }));
+  for (const u of room.joined ? room.members : []) {
+    if (!out.some((r) => sameUser(r.user, u))) out.push({ user: u, role: Role.UNSPECIFIED, online: true });
+  }
+  return out.sort((a, b) => b.role - a.role || Number(b.online) - Number(a.online) || byName(a.user, b.user));
 }

@@ -65,6 +65,16 @@ describe("live room changes", () => {
     expect(s.rooms.ops).toBeUndefined();
   });
 
+  it("a deleted room's left event may come first: the word from the RoomChanged replaces it", () => {
+    let s = listed(open(), [makeRoom({ name: "ops" })]);
+    s = server(s, ev.joined("ops", 0));
+    s = server(s, makeEvent("left", { room: "ops", reason: "room deleted" }));
+    expect(s.farewell?.source).toBe("left");
+    s = server(s, makeEvent("roomChanged", { kind: RoomChanged_Kind.DELETED, room: makeRoom({ name: "ops" }) }));
+    expect(s.farewell).toEqual({ room: "ops", text: "#ops was deleted.", source: "event" });
+    expect(s.rooms.ops).toBeUndefined();
+  });
+
   it("the owner who deleted the room is not told about it, and the answer alone removes it", () => {
     let s = listed(open(), [makeRoom({ name: "ops", myRole: Role.OWNER })]);
     s = server(s, ev.joined("ops", 0));

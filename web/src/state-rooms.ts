@@ -95,10 +95,12 @@ export function applyRoomChanged(state: ChatState, ev: Ev<"roomChanged">): ChatS
   if (name === "") return state;
   if (ev.kind === RoomChanged_Kind.DELETED) {
     const r = state.rooms[name];
-    if (!r) return state;
     const ours = state.actions[`deleteRoom:${name}`] !== undefined;
-    const s = ours || (!r.wanted && !r.joined) ? state : farewell(state, name, `#${name} was deleted.`, "event");
-    return dropRoom(s, name);
+    // Told already by the left event (which may come first): this says it better.
+    const told = state.farewell?.room === name && state.farewell.source === "left";
+    const wasIn = r !== undefined && (r.wanted || r.joined);
+    const s = !ours && (wasIn || told) ? farewell(state, name, `#${name} was deleted.`, "event") : state;
+    return r ? dropRoom(s, name) : s;
   }
   // CREATED (made here or on another node, or we became a member) or UPDATED (topic, archived).
   return withRoom(state, name, (r) => ({ ...r, info: mergeInfo(r.info, ev.room, false), error: r.joined ? r.error : "" }));
