@@ -3,6 +3,7 @@ import { Error_Code, MembershipEvent_Kind as Kind, Role, RoomKind } from "./gen/
 import { visibleMessages } from "./messages";
 import type { ChatState, PendingRequest } from "./model";
 import type { Member } from "./protocol";
+import { memberRows } from "./state-members";
 import { reducer, roomNames } from "./state";
 import { ME, ev, msg, open, server } from "./testing/chat-state";
 import { makeEvent, makeRoom } from "./testing/events";
@@ -82,6 +83,26 @@ describe("the member list", () => {
     s = server(s, makeEvent("error", { ref: "m1", code: Error_Code.NOT_FOUND, message: "no room 'ops'", event: "listMembers" }));
     expect(s.rooms.ops.roster).toMatchObject({ status: "error", error: "no room 'ops'" });
     expect(s.notice).toBe("");
+  });
+});
+
+describe("member rows: roles merged with presence", () => {
+  it("lists stored members with their roles, online from presence, and visitors present without a role", () => {
+    let s = inOps(Role.OWNER, [member(ME, Role.OWNER), member("bob", Role.MODERATOR, true), member("zed")]);
+    s = server(s, makeEvent("member", { room: "ops", user: "carol", kind: 1 }));
+    expect(memberRows(s.rooms.ops)).toEqual([
+      { user: ME, role: Role.OWNER, online: true },
+      // bob: ListMembers said online, but the presence list (complete) does not have him.
+      { user: "bob", role: Role.MODERATOR, online: false },
+      { user: "carol", role: Role.UNSPECIFIED, online: true },
+      { user: "zed", role: Role.MEMBER, online: false },
+    ]);
+  });
+
+  it("trusts ListMembers' online flag past the presence limit", () => {
+    let s = inOps(Role.OWNER, [member(ME, Role.OWNER), member("bob", Role.MEMBER, true)]);
+    s = server(s, makeEvent("joined", { room: "ops", members: [ME], latestSeq: 0, memberCount: 300 }));
+    expect(memberRows(s.rooms.ops).find((r) => r.user === "bob")?.online).toBe(true);
   });
 });
 

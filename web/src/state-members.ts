@@ -245,7 +245,7 @@ export interface MemberRow {
 /**
  * The member list: the stored members (ListMembers: roles, kept live) merged
  * with who is in the room now (presence); owner and moderators first, then
- * whoever is online, then by name.
+ * whoever is online, then the others; by name within each.
  */
 export function memberRows(room: RoomState): MemberRow[] {
   const present = new Set(room.joined ? room.members.map((u) => u.toLowerCase()) : []);
@@ -259,5 +259,7 @@ export function memberRows(room: RoomState): MemberRow[] {
   for (const u of room.joined ? room.members : []) {
     if (!out.some((r) => sameUser(r.user, u))) out.push({ user: u, role: Role.UNSPECIFIED, online: true });
   }
-  return out.sort((a, b) => b.role - a.role || Number(b.online) - Number(a.online) || byName(a.user, b.user));
+  // A member and a visitor (no stored role) rank alike: online ones before offline ones.
+  const rank = (r: MemberRow) => Math.max(r.role, Role.MEMBER);
+  return out.sort((a, b) => rank(b) - rank(a) || Number(b.online) - Number(a.online) || byName(a.user, b.user));
 }

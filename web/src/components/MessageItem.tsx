@@ -96,7 +96,7 @@ export const MessageItem = memo(function MessageItem({ message: m, mine, grouped
 function MessageMenu({ seq, onDelete }: { seq: number; onDelete: (seq: number) => void }) {
   const [sure, setSure] = useState(false);
   return (
-    <Popover label="Message actions" testId="message-menu" face={<DotsIcon />} className="msg-menu" align="left">
+    <Popover label="Message actions" testId="message-menu" face={<DotsIcon />} className="msg-menu" align="left" up>
       {(close) =>
         sure ? (
           <div className="menu-form">

@@ -9,15 +9,17 @@ interface Props {
   className?: string;
   /** The menu; `close` shuts it (after an item did its work). */
   children: (close: () => void) => ReactNode;
-  /** Which way the menu opens from the trigger. */
+  /** Which side of the trigger the menu lines up with. */
   align?: "left" | "right";
+  /** Open above the trigger (near the bottom of a scrolling list, where below would be cut off). */
+  up?: boolean;
 }
 
 /**
  * A small menu behind a button: opens on click, closes on a click elsewhere,
  * on Escape (focus goes back to the trigger), or when an item says so.
  */
-export function Popover({ label, testId, face, className = "", children, align = "right" }: Props) {
+export function Popover({ label, testId, face, className = "", children, align = "right", up = false }: Props) {
   const [open, setOpen] = useState(false);
   const box = useRef<HTMLDivElement>(null);
   const trigger = useRef<HTMLButtonElement>(null);
@@ -59,7 +61,7 @@ export function Popover({ label, testId, face, className = "", children, align =
         {face}
       </button>
       {open && (
-        <div className={`popover-menu align-${align}`} role="menu" aria-label={label}>
+        <div className={`popover-menu align-${align}${up ? " up" : ""}`} role="menu" aria-label={label}>
           {children(() => setOpen(false))}
         </div>
       )}
