@@ -75,6 +75,15 @@ describe("live room changes", () => {
     expect(s.rooms.ops).toBeUndefined();
   });
 
+  it("a deleted room in view is told about even after a left without a reason took the session out", () => {
+    let s = listed(open(), [makeRoom({ name: "ops" })]);
+    s = reducer(s, { type: "select", room: "ops" });
+    s = server(s, ev.joined("ops", 0));
+    s = server(s, makeEvent("left", { room: "ops" }));
+    s = server(s, makeEvent("roomChanged", { kind: RoomChanged_Kind.DELETED, room: makeRoom({ name: "ops" }) }));
+    expect(s.farewell?.text).toBe("#ops was deleted.");
+  });
+
   it("the owner who deleted the room is not told about it, and the answer alone removes it", () => {
     let s = listed(open(), [makeRoom({ name: "ops", myRole: Role.OWNER })]);
     s = server(s, ev.joined("ops", 0));

@@ -98,7 +98,9 @@ export function applyRoomChanged(state: ChatState, ev: Ev<"roomChanged">): ChatS
     const ours = state.actions[`deleteRoom:${name}`] !== undefined;
     // Told already by the left event (which may come first): this says it better.
     const told = state.farewell?.room === name && state.farewell.source === "left";
-    const wasIn = r !== undefined && (r.wanted || r.joined);
+    // In it, or a member of it, or looking at it (a left event may have come first and
+    // taken the session out already).
+    const wasIn = r !== undefined && (r.wanted || r.joined || name === state.current || r.info?.myRole !== Role.UNSPECIFIED);
     const s = !ours && (wasIn || told) ? farewell(state, name, `#${name} was deleted.`, "event") : state;
     return r ? dropRoom(s, name) : s;
   }
