@@ -312,4 +312,38 @@ export const scenarios = [
       await eventually(async () => assert.equal(await alice.page.locator("dialog[open]").count(), 0), { what: "settings closed" });
     },
   },
+
+  {
+    name: "a server admin moderates a room they have no role in, once /api/me says they are an admin",
+    timeout: 60_000,
+    async run(h) {
+      const alice = await h.registered("adm-owner");
+      const bob = await h.registered("adm-member");
+      const room = h.name("admin-watch.");
+      await alice.createRoom(room);
+      await bob.waitRoomListed(room);
+      await bob.selectRoom(room);
+      await bob.send("something against the rules");
+      await bob.settled(1);
+
+      // Twice: registered (the page starts from /api/me), then logged in through the form.
+      for (const round of [1, 2]) {
+        const admin = await h.admin();
+        await admin.selectRoom(room);
+        // Controls a plain visitor of a public room never gets.
+        await admin.page.getByTestId("invite-button").waitFor();
+        await memberList(admin);
+        await memberRow(admin, alice).getByTestId("member-menu").waitFor();
+        await settings(admin);
+        await admin.page.getByTestId("delete-room").waitFor();
+        await admin.page.getByTestId("archive-toggle").waitFor();
+        await closeDialog(admin);
+        if (round === 2) {
+          await deleteMessage(admin, "something against the rules");
+          await bob.page.locator('[data-testid="message"][data-deleted="true"]').waitFor();
+        }
+        await admin.close();
+      }
+    },
+  },
 ];
