@@ -57,7 +57,7 @@ export function RoomHeader(p: Props) {
               {isPrivate(info) ? <LockIcon size={15} /> : "#"}
             </span>
           )}
-          {label}
+          <span className="chat-title-text">{label}</span>
           {info?.archived && (
             <span className="title-tag" data-testid="archived-tag">
               archived
