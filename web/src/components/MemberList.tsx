@@ -3,7 +3,7 @@ import type { MembershipActions } from "../client-members";
 import { Role } from "../gen/chat/v1/chat_pb";
 import { sameUser } from "../messages";
 import type { ChatState, RoomState } from "../model";
-import { ROLE_NAMES, canRemove, effectiveRole, permissions, type Permissions } from "../roles";
+import { ROLE_NAMES, canRemove, effectiveRole, permissions, roomLabel, type Permissions } from "../roles";
 import { actionKey, memberRows, type MemberRow } from "../state-members";
 import { Avatar } from "./Avatar";
 import { DotsIcon, Popover } from "./Popover";
@@ -29,7 +29,7 @@ export function MemberList({ id, room, me, admin, actions, status, onInvite, onC
   const { invited, banned } = room.roster;
 
   return (
-    <aside className="presence" id={id} aria-label={`Members of ${room.name}`}>
+    <aside className="presence" id={id} aria-label={`Members of ${roomLabel(room.name, room.info, me)}`}>
       <div className="presence-head">
         <h2 className="section-title">
           Members <span className="muted">· {list.length}</span>
