@@ -4,6 +4,7 @@
 #include <pthread.h>
 #include <signal.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
@@ -96,6 +97,11 @@ ABSL_FLAG(int, max_rooms, 10000,
 ABSL_FLAG(int, max_room_creates_per_user_per_hour, 20,
           "Rooms one user may create in an hour (counted in the database, so on every node together); "
           "more are refused with RESOURCE_EXHAUSTED. 0: no limit.");
+ABSL_FLAG(std::vector<std::string>, admins, {},
+          "Comma-separated usernames of server admins: they moderate every room (as its owner would), "
+          "see private rooms, and disable accounts (AuthService.DisableAccount).");
+ABSL_FLAG(int, user_searches_per_10s, 20,
+          "User searches (SearchUsers: invite and direct-message pickers) one user may make every 10 s.");
 ABSL_FLAG(int, presence_limit, 200,
           "Rooms with more users than this send no member events and list this many names.");
 ABSL_FLAG(int, max_streams_per_user, 64,
@@ -199,6 +205,10 @@ int main(int argc, char** argv) {
   options.hub.room_quota.max_rooms = absl::GetFlag(FLAGS_max_rooms);
   options.hub.room_quota.per_creator = absl::GetFlag(FLAGS_max_room_creates_per_user_per_hour);
   options.hub.room.presence_limit = static_cast<size_t>(absl::GetFlag(FLAGS_presence_limit));
+  for (const std::string& admin : absl::GetFlag(FLAGS_admins)) {
+    if (!admin.empty()) options.hub.admins.insert(absl::AsciiStrToLower(admin));
+  }
+  options.hub.searches_per_10s = std::max(1, absl::GetFlag(FLAGS_user_searches_per_10s));
   options.hub.max_streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
   options.accounts.allow_guests = absl::GetFlag(FLAGS_allow_guests);
   options.accounts.token_ttl = absl::GetFlag(FLAGS_token_ttl);

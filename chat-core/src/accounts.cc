@@ -350,6 +350,10 @@ void Accounts::Verify(const std::string& key, const std::string& password, const
           return;
         }
         limiter_->RecordSuccess(key, peer);
+        if (user->disabled) {
+          (*shared_done)(absl::PermissionDeniedError("account disabled: ask a server admin"));
+          return;
+        }
         unsigned char raw[32];
         randombytes_buf(raw, sizeof raw);
         char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];

@@ -1,6 +1,8 @@
 #include "auth_service.h"
 
 #include "absl/strings/str_cat.h"
+#include "chat/log.h"
+#include "room_access.h"
 #include "google/protobuf/util/time_util.h"
 #include "unary_call.h"
 
@@ -59,13 +61,41 @@ class AuthServiceImpl final : public chat::v1::AuthService::CallbackService {
 
   grpc::ServerUnaryReactor* WhoAmI(grpc::CallbackServerContext* ctx, const chat::v1::WhoAmIRequest* req,
                                    chat::v1::WhoAmIResponse* resp) override {
-    return AuthenticatedUnary(ctx, *auth_, [resp](const Identity& who, UnaryDone done) {
+    return AuthenticatedUnary(ctx, *auth_, [this, resp](const Identity& who, UnaryDone done) {
       resp->set_username(who.user);
       resp->set_guest(who.guest);
+      resp->set_admin(hub_->ActorOf(who).admin);
       if (who.expires_at_ms != 0) {
         *resp->mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(who.expires_at_ms);
       }
       done.Succeed();
+    });
+  }
+
+  grpc::ServerUnaryReactor* DisableAccount(grpc::CallbackServerContext* ctx, const chat::v1::DisableAccountRequest* req,
+                                           chat::v1::DisableAccountResponse* resp) override {
+    return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
+      if (!hub_->ActorOf(who).admin) {
+        return done(absl::PermissionDeniedError("only a server admin (chat-core --admins) may disable accounts"));
+      }
+      if (req->username().empty()) return done(absl::InvalidArgumentError("username must not be empty"));
+      const bool disabled = req->disabled();
+      hub_->store()->SetUserDisabled(
+          UserKey(req->username()), disabled,
+          [this, req, resp, done, disabled](absl::StatusOr<std::vector<std::string>> revoked) {
+            if (absl::IsNotFound(revoked.status())) {
+              return done(absl::NotFoundError(absl::StrCat("no user '", req->username(), "'")));
+            }
+            if (!revoked.ok()) return done(revoked.status());
+            for (const std::string& hash : *revoked) {
+              accounts_->Forget(hash);
+              hub_->live().KillSessionsWithToken(hash, "account disabled by a server admin");
+            }
+            resp->set_username(req->username());
+            resp->set_sessions_ended(static_cast<int>(revoked->size()));
+            CHAT_LOG_INFO("auth", "account '%s' %s", req->username(), disabled ? "disabled" : "enabled");
+            done(absl::OkStatus());
+          });
     });
   }
 

@@ -24,18 +24,24 @@ ChatServiceImpl::ChatServiceImpl(Hub* hub, const Authenticator* auth, const Serv
 #endif
 }
 
+template <typename Req, typename Resp>
+grpc::ServerUnaryReactor* ChatServiceImpl::Members(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp,
+                                                   void (Membership::*op)(const Identity&, const Req&, Answer<Resp>)) {
+  return AuthenticatedUnary(ctx, *auth_, [this, req, resp, op](const Identity& who, UnaryDone done) {
+    (hub_->membership().*op)(who, *req, Respond(resp, done));
+  });
+}
+
 grpc::ServerUnaryReactor* ChatServiceImpl::CreateRoom(grpc::CallbackServerContext* ctx,
                                                       const chat::v1::CreateRoomRequest* req, chat::v1::Room* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
-    hub_->CreateRoom(req->name(), who.user, Respond(resp, done));
-  });
+  return Members(ctx, req, resp, &Membership::CreateRoom);
 }
 
 grpc::ServerUnaryReactor* ChatServiceImpl::ListRooms(grpc::CallbackServerContext* ctx,
                                                      const chat::v1::ListRoomsRequest* req,
                                                      chat::v1::ListRoomsResponse* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity&, UnaryDone done) {
-    auto page = hub_->ListRooms(*req);
+  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
+    auto page = hub_->ListRooms(*req, who);
     if (page.ok()) *resp = std::move(*page);
     done(page.status());
   });
@@ -43,20 +49,17 @@ grpc::ServerUnaryReactor* ChatServiceImpl::ListRooms(grpc::CallbackServerContext
 
 grpc::ServerUnaryReactor* ChatServiceImpl::GetRoom(grpc::CallbackServerContext* ctx,
                                                    const chat::v1::GetRoomRequest* req, chat::v1::Room* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity&, UnaryDone done) {
-    auto room = hub_->LookupRoom(req->name());
-    if (room.ok()) (*room)->Describe(resp);
-    done(room.status());
-  });
+  return Members(ctx, req, resp, &Membership::GetRoom);
 }
 
 grpc::ServerUnaryReactor* ChatServiceImpl::SendMessage(grpc::CallbackServerContext* ctx,
                                                        const chat::v1::SendMessageRequest* req,
                                                        chat::v1::SendMessageResponse* resp) {
   return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
-    auto room = hub_->LookupRoom(req->room());
+    auto room = hub_->LookupRoomFor(who, req->room());
     if (!room.ok()) return done(room.status());
-    absl::Status valid = ValidateText(req->text(), hub_->options().max_text_bytes);
+    absl::Status valid = (*room)->access().CheckSend(req->room());
+    if (valid.ok()) valid = ValidateText(req->text(), hub_->options().max_text_bytes);
     if (valid.ok()) valid = ValidateClientMsgId(req->client_msg_id());
     if (!valid.ok()) return done(valid);
     hub_->Send(who, *room, req->text(), req->client_msg_id(),
@@ -73,9 +76,79 @@ grpc::ServerUnaryReactor* ChatServiceImpl::SendMessage(grpc::CallbackServerConte
 grpc::ServerUnaryReactor* ChatServiceImpl::GetHistory(grpc::CallbackServerContext* ctx,
                                                       const chat::v1::GetHistoryRequest* req,
                                                       chat::v1::GetHistoryResponse* resp) {
-  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity&, UnaryDone done) {
-    hub_->History(*req, Respond(resp, done));
+  return AuthenticatedUnary(ctx, *auth_, [this, req, resp](const Identity& who, UnaryDone done) {
+    hub_->History(*req, who, Respond(resp, done));
   });
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::OpenDirect(grpc::CallbackServerContext* ctx, const chat::v1::OpenDirectRequest* req,
+                                              chat::v1::Room* resp) {
+  return Members(ctx, req, resp, &Membership::OpenDirect);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::UpdateRoom(grpc::CallbackServerContext* ctx, const chat::v1::UpdateRoomRequest* req,
+                                              chat::v1::Room* resp) {
+  return Members(ctx, req, resp, &Membership::UpdateRoom);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::DeleteRoom(grpc::CallbackServerContext* ctx, const chat::v1::DeleteRoomRequest* req,
+                                              chat::v1::DeleteRoomResponse* resp) {
+  return Members(ctx, req, resp, &Membership::DeleteRoom);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::Invite(grpc::CallbackServerContext* ctx, const chat::v1::InviteRequest* req,
+                                              chat::v1::MembershipEvent* resp) {
+  return Members(ctx, req, resp, &Membership::Invite);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::RespondInvite(grpc::CallbackServerContext* ctx, const chat::v1::RespondInviteRequest* req,
+                                              chat::v1::MembershipEvent* resp) {
+  return Members(ctx, req, resp, &Membership::RespondInvite);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::ListInvites(grpc::CallbackServerContext* ctx, const chat::v1::ListInvitesRequest* req,
+                                              chat::v1::ListInvitesResponse* resp) {
+  return Members(ctx, req, resp, &Membership::ListInvites);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::LeaveRoom(grpc::CallbackServerContext* ctx, const chat::v1::LeaveRoomRequest* req,
+                                              chat::v1::MembershipEvent* resp) {
+  return Members(ctx, req, resp, &Membership::LeaveRoom);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::Kick(grpc::CallbackServerContext* ctx, const chat::v1::KickRequest* req,
+                                              chat::v1::MembershipEvent* resp) {
+  return Members(ctx, req, resp, &Membership::Kick);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::Ban(grpc::CallbackServerContext* ctx, const chat::v1::BanRequest* req,
+                                              chat::v1::MembershipEvent* resp) {
+  return Members(ctx, req, resp, &Membership::Ban);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::Unban(grpc::CallbackServerContext* ctx, const chat::v1::UnbanRequest* req,
+                                              chat::v1::MembershipEvent* resp) {
+  return Members(ctx, req, resp, &Membership::Unban);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::SetRole(grpc::CallbackServerContext* ctx, const chat::v1::SetRoleRequest* req,
+                                              chat::v1::MembershipEvent* resp) {
+  return Members(ctx, req, resp, &Membership::SetRole);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::ListMembers(grpc::CallbackServerContext* ctx, const chat::v1::ListMembersRequest* req,
+                                              chat::v1::ListMembersResponse* resp) {
+  return Members(ctx, req, resp, &Membership::ListMembers);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::DeleteMessage(grpc::CallbackServerContext* ctx, const chat::v1::DeleteMessageRequest* req,
+                                              chat::v1::MessageDeleted* resp) {
+  return Members(ctx, req, resp, &Membership::DeleteMessage);
+}
+
+grpc::ServerUnaryReactor* ChatServiceImpl::SearchUsers(grpc::CallbackServerContext* ctx, const chat::v1::SearchUsersRequest* req,
+                                              chat::v1::SearchUsersResponse* resp) {
+  return Members(ctx, req, resp, &Membership::SearchUsers);
 }
 
 RawServerReactor* ChatServiceImpl::Connect(grpc::CallbackServerContext* ctx) {

@@ -14,15 +14,33 @@
 #include "authenticator.h"
 #include "chat/v1/chat.grpc.pb.h"
 #include "hub.h"
+#include "membership.h"
 #include "service_options.h"
 #include "stream_reactor.h"
 
 namespace chat::core {
 
+// Every unary method on the callback API; Connect raw (see StartConnectCalls).
 using ChatServiceBase = chat::v1::ChatService::WithCallbackMethod_CreateRoom<
-    chat::v1::ChatService::WithCallbackMethod_ListRooms<chat::v1::ChatService::WithCallbackMethod_GetRoom<
-        chat::v1::ChatService::WithCallbackMethod_SendMessage<chat::v1::ChatService::WithCallbackMethod_GetHistory<
-            chat::v1::ChatService::WithRawCallbackMethod_Connect<chat::v1::ChatService::Service>>>>>>;
+    chat::v1::ChatService::WithCallbackMethod_ListRooms<
+    chat::v1::ChatService::WithCallbackMethod_GetRoom<
+    chat::v1::ChatService::WithCallbackMethod_SendMessage<
+    chat::v1::ChatService::WithCallbackMethod_GetHistory<
+    chat::v1::ChatService::WithCallbackMethod_OpenDirect<
+    chat::v1::ChatService::WithCallbackMethod_UpdateRoom<
+    chat::v1::ChatService::WithCallbackMethod_DeleteRoom<
+    chat::v1::ChatService::WithCallbackMethod_Invite<
+    chat::v1::ChatService::WithCallbackMethod_RespondInvite<
+    chat::v1::ChatService::WithCallbackMethod_ListInvites<
+    chat::v1::ChatService::WithCallbackMethod_LeaveRoom<
+    chat::v1::ChatService::WithCallbackMethod_Kick<
+    chat::v1::ChatService::WithCallbackMethod_Ban<
+    chat::v1::ChatService::WithCallbackMethod_Unban<
+    chat::v1::ChatService::WithCallbackMethod_SetRole<
+    chat::v1::ChatService::WithCallbackMethod_ListMembers<
+    chat::v1::ChatService::WithCallbackMethod_DeleteMessage<
+    chat::v1::ChatService::WithCallbackMethod_SearchUsers<
+    chat::v1::ChatService::WithRawCallbackMethod_Connect<chat::v1::ChatService::Service>>>>>>>>>>>>>>>>>>>>;
 
 class ChatServiceImpl final : public ChatServiceBase {
  public:
@@ -38,6 +56,35 @@ class ChatServiceImpl final : public ChatServiceBase {
                                         chat::v1::SendMessageResponse* resp) override;
   grpc::ServerUnaryReactor* GetHistory(grpc::CallbackServerContext* ctx, const chat::v1::GetHistoryRequest* req,
                                        chat::v1::GetHistoryResponse* resp) override;
+  // Membership and moderation (membership.h).
+  grpc::ServerUnaryReactor* OpenDirect(grpc::CallbackServerContext* ctx, const chat::v1::OpenDirectRequest* req,
+      chat::v1::Room* resp) override;
+  grpc::ServerUnaryReactor* UpdateRoom(grpc::CallbackServerContext* ctx, const chat::v1::UpdateRoomRequest* req,
+      chat::v1::Room* resp) override;
+  grpc::ServerUnaryReactor* DeleteRoom(grpc::CallbackServerContext* ctx, const chat::v1::DeleteRoomRequest* req,
+      chat::v1::DeleteRoomResponse* resp) override;
+  grpc::ServerUnaryReactor* Invite(grpc::CallbackServerContext* ctx, const chat::v1::InviteRequest* req,
+      chat::v1::MembershipEvent* resp) override;
+  grpc::ServerUnaryReactor* RespondInvite(grpc::CallbackServerContext* ctx, const chat::v1::RespondInviteRequest* req,
+      chat::v1::MembershipEvent* resp) override;
+  grpc::ServerUnaryReactor* ListInvites(grpc::CallbackServerContext* ctx, const chat::v1::ListInvitesRequest* req,
+      chat::v1::ListInvitesResponse* resp) override;
+  grpc::ServerUnaryReactor* LeaveRoom(grpc::CallbackServerContext* ctx, const chat::v1::LeaveRoomRequest* req,
+      chat::v1::MembershipEvent* resp) override;
+  grpc::ServerUnaryReactor* Kick(grpc::CallbackServerContext* ctx, const chat::v1::KickRequest* req,
+      chat::v1::MembershipEvent* resp) override;
+  grpc::ServerUnaryReactor* Ban(grpc::CallbackServerContext* ctx, const chat::v1::BanRequest* req,
+      chat::v1::MembershipEvent* resp) override;
+  grpc::ServerUnaryReactor* Unban(grpc::CallbackServerContext* ctx, const chat::v1::UnbanRequest* req,
+      chat::v1::MembershipEvent* resp) override;
+  grpc::ServerUnaryReactor* SetRole(grpc::CallbackServerContext* ctx, const chat::v1::SetRoleRequest* req,
+      chat::v1::MembershipEvent* resp) override;
+  grpc::ServerUnaryReactor* ListMembers(grpc::CallbackServerContext* ctx, const chat::v1::ListMembersRequest* req,
+      chat::v1::ListMembersResponse* resp) override;
+  grpc::ServerUnaryReactor* DeleteMessage(grpc::CallbackServerContext* ctx, const chat::v1::DeleteMessageRequest* req,
+      chat::v1::MessageDeleted* resp) override;
+  grpc::ServerUnaryReactor* SearchUsers(grpc::CallbackServerContext* ctx, const chat::v1::SearchUsersRequest* req,
+      chat::v1::SearchUsersResponse* resp) override;
   // Connect on the callback API (ConnectApi::kCallback only).
   RawServerReactor* Connect(grpc::CallbackServerContext* ctx) override;
 
@@ -46,6 +93,11 @@ class ChatServiceImpl final : public ChatServiceBase {
   void StartConnectCalls(grpc::Server* server);
 
  private:
+  // A call answered by a Membership method.
+  template <typename Req, typename Resp>
+  grpc::ServerUnaryReactor* Members(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp,
+                                    void (Membership::*op)(const Identity&, const Req&, Answer<Resp>));
+
   Hub* const hub_;
   const Authenticator* const auth_;
   const ServiceOptions* const options_;

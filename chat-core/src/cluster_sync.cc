@@ -1,5 +1,7 @@
 #include "cluster_sync.h"
 
+#include "membership.h"
+
 #include "absl/container/flat_hash_map.h"
 #include "absl/container/flat_hash_set.h"
 #include "chat/log.h"
@@ -52,12 +54,17 @@ void ClusterSync::OnRoomSeqs(const std::vector<RoomRecord>& rooms) {
       RoomRecord fresh = record;
       fresh.last_seq = 0;
       room = hub_->AdoptRoom(fresh);
+    } else if (room->access().topic() != record.topic || room->access().archived() != record.archived) {
+      // An update whose note was missed.
+      room->access().SetSettings(record.topic, record.archived);
     }
     hub_->NoteNewerThan(room, record.last_seq);
   }
 }
 
 void ClusterSync::OnPresenceSnapshot(const std::vector<PresenceRecord>& present) {
+  // The listener (re)connected: membership notes may have been missed too.
+  hub_->membership().Reload();
   absl::flat_hash_map<int64_t, absl::flat_hash_map<std::string, absl::flat_hash_set<std::string>>> by_room;
   for (const PresenceRecord& p : present) by_room[p.room_id][p.node].insert(p.user);
   for (const auto& room : hub_->Rooms()) {
@@ -68,6 +75,6 @@ void ClusterSync::OnPresenceSnapshot(const std::vector<PresenceRecord>& present)
   }
 }
 
-void ClusterSync::OnRoomChange(const std::string& note) { hub_->ApplyRoomChangeNote(note); }
+void ClusterSync::OnRoomChange(const std::string& note) { hub_->membership().ApplyNote(note); }
 
 }  // namespace chat::core

@@ -134,6 +134,7 @@ void FillMessage(const StoredMessage& stored, const std::string& room_name,
   out->set_text(stored.text);
   *out->mutable_sent_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(stored.sent_at_ms);
   out->set_client_msg_id(stored.client_msg_id);
+  out->set_deleted(stored.deleted);
 }
 
 }  // namespace chat::core

@@ -10,6 +10,7 @@
 #include "chat/metrics.h"
 #include "chat/validate.h"
 #include "core_metrics.h"
+#include "membership.h"
 #include "session.h"
 
 namespace chat::core {
@@ -32,6 +33,7 @@ Hub::Hub(Store* store, HubOptions options)
   }
   kicker_ = options_.fanout_queues.empty() ? std::make_unique<WriteKicker>(FanoutLanes(options_))
                                            : std::make_unique<WriteKicker>(options_.fanout_queues);
+  membership_ = std::make_unique<Membership>(this);
 }
 
 Hub::~Hub() { Stop(); }
@@ -65,6 +67,11 @@ absl::Status Hub::Init() {
     if (status.code() == absl::StatusCode::kAlreadyExists && attempt == 0) continue;
     if (!status.ok()) return status;
     break;
+  }
+  auto rows = store_->LoadMembers();
+  if (!rows.ok()) return rows.status();
+  for (const MemberRecord& row : *rows) {
+    if (auto room = FindRoomById(row.room_id)) room->access().SetRow(row);
   }
   absl::MutexLock lock(&gaps_mu_);
   if (!ticker_.joinable()) ticker_ = std::thread([this] { Tick(); });
@@ -130,8 +137,57 @@ absl::StatusOr<std::shared_ptr<Room>> Hub::LookupRoom(absl::string_view name) co
   return room;
 }
 
+absl::StatusOr<std::shared_ptr<Room>> Hub::LookupRoomFor(const Identity& who, absl::string_view name) const {
+  auto room = LookupRoom(name);
+  if (room.ok() && !(*room)->access().MaySee(ActorOf(who))) {
+    return absl::NotFoundError(absl::StrCat("room '", name, "' does not exist"));
+  }
+  return room;
+}
+
+bool Hub::IsAdmin(const std::string& user) const {
+  return !options_.admins.empty() && options_.admins.contains(UserKey(user));
+}
+
+Actor Hub::ActorOf(const Identity& who) const { return Actor{who.user, !who.guest && IsAdmin(who.user)}; }
+
+void Hub::Announce(const Room& room, const chat::v1::ServerEvent& event) {
+  if (room.access().is_public()) return live_.PushToAll(event);
+  for (const std::string& user : room.access().Members()) {
+    for (const auto& session : live_.SessionsOf(user)) session->Push(event);
+  }
+}
+
+void Hub::RemoveRoom(int64_t id) {
+  absl::MutexLock lock(&rooms_mu_);
+  auto it = rooms_by_id_.find(id);
+  if (it == rooms_by_id_.end()) return;
+  auto named = rooms_.find(it->second->name());
+  if (named != rooms_.end() && named->second == it->second) rooms_.erase(named);
+  rooms_by_id_.erase(it);
+}
+
 void Hub::CreateRoom(const std::string& name, const std::string& creator,
                      std::function<void(absl::StatusOr<chat::v1::Room>)> done) {
+  RoomRecord spec;
+  spec.name = name;
+  spec.created_by = creator;
+  std::vector<MemberRecord> members;
+  if (!creator.empty()) {
+    MemberRecord owner;
+    owner.user = creator;
+    owner.role = Role::kOwner;
+    owner.by = creator;
+    owner.at_ms = NowMs();
+    members.push_back(std::move(owner));
+  }
+  CreateRoomAs(spec, std::move(members), std::move(done));
+}
+
+void Hub::CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord> members,
+                       std::function<void(absl::StatusOr<chat::v1::Room>)> done) {
+  const std::string& name = spec.name;
+  const std::string& creator = spec.created_by;
   if (absl::Status st = ValidateRoomName(name); !st.ok()) return done(st);
   if (FindRoom(name) != nullptr) {
     return done(absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists")));
@@ -144,15 +200,18 @@ void Hub::CreateRoom(const std::string& name, const std::string& creator,
     absl::MutexLock lock(&rooms_mu_);
     if (absl::Status st = CheckQuotaLocked(creator, quota); !st.ok()) return done(st);
   }
-  store_->CreateRoomWithin(name, creator, NowMs(), quota,
-                     [this, done = std::move(done)](absl::StatusOr<RoomRecord> rec) {
-                       if (!rec.ok()) return done(rec.status());
-                       auto room = AdoptRoom(*rec);
-                       CHAT_LOG_INFO(kLog, "room '%s' created by '%s'", rec->name, rec->created_by);
-                       chat::v1::Room out;
-                       room->Describe(&out);
-                       done(std::move(out));
-                     });
+  for (MemberRecord& m : members) m.at_ms = m.at_ms == 0 ? NowMs() : m.at_ms;
+  store_->CreateRoomAs(spec, members, NowMs(), quota,
+                       [this, members, done = std::move(done)](absl::StatusOr<RoomRecord> rec) {
+                         if (!rec.ok()) return done(rec.status());
+                         std::vector<MemberRecord> rows = members;
+                         for (MemberRecord& m : rows) m.room_id = rec->id;
+                         auto room = AdoptRoom(*rec, &rows);
+                         CHAT_LOG_INFO(kLog, "room '%s' created by '%s'", rec->name, rec->created_by);
+                         chat::v1::Room out;
+                         room->Describe(&out, rec->created_by);
+                         done(std::move(out));
+                       });
 }
 
 std::vector<std::shared_ptr<Room>> Hub::Rooms() const {
@@ -163,7 +222,9 @@ std::vector<std::shared_ptr<Room>> Hub::Rooms() const {
   return rooms;
 }
 
-absl::StatusOr<chat::v1::ListRoomsResponse> Hub::ListRooms(const chat::v1::ListRoomsRequest& request) const {
+absl::StatusOr<chat::v1::ListRoomsResponse> Hub::ListRooms(const chat::v1::ListRoomsRequest& request,
+                                                        const Identity& who) const {
+  const Actor actor = ActorOf(who);
   if (request.limit() < 0 || request.limit() > kMaxRoomsPage) {
     return absl::InvalidArgumentError(
         absl::StrCat("limit must be between 1 and ", kMaxRoomsPage, " (0 means ", kMaxRoomsPage, ")"));
@@ -177,13 +238,15 @@ absl::StatusOr<chat::v1::ListRoomsResponse> Hub::ListRooms(const chat::v1::ListR
   {
     absl::MutexLock lock(&rooms_mu_);
     auto it = request.cursor().empty() ? rooms_.begin() : rooms_.upper_bound(request.cursor());
-    for (; it != rooms_.end() && page.size() < limit; ++it) page.push_back(it->second);
+    for (; it != rooms_.end() && page.size() < limit; ++it) {
+      if (it->second->access().MaySee(actor)) page.push_back(it->second);
+    }
     more = it != rooms_.end();
   }
   // Described outside rooms_mu_ (each takes its room's lock).
   chat::v1::ListRoomsResponse out;
   out.mutable_rooms()->Reserve(static_cast<int>(page.size()));
-  for (const auto& room : page) room->Describe(out.add_rooms());
+  for (const auto& room : page) room->Describe(out.add_rooms(), who.user);
   if (more && !page.empty()) out.set_next_cursor(page.back()->name());
   return out;
 }
@@ -216,9 +279,9 @@ void Hub::Send(const Identity& author, const std::shared_ptr<Room>& room, std::s
   });
 }
 
-void Hub::History(const chat::v1::GetHistoryRequest& request,
+void Hub::History(const chat::v1::GetHistoryRequest& request, const Identity& who,
                   std::function<void(absl::StatusOr<chat::v1::GetHistoryResponse>)> done) {
-  auto room = LookupRoom(request.room());
+  auto room = LookupRoomFor(who, request.room());
   if (!room.ok()) return done(room.status());
   if (request.limit() < 0 || request.limit() > kMaxHistoryLimit) {
     return done(absl::InvalidArgumentError(
@@ -336,16 +399,34 @@ void Hub::BroadcastTyping(Room& room, const std::string& user, bool active, bool
   room.Broadcast(MakeRoomFrame(room.id(), 0, ev));
 }
 
-std::shared_ptr<Room> Hub::AdoptRoom(const RoomRecord& record) {
+std::shared_ptr<Room> Hub::AdoptRoom(const RoomRecord& record, const std::vector<MemberRecord>* members) {
   auto room = std::make_shared<Room>(record, options_.room);
+  if (members != nullptr) room->access().ReplaceRows(*members);
   {
     absl::MutexLock lock(&rooms_mu_);
-    if (!AddRoomLocked(room)) return rooms_by_id_[record.id];
+    if (!AddRoomLocked(room)) {
+      // Known already (the cluster's note came first): the rows this node
+      // wrote are the room's rows.
+      auto known = rooms_by_id_[record.id];
+      if (members != nullptr) known->access().ReplaceRows(*members);
+      return known;
+    }
   }
-  chat::v1::ServerEvent ev;
-  ev.mutable_room_changed()->set_kind(chat::v1::RoomChanged::CREATED);
-  room->Describe(ev.mutable_room_changed()->mutable_room());
-  live_.PushToAll(ev);
+  const bool announce_now = members != nullptr || room->access().is_public();
+  if (announce_now) membership_->AnnounceCreated(room);
+  if (members == nullptr) {
+    // Made on another node: its member rows (a private room's members, a
+    // public room's owner) are in the store; a private room is announced to
+    // its members once they are known.
+    store_->ReadMembers(record.id, [this, room, announce_now](absl::StatusOr<std::vector<MemberRecord>> rows) {
+      if (!rows.ok()) {
+        CHAT_LOG_WARN(kLog, "cannot read the members of room '%s': %s", room->name(), rows.status().message());
+        return;
+      }
+      room->access().ReplaceRows(*rows);
+      if (!announce_now) membership_->AnnounceCreated(room);
+    });
+  }
   return room;
 }
 
@@ -460,7 +541,5 @@ HubStats Hub::stats() const {
   s.live_streams = live.streams;
   return s;
 }
-
-void Hub::ApplyRoomChangeNote(const std::string& note) { (void)note; }
 
 }  // namespace chat::core

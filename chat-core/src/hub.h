@@ -38,6 +38,7 @@
 #include "live_sessions.h"
 #include "outbox.h"
 #include "room.h"
+#include "room_access.h"
 #include "store.h"
 #include "write_kicker.h"
 
@@ -45,6 +46,7 @@ namespace chat::core {
 
 class Session;
 class CoreMetrics;
+class Membership;
 
 struct HubOptions {
   RoomOptions room;
@@ -75,6 +77,11 @@ struct HubOptions {
   absl::Duration expiry_check = absl::Milliseconds(250);
   // Prometheus metrics (core_metrics.h); null: off. Not owned; outlives the Hub.
   CoreMetrics* metrics = nullptr;
+  // Server admins (chat-core --admins), by user key (UserKey): they moderate
+  // every room.
+  absl::flat_hash_set<std::string> admins;
+  // User searches per user per 10 s (SearchUsers).
+  int searches_per_10s = 20;
 };
 
 // The number of fan-out lanes `options` asks for (fanout_threads, or one per core).
@@ -118,13 +125,31 @@ class Hub {
   std::vector<std::shared_ptr<Room>> Rooms() const;
   // INVALID_ARGUMENT for a bad name, NOT_FOUND for an unknown room.
   absl::StatusOr<std::shared_ptr<Room>> LookupRoom(absl::string_view name) const;
+  // As LookupRoom, and NOT_FOUND (the same answer) for a room `who` may not see.
+  absl::StatusOr<std::shared_ptr<Room>> LookupRoomFor(const Identity& who, absl::string_view name) const;
+  // Who `who` is to the rules of RoomAccess (a server admin or not).
+  Actor ActorOf(const Identity& who) const;
+  bool IsAdmin(const std::string& user) const;
 
   // RESOURCE_EXHAUSTED past options().room_quota (the message says which limit).
   void CreateRoom(const std::string& name, const std::string& creator,
                   std::function<void(absl::StatusOr<chat::v1::Room>)> done);
-  // One page of rooms by name (ListRoomsRequest's limit and cursor);
-  // INVALID_ARGUMENT for a bad limit or cursor.
-  absl::StatusOr<chat::v1::ListRoomsResponse> ListRooms(const chat::v1::ListRoomsRequest& request) const;
+  // A room of spec.kind with spec.topic, made by spec.created_by with these
+  // member rows; the answer describes it for the creator.
+  void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord> members,
+                    std::function<void(absl::StatusOr<chat::v1::Room>)> done);
+  // One page of the rooms `who` may see, by name (ListRoomsRequest's limit and
+  // cursor): public rooms and the private and direct rooms they are a member
+  // of. INVALID_ARGUMENT for a bad limit or cursor.
+  absl::StatusOr<chat::v1::ListRoomsResponse> ListRooms(const chat::v1::ListRoomsRequest& request,
+                                                        const Identity& who) const;
+  // Gives `event` to every live session that may see `room`: every session for
+  // a public room, its members' sessions for a private or direct one.
+  void Announce(const Room& room, const chat::v1::ServerEvent& event);
+  // Forgets a deleted room (its name is free again).
+  void RemoveRoom(int64_t id);
+  Store* store() const { return store_; }
+  Membership& membership() { return *membership_; }
 
   // Stores the message (or finds the original of a retried client_msg_id), then
   // publishes it to the room, then calls done, on the store's thread.
@@ -132,8 +157,8 @@ class Hub {
             std::string client_msg_id,
             std::function<void(absl::StatusOr<chat::v1::Message>, bool duplicate)> done);
 
-  // Validates and serves a history page.
-  void History(const chat::v1::GetHistoryRequest& request,
+  // Validates and serves a history page of a room `who` may see.
+  void History(const chat::v1::GetHistoryRequest& request, const Identity& who,
                std::function<void(absl::StatusOr<chat::v1::GetHistoryResponse>)> done);
   // The messages of `room` with after < seq <= up_to, oldest first, at most
   // `limit`, as frames to replay to a session that joins far behind.
@@ -153,8 +178,10 @@ class Hub {
   void BroadcastTyping(Room& room, const std::string& user, bool active, bool local = true);
 
   // A room this node had not seen (created on another node, or a notification
-  // it missed): registered, and announced to every live session.
-  std::shared_ptr<Room> AdoptRoom(const RoomRecord& record);
+  // it missed): registered, and announced to those who may see it. `members`:
+  // its member rows, when known (this node created it); otherwise a private
+  // or direct room's rows are read from the store before it is announced.
+  std::shared_ptr<Room> AdoptRoom(const RoomRecord& record, const std::vector<MemberRecord>* members = nullptr);
   // Stored messages (another node's commits): published in seq order; a gap
   // is filled from the store. Messages up to `fetch_up_to` that did not come
   // with them are read from the store at once.
@@ -165,9 +192,6 @@ class Hub {
   // be on its way), the rest is read from the store. Nothing happens for a
   // seq already published (an empty room's 0, say).
   void NoteNewerThan(const std::shared_ptr<Room>& room, int64_t stored_seq);
-
-  // A room change another node (or this one) committed (ClusterEvents::OnRoomChange).
-  void ApplyRoomChangeNote(const std::string& note);
 
   uint64_t NextMemberId() { return next_member_id_.fetch_add(1) + 1; }
   // Ends every live stream with UNAVAILABLE and refuses new ones.
@@ -200,6 +224,7 @@ class Hub {
   HubOptions options_;
   std::unique_ptr<WriteKicker> kicker_;
   LiveSessions live_;
+  std::unique_ptr<Membership> membership_;
 
   mutable absl::Mutex rooms_mu_;
   // By name, in order, so a page of ListRooms is a short walk.

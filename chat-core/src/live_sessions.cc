@@ -105,6 +105,26 @@ void LiveSessions::PushToAll(const chat::v1::ServerEvent& event) {
   for (auto& s : streams) s->PushEvent(0, event);
 }
 
+std::vector<std::shared_ptr<Session>> LiveSessions::SessionsOf(const std::string& user) const {
+  std::vector<std::shared_ptr<Session>> out;
+  absl::MutexLock lock(&mu_);
+  for (const auto& [raw, weak] : sessions_) {
+    if (raw->identity().user != user) continue;
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
+std::vector<std::shared_ptr<Session>> LiveSessions::AllSessions() const {
+  std::vector<std::shared_ptr<Session>> out;
+  absl::MutexLock lock(&mu_);
+  out.reserve(sessions_.size());
+  for (const auto& [raw, weak] : sessions_) {
+    if (auto s = weak.lock()) out.push_back(std::move(s));
+  }
+  return out;
+}
+
 void LiveSessions::Shutdown() {
   std::vector<std::shared_ptr<Outbox>> streams;
   {

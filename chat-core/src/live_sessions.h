@@ -54,6 +54,9 @@ class LiveSessions {
   // Gives `event` to every live session: once per stream (a gateway stream
   // fans it out to its browsers).
   void PushToAll(const chat::v1::ServerEvent& event);
+  // The live sessions of `user` (exact name), and of everyone.
+  std::vector<std::shared_ptr<Session>> SessionsOf(const std::string& user) const;
+  std::vector<std::shared_ptr<Session>> AllSessions() const;
   // Ends every live stream with UNAVAILABLE and refuses new ones.
   void Shutdown();
   bool shutting_down() const;

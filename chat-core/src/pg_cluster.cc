@@ -231,7 +231,7 @@ class PgCluster final : public Cluster {
   absl::Status Join(PgConn& conn) {
     std::vector<PgQuery> q;
     for (const char* ch : {kPgMessagesChannel, kPgRoomsChannel, kPgSessionsChannel, kPgPresenceChannel,
-                           kPgTypingChannel}) {
+                           kPgTypingChannel, kPgRoomChangesChannel}) {
       q.push_back({absl::StrCat("LISTEN ", ch), {}});
     }
     q.push_back({"INSERT INTO nodes (id) VALUES ($1) ON CONFLICT (id) DO UPDATE SET heartbeat_at = clock_timestamp()",
@@ -392,6 +392,9 @@ class PgCluster final : public Cluster {
         auto room = ParseRoomNote(note->payload);
         if (room.ok()) events_->OnRoomCreated(*room);
         else CHAT_LOG_ERROR(kLog, "%s", room.status().message());
+      } else if (ch == kPgRoomChangesChannel) {
+        // The writer's note, as it gave it (store.h); in commit order.
+        events_->OnRoomChange(note->payload);
       } else if (ch == kPgSessionsChannel) {
         events_->OnSessionRevoked(absl::HexStringToBytes(note->payload));
       } else if (ch == kPgPresenceChannel || ch == kPgTypingChannel) {

@@ -207,11 +207,24 @@ absl::StatusOr<RoomRecord> ParseRoomNote(absl::string_view payload) {
   auto json = Parser(payload).ParseAll();
   if (!json.ok()) return json.status();
   const auto& v = json->items;
-  if (json->type != Json::Type::kArray || v.size() != 4 || !IsInt(v[0]) || !IsString(v[1]) || !IsInt(v[2]) ||
-      !IsString(v[3])) {
+  if (json->type != Json::Type::kArray || (v.size() != 4 && v.size() != 6) || !IsInt(v[0]) || !IsString(v[1]) ||
+      !IsInt(v[2]) || !IsString(v[3])) {
     return Malformed("room");
   }
-  return RoomRecord{v[0].i, v[1].s, v[2].i, v[3].s, 0};
+  RoomRecord room;
+  room.id = v[0].i;
+  room.name = v[1].s;
+  room.created_at_ms = v[2].i;
+  room.created_by = v[3].s;
+  if (v.size() == 6) {
+    if (!IsInt(v[4]) || !IsString(v[5]) || v[4].i < static_cast<int>(RoomKind::kPublic) ||
+        v[4].i > static_cast<int>(RoomKind::kDirect)) {
+      return Malformed("room");
+    }
+    room.kind = static_cast<RoomKind>(v[4].i);
+    room.topic = v[5].s;
+  }
+  return room;
 }
 
 std::string PresenceNotePayload(const PresenceRecord& who, bool present) {

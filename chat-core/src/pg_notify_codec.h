@@ -5,7 +5,13 @@
 //                  client_msg_id], [seq] (too big: read it from the table)...]},
 //                  or {"r": room_id, "to": seq} (many: read up to seq from the
 //                  table), written by chat_append (pg_schema.cc);
-//   chat_rooms     [id, name, created_at_ms, created_by];
+//   chat_rooms     [id, name, created_at_ms, created_by, kind (RoomKind's
+//                  number), topic], a new room (written by the store's room
+//                  creation, pg_room_ops.cc); [id, name, created_at_ms,
+//                  created_by] alone (a node of schema version 3): a public
+//                  room without a topic;
+//   chat_room_changes  the writer's own note (store.h), passed on as it is
+//                  and never parsed here;
 //   chat_sessions  the revoked token's hash, in hex;
 //   chat_presence  [node, room_id, user, 1 (present) or 0 (gone)], or [node]
 //                  alone: that node is gone;
@@ -35,6 +41,7 @@ struct MessagesNote {
 };
 absl::StatusOr<MessagesNote> ParseMessagesNote(absl::string_view payload);
 
+// A chat_rooms payload: the room as created (last_seq 0, not archived).
 absl::StatusOr<RoomRecord> ParseRoomNote(absl::string_view payload);
 
 struct PresenceNote {

@@ -137,6 +137,96 @@ const char* const kMigrations[] = {
       );
       CREATE INDEX login_failures_key ON login_failures (key, at_ms);
     )sql",
+    // 4: room kinds, topics and archiving; members, moderators and bans;
+    // tombstones; disabled accounts. Every room that exists now is public,
+    // and its creator, if that is a registered user, its owner.
+    R"sql(
+      ALTER TABLE rooms ADD COLUMN kind INTEGER NOT NULL DEFAULT 1,
+                        ADD COLUMN topic TEXT NOT NULL DEFAULT '',
+                        ADD COLUMN archived BOOLEAN NOT NULL DEFAULT false;
+      ALTER TABLE messages ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT false;
+      ALTER TABLE users ADD COLUMN disabled BOOLEAN NOT NULL DEFAULT false;
+      -- SearchUsers: username_key LIKE 'prefix%'.
+      CREATE INDEX users_key_prefix ON users (username_key text_pattern_ops);
+      -- username: as registered; user_key: its lower-case key (users.username_key).
+      CREATE TABLE room_members (
+        room_id BIGINT NOT NULL,
+        username TEXT NOT NULL,
+        user_key TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        role INTEGER NOT NULL DEFAULT 0,
+        by_user TEXT NOT NULL DEFAULT '',
+        at_ms BIGINT NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (room_id, user_key)
+      );
+      INSERT INTO room_members (room_id, username, user_key, state, role, by_user, at_ms, reason)
+        SELECT r.id, u.username, u.username_key, 2, 3, '', r.created_at_ms, ''
+        FROM rooms r JOIN users u ON u.username_key = lower(r.created_by)
+        WHERE r.created_by <> '';
+
+      -- Store::WriteMembers: applies the writes (parallel arrays) in order,
+      -- all or none, and notifies chat_room_changes with p_note (unless it is
+      -- empty) when they were applied. State 0 deletes the row. A write with
+      -- p_check applies only if the row's state is now p_expect (0: no row).
+      -- Locks the rooms' rows in id order first (as chat_append does), in a
+      -- statement of its own: the member writes of a room take turns across
+      -- nodes, each sees the rows the one before committed, and the room
+      -- cannot be deleted under them. One row: o_problem 0 (applied), 1 (no
+      -- room o_room) or 2 (o_user's row in o_room is in state o_found).
+      CREATE FUNCTION chat_write_members(p_rooms BIGINT[], p_users TEXT[], p_keys TEXT[], p_states INTEGER[],
+                                         p_roles INTEGER[], p_by TEXT[], p_at BIGINT[], p_reasons TEXT[],
+                                         p_check BOOLEAN[], p_expect INTEGER[], p_note TEXT)
+      RETURNS TABLE(o_problem INTEGER, o_user TEXT, o_room BIGINT, o_found INTEGER)
+      LANGUAGE plpgsql AS $fn$
+      DECLARE
+        n INTEGER := coalesce(array_length(p_rooms, 1), 0);
+        cur INTEGER;
+      BEGIN
+        PERFORM 1 FROM rooms r WHERE r.id = ANY(p_rooms) ORDER BY r.id FOR UPDATE;
+        o_problem := 0;
+        o_found := 0;
+        FOR i IN 1 .. n LOOP
+          IF NOT EXISTS (SELECT 1 FROM rooms r WHERE r.id = p_rooms[i]) THEN
+            o_problem := 1;
+            o_room := p_rooms[i];
+            RETURN NEXT;
+            RETURN;
+          END IF;
+        END LOOP;
+        BEGIN
+          FOR i IN 1 .. n LOOP
+            IF p_check[i] THEN
+              SELECT m.state INTO cur FROM room_members m WHERE m.room_id = p_rooms[i] AND m.user_key = p_keys[i];
+              IF coalesce(cur, 0) <> p_expect[i] THEN
+                o_problem := 2;
+                o_user := p_users[i];
+                o_room := p_rooms[i];
+                o_found := coalesce(cur, 0);
+                -- Undoes this block's writes; the variables keep their values.
+                RAISE EXCEPTION 'member row changed' USING ERRCODE = 'CHM01';
+              END IF;
+            END IF;
+            IF p_states[i] = 0 THEN
+              DELETE FROM room_members m WHERE m.room_id = p_rooms[i] AND m.user_key = p_keys[i];
+            ELSE
+              INSERT INTO room_members AS m (room_id, username, user_key, state, role, by_user, at_ms, reason)
+              VALUES (p_rooms[i], p_users[i], p_keys[i], p_states[i], p_roles[i], p_by[i], p_at[i], p_reasons[i])
+              ON CONFLICT (room_id, user_key) DO UPDATE SET username = EXCLUDED.username, state = EXCLUDED.state,
+                role = EXCLUDED.role, by_user = EXCLUDED.by_user, at_ms = EXCLUDED.at_ms, reason = EXCLUDED.reason;
+            END IF;
+          END LOOP;
+        EXCEPTION WHEN SQLSTATE 'CHM01' THEN
+          RETURN NEXT;
+          RETURN;
+        END;
+        IF p_note <> '' THEN
+          PERFORM pg_notify('chat_room_changes', p_note);
+        END IF;
+        RETURN NEXT;
+      END
+      $fn$;
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -144,15 +234,26 @@ constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 int PgSchemaVersion() { return kSchemaVersion; }
 
+RoomRecord PgRoomRow(const PgResult& r, int row, int col) {
+  RoomRecord room;
+  room.id = r.Int(row, col);
+  room.name = std::string(r.Text(row, col + 1));
+  room.created_at_ms = r.Int(row, col + 2);
+  room.created_by = std::string(r.Text(row, col + 3));
+  room.last_seq = r.Int(row, col + 4);
+  room.kind = static_cast<RoomKind>(r.Int(row, col + 5));
+  room.topic = std::string(r.Text(row, col + 6));
+  room.archived = r.Bool(row, col + 7);
+  return room;
+}
+
 absl::StatusOr<std::vector<RoomRecord>> LoadPgRooms(PgConn& conn) {
-  auto r = conn.Exec("SELECT id, name, created_at_ms, created_by, last_seq FROM rooms ORDER BY id");
+  auto r = conn.Exec(
+      "SELECT id, name, created_at_ms, created_by, last_seq, kind, topic, archived FROM rooms ORDER BY id");
   if (!r.ok()) return r.status();
   std::vector<RoomRecord> rooms;
   rooms.reserve(r->rows());
-  for (int i = 0; i < r->rows(); ++i) {
-    rooms.push_back(
-        RoomRecord{r->Int(i, 0), std::string(r->Text(i, 1)), r->Int(i, 2), std::string(r->Text(i, 3)), r->Int(i, 4)});
-  }
+  for (int i = 0; i < r->rows(); ++i) rooms.push_back(PgRoomRow(*r, i, 0));
   return rooms;
 }
 

@@ -24,8 +24,12 @@ int PgSchemaVersion();
 // for a database newer than this build; the failing step's error otherwise.
 absl::Status MigratePg(PgConn& conn, int target = PgSchemaVersion());
 
-// Every room with its newest seq, in creation order.
+// Every room with its newest seq, kind, topic and archived, in creation order
+// (what LoadRooms and the cluster's seq check, ClusterEvents::OnRoomSeqs, get).
 absl::StatusOr<std::vector<RoomRecord>> LoadPgRooms(PgConn& conn);
+// The room in columns col.. of `row`: id, name, created_at_ms, created_by,
+// last_seq, kind, topic, archived.
+RoomRecord PgRoomRow(const PgResult& r, int row, int col);
 
 // Notification channels (LISTEN/NOTIFY) written by the schema's functions and
 // read by the cluster bus.
@@ -34,6 +38,9 @@ inline constexpr char kPgRoomsChannel[] = "chat_rooms";
 inline constexpr char kPgSessionsChannel[] = "chat_sessions";
 inline constexpr char kPgPresenceChannel[] = "chat_presence";
 inline constexpr char kPgTypingChannel[] = "chat_typing";
+// The notes of the store's membership and moderation writes (store.h), as the
+// writer gave them; read by ClusterEvents::OnRoomChange.
+inline constexpr char kPgRoomChangesChannel[] = "chat_room_changes";
 
 }  // namespace chat::core
 

@@ -12,6 +12,7 @@
 #include "chat/log.h"
 #include "chat/thread_priority.h"
 #include "pg_conn.h"
+#include "pg_room_ops.h"
 #include "pg_schema.h"
 #include "pg_write_batch.h"
 #include "work_queue.h"
@@ -20,10 +21,6 @@ namespace chat::core {
 namespace {
 
 constexpr char kLog[] = "store";
-constexpr int64_t kNoBound = INT64_MAX;
-// pg_advisory_xact_lock key that serialises room creation under a quota
-// ("room" in ASCII).
-constexpr char kRoomsLock[] = "1919905645";
 
 std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
 
@@ -38,49 +35,6 @@ absl::StatusOr<T> FirstResult(std::vector<absl::StatusOr<PgResult>>& results, co
   if (!results[0].ok()) return results[0].status();
   if (!commit.ok()) return commit;
   return read(*results[0]);
-}
-
-StoredMessage MessageRow(const PgResult& r, int row, int64_t room_id) {
-  StoredMessage m;
-  m.room_id = room_id;
-  m.seq = r.Int(row, 0);
-  m.author = std::string(r.Text(row, 1));
-  m.text = std::string(r.Text(row, 2));
-  m.sent_at_ms = r.Int(row, 3);
-  m.client_msg_id = std::string(r.Text(row, 4));
-  return m;
-}
-
-absl::StatusOr<HistoryPage> ReadHistoryOn(PgConn& conn, const HistoryQuery& q) {
-  if (q.limit < 1) return absl::InvalidArgumentError("history limit must be at least 1");
-  const char* sql = nullptr;
-  switch (q.direction) {
-    case HistoryQuery::Direction::kLatest:
-      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id = $1 AND "
-            "seq <= $2 ORDER BY seq DESC LIMIT $3";
-      break;
-    case HistoryQuery::Direction::kBefore:
-      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id = $1 AND "
-            "seq <= $2 AND seq < $4 ORDER BY seq DESC LIMIT $3";
-      break;
-    case HistoryQuery::Direction::kAfter:
-      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id = $1 AND "
-            "seq <= $2 AND seq > $4 ORDER BY seq ASC LIMIT $3";
-      break;
-  }
-  PgQuery query{sql,
-                {absl::StrCat(q.room_id), absl::StrCat(q.max_seq == 0 ? kNoBound : q.max_seq),
-                 absl::StrCat(static_cast<int64_t>(q.limit) + 1)}};
-  if (q.direction != HistoryQuery::Direction::kLatest) query.params.push_back(absl::StrCat(q.cursor));
-  auto r = conn.Query(query);
-  if (!r.ok()) return r.status();
-  HistoryPage page;
-  int n = std::min(r->rows(), q.limit);
-  page.has_more = r->rows() > q.limit;
-  page.messages.reserve(n);
-  for (int i = 0; i < n; ++i) page.messages.push_back(MessageRow(*r, i, q.room_id));
-  if (q.direction != HistoryQuery::Direction::kAfter) std::reverse(page.messages.begin(), page.messages.end());
-  return page;
 }
 
 class PgStoreImpl final : public PgStore {
@@ -128,7 +82,7 @@ class PgStoreImpl final : public PgStore {
           if (!del.ok()) return del.status();
           auto r = conn.Exec(
               "SELECT encode(s.token_hash, 'hex'), s.user_id, u.username, s.expires_at_ms FROM sessions s "
-              "JOIN users u ON u.id = s.user_id");
+              "JOIN users u ON u.id = s.user_id WHERE NOT u.disabled");
           if (!r.ok()) return r.status();
           std::vector<SessionRecord> out;
           out.reserve(r->rows());
@@ -141,72 +95,70 @@ class PgStoreImpl final : public PgStore {
   }
 
 
-  // Membership (store.h): being written.
-  absl::StatusOr<std::vector<MemberRecord>> LoadMembers() override { return std::vector<MemberRecord>{}; }
-  void ReadMembers(int64_t, StoreCallback<std::vector<MemberRecord>> done) override {
-    done(absl::UnimplementedError("ReadMembers"));
-  }
-  void WriteMembers(std::vector<MemberWrite>, const std::string&, StoreCallback<bool> done) override {
-    done(absl::UnimplementedError("WriteMembers"));
-  }
-  void UpdateRoom(int64_t, const RoomUpdate&, const std::string&, StoreCallback<RoomRecord> done) override {
-    done(absl::UnimplementedError("UpdateRoom"));
-  }
-  void DeleteRoom(int64_t, const std::string&, StoreCallback<bool> done) override {
-    done(absl::UnimplementedError("DeleteRoom"));
-  }
-  void DeleteMessage(int64_t, int64_t, const std::string&, const std::string&,
-                     StoreCallback<StoredMessage> done) override {
-    done(absl::UnimplementedError("DeleteMessage"));
-  }
-  void SearchUsers(const std::string&, int, StoreCallback<std::vector<std::string>> done) override {
-    done(absl::UnimplementedError("SearchUsers"));
-  }
-  void SetUserDisabled(const std::string&, bool, StoreCallback<std::vector<std::string>> done) override {
-    done(absl::UnimplementedError("SetUserDisabled"));
+  void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord> members, int64_t now_ms, const RoomQuota& quota,
+                    StoreCallback<RoomRecord> done) override {
+    std::vector<const std::string*> texts{&spec.name, &spec.created_by, &spec.topic};
+    for (const MemberRecord& m : members) {
+      for (const std::string* t : {&m.user, &m.by, &m.reason}) texts.push_back(t);
+    }
+    if (absl::Status st = CheckPgText(texts); !st.ok()) return done(st);
+    PushOp(PgCreateRoomOp(spec, std::move(members), now_ms, quota, std::move(done)));
   }
 
-  void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord>, int64_t now_ms, const RoomQuota& quota,
-                    StoreCallback<RoomRecord> done) override {
-    const std::string& name = spec.name;
-    const std::string& created_by = spec.created_by;
-    // One row: the new room's id (NULL if none was made), whether the name is
-    // taken, whether the cap is reached. The counts see rooms committed before
-    // the statement began: every node takes the rooms' advisory lock first (held
-    // to the end of the transaction), so two nodes cannot both see room for one
-    // more. Appends lock room rows before this, never after: no deadlock.
-    const bool limited = quota.max_rooms > 0 || (quota.per_creator > 0 && !created_by.empty());
-    std::vector<PgQuery> queries;
-    if (limited) queries.push_back({absl::StrCat("SELECT pg_advisory_xact_lock(", kRoomsLock, ")"), {}});
-    queries.push_back(
-        {"WITH r AS (INSERT INTO rooms (name, created_at_ms, created_by) "
-         "SELECT $1::text, $2::bigint, $3::text "
-         "WHERE ($4::bigint = 0 OR (SELECT count(*) FROM rooms) < $4::bigint) AND "
-         "($5::bigint = 0 OR $3::text = '' OR (SELECT count(*) FROM rooms WHERE created_by = $3::text AND "
-         "created_at_ms > $2::bigint - $6::bigint) < $5::bigint) "
-         "ON CONFLICT (name) DO NOTHING RETURNING id, name, created_at_ms, created_by), "
-         "n AS (SELECT r.id, pg_notify('chat_rooms', json_build_array(r.id, r.name, r.created_at_ms, "
-         "r.created_by)::text) FROM r) "
-         "SELECT (SELECT id FROM n), EXISTS (SELECT 1 FROM rooms WHERE name = $1::text), "
-         "$4::bigint > 0 AND (SELECT count(*) FROM rooms) >= $4::bigint",
-         {name, absl::StrCat(now_ms), created_by, absl::StrCat(quota.max_rooms), absl::StrCat(quota.per_creator),
-          absl::StrCat(quota.window_ms)}});
-    PgWriteOp op{std::move(queries), [name, created_by, now_ms, quota, done = std::move(done)](
-                                         std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit) {
-                   for (auto& r : results) {
-                     if (!r.ok()) return done(r.status());
-                   }
-                   if (!commit.ok()) return done(commit);
-                   PgResult& r = *results.back();
-                   if (r.rows() != 1) return done(absl::InternalError("create room: no answer"));
-                   if (!r.IsNull(0, 0)) return done(RoomRecord{r.Int(0, 0), name, now_ms, created_by, 0});
-                   if (r.Bool(0, 1)) return done(absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists")));
-                   done(RoomQuotaError(quota, r.Bool(0, 2)));
-                 }};
-    PgWriteItem item = std::move(op);
-    if (!connected()) return FailPgWrite(item, Unavailable());
-    PushResult pushed = writes_.PushPastCapacity(item);
-    if (!Queued(pushed)) FailPgWrite(item, absl::UnavailableError("the store is closed"));
+  // Membership and moderation (store.h; the SQL is in pg_room_ops.cc).
+  absl::StatusOr<std::vector<MemberRecord>> LoadMembers() override {
+    return ReadAndWait<std::vector<MemberRecord>>([](PgConn& conn) { return ReadPgMembers(conn, 0); });
+  }
+
+  void ReadMembers(int64_t room_id, StoreCallback<std::vector<MemberRecord>> done) override {
+    Read([room_id, done = std::move(done)](PgConn* conn, const absl::Status& why) {
+      done(conn == nullptr ? absl::StatusOr<std::vector<MemberRecord>>(why) : ReadPgMembers(*conn, room_id));
+    });
+  }
+
+  void WriteMembers(std::vector<MemberWrite> writes, const std::string& note, StoreCallback<bool> done) override {
+    if (absl::Status st = CheckPgNote(note); !st.ok()) return done(st);
+    std::vector<const std::string*> texts;
+    for (const MemberWrite& w : writes) {
+      if (w.record.user.empty()) return done(absl::InvalidArgumentError("a member row names no user"));
+      for (const std::string* t : {&w.record.user, &w.record.by, &w.record.reason}) texts.push_back(t);
+    }
+    if (absl::Status st = CheckPgText(texts); !st.ok()) return done(st);
+    PushOp(PgWriteMembersOp(writes, note, std::move(done)));
+  }
+
+  void UpdateRoom(int64_t room_id, const RoomUpdate& update, const std::string& note,
+                  StoreCallback<RoomRecord> done) override {
+    const std::string topic = update.topic.value_or("");
+    if (absl::Status st = CheckPgNote(note); !st.ok()) return done(st);
+    if (absl::Status st = CheckPgText({&topic}); !st.ok()) return done(st);
+    PushOp(PgUpdateRoomOp(room_id, update, note, std::move(done)));
+  }
+
+  void DeleteRoom(int64_t room_id, const std::string& note, StoreCallback<bool> done) override {
+    if (absl::Status st = CheckPgNote(note); !st.ok()) return done(st);
+    PushOp(PgDeleteRoomOp(room_id, note, std::move(done)));
+  }
+
+  void DeleteMessage(int64_t room_id, int64_t seq, const std::string& only_author, const std::string& note,
+                     StoreCallback<StoredMessage> done) override {
+    if (absl::Status st = CheckPgNote(note); !st.ok()) return done(st);
+    if (absl::Status st = CheckPgText({&only_author}); !st.ok()) return done(st);
+    PushOp(PgDeleteMessageOp(room_id, seq, only_author, note, std::move(done)));
+  }
+
+  void SearchUsers(const std::string& prefix_key, int limit, StoreCallback<std::vector<std::string>> done) override {
+    if (limit < 1) return done(absl::InvalidArgumentError("search limit must be at least 1"));
+    if (absl::Status st = CheckPgText({&prefix_key}); !st.ok()) return done(st);
+    Read([prefix_key, limit, done = std::move(done)](PgConn* conn, const absl::Status& why) {
+      done(conn == nullptr ? absl::StatusOr<std::vector<std::string>>(why) : SearchPgUsers(*conn, prefix_key, limit));
+    });
+  }
+
+  void SetUserDisabled(const std::string& username_key, bool disabled,
+                       StoreCallback<std::vector<std::string>> done) override {
+    if (absl::Status st = CheckPgText({&username_key}); !st.ok()) return done(st);
+    PushOp(PgSetUserDisabledOp(username_key, disabled, std::move(done)));
   }
 
   void Append(AppendRequest request, StoreCallback<AppendResult> done) override {
@@ -224,7 +176,7 @@ class PgStoreImpl final : public PgStore {
 
   void ReadHistory(const HistoryQuery& query, StoreCallback<HistoryPage> done) override {
     Read([query, done = std::move(done)](PgConn* conn, const absl::Status& why) {
-      done(conn == nullptr ? absl::StatusOr<HistoryPage>(why) : ReadHistoryOn(*conn, query));
+      done(conn == nullptr ? absl::StatusOr<HistoryPage>(why) : ReadPgHistory(*conn, query));
     });
   }
 
@@ -246,10 +198,10 @@ class PgStoreImpl final : public PgStore {
     Read([username_key, done = std::move(done)](PgConn* conn, const absl::Status& why) {
       if (conn == nullptr) return done(why);
       auto r = conn->Query(
-          {"SELECT id, username, password_hash FROM users WHERE username_key = $1", {username_key}});
+          {"SELECT id, username, password_hash, disabled FROM users WHERE username_key = $1", {username_key}});
       if (!r.ok()) return done(r.status());
       if (r->rows() == 0) return done(absl::NotFoundError("no such user"));
-      done(UserRecord{r->Int(0, 0), std::string(r->Text(0, 1)), std::string(r->Text(0, 2))});
+      done(UserRecord{r->Int(0, 0), std::string(r->Text(0, 1)), std::string(r->Text(0, 2)), r->Bool(0, 3)});
     });
   }
 
@@ -257,7 +209,7 @@ class PgStoreImpl final : public PgStore {
     Read([token_hash, now_ms, done = std::move(done)](PgConn* conn, const absl::Status& why) {
       if (conn == nullptr) return done(why);
       auto r = conn->Query({"SELECT s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN users u ON "
-                            "u.id = s.user_id WHERE s.token_hash = decode($1, 'hex') AND s.expires_at_ms > $2",
+                            "u.id = s.user_id WHERE s.token_hash = decode($1, 'hex') AND s.expires_at_ms > $2 AND NOT u.disabled",
                             {Hex(token_hash), absl::StrCat(now_ms)}});
       if (!r.ok()) return done(r.status());
       if (r->rows() == 0) return done(absl::NotFoundError("no such session"));
@@ -346,7 +298,13 @@ class PgStoreImpl final : public PgStore {
   }
 
   void Write(PgQuery query, std::function<void(std::vector<absl::StatusOr<PgResult>>&, const absl::Status&)> done) {
-    PgWriteItem item = PgWriteOp{{std::move(query)}, std::move(done)};
+    PushOp(PgWriteOp{{std::move(query)}, std::move(done)});
+  }
+
+  // Queues a write that is not an append (never refused as overload: room,
+  // account and session writes are few).
+  void PushOp(PgWriteOp op) {
+    PgWriteItem item = std::move(op);
     if (!connected()) return FailPgWrite(item, Unavailable());
     PushResult pushed = writes_.PushPastCapacity(item);
     if (!Queued(pushed)) FailPgWrite(item, absl::UnavailableError("the store is closed"));

@@ -39,4 +39,13 @@ void RecentRing::Grow() {
   head_ = 0;
 }
 
+void RecentRing::Replace(RoomFramePtr frame) {
+  if (size_ == 0 || frame->seq < front()->seq) return;
+  const size_t i = static_cast<size_t>(frame->seq - front()->seq);
+  if (i >= size_) return;
+  RoomFramePtr& slot = buf_[(head_ + i) % buf_.size()];
+  bytes_ = bytes_ - Cost(*slot) + Cost(*frame);
+  slot = std::move(frame);
+}
+
 }  // namespace chat::core

@@ -39,6 +39,9 @@ class RecentRing {
   const RoomFramePtr& operator[](size_t i) const { return buf_[(head_ + i) % buf_.size()]; }
   const RoomFramePtr& front() const { return (*this)[0]; }
 
+  // Puts `frame` in place of the held frame of the same seq (if it is held).
+  void Replace(RoomFramePtr frame);
+
   static size_t Cost(const RoomFrame& frame) { return frame.bytes + kRoomFrameOverheadBytes; }
 
  private:

@@ -13,6 +13,7 @@ Room::Room(const RoomRecord& record, RoomOptions options)
       created_at_ms_(record.created_at_ms),
       created_by_(record.created_by),
       options_(options),
+      access_(record),
       last_seq_(record.last_seq),
       recent_(options.recent_frames, options.recent_bytes),
       subscribers_(std::make_shared<const SubscriberList>()) {}
@@ -37,7 +38,26 @@ bool Room::presence_enabled() const {
   return presence_.count() <= options_.presence_limit;
 }
 
-void Room::Describe(chat::v1::Room* out) const {
+void Room::TombstoneRecent(int64_t seq) {
+  absl::MutexLock lock(&mu_);
+  if (recent_.empty() || seq < recent_.front()->seq) return;
+  const size_t i = static_cast<size_t>(seq - recent_.front()->seq);
+  if (i >= recent_.size()) return;
+  const grpc::Slice& bytes = recent_[i]->event_bytes;
+  chat::v1::ServerEvent ev;
+  if (!ev.ParseFromArray(bytes.begin(), static_cast<int>(bytes.size())) || !ev.has_message()) return;
+  ev.mutable_message()->clear_text();
+  ev.mutable_message()->set_deleted(true);
+  recent_.Replace(MakeRoomFrame(id_, seq, ev));
+}
+
+std::vector<std::string> Room::Present(size_t limit) const {
+  absl::MutexLock lock(&mu_);
+  return presence_.List(limit);
+}
+
+void Room::Describe(chat::v1::Room* out, const std::string& viewer) const {
+  access_.Describe(viewer, out);
   out->set_name(name_);
   *out->mutable_created_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(created_at_ms_);
   out->set_created_by(created_by_);

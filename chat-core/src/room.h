@@ -26,6 +26,7 @@
 #include "chat/v1/chat.pb.h"
 #include "frames.h"
 #include "recent_ring.h"
+#include "room_access.h"
 #include "room_presence.h"
 #include "room_subscriber.h"
 #include "store.h"
@@ -82,7 +83,16 @@ class Room {
   int member_count() const;
   // Sessions of this node present in the room (a user may have several).
   int local_sessions() const;
-  void Describe(chat::v1::Room* out) const;
+  // `viewer`: whose my_role to fill in (empty: nobody's).
+  void Describe(chat::v1::Room* out, const std::string& viewer = "") const;
+  // Kind, settings and stored members: who may see and do what.
+  RoomAccess& access() { return access_; }
+  const RoomAccess& access() const { return access_; }
+  // A deleted message: its frame among the recent ones becomes a tombstone
+  // (so a resume from memory replays the tombstone).
+  void TombstoneRecent(int64_t seq);
+  // Up to `limit` of the users present (on every node).
+  std::vector<std::string> Present(size_t limit) const;
 
   enum class Published {
     // Delivered to the subscribers now (with any it was the missing one for).
@@ -140,6 +150,7 @@ class Room {
   const int64_t created_at_ms_;
   const std::string created_by_;
   const RoomOptions options_;
+  RoomAccess access_;
 
   // Held while delivering messages, so deliveries from several threads keep
   // seq order at every subscriber. Taken before mu_, never under it.

@@ -59,6 +59,29 @@ void Session::EmitError(const absl::Status& status, absl::string_view event, con
   Reply(to, std::move(ev));
 }
 
+bool Session::InRoom(int64_t room_id) const {
+  absl::MutexLock lock(&mu_);
+  return rooms_.contains(room_id);
+}
+
+void Session::ForceLeave(const Room& room, const std::string& reason) {
+  bool was_live = false;
+  std::shared_ptr<Room> held;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = rooms_.find(room.id());
+    if (it == rooms_.end()) return;
+    was_live = it->second.live;
+    held = it->second.room;
+    rooms_.erase(it);
+  }
+  if (was_live) hub_->MemberDeparted(*held, identity_.user, held->RemoveMember(member_id_, outbox_));
+  ServerEvent ev;
+  ev.mutable_left()->set_room(room.name());
+  ev.mutable_left()->set_reason(reason);
+  Push(std::move(ev));
+}
+
 void Session::RejectUnreadable(const std::string& message) {
   EmitError(absl::InvalidArgumentError(message), "", ReplyTo{});
 }
@@ -99,7 +122,7 @@ bool Session::Handle(const ClientEvent& event, uint64_t request) {
     }
     case ClientEvent::kHistory: {
       auto self = shared_from_this();
-      hub_->History(event.history(), [self, ref](absl::StatusOr<chat::v1::GetHistoryResponse> r) {
+      hub_->History(event.history(), identity_, [self, ref](absl::StatusOr<chat::v1::GetHistoryResponse> r) {
         if (!r.ok()) return self->EmitError(r.status(), "history", ref);
         ServerEvent ev;
         *ev.mutable_history() = std::move(*r);
@@ -108,7 +131,7 @@ bool Session::Handle(const ClientEvent& event, uint64_t request) {
       return true;
     }
     case ClientEvent::kListRooms: {
-      auto page = hub_->ListRooms(event.list_rooms());
+      auto page = hub_->ListRooms(event.list_rooms(), identity_);
       if (!page.ok()) {
         EmitError(page.status(), "listRooms", ref);
         return true;
@@ -118,30 +141,25 @@ bool Session::Handle(const ClientEvent& event, uint64_t request) {
       Reply(ref, std::move(ev));
       return true;
     }
-    case ClientEvent::kCreateRoom: {
-      auto self = shared_from_this();
-      hub_->CreateRoom(event.create_room().name(), identity_.user,
-                       [self, ref](absl::StatusOr<chat::v1::Room> r) {
-                         if (!r.ok()) return self->EmitError(r.status(), "createRoom", ref);
-                         ServerEvent ev;
-                         *ev.mutable_room() = std::move(*r);
-                         self->Reply(ref, std::move(ev));
-                       });
-      return true;
-    }
-    case ClientEvent::EVENT_NOT_SET:
+    default:
+      if (HandleRoomRequest(ref, event)) return true;
       break;
   }
   EmitError(absl::InvalidArgumentError(
                 "empty or unknown event: set exactly one of join, leave, send, typing, ping, "
-                "history, listRooms, createRoom"),
+                "history, listRooms, createRoom, getRoom, openDirect, updateRoom, deleteRoom, invite, "
+                "respondInvite, listInvites, leaveRoom, kick, ban, unban, setRole, listMembers, "
+                "deleteMessage, searchUsers"),
             "", ref);
   return true;
 }
 
 void Session::HandleJoin(const ReplyTo& ref, const chat::v1::JoinRequest& join) {
-  auto room = hub_->LookupRoom(join.room());
+  auto room = hub_->LookupRoomFor(identity_, join.room());
   if (!room.ok()) return EmitError(room.status(), "join", ref, join.room());
+  if (absl::Status st = (*room)->access().CheckJoin(hub_->ActorOf(identity_)); !st.ok()) {
+    return EmitError(st, "join", ref, join.room());
+  }
   if (join.has_since_seq() && join.since_seq() < 0) {
     return EmitError(absl::InvalidArgumentError("since_seq must be >= 0"), "join", ref, join.room());
   }
@@ -236,7 +254,7 @@ void Session::ContinueJoin(const std::shared_ptr<Room>& room, uint64_t generatio
 }
 
 void Session::HandleLeave(const ReplyTo& ref, const chat::v1::LeaveRequest& leave) {
-  auto room = hub_->LookupRoom(leave.room());
+  auto room = hub_->LookupRoomFor(identity_, leave.room());
   if (!room.ok()) return EmitError(room.status(), "leave", ref, leave.room());
   bool was_live = false;
   {
@@ -257,12 +275,13 @@ void Session::HandleLeave(const ReplyTo& ref, const chat::v1::LeaveRequest& leav
 }
 
 bool Session::HandleSend(const ReplyTo& ref, const chat::v1::SendRequest& send) {
-  auto room = hub_->LookupRoom(send.room());
+  auto room = hub_->LookupRoomFor(identity_, send.room());
   if (!room.ok()) {
     EmitError(room.status(), "send", ref, send.room(), send.client_msg_id());
     return true;
   }
-  absl::Status valid = ValidateText(send.text(), hub_->options().max_text_bytes);
+  absl::Status valid = (*room)->access().CheckSend(send.room());
+  if (valid.ok()) valid = ValidateText(send.text(), hub_->options().max_text_bytes);
   if (valid.ok()) valid = ValidateClientMsgId(send.client_msg_id());
   if (!valid.ok()) {
     EmitError(valid, "send", ref, send.room(), send.client_msg_id());
@@ -337,7 +356,7 @@ void Session::SendDone() {
 }
 
 void Session::HandleTyping(const ReplyTo& ref, const chat::v1::TypingRequest& typing) {
-  auto room = hub_->LookupRoom(typing.room());
+  auto room = hub_->LookupRoomFor(identity_, typing.room());
   if (!room.ok()) return EmitError(room.status(), "typing", ref, typing.room());
   {
     absl::MutexLock lock(&mu_);

@@ -80,6 +80,16 @@ class Session : public std::enable_shared_from_this<Session> {
   void EmitError(const absl::Status& status, absl::string_view event, const ReplyTo& to,
                  const std::string& room = "", const std::string& client_msg_id = "");
 
+  // An event for this session alone that answers nothing (a change that
+  // concerns its user).
+  void Push(chat::v1::ServerEvent event) { Reply(ReplyTo{}, std::move(event)); }
+  // In the room, or joining it.
+  bool InRoom(int64_t room_id) const;
+  // Takes the session out of the room without its asking (kicked, banned,
+  // left the membership, room deleted): `left` with the reason, and nothing of
+  // the room after it. Nothing if it is not in the room.
+  void ForceLeave(const Room& room, const std::string& reason);
+
  private:
   struct RoomState {
     std::shared_ptr<Room> room;
@@ -94,6 +104,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void HandleLeave(const ReplyTo& ref, const chat::v1::LeaveRequest& leave);
   bool HandleSend(const ReplyTo& ref, const chat::v1::SendRequest& send);
   void HandleTyping(const ReplyTo& ref, const chat::v1::TypingRequest& typing);
+  // Room management, membership and moderation events (session_requests.cc):
+  // false if `event` is none of them.
+  bool HandleRoomRequest(const ReplyTo& ref, const chat::v1::ClientEvent& event);
+  template <typename T>
+  static std::function<void(absl::StatusOr<T>)> AnswerWith(const std::shared_ptr<Session>& self, const ReplyTo& ref,
+                                                       const char* kind, T* (chat::v1::ServerEvent::*field)());
   void Emit(const chat::v1::ServerEvent& event);
   // The direct answer to a client event.
   void Reply(const ReplyTo& to, chat::v1::ServerEvent event);

@@ -28,7 +28,7 @@ absl::StatusOr<int64_t> StepCount(SqliteStmt& s, absl::string_view what) {
 
 // Statements cached on their connection (the start-up ones below are not).
 const char kCreateRoom[] =
-    "INSERT INTO rooms (name, created_at_ms, created_by) VALUES (?1, ?2, ?3) "
+    "INSERT INTO rooms (name, created_at_ms, created_by, kind, topic) VALUES (?1, ?2, ?3, ?4, ?5) "
     "ON CONFLICT (name) DO NOTHING";
 const char kRoomExists[] = "SELECT 1 FROM rooms WHERE name=?1";
 const char kCountRooms[] = "SELECT count(*) FROM rooms";
@@ -53,16 +53,16 @@ const char kTrimSessions[] =
 const char kDeleteExpiredSessions[] = "DELETE FROM sessions WHERE expires_at_ms<=?1 OR revoked!=0";
 // A page of history: ?1 room, ?2 newest seq to show, ?3 limit, ?4 the cursor.
 #define CHAT_HISTORY_PAGE(cursor, order) \
-  "SELECT seq, author, text, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND " \
+  "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted FROM messages WHERE room_id=?1 AND " \
   "seq<=?2" cursor " ORDER BY seq " order " LIMIT ?3"
 const char kHistoryLatest[] = CHAT_HISTORY_PAGE("", "DESC");
 const char kHistoryBefore[] = CHAT_HISTORY_PAGE(" AND seq<?4", "DESC");
 const char kHistoryAfter[] = CHAT_HISTORY_PAGE(" AND seq>?4", "ASC");
 #undef CHAT_HISTORY_PAGE
-const char kFindUser[] = "SELECT id, username, password_hash FROM users WHERE username_key=?1";
+const char kFindUser[] = "SELECT id, username, password_hash, disabled FROM users WHERE username_key=?1";
 const char kFindSession[] =
     "SELECT s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN users u ON u.id=s.user_id "
-    "WHERE s.token_hash=?1 AND s.revoked=0 AND s.expires_at_ms>?2";
+    "WHERE s.token_hash=?1 AND s.revoked=0 AND s.expires_at_ms>?2 AND u.disabled=0";
 
 }  // namespace
 
@@ -78,13 +78,16 @@ absl::Status LoadSeqCounters(WriterState& w) {
 absl::StatusOr<std::vector<RoomRecord>> LoadRoomsOn(WriterState& w) {
   SqliteStmt s;
   absl::Status p =
-      s.Prepare(w.conn.db(), "SELECT id, name, created_at_ms, created_by FROM rooms ORDER BY id");
+      s.Prepare(w.conn.db(), "SELECT id, name, created_at_ms, created_by, kind, topic, archived FROM rooms ORDER BY id");
   if (!p.ok()) return p;
   std::vector<RoomRecord> out;
   absl::Status st = s.EachRow(
       [&] {
         RoomRecord r{s.Int(0), s.Text(1), s.Int(2), s.Text(3), 0};
         r.last_seq = w.last_seq[r.id];
+        r.kind = static_cast<RoomKind>(s.Int(4));
+        r.topic = s.Text(5);
+        r.archived = s.Int(6) != 0;
         out.push_back(std::move(r));
       },
       "load rooms");
@@ -102,7 +105,7 @@ absl::StatusOr<std::vector<SessionRecord>> LoadSessionsOn(SqliteConnection& c, i
   SqliteStmt s;
   p = s.Prepare(c.db(),
                 "SELECT s.token_hash, s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN "
-                "users u ON u.id=s.user_id");
+                "users u ON u.id=s.user_id WHERE u.disabled=0");
   if (!p.ok()) return p;
   std::vector<SessionRecord> out;
   absl::Status st = s.EachRow(
@@ -112,9 +115,10 @@ absl::StatusOr<std::vector<SessionRecord>> LoadSessionsOn(SqliteConnection& c, i
   return out;
 }
 
-absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const std::string& name,
-                                        const std::string& created_by, int64_t now_ms,
+absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const RoomRecord& spec, int64_t now_ms,
                                         const RoomQuota& quota) {
+  const std::string& name = spec.name;
+  const std::string& created_by = spec.created_by;
   // One writer per database (the file is locked), so counting first is exact.
   if (quota.max_rooms > 0 || (quota.per_creator > 0 && !created_by.empty())) {
     auto exists = StepCount(w.conn.Get(kRoomExists).Reset().Bind(1, name), "create room");
@@ -133,12 +137,12 @@ absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const std::string& name,
     }
   }
   SqliteStmt& s = w.conn.Get(kCreateRoom);
-  s.Reset().Bind(1, name).Bind(2, now_ms).Bind(3, created_by);
+  s.Reset().Bind(1, name).Bind(2, now_ms).Bind(3, created_by).Bind(4, static_cast<int64_t>(spec.kind)).Bind(5, spec.topic);
   if (absl::Status st = StepDone(s, "create room"); !st.ok()) return st;
   if (sqlite3_changes(w.conn.db()) == 0) {
     return absl::AlreadyExistsError(absl::StrCat("room '", name, "' already exists"));
   }
-  RoomRecord r{sqlite3_last_insert_rowid(w.conn.db()), name, now_ms, created_by, 0};
+  RoomRecord r{sqlite3_last_insert_rowid(w.conn.db()), name, now_ms, created_by, 0, spec.kind, spec.topic};
   // A rolled-back batch leaves an unused counter behind, which is harmless.
   w.last_seq[r.id] = 0;
   return r;
@@ -259,6 +263,7 @@ absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuer
     m.text = s.Text(2);
     m.sent_at_ms = s.Int(3);
     m.client_msg_id = s.Text(4);
+    m.deleted = s.Int(5) != 0;
     page.messages.push_back(std::move(m));
   }
   s.Reset();
@@ -288,7 +293,7 @@ absl::StatusOr<UserRecord> FindUserOn(SqliteConnection& c, const std::string& us
   s.Reset().Bind(1, username_key);
   int rc = s.Step();
   if (rc == SQLITE_ROW) {
-    UserRecord u{s.Int(0), s.Text(1), s.Text(2)};
+    UserRecord u{s.Int(0), s.Text(1), s.Text(2), s.Int(3) != 0};
     s.Reset();
     return u;
   }

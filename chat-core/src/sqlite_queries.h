@@ -39,8 +39,9 @@ absl::Status LoadSeqCounters(WriterState& w);
 // On the writer connection, inside its open transaction.
 absl::StatusOr<std::vector<RoomRecord>> LoadRoomsOn(WriterState& w);
 absl::StatusOr<std::vector<SessionRecord>> LoadSessionsOn(SqliteConnection& c, int64_t now_ms);
-absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const std::string& name,
-                                        const std::string& created_by, int64_t now_ms,
+// A room of spec's name, created_by, kind and topic (store.h's CreateRoomAs,
+// without its members).
+absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const RoomRecord& spec, int64_t now_ms,
                                         const RoomQuota& quota);
 // Moves req.text into the result.
 absl::StatusOr<AppendResult> AppendOn(WriterState& w, AppendRequest&& req);

@@ -52,6 +52,48 @@ const char* const kMigrations[] = {
       ) WITHOUT ROWID;
       CREATE INDEX sessions_expiry ON sessions (expires_at_ms);
     )sql",
+    // 3: room kinds, topics and archiving; members, moderators and bans;
+    // tombstones; disabled accounts. The rooms table is rebuilt with
+    // AUTOINCREMENT, so the id of a deleted room is never given to another
+    // (a late append or read naming it must not land in a new room); the
+    // foreign keys of messages are checked at COMMIT, once the rooms are back
+    // with their ids. Every room that exists now is public, and its creator,
+    // if that is a registered user, its owner.
+    R"sql(
+      PRAGMA defer_foreign_keys = ON;
+      CREATE TABLE rooms_v2 AS SELECT id, name, created_at_ms, created_by FROM rooms;
+      DROP TABLE rooms;
+      CREATE TABLE rooms (
+        id INTEGER PRIMARY KEY AUTOINCREMENT,
+        name TEXT NOT NULL UNIQUE,
+        created_at_ms INTEGER NOT NULL,
+        created_by TEXT NOT NULL DEFAULT '',
+        kind INTEGER NOT NULL DEFAULT 1,
+        topic TEXT NOT NULL DEFAULT '',
+        archived INTEGER NOT NULL DEFAULT 0
+      );
+      INSERT INTO rooms (id, name, created_at_ms, created_by)
+        SELECT id, name, created_at_ms, created_by FROM rooms_v2 ORDER BY id;
+      DROP TABLE rooms_v2;
+      ALTER TABLE messages ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE users ADD COLUMN disabled INTEGER NOT NULL DEFAULT 0;
+      -- username: as registered; user_key: its lower-case key (users.username_key).
+      CREATE TABLE room_members (
+        room_id INTEGER NOT NULL,
+        username TEXT NOT NULL,
+        user_key TEXT NOT NULL,
+        state INTEGER NOT NULL,
+        role INTEGER NOT NULL DEFAULT 0,
+        by_user TEXT NOT NULL DEFAULT '',
+        at_ms INTEGER NOT NULL DEFAULT 0,
+        reason TEXT NOT NULL DEFAULT '',
+        PRIMARY KEY (room_id, user_key)
+      ) WITHOUT ROWID;
+      INSERT INTO room_members (room_id, username, user_key, state, role, by_user, at_ms, reason)
+        SELECT r.id, u.username, u.username_key, 2, 3, '', r.created_at_ms, ''
+        FROM rooms r JOIN users u ON u.username_key = lower(r.created_by)
+        WHERE r.created_by != '';
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

@@ -16,6 +16,7 @@
 #include "chat/log.h"
 #include "chat/thread_priority.h"
 #include "sqlite_db.h"
+#include "sqlite_member_queries.h"
 #include "sqlite_queries.h"
 #include "sqlite_schema.h"
 #include "work_queue.h"
@@ -30,6 +31,14 @@ bool NiceReaderThread() {
 
 constexpr char kLog[] = "store";
 constexpr char kClosed[] = "the store is closed";
+
+// Notes are not kept here, but are bounded as on every store (store.h).
+absl::Status CheckNote(const std::string& note) {
+  if (note.size() > kMaxRoomNoteBytes) {
+    return absl::InvalidArgumentError(absl::StrCat("a note may hold at most ", kMaxRoomNoteBytes, " bytes"));
+  }
+  return absl::OkStatus();
+}
 
 // A unit of work run inside the writer's batch transaction.
 class WriteTask {
@@ -153,40 +162,67 @@ class SqliteStore final : public Store {
         [now_ms](WriterState& w) { return LoadSessionsOn(w.conn, now_ms); });
   }
 
-  void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord>, int64_t now_ms, const RoomQuota& quota,
-                    StoreCallback<RoomRecord> done) override {
+  void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord> members, int64_t now_ms,
+                    const RoomQuota& quota, StoreCallback<RoomRecord> done) override {
     Write<RoomRecord>(
-        [name = spec.name, created_by = spec.created_by, now_ms, quota](WriterState& w) {
-          return CreateRoomOn(w, name, created_by, now_ms, quota);
+        [spec, members = std::move(members), now_ms, quota](WriterState& w) mutable {
+          return CreateRoomAsOn(w, spec, members, now_ms, quota);
         },
         std::move(done));
   }
 
-  // Membership (store.h): being written.
-  absl::StatusOr<std::vector<MemberRecord>> LoadMembers() override { return std::vector<MemberRecord>{}; }
-  void ReadMembers(int64_t, StoreCallback<std::vector<MemberRecord>> done) override {
-    done(absl::UnimplementedError("ReadMembers"));
-  }
-  void WriteMembers(std::vector<MemberWrite>, const std::string&, StoreCallback<bool> done) override {
-    done(absl::UnimplementedError("WriteMembers"));
-  }
-  void UpdateRoom(int64_t, const RoomUpdate&, const std::string&, StoreCallback<RoomRecord> done) override {
-    done(absl::UnimplementedError("UpdateRoom"));
-  }
-  void DeleteRoom(int64_t, const std::string&, StoreCallback<bool> done) override {
-    done(absl::UnimplementedError("DeleteRoom"));
-  }
-  void DeleteMessage(int64_t, int64_t, const std::string&, const std::string&,
-                     StoreCallback<StoredMessage> done) override {
-    done(absl::UnimplementedError("DeleteMessage"));
-  }
-  void SearchUsers(const std::string&, int, StoreCallback<std::vector<std::string>> done) override {
-    done(absl::UnimplementedError("SearchUsers"));
-  }
-  void SetUserDisabled(const std::string&, bool, StoreCallback<std::vector<std::string>> done) override {
-    done(absl::UnimplementedError("SetUserDisabled"));
+  // Membership and moderation (store.h). SQLite has no other node to tell:
+  // the notes are checked (CheckNote), not kept.
+  absl::StatusOr<std::vector<MemberRecord>> LoadMembers() override {
+    return RunOnWriter<std::vector<MemberRecord>>([](WriterState& w) { return ReadMembersOn(w.conn, 0); });
   }
 
+  void ReadMembers(int64_t room_id, StoreCallback<std::vector<MemberRecord>> done) override {
+    Read<std::vector<MemberRecord>>([room_id](SqliteConnection& c) { return ReadMembersOn(c, room_id); },
+                                    std::move(done));
+  }
+
+  void WriteMembers(std::vector<MemberWrite> writes, const std::string& note, StoreCallback<bool> done) override {
+    if (absl::Status st = CheckNote(note); !st.ok()) return done(st);
+    for (const MemberWrite& w : writes) {
+      if (w.record.user.empty()) return done(absl::InvalidArgumentError("a member row names no user"));
+    }
+    Write<bool>([writes = std::move(writes)](WriterState& w) { return WriteMembersOn(w.conn, writes); },
+                std::move(done));
+  }
+
+  void UpdateRoom(int64_t room_id, const RoomUpdate& update, const std::string& note,
+                  StoreCallback<RoomRecord> done) override {
+    if (absl::Status st = CheckNote(note); !st.ok()) return done(st);
+    Write<RoomRecord>([room_id, update](WriterState& w) { return UpdateRoomOn(w, room_id, update); },
+                      std::move(done));
+  }
+
+  void DeleteRoom(int64_t room_id, const std::string& note, StoreCallback<bool> done) override {
+    if (absl::Status st = CheckNote(note); !st.ok()) return done(st);
+    Write<bool>([room_id](WriterState& w) { return DeleteRoomOn(w, room_id); }, std::move(done));
+  }
+
+  void DeleteMessage(int64_t room_id, int64_t seq, const std::string& only_author, const std::string& note,
+                     StoreCallback<StoredMessage> done) override {
+    if (absl::Status st = CheckNote(note); !st.ok()) return done(st);
+    Write<StoredMessage>(
+        [room_id, seq, only_author](WriterState& w) { return DeleteMessageOn(w.conn, room_id, seq, only_author); },
+        std::move(done));
+  }
+
+  void SearchUsers(const std::string& prefix_key, int limit, StoreCallback<std::vector<std::string>> done) override {
+    if (limit < 1) return done(absl::InvalidArgumentError("search limit must be at least 1"));
+    Read<std::vector<std::string>>(
+        [prefix_key, limit](SqliteConnection& c) { return SearchUsersOn(c, prefix_key, limit); }, std::move(done));
+  }
+
+  void SetUserDisabled(const std::string& username_key, bool disabled,
+                       StoreCallback<std::vector<std::string>> done) override {
+    Write<std::vector<std::string>>(
+        [username_key, disabled](WriterState& w) { return SetUserDisabledOn(w.conn, username_key, disabled); },
+        std::move(done));
+  }
 
   void Append(AppendRequest request, StoreCallback<AppendResult> done) override {
     std::unique_ptr<WriteTask> task = std::make_unique<AppendTask>(std::move(request), std::move(done));

@@ -176,6 +176,10 @@ struct SessionRecord {
   int64_t expires_at_ms = 0;
 };
 
+// The longest note a membership or moderation write may carry (store.h's
+// Store; PostgreSQL's NOTIFY takes payloads under 8000 bytes).
+inline constexpr size_t kMaxRoomNoteBytes = 7999;
+
 template <typename T>
 using StoreCallback = std::function<void(absl::StatusOr<T>)>;
 
@@ -225,7 +229,8 @@ class Store {
   // Membership and moderation. Each write takes `note`: a PostgreSQL store
   // sends it with pg_notify on channel chat_room_changes inside the same
   // transaction (so the other nodes hear of exactly what was committed; an
-  // empty note sends nothing); the SQLite store ignores it.
+  // empty note sends nothing); the SQLite store ignores it. A note longer than
+  // kMaxRoomNoteBytes is INVALID_ARGUMENT on every store.
   //
   // Every member row, of every room (start-up; blocks).
   virtual absl::StatusOr<std::vector<MemberRecord>> LoadMembers() = 0;
@@ -240,7 +245,7 @@ class Store {
   virtual void UpdateRoom(int64_t room_id, const RoomUpdate& update, const std::string& note,
                           StoreCallback<RoomRecord> done) = 0;
   // Deletes the room, its messages and member rows for good (its name may be
-  // used again); NOT_FOUND if it does not exist.
+  // used again, its id never is); NOT_FOUND if it does not exist.
   virtual void DeleteRoom(int64_t room_id, const std::string& note, StoreCallback<bool> done) = 0;
   // Makes a message a tombstone (text emptied, deleted = true; seq, author,
   // sent_at_ms and client_msg_id stay), and returns it. Only if its author is

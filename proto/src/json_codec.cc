@@ -50,19 +50,11 @@ std::string EncodeServerEvent(const chat::v1::ServerEvent& event) {
 
 
 absl::string_view ClientEventKind(const chat::v1::ClientEvent& event) {
-  using E = chat::v1::ClientEvent;
-  switch (event.event_case()) {
-    case E::kJoin: return "join";
-    case E::kLeave: return "leave";
-    case E::kSend: return "send";
-    case E::kTyping: return "typing";
-    case E::kPing: return "ping";
-    case E::kHistory: return "history";
-    case E::kListRooms: return "listRooms";
-    case E::kCreateRoom: return "createRoom";
-    case E::EVENT_NOT_SET: return "";
-  }
-  return "";
+  if (event.event_case() == chat::v1::ClientEvent::EVENT_NOT_SET) return "";
+  // The event's field name in JSON ("createRoom", "setRole", ...).
+  const google::protobuf::FieldDescriptor* field =
+      chat::v1::ClientEvent::descriptor()->FindFieldByNumber(static_cast<int>(event.event_case()));
+  return field == nullptr ? absl::string_view() : absl::string_view(field->json_name());
 }
 
 

@@ -245,6 +245,7 @@ bool FastEncode(const chat::v1::ServerEvent& ev, std::string* out) {
         if (!AppendTimestamp(m.sent_at(), out)) return false;
       }
       if (!w.String("clientMsgId", m.client_msg_id())) return false;
+      w.Bool("deleted", m.deleted());
       w.End();
       break;
     }
@@ -273,7 +274,7 @@ bool FastEncode(const chat::v1::ServerEvent& ev, std::string* out) {
     case E::kLeft: {
       top.Key("left");
       ObjectWriter w(out);
-      if (!w.String("room", ev.left().room())) return false;
+      if (!w.String("room", ev.left().room()) || !w.String("reason", ev.left().reason())) return false;
       w.End();
       break;
     }

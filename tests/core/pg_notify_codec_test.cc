@@ -43,6 +43,20 @@ TEST(PgNotifyCodecTest, RoomsAndPresenceRoundTrip) {
   EXPECT_EQ(room->id, 12);
   EXPECT_EQ(room->name, "general");
   EXPECT_EQ(room->created_by, "ann");
+  EXPECT_EQ(room->kind, RoomKind::kPublic);  // a node of schema version 3
+  EXPECT_EQ(room->topic, "");
+  // As PgCreateRoomOp's json_build_array writes it: a private room with its
+  // topic, so other nodes adopt it as private.
+  auto secret = ParseRoomNote(R"([13, "secret", 1700000000001, "bob", 2, "plans \"for\" \u00e9"])");
+  ASSERT_TRUE(secret.ok()) << secret.status();
+  EXPECT_EQ(secret->id, 13);
+  EXPECT_EQ(secret->name, "secret");
+  EXPECT_EQ(secret->created_at_ms, 1700000000001);
+  EXPECT_EQ(secret->created_by, "bob");
+  EXPECT_EQ(secret->kind, RoomKind::kPrivate);
+  EXPECT_EQ(secret->topic, "plans \"for\" \xc3\xa9");
+  EXPECT_FALSE(secret->archived);
+  EXPECT_EQ(ParseRoomNote(R"([14, "dm.ab", 1, "", 3, ""])")->kind, RoomKind::kDirect);
   auto p = ParsePresenceNote(PresenceNotePayload(PresenceRecord{"node-\"a\"", 3, "~guest"}, true));
   ASSERT_TRUE(p.ok()) << p.status();
   EXPECT_EQ(p->who.node, "node-\"a\"");
@@ -64,6 +78,10 @@ TEST(PgNotifyCodecTest, DamagedPayloadsAreRefusedNotGuessed) {
     EXPECT_FALSE(ParseMessagesNote(bad).ok()) << bad;
   }
   EXPECT_FALSE(ParseRoomNote(R"([1, "x", 2])").ok());
+  EXPECT_FALSE(ParseRoomNote(R"([1, "x", 2, "a", 2])").ok());
+  EXPECT_FALSE(ParseRoomNote(R"([1, "x", 2, "a", "2", ""])").ok());
+  EXPECT_FALSE(ParseRoomNote(R"([1, "x", 2, "a", 9, ""])").ok());
+  EXPECT_FALSE(ParseRoomNote(R"([1, "x", 2, "a", 2, 5])").ok());
   EXPECT_FALSE(ParsePresenceNote(R"([1])").ok());
   EXPECT_FALSE(ParsePresenceNote(R"(["n", 1, "u"])").ok());
 }

@@ -1,10 +1,13 @@
 // The Store conformance suite: typed GoogleTest suites over the Store interface
 // that every implementation must pass. They check the contract written in
 // chat-core/src/store.h, and nothing an implementation chooses for itself
-// (file layout, threads, SQL). Two parts, one header each:
-// store_conformance_messages.h (rooms, appends, idempotency, history) and
+// (file layout, threads, SQL). Four parts, one header each:
+// store_conformance_messages.h (rooms, appends, idempotency, history),
 // store_conformance_lifecycle.h (accounts, sessions, schema versions, errors,
-// overload, Close).
+// overload, Close), store_conformance_members.h (room kinds, member rows and
+// their checked writes, the migration to them) and
+// store_conformance_moderation.h (room updates and deletion, tombstones, user
+// search, disabled accounts).
 //
 // To run it on an implementation, write a factory: a default-constructible
 // subclass of StoreConformanceFactory (store_conformance_fixture.h), and
@@ -13,7 +16,8 @@
 //   namespace chat::core::conformance {
 //   class PostgresStoreFactory : public StoreConformanceFactory {
 //     // SetUp(): a fresh database (UNAVAILABLE without a server: tests skip);
-//     // Open(): a PostgresStore on it; MakeOldSchemaDatabase(), MarkSchemaNewer(),
+//     // Open(): a PostgresStore on it; MakeOldSchemaDatabase(),
+//     // MakePreMembershipDatabase(), MarkSchemaNewer(),
 //     // HoldWriteLock() (e.g. LOCK TABLE messages IN EXCLUSIVE MODE in a
 //     // transaction of its own).
 //   };
@@ -21,7 +25,7 @@
 //   }  // namespace chat::core::conformance
 //
 // store_conformance_sqlite_test.cc does this for SQLite. GoogleTest names the
-// tests <Prefix>/StoreConformance{Messages,Lifecycle}Test/0.<Test>; ctest
+// tests <Prefix>/StoreConformance{Messages,Lifecycle,Members,Moderation}Test/0.<Test>; ctest
 // <Prefix>.<Test><Factory>.
 //
 // Threading: each test runs on the test thread and starts its own threads.
@@ -31,14 +35,18 @@
 #define CHAT_TESTS_CORE_STORE_CONFORMANCE_H_
 
 #include "store_conformance_fixture.h"    // the factory interface
-#include "store_conformance_lifecycle.h"  // accounts, sessions, schema, Close
-#include "store_conformance_messages.h"   // rooms, appends, idempotency, history
+#include "store_conformance_lifecycle.h"   // accounts, sessions, schema, Close
+#include "store_conformance_members.h"     // room kinds, member rows, migration
+#include "store_conformance_messages.h"    // rooms, appends, idempotency, history
+#include "store_conformance_moderation.h"  // updates, deletes, search, disabling
 
-// Runs both parts of the suite with `Factory`, naming the tests `Prefix/...`.
+// Runs every part of the suite with `Factory`, naming the tests `Prefix/...`.
 // Use inside namespace chat::core::conformance.
-#define INSTANTIATE_STORE_CONFORMANCE(Prefix, Factory)                                      \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceMessagesTest,                      \
-                                 ::testing::Types<Factory>);                                 \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceLifecycleTest, ::testing::Types<Factory>)
+#define INSTANTIATE_STORE_CONFORMANCE(Prefix, Factory)                                        \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceMessagesTest,                        \
+                                 ::testing::Types<Factory>);                                   \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceLifecycleTest, ::testing::Types<Factory>); \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceMembersTest, ::testing::Types<Factory>);   \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceModerationTest, ::testing::Types<Factory>)
 
 #endif  // CHAT_TESTS_CORE_STORE_CONFORMANCE_H_

@@ -70,6 +70,14 @@ class StoreConformanceFactory {
   // implementation has no older schema (the test is skipped).
   virtual absl::Status MakeOldSchemaDatabase(const std::vector<LegacyRoom>& rooms) = 0;
 
+  // Before any Open: writes `rooms` and `users` (each registered under this
+  // name, its key the name in lower case) into this test's database at the
+  // last schema version before private rooms and membership (the one the
+  // release before them wrote), exactly as that release did. UNIMPLEMENTED
+  // skips the test.
+  virtual absl::Status MakePreMembershipDatabase(const std::vector<LegacyRoom>& rooms,
+                                                 const std::vector<std::string>& users) = 0;
+
   // After a store was opened and closed: marks this test's database as written
   // by a newer release with a schema this build does not know. UNIMPLEMENTED
   // skips the test.
@@ -107,7 +115,7 @@ class StoreConformanceTest : public ::testing::Test {
 };
 
 
-// The suite's two parts (store_conformance.h).
+// The suite's parts (store_conformance.h).
 // Threading and lifetime: as StoreConformanceTest's.
 template <typename Factory>
 class StoreConformanceMessagesTest : public StoreConformanceTest<Factory> {};
@@ -115,6 +123,12 @@ TYPED_TEST_SUITE_P(StoreConformanceMessagesTest);
 template <typename Factory>
 class StoreConformanceLifecycleTest : public StoreConformanceTest<Factory> {};
 TYPED_TEST_SUITE_P(StoreConformanceLifecycleTest);
+template <typename Factory>
+class StoreConformanceMembersTest : public StoreConformanceTest<Factory> {};
+TYPED_TEST_SUITE_P(StoreConformanceMembersTest);
+template <typename Factory>
+class StoreConformanceModerationTest : public StoreConformanceTest<Factory> {};
+TYPED_TEST_SUITE_P(StoreConformanceModerationTest);
 
 using ::testing::ElementsAre;
 using ::testing::ElementsAreArray;

@@ -52,15 +52,36 @@ class PgStoreFactory : public StoreConformanceFactory {
     auto conn = Connect();
     if (!conn.ok()) return conn.status();
     if (absl::Status st = MigratePg(**conn, /*target=*/1); !st.ok()) return st;
+    return AddRooms(**conn, rooms);
+  }
+
+  // Schema version 3 (the cluster; the last before membership), by the
+  // released migrations, which are never edited.
+  absl::Status MakePreMembershipDatabase(const std::vector<LegacyRoom>& rooms,
+                                         const std::vector<std::string>& users) override {
+    auto conn = Connect();
+    if (!conn.ok()) return conn.status();
+    if (absl::Status st = MigratePg(**conn, /*target=*/3); !st.ok()) return st;
+    for (const std::string& name : users) {
+      auto ins = (*conn)->Query({"INSERT INTO users (username, username_key, password_hash, created_at_ms) "
+                                 "VALUES ($1, lower($1), 'h', 1)",
+                                 {name}});
+      if (!ins.ok()) return ins.status();
+    }
+    return AddRooms(**conn, rooms);
+  }
+
+  // Rooms and their messages as the old releases wrote them.
+  static absl::Status AddRooms(PgConn& conn, const std::vector<LegacyRoom>& rooms) {
     for (const LegacyRoom& room : rooms) {
-      auto id = (*conn)->Query({"INSERT INTO rooms (name, created_at_ms, created_by, last_seq) VALUES ($1, $2, $3, "
+      auto id = conn.Query({"INSERT INTO rooms (name, created_at_ms, created_by, last_seq) VALUES ($1, $2, $3, "
                                 "$4) RETURNING id",
                                 {room.name, absl::StrCat(room.created_at_ms), room.created_by,
                                  absl::StrCat(room.messages.size())}});
       if (!id.ok()) return id.status();
       int64_t seq = 0;
       for (const StoredMessage& m : room.messages) {
-        auto ins = (*conn)->Query({"INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6)",
+        auto ins = conn.Query({"INSERT INTO messages VALUES ($1, $2, $3, $4, $5, $6)",
                                    {absl::StrCat(id->Int(0, 0)), absl::StrCat(++seq), m.author, m.text,
                                     absl::StrCat(m.sent_at_ms), m.client_msg_id}});
         if (!ins.ok()) return ins.status();

@@ -28,6 +28,18 @@ constexpr const char* kSchemaVersion1[] = {
     "WHERE client_msg_id != ''",
 };
 
+// What schema version 2 (accounts; the last before membership) added, as its
+// release wrote it.
+constexpr const char* kSchemaVersion2[] = {
+    "CREATE TABLE users (id INTEGER PRIMARY KEY, username TEXT NOT NULL, username_key TEXT NOT NULL UNIQUE, "
+    "password_hash TEXT NOT NULL, created_at_ms INTEGER NOT NULL)",
+    "CREATE TABLE sessions (token_hash BLOB PRIMARY KEY, user_id INTEGER NOT NULL REFERENCES users(id), "
+    "created_at_ms INTEGER NOT NULL, expires_at_ms INTEGER NOT NULL, revoked INTEGER NOT NULL DEFAULT 0) "
+    "WITHOUT ROWID",
+    "CREATE INDEX sessions_expiry ON sessions (expires_at_ms)",
+    "UPDATE schema_version SET version = 2",
+};
+
 // Another connection inside BEGIN IMMEDIATE: it holds the WAL's write lock.
 class SqliteWriteLock : public HeldWriteLock {
  public:
@@ -63,6 +75,32 @@ class SqliteStoreFactory : public StoreConformanceFactory {
     for (const char* sql : kSchemaVersion1) {
       if (absl::Status st = c.Exec(sql); !st.ok()) return st;
     }
+    return AddRooms(c, rooms);
+  }
+
+  absl::Status MakePreMembershipDatabase(const std::vector<LegacyRoom>& rooms,
+                                         const std::vector<std::string>& users) override {
+    SqliteConnectionOptions create;
+    create.create = true;
+    SqliteConnection c;
+    if (absl::Status st = c.Open(path_, create); !st.ok()) return st;
+    for (const char* sql : kSchemaVersion1) {
+      if (absl::Status st = c.Exec(sql); !st.ok()) return st;
+    }
+    for (const char* sql : kSchemaVersion2) {
+      if (absl::Status st = c.Exec(sql); !st.ok()) return st;
+    }
+    for (const std::string& name : users) {
+      SqliteStmt& u = c.Get("INSERT INTO users (username, username_key, password_hash, created_at_ms) "
+                            "VALUES (?1, lower(?1), 'h', 1)");
+      u.Reset().Bind(1, name);
+      if (int rc = u.Step(); rc != SQLITE_DONE) return u.Error(rc, "legacy user");
+    }
+    return AddRooms(c, rooms);
+  }
+
+  // Rooms and their messages as the old releases wrote them.
+  static absl::Status AddRooms(SqliteConnection& c, const std::vector<LegacyRoom>& rooms) {
     for (const LegacyRoom& room : rooms) {
       SqliteStmt& r = c.Get("INSERT INTO rooms (name, created_at_ms, created_by) VALUES (?1, ?2, ?3)");
       r.Reset().Bind(1, room.name).Bind(2, room.created_at_ms).Bind(3, room.created_by);

@@ -16,6 +16,8 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "gtest/gtest.h"
@@ -149,6 +151,67 @@ inline std::vector<int64_t> OneTo(int64_t n) {
   std::vector<int64_t> out;
   for (int64_t i = 1; i <= n; ++i) out.push_back(i);
   return out;
+}
+
+// Member rows and their writes.
+inline MemberRecord Row(int64_t room, const std::string& user, MemberState state, Role role = Role::kNone,
+                        const std::string& by = "", int64_t at_ms = 0, const std::string& reason = "") {
+  MemberRecord m;
+  m.room_id = room;
+  m.user = user;
+  m.state = state;
+  m.role = role;
+  m.by = by;
+  m.at_ms = at_ms;
+  m.reason = reason;
+  return m;
+}
+
+// `record` if the row is now in state `expect` (kNone: no row).
+inline MemberWrite Expecting(MemberState expect, MemberRecord record) {
+  return MemberWrite{std::move(record), true, expect};
+}
+// `record` whatever the row is now.
+inline MemberWrite Unchecked(MemberRecord record) { return MemberWrite{std::move(record), false}; }
+
+inline absl::StatusOr<bool> WriteMembers(Store& s, std::vector<MemberWrite> writes, const std::string& note = "") {
+  return Call<bool>([&](auto cb) { s.WriteMembers(std::move(writes), note, std::move(cb)); });
+}
+
+inline absl::StatusOr<std::vector<MemberRecord>> ReadMembers(Store& s, int64_t room_id) {
+  return Call<std::vector<MemberRecord>>([&](auto cb) { s.ReadMembers(room_id, std::move(cb)); });
+}
+
+inline absl::StatusOr<RoomRecord> CreateRoomAs(Store& s, const RoomRecord& spec, std::vector<MemberRecord> members,
+                                               const RoomQuota& quota = {}, int64_t now_ms = 1000) {
+  return Call<RoomRecord>(
+      [&](auto cb) { s.CreateRoomAs(spec, std::move(members), now_ms, quota, std::move(cb)); });
+}
+
+inline RoomRecord Spec(const std::string& name, const std::string& created_by, RoomKind kind,
+                       const std::string& topic = "") {
+  RoomRecord r;
+  r.name = name;
+  r.created_by = created_by;
+  r.kind = kind;
+  r.topic = topic;
+  return r;
+}
+
+// A member row in short: "room/user:state:role", with the state and role as
+// their numbers.
+inline std::string Brief(const MemberRecord& m) {
+  return absl::StrCat(m.room_id, "/", m.user, ":", static_cast<int>(m.state), ":", static_cast<int>(m.role));
+}
+inline std::vector<std::string> Briefs(const std::vector<MemberRecord>& rows) {
+  std::vector<std::string> out;
+  for (const MemberRecord& m : rows) out.push_back(Brief(m));
+  return out;
+}
+
+inline absl::StatusOr<UserRecord> CreateUser(Store& s, const std::string& username) {
+  return Call<UserRecord>(
+      [&](auto cb) { s.CreateUser(username, absl::AsciiStrToLower(username), "h", 1, std::move(cb)); });
 }
 
 }  // namespace chat::core::conformance

@@ -85,6 +85,7 @@ chat::v1::ServerEvent RandomServerEvent(Gen& g) {
     }
     case 5:
       ev.mutable_left()->set_room(g.Word());
+      if (g.Coin()) ev.mutable_left()->set_reason(g.Text(12));
       break;
     case 6:
       ev.mutable_pong()->set_nonce(g.Seq());
@@ -111,6 +112,7 @@ chat::v1::ServerEvent RandomServerEvent(Gen& g) {
         t->set_nanos(kNanos[g.Int(0, 7)]);
       }
       m->set_client_msg_id(g.Text(10));
+      m->set_deleted(g.Int(0, 4) == 0);
       break;
     }
     case 1: {

@@ -190,6 +190,10 @@ void Gateway::FanOut(GatewayStream* stream, const chat::v1::ServerEvent& ev) {
     room = &ev.member().room();
   } else if (ev.has_typing()) {
     room = &ev.typing().room();
+  } else if (ev.has_membership()) {
+    room = &ev.membership().room();
+  } else if (ev.has_message_deleted()) {
+    room = &ev.message_deleted().room();
   } else if (ev.has_room_changed()) {
     return TellEveryone(stream, ev);
   } else {

@@ -12,33 +12,63 @@ namespace {
 using chat::v1::ClientEvent;
 using chat::v1::ServerEvent;
 
-// What an answer says about the event it answers: its kind (as
-// ClientEventKind names it), and the room and client_msg_id where it has them.
+// What an answer says about the event it answers: the kind of answer (as a
+// ServerEvent case; for an error, the kind it names), and the room and
+// client_msg_id where it has them.
 struct AnswerKey {
+  ServerEvent::EventCase answer = ServerEvent::EVENT_NOT_SET;
   absl::string_view kind;
   absl::string_view room;
   absl::string_view client_msg_id;
 };
 
+// Which events each kind of answer answers.
+constexpr std::pair<ServerEvent::EventCase, absl::string_view> kKinds[] = {
+    {ServerEvent::kJoined, "join"},
+    {ServerEvent::kLeft, "leave"},
+    {ServerEvent::kPong, "ping"},
+    {ServerEvent::kHistory, "history"},
+    {ServerEvent::kRooms, "listRooms"},
+    {ServerEvent::kRoom, "createRoom"},
+    {ServerEvent::kRoom, "getRoom"},
+    {ServerEvent::kRoom, "openDirect"},
+    {ServerEvent::kRoom, "updateRoom"},
+    {ServerEvent::kRoomDeleted, "deleteRoom"},
+    {ServerEvent::kMembership, "invite"},
+    {ServerEvent::kMembership, "respondInvite"},
+    {ServerEvent::kMembership, "leaveRoom"},
+    {ServerEvent::kMembership, "kick"},
+    {ServerEvent::kMembership, "ban"},
+    {ServerEvent::kMembership, "unban"},
+    {ServerEvent::kMembership, "setRole"},
+    {ServerEvent::kInvites, "listInvites"},
+    {ServerEvent::kMembers, "listMembers"},
+    {ServerEvent::kMessageDeleted, "deleteMessage"},
+    {ServerEvent::kUsers, "searchUsers"},
+};
+
 bool KeyOf(const ServerEvent& e, AnswerKey* key) {
   if (e.has_error()) {
-    *key = {e.error().event(), e.error().room(), e.error().client_msg_id()};
+    *key = {ServerEvent::kError, e.error().event(), e.error().room(), e.error().client_msg_id()};
     return true;
   }
   if (e.has_ack()) {
-    *key = {"send", e.ack().room(), e.ack().client_msg_id()};
+    *key = {ServerEvent::kAck, "send", e.ack().room(), e.ack().client_msg_id()};
     return true;
   }
-  // The other answers: the kind they answer, and for joined and left the room.
-  static constexpr std::pair<ServerEvent::EventCase, absl::string_view> kKinds[] = {
-      {ServerEvent::kJoined, "join"},    {ServerEvent::kLeft, "leave"},     {ServerEvent::kPong, "ping"},
-      {ServerEvent::kHistory, "history"}, {ServerEvent::kRooms, "listRooms"}, {ServerEvent::kRoom, "createRoom"}};
+  // A session taken out of a room (kicked, ...) asked for nothing.
+  if (e.has_left() && !e.left().reason().empty()) return false;
+  // Room events and pushed changes carry no ref: they answer nothing.
+  if (e.ref().empty() && !e.has_joined() && !e.has_left() && !e.has_pong() && !e.has_history() &&
+      !e.has_rooms() && !e.has_room()) {
+    return false;
+  }
   for (const auto& [event_case, kind] : kKinds) {
     if (e.event_case() != event_case) continue;
     absl::string_view room;
     if (e.has_joined()) room = e.joined().room();
     if (e.has_left()) room = e.left().room();
-    *key = {kind, room, ""};
+    *key = {event_case, "", room, ""};
     return true;
   }
   return false;  // room events and replayed messages answer nothing
@@ -51,8 +81,16 @@ absl::string_view RoomOf(const ClientEvent& e) {
   return {};
 }
 
+bool KindAnswered(const AnswerKey& key, absl::string_view kind) {
+  if (key.answer == ServerEvent::kError || key.answer == ServerEvent::kAck) return kind == key.kind;
+  for (const auto& [event_case, answered] : kKinds) {
+    if (event_case == key.answer && answered == kind) return true;
+  }
+  return false;
+}
+
 bool Answers(const AnswerKey& key, const ServerEvent& answer, const ClientEvent& event) {
-  if (ClientEventKind(event) != key.kind || event.ref() != answer.ref()) return false;
+  if (!KindAnswered(key, ClientEventKind(event)) || event.ref() != answer.ref()) return false;
   if (!key.room.empty() && RoomOf(event) != key.room) return false;
   return !event.has_send() || event.send().client_msg_id() == key.client_msg_id;
 }
@@ -62,7 +100,23 @@ bool Answers(const AnswerKey& key, const ServerEvent& answer, const ClientEvent&
 bool PendingEvents::Tracked(const ClientEvent& event) {
   // chat-core answers an over-long ref's error without the ref: nothing to match.
   if (event.ref().size() > kMaxRefBytes) return false;
-  return event.event_case() != ClientEvent::EVENT_NOT_SET && event.event_case() != ClientEvent::kTyping;
+  switch (event.event_case()) {
+    case ClientEvent::EVENT_NOT_SET:
+    case ClientEvent::kTyping:
+      return false;
+    case ClientEvent::kJoin:
+    case ClientEvent::kLeave:
+    case ClientEvent::kSend:
+    case ClientEvent::kPing:
+    case ClientEvent::kHistory:
+    case ClientEvent::kListRooms:
+    case ClientEvent::kCreateRoom:
+      return true;
+    default:
+      // Room management and membership: their answers look like the changes
+      // chat-core pushes, so only a ref tells them apart.
+      return !event.ref().empty();
+  }
 }
 
 PendingEvents::Sent PendingEvents::Send(const ClientEvent& event) {

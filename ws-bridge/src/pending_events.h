@@ -4,7 +4,8 @@
 // chat-core nodes").
 //
 // An event with a direct answer (join, leave, send, ping, history, listRooms,
-// createRoom) is kept from when it is sent until its answer passes through
+// createRoom, and the room management and membership requests that carry a
+// ref: their answers look like pushed changes otherwise) is kept from when it is sent until its answer passes through
 // (matched by kind, ref, room and, for a send, client_msg_id). When the stream
 // is lost, what was sent and not answered is sent again on the next stream, in
 // its order, followed by what waited meanwhile: a send carries its
