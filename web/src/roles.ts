@@ -23,11 +23,15 @@ export function isPublic(name: string, info: RoomInfo | null): boolean {
   return !isDirect(name, info) && !isPrivate(info);
 }
 
-/** The other users of a direct room, as its name on screen ("bob", "bob, carol"). */
+/**
+ * The other users of a direct room, as its name on screen ("bob", "bob,
+ * carol"). Each once: the list is a set, whatever a sender repeats.
+ */
 export function directLabel(info: RoomInfo | null, me: string): string {
-  const others = (info?.directUsers ?? []).filter((u) => !sameUser(u, me));
+  const users = info?.directUsers ?? [];
+  const others = users.filter((u, i) => !sameUser(u, me) && users.findIndex((x) => sameUser(x, u)) === i);
   if (others.length > 0) return others.join(", ");
-  return (info?.directUsers ?? []).length > 0 ? me : "Direct message";
+  return users.length > 0 ? me : "Direct message";
 }
 
 /** How a room is named in titles and placeholders: "#dev", or the other users of a direct room. */

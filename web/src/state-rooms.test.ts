@@ -29,6 +29,8 @@ describe("direct rooms in the sidebar", () => {
     expect(label("dm.2")).toBe("bob, carol");
     expect(roomLabel("dm.1", s.rooms["dm.1"].info, "ALICE")).toBe("Zed");
     expect(roomLabel("ops", s.rooms.ops.info, ME)).toBe("#ops");
+    // Each user once, whatever the sender repeats.
+    expect(directLabel(dm(["alice", "bob", "alice", "Bob"]), ME)).toBe("bob");
   });
 
   it("takes a dm. room not yet described for a direct one", () => {
