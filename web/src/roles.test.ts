@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { Role, RoomKind } from "./gen/chat/v1/chat_pb";
-import { canDeleteMessage, canRemove, effectiveRole, isDirect, isPublic, permissions } from "./roles";
+import { canDeleteMessage, canRemove, effectiveRole, isDirect, isPublic, permissions, roleChoices } from "./roles";
 import { makeRoom } from "./testing/events";
 
 const room = (kind: RoomKind, myRole: Role) => makeRoom({ name: "r", kind, myRole });
@@ -24,9 +24,10 @@ describe("permissions", () => {
     expect(owner).toMatchObject({ moderate: true, archive: true, deleteRoom: true, setRoles: true, leave: true });
   });
 
-  it("nobody moderates a direct room, and a user with no stored role has nothing to leave", () => {
+  it("nobody moderates a direct room (its people set its topic), and a user with no stored role has nothing to leave", () => {
     const dm = permissions("dm.1", room(RoomKind.DIRECT, Role.MEMBER), true);
     expect(dm).toMatchObject({ moderate: false, invite: false, deleteRoom: false, setRoles: false, leave: true });
+    expect(permissions("dm.1", room(RoomKind.DIRECT, Role.MEMBER), false).editTopic).toBe(true);
     expect(permissions("lobby", room(RoomKind.PUBLIC, Role.UNSPECIFIED), false).leave).toBe(false);
   });
 
@@ -42,6 +43,17 @@ describe("permissions", () => {
     expect(canRemove(p, Role.MODERATOR, false, { user: "Alice", role: Role.MEMBER }, "alice")).toBe(false);
     const admin = permissions("r", room(RoomKind.PRIVATE, Role.UNSPECIFIED), true);
     expect(canRemove(admin, Role.UNSPECIFIED, true, { user: "bob", role: Role.OWNER }, "alice")).toBe(true);
+  });
+
+  it("offers the owner other roles for members, and moderator or owner for a visitor of a public room", () => {
+    const p = permissions("r", room(RoomKind.PUBLIC, Role.OWNER), false);
+    expect(roleChoices(p, { user: "bob", role: Role.MEMBER }, "alice", true)).toEqual([Role.OWNER, Role.MODERATOR]);
+    expect(roleChoices(p, { user: "bob", role: Role.MODERATOR }, "alice", true)).toEqual([Role.OWNER, Role.MEMBER]);
+    expect(roleChoices(p, { user: "bob", role: Role.UNSPECIFIED }, "alice", true)).toEqual([Role.OWNER, Role.MODERATOR]);
+    expect(roleChoices(p, { user: "bob", role: Role.UNSPECIFIED }, "alice", false)).toEqual([]);
+    expect(roleChoices(p, { user: "alice", role: Role.OWNER }, "alice", true)).toEqual([]);
+    const mod = permissions("r", room(RoomKind.PUBLIC, Role.MODERATOR), false);
+    expect(roleChoices(mod, { user: "bob", role: Role.MEMBER }, "alice", true)).toEqual([]);
   });
 
   it("deletes own messages anywhere, others' as a moderator", () => {

@@ -53,9 +53,10 @@ export const ROLE_NAMES: Record<Role, string> = {
 };
 
 export interface Permissions {
-  /** Invite, kick, ban, unban, set the topic. */
+  /** Invite, kick, ban, unban. */
   moderate: boolean;
   invite: boolean;
+  /** Moderators, and anyone in a direct room. */
   editTopic: boolean;
   /** Archive or unarchive, change roles, delete the room. */
   own: boolean;
@@ -71,15 +72,17 @@ export function permissions(name: string, info: RoomInfo | null, admin: boolean)
   const direct = isDirect(name, info);
   const mod = role >= Role.MODERATOR;
   const own = role >= Role.OWNER;
+  const member = (info?.myRole ?? Role.UNSPECIFIED) !== Role.UNSPECIFIED;
   return {
     moderate: mod && !direct,
     invite: mod && !direct,
-    editTopic: mod,
+    // Nobody moderates a direct room: any of its people may set its topic.
+    editTopic: mod || (direct && member),
     own,
     archive: own,
     deleteRoom: own && !direct,
     setRoles: own && !direct,
-    leave: (info?.myRole ?? Role.UNSPECIFIED) !== Role.UNSPECIFIED,
+    leave: member,
   };
 }
 
@@ -87,6 +90,17 @@ export function permissions(name: string, info: RoomInfo | null, admin: boolean)
 export function canRemove(p: Permissions, myRole: Role, admin: boolean, target: { user: string; role: Role }, me: string): boolean {
   if (!p.moderate || sameUser(target.user, me)) return false;
   return admin || myRole > target.role;
+}
+
+/**
+ * The roles the owner may give `target` from the member list: another role
+ * for a member; in a public room also moderator or owner for someone present
+ * without a stored role. Never their own (it changes only by handing over).
+ */
+export function roleChoices(p: Permissions, target: { user: string; role: Role }, me: string, isPublicRoom: boolean): Role[] {
+  if (!p.setRoles || sameUser(target.user, me)) return [];
+  if (target.role === Role.UNSPECIFIED) return isPublicRoom ? [Role.OWNER, Role.MODERATOR] : [];
+  return [Role.OWNER, Role.MODERATOR, Role.MEMBER].filter((r) => r !== target.role);
 }
 
 /** Delete a message: its author, or a moderator, owner or server admin. */

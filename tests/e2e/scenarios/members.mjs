@@ -76,6 +76,15 @@ export const scenarios = [
       // Unread counts work for a conversation not in view.
       await carol.send("lunch?");
       await alice.page.locator(`[data-testid="unread-${group}"]:text-is("1")`).waitFor();
+
+      // Nobody moderates a conversation: either of its people sets its topic.
+      await settings(bob);
+      assert.equal(await bob.page.getByTestId("delete-room").count(), 0);
+      await bob.page.getByTestId("topic-input").fill("weekend plans");
+      await bob.page.getByTestId("topic-save").click();
+      await bob.page.getByTestId("topic-saved").waitFor();
+      await closeDialog(bob);
+      await alice.page.locator('[data-testid="room-topic"]', { hasText: "weekend plans" }).waitFor();
     },
   },
 

@@ -3,7 +3,7 @@ import type { MembershipActions } from "../client-members";
 import { Role } from "../gen/chat/v1/chat_pb";
 import { sameUser } from "../messages";
 import type { ChatState, RoomState } from "../model";
-import { ROLE_NAMES, canRemove, effectiveRole, permissions, roomLabel, type Permissions } from "../roles";
+import { ROLE_NAMES, canRemove, effectiveRole, isPublic, permissions, roleChoices, roomLabel, type Permissions } from "../roles";
 import { actionKey, memberRows, type MemberRow } from "../state-members";
 import { Avatar } from "./Avatar";
 import { DotsIcon, Popover } from "./Popover";
@@ -75,7 +75,7 @@ export function MemberList({ id, room, me, admin, actions, status, onInvite, onC
                 {m.role === Role.OWNER ? "owner" : "mod"}
               </span>
             )}
-            <MemberMenu room={room.name} row={m} me={me} can={can} myRole={myRole} admin={admin} actions={actions} />
+            <MemberMenu room={room.name} info={room.info} row={m} me={me} can={can} myRole={myRole} admin={admin} actions={actions} />
           </li>
         ))}
       </ul>
@@ -131,6 +131,7 @@ export function MemberList({ id, room, me, admin, actions, status, onInvite, onC
 
 interface MenuProps {
   room: string;
+  info: RoomState["info"];
   row: MemberRow;
   me: string;
   can: Permissions;
@@ -140,15 +141,13 @@ interface MenuProps {
 }
 
 /** Role changes (owner), kick and ban (moderators, on lower roles) for one member. */
-function MemberMenu({ room, row, me, can, myRole, admin, actions }: MenuProps) {
+function MemberMenu({ room, info, row, me, can, myRole, admin, actions }: MenuProps) {
   const [removing, setRemoving] = useState<"" | "kick" | "ban">("");
   const [reason, setReason] = useState("");
   const [error, setError] = useState("");
-  const self = sameUser(row.user, me);
   const remove = canRemove(can, myRole, admin, row, me);
-  const roles = can.setRoles && !self && row.role !== Role.UNSPECIFIED;
-  const roleChoices = roles ? [Role.OWNER, Role.MODERATOR, Role.MEMBER].filter((r) => r !== row.role) : [];
-  if (!remove && roleChoices.length === 0) return null;
+  const choices = roleChoices(can, row, me, isPublic(room, info));
+  if (!remove && choices.length === 0) return null;
 
   return (
     <Popover label={`Actions for ${row.user}`} testId="member-menu" face={<DotsIcon />} className="member-menu">
@@ -190,7 +189,7 @@ function MemberMenu({ room, row, me, can, myRole, admin, actions }: MenuProps) {
           </form>
         ) : (
           <>
-            {roleChoices.map((r) => (
+            {choices.map((r) => (
               <button
                 key={r}
                 type="button"
