@@ -108,18 +108,19 @@ describe("ChatClient membership", () => {
     ws.receive({ ref, membership: { room: "ops", user: "alice", kind: "JOINED", role: "ROLE_MEMBER", by: "alice", roomInfo: privateRoom("ops") } });
     expect(client.getState().current).toBe("ops");
     expect(client.getState().invites).toEqual([]);
-    expect(drain(ws)).toEqual([{ join: { room: "ops" } }]);
+    expect(drain(ws)).toEqual([{ join: { room: "ops", sinceSeq: "0" } }]);
 
-    ws.receive({ membership: { room: "zoo", user: "alice", kind: "JOINED", role: "ROLE_MEMBER", by: "alice", roomInfo: privateRoom("zoo") } });
+    ws.receive({ membership: { room: "zoo", user: "alice", kind: "JOINED", role: "ROLE_MEMBER", by: "alice", roomInfo: privateRoom("zoo", "ROLE_MEMBER", { lastSeq: "40" }) } });
     expect(client.getState().current).toBe("ops");
-    expect(drain(ws)).toEqual([{ join: { room: "zoo" } }]);
+    expect(drain(ws)).toEqual([{ join: { room: "zoo", sinceSeq: "40" } }]);
   });
 
   it("joins a direct room someone else opened with us, for its unread count", () => {
     const { client, ws } = setup();
     ws.receive({ roomChanged: { kind: "CREATED", room: { name: "dm.1", kind: "ROOM_KIND_DIRECT", directUsers: ["alice", "bob"] } } });
-    expect(drain(ws)).toEqual([{ join: { room: "dm.1" } }]);
-    ws.receive({ joined: { room: "dm.1", latestSeq: "0" } }, { message: { room: "dm.1", seq: "1", author: "bob", text: "hi" } });
+    // From the seq the room had when we heard of it: a message sent before our join is replayed.
+    expect(drain(ws)).toEqual([{ join: { room: "dm.1", sinceSeq: "0" } }]);
+    ws.receive({ message: { room: "dm.1", seq: "1", author: "bob", text: "hi" } }, { joined: { room: "dm.1", latestSeq: "1" } });
     expect(client.getState().rooms["dm.1"].unread).toBe(1);
   });
 

@@ -8,7 +8,7 @@ import { findSeq, sameUser } from "./messages";
 import type { ActionStatus, ChatState, PendingRequest, RoomState, Roster } from "./model";
 import type { Invite, Member, ServerEvent } from "./protocol";
 import { effectiveRole } from "./roles";
-import { farewell, mergeInfo, removedFrom } from "./state-rooms";
+import { farewell, mergeInfo, removedFrom, resumeFrom } from "./state-rooms";
 import { byName, takeRequest, withRoom } from "./state-util";
 
 type Ev<T extends ServerEvent["type"]> = Extract<ServerEvent, { type: T }>;
@@ -204,11 +204,14 @@ export function applyMembership(state: ChatState, ev: Ev<"membership">): ChatSta
     case Kind.JOINED: {
       s = dropInvite(s);
       const info = ev.roomInfo;
-      return withRoom(s, ev.room, (r) => ({
-        ...r,
-        error: "",
-        info: info ? mergeInfo(r.info, info, true) : r.info && { ...r.info, myRole: ev.role || Role.MEMBER },
-      }));
+      return withRoom(s, ev.room, (r) => {
+        const next = {
+          ...r,
+          error: "",
+          info: info ? mergeInfo(r.info, info, true) : r.info && { ...r.info, myRole: ev.role || Role.MEMBER },
+        };
+        return info ? resumeFrom(next, info.lastSeq) : next;
+      });
     }
     case Kind.ROLE_CHANGED:
       return withRoom(s, ev.room, (r) => (r.info ? { ...r, info: { ...r.info, myRole: ev.role } } : r));

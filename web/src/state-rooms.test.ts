@@ -3,6 +3,7 @@ import { Role, RoomChanged_Kind, RoomKind } from "./gen/chat/v1/chat_pb";
 import type { ChatState } from "./model";
 import type { RoomInfo } from "./protocol";
 import { directLabel, roomLabel } from "./roles";
+import { joinArgs } from "./messages";
 import { directNames, reducer, roomNames } from "./state";
 import { ME, ev, msg, open, server } from "./testing/chat-state";
 import { makeEvent, makeRoom } from "./testing/events";
@@ -126,6 +127,14 @@ describe("live room changes", () => {
     s = server(s, makeEvent("left", { room: "dev", ref: "x" }));
     expect(s.rooms.dev).toMatchObject({ joined: false, error: "" });
     expect(s.farewell).toBeNull();
+  });
+
+  it("a room learnt of live is first joined from the seq it had then; one joined before keeps its own point", () => {
+    let s = server(open(), makeEvent("roomChanged", { kind: RoomChanged_Kind.CREATED, room: dm(["alice", "bob"], "dm.1") }));
+    expect(joinArgs(s.rooms["dm.1"])).toEqual({ room: "dm.1", sinceSeq: 0 });
+    s = server(s, ev.joined("dev", 7), ev.message(msg(8, { room: "dev" })));
+    s = server(s, makeEvent("roomChanged", { kind: RoomChanged_Kind.CREATED, room: makeRoom({ name: "dev", lastSeq: 3 }) }));
+    expect(joinArgs(s.rooms.dev)).toEqual({ room: "dev", sinceSeq: 8 });
   });
 
   it("a whole room list drops the rooms it no longer has, but not one made since it was asked for", () => {

@@ -5,7 +5,7 @@
 
 import { Role, RoomChanged_Kind } from "./gen/chat/v1/chat_pb";
 import { newestSeq } from "./messages";
-import type { ChatState, Farewell, PendingRequest } from "./model";
+import type { ChatState, Farewell, PendingRequest, RoomState } from "./model";
 import type { RoomInfo, ServerEvent } from "./protocol";
 import { isDirect, isPublic } from "./roles";
 import { LOBBY, newRoom, takeRequest, withRoom } from "./state-util";
@@ -105,7 +105,21 @@ export function applyRoomChanged(state: ChatState, ev: Ev<"roomChanged">): ChatS
     return r ? dropRoom(s, name) : s;
   }
   // CREATED (made here or on another node, or we became a member) or UPDATED (topic, archived).
-  return withRoom(state, name, (r) => ({ ...r, info: mergeInfo(r.info, ev.room, false), error: r.joined ? r.error : "" }));
+  return withRoom(state, name, (r) => {
+    const next = { ...r, info: mergeInfo(r.info, ev.room, false), error: r.joined ? r.error : "" };
+    return ev.kind === RoomChanged_Kind.CREATED ? resumeFrom(next, ev.room.lastSeq) : next;
+  });
+}
+
+/**
+ * A room learnt of live (created, or the user became a member) and not joined
+ * yet: its first join asks for what came after the description's seq, so
+ * messages sent between the event and the join still arrive, and count as
+ * unread. A room joined before keeps its own resume point.
+ */
+export function resumeFrom(r: RoomState, lastSeq: number): RoomState {
+  if (r.synced || r.joined || r.joinRequested) return r;
+  return { ...r, synced: true, syncedSeq: lastSeq };
 }
 
 /**
