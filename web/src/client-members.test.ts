@@ -124,6 +124,26 @@ describe("ChatClient membership", () => {
     expect(client.getState().rooms["dm.1"].unread).toBe(1);
   });
 
+  it("joins the user's own rooms even when public rooms have used up their share", () => {
+    const client = new ChatClient({
+      me: "alice",
+      url: "ws://t/ws",
+      createSocket: fakeFactory,
+      checkAuth: async () => "ok",
+      onAuthLost: () => {},
+      maxAutoJoin: 2,
+      maxAutoJoinOwn: 2,
+    });
+    client.start();
+    const ws = FakeSocket.last();
+    ws.open();
+    drain(ws);
+    ws.receive({ rooms: { rooms: [{ name: "lobby" }, { name: "a" }, { name: "b" }, { name: "c" }, privateRoom("p1"), privateRoom("p2"), privateRoom("p3")] } });
+    // lobby is wanted already: one more public room; two own rooms.
+    expect(drain(ws).map((e) => e.join.room)).toEqual(["a", "p1", "p2"]);
+    client.stop();
+  });
+
   it("kicked from the room in view: back to the lobby, told why", () => {
     const { client, ws } = setup();
     ws.receive({ rooms: { rooms: [{ name: "lobby" }, privateRoom("ops")] } });

@@ -12,7 +12,13 @@ import { validateRoomName } from "./api";
 import { MembershipActions, validateNewRoomName } from "./client-members";
 import { joinArgs, oldestSeq, sameUser } from "./messages";
 import type { Action, ChatState, PendingRequest, RoomState } from "./model";
+import { isPublic } from "./roles";
 import { LOBBY, initialState, reducer } from "./state";
+
+/** A room of the user's own: direct, private, or one they have a role in. */
+function isOwnRoom(r: RoomState): boolean {
+  return !isPublic(r.name, r.info) || (r.info?.myRole ?? 0) !== 0;
+}
 
 export interface ChatClientOptions {
   me: string;
@@ -30,8 +36,10 @@ export interface ChatClientOptions {
   initialRoom?: string;
   /** Remembers the room in view across reloads. */
   storage?: Pick<Storage, "getItem" | "setItem"> | null;
-  /** Rooms joined automatically from the room list (for unread counts). */
+  /** Public rooms joined automatically from the room list (for unread counts). */
   maxAutoJoin?: number;
+  /** The user's own rooms (direct, private, or with a role) joined automatically. */
+  maxAutoJoinOwn?: number;
   historyPageSize?: number;
   /** Rooms per page of the room list (the server allows 1-1000). */
   roomsPageSize?: number;
@@ -330,16 +338,21 @@ export class ChatClient {
 
   /** Joins the listed rooms we are not in yet (for their unread counts). */
   private autoJoin(): void {
-    const max = this.o.maxAutoJoin ?? 50;
+    // The user's own rooms (direct, private, or with a role) have a cap of their own,
+    // so a new direct message is counted however many public rooms are listed.
+    const max = { own: this.o.maxAutoJoinOwn ?? 200, other: this.o.maxAutoJoin ?? 50 };
     const rooms = Object.values(this.state.rooms);
-    let count = rooms.filter((r) => r.wanted).length;
+    const kind = (r: RoomState) => (isOwnRoom(r) ? "own" : "other");
+    const count = { own: 0, other: 0 };
+    for (const r of rooms) if (r.wanted) count[kind(r)] += 1;
     const candidates = rooms
       .filter((r) => r.info !== null && !r.wanted && !r.joined && !r.joinRequested && r.error === "")
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const r of candidates) {
-      if (count >= max) break;
+      const k = kind(r);
+      if (count[k] >= max[k]) continue;
       this.join(r);
-      count += 1;
+      count[k] += 1;
     }
   }
 
