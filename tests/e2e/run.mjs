@@ -21,6 +21,8 @@ import { scenarios as coreScenarios } from "./scenarios/core.mjs";
 import { scenarios as uiScenarios } from "./scenarios/ui.mjs";
 import { scenarios as screenScenarios } from "./scenarios/screens.mjs";
 import { scenarios as tlsScenarios } from "./scenarios/tls.mjs";
+import { scenarios as memberScenarios } from "./scenarios/members.mjs";
+import { scenarios as memberScreenScenarios } from "./scenarios/members-screens.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "..", "..");
@@ -37,7 +39,7 @@ const { values: args } = parseArgs({
   },
 });
 
-const all = [...coreScenarios, ...uiScenarios, ...screenScenarios, ...tlsScenarios];
+const all = [...coreScenarios, ...uiScenarios, ...screenScenarios, ...tlsScenarios, ...memberScenarios, ...memberScreenScenarios];
 if (args.list) {
   for (const s of all) console.log(s.name);
   process.exit(0);

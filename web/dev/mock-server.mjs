@@ -7,7 +7,8 @@
 // Serves dist/ (index.html for unknown paths), the /api JSON endpoints with an
 // in-memory cookie session, and /ws speaking the chat.v1 canonical JSON
 // protocol (joins with sinceSeq replay, history paging, idempotent sends,
-// typing, presence, rooms). No dependencies: the WebSocket framing is written
+// typing, presence, rooms; private rooms, DMs, membership and moderation in
+// mock-membership.mjs). No dependencies: the WebSocket framing is written
 // out below (RFC 6455, server side, text frames only).
 //
 // Test hooks:
@@ -21,6 +22,7 @@ import { createReadStream, existsSync, statSync } from "node:fs";
 import { createServer } from "node:http";
 import { extname, join, normalize, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { handleMembership, initMembership, maySee, roomView } from "./mock-membership.mjs";
 
 const here = fileURLToPath(new URL(".", import.meta.url));
 const DIST = resolve(here, "..", "dist");
@@ -36,24 +38,18 @@ const rooms = new Map(); // name -> {name, createdAt, createdBy, messages: [], m
 const sockets = new Set();
 let refuse = false;
 
-function makeRoom(name, createdBy = "") {
+function makeRoom(name, createdBy = "", kind = "PUBLIC") {
   const r = { name, createdAt: new Date().toISOString(), createdBy, messages: [], members: new Map(), ids: new Map() };
+  initMembership(r, kind, createdBy);
   rooms.set(name, r);
   return r;
 }
 makeRoom("lobby");
 
-function roomJson(r) {
-  const o = { name: r.name, createdAt: r.createdAt };
-  if (r.messages.length) o.lastSeq = String(r.messages.length);
-  if (r.members.size) o.memberCount = r.members.size;
-  if (r.createdBy) o.createdBy = r.createdBy;
-  return o;
-}
-
 function msgJson(m) {
   const o = { room: m.room, seq: String(m.seq), author: m.author, text: m.text, sentAt: m.sentAt };
   if (m.clientMsgId) o.clientMsgId = m.clientMsgId;
+  if (m.deleted) o.deleted = true;
   return o;
 }
 
@@ -208,7 +204,8 @@ class Session {
 
     if (ev.join) {
       const r = rooms.get(ev.join.room);
-      if (!r) return err("NOT_FOUND", `room ${ev.join.room} does not exist`, "join", { room: ev.join.room });
+      if (!r || !maySee(r, this.user)) return err("NOT_FOUND", `no room '${ev.join.room}'`, "join", { room: ev.join.room });
+      if (r.banned.has(this.user.toLowerCase())) return err("PERMISSION_DENIED", `banned from room '${r.name}'`, "join", { room: r.name });
       if (ev.join.sinceSeq !== undefined) {
         const since = Number(ev.join.sinceSeq);
         for (const m of r.messages.slice(since)) this.queue({ message: msgJson(m) });
@@ -233,6 +230,7 @@ class Session {
       if (!body || body.length > 4000)
         return err("INVALID_ARGUMENT", "text must be 1-4000 characters", "send", { clientMsgId, room });
       if (body === "/fail") return err("RESOURCE_EXHAUSTED", "slow down (mock)", "send", { clientMsgId, room });
+      if (r.archived) return err("FAILED_PRECONDITION", `room '${room}' is archived`, "send", { clientMsgId, room });
       const { msg, duplicate } = post(r, this.user, body, clientMsgId || "");
       const ack = { room, clientMsgId, seq: String(msg.seq) };
       if (duplicate) ack.duplicate = true;
@@ -249,7 +247,7 @@ class Session {
     } else if (ev.history) {
       const h = ev.history;
       const r = rooms.get(h.room);
-      if (!r) return err("NOT_FOUND", "no such room", "history", { room: h.room });
+      if (!r || !maySee(r, this.user)) return err("NOT_FOUND", `no room '${h.room}'`, "history", { room: h.room });
       const limit = Math.min(500, Number(h.limit) || 50);
       let page;
       let hasMore;
@@ -273,13 +271,18 @@ class Session {
       if (hasMore) out.hasMore = true;
       this.queue({ ...ref, history: out });
     } else if (ev.listRooms) {
-      this.queue({ ...ref, rooms: { rooms: [...rooms.values()].map(roomJson) } });
+      const visible = [...rooms.values()].filter((r) => maySee(r, this.user));
+      this.queue({ ...ref, rooms: { rooms: visible.map((r) => roomView(r, this.user)) } });
     } else if (ev.createRoom) {
-      const name = ev.createRoom.name;
-      if (!/^[a-z0-9._-]{1,64}$/.test(name ?? "")) return err("INVALID_ARGUMENT", "room name must be 1-64 of [a-z0-9._-]", "createRoom");
+      const { name, kind, topic } = ev.createRoom;
+      if (!/^[a-z0-9._-]{1,64}$/.test(name ?? "") || name.startsWith("dm."))
+        return err("INVALID_ARGUMENT", "room name must be 1-64 of [a-z0-9._-], not starting dm.", "createRoom");
       if (rooms.has(name)) return err("ALREADY_EXISTS", `room ${name} already exists`, "createRoom");
-      this.queue({ ...ref, room: roomJson(makeRoom(name, this.user)) });
-    } else {
+      const r = makeRoom(name, this.user, kind === "ROOM_KIND_PRIVATE" ? "PRIVATE" : "PUBLIC");
+      r.topic = topic ?? "";
+      this.queue({ ...ref, room: roomView(r, this.user) });
+      for (const s of sockets) if (maySee(r, s.user)) s.queue({ roomChanged: { kind: "CREATED", room: roomView(r, s.user) } });
+    } else if (!handleMembership(this, ev, ref, err, { rooms, users, sockets, makeRoom, broadcast, msgJson })) {
       err("INVALID_ARGUMENT", "unknown event", "");
     }
   }

@@ -34,6 +34,8 @@ describe("Api", () => {
       expiresAt: "2026-12-02T10:00:00Z",
       guest: false,
     });
+    // The login answer does not say whether the user is an admin: /api/me does.
+    expect((await api.login("alice", "password1")).admin).toBeUndefined();
     expect(calls[0].url).toBe("/api/login");
     expect(calls[0].init?.method).toBe("POST");
     expect(calls[0].init?.credentials).toBe("same-origin");
@@ -58,7 +60,9 @@ describe("Api", () => {
       username: "g",
       expiresAt: "",
       guest: true,
+      admin: false,
     });
+    await expect(new Api(fakeFetch(200, '{"username":"root","admin":true}')).me()).resolves.toMatchObject({ admin: true });
     await expect(new Api(fakeFetch(503, "")).me()).rejects.toMatchObject({ code: "UNAVAILABLE" });
   });
 

@@ -5,6 +5,11 @@ export interface Session {
   username: string;
   expiresAt: string;
   guest: boolean;
+  /**
+   * A server admin (WhoAmI.admin, from /api/me). Undefined when the session
+   * came from /api/login or /api/register, whose answers do not say.
+   */
+  admin?: boolean;
 }
 
 export class ApiError extends Error {
@@ -57,13 +62,16 @@ export function errorFromResponse(status: number, bodyText: string): ApiError {
   return new ApiError(status, code, message);
 }
 
-function toSession(body: unknown): Session {
+function toSession(body: unknown, fromMe = false): Session {
   const b = (body && typeof body === "object" ? body : {}) as Record<string, unknown>;
-  return {
+  const s: Session = {
     username: typeof b.username === "string" ? b.username : "",
     expiresAt: typeof b.expiresAt === "string" ? b.expiresAt : "",
     guest: b.guest === true,
   };
+  // proto3 JSON leaves out a false `admin`: from /api/me, absent means no.
+  if (fromMe) s.admin = b.admin === true;
+  return s;
 }
 
 export class Api {
@@ -110,7 +118,7 @@ export class Api {
   /** The current session, or null when not logged in (401). Other failures throw. */
   async me(): Promise<Session | null> {
     try {
-      return toSession(await this.call("/api/me", "GET"));
+      return toSession(await this.call("/api/me", "GET"), true);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return null;
       throw err;

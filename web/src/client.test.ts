@@ -56,9 +56,13 @@ describe("ChatClient", () => {
     expect(sent).toEqual([
       { ref: "r1", join: { room: "lobby" } },
       { ref: "r2", listRooms: { limit: 100 } },
+      { ref: "r3", listInvites: {} },
     ]);
     ws.receive({ ref: "r1", joined: { room: "lobby", members: ["alice", "bob"], latestSeq: "120", memberCount: 2 } });
-    expect(drain(ws)).toEqual([{ ref: "r3", history: { room: "lobby", limit: 50 } }]);
+    expect(drain(ws)).toEqual([
+      { ref: "r4", history: { room: "lobby", limit: 50 } },
+      { ref: "r5", listMembers: { room: "lobby" } },
+    ]);
     expect(client.getState().rooms.lobby.history).toBe("loading");
   });
 
@@ -177,14 +181,14 @@ describe("ChatClient", () => {
     ws.receive({ ref: "r1", joined: { room: "lobby", latestSeq: "100" } });
     drain(ws);
     ws.receive({
-      ref: "r3",
+      ref: "r4",
       history: { room: "lobby", messages: Array.from({ length: 50 }, (_, i) => M(100 - i).message), hasMore: true },
     });
     client.loadOlder();
     client.loadOlder(); // already loading: no second request
-    expect(drain(ws)).toEqual([{ ref: "r4", history: { room: "lobby", beforeSeq: "51", limit: 50 } }]);
+    expect(drain(ws)).toEqual([{ ref: "r6", history: { room: "lobby", beforeSeq: "51", limit: 50 } }]);
     ws.receive({
-      ref: "r4",
+      ref: "r6",
       history: { room: "lobby", messages: Array.from({ length: 50 }, (_, i) => M(50 - i).message) },
     });
     client.loadOlder();
@@ -201,9 +205,12 @@ describe("ChatClient", () => {
     drain(ws);
     client.selectRoom("dev");
     expect(storage.map.get(LAST_ROOM_KEY)).toBe("dev");
-    expect(drain(ws)).toEqual([{ ref: "r4", join: { room: "dev" } }]);
-    ws.receive({ ref: "r4", joined: { room: "dev", latestSeq: "2" } });
-    expect(drain(ws)).toEqual([{ ref: "r5", history: { room: "dev", limit: 50 } }]);
+    expect(drain(ws)).toEqual([{ ref: "r6", join: { room: "dev" } }]);
+    ws.receive({ ref: "r6", joined: { room: "dev", latestSeq: "2" } });
+    expect(drain(ws)).toEqual([
+      { ref: "r7", history: { room: "dev", limit: 50 } },
+      { ref: "r8", listMembers: { room: "dev" } },
+    ]);
   });
 
   it("starts in the remembered room and falls back to lobby if it is gone", () => {
@@ -226,10 +233,11 @@ describe("ChatClient", () => {
     drain(ws);
     expect(client.createRoom("Bad Name!")).toMatch(/a-z/);
     expect(client.createRoom("dev")).toBe("");
-    expect(drain(ws)).toEqual([{ ref: "r3", createRoom: { name: "dev" } }]);
-    ws.receive({ ref: "r3", room: { name: "dev", createdBy: "alice" } });
+    expect(client.createRoom("dm.abc")).toMatch(/direct messages/);
+    expect(drain(ws)).toEqual([{ ref: "r4", createRoom: { name: "dev" } }]);
+    ws.receive({ ref: "r4", room: { name: "dev", createdBy: "alice" } });
     expect(client.getState().current).toBe("dev");
-    expect(drain(ws)).toEqual([{ ref: "r4", join: { room: "dev" } }]);
+    expect(drain(ws)).toEqual([{ ref: "r5", join: { room: "dev" } }]);
   });
 
   it("goes into a room that already exists instead of showing an error", () => {
@@ -238,7 +246,7 @@ describe("ChatClient", () => {
     ws.open();
     drain(ws);
     client.createRoom("dev");
-    ws.receive({ ref: "r3", error: { code: "ALREADY_EXISTS", message: "exists", event: "createRoom" } });
+    ws.receive({ ref: "r4", error: { code: "ALREADY_EXISTS", message: "exists", event: "createRoom" } });
     expect(client.getState().current).toBe("dev");
     expect(client.getState().createRoom.error).toBe("");
   });

@@ -6,15 +6,24 @@
 // No React: tested with a fake WebSocket.
 
 import { Connection, type AuthCheck, type SocketFactory } from "./connection";
-import { Error_Code } from "./gen/chat/v1/chat_pb";
+import { Error_Code, MembershipEvent_Kind, RoomChanged_Kind } from "./gen/chat/v1/chat_pb";
 import type { ClientEventInit, ServerEvent } from "./protocol";
 import { validateRoomName } from "./api";
-import { joinArgs, oldestSeq } from "./messages";
-import type { Action, ChatState, RoomState } from "./model";
+import { MembershipActions, validateNewRoomName } from "./client-members";
+import { joinArgs, oldestSeq, sameUser } from "./messages";
+import type { Action, ChatState, PendingRequest, RoomState } from "./model";
+import { isPublic } from "./roles";
 import { LOBBY, initialState, reducer } from "./state";
+
+/** A room of the user's own: direct, private, or one they have a role in. */
+function isOwnRoom(r: RoomState): boolean {
+  return !isPublic(r.name, r.info) || (r.info?.myRole ?? 0) !== 0;
+}
 
 export interface ChatClientOptions {
   me: string;
+  /** A server admin (WhoAmI.admin), if known at start; see setAdmin. */
+  admin?: boolean;
   url: string;
   checkAuth: () => Promise<AuthCheck>;
   /** The session is over (401): show the login screen. */
@@ -27,8 +36,10 @@ export interface ChatClientOptions {
   initialRoom?: string;
   /** Remembers the room in view across reloads. */
   storage?: Pick<Storage, "getItem" | "setItem"> | null;
-  /** Rooms joined automatically from the room list (for unread counts). */
+  /** Public rooms joined automatically from the room list (for unread counts). */
   maxAutoJoin?: number;
+  /** The user's own rooms (direct, private, or with a role) joined automatically. */
+  maxAutoJoinOwn?: number;
   historyPageSize?: number;
   /** Rooms per page of the room list (the server allows 1-1000). */
   roomsPageSize?: number;
@@ -73,6 +84,8 @@ export class ChatClient {
     idle: null,
   };
   private stopped = false;
+  /** Direct messages, private rooms, invitations, moderation, user search. */
+  readonly membership: MembershipActions;
 
   constructor(options: ChatClientOptions) {
     this.o = options;
@@ -87,7 +100,12 @@ export class ChatClient {
       }
     }
     if (!first || validateRoomName(first) !== "") first = LOBBY;
-    this.state = initialState(options.me, first);
+    this.state = { ...initialState(options.me, first), admin: options.admin ?? false };
+    this.membership = new MembershipActions({
+      send: (body, req) => this.sendRequest(body, req),
+      getState: () => this.state,
+      dispatch: (a) => this.dispatch(a),
+    });
     this.conn = new Connection({
       url: options.url,
       createSocket: options.createSocket,
@@ -167,6 +185,16 @@ export class ChatClient {
     return true;
   }
 
+  /** Sends an event with a fresh ref and records the request it makes. */
+  private sendRequest(body: ClientEventInit, request: PendingRequest): boolean {
+    return this.request(body, (ref) => ({ type: "requestSent", ref, request }));
+  }
+
+  /** The user is (or is not) a server admin: moderation controls follow. */
+  setAdmin(admin: boolean): void {
+    this.dispatch({ type: "setAdmin", admin });
+  }
+
   private join(room: RoomState | string): void {
     const r = typeof room === "string" ? (this.state.rooms[room] ?? null) : room;
     const args = r ? joinArgs(r) : { room: room as string };
@@ -226,6 +254,7 @@ export class ChatClient {
       if (name === s.current || name === LOBBY || r.wanted) this.join(r);
     }
     this.listRooms("");
+    this.membership.loadInvites();
   }
 
   private handleEvents(events: ServerEvent[]): void {
@@ -236,17 +265,37 @@ export class ChatClient {
         case "joined": {
           const r = this.state.rooms[ev.room];
           if (r && ev.room === this.state.current && r.history === "none") this.requestNewest(ev.room);
+          // The member list of the room in view, fresh on every (re)join.
+          if (r && ev.room === this.state.current) this.membership.loadMembers(ev.room);
           break;
         }
         case "rooms":
           this.autoJoin();
           break;
-        case "room":
-          if (ev.ref !== "" && ev.ref === this.myCreateRef) {
-            this.myCreateRef = "";
+        case "room": {
+          const req = ev.ref ? before.requests[ev.ref] : undefined;
+          const made = req?.kind === "action" && (req.key === "openDirect" || req.key === "createRoom");
+          if ((ev.ref !== "" && ev.ref === this.myCreateRef) || made) {
+            if (ev.ref === this.myCreateRef) this.myCreateRef = "";
             this.selectRoom(ev.room.name);
           }
           break;
+        }
+        case "roomChanged":
+          // A room we may now see (created, or we became a member): join it for its unread count.
+          if (ev.kind === RoomChanged_Kind.CREATED) this.autoJoin();
+          break;
+        case "membership": {
+          if (!sameUser(ev.user, this.state.me)) break;
+          const req = ev.ref ? before.requests[ev.ref] : undefined;
+          if (ev.kind === MembershipEvent_Kind.JOINED) {
+            // Accepted here: go in. Accepted in another tab: join for the unread count.
+            if (req?.kind === "action" && req.key.startsWith("respond:")) this.selectRoom(ev.room);
+            else this.autoJoin();
+          }
+          break;
+        }
+
         case "error": {
           const req = ev.ref ? before.requests[ev.ref] : undefined;
           if (req?.kind === "join" && req.room === this.state.current && req.room !== LOBBY) {
@@ -273,20 +322,37 @@ export class ChatClient {
           break;
       }
     }
+    this.leftCurrent(before);
+  }
+
+  /** After events that took the user out of the room in view (kicked, left, deleted): back to the lobby. */
+  private leftCurrent(before: ChatState): void {
+    const cur = this.state.current;
+    if (cur === LOBBY) return;
+    const r = this.state.rooms[cur];
+    const was = before.rooms[cur];
+    const dropped = !r && !!was;
+    const thrownOut = !!r && !!was && (was.joined || was.joinRequested) && !r.joined && !r.joinRequested && r.error !== "";
+    if (dropped || thrownOut) this.selectRoom(LOBBY);
   }
 
   /** Joins the listed rooms we are not in yet (for their unread counts). */
   private autoJoin(): void {
-    const max = this.o.maxAutoJoin ?? 50;
+    // The user's own rooms (direct, private, or with a role) have a cap of their own,
+    // so a new direct message is counted however many public rooms are listed.
+    const max = { own: this.o.maxAutoJoinOwn ?? 200, other: this.o.maxAutoJoin ?? 50 };
     const rooms = Object.values(this.state.rooms);
-    let count = rooms.filter((r) => r.wanted).length;
+    const kind = (r: RoomState) => (isOwnRoom(r) ? "own" : "other");
+    const count = { own: 0, other: 0 };
+    for (const r of rooms) if (r.wanted) count[kind(r)] += 1;
     const candidates = rooms
       .filter((r) => r.info !== null && !r.wanted && !r.joined && !r.joinRequested && r.error === "")
       .sort((a, b) => (a.name < b.name ? -1 : 1));
     for (const r of candidates) {
-      if (count >= max) break;
+      const k = kind(r);
+      if (count[k] >= max[k]) continue;
       this.join(r);
-      count += 1;
+      count[k] += 1;
     }
   }
 
@@ -305,6 +371,7 @@ export class ChatClient {
     if (!this.conn.isOpen || !r) return;
     if (!r.joined && !r.joinRequested) this.join(r);
     else if (r.joined && (r.history === "none" || r.history === "error")) this.requestNewest(name);
+    if (r.joined && r.roster.status === "none") this.membership.loadMembers(name);
   }
 
   /** Sends text to the room in view (optimistic). Returns false if there was nothing to send. */
@@ -357,7 +424,7 @@ export class ChatClient {
   /** Returns an error text, or "" when the request went out. */
   createRoom(name: string): string {
     const n = name.trim();
-    const invalid = validateRoomName(n);
+    const invalid = validateNewRoomName(n);
     if (invalid) return invalid;
     const ref = this.nextRef();
     if (!this.conn.send({ ref, event: { case: "createRoom", value: { name: n } } })) return "You are offline";

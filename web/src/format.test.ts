@@ -14,6 +14,7 @@ const at = (d: Date, author = "bob"): ChatMessage => ({
   error: "",
   local: false,
   acked: false,
+  deleted: false,
 });
 
 describe("format", () => {

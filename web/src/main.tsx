@@ -2,6 +2,8 @@ import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
 import { App } from "./components/App";
 import "./styles.css";
+import "./styles-dialogs.css";
+import "./styles-rooms.css";
 
 const root = document.getElementById("root");
 if (root) {

@@ -17,6 +17,7 @@ describe("mergeBySeq", () => {
     error: "",
     local: false,
     acked: false,
+    deleted: false,
   });
 
   it("appends, inserts in order and reports duplicates", () => {

@@ -1,6 +1,6 @@
 // The shapes of the chat state (state.ts) and of the actions its reducer takes.
 
-import type { RoomInfo, ServerEvent } from "./protocol";
+import type { Invite, Member, RoomInfo, ServerEvent } from "./protocol";
 
 export type SendStatus = "sending" | "sent" | "failed";
 
@@ -22,9 +22,22 @@ export interface ChatMessage {
   local: boolean;
   /** The server acknowledged it (ack event). */
   acked: boolean;
+  /** A tombstone: deleted by its author or a moderator (text is empty). */
+  deleted: boolean;
 }
 
 export type HistoryState = "none" | "loading" | "loaded" | "error";
+
+/** A room's stored membership (ListMembers), kept live by membership events. */
+export interface Roster {
+  status: "none" | "loading" | "loaded" | "error";
+  /** Owner, moderators, then members; by name within a role. */
+  members: Member[];
+  /** Filled only for moderators (the server lists them only to them). */
+  invited: string[];
+  banned: string[];
+  error: string;
+}
 
 export interface RoomState {
   name: string;
@@ -58,6 +71,7 @@ export interface RoomState {
   loadingOlder: boolean;
   /** Last error about this room (join refused...), "" if none. */
   error: string;
+  roster: Roster;
 }
 
 export type ConnectionStatus = "connecting" | "open" | "reconnecting" | "offline";
@@ -66,8 +80,47 @@ export type PendingRequest =
   | { kind: "join"; room: string }
   | { kind: "history"; room: string; mode: "newest" | "older" }
   | { kind: "createRoom"; room: string }
-  /** cursor: "" for the first page, else the next cursor of the page before. */
-  | { kind: "listRooms"; cursor: string };
+  /**
+   * cursor: "" for the first page, else the next cursor of the page before.
+   * known: the rooms listed when it was sent (a whole list may drop only those).
+   */
+  | { kind: "listRooms"; cursor: string; known?: string[] }
+  | { kind: "listMembers"; room: string }
+  | { kind: "listInvites" }
+  | { kind: "searchUsers"; prefix: string }
+  /**
+   * A membership or moderation request, tracked in ChatState.actions under
+   * `key` (see actionKey). `label` names it in an error ("Kick bob"); with
+   * `notice`, its error is also shown as the general notice (actions that no
+   * open form shows the result of).
+   */
+  | { kind: "action"; key: string; label: string; notice: boolean; room: string };
+
+/** Where a membership or moderation request stands, for the form or menu that sent it. */
+export interface ActionStatus {
+  pending: boolean;
+  /** The server's refusal ("" if none). */
+  error: string;
+  /** Answered with success. */
+  done: boolean;
+}
+
+/** Why the user is no longer in a room (kicked, banned, room deleted), shown once. */
+export interface Farewell {
+  room: string;
+  text: string;
+  /** "event": from a membership or roomChanged event; "left": from the left event's reason (less precise). */
+  source: "event" | "left";
+}
+
+export interface UserSearch {
+  /** The ref of the newest search: older answers are ignored. */
+  ref: string;
+  prefix: string;
+  users: string[];
+  pending: boolean;
+  error: string;
+}
 
 export interface ChatState {
   me: string;
@@ -92,6 +145,15 @@ export interface ChatState {
   createRoom: { pending: boolean; error: string; name: string };
   /** Last general error to show the user ("" if none). */
   notice: string;
+  /** A server admin (WhoAmI.admin): acts as owner in every room. */
+  admin: boolean;
+  /** The user's pending invitations, by room name. */
+  invites: Invite[];
+  invitesLoaded: boolean;
+  /** Membership and moderation requests by actionKey. */
+  actions: Record<string, ActionStatus>;
+  userSearch: UserSearch;
+  farewell: Farewell | null;
 }
 
 export type Action =
@@ -107,4 +169,11 @@ export type Action =
   | { type: "sendFailed"; clientMsgId: string; error: string }
   | { type: "expireTyping"; now: number }
   | { type: "dismissNotice" }
-  | { type: "clearCreateError" };
+  | { type: "clearCreateError" }
+  | { type: "setAdmin"; admin: boolean }
+  | { type: "requestSent"; ref: string; request: PendingRequest }
+  /** A request that could not go out (offline) or was refused before sending. */
+  | { type: "actionFailed"; key: string; error: string; notice: string }
+  | { type: "clearAction"; key: string }
+  | { type: "clearSearch" }
+  | { type: "dismissFarewell" };

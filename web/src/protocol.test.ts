@@ -1,5 +1,13 @@
 import { describe, expect, it } from "vitest";
-import { Error_Code, HistoryOrder, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
+import {
+  Error_Code,
+  HistoryOrder,
+  MemberEvent_Kind,
+  MembershipEvent_Kind,
+  Role,
+  RoomChanged_Kind,
+  RoomKind,
+} from "./gen/chat/v1/chat_pb";
 import { encodeClientEvent, parseServerFrame, splitFrame, webSocketUrl, type ServerEvent } from "./protocol";
 
 // The events below are checked with toMatchObject, not toEqual, so that a
@@ -214,6 +222,97 @@ describe("parseServerFrame", () => {
     );
     expect(a).toMatchObject({ message: { seq: 7 } });
     expect(b).toMatchObject({ type: "ack", seq: 9007199254740991 });
+  });
+});
+
+describe("membership and moderation events", () => {
+  it("parses membership with its room as the user sees it, and without one", () => {
+    const [invited, kicked] = parse(
+      [
+        JSON.stringify({
+          membership: {
+            room: "ops",
+            user: "bob",
+            kind: "INVITED",
+            by: "alice",
+            roomInfo: { name: "ops", kind: "ROOM_KIND_PRIVATE", topic: "on call", lastSeq: "4", createdAt: "2026-01-01T00:00:00Z" },
+          },
+        }),
+        '{"ref":"r5","membership":{"room":"ops","user":"bob","kind":"KICKED","by":"alice","reason":"spam"}}',
+      ].join("\n"),
+    );
+    expect(invited).toMatchObject({
+      type: "membership",
+      ref: "",
+      room: "ops",
+      user: "bob",
+      kind: MembershipEvent_Kind.INVITED,
+      role: Role.UNSPECIFIED,
+      by: "alice",
+      reason: "",
+      roomInfo: { name: "ops", kind: RoomKind.PRIVATE, topic: "on call", lastSeq: 4, createdAt: "2026-01-01T00:00:00.000Z" },
+    });
+    expect(kicked).toMatchObject({ type: "membership", ref: "r5", kind: MembershipEvent_Kind.KICKED, reason: "spam", roomInfo: null });
+  });
+
+  it("parses messageDeleted, members, invites, users, roomDeleted and a deleted message", () => {
+    const evs = parse(
+      [
+        '{"messageDeleted":{"room":"ops","seq":"12","by":"carol"}}',
+        '{"ref":"r2","members":{"room":"ops","members":[{"user":"alice","role":"ROLE_OWNER","online":true},{"user":"bob","role":"ROLE_MEMBER"}],"invited":["dan"],"banned":["eve"]}}',
+        '{"ref":"r3","invites":{"invites":[{"room":{"name":"ops","myRole":"ROLE_UNSPECIFIED"},"invitedBy":"alice","invitedAt":"2026-02-03T04:05:06Z"},{}]}}',
+        '{"ref":"r4","users":{"users":["bob","bobby"]}}',
+        '{"ref":"r6","roomDeleted":{}}',
+        '{"message":{"room":"ops","seq":"3","author":"bob","deleted":true}}',
+        '{"roomChanged":{"kind":"UPDATED","room":{"name":"ops","topic":"t","archived":true,"myRole":"ROLE_OWNER","directUsers":[]}}}',
+      ].join("\n"),
+    );
+    expect(evs.map((e) => e.type)).toEqual(["messageDeleted", "members", "invites", "users", "roomDeleted", "message", "roomChanged"]);
+    expect(evs[0]).toMatchObject({ room: "ops", seq: 12, by: "carol" });
+    expect(evs[1]).toMatchObject({
+      ref: "r2",
+      room: "ops",
+      members: [
+        { user: "alice", role: Role.OWNER, online: true },
+        { user: "bob", role: Role.MEMBER, online: false },
+      ],
+      invited: ["dan"],
+      banned: ["eve"],
+      nextCursor: "",
+    });
+    expect(evs[2]).toMatchObject({
+      invites: [
+        { room: { name: "ops", myRole: Role.UNSPECIFIED, lastSeq: 0 }, invitedBy: "alice", invitedAt: "2026-02-03T04:05:06.000Z" },
+        { room: { name: "" }, invitedBy: "", invitedAt: "" },
+      ],
+    });
+    expect(evs[3]).toMatchObject({ ref: "r4", users: ["bob", "bobby"] });
+    expect(evs[4]).toMatchObject({ type: "roomDeleted", ref: "r6" });
+    expect(evs[5]).toMatchObject({ message: { seq: 3, deleted: true, text: "" } });
+    expect(evs[6]).toMatchObject({ kind: RoomChanged_Kind.UPDATED, room: { topic: "t", archived: true, myRole: Role.OWNER } });
+  });
+
+  it("encodes the membership requests as the server reads them", () => {
+    const enc = (ev: Parameters<typeof encodeClientEvent>[0]) => JSON.parse(encodeClientEvent(ev));
+    expect(enc({ ref: "r1", event: { case: "openDirect", value: { users: ["bob", "carol"] } } })).toEqual({
+      ref: "r1",
+      openDirect: { users: ["bob", "carol"] },
+    });
+    expect(enc({ event: { case: "createRoom", value: { name: "ops", kind: RoomKind.PRIVATE, topic: "t" } } })).toEqual({
+      createRoom: { name: "ops", kind: "ROOM_KIND_PRIVATE", topic: "t" },
+    });
+    // optional fields: a set empty topic and a set false are written, unset ones are not.
+    expect(enc({ event: { case: "updateRoom", value: { room: "ops", topic: "" } } })).toEqual({ updateRoom: { room: "ops", topic: "" } });
+    expect(enc({ event: { case: "updateRoom", value: { room: "ops", archived: false } } })).toEqual({
+      updateRoom: { room: "ops", archived: false },
+    });
+    expect(enc({ event: { case: "setRole", value: { room: "ops", user: "bob", role: Role.MODERATOR } } })).toEqual({
+      setRole: { room: "ops", user: "bob", role: "ROLE_MODERATOR" },
+    });
+    expect(enc({ event: { case: "respondInvite", value: { room: "ops", accept: false } } })).toEqual({ respondInvite: { room: "ops" } });
+    expect(enc({ event: { case: "deleteMessage", value: { room: "ops", seq: 12n } } })).toEqual({ deleteMessage: { room: "ops", seq: "12" } });
+    expect(enc({ event: { case: "listInvites", value: {} } })).toEqual({ listInvites: {} });
+    expect(enc({ event: { case: "searchUsers", value: { prefix: "bo", limit: 8 } } })).toEqual({ searchUsers: { prefix: "bo", limit: 8 } });
   });
 });
 

@@ -33,6 +33,14 @@ export type Message = With<pb.Message, { seq: number; sentAt: string }>;
 
 export type RoomInfo = With<pb.Room, { lastSeq: number; createdAt: string }>;
 
+export type Member = Fields<pb.Member>;
+
+/** A pending invitation of the user (ListInvites, or an INVITED event about them). */
+export type Invite = { room: RoomInfo; invitedBy: string; invitedAt: string };
+
+/** A MembershipEvent; roomInfo is null when the server sent none (it does on INVITED and JOINED). */
+export type Membership = With<pb.MembershipEvent, { roomInfo: RoomInfo | null }>;
+
 type Event<T extends string, F> = { type: T; ref: string } & F;
 
 /** One ServerEvent as the UI sees it: `type` is the name of the event's oneof case. */
@@ -48,8 +56,15 @@ export type ServerEvent =
   | Event<"history", With<pb.GetHistoryResponse, { messages: Message[] }>>
   | Event<"rooms", With<pb.ListRoomsResponse, { rooms: RoomInfo[] }>>
   | Event<"room", { room: RoomInfo }>
-  // A room was created (on any chat-core node): every session hears of it.
+  // A room was created, updated or deleted (on any chat-core node).
   | Event<"roomChanged", { kind: pb.RoomChanged_Kind; room: RoomInfo }>
+  // A change of a room's stored membership (also the answer to invite, kick, ...).
+  | Event<"membership", Membership>
+  | Event<"messageDeleted", With<pb.MessageDeleted, { seq: number }>>
+  | Event<"members", With<pb.ListMembersResponse, { members: Member[] }>>
+  | Event<"invites", { invites: Invite[] }>
+  | Event<"users", Fields<pb.SearchUsersResponse>>
+  | Event<"roomDeleted", Fields<pb.DeleteRoomResponse>>
   // An event this UI does not know (e.g. one a newer server added): ignored.
   | Event<"unknown", { raw: pb.ServerEvent }>;
 
@@ -108,6 +123,18 @@ export function normalizeRoom(r: pb.Room): RoomInfo {
   return { ...fields(r), lastSeq: Number(r.lastSeq), createdAt: timeString(r.createdAt) };
 }
 
+export function normalizeMembership(m: pb.MembershipEvent): Membership {
+  return { ...fields(m), roomInfo: m.roomInfo ? normalizeRoom(m.roomInfo) : null };
+}
+
+function normalizeInvite(i: pb.Invite): Invite {
+  return {
+    room: normalizeRoom(i.room ?? create(pb.RoomSchema)),
+    invitedBy: i.invitedBy,
+    invitedAt: timeString(i.invitedAt),
+  };
+}
+
 /** The UI's form of one decoded ServerEvent. */
 export function normalizeServerEvent(ev: pb.ServerEvent): ServerEvent {
   const ref = ev.ref;
@@ -137,6 +164,18 @@ export function normalizeServerEvent(ev: pb.ServerEvent): ServerEvent {
       return { type: e.case, ref, room: normalizeRoom(e.value) };
     case "roomChanged":
       return { type: e.case, ref, kind: e.value.kind, room: normalizeRoom(e.value.room ?? create(pb.RoomSchema)) };
+    case "membership":
+      return { ...normalizeMembership(e.value), type: e.case, ref };
+    case "messageDeleted":
+      return { ...fields(e.value), type: e.case, ref, seq: Number(e.value.seq) };
+    case "members":
+      return { ...fields(e.value), type: e.case, ref, members: e.value.members.map(fields) };
+    case "invites":
+      return { type: e.case, ref, invites: e.value.invites.map(normalizeInvite) };
+    case "users":
+      return { ...fields(e.value), type: e.case, ref };
+    case "roomDeleted":
+      return { ...fields(e.value), type: e.case, ref };
     default:
       return { type: "unknown", ref, raw: ev };
   }

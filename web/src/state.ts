@@ -7,12 +7,29 @@
 // the "server" action.
 
 import { Error_Code, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
-import { mergeBySeq, newestSeq, oldestSeq, sameUser } from "./messages";
+import { mergeBySeq, oldestSeq, sameUser } from "./messages";
 import type { Action, ChatMessage, ChatState, RoomState } from "./model";
 import type { Message, ServerEvent } from "./protocol";
+import {
+  applyInvites,
+  applyMembers,
+  applyMembersError,
+  applyMembership,
+  applyMessageDeleted,
+  applyUsers,
+  lostActions,
+  requestSent,
+  settleAction,
+} from "./state-members";
+import { applyLeft, applyRoom, applyRoomChanged, applyRooms, dropRoom, listRoomsRequest } from "./state-rooms";
+import { EMPTY_ROSTER, LOBBY, newRoom, takeRequest, withRoom } from "./state-util";
+
+export { LOBBY, newRoom } from "./state-util";
+export { directNames, roomNames } from "./state-rooms";
 
 export const TYPING_EXPIRE_MS = 5000;
-export const LOBBY = "lobby";
+
+const NO_SEARCH = { ref: "", prefix: "", users: [], pending: false, error: "" };
 
 export function initialState(me: string, current = LOBBY): ChatState {
   const rooms: Record<string, RoomState> = { [LOBBY]: newRoom(LOBBY) };
@@ -30,28 +47,12 @@ export function initialState(me: string, current = LOBBY): ChatState {
     requests: {},
     createRoom: { pending: false, error: "", name: "" },
     notice: "",
-  };
-}
-
-export function newRoom(name: string): RoomState {
-  return {
-    name,
-    info: null,
-    wanted: false,
-    joinRequested: false,
-    joined: false,
-    synced: false,
-    syncedSeq: 0,
-    messages: [],
-    pending: [],
-    members: [],
-    memberCount: 0,
-    typing: {},
-    unread: 0,
-    history: "none",
-    hasMoreOlder: true,
-    loadingOlder: false,
-    error: "",
+    admin: false,
+    invites: [],
+    invitesLoaded: false,
+    actions: {},
+    userSearch: NO_SEARCH,
+    farewell: null,
   };
 }
 
@@ -68,25 +69,12 @@ function fromServer(m: Message): ChatMessage {
     error: "",
     local: false,
     acked: false,
+    deleted: m.deleted,
   };
-}
-
-/** Room names for the sidebar: lobby first, then by name. */
-export function roomNames(state: ChatState): string[] {
-  return Object.keys(state.rooms)
-    .filter((n) => n === LOBBY || state.rooms[n].info !== null || state.rooms[n].wanted || n === state.current)
-    .sort((a, b) => (a === LOBBY ? -1 : b === LOBBY ? 1 : a < b ? -1 : a > b ? 1 : 0));
 }
 
 // ---------------------------------------------------------------------------
 // Reducer
-
-function withRoom(state: ChatState, name: string, fn: (r: RoomState) => RoomState): ChatState {
-  const old = state.rooms[name] ?? newRoom(name);
-  const next = fn(old);
-  if (next === old && state.rooms[name]) return state;
-  return { ...state, rooms: { ...state.rooms, [name]: next } };
-}
 
 /** Finds the room and place of this tab's message with the given clientMsgId. */
 function findLocal(
@@ -182,13 +170,7 @@ function markFailed(state: ChatState, clientMsgId: string, error: string, hintRo
 }
 
 function applyError(state: ChatState, ev: Extract<ServerEvent, { type: "error" }>): ChatState {
-  const req = ev.ref ? state.requests[ev.ref] : undefined;
-  let s = state;
-  if (req) {
-    const requests = { ...s.requests };
-    delete requests[ev.ref];
-    s = { ...s, requests };
-  }
+  const { s, req } = takeRequest(state, ev.ref);
   const text = ev.message || Error_Code[ev.code];
   if (ev.clientMsgId !== "") return markFailed(s, ev.clientMsgId, text, ev.room);
   if (req?.kind === "join") {
@@ -204,6 +186,8 @@ function applyError(state: ChatState, ev: Extract<ServerEvent, { type: "error" }
   }
   if (req?.kind === "createRoom") return { ...s, createRoom: { pending: false, error: text, name: req.room } };
   if (req?.kind === "listRooms") return { ...s, roomsLoaded: true, notice: text };
+  const handled = req ? applyMembersError(s, req, ev.ref, text) : null;
+  if (handled) return handled;
   if (ev.event === "typing" || ev.event === "ping") return s;
   return { ...s, notice: text };
 }
@@ -214,14 +198,9 @@ function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatS
       return applyMessage(state, ev.message, true);
 
     case "history": {
-      const found = ev.ref ? state.requests[ev.ref] : undefined;
-      const req = found?.kind === "history" ? found : undefined;
-      let s = state;
-      if (found) {
-        const requests = { ...s.requests };
-        delete requests[ev.ref];
-        s = { ...s, requests };
-      }
+      const taken = takeRequest(state, ev.ref);
+      const req = taken.req?.kind === "history" ? taken.req : undefined;
+      let s = taken.s;
       for (const m of ev.messages) s = applyMessage(s, { ...m, room: m.room || ev.room }, false);
       const pageOldest = ev.messages.reduce((min, m) => (m.seq > 0 && m.seq < min ? m.seq : min), Infinity);
       return withRoom(s, ev.room, (r) => {
@@ -246,12 +225,7 @@ function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatS
       return applyAck(state, ev);
 
     case "joined": {
-      let s = state;
-      if (ev.ref && s.requests[ev.ref]) {
-        const requests = { ...s.requests };
-        delete requests[ev.ref];
-        s = { ...s, requests };
-      }
+      const { s } = takeRequest(state, ev.ref);
       return withRoom(s, ev.room, (r) => {
         const members = Array.from(new Set(ev.members)).sort((a, b) => a.localeCompare(b));
         const syncedSeq = r.synced ? Math.max(r.syncedSeq, ev.latestSeq) : ev.latestSeq;
@@ -274,15 +248,8 @@ function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatS
       });
     }
 
-    case "left": {
-      let s = state;
-      if (ev.ref && s.requests[ev.ref]) {
-        const requests = { ...s.requests };
-        delete requests[ev.ref];
-        s = { ...s, requests };
-      }
-      return withRoom(s, ev.room, (r) => ({ ...r, joined: false, joinRequested: false, wanted: false, typing: {} }));
-    }
+    case "left":
+      return applyLeft(state, ev);
 
     case "member":
       if (!state.rooms[ev.room] || ev.user === "") return state;
@@ -323,52 +290,24 @@ function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatS
     case "error":
       return applyError(state, ev);
 
-    case "rooms": {
-      let s: ChatState = { ...state, roomsLoaded: true };
-      const req = ev.ref ? s.requests[ev.ref] : undefined;
-      if (req) {
-        const requests = { ...s.requests };
-        delete requests[ev.ref];
-        s = { ...s, requests };
-      }
-      // A later page moves the cursor on; a (re)fetched first page sets it
-      // only while no later page was loaded, so a refresh does not undo them.
-      if (req?.kind === "listRooms" && req.cursor !== "") {
-        s = { ...s, roomsCursor: ev.nextCursor, roomsPastFirstPage: true };
-      } else if (!s.roomsPastFirstPage) {
-        s = { ...s, roomsCursor: ev.nextCursor };
-      }
-      const rooms = { ...s.rooms };
-      for (const info of ev.rooms) {
-        if (info.name === "") continue;
-        const r = rooms[info.name] ?? newRoom(info.name);
-        rooms[info.name] = {
-          ...r,
-          info: { ...info, lastSeq: Math.max(info.lastSeq, newestSeq(r)) },
-          memberCount: r.joined ? r.memberCount : info.memberCount,
-        };
-      }
-      return { ...s, rooms };
-    }
-
-    case "room": {
-      const req = ev.ref ? state.requests[ev.ref] : undefined;
-      let s = state;
-      if (req) {
-        const requests = { ...s.requests };
-        delete requests[ev.ref];
-        s = { ...s, requests };
-      }
-      if (req?.kind === "createRoom") s = { ...s, createRoom: { pending: false, error: "", name: "" } };
-      if (ev.room.name === "") return s;
-      return withRoom(s, ev.room.name, (r) => ({ ...r, info: ev.room }));
-    }
-
+    case "rooms":
+      return applyRooms(state, ev);
+    case "room":
+      return applyRoom(state, ev);
     case "roomChanged":
-      // A new room, made here or on another node: listed at once.
-      if (ev.room.name === "") return state;
-      return withRoom(state, ev.room.name, (r) => ({ ...r, info: ev.room }));
+      return applyRoomChanged(state, ev);
+    case "membership":
+      return applyMembership(state, ev);
+    case "members":
+      return applyMembers(state, ev);
+    case "invites":
+      return applyInvites(state, ev);
+    case "users":
+      return applyUsers(state, ev);
+    case "messageDeleted":
+      return applyMessageDeleted(state, ev);
 
+    case "roomDeleted":
     case "pong":
     case "unknown":
       return state;
@@ -379,7 +318,12 @@ export function reducer(state: ChatState, action: Action): ChatState {
   switch (action.type) {
     case "server": {
       let s = state;
-      for (const ev of action.events) s = applyServerEvent(s, ev, action.now);
+      for (const ev of action.events) {
+        const req = ev.ref ? s.requests[ev.ref] : undefined;
+        s = applyServerEvent(settleAction(s, ev), ev, action.now);
+        // The room we deleted is gone, whether or not its RoomChanged came first.
+        if (ev.type === "roomDeleted" && req?.kind === "action") s = dropRoom(s, req.room);
+      }
       return s;
     }
 
@@ -402,6 +346,7 @@ export function reducer(state: ChatState, action: Action): ChatState {
           joinRequested: false,
           loadingOlder: false,
           history: r.history === "loading" ? "none" : r.history,
+          roster: r.roster.status === "loading" ? EMPTY_ROSTER : r.roster,
           typing: {},
           pending: r.pending.map((m) =>
             m.status === "sending" ? { ...m, status: "failed", error: "connection lost before it was confirmed" } : m,
@@ -420,6 +365,8 @@ export function reducer(state: ChatState, action: Action): ChatState {
         createRoom: state.createRoom.pending
           ? { pending: false, error: "Connection lost, try again", name: state.createRoom.name }
           : state.createRoom,
+        actions: lostActions(state.actions),
+        userSearch: state.userSearch.pending ? { ...state.userSearch, pending: false } : state.userSearch,
       };
     }
 
@@ -447,7 +394,10 @@ export function reducer(state: ChatState, action: Action): ChatState {
       );
 
     case "listRoomsSent":
-      return { ...state, requests: { ...state.requests, [action.ref]: { kind: "listRooms", cursor: action.cursor } } };
+      return {
+        ...state,
+        requests: { ...state.requests, [action.ref]: listRoomsRequest(state, action.cursor) },
+      };
 
     case "createRoomSent":
       return {
@@ -469,6 +419,7 @@ export function reducer(state: ChatState, action: Action): ChatState {
         error: "",
         local: true,
         acked: false,
+        deleted: false,
       };
       return withRoom(state, action.room, (r) => ({ ...r, pending: [...r.pending, msg] }));
     }
@@ -506,5 +457,29 @@ export function reducer(state: ChatState, action: Action): ChatState {
 
     case "clearCreateError":
       return state.createRoom.error === "" ? state : { ...state, createRoom: { ...state.createRoom, error: "" } };
+
+    case "setAdmin":
+      return state.admin === action.admin ? state : { ...state, admin: action.admin };
+
+    case "requestSent":
+      return requestSent(state, action.ref, action.request);
+
+    case "actionFailed": {
+      const s = { ...state, actions: { ...state.actions, [action.key]: { pending: false, error: action.error, done: false } } };
+      return action.notice ? { ...s, notice: action.notice } : s;
+    }
+
+    case "clearAction": {
+      if (state.actions[action.key] === undefined) return state;
+      const actions = { ...state.actions };
+      delete actions[action.key];
+      return { ...state, actions };
+    }
+
+    case "clearSearch":
+      return state.userSearch === NO_SEARCH ? state : { ...state, userSearch: NO_SEARCH };
+
+    case "dismissFarewell":
+      return state.farewell === null ? state : { ...state, farewell: null };
   }
 }

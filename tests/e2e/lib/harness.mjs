@@ -6,8 +6,11 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { BrowserUser, DESKTOP } from "./browser.mjs";
 import { GrpcUser } from "./grpc.mjs";
+import { ADMIN } from "./stack.mjs";
 
 let counter = 0;
+/** The server admin's account (Stack's --admins) exists: later scenarios log in. */
+let adminRegistered = false;
 
 export class Harness {
   constructor({ stack, browser, repoRoot, artifacts, scenario }) {
@@ -43,6 +46,24 @@ export class Harness {
   async registered(prefix, { viewport = DESKTOP, colorScheme = "light" } = {}) {
     const u = await BrowserUser.open(this.browser, this.baseUrl, { viewport, colorScheme, registerAs: this.name(prefix) });
     this.users.push(u);
+    return u;
+  }
+
+  /**
+   * The server admin (chat-core --admins, lib/stack.mjs ADMIN) in the browser:
+   * registered through the API by the first scenario that asks, logged in
+   * through the login form after that (whose answer does not say "admin": the
+   * UI must ask /api/me).
+   */
+  async admin({ viewport = DESKTOP, colorScheme = "light" } = {}) {
+    if (!adminRegistered) {
+      const u = await BrowserUser.open(this.browser, this.baseUrl, { viewport, colorScheme, registerAs: ADMIN });
+      this.users.push(u);
+      adminRegistered = true;
+      return u;
+    }
+    const u = await this.user({ viewport, colorScheme });
+    await u.login(ADMIN);
     return u;
   }
 

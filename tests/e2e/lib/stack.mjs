@@ -12,6 +12,9 @@ import { tmpdir } from "node:os";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline";
 
+/** The username chat-core treats as a server admin (--admins); nobody has it until a scenario registers it. */
+export const ADMIN = "site.admin";
+
 /** chat-core and ws-bridge refuse to run as root unless told to; CI runs as root. */
 const ALLOW_ROOT = process.getuid?.() === 0 ? ["--allow_root"] : [];
 
@@ -139,6 +142,8 @@ export class Stack {
       "--pwhash_opslimit=1",
       // Every scenario's users register from 127.0.0.1: more than the default 30 an hour.
       "--max_registrations_per_ip_per_hour=1000",
+      // A server admin for the scenarios that need one (registered by the first that does).
+      `--admins=${ADMIN}`,
       "--log_level=info",
       ...ALLOW_ROOT,
     ];

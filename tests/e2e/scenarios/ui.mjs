@@ -326,14 +326,18 @@ export const scenarios = [
       await bot.join(room);
       await member(bot.username).waitFor();
       await p.locator('[data-testid="member-count"]:text-is("3")').waitFor();
+      // The room's owner (its creator) first, with a badge; then the others by name.
+      await member(bot.username).and(p.locator('[data-role="owner"][data-online="true"]')).waitFor();
       const names = await p.getByTestId("presence-member").evaluateAll((els) => els.map((e) => e.dataset.user));
-      assert.deepEqual(names, [...names].sort((a, b) => a.localeCompare(b)), "sorted by name");
+      assert.equal(names[0], bot.username);
+      assert.deepEqual(names.slice(1), [alice.username, bob.username].sort((a, b) => a.localeCompare(b)), "sorted by name");
 
-      // They leave: bob logs out, the gRPC stream ends.
+      // They leave: bob logs out (gone from the list), the gRPC stream ends (the
+      // owner stays listed, as a stored member of the room, but offline).
       await bob.page.getByTestId("logout-button").click();
       await member(bob.username).waitFor({ state: "detached" });
       bot.stream.cancel();
-      await member(bot.username).waitFor({ state: "detached" });
+      await member(bot.username).and(p.locator('[data-online="false"]')).waitFor();
       await p.locator('[data-testid="member-count"]:text-is("1")').waitFor();
 
       // Narrowed below 1100 px (window resized, tablet rotated) the list becomes an

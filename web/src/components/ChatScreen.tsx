@@ -5,11 +5,18 @@ import { sentence } from "../format";
 import { mediaMatches, onMediaChange } from "../media";
 import { webSocketUrl } from "../protocol";
 import { NOTHING_SEEN, announcement, typingText, typingUsers, visibleMessages, type AnnouncerSeen } from "../messages";
-import { roomNames } from "../state";
+import { Role } from "../gen/chat/v1/chat_pb";
+import { directLabel, effectiveRole, isDirect, roomLabel } from "../roles";
+import { directNames, roomNames } from "../state";
 import { Composer, type ComposerHandle } from "./Composer";
 import { ConnectionBanner } from "./ConnectionBanner";
+import { CreateRoomDialog } from "./CreateRoomDialog";
+import { DirectDialog } from "./DirectDialog";
+import { InviteDialog } from "./InviteDialog";
+import { MemberList } from "./MemberList";
 import { MessageList } from "./MessageList";
-import { PresenceList } from "./PresenceList";
+import { RoomHeader } from "./RoomHeader";
+import { RoomSettings } from "./RoomSettings";
 import { Sidebar } from "./Sidebar";
 
 interface Props {
@@ -32,6 +39,7 @@ export function ChatScreen({ api, session, onSignedOut }: Props) {
   useEffect(() => {
     const c = new ChatClient({
       me: session.username,
+      admin: session.admin ?? false,
       url: webSocketUrl(window.location),
       storage: safeStorage(),
       checkAuth: async () => {
@@ -45,6 +53,15 @@ export function ChatScreen({ api, session, onSignedOut }: Props) {
     });
     c.start();
     setClient(c);
+    // A session from /api/login does not say whether the user is a server admin: /api/me does.
+    if (session.admin === undefined) {
+      api.me().then(
+        (me) => {
+          if (me?.admin) c.setAdmin(true);
+        },
+        () => {},
+      );
+    }
     // Back online, or back to a tab the browser may have frozen: skip the backoff wait.
     const online = () => c.reconnectNow();
     const visible = () => {
@@ -57,7 +74,7 @@ export function ChatScreen({ api, session, onSignedOut }: Props) {
       document.removeEventListener("visibilitychange", visible);
       c.stop();
     };
-  }, [api, session.username, onSignedOut]);
+  }, [api, session.username, session.admin, onSignedOut]);
 
   const logout = useCallback(async () => {
     client?.stop();
@@ -81,6 +98,13 @@ interface ViewProps {
 }
 
 const DESKTOP = "(min-width: 768px)";
+
+type DialogState =
+  | null
+  | { kind: "direct" }
+  | { kind: "create"; private: boolean }
+  | { kind: "invite"; room: string }
+  | { kind: "settings"; room: string };
 const WIDE = "(min-width: 1100px)";
 
 function ChatView({ client, me, onLogout }: ViewProps) {
@@ -93,15 +117,26 @@ function ChatView({ client, me, onLogout }: ViewProps) {
   useEffect(() => {
     sidebarOpenRef.current = sidebarOpen;
   }, [sidebarOpen]);
+  const [dialog, setDialog] = useState<DialogState>(null);
+  const closeDialog = useCallback(() => setDialog(null), []);
   const room = state.rooms[state.current];
+  const info = room?.info ?? null;
+  const label = roomLabel(state.current, info, me);
   const names = roomNames(state);
+  const directs = directNames(state, (n) => directLabel(state.rooms[n]?.info ?? null, me));
   const messages = useMemo(() => (room ? visibleMessages(room) : []), [room]);
+  const membership = client.membership;
+
+  // A dialog about a room closes when that room is no longer in view (left, deleted, kicked).
+  useEffect(() => {
+    setDialog((d) => (d && "room" in d && d.room !== state.current ? null : d));
+  }, [state.current]);
 
   // Total unread in the tab title.
-  const totalUnread = names.reduce((n, name) => n + (state.rooms[name]?.unread ?? 0), 0);
+  const totalUnread = [...names, ...directs].reduce((n, name) => n + (state.rooms[name]?.unread ?? 0), 0);
   useEffect(() => {
-    document.title = `${totalUnread > 0 ? `(${totalUnread}) ` : ""}#${state.current} · Chat`;
-  }, [totalUnread, state.current]);
+    document.title = `${totalUnread > 0 ? `(${totalUnread}) ` : ""}${label} · Chat`;
+  }, [totalUnread, label]);
 
   // Screen readers: announce new live messages from others in the room in view.
   const [announced, setAnnounced] = useState("");
@@ -133,6 +168,8 @@ function ChatView({ client, me, onLogout }: ViewProps) {
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
+      // A dialog closes itself on Escape; what is behind it stays as it is.
+      if (document.querySelector("dialog[open]")) return;
       if (e.key === "Escape") {
         if (sidebarOpenRef.current) toggleRef.current?.focus();
         setSidebarOpen(false);
@@ -154,6 +191,9 @@ function ChatView({ client, me, onLogout }: ViewProps) {
 
   const loadOlder = useCallback(() => client.loadOlder(), [client]);
   const retry = useCallback((id: string) => client.retry(id), [client]);
+  const current = state.current;
+  const deleteMessage = useCallback((seq: number) => membership.deleteMessage(current, seq), [membership, current]);
+  const moderator = effectiveRole(info, state.admin) >= Role.MODERATOR;
 
   const typing = room ? typingText(typingUsers(room, Date.now())) : "";
   const memberCount = room ? Math.max(room.memberCount, room.members.length) : 0;
@@ -165,6 +205,7 @@ function ChatView({ client, me, onLogout }: ViewProps) {
         open={sidebarOpen}
         state={state}
         names={names}
+        directs={directs}
         me={me}
         onSelect={selectRoom}
         onCreate={(name) => client.createRoom(name)}
@@ -172,52 +213,35 @@ function ChatView({ client, me, onLogout }: ViewProps) {
         onLoadMore={() => client.loadMoreRooms()}
         onLogout={onLogout}
         onClose={() => setSidebarOpen(false)}
+        onNewDirect={() => {
+          setSidebarOpen(false);
+          setDialog({ kind: "direct" });
+        }}
+        onNewPrivate={() => {
+          setSidebarOpen(false);
+          setDialog({ kind: "create", private: true });
+        }}
+        onRespond={(name, accept) => membership.respondInvite(name, accept)}
       />
       {sidebarOpen && (
         <button className="scrim" type="button" aria-label="Close room list" tabIndex={-1} onClick={() => setSidebarOpen(false)} />
       )}
       <main className="chat" aria-label={`Room ${state.current}`}>
-        <header className="chat-header">
-          <button
-            ref={toggleRef}
-            className="icon-btn sidebar-toggle"
-            type="button"
-            data-testid="sidebar-toggle"
-            aria-label="Show rooms"
-            aria-controls="sidebar"
-            aria-expanded={sidebarOpen}
-            onClick={() => setSidebarOpen((v) => !v)}
-          >
-            <svg viewBox="0 0 24 24" width="22" height="22" aria-hidden="true">
-              <path d="M3 6h18M3 12h18M3 18h18" stroke="currentColor" strokeWidth="2" strokeLinecap="round" />
-            </svg>
-            {totalUnread > 0 && <span className="dot" aria-hidden="true" />}
-          </button>
-          <h2 className="chat-title" data-testid="room-title">
-            <span className="hash" aria-hidden="true">
-              #
-            </span>
-            {state.current}
-          </h2>
-          <button
-            className="members-btn"
-            type="button"
-            data-testid="members-toggle"
-            aria-controls="presence"
-            aria-expanded={membersOpen}
-            onClick={() => setMembersOpen((v) => !v)}
-            title="Members"
-          >
-            <svg viewBox="0 0 24 24" width="18" height="18" aria-hidden="true">
-              <path
-                d="M16 11a3 3 0 1 0-3-3 3 3 0 0 0 3 3Zm-8 0a3 3 0 1 0-3-3 3 3 0 0 0 3 3Zm0 2c-2.7 0-6 1.3-6 3.5V19h12v-2.5C14 14.3 10.7 13 8 13Zm8 0c-.3 0-.7 0-1.1.1A4.3 4.3 0 0 1 16 16.5V19h6v-2.5c0-2.2-3.3-3.5-6-3.5Z"
-                fill="currentColor"
-              />
-            </svg>
-            <span data-testid="member-count">{memberCount}</span>
-            <span className="sr-only"> members online</span>
-          </button>
-        </header>
+        <RoomHeader
+          name={state.current}
+          room={room}
+          me={me}
+          admin={state.admin}
+          toggleRef={toggleRef}
+          sidebarOpen={sidebarOpen}
+          membersOpen={membersOpen}
+          totalUnread={totalUnread}
+          memberCount={memberCount}
+          onToggleSidebar={() => setSidebarOpen((v) => !v)}
+          onToggleMembers={() => setMembersOpen((v) => !v)}
+          onInvite={() => setDialog({ kind: "invite", room: state.current })}
+          onSettings={() => setDialog({ kind: "settings", room: state.current })}
+        />
         <ConnectionBanner
           status={state.connection}
           detail={state.connectionDetail}
@@ -232,6 +256,14 @@ function ChatView({ client, me, onLogout }: ViewProps) {
             </button>
           </div>
         )}
+        {state.farewell && (
+          <div className="farewell" role="status" data-testid="farewell" data-room={state.farewell.room}>
+            <span>{sentence(state.farewell.text)}</span>
+            <button className="link-btn" type="button" data-testid="farewell-dismiss" onClick={() => membership.dismissFarewell()}>
+              Dismiss
+            </button>
+          </div>
+        )}
         <div className={`chat-body${membersOpen ? " members-open" : ""}`}>
           <div className="chat-main">
             {room && (
@@ -242,6 +274,10 @@ function ChatView({ client, me, onLogout }: ViewProps) {
                 me={me}
                 onLoadOlder={loadOlder}
                 onRetry={retry}
+                moderator={moderator}
+                onDelete={deleteMessage}
+                label={label}
+                direct={isDirect(state.current, info)}
               />
             )}
             <div className="typing" data-testid="typing-indicator" aria-hidden={typing === ""}>
@@ -259,17 +295,36 @@ function ChatView({ client, me, onLogout }: ViewProps) {
             <Composer
               ref={composerRef}
               room={state.current}
+              label={label}
+              readOnly={info?.archived ? "This room is archived: its history stays, but nobody can send messages." : ""}
               onSend={(text) => client.sendMessage(text)}
               onActivity={() => client.inputActivity()}
               onIdle={() => client.stopTyping()}
             />
           </div>
-          {room && <PresenceList id="presence" room={room} me={me} onClose={() => setMembersOpen(false)} />}
+          {room && (
+            <MemberList
+              id="presence"
+              room={room}
+              me={me}
+              admin={state.admin}
+              actions={membership}
+              status={state.actions}
+              onInvite={() => setDialog({ kind: "invite", room: state.current })}
+              onClose={() => setMembersOpen(false)}
+            />
+          )}
         </div>
         <div className="sr-only" aria-live="polite" aria-atomic="true" data-testid="live-announcer">
           {announced}
         </div>
       </main>
+      {dialog?.kind === "direct" && <DirectDialog state={state} actions={membership} onClose={closeDialog} />}
+      {dialog?.kind === "create" && (
+        <CreateRoomDialog state={state} actions={membership} startPrivate={dialog.private} onClose={closeDialog} />
+      )}
+      {dialog?.kind === "invite" && <InviteDialog room={dialog.room} state={state} actions={membership} onClose={closeDialog} />}
+      {dialog?.kind === "settings" && <RoomSettings room={dialog.room} state={state} actions={membership} onClose={closeDialog} />}
     </div>
   );
 }

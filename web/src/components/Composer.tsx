@@ -7,6 +7,10 @@ export interface ComposerHandle {
 interface Props {
   ref?: Ref<ComposerHandle>;
   room: string;
+  /** How the room is named in the placeholder: "#dev", or a direct room's other users. */
+  label: string;
+  /** Sending is off here (an archived room): this says why, in place of the box's placeholder. */
+  readOnly?: string;
   /** Returns false when there was nothing to send. */
   onSend: (text: string) => boolean;
   onActivity: () => void;
@@ -16,7 +20,7 @@ interface Props {
 const MAX_HEIGHT = 180;
 
 /** The message box: Enter sends, Shift+Enter adds a line. Keeps a draft per room. */
-export function Composer({ ref, room, onSend, onActivity, onIdle }: Props) {
+export function Composer({ ref, room, label, readOnly = "", onSend, onActivity, onIdle }: Props) {
   const drafts = useRef(new Map<string, string>());
   const [text, setText] = useState("");
   const area = useRef<HTMLTextAreaElement>(null);
@@ -44,6 +48,7 @@ export function Composer({ ref, room, onSend, onActivity, onIdle }: Props) {
   }, [text]);
 
   function send() {
+    if (readOnly) return;
     if (onSend(text)) {
       setText("");
       drafts.current.delete(room);
@@ -59,23 +64,34 @@ export function Composer({ ref, room, onSend, onActivity, onIdle }: Props) {
   }
 
   return (
+    <>
+    {readOnly && (
+      <p className="composer-note" role="status" data-testid="archived-note">
+        <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
+          <path d="M4 5h16v4H4zM6 9h12v10H6z" stroke="currentColor" strokeWidth="1.8" fill="none" strokeLinejoin="round" />
+          <path d="M10 13h4" stroke="currentColor" strokeWidth="1.8" strokeLinecap="round" />
+        </svg>
+        {readOnly}
+      </p>
+    )}
     <form
-      className="composer"
+      className={`composer${readOnly ? " read-only" : ""}`}
       onSubmit={(e) => {
         e.preventDefault();
         send();
       }}
     >
       <label className="sr-only" htmlFor={`${hintId}-input`}>
-        Message #{room}
+        Message {label}
       </label>
       <textarea
         ref={area}
         id={`${hintId}-input`}
         data-testid="composer"
         rows={1}
-        placeholder={`Message #${room}`}
+        placeholder={readOnly ? "Read-only" : `Message ${label}`}
         value={text}
+        disabled={readOnly !== ""}
         aria-describedby={hintId}
         onChange={(e) => {
           setText(e.target.value);
@@ -90,11 +106,12 @@ export function Composer({ ref, room, onSend, onActivity, onIdle }: Props) {
       <span id={hintId} className="sr-only">
         Enter sends, Shift+Enter adds a new line.
       </span>
-      <button className="send-btn" type="submit" data-testid="send-button" aria-label="Send message" disabled={text.trim() === ""}>
+      <button className="send-btn" type="submit" data-testid="send-button" aria-label="Send message" disabled={readOnly !== "" || text.trim() === ""}>
         <svg viewBox="0 0 24 24" width="20" height="20" aria-hidden="true">
           <path d="M3.4 20.4 21 12 3.4 3.6 3.4 10l12.6 2-12.6 2z" fill="currentColor" />
         </svg>
       </button>
     </form>
+    </>
   );
 }

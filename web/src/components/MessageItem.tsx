@@ -1,8 +1,9 @@
-import { memo } from "react";
+import { memo, useState } from "react";
 import { formatFull, formatTime } from "../format";
 import type { ChatMessage } from "../model";
 import { Avatar } from "./Avatar";
 import { LinkText } from "./LinkText";
+import { DotsIcon, Popover } from "./Popover";
 
 interface Props {
   message: ChatMessage;
@@ -10,13 +11,18 @@ interface Props {
   /** Continues the previous message's group: author and time shown only to screen readers. */
   grouped: boolean;
   onRetry: (clientMsgId: string) => void;
+  /** The user may delete it (their own, or as a moderator): a small menu offers it. */
+  canDelete: boolean;
+  onDelete: (seq: number) => void;
 }
 
 const STATUS_TEXT = { sending: "Sending…", sent: "Sent", failed: "Failed" } as const;
 
-export const MessageItem = memo(function MessageItem({ message: m, mine, grouped, onRetry }: Props) {
+export const MessageItem = memo(function MessageItem({ message: m, mine, grouped, onRetry, canDelete, onDelete }: Props) {
   const time = formatTime(m.sentAt);
-  const cls = ["msg", mine ? "mine" : "theirs", grouped ? "grouped" : "", `status-${m.status}`].filter(Boolean).join(" ");
+  const cls = ["msg", mine ? "mine" : "theirs", grouped ? "grouped" : "", `status-${m.status}`, m.deleted ? "deleted" : ""]
+    .filter(Boolean)
+    .join(" ");
   return (
     <li
       className={cls}
@@ -26,6 +32,7 @@ export const MessageItem = memo(function MessageItem({ message: m, mine, grouped
       data-author={m.author}
       data-status={m.status}
       data-client-msg-id={m.clientMsgId || undefined}
+      data-deleted={m.deleted || undefined}
     >
       <div className="msg-avatar">{!grouped && !mine && <Avatar name={m.author} />}</div>
       <div className="msg-body">
@@ -39,12 +46,25 @@ export const MessageItem = memo(function MessageItem({ message: m, mine, grouped
             </time>
           )}
         </div>
-        <div className="msg-bubble" title={grouped ? formatFull(m.sentAt) : undefined}>
-          <p className="msg-text" data-testid="message-text" dir="auto">
-            <LinkText text={m.text} />
-          </p>
+        <div className="msg-row">
+          <div className="msg-bubble" title={grouped ? formatFull(m.sentAt) : undefined}>
+            {m.deleted ? (
+              <p className="msg-text msg-tombstone" data-testid="message-tombstone">
+                <svg viewBox="0 0 24 24" width="14" height="14" aria-hidden="true">
+                  <circle cx="12" cy="12" r="8.5" stroke="currentColor" strokeWidth="2" fill="none" />
+                  <path d="m6 18 12-12" stroke="currentColor" strokeWidth="2" />
+                </svg>
+                message deleted
+              </p>
+            ) : (
+              <p className="msg-text" data-testid="message-text" dir="auto">
+                <LinkText text={m.text} />
+              </p>
+            )}
+          </div>
+          {canDelete && !m.deleted && m.seq !== null && <MessageMenu seq={m.seq} onDelete={onDelete} />}
         </div>
-        {m.local && (
+        {m.local && !m.deleted && (
           <div className="msg-status" data-testid="message-status" aria-live={m.status === "failed" ? "assertive" : undefined}>
             {m.status === "failed" ? (
               <>
@@ -71,3 +91,40 @@ export const MessageItem = memo(function MessageItem({ message: m, mine, grouped
     </li>
   );
 });
+
+/** The "⋯" menu of a message: delete it, after a second click to be sure. */
+function MessageMenu({ seq, onDelete }: { seq: number; onDelete: (seq: number) => void }) {
+  const [sure, setSure] = useState(false);
+  return (
+    <Popover label="Message actions" testId="message-menu" face={<DotsIcon />} className="msg-menu" align="left" up>
+      {(close) =>
+        sure ? (
+          <div className="menu-form">
+            <p className="menu-text">Delete this message for everyone?</p>
+            <div className="menu-form-actions">
+              <button className="btn btn-secondary btn-small" type="button" onClick={() => setSure(false)}>
+                Cancel
+              </button>
+              <button
+                className="btn btn-danger btn-small"
+                type="button"
+                data-testid="message-delete-confirm"
+                onClick={() => {
+                  onDelete(seq);
+                  setSure(false);
+                  close();
+                }}
+              >
+                Delete
+              </button>
+            </div>
+          </div>
+        ) : (
+          <button type="button" role="menuitem" className="menu-item danger" data-testid="message-delete" onClick={() => setSure(true)}>
+            Delete message…
+          </button>
+        )
+      }
+    </Popover>
+  );
+}

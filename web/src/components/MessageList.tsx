@@ -11,6 +11,12 @@ interface Props {
   me: string;
   onLoadOlder: () => void;
   onRetry: (clientMsgId: string) => void;
+  /** The user may delete anyone's messages here (moderator, owner, server admin). */
+  moderator: boolean;
+  onDelete: (seq: number) => void;
+  /** "#dev", or the other users of a direct room. */
+  label: string;
+  direct: boolean;
 }
 
 interface Snapshot {
@@ -33,7 +39,7 @@ function escapeKey(key: string): string {
  * while the reader is at the bottom, loads older pages when scrolled near the
  * top and keeps the reader's place when they are prepended.
  */
-export function MessageList({ room, messages, me, onLoadOlder, onRetry }: Props) {
+export function MessageList({ room, messages, me, onLoadOlder, onRetry, moderator, onDelete, label, direct }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const snap = useRef<Snapshot>({ count: 0, lastKey: "", anchorKey: "", anchorTop: 0, atBottom: true });
   const [newBelow, setNewBelow] = useState(0);
@@ -124,7 +130,7 @@ export function MessageList({ room, messages, me, onLoadOlder, onRetry }: Props)
         onScroll={onScroll}
         role="log"
         aria-live="off"
-        aria-label={`Messages in ${room.name}`}
+        aria-label={`Messages in ${label}`}
         aria-busy={room.history === "loading" || room.loadingOlder}
         tabIndex={0}
         data-testid="message-list"
@@ -143,7 +149,7 @@ export function MessageList({ room, messages, me, onLoadOlder, onRetry }: Props)
               </button>
             ) : room.history === "loaded" && !nothingShown ? (
               <span className="muted small" data-testid="room-start">
-                This is the beginning of #{room.name}
+                {direct ? `This is the beginning of your conversation with ${label}` : `This is the beginning of ${label}`}
               </span>
             ) : null}
           </div>
@@ -151,7 +157,7 @@ export function MessageList({ room, messages, me, onLoadOlder, onRetry }: Props)
           {nothingShown && room.history === "loaded" && (
             <div className="empty" data-testid="empty-room">
               <p className="empty-title">No messages yet</p>
-              <p className="muted">Say hello to #{room.name}!</p>
+              <p className="muted">Say hello to {label}!</p>
             </div>
           )}
           {nothingShown && (room.history === "loading" || room.history === "none") && (
@@ -181,6 +187,8 @@ export function MessageList({ room, messages, me, onLoadOlder, onRetry }: Props)
                     mine={sameUser(m.author, me)}
                     grouped={!newDay && continuesGroup(prev, m)}
                     onRetry={onRetry}
+                    canDelete={moderator || sameUser(m.author, me)}
+                    onDelete={onDelete}
                   />
                 </Fragment>
               );

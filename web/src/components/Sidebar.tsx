@@ -1,7 +1,10 @@
 import { useEffect, useId, useRef, useState, type FormEvent } from "react";
 import { sentence } from "../format";
 import type { ChatState } from "../model";
+import { directLabel, isPrivate } from "../roles";
+import { actionKey } from "../state-members";
 import { Avatar } from "./Avatar";
+import { LockIcon } from "./CreateRoomDialog";
 
 interface Props {
   id: string;
@@ -9,6 +12,8 @@ interface Props {
   open: boolean;
   state: ChatState;
   names: string[];
+  /** The user's direct rooms. */
+  directs: string[];
   me: string;
   onSelect: (room: string) => void;
   /** Returns an error text or "". */
@@ -18,6 +23,11 @@ interface Props {
   onLoadMore: () => void;
   onLogout: () => void;
   onClose: () => void;
+  /** Opens the "new message" picker. */
+  onNewDirect: () => void;
+  /** Opens the new room dialog (private picked). */
+  onNewPrivate: () => void;
+  onRespond: (room: string, accept: boolean) => void;
 }
 
 export function Sidebar({
@@ -25,6 +35,7 @@ export function Sidebar({
   open,
   state,
   names,
+  directs,
   me,
   onSelect,
   onCreate,
@@ -32,15 +43,18 @@ export function Sidebar({
   onLoadMore,
   onLogout,
   onClose,
+  onNewDirect,
+  onNewPrivate,
+  onRespond,
 }: Props) {
   const [name, setName] = useState("");
   const [localError, setLocalError] = useState("");
   const fieldId = useId();
   const error = localError || state.createRoom.error;
-  const listRef = useRef<HTMLUListElement>(null);
 
+  const navRef = useRef<HTMLElement>(null);
   useEffect(() => {
-    if (open) listRef.current?.querySelector<HTMLButtonElement>('[aria-current="page"], button')?.focus();
+    if (open) navRef.current?.querySelector<HTMLButtonElement>('[aria-current="page"], .room-item')?.focus();
   }, [open]);
 
   function submit(e: FormEvent) {
@@ -69,28 +83,78 @@ export function Sidebar({
         </button>
       </div>
 
-      <nav className="rooms" aria-label="Rooms">
+      <nav className="rooms" aria-label="Rooms" ref={navRef}>
+        {state.invites.length > 0 && (
+          <section className="invites" aria-label="Invitations">
+            <h2 className="section-title">
+              Invitations <span className="count-pill">{state.invites.length}</span>
+            </h2>
+            <ul className="invite-list" data-testid="invite-list">
+              {state.invites.map((inv) => {
+                const name = inv.room.name;
+                const st = state.actions[actionKey("respond", name)];
+                return (
+                  <li key={name} className="invite-card" data-testid="invite-item" data-room={name}>
+                    <div className="invite-room">
+                      <LockIcon size={12} />
+                      <span className="room-name">{name}</span>
+                    </div>
+                    <p className="invite-from">
+                      {inv.invitedBy ? `${inv.invitedBy} invited you` : "You are invited"}
+                      {inv.room.topic ? ` · ${inv.room.topic}` : ""}
+                    </p>
+                    <div className="invite-actions">
+                      <button
+                        className="btn btn-primary btn-small"
+                        type="button"
+                        data-testid="invite-accept"
+                        disabled={st?.pending === true}
+                        onClick={() => onRespond(name, true)}
+                      >
+                        Accept
+                      </button>
+                      <button
+                        className="btn btn-ghost btn-small"
+                        type="button"
+                        data-testid="invite-decline"
+                        disabled={st?.pending === true}
+                        onClick={() => onRespond(name, false)}
+                      >
+                        Decline
+                      </button>
+                    </div>
+                  </li>
+                );
+              })}
+            </ul>
+          </section>
+        )}
+
         <h2 className="section-title">Rooms</h2>
-        <ul className="room-list" data-testid="room-list" ref={listRef}>
+        <ul className="room-list" data-testid="room-list">
           {names.map((n) => {
             const r = state.rooms[n];
             const unread = r?.unread ?? 0;
             const active = n === state.current;
+            const info = r?.info ?? null;
             return (
               <li key={n}>
                 <button
                   type="button"
-                  className={`room-item${active ? " active" : ""}${unread > 0 ? " has-unread" : ""}`}
+                  className={`room-item${active ? " active" : ""}${unread > 0 ? " has-unread" : ""}${info?.archived ? " archived" : ""}`}
                   data-testid={`room-${n}`}
                   data-room={n}
                   data-unread={unread}
+                  data-kind={isPrivate(info) ? "private" : "public"}
                   aria-current={active ? "page" : undefined}
                   onClick={() => onSelect(n)}
                 >
                   <span className="hash" aria-hidden="true">
-                    #
+                    {isPrivate(info) ? <LockIcon size={13} /> : "#"}
                   </span>
                   <span className="room-name">{n}</span>
+                  {isPrivate(info) && <span className="sr-only"> (private)</span>}
+                  {info?.archived && <span className="sr-only"> (archived)</span>}
                   {unread > 0 && (
                     <span className="badge" data-testid={`unread-${n}`} aria-label={`${unread} unread`}>
                       {unread > 99 ? "99+" : unread}
@@ -105,6 +169,48 @@ export function Sidebar({
         {state.roomsCursor !== "" && (
           <button className="btn btn-ghost btn-small more-rooms" type="button" data-testid="more-rooms" onClick={onLoadMore}>
             More rooms
+          </button>
+        )}
+
+        <div className="section-row">
+          <h2 className="section-title">Direct messages</h2>
+          <button className="icon-btn section-add" type="button" data-testid="new-dm" aria-label="New message" title="New message" onClick={onNewDirect}>
+            <PlusIcon />
+          </button>
+        </div>
+        <ul className="room-list" data-testid="dm-list">
+          {directs.map((n) => {
+            const r = state.rooms[n];
+            const unread = r?.unread ?? 0;
+            const active = n === state.current;
+            const label = directLabel(r?.info ?? null, me);
+            return (
+              <li key={n}>
+                <button
+                  type="button"
+                  className={`room-item dm-item${active ? " active" : ""}${unread > 0 ? " has-unread" : ""}`}
+                  data-testid={`room-${n}`}
+                  data-room={n}
+                  data-dm-label={label}
+                  data-unread={unread}
+                  aria-current={active ? "page" : undefined}
+                  onClick={() => onSelect(n)}
+                >
+                  <Avatar name={label} size={20} />
+                  <span className="room-name">{label}</span>
+                  {unread > 0 && (
+                    <span className="badge" data-testid={`unread-${n}`} aria-label={`${unread} unread`}>
+                      {unread > 99 ? "99+" : unread}
+                    </span>
+                  )}
+                </button>
+              </li>
+            );
+          })}
+        </ul>
+        {directs.length === 0 && (
+          <button className="link-btn sidebar-hint" type="button" onClick={onNewDirect}>
+            Start a conversation
           </button>
         )}
       </nav>
@@ -145,6 +251,9 @@ export function Sidebar({
             {sentence(error)}
           </p>
         )}
+        <button className="link-btn new-private" type="button" data-testid="new-private-room" onClick={onNewPrivate}>
+          <LockIcon size={12} /> New private room…
+        </button>
       </form>
 
       <div className="account">
@@ -157,5 +266,13 @@ export function Sidebar({
         </button>
       </div>
     </aside>
+  );
+}
+
+function PlusIcon() {
+  return (
+    <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
+      <path d="M12 5v14M5 12h14" stroke="currentColor" strokeWidth="2.2" strokeLinecap="round" />
+    </svg>
   );
 }

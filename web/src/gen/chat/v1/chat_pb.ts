@@ -18,14 +18,15 @@ import type { Message as Message$1 } from "@bufbuild/protobuf";
  * Describes the file chat/v1/chat.proto.
  */
 export const file_chat_v1_chat: GenFile = /*@__PURE__*/
-  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEigAEKBFJvb20SDAoEbmFtZRgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgDIAEoAxIUCgxtZW1iZXJfY291bnQYBCABKAUSEgoKY3JlYXRlZF9ieRgFIAEoCSKGAQoHTWVzc2FnZRIMCgRyb29tGAEgASgJEgsKA3NlcRgCIAEoAxIOCgZhdXRob3IYAyABKAkSDAoEdGV4dBgEIAEoCRIrCgdzZW50X2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jbGllbnRfbXNnX2lkGAYgASgJIiEKEUNyZWF0ZVJvb21SZXF1ZXN0EgwKBG5hbWUYASABKAkiHgoOR2V0Um9vbVJlcXVlc3QSDAoEbmFtZRgBIAEoCSIxChBMaXN0Um9vbXNSZXF1ZXN0Eg0KBWxpbWl0GAEgASgFEg4KBmN1cnNvchgCIAEoCSJGChFMaXN0Um9vbXNSZXNwb25zZRIcCgVyb29tcxgBIAMoCzINLmNoYXQudjEuUm9vbRITCgtuZXh0X2N1cnNvchgCIAEoCSJHChJTZW5kTWVzc2FnZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR0ZXh0GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkiSwoTU2VuZE1lc3NhZ2VSZXNwb25zZRIhCgdtZXNzYWdlGAEgASgLMhAuY2hhdC52MS5NZXNzYWdlEhEKCWR1cGxpY2F0ZRgCIAEoCCKLAQoRR2V0SGlzdG9yeVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIUCgpiZWZvcmVfc2VxGAIgASgDSAASEwoJYWZ0ZXJfc2VxGAMgASgDSAASDQoFbGltaXQYBCABKAUSJAoFb3JkZXIYBSABKA4yFS5jaGF0LnYxLkhpc3RvcnlPcmRlckIICgZjdXJzb3IiWAoSR2V0SGlzdG9yeVJlc3BvbnNlEgwKBHJvb20YASABKAkSIgoIbWVzc2FnZXMYAiADKAsyEC5jaGF0LnYxLk1lc3NhZ2USEAoIaGFzX21vcmUYAyABKAgiQQoLSm9pblJlcXVlc3QSDAoEcm9vbRgBIAEoCRIWCglzaW5jZV9zZXEYAiABKANIAIgBAUIMCgpfc2luY2Vfc2VxIhwKDExlYXZlUmVxdWVzdBIMCgRyb29tGAEgASgJIkAKC1NlbmRSZXF1ZXN0EgwKBHJvb20YASABKAkSDAoEdGV4dBgCIAEoCRIVCg1jbGllbnRfbXNnX2lkGAMgASgJIi0KDVR5cGluZ1JlcXVlc3QSDAoEcm9vbRgBIAEoCRIOCgZhY3RpdmUYAiABKAgiHAoLUGluZ1JlcXVlc3QSDQoFbm9uY2UYASABKAMi+gIKC0NsaWVudEV2ZW50EgsKA3JlZhgBIAEoCRIkCgRqb2luGAIgASgLMhQuY2hhdC52MS5Kb2luUmVxdWVzdEgAEiYKBWxlYXZlGAMgASgLMhUuY2hhdC52MS5MZWF2ZVJlcXVlc3RIABIkCgRzZW5kGAQgASgLMhQuY2hhdC52MS5TZW5kUmVxdWVzdEgAEigKBnR5cGluZxgFIAEoCzIWLmNoYXQudjEuVHlwaW5nUmVxdWVzdEgAEiQKBHBpbmcYBiABKAsyFC5jaGF0LnYxLlBpbmdSZXF1ZXN0SAASLQoHaGlzdG9yeRgHIAEoCzIaLmNoYXQudjEuR2V0SGlzdG9yeVJlcXVlc3RIABIvCgpsaXN0X3Jvb21zGAggASgLMhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0SAASMQoLY3JlYXRlX3Jvb20YCSABKAsyGi5jaGF0LnYxLkNyZWF0ZVJvb21SZXF1ZXN0SABCBwoFZXZlbnQiUQoGSm9pbmVkEgwKBHJvb20YASABKAkSDwoHbWVtYmVycxgCIAMoCRISCgpsYXRlc3Rfc2VxGAMgASgDEhQKDG1lbWJlcl9jb3VudBgEIAEoBSIUCgRMZWZ0EgwKBHJvb20YASABKAkihgEKC01lbWJlckV2ZW50EgwKBHJvb20YASABKAkSDAoEdXNlchgCIAEoCRInCgRraW5kGAMgASgOMhkuY2hhdC52MS5NZW1iZXJFdmVudC5LaW5kIjIKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEgoKBkpPSU5FRBABEggKBExFRlQQAiI5CgtUeXBpbmdFdmVudBIMCgRyb29tGAEgASgJEgwKBHVzZXIYAiABKAkSDgoGYWN0aXZlGAMgASgIIkoKA0FjaxIMCgRyb29tGAEgASgJEhUKDWNsaWVudF9tc2dfaWQYAiABKAkSCwoDc2VxGAMgASgDEhEKCWR1cGxpY2F0ZRgEIAEoCCKpAwoFRXJyb3ISIQoEY29kZRgBIAEoDjITLmNoYXQudjEuRXJyb3IuQ29kZRIPCgdtZXNzYWdlGAIgASgJEg0KBWV2ZW50GAMgASgJEhUKDWNsaWVudF9tc2dfaWQYBCABKAkSDAoEcm9vbRgFIAEoCSK3AgoEQ29kZRIGCgJPSxAAEg0KCUNBTkNFTExFRBABEgsKB1VOS05PV04QAhIUChBJTlZBTElEX0FSR1VNRU5UEAMSFQoRREVBRExJTkVfRVhDRUVERUQQBBINCglOT1RfRk9VTkQQBRISCg5BTFJFQURZX0VYSVNUUxAGEhUKEVBFUk1JU1NJT05fREVOSUVEEAcSFgoSUkVTT1VSQ0VfRVhIQVVTVEVEEAgSFwoTRkFJTEVEX1BSRUNPTkRJVElPThAJEgsKB0FCT1JURUQQChIQCgxPVVRfT0ZfUkFOR0UQCxIRCg1VTklNUExFTUVOVEVEEAwSDAoISU5URVJOQUwQDRIPCgtVTkFWQUlMQUJMRRAOEg0KCURBVEFfTE9TUxAPEhMKD1VOQVVUSEVOVElDQVRFRBAQIhUKBFBvbmcSDQoFbm9uY2UYASABKAMihwQKC1NlcnZlckV2ZW50EgsKA3JlZhgBIAEoCRIhCgZqb2luZWQYAiABKAsyDy5jaGF0LnYxLkpvaW5lZEgAEh0KBGxlZnQYAyABKAsyDS5jaGF0LnYxLkxlZnRIABIjCgdtZXNzYWdlGAQgASgLMhAuY2hhdC52MS5NZXNzYWdlSAASJgoGbWVtYmVyGAUgASgLMhQuY2hhdC52MS5NZW1iZXJFdmVudEgAEiYKBnR5cGluZxgGIAEoCzIULmNoYXQudjEuVHlwaW5nRXZlbnRIABIbCgNhY2sYByABKAsyDC5jaGF0LnYxLkFja0gAEh8KBWVycm9yGAggASgLMg4uY2hhdC52MS5FcnJvckgAEh0KBHBvbmcYCSABKAsyDS5jaGF0LnYxLlBvbmdIABIuCgdoaXN0b3J5GAogASgLMhsuY2hhdC52MS5HZXRIaXN0b3J5UmVzcG9uc2VIABIrCgVyb29tcxgLIAEoCzIaLmNoYXQudjEuTGlzdFJvb21zUmVzcG9uc2VIABIdCgRyb29tGAwgASgLMg0uY2hhdC52MS5Sb29tSAASJAoFYmF0Y2gYDSABKAsyEy5jaGF0LnYxLkV2ZW50QmF0Y2hIABIsCgxyb29tX2NoYW5nZWQYDiABKAsyFC5jaGF0LnYxLlJvb21DaGFuZ2VkSABCBwoFZXZlbnQifgoLUm9vbUNoYW5nZWQSJwoEa2luZBgBIAEoDjIZLmNoYXQudjEuUm9vbUNoYW5nZWQuS2luZBIbCgRyb29tGAIgASgLMg0uY2hhdC52MS5Sb29tIikKBEtpbmQSFAoQS0lORF9VTlNQRUNJRklFRBAAEgsKB0NSRUFURUQQASIyCgpFdmVudEJhdGNoEiQKBmV2ZW50cxgBIAMoCzIULmNoYXQudjEuU2VydmVyRXZlbnQiPgoLU2Vzc2lvbk9wZW4SDQoFdG9rZW4YASABKAkSDAoEcGVlchgCIAEoCRISCgpndWVzdF9uYW1lGAMgASgJIg4KDFNlc3Npb25DbG9zZSKqAQoJR2F0ZXdheVVwEg8KB3Nlc3Npb24YASABKAQSJAoEb3BlbhgCIAEoCzIULmNoYXQudjEuU2Vzc2lvbk9wZW5IABIlCgVldmVudBgDIAEoCzIULmNoYXQudjEuQ2xpZW50RXZlbnRIABImCgVjbG9zZRgEIAEoCzIVLmNoYXQudjEuU2Vzc2lvbkNsb3NlSAASDwoHcmVxdWVzdBgFIAEoBEIGCgRpdGVtIh0KDVNlc3Npb25PcGVuZWQSDAoEdXNlchgBIAEoCSJCCg1TZXNzaW9uQ2xvc2VkEiEKBGNvZGUYASABKA4yEy5jaGF0LnYxLkVycm9yLkNvZGUSDgoGcmVhc29uGAIgASgJItgBCgtHYXRld2F5RG93bhIPCgdzZXNzaW9uGAEgASgEEigKBm9wZW5lZBgCIAEoCzIWLmNoYXQudjEuU2Vzc2lvbk9wZW5lZEgAEigKBmNsb3NlZBgDIAEoCzIWLmNoYXQudjEuU2Vzc2lvbkNsb3NlZEgAEiUKBWV2ZW50GAQgASgLMhQuY2hhdC52MS5TZXJ2ZXJFdmVudEgAEiQKBWNodW5rGAYgASgLMhMuY2hhdC52MS5FdmVudENodW5rSAASDwoHcmVxdWVzdBgFIAEoBEIGCgRpdGVtIigKCkV2ZW50Q2h1bmsSDAoEZGF0YRgBIAEoDBIMCgRsYXN0GAIgASgIIjUKD1JlZ2lzdGVyUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSIkChBSZWdpc3RlclJlc3BvbnNlEhAKCHVzZXJuYW1lGAEgASgJIjIKDExvZ2luUmVxdWVzdBIQCgh1c2VybmFtZRgBIAEoCRIQCghwYXNzd29yZBgCIAEoCSJgCg1Mb2dpblJlc3BvbnNlEg0KBXRva2VuGAEgASgJEi4KCmV4cGlyZXNfYXQYAiABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wEhAKCHVzZXJuYW1lGAMgASgJIg8KDUxvZ291dFJlcXVlc3QiEAoOTG9nb3V0UmVzcG9uc2UiDwoNV2hvQW1JUmVxdWVzdCJhCg5XaG9BbUlSZXNwb25zZRIQCgh1c2VybmFtZRgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBINCgVndWVzdBgDIAEoCCptCgxIaXN0b3J5T3JkZXISHQoZSElTVE9SWV9PUkRFUl9VTlNQRUNJRklFRBAAEh4KGkhJU1RPUllfT1JERVJfTkVXRVNUX0ZJUlNUEAESHgoaSElTVE9SWV9PUkRFUl9PTERFU1RfRklSU1QQAjKJAwoLQ2hhdFNlcnZpY2USNwoKQ3JlYXRlUm9vbRIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SQgoJTGlzdFJvb21zEhkuY2hhdC52MS5MaXN0Um9vbXNSZXF1ZXN0GhouY2hhdC52MS5MaXN0Um9vbXNSZXNwb25zZRIxCgdHZXRSb29tEhcuY2hhdC52MS5HZXRSb29tUmVxdWVzdBoNLmNoYXQudjEuUm9vbRJICgtTZW5kTWVzc2FnZRIbLmNoYXQudjEuU2VuZE1lc3NhZ2VSZXF1ZXN0GhwuY2hhdC52MS5TZW5kTWVzc2FnZVJlc3BvbnNlEkUKCkdldEhpc3RvcnkSGi5jaGF0LnYxLkdldEhpc3RvcnlSZXF1ZXN0GhsuY2hhdC52MS5HZXRIaXN0b3J5UmVzcG9uc2USOQoHQ29ubmVjdBIULmNoYXQudjEuQ2xpZW50RXZlbnQaFC5jaGF0LnYxLlNlcnZlckV2ZW50KAEwATJJCg5HYXRld2F5U2VydmljZRI3CgdHYXRld2F5EhIuY2hhdC52MS5HYXRld2F5VXAaFC5jaGF0LnYxLkdhdGV3YXlEb3duKAEwATL8AQoLQXV0aFNlcnZpY2USPwoIUmVnaXN0ZXISGC5jaGF0LnYxLlJlZ2lzdGVyUmVxdWVzdBoZLmNoYXQudjEuUmVnaXN0ZXJSZXNwb25zZRI2CgVMb2dpbhIVLmNoYXQudjEuTG9naW5SZXF1ZXN0GhYuY2hhdC52MS5Mb2dpblJlc3BvbnNlEjkKBkxvZ291dBIWLmNoYXQudjEuTG9nb3V0UmVxdWVzdBoXLmNoYXQudjEuTG9nb3V0UmVzcG9uc2USOQoGV2hvQW1JEhYuY2hhdC52MS5XaG9BbUlSZXF1ZXN0GhcuY2hhdC52MS5XaG9BbUlSZXNwb25zZWIGcHJvdG8z", [file_google_protobuf_timestamp]);
+  fileDesc("ChJjaGF0L3YxL2NoYXQucHJvdG8SB2NoYXQudjEi+AEKBFJvb20SDAoEbmFtZRgBIAEoCRIuCgpjcmVhdGVkX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCghsYXN0X3NlcRgDIAEoAxIUCgxtZW1iZXJfY291bnQYBCABKAUSEgoKY3JlYXRlZF9ieRgFIAEoCRIfCgRraW5kGAYgASgOMhEuY2hhdC52MS5Sb29tS2luZBINCgV0b3BpYxgHIAEoCRIQCghhcmNoaXZlZBgIIAEoCBIeCgdteV9yb2xlGAkgASgOMg0uY2hhdC52MS5Sb2xlEhQKDGRpcmVjdF91c2VycxgKIAMoCSKXAQoHTWVzc2FnZRIMCgRyb29tGAEgASgJEgsKA3NlcRgCIAEoAxIOCgZhdXRob3IYAyABKAkSDAoEdGV4dBgEIAEoCRIrCgdzZW50X2F0GAUgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIVCg1jbGllbnRfbXNnX2lkGAYgASgJEg8KB2RlbGV0ZWQYByABKAgiUQoRQ3JlYXRlUm9vbVJlcXVlc3QSDAoEbmFtZRgBIAEoCRIfCgRraW5kGAIgASgOMhEuY2hhdC52MS5Sb29tS2luZBINCgV0b3BpYxgDIAEoCSIeCg5HZXRSb29tUmVxdWVzdBIMCgRuYW1lGAEgASgJIjEKEExpc3RSb29tc1JlcXVlc3QSDQoFbGltaXQYASABKAUSDgoGY3Vyc29yGAIgASgJIkYKEUxpc3RSb29tc1Jlc3BvbnNlEhwKBXJvb21zGAEgAygLMg0uY2hhdC52MS5Sb29tEhMKC25leHRfY3Vyc29yGAIgASgJIkcKElNlbmRNZXNzYWdlUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBHRleHQYAiABKAkSFQoNY2xpZW50X21zZ19pZBgDIAEoCSJLChNTZW5kTWVzc2FnZVJlc3BvbnNlEiEKB21lc3NhZ2UYASABKAsyEC5jaGF0LnYxLk1lc3NhZ2USEQoJZHVwbGljYXRlGAIgASgIIosBChFHZXRIaXN0b3J5UmVxdWVzdBIMCgRyb29tGAEgASgJEhQKCmJlZm9yZV9zZXEYAiABKANIABITCglhZnRlcl9zZXEYAyABKANIABINCgVsaW1pdBgEIAEoBRIkCgVvcmRlchgFIAEoDjIVLmNoYXQudjEuSGlzdG9yeU9yZGVyQggKBmN1cnNvciJYChJHZXRIaXN0b3J5UmVzcG9uc2USDAoEcm9vbRgBIAEoCRIiCghtZXNzYWdlcxgCIAMoCzIQLmNoYXQudjEuTWVzc2FnZRIQCghoYXNfbW9yZRgDIAEoCCIiChFPcGVuRGlyZWN0UmVxdWVzdBINCgV1c2VycxgBIAMoCSJjChFVcGRhdGVSb29tUmVxdWVzdBIMCgRyb29tGAEgASgJEhIKBXRvcGljGAIgASgJSACIAQESFQoIYXJjaGl2ZWQYAyABKAhIAYgBAUIICgZfdG9waWNCCwoJX2FyY2hpdmVkIiEKEURlbGV0ZVJvb21SZXF1ZXN0EgwKBHJvb20YASABKAkiFAoSRGVsZXRlUm9vbVJlc3BvbnNlIisKDUludml0ZVJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR1c2VyGAIgASgJIjQKFFJlc3BvbmRJbnZpdGVSZXF1ZXN0EgwKBHJvb20YASABKAkSDgoGYWNjZXB0GAIgASgIIhQKEkxpc3RJbnZpdGVzUmVxdWVzdCJpCgZJbnZpdGUSGwoEcm9vbRgBIAEoCzINLmNoYXQudjEuUm9vbRISCgppbnZpdGVkX2J5GAIgASgJEi4KCmludml0ZWRfYXQYAyABKAsyGi5nb29nbGUucHJvdG9idWYuVGltZXN0YW1wIjcKE0xpc3RJbnZpdGVzUmVzcG9uc2USIAoHaW52aXRlcxgBIAMoCzIPLmNoYXQudjEuSW52aXRlIiAKEExlYXZlUm9vbVJlcXVlc3QSDAoEcm9vbRgBIAEoCSI5CgtLaWNrUmVxdWVzdBIMCgRyb29tGAEgASgJEgwKBHVzZXIYAiABKAkSDgoGcmVhc29uGAMgASgJIjgKCkJhblJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR1c2VyGAIgASgJEg4KBnJlYXNvbhgDIAEoCSIqCgxVbmJhblJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR1c2VyGAIgASgJIkkKDlNldFJvbGVSZXF1ZXN0EgwKBHJvb20YASABKAkSDAoEdXNlchgCIAEoCRIbCgRyb2xlGAMgASgOMg0uY2hhdC52MS5Sb2xlIkEKEkxpc3RNZW1iZXJzUmVxdWVzdBIMCgRyb29tGAEgASgJEg0KBWxpbWl0GAIgASgFEg4KBmN1cnNvchgDIAEoCSJDCgZNZW1iZXISDAoEdXNlchgBIAEoCRIbCgRyb2xlGAIgASgOMg0uY2hhdC52MS5Sb2xlEg4KBm9ubGluZRgDIAEoCCJ7ChNMaXN0TWVtYmVyc1Jlc3BvbnNlEgwKBHJvb20YASABKAkSIAoHbWVtYmVycxgCIAMoCzIPLmNoYXQudjEuTWVtYmVyEg8KB2ludml0ZWQYAyADKAkSDgoGYmFubmVkGAQgAygJEhMKC25leHRfY3Vyc29yGAUgASgJIjEKFERlbGV0ZU1lc3NhZ2VSZXF1ZXN0EgwKBHJvb20YASABKAkSCwoDc2VxGAIgASgDIjMKElNlYXJjaFVzZXJzUmVxdWVzdBIOCgZwcmVmaXgYASABKAkSDQoFbGltaXQYAiABKAUiJAoTU2VhcmNoVXNlcnNSZXNwb25zZRINCgV1c2VycxgBIAMoCSJBCgtKb2luUmVxdWVzdBIMCgRyb29tGAEgASgJEhYKCXNpbmNlX3NlcRgCIAEoA0gAiAEBQgwKCl9zaW5jZV9zZXEiHAoMTGVhdmVSZXF1ZXN0EgwKBHJvb20YASABKAkiQAoLU2VuZFJlcXVlc3QSDAoEcm9vbRgBIAEoCRIMCgR0ZXh0GAIgASgJEhUKDWNsaWVudF9tc2dfaWQYAyABKAkiLQoNVHlwaW5nUmVxdWVzdBIMCgRyb29tGAEgASgJEg4KBmFjdGl2ZRgCIAEoCCIcCgtQaW5nUmVxdWVzdBINCgVub25jZRgBIAEoAyLLCAoLQ2xpZW50RXZlbnQSCwoDcmVmGAEgASgJEiQKBGpvaW4YAiABKAsyFC5jaGF0LnYxLkpvaW5SZXF1ZXN0SAASJgoFbGVhdmUYAyABKAsyFS5jaGF0LnYxLkxlYXZlUmVxdWVzdEgAEiQKBHNlbmQYBCABKAsyFC5jaGF0LnYxLlNlbmRSZXF1ZXN0SAASKAoGdHlwaW5nGAUgASgLMhYuY2hhdC52MS5UeXBpbmdSZXF1ZXN0SAASJAoEcGluZxgGIAEoCzIULmNoYXQudjEuUGluZ1JlcXVlc3RIABItCgdoaXN0b3J5GAcgASgLMhouY2hhdC52MS5HZXRIaXN0b3J5UmVxdWVzdEgAEi8KCmxpc3Rfcm9vbXMYCCABKAsyGS5jaGF0LnYxLkxpc3RSb29tc1JlcXVlc3RIABIxCgtjcmVhdGVfcm9vbRgJIAEoCzIaLmNoYXQudjEuQ3JlYXRlUm9vbVJlcXVlc3RIABIrCghnZXRfcm9vbRgKIAEoCzIXLmNoYXQudjEuR2V0Um9vbVJlcXVlc3RIABIxCgtvcGVuX2RpcmVjdBgLIAEoCzIaLmNoYXQudjEuT3BlbkRpcmVjdFJlcXVlc3RIABIxCgt1cGRhdGVfcm9vbRgMIAEoCzIaLmNoYXQudjEuVXBkYXRlUm9vbVJlcXVlc3RIABIxCgtkZWxldGVfcm9vbRgNIAEoCzIaLmNoYXQudjEuRGVsZXRlUm9vbVJlcXVlc3RIABIoCgZpbnZpdGUYDiABKAsyFi5jaGF0LnYxLkludml0ZVJlcXVlc3RIABI3Cg5yZXNwb25kX2ludml0ZRgPIAEoCzIdLmNoYXQudjEuUmVzcG9uZEludml0ZVJlcXVlc3RIABIzCgxsaXN0X2ludml0ZXMYECABKAsyGy5jaGF0LnYxLkxpc3RJbnZpdGVzUmVxdWVzdEgAEi8KCmxlYXZlX3Jvb20YESABKAsyGS5jaGF0LnYxLkxlYXZlUm9vbVJlcXVlc3RIABIkCgRraWNrGBIgASgLMhQuY2hhdC52MS5LaWNrUmVxdWVzdEgAEiIKA2JhbhgTIAEoCzITLmNoYXQudjEuQmFuUmVxdWVzdEgAEiYKBXVuYmFuGBQgASgLMhUuY2hhdC52MS5VbmJhblJlcXVlc3RIABIrCghzZXRfcm9sZRgVIAEoCzIXLmNoYXQudjEuU2V0Um9sZVJlcXVlc3RIABIzCgxsaXN0X21lbWJlcnMYFiABKAsyGy5jaGF0LnYxLkxpc3RNZW1iZXJzUmVxdWVzdEgAEjcKDmRlbGV0ZV9tZXNzYWdlGBcgASgLMh0uY2hhdC52MS5EZWxldGVNZXNzYWdlUmVxdWVzdEgAEjMKDHNlYXJjaF91c2VycxgYIAEoCzIbLmNoYXQudjEuU2VhcmNoVXNlcnNSZXF1ZXN0SABCBwoFZXZlbnQiUQoGSm9pbmVkEgwKBHJvb20YASABKAkSDwoHbWVtYmVycxgCIAMoCRISCgpsYXRlc3Rfc2VxGAMgASgDEhQKDG1lbWJlcl9jb3VudBgEIAEoBSIkCgRMZWZ0EgwKBHJvb20YASABKAkSDgoGcmVhc29uGAIgASgJIoYBCgtNZW1iZXJFdmVudBIMCgRyb29tGAEgASgJEgwKBHVzZXIYAiABKAkSJwoEa2luZBgDIAEoDjIZLmNoYXQudjEuTWVtYmVyRXZlbnQuS2luZCIyCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABIKCgZKT0lORUQQARIICgRMRUZUEAIivQIKD01lbWJlcnNoaXBFdmVudBIMCgRyb29tGAEgASgJEgwKBHVzZXIYAiABKAkSKwoEa2luZBgDIAEoDjIdLmNoYXQudjEuTWVtYmVyc2hpcEV2ZW50LktpbmQSGwoEcm9sZRgEIAEoDjINLmNoYXQudjEuUm9sZRIKCgJieRgFIAEoCRIOCgZyZWFzb24YBiABKAkSIAoJcm9vbV9pbmZvGAcgASgLMg0uY2hhdC52MS5Sb29tIoUBCgRLaW5kEhQKEEtJTkRfVU5TUEVDSUZJRUQQABILCgdJTlZJVEVEEAESCgoGSk9JTkVEEAISDAoIREVDTElORUQQAxIICgRMRUZUEAQSCgoGS0lDS0VEEAUSCgoGQkFOTkVEEAYSDAoIVU5CQU5ORUQQBxIQCgxST0xFX0NIQU5HRUQQCCI3Cg5NZXNzYWdlRGVsZXRlZBIMCgRyb29tGAEgASgJEgsKA3NlcRgCIAEoAxIKCgJieRgDIAEoCSI5CgtUeXBpbmdFdmVudBIMCgRyb29tGAEgASgJEgwKBHVzZXIYAiABKAkSDgoGYWN0aXZlGAMgASgIIkoKA0FjaxIMCgRyb29tGAEgASgJEhUKDWNsaWVudF9tc2dfaWQYAiABKAkSCwoDc2VxGAMgASgDEhEKCWR1cGxpY2F0ZRgEIAEoCCKpAwoFRXJyb3ISIQoEY29kZRgBIAEoDjITLmNoYXQudjEuRXJyb3IuQ29kZRIPCgdtZXNzYWdlGAIgASgJEg0KBWV2ZW50GAMgASgJEhUKDWNsaWVudF9tc2dfaWQYBCABKAkSDAoEcm9vbRgFIAEoCSK3AgoEQ29kZRIGCgJPSxAAEg0KCUNBTkNFTExFRBABEgsKB1VOS05PV04QAhIUChBJTlZBTElEX0FSR1VNRU5UEAMSFQoRREVBRExJTkVfRVhDRUVERUQQBBINCglOT1RfRk9VTkQQBRISCg5BTFJFQURZX0VYSVNUUxAGEhUKEVBFUk1JU1NJT05fREVOSUVEEAcSFgoSUkVTT1VSQ0VfRVhIQVVTVEVEEAgSFwoTRkFJTEVEX1BSRUNPTkRJVElPThAJEgsKB0FCT1JURUQQChIQCgxPVVRfT0ZfUkFOR0UQCxIRCg1VTklNUExFTUVOVEVEEAwSDAoISU5URVJOQUwQDRIPCgtVTkFWQUlMQUJMRRAOEg0KCURBVEFfTE9TUxAPEhMKD1VOQVVUSEVOVElDQVRFRBAQIhUKBFBvbmcSDQoFbm9uY2UYASABKAMisQYKC1NlcnZlckV2ZW50EgsKA3JlZhgBIAEoCRIhCgZqb2luZWQYAiABKAsyDy5jaGF0LnYxLkpvaW5lZEgAEh0KBGxlZnQYAyABKAsyDS5jaGF0LnYxLkxlZnRIABIjCgdtZXNzYWdlGAQgASgLMhAuY2hhdC52MS5NZXNzYWdlSAASJgoGbWVtYmVyGAUgASgLMhQuY2hhdC52MS5NZW1iZXJFdmVudEgAEiYKBnR5cGluZxgGIAEoCzIULmNoYXQudjEuVHlwaW5nRXZlbnRIABIbCgNhY2sYByABKAsyDC5jaGF0LnYxLkFja0gAEh8KBWVycm9yGAggASgLMg4uY2hhdC52MS5FcnJvckgAEh0KBHBvbmcYCSABKAsyDS5jaGF0LnYxLlBvbmdIABIuCgdoaXN0b3J5GAogASgLMhsuY2hhdC52MS5HZXRIaXN0b3J5UmVzcG9uc2VIABIrCgVyb29tcxgLIAEoCzIaLmNoYXQudjEuTGlzdFJvb21zUmVzcG9uc2VIABIdCgRyb29tGAwgASgLMg0uY2hhdC52MS5Sb29tSAASJAoFYmF0Y2gYDSABKAsyEy5jaGF0LnYxLkV2ZW50QmF0Y2hIABIsCgxyb29tX2NoYW5nZWQYDiABKAsyFC5jaGF0LnYxLlJvb21DaGFuZ2VkSAASLgoKbWVtYmVyc2hpcBgPIAEoCzIYLmNoYXQudjEuTWVtYmVyc2hpcEV2ZW50SAASMgoPbWVzc2FnZV9kZWxldGVkGBAgASgLMhcuY2hhdC52MS5NZXNzYWdlRGVsZXRlZEgAEi8KB21lbWJlcnMYESABKAsyHC5jaGF0LnYxLkxpc3RNZW1iZXJzUmVzcG9uc2VIABIvCgdpbnZpdGVzGBIgASgLMhwuY2hhdC52MS5MaXN0SW52aXRlc1Jlc3BvbnNlSAASLQoFdXNlcnMYEyABKAsyHC5jaGF0LnYxLlNlYXJjaFVzZXJzUmVzcG9uc2VIABIzCgxyb29tX2RlbGV0ZWQYFCABKAsyGy5jaGF0LnYxLkRlbGV0ZVJvb21SZXNwb25zZUgAQgcKBWV2ZW50IpgBCgtSb29tQ2hhbmdlZBInCgRraW5kGAEgASgOMhkuY2hhdC52MS5Sb29tQ2hhbmdlZC5LaW5kEhsKBHJvb20YAiABKAsyDS5jaGF0LnYxLlJvb20iQwoES2luZBIUChBLSU5EX1VOU1BFQ0lGSUVEEAASCwoHQ1JFQVRFRBABEgsKB1VQREFURUQQAhILCgdERUxFVEVEEAMiMgoKRXZlbnRCYXRjaBIkCgZldmVudHMYASADKAsyFC5jaGF0LnYxLlNlcnZlckV2ZW50Ij4KC1Nlc3Npb25PcGVuEg0KBXRva2VuGAEgASgJEgwKBHBlZXIYAiABKAkSEgoKZ3Vlc3RfbmFtZRgDIAEoCSIOCgxTZXNzaW9uQ2xvc2UiqgEKCUdhdGV3YXlVcBIPCgdzZXNzaW9uGAEgASgEEiQKBG9wZW4YAiABKAsyFC5jaGF0LnYxLlNlc3Npb25PcGVuSAASJQoFZXZlbnQYAyABKAsyFC5jaGF0LnYxLkNsaWVudEV2ZW50SAASJgoFY2xvc2UYBCABKAsyFS5jaGF0LnYxLlNlc3Npb25DbG9zZUgAEg8KB3JlcXVlc3QYBSABKARCBgoEaXRlbSIdCg1TZXNzaW9uT3BlbmVkEgwKBHVzZXIYASABKAkiQgoNU2Vzc2lvbkNsb3NlZBIhCgRjb2RlGAEgASgOMhMuY2hhdC52MS5FcnJvci5Db2RlEg4KBnJlYXNvbhgCIAEoCSLYAQoLR2F0ZXdheURvd24SDwoHc2Vzc2lvbhgBIAEoBBIoCgZvcGVuZWQYAiABKAsyFi5jaGF0LnYxLlNlc3Npb25PcGVuZWRIABIoCgZjbG9zZWQYAyABKAsyFi5jaGF0LnYxLlNlc3Npb25DbG9zZWRIABIlCgVldmVudBgEIAEoCzIULmNoYXQudjEuU2VydmVyRXZlbnRIABIkCgVjaHVuaxgGIAEoCzITLmNoYXQudjEuRXZlbnRDaHVua0gAEg8KB3JlcXVlc3QYBSABKARCBgoEaXRlbSIoCgpFdmVudENodW5rEgwKBGRhdGEYASABKAwSDAoEbGFzdBgCIAEoCCI1Cg9SZWdpc3RlclJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiJAoQUmVnaXN0ZXJSZXNwb25zZRIQCgh1c2VybmFtZRgBIAEoCSIyCgxMb2dpblJlcXVlc3QSEAoIdXNlcm5hbWUYASABKAkSEAoIcGFzc3dvcmQYAiABKAkiYAoNTG9naW5SZXNwb25zZRINCgV0b2tlbhgBIAEoCRIuCgpleHBpcmVzX2F0GAIgASgLMhouZ29vZ2xlLnByb3RvYnVmLlRpbWVzdGFtcBIQCgh1c2VybmFtZRgDIAEoCSIPCg1Mb2dvdXRSZXF1ZXN0IhAKDkxvZ291dFJlc3BvbnNlIg8KDVdob0FtSVJlcXVlc3QicAoOV2hvQW1JUmVzcG9uc2USEAoIdXNlcm5hbWUYASABKAkSLgoKZXhwaXJlc19hdBgCIAEoCzIaLmdvb2dsZS5wcm90b2J1Zi5UaW1lc3RhbXASDQoFZ3Vlc3QYAyABKAgSDQoFYWRtaW4YBCABKAgiOwoVRGlzYWJsZUFjY291bnRSZXF1ZXN0EhAKCHVzZXJuYW1lGAEgASgJEhAKCGRpc2FibGVkGAIgASgIIkIKFkRpc2FibGVBY2NvdW50UmVzcG9uc2USEAoIdXNlcm5hbWUYASABKAkSFgoOc2Vzc2lvbnNfZW5kZWQYAiABKAUqaAoIUm9vbUtpbmQSGQoVUk9PTV9LSU5EX1VOU1BFQ0lGSUVEEAASFAoQUk9PTV9LSU5EX1BVQkxJQxABEhUKEVJPT01fS0lORF9QUklWQVRFEAISFAoQUk9PTV9LSU5EX0RJUkVDVBADKlEKBFJvbGUSFAoQUk9MRV9VTlNQRUNJRklFRBAAEg8KC1JPTEVfTUVNQkVSEAESEgoOUk9MRV9NT0RFUkFUT1IQAhIOCgpST0xFX09XTkVSEAMqbQoMSGlzdG9yeU9yZGVyEh0KGUhJU1RPUllfT1JERVJfVU5TUEVDSUZJRUQQABIeChpISVNUT1JZX09SREVSX05FV0VTVF9GSVJTVBABEh4KGkhJU1RPUllfT1JERVJfT0xERVNUX0ZJUlNUEAIylwoKC0NoYXRTZXJ2aWNlEjcKCkNyZWF0ZVJvb20SGi5jaGF0LnYxLkNyZWF0ZVJvb21SZXF1ZXN0Gg0uY2hhdC52MS5Sb29tEkIKCUxpc3RSb29tcxIZLmNoYXQudjEuTGlzdFJvb21zUmVxdWVzdBoaLmNoYXQudjEuTGlzdFJvb21zUmVzcG9uc2USMQoHR2V0Um9vbRIXLmNoYXQudjEuR2V0Um9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SSAoLU2VuZE1lc3NhZ2USGy5jaGF0LnYxLlNlbmRNZXNzYWdlUmVxdWVzdBocLmNoYXQudjEuU2VuZE1lc3NhZ2VSZXNwb25zZRJFCgpHZXRIaXN0b3J5EhouY2hhdC52MS5HZXRIaXN0b3J5UmVxdWVzdBobLmNoYXQudjEuR2V0SGlzdG9yeVJlc3BvbnNlEjkKB0Nvbm5lY3QSFC5jaGF0LnYxLkNsaWVudEV2ZW50GhQuY2hhdC52MS5TZXJ2ZXJFdmVudCgBMAESNwoKT3BlbkRpcmVjdBIaLmNoYXQudjEuT3BlbkRpcmVjdFJlcXVlc3QaDS5jaGF0LnYxLlJvb20SNwoKVXBkYXRlUm9vbRIaLmNoYXQudjEuVXBkYXRlUm9vbVJlcXVlc3QaDS5jaGF0LnYxLlJvb20SRQoKRGVsZXRlUm9vbRIaLmNoYXQudjEuRGVsZXRlUm9vbVJlcXVlc3QaGy5jaGF0LnYxLkRlbGV0ZVJvb21SZXNwb25zZRI6CgZJbnZpdGUSFi5jaGF0LnYxLkludml0ZVJlcXVlc3QaGC5jaGF0LnYxLk1lbWJlcnNoaXBFdmVudBJICg1SZXNwb25kSW52aXRlEh0uY2hhdC52MS5SZXNwb25kSW52aXRlUmVxdWVzdBoYLmNoYXQudjEuTWVtYmVyc2hpcEV2ZW50EkgKC0xpc3RJbnZpdGVzEhsuY2hhdC52MS5MaXN0SW52aXRlc1JlcXVlc3QaHC5jaGF0LnYxLkxpc3RJbnZpdGVzUmVzcG9uc2USQAoJTGVhdmVSb29tEhkuY2hhdC52MS5MZWF2ZVJvb21SZXF1ZXN0GhguY2hhdC52MS5NZW1iZXJzaGlwRXZlbnQSNgoES2ljaxIULmNoYXQudjEuS2lja1JlcXVlc3QaGC5jaGF0LnYxLk1lbWJlcnNoaXBFdmVudBI0CgNCYW4SEy5jaGF0LnYxLkJhblJlcXVlc3QaGC5jaGF0LnYxLk1lbWJlcnNoaXBFdmVudBI4CgVVbmJhbhIVLmNoYXQudjEuVW5iYW5SZXF1ZXN0GhguY2hhdC52MS5NZW1iZXJzaGlwRXZlbnQSPAoHU2V0Um9sZRIXLmNoYXQudjEuU2V0Um9sZVJlcXVlc3QaGC5jaGF0LnYxLk1lbWJlcnNoaXBFdmVudBJICgtMaXN0TWVtYmVycxIbLmNoYXQudjEuTGlzdE1lbWJlcnNSZXF1ZXN0GhwuY2hhdC52MS5MaXN0TWVtYmVyc1Jlc3BvbnNlEkcKDURlbGV0ZU1lc3NhZ2USHS5jaGF0LnYxLkRlbGV0ZU1lc3NhZ2VSZXF1ZXN0GhcuY2hhdC52MS5NZXNzYWdlRGVsZXRlZBJICgtTZWFyY2hVc2VycxIbLmNoYXQudjEuU2VhcmNoVXNlcnNSZXF1ZXN0GhwuY2hhdC52MS5TZWFyY2hVc2Vyc1Jlc3BvbnNlMkkKDkdhdGV3YXlTZXJ2aWNlEjcKB0dhdGV3YXkSEi5jaGF0LnYxLkdhdGV3YXlVcBoULmNoYXQudjEuR2F0ZXdheURvd24oATABMs8CCgtBdXRoU2VydmljZRI/CghSZWdpc3RlchIYLmNoYXQudjEuUmVnaXN0ZXJSZXF1ZXN0GhkuY2hhdC52MS5SZWdpc3RlclJlc3BvbnNlEjYKBUxvZ2luEhUuY2hhdC52MS5Mb2dpblJlcXVlc3QaFi5jaGF0LnYxLkxvZ2luUmVzcG9uc2USOQoGTG9nb3V0EhYuY2hhdC52MS5Mb2dvdXRSZXF1ZXN0GhcuY2hhdC52MS5Mb2dvdXRSZXNwb25zZRI5CgZXaG9BbUkSFi5jaGF0LnYxLldob0FtSVJlcXVlc3QaFy5jaGF0LnYxLldob0FtSVJlc3BvbnNlElEKDkRpc2FibGVBY2NvdW50Eh4uY2hhdC52MS5EaXNhYmxlQWNjb3VudFJlcXVlc3QaHy5jaGF0LnYxLkRpc2FibGVBY2NvdW50UmVzcG9uc2ViBnByb3RvMw", [file_google_protobuf_timestamp]);
 
 /**
  * @generated from message chat.v1.Room
  */
 export type Room = Message$1<"chat.v1.Room"> & {
   /**
-   * 1-64 characters of [a-z0-9._-].
+   * 1-64 characters of [a-z0-9._-]. A direct room's name is chosen by
+   * chat-core ("dm." and 24 hex digits) from its set of users.
    *
    * @generated from field: string name = 1;
    */
@@ -54,6 +55,40 @@ export type Room = Message$1<"chat.v1.Room"> & {
    * @generated from field: string created_by = 5;
    */
   createdBy: string;
+
+  /**
+   * @generated from field: chat.v1.RoomKind kind = 6;
+   */
+  kind: RoomKind;
+
+  /**
+   * Set by moderators; at most 256 bytes.
+   *
+   * @generated from field: string topic = 7;
+   */
+  topic: string;
+
+  /**
+   * Read-only: sends are refused (FAILED_PRECONDITION); history stays.
+   *
+   * @generated from field: bool archived = 8;
+   */
+  archived: boolean;
+
+  /**
+   * The caller's role in the room (ROLE_UNSPECIFIED: not a stored member,
+   * as anyone in a public room that they did not create).
+   *
+   * @generated from field: chat.v1.Role my_role = 9;
+   */
+  myRole: Role;
+
+  /**
+   * A direct room's users, sorted (empty for other rooms).
+   *
+   * @generated from field: repeated string direct_users = 10;
+   */
+  directUsers: string[];
 };
 
 /**
@@ -103,6 +138,14 @@ export type Message = Message$1<"chat.v1.Message"> & {
    * @generated from field: string client_msg_id = 6;
    */
   clientMsgId: string;
+
+  /**
+   * Deleted by its author or a moderator: a tombstone that keeps its seq; its
+   * text is empty.
+   *
+   * @generated from field: bool deleted = 7;
+   */
+  deleted: boolean;
 };
 
 /**
@@ -120,6 +163,21 @@ export type CreateRoomRequest = Message$1<"chat.v1.CreateRoomRequest"> & {
    * @generated from field: string name = 1;
    */
   name: string;
+
+  /**
+   * PUBLIC (or unset) or PRIVATE; the creator is the owner. Direct rooms come
+   * from OpenDirect.
+   *
+   * @generated from field: chat.v1.RoomKind kind = 2;
+   */
+  kind: RoomKind;
+
+  /**
+   * At most 256 bytes.
+   *
+   * @generated from field: string topic = 3;
+   */
+  topic: string;
 };
 
 /**
@@ -338,6 +396,494 @@ export const GetHistoryResponseSchema: GenMessage<GetHistoryResponse> = /*@__PUR
   messageDesc(file_chat_v1_chat, 9);
 
 /**
+ * The direct room of a set of users: the caller and `users` (1 to 8 other
+ * registered users, any case; repeats are ignored). The same set always gets
+ * the same room; the first call makes it, with every user a member.
+ *
+ * @generated from message chat.v1.OpenDirectRequest
+ */
+export type OpenDirectRequest = Message$1<"chat.v1.OpenDirectRequest"> & {
+  /**
+   * @generated from field: repeated string users = 1;
+   */
+  users: string[];
+};
+
+/**
+ * Describes the message chat.v1.OpenDirectRequest.
+ * Use `create(OpenDirectRequestSchema)` to create a new message.
+ */
+export const OpenDirectRequestSchema: GenMessage<OpenDirectRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 10);
+
+/**
+ * A moderator changes the topic; the owner archives or unarchives. Fields left
+ * unset are not changed.
+ *
+ * @generated from message chat.v1.UpdateRoomRequest
+ */
+export type UpdateRoomRequest = Message$1<"chat.v1.UpdateRoomRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: optional string topic = 2;
+   */
+  topic?: string | undefined;
+
+  /**
+   * @generated from field: optional bool archived = 3;
+   */
+  archived?: boolean | undefined;
+};
+
+/**
+ * Describes the message chat.v1.UpdateRoomRequest.
+ * Use `create(UpdateRoomRequestSchema)` to create a new message.
+ */
+export const UpdateRoomRequestSchema: GenMessage<UpdateRoomRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 11);
+
+/**
+ * The owner (or a server admin) deletes a room with its history for good.
+ *
+ * @generated from message chat.v1.DeleteRoomRequest
+ */
+export type DeleteRoomRequest = Message$1<"chat.v1.DeleteRoomRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+};
+
+/**
+ * Describes the message chat.v1.DeleteRoomRequest.
+ * Use `create(DeleteRoomRequestSchema)` to create a new message.
+ */
+export const DeleteRoomRequestSchema: GenMessage<DeleteRoomRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 12);
+
+/**
+ * @generated from message chat.v1.DeleteRoomResponse
+ */
+export type DeleteRoomResponse = Message$1<"chat.v1.DeleteRoomResponse"> & {
+};
+
+/**
+ * Describes the message chat.v1.DeleteRoomResponse.
+ * Use `create(DeleteRoomResponseSchema)` to create a new message.
+ */
+export const DeleteRoomResponseSchema: GenMessage<DeleteRoomResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 13);
+
+/**
+ * A moderator invites a user (not a member, not banned) to a room.
+ *
+ * @generated from message chat.v1.InviteRequest
+ */
+export type InviteRequest = Message$1<"chat.v1.InviteRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+};
+
+/**
+ * Describes the message chat.v1.InviteRequest.
+ * Use `create(InviteRequestSchema)` to create a new message.
+ */
+export const InviteRequestSchema: GenMessage<InviteRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 14);
+
+/**
+ * The invited user accepts (becomes a member) or declines.
+ *
+ * @generated from message chat.v1.RespondInviteRequest
+ */
+export type RespondInviteRequest = Message$1<"chat.v1.RespondInviteRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: bool accept = 2;
+   */
+  accept: boolean;
+};
+
+/**
+ * Describes the message chat.v1.RespondInviteRequest.
+ * Use `create(RespondInviteRequestSchema)` to create a new message.
+ */
+export const RespondInviteRequestSchema: GenMessage<RespondInviteRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 15);
+
+/**
+ * @generated from message chat.v1.ListInvitesRequest
+ */
+export type ListInvitesRequest = Message$1<"chat.v1.ListInvitesRequest"> & {
+};
+
+/**
+ * Describes the message chat.v1.ListInvitesRequest.
+ * Use `create(ListInvitesRequestSchema)` to create a new message.
+ */
+export const ListInvitesRequestSchema: GenMessage<ListInvitesRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 16);
+
+/**
+ * @generated from message chat.v1.Invite
+ */
+export type Invite = Message$1<"chat.v1.Invite"> & {
+  /**
+   * @generated from field: chat.v1.Room room = 1;
+   */
+  room?: Room | undefined;
+
+  /**
+   * @generated from field: string invited_by = 2;
+   */
+  invitedBy: string;
+
+  /**
+   * @generated from field: google.protobuf.Timestamp invited_at = 3;
+   */
+  invitedAt?: Timestamp | undefined;
+};
+
+/**
+ * Describes the message chat.v1.Invite.
+ * Use `create(InviteSchema)` to create a new message.
+ */
+export const InviteSchema: GenMessage<Invite> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 17);
+
+/**
+ * @generated from message chat.v1.ListInvitesResponse
+ */
+export type ListInvitesResponse = Message$1<"chat.v1.ListInvitesResponse"> & {
+  /**
+   * @generated from field: repeated chat.v1.Invite invites = 1;
+   */
+  invites: Invite[];
+};
+
+/**
+ * Describes the message chat.v1.ListInvitesResponse.
+ * Use `create(ListInvitesResponseSchema)` to create a new message.
+ */
+export const ListInvitesResponseSchema: GenMessage<ListInvitesResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 18);
+
+/**
+ * The caller stops being a member. The owner must hand over ownership first
+ * (SetRole) unless they are the last member.
+ *
+ * @generated from message chat.v1.LeaveRoomRequest
+ */
+export type LeaveRoomRequest = Message$1<"chat.v1.LeaveRoomRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+};
+
+/**
+ * Describes the message chat.v1.LeaveRoomRequest.
+ * Use `create(LeaveRoomRequestSchema)` to create a new message.
+ */
+export const LeaveRoomRequestSchema: GenMessage<LeaveRoomRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 19);
+
+/**
+ * Removes a member (they may be invited again; in a public room they may
+ * come back at once).
+ *
+ * @generated from message chat.v1.KickRequest
+ */
+export type KickRequest = Message$1<"chat.v1.KickRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * Shown to the user (at most 256 bytes).
+   *
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message chat.v1.KickRequest.
+ * Use `create(KickRequestSchema)` to create a new message.
+ */
+export const KickRequestSchema: GenMessage<KickRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 20);
+
+/**
+ * Removes a member and keeps them out until unbanned, across restarts.
+ *
+ * @generated from message chat.v1.BanRequest
+ */
+export type BanRequest = Message$1<"chat.v1.BanRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * @generated from field: string reason = 3;
+   */
+  reason: string;
+};
+
+/**
+ * Describes the message chat.v1.BanRequest.
+ * Use `create(BanRequestSchema)` to create a new message.
+ */
+export const BanRequestSchema: GenMessage<BanRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 21);
+
+/**
+ * @generated from message chat.v1.UnbanRequest
+ */
+export type UnbanRequest = Message$1<"chat.v1.UnbanRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+};
+
+/**
+ * Describes the message chat.v1.UnbanRequest.
+ * Use `create(UnbanRequestSchema)` to create a new message.
+ */
+export const UnbanRequestSchema: GenMessage<UnbanRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 22);
+
+/**
+ * The owner sets a member's role. OWNER hands over ownership: the old owner
+ * becomes a moderator.
+ *
+ * @generated from message chat.v1.SetRoleRequest
+ */
+export type SetRoleRequest = Message$1<"chat.v1.SetRoleRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * @generated from field: chat.v1.Role role = 3;
+   */
+  role: Role;
+};
+
+/**
+ * Describes the message chat.v1.SetRoleRequest.
+ * Use `create(SetRoleRequestSchema)` to create a new message.
+ */
+export const SetRoleRequestSchema: GenMessage<SetRoleRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 23);
+
+/**
+ * @generated from message chat.v1.ListMembersRequest
+ */
+export type ListMembersRequest = Message$1<"chat.v1.ListMembersRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * 1..1000; 0 means 1000.
+   *
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+
+  /**
+   * The next_cursor of the previous page; empty for the first.
+   *
+   * @generated from field: string cursor = 3;
+   */
+  cursor: string;
+};
+
+/**
+ * Describes the message chat.v1.ListMembersRequest.
+ * Use `create(ListMembersRequestSchema)` to create a new message.
+ */
+export const ListMembersRequestSchema: GenMessage<ListMembersRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 24);
+
+/**
+ * @generated from message chat.v1.Member
+ */
+export type Member = Message$1<"chat.v1.Member"> & {
+  /**
+   * @generated from field: string user = 1;
+   */
+  user: string;
+
+  /**
+   * @generated from field: chat.v1.Role role = 2;
+   */
+  role: Role;
+
+  /**
+   * Joined on some node now.
+   *
+   * @generated from field: bool online = 3;
+   */
+  online: boolean;
+};
+
+/**
+ * Describes the message chat.v1.Member.
+ * Use `create(MemberSchema)` to create a new message.
+ */
+export const MemberSchema: GenMessage<Member> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 25);
+
+/**
+ * @generated from message chat.v1.ListMembersResponse
+ */
+export type ListMembersResponse = Message$1<"chat.v1.ListMembersResponse"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * Sorted by user. A public room lists its owner and moderators, then
+   * whoever is in it now; a private or direct room, every member. Invited and
+   * banned users are listed only to moderators, in `invited` and `banned`.
+   *
+   * @generated from field: repeated chat.v1.Member members = 2;
+   */
+  members: Member[];
+
+  /**
+   * @generated from field: repeated string invited = 3;
+   */
+  invited: string[];
+
+  /**
+   * @generated from field: repeated string banned = 4;
+   */
+  banned: string[];
+
+  /**
+   * @generated from field: string next_cursor = 5;
+   */
+  nextCursor: string;
+};
+
+/**
+ * Describes the message chat.v1.ListMembersResponse.
+ * Use `create(ListMembersResponseSchema)` to create a new message.
+ */
+export const ListMembersResponseSchema: GenMessage<ListMembersResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 26);
+
+/**
+ * Members delete their own messages; moderators and server admins any.
+ *
+ * @generated from message chat.v1.DeleteMessageRequest
+ */
+export type DeleteMessageRequest = Message$1<"chat.v1.DeleteMessageRequest"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: int64 seq = 2;
+   */
+  seq: bigint;
+};
+
+/**
+ * Describes the message chat.v1.DeleteMessageRequest.
+ * Use `create(DeleteMessageRequestSchema)` to create a new message.
+ */
+export const DeleteMessageRequestSchema: GenMessage<DeleteMessageRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 27);
+
+/**
+ * Registered usernames that start with `prefix` (case-insensitive, at least
+ * 1 character), sorted; at most `limit` (1..20; 0 means 10). Rate-limited.
+ *
+ * @generated from message chat.v1.SearchUsersRequest
+ */
+export type SearchUsersRequest = Message$1<"chat.v1.SearchUsersRequest"> & {
+  /**
+   * @generated from field: string prefix = 1;
+   */
+  prefix: string;
+
+  /**
+   * @generated from field: int32 limit = 2;
+   */
+  limit: number;
+};
+
+/**
+ * Describes the message chat.v1.SearchUsersRequest.
+ * Use `create(SearchUsersRequestSchema)` to create a new message.
+ */
+export const SearchUsersRequestSchema: GenMessage<SearchUsersRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 28);
+
+/**
+ * @generated from message chat.v1.SearchUsersResponse
+ */
+export type SearchUsersResponse = Message$1<"chat.v1.SearchUsersResponse"> & {
+  /**
+   * @generated from field: repeated string users = 1;
+   */
+  users: string[];
+};
+
+/**
+ * Describes the message chat.v1.SearchUsersResponse.
+ * Use `create(SearchUsersResponseSchema)` to create a new message.
+ */
+export const SearchUsersResponseSchema: GenMessage<SearchUsersResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 29);
+
+/**
  * @generated from message chat.v1.JoinRequest
  */
 export type JoinRequest = Message$1<"chat.v1.JoinRequest"> & {
@@ -361,9 +907,12 @@ export type JoinRequest = Message$1<"chat.v1.JoinRequest"> & {
  * Use `create(JoinRequestSchema)` to create a new message.
  */
 export const JoinRequestSchema: GenMessage<JoinRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 10);
+  messageDesc(file_chat_v1_chat, 30);
 
 /**
+ * Stops this session's live events of the room (membership is not changed:
+ * see LeaveRoomRequest).
+ *
  * @generated from message chat.v1.LeaveRequest
  */
 export type LeaveRequest = Message$1<"chat.v1.LeaveRequest"> & {
@@ -378,7 +927,7 @@ export type LeaveRequest = Message$1<"chat.v1.LeaveRequest"> & {
  * Use `create(LeaveRequestSchema)` to create a new message.
  */
 export const LeaveRequestSchema: GenMessage<LeaveRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 11);
+  messageDesc(file_chat_v1_chat, 31);
 
 /**
  * @generated from message chat.v1.SendRequest
@@ -405,7 +954,7 @@ export type SendRequest = Message$1<"chat.v1.SendRequest"> & {
  * Use `create(SendRequestSchema)` to create a new message.
  */
 export const SendRequestSchema: GenMessage<SendRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 12);
+  messageDesc(file_chat_v1_chat, 32);
 
 /**
  * @generated from message chat.v1.TypingRequest
@@ -429,7 +978,7 @@ export type TypingRequest = Message$1<"chat.v1.TypingRequest"> & {
  * Use `create(TypingRequestSchema)` to create a new message.
  */
 export const TypingRequestSchema: GenMessage<TypingRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 13);
+  messageDesc(file_chat_v1_chat, 33);
 
 /**
  * @generated from message chat.v1.PingRequest
@@ -446,7 +995,7 @@ export type PingRequest = Message$1<"chat.v1.PingRequest"> & {
  * Use `create(PingRequestSchema)` to create a new message.
  */
 export const PingRequestSchema: GenMessage<PingRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 14);
+  messageDesc(file_chat_v1_chat, 34);
 
 /**
  * @generated from message chat.v1.ClientEvent
@@ -511,6 +1060,96 @@ export type ClientEvent = Message$1<"chat.v1.ClientEvent"> & {
      */
     value: CreateRoomRequest;
     case: "createRoom";
+  } | {
+    /**
+     * @generated from field: chat.v1.GetRoomRequest get_room = 10;
+     */
+    value: GetRoomRequest;
+    case: "getRoom";
+  } | {
+    /**
+     * @generated from field: chat.v1.OpenDirectRequest open_direct = 11;
+     */
+    value: OpenDirectRequest;
+    case: "openDirect";
+  } | {
+    /**
+     * @generated from field: chat.v1.UpdateRoomRequest update_room = 12;
+     */
+    value: UpdateRoomRequest;
+    case: "updateRoom";
+  } | {
+    /**
+     * @generated from field: chat.v1.DeleteRoomRequest delete_room = 13;
+     */
+    value: DeleteRoomRequest;
+    case: "deleteRoom";
+  } | {
+    /**
+     * @generated from field: chat.v1.InviteRequest invite = 14;
+     */
+    value: InviteRequest;
+    case: "invite";
+  } | {
+    /**
+     * @generated from field: chat.v1.RespondInviteRequest respond_invite = 15;
+     */
+    value: RespondInviteRequest;
+    case: "respondInvite";
+  } | {
+    /**
+     * @generated from field: chat.v1.ListInvitesRequest list_invites = 16;
+     */
+    value: ListInvitesRequest;
+    case: "listInvites";
+  } | {
+    /**
+     * @generated from field: chat.v1.LeaveRoomRequest leave_room = 17;
+     */
+    value: LeaveRoomRequest;
+    case: "leaveRoom";
+  } | {
+    /**
+     * @generated from field: chat.v1.KickRequest kick = 18;
+     */
+    value: KickRequest;
+    case: "kick";
+  } | {
+    /**
+     * @generated from field: chat.v1.BanRequest ban = 19;
+     */
+    value: BanRequest;
+    case: "ban";
+  } | {
+    /**
+     * @generated from field: chat.v1.UnbanRequest unban = 20;
+     */
+    value: UnbanRequest;
+    case: "unban";
+  } | {
+    /**
+     * @generated from field: chat.v1.SetRoleRequest set_role = 21;
+     */
+    value: SetRoleRequest;
+    case: "setRole";
+  } | {
+    /**
+     * @generated from field: chat.v1.ListMembersRequest list_members = 22;
+     */
+    value: ListMembersRequest;
+    case: "listMembers";
+  } | {
+    /**
+     * @generated from field: chat.v1.DeleteMessageRequest delete_message = 23;
+     */
+    value: DeleteMessageRequest;
+    case: "deleteMessage";
+  } | {
+    /**
+     * @generated from field: chat.v1.SearchUsersRequest search_users = 24;
+     */
+    value: SearchUsersRequest;
+    case: "searchUsers";
   } | { case: undefined; value?: undefined };
 };
 
@@ -519,7 +1158,7 @@ export type ClientEvent = Message$1<"chat.v1.ClientEvent"> & {
  * Use `create(ClientEventSchema)` to create a new message.
  */
 export const ClientEventSchema: GenMessage<ClientEvent> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 15);
+  messageDesc(file_chat_v1_chat, 35);
 
 /**
  * @generated from message chat.v1.Joined
@@ -556,7 +1195,7 @@ export type Joined = Message$1<"chat.v1.Joined"> & {
  * Use `create(JoinedSchema)` to create a new message.
  */
 export const JoinedSchema: GenMessage<Joined> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 16);
+  messageDesc(file_chat_v1_chat, 36);
 
 /**
  * @generated from message chat.v1.Left
@@ -566,6 +1205,14 @@ export type Left = Message$1<"chat.v1.Left"> & {
    * @generated from field: string room = 1;
    */
   room: string;
+
+  /**
+   * Why the session left without asking: "kicked by alice: spam", "banned by
+   * alice", "room deleted", ... (empty for the answer to a leave).
+   *
+   * @generated from field: string reason = 2;
+   */
+  reason: string;
 };
 
 /**
@@ -573,7 +1220,7 @@ export type Left = Message$1<"chat.v1.Left"> & {
  * Use `create(LeftSchema)` to create a new message.
  */
 export const LeftSchema: GenMessage<Left> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 17);
+  messageDesc(file_chat_v1_chat, 37);
 
 /**
  * @generated from message chat.v1.MemberEvent
@@ -600,7 +1247,7 @@ export type MemberEvent = Message$1<"chat.v1.MemberEvent"> & {
  * Use `create(MemberEventSchema)` to create a new message.
  */
 export const MemberEventSchema: GenMessage<MemberEvent> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 18);
+  messageDesc(file_chat_v1_chat, 38);
 
 /**
  * @generated from enum chat.v1.MemberEvent.Kind
@@ -626,7 +1273,150 @@ export enum MemberEvent_Kind {
  * Describes the enum chat.v1.MemberEvent.Kind.
  */
 export const MemberEvent_KindSchema: GenEnum<MemberEvent_Kind> = /*@__PURE__*/
-  enumDesc(file_chat_v1_chat, 18, 0);
+  enumDesc(file_chat_v1_chat, 38, 0);
+
+/**
+ * A change of a room's stored membership, to the members online in the room
+ * and to `user` (the invited, kicked, ... user) on every live session.
+ *
+ * @generated from message chat.v1.MembershipEvent
+ */
+export type MembershipEvent = Message$1<"chat.v1.MembershipEvent"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: string user = 2;
+   */
+  user: string;
+
+  /**
+   * @generated from field: chat.v1.MembershipEvent.Kind kind = 3;
+   */
+  kind: MembershipEvent_Kind;
+
+  /**
+   * The user's role after the change (ROLE_UNSPECIFIED: not a member).
+   *
+   * @generated from field: chat.v1.Role role = 4;
+   */
+  role: Role;
+
+  /**
+   * Who made the change (the user themself for joined, declined, left).
+   *
+   * @generated from field: string by = 5;
+   */
+  by: string;
+
+  /**
+   * @generated from field: string reason = 6;
+   */
+  reason: string;
+
+  /**
+   * The room as `user` sees it now, on INVITED and JOINED.
+   *
+   * @generated from field: chat.v1.Room room_info = 7;
+   */
+  roomInfo?: Room | undefined;
+};
+
+/**
+ * Describes the message chat.v1.MembershipEvent.
+ * Use `create(MembershipEventSchema)` to create a new message.
+ */
+export const MembershipEventSchema: GenMessage<MembershipEvent> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 39);
+
+/**
+ * @generated from enum chat.v1.MembershipEvent.Kind
+ */
+export enum MembershipEvent_Kind {
+  /**
+   * @generated from enum value: KIND_UNSPECIFIED = 0;
+   */
+  KIND_UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: INVITED = 1;
+   */
+  INVITED = 1,
+
+  /**
+   * Accepted an invitation, created the room, or was added (direct room).
+   *
+   * @generated from enum value: JOINED = 2;
+   */
+  JOINED = 2,
+
+  /**
+   * @generated from enum value: DECLINED = 3;
+   */
+  DECLINED = 3,
+
+  /**
+   * @generated from enum value: LEFT = 4;
+   */
+  LEFT = 4,
+
+  /**
+   * @generated from enum value: KICKED = 5;
+   */
+  KICKED = 5,
+
+  /**
+   * @generated from enum value: BANNED = 6;
+   */
+  BANNED = 6,
+
+  /**
+   * @generated from enum value: UNBANNED = 7;
+   */
+  UNBANNED = 7,
+
+  /**
+   * @generated from enum value: ROLE_CHANGED = 8;
+   */
+  ROLE_CHANGED = 8,
+}
+
+/**
+ * Describes the enum chat.v1.MembershipEvent.Kind.
+ */
+export const MembershipEvent_KindSchema: GenEnum<MembershipEvent_Kind> = /*@__PURE__*/
+  enumDesc(file_chat_v1_chat, 39, 0);
+
+/**
+ * A message became a tombstone.
+ *
+ * @generated from message chat.v1.MessageDeleted
+ */
+export type MessageDeleted = Message$1<"chat.v1.MessageDeleted"> & {
+  /**
+   * @generated from field: string room = 1;
+   */
+  room: string;
+
+  /**
+   * @generated from field: int64 seq = 2;
+   */
+  seq: bigint;
+
+  /**
+   * @generated from field: string by = 3;
+   */
+  by: string;
+};
+
+/**
+ * Describes the message chat.v1.MessageDeleted.
+ * Use `create(MessageDeletedSchema)` to create a new message.
+ */
+export const MessageDeletedSchema: GenMessage<MessageDeleted> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 40);
 
 /**
  * @generated from message chat.v1.TypingEvent
@@ -653,7 +1443,7 @@ export type TypingEvent = Message$1<"chat.v1.TypingEvent"> & {
  * Use `create(TypingEventSchema)` to create a new message.
  */
 export const TypingEventSchema: GenMessage<TypingEvent> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 19);
+  messageDesc(file_chat_v1_chat, 41);
 
 /**
  * @generated from message chat.v1.Ack
@@ -687,7 +1477,7 @@ export type Ack = Message$1<"chat.v1.Ack"> & {
  * Use `create(AckSchema)` to create a new message.
  */
 export const AckSchema: GenMessage<Ack> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 20);
+  messageDesc(file_chat_v1_chat, 42);
 
 /**
  * @generated from message chat.v1.Error
@@ -729,7 +1519,7 @@ export type Error = Message$1<"chat.v1.Error"> & {
  * Use `create(ErrorSchema)` to create a new message.
  */
 export const ErrorSchema: GenMessage<Error> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 21);
+  messageDesc(file_chat_v1_chat, 43);
 
 /**
  * gRPC status codes, by name.
@@ -827,7 +1617,7 @@ export enum Error_Code {
  * Describes the enum chat.v1.Error.Code.
  */
 export const Error_CodeSchema: GenEnum<Error_Code> = /*@__PURE__*/
-  enumDesc(file_chat_v1_chat, 21, 0);
+  enumDesc(file_chat_v1_chat, 43, 0);
 
 /**
  * @generated from message chat.v1.Pong
@@ -844,7 +1634,7 @@ export type Pong = Message$1<"chat.v1.Pong"> & {
  * Use `create(PongSchema)` to create a new message.
  */
 export const PongSchema: GenMessage<Pong> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 22);
+  messageDesc(file_chat_v1_chat, 44);
 
 /**
  * @generated from message chat.v1.ServerEvent
@@ -937,13 +1727,50 @@ export type ServerEvent = Message$1<"chat.v1.ServerEvent"> & {
     case: "batch";
   } | {
     /**
-     * A room was created (on any chat-core node). Every live session gets it,
-     * whatever rooms it is in.
+     * A room was created, updated or deleted (on any chat-core node). A
+     * public room's change goes to every live session; a private or direct
+     * room's to its members' sessions only.
      *
      * @generated from field: chat.v1.RoomChanged room_changed = 14;
      */
     value: RoomChanged;
     case: "roomChanged";
+  } | {
+    /**
+     * @generated from field: chat.v1.MembershipEvent membership = 15;
+     */
+    value: MembershipEvent;
+    case: "membership";
+  } | {
+    /**
+     * @generated from field: chat.v1.MessageDeleted message_deleted = 16;
+     */
+    value: MessageDeleted;
+    case: "messageDeleted";
+  } | {
+    /**
+     * @generated from field: chat.v1.ListMembersResponse members = 17;
+     */
+    value: ListMembersResponse;
+    case: "members";
+  } | {
+    /**
+     * @generated from field: chat.v1.ListInvitesResponse invites = 18;
+     */
+    value: ListInvitesResponse;
+    case: "invites";
+  } | {
+    /**
+     * @generated from field: chat.v1.SearchUsersResponse users = 19;
+     */
+    value: SearchUsersResponse;
+    case: "users";
+  } | {
+    /**
+     * @generated from field: chat.v1.DeleteRoomResponse room_deleted = 20;
+     */
+    value: DeleteRoomResponse;
+    case: "roomDeleted";
   } | { case: undefined; value?: undefined };
 };
 
@@ -952,7 +1779,7 @@ export type ServerEvent = Message$1<"chat.v1.ServerEvent"> & {
  * Use `create(ServerEventSchema)` to create a new message.
  */
 export const ServerEventSchema: GenMessage<ServerEvent> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 23);
+  messageDesc(file_chat_v1_chat, 45);
 
 /**
  * @generated from message chat.v1.RoomChanged
@@ -974,7 +1801,7 @@ export type RoomChanged = Message$1<"chat.v1.RoomChanged"> & {
  * Use `create(RoomChangedSchema)` to create a new message.
  */
 export const RoomChangedSchema: GenMessage<RoomChanged> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 24);
+  messageDesc(file_chat_v1_chat, 46);
 
 /**
  * @generated from enum chat.v1.RoomChanged.Kind
@@ -989,13 +1816,27 @@ export enum RoomChanged_Kind {
    * @generated from enum value: CREATED = 1;
    */
   CREATED = 1,
+
+  /**
+   * Topic or archived changed.
+   *
+   * @generated from enum value: UPDATED = 2;
+   */
+  UPDATED = 2,
+
+  /**
+   * Deleted with its history; sessions in it also get `left`.
+   *
+   * @generated from enum value: DELETED = 3;
+   */
+  DELETED = 3,
 }
 
 /**
  * Describes the enum chat.v1.RoomChanged.Kind.
  */
 export const RoomChanged_KindSchema: GenEnum<RoomChanged_Kind> = /*@__PURE__*/
-  enumDesc(file_chat_v1_chat, 24, 0);
+  enumDesc(file_chat_v1_chat, 46, 0);
 
 /**
  * Events in the order they happened, as if each had come in its own message.
@@ -1014,7 +1855,7 @@ export type EventBatch = Message$1<"chat.v1.EventBatch"> & {
  * Use `create(EventBatchSchema)` to create a new message.
  */
 export const EventBatchSchema: GenMessage<EventBatch> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 25);
+  messageDesc(file_chat_v1_chat, 47);
 
 /**
  * @generated from message chat.v1.SessionOpen
@@ -1047,7 +1888,7 @@ export type SessionOpen = Message$1<"chat.v1.SessionOpen"> & {
  * Use `create(SessionOpenSchema)` to create a new message.
  */
 export const SessionOpenSchema: GenMessage<SessionOpen> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 26);
+  messageDesc(file_chat_v1_chat, 48);
 
 /**
  * @generated from message chat.v1.SessionClose
@@ -1060,7 +1901,7 @@ export type SessionClose = Message$1<"chat.v1.SessionClose"> & {
  * Use `create(SessionCloseSchema)` to create a new message.
  */
 export const SessionCloseSchema: GenMessage<SessionClose> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 27);
+  messageDesc(file_chat_v1_chat, 49);
 
 /**
  * @generated from message chat.v1.GatewayUp
@@ -1112,7 +1953,7 @@ export type GatewayUp = Message$1<"chat.v1.GatewayUp"> & {
  * Use `create(GatewayUpSchema)` to create a new message.
  */
 export const GatewayUpSchema: GenMessage<GatewayUp> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 28);
+  messageDesc(file_chat_v1_chat, 50);
 
 /**
  * @generated from message chat.v1.SessionOpened
@@ -1129,7 +1970,7 @@ export type SessionOpened = Message$1<"chat.v1.SessionOpened"> & {
  * Use `create(SessionOpenedSchema)` to create a new message.
  */
 export const SessionOpenedSchema: GenMessage<SessionOpened> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 29);
+  messageDesc(file_chat_v1_chat, 51);
 
 /**
  * @generated from message chat.v1.SessionClosed
@@ -1151,7 +1992,7 @@ export type SessionClosed = Message$1<"chat.v1.SessionClosed"> & {
  * Use `create(SessionClosedSchema)` to create a new message.
  */
 export const SessionClosedSchema: GenMessage<SessionClosed> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 30);
+  messageDesc(file_chat_v1_chat, 52);
 
 /**
  * @generated from message chat.v1.GatewayDown
@@ -1209,7 +2050,7 @@ export type GatewayDown = Message$1<"chat.v1.GatewayDown"> & {
  * Use `create(GatewayDownSchema)` to create a new message.
  */
 export const GatewayDownSchema: GenMessage<GatewayDown> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 31);
+  messageDesc(file_chat_v1_chat, 53);
 
 /**
  * The answer to a browser's history or room-list request, cut into pieces, on
@@ -1243,7 +2084,7 @@ export type EventChunk = Message$1<"chat.v1.EventChunk"> & {
  * Use `create(EventChunkSchema)` to create a new message.
  */
 export const EventChunkSchema: GenMessage<EventChunk> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 32);
+  messageDesc(file_chat_v1_chat, 54);
 
 /**
  * @generated from message chat.v1.RegisterRequest
@@ -1269,7 +2110,7 @@ export type RegisterRequest = Message$1<"chat.v1.RegisterRequest"> & {
  * Use `create(RegisterRequestSchema)` to create a new message.
  */
 export const RegisterRequestSchema: GenMessage<RegisterRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 33);
+  messageDesc(file_chat_v1_chat, 55);
 
 /**
  * @generated from message chat.v1.RegisterResponse
@@ -1286,7 +2127,7 @@ export type RegisterResponse = Message$1<"chat.v1.RegisterResponse"> & {
  * Use `create(RegisterResponseSchema)` to create a new message.
  */
 export const RegisterResponseSchema: GenMessage<RegisterResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 34);
+  messageDesc(file_chat_v1_chat, 56);
 
 /**
  * @generated from message chat.v1.LoginRequest
@@ -1308,7 +2149,7 @@ export type LoginRequest = Message$1<"chat.v1.LoginRequest"> & {
  * Use `create(LoginRequestSchema)` to create a new message.
  */
 export const LoginRequestSchema: GenMessage<LoginRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 35);
+  messageDesc(file_chat_v1_chat, 57);
 
 /**
  * @generated from message chat.v1.LoginResponse
@@ -1337,7 +2178,7 @@ export type LoginResponse = Message$1<"chat.v1.LoginResponse"> & {
  * Use `create(LoginResponseSchema)` to create a new message.
  */
 export const LoginResponseSchema: GenMessage<LoginResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 36);
+  messageDesc(file_chat_v1_chat, 58);
 
 /**
  * @generated from message chat.v1.LogoutRequest
@@ -1350,7 +2191,7 @@ export type LogoutRequest = Message$1<"chat.v1.LogoutRequest"> & {
  * Use `create(LogoutRequestSchema)` to create a new message.
  */
 export const LogoutRequestSchema: GenMessage<LogoutRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 37);
+  messageDesc(file_chat_v1_chat, 59);
 
 /**
  * @generated from message chat.v1.LogoutResponse
@@ -1363,7 +2204,7 @@ export type LogoutResponse = Message$1<"chat.v1.LogoutResponse"> & {
  * Use `create(LogoutResponseSchema)` to create a new message.
  */
 export const LogoutResponseSchema: GenMessage<LogoutResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 38);
+  messageDesc(file_chat_v1_chat, 60);
 
 /**
  * @generated from message chat.v1.WhoAmIRequest
@@ -1376,7 +2217,7 @@ export type WhoAmIRequest = Message$1<"chat.v1.WhoAmIRequest"> & {
  * Use `create(WhoAmIRequestSchema)` to create a new message.
  */
 export const WhoAmIRequestSchema: GenMessage<WhoAmIRequest> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 39);
+  messageDesc(file_chat_v1_chat, 61);
 
 /**
  * @generated from message chat.v1.WhoAmIResponse
@@ -1396,6 +2237,13 @@ export type WhoAmIResponse = Message$1<"chat.v1.WhoAmIResponse"> & {
    * @generated from field: bool guest = 3;
    */
   guest: boolean;
+
+  /**
+   * A server admin (chat-core --admins): moderates every room.
+   *
+   * @generated from field: bool admin = 4;
+   */
+  admin: boolean;
 };
 
 /**
@@ -1403,7 +2251,138 @@ export type WhoAmIResponse = Message$1<"chat.v1.WhoAmIResponse"> & {
  * Use `create(WhoAmIResponseSchema)` to create a new message.
  */
 export const WhoAmIResponseSchema: GenMessage<WhoAmIResponse> = /*@__PURE__*/
-  messageDesc(file_chat_v1_chat, 40);
+  messageDesc(file_chat_v1_chat, 62);
+
+/**
+ * A server admin disables an account (its sessions end at once on every node,
+ * and it cannot log in) or enables it again.
+ *
+ * @generated from message chat.v1.DisableAccountRequest
+ */
+export type DisableAccountRequest = Message$1<"chat.v1.DisableAccountRequest"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+
+  /**
+   * false: enable it again.
+   *
+   * @generated from field: bool disabled = 2;
+   */
+  disabled: boolean;
+};
+
+/**
+ * Describes the message chat.v1.DisableAccountRequest.
+ * Use `create(DisableAccountRequestSchema)` to create a new message.
+ */
+export const DisableAccountRequestSchema: GenMessage<DisableAccountRequest> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 63);
+
+/**
+ * @generated from message chat.v1.DisableAccountResponse
+ */
+export type DisableAccountResponse = Message$1<"chat.v1.DisableAccountResponse"> & {
+  /**
+   * @generated from field: string username = 1;
+   */
+  username: string;
+
+  /**
+   * Sessions that were ended.
+   *
+   * @generated from field: int32 sessions_ended = 2;
+   */
+  sessionsEnded: number;
+};
+
+/**
+ * Describes the message chat.v1.DisableAccountResponse.
+ * Use `create(DisableAccountResponseSchema)` to create a new message.
+ */
+export const DisableAccountResponseSchema: GenMessage<DisableAccountResponse> = /*@__PURE__*/
+  messageDesc(file_chat_v1_chat, 64);
+
+/**
+ * Who may see a room (docs/protocol.md, "Private rooms and direct messages").
+ *
+ * @generated from enum chat.v1.RoomKind
+ */
+export enum RoomKind {
+  /**
+   * Treated as public (a client written before room kinds).
+   *
+   * @generated from enum value: ROOM_KIND_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * Listed; anyone signed in may join it.
+   *
+   * @generated from enum value: ROOM_KIND_PUBLIC = 1;
+   */
+  PUBLIC = 1,
+
+  /**
+   * Invite-only and unlisted: a non-member gets NOT_FOUND for it.
+   *
+   * @generated from enum value: ROOM_KIND_PRIVATE = 2;
+   */
+  PRIVATE = 2,
+
+  /**
+   * A conversation of 2 to 9 users (OpenDirect); unlisted like a private room.
+   *
+   * @generated from enum value: ROOM_KIND_DIRECT = 3;
+   */
+  DIRECT = 3,
+}
+
+/**
+ * Describes the enum chat.v1.RoomKind.
+ */
+export const RoomKindSchema: GenEnum<RoomKind> = /*@__PURE__*/
+  enumDesc(file_chat_v1_chat, 0);
+
+/**
+ * A member's role in a room. Higher roles may do all that lower ones may.
+ *
+ * @generated from enum chat.v1.Role
+ */
+export enum Role {
+  /**
+   * Not a member.
+   *
+   * @generated from enum value: ROLE_UNSPECIFIED = 0;
+   */
+  UNSPECIFIED = 0,
+
+  /**
+   * @generated from enum value: ROLE_MEMBER = 1;
+   */
+  MEMBER = 1,
+
+  /**
+   * May invite, kick, ban and unban members, delete any message, set the topic.
+   *
+   * @generated from enum value: ROLE_MODERATOR = 2;
+   */
+  MODERATOR = 2,
+
+  /**
+   * One per room: also changes roles, archives and deletes the room.
+   *
+   * @generated from enum value: ROLE_OWNER = 3;
+   */
+  OWNER = 3,
+}
+
+/**
+ * Describes the enum chat.v1.Role.
+ */
+export const RoleSchema: GenEnum<Role> = /*@__PURE__*/
+  enumDesc(file_chat_v1_chat, 1);
 
 /**
  * @generated from enum chat.v1.HistoryOrder
@@ -1431,7 +2410,7 @@ export enum HistoryOrder {
  * Describes the enum chat.v1.HistoryOrder.
  */
 export const HistoryOrderSchema: GenEnum<HistoryOrder> = /*@__PURE__*/
-  enumDesc(file_chat_v1_chat, 0);
+  enumDesc(file_chat_v1_chat, 2);
 
 /**
  * ChatService needs `authorization: Bearer <token>` metadata on every call
@@ -1492,6 +2471,120 @@ export const ChatService: GenService<{
     input: typeof ClientEventSchema;
     output: typeof ServerEventSchema;
   },
+  /**
+   * Membership and moderation; each is also a ClientEvent on a live session.
+   *
+   * @generated from rpc chat.v1.ChatService.OpenDirect
+   */
+  openDirect: {
+    methodKind: "unary";
+    input: typeof OpenDirectRequestSchema;
+    output: typeof RoomSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.UpdateRoom
+   */
+  updateRoom: {
+    methodKind: "unary";
+    input: typeof UpdateRoomRequestSchema;
+    output: typeof RoomSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.DeleteRoom
+   */
+  deleteRoom: {
+    methodKind: "unary";
+    input: typeof DeleteRoomRequestSchema;
+    output: typeof DeleteRoomResponseSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.Invite
+   */
+  invite: {
+    methodKind: "unary";
+    input: typeof InviteRequestSchema;
+    output: typeof MembershipEventSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.RespondInvite
+   */
+  respondInvite: {
+    methodKind: "unary";
+    input: typeof RespondInviteRequestSchema;
+    output: typeof MembershipEventSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.ListInvites
+   */
+  listInvites: {
+    methodKind: "unary";
+    input: typeof ListInvitesRequestSchema;
+    output: typeof ListInvitesResponseSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.LeaveRoom
+   */
+  leaveRoom: {
+    methodKind: "unary";
+    input: typeof LeaveRoomRequestSchema;
+    output: typeof MembershipEventSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.Kick
+   */
+  kick: {
+    methodKind: "unary";
+    input: typeof KickRequestSchema;
+    output: typeof MembershipEventSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.Ban
+   */
+  ban: {
+    methodKind: "unary";
+    input: typeof BanRequestSchema;
+    output: typeof MembershipEventSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.Unban
+   */
+  unban: {
+    methodKind: "unary";
+    input: typeof UnbanRequestSchema;
+    output: typeof MembershipEventSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.SetRole
+   */
+  setRole: {
+    methodKind: "unary";
+    input: typeof SetRoleRequestSchema;
+    output: typeof MembershipEventSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.ListMembers
+   */
+  listMembers: {
+    methodKind: "unary";
+    input: typeof ListMembersRequestSchema;
+    output: typeof ListMembersResponseSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.DeleteMessage
+   */
+  deleteMessage: {
+    methodKind: "unary";
+    input: typeof DeleteMessageRequestSchema;
+    output: typeof MessageDeletedSchema;
+  },
+  /**
+   * @generated from rpc chat.v1.ChatService.SearchUsers
+   */
+  searchUsers: {
+    methodKind: "unary";
+    input: typeof SearchUsersRequestSchema;
+    output: typeof SearchUsersResponseSchema;
+  },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_chat, 0);
 
@@ -1548,6 +2641,16 @@ export const AuthService: GenService<{
     methodKind: "unary";
     input: typeof WhoAmIRequestSchema;
     output: typeof WhoAmIResponseSchema;
+  },
+  /**
+   * Server admins only (PERMISSION_DENIED otherwise).
+   *
+   * @generated from rpc chat.v1.AuthService.DisableAccount
+   */
+  disableAccount: {
+    methodKind: "unary";
+    input: typeof DisableAccountRequestSchema;
+    output: typeof DisableAccountResponseSchema;
   },
 }> = /*@__PURE__*/
   serviceDesc(file_chat_v1_chat, 2);
