@@ -203,6 +203,11 @@ TEST_F(MembershipTest, ADisabledAccountsStreamsEndAtOnceAndItCannotLogIn) {
 
 TEST_F(MembershipTest, TwoUsersOpeningADirectConversationLandInTheSameRoom) {
   auto mel = Stream("mel");
+  auto olga = Stream("olga");
+  for (auto* live : {mel.get(), olga.get()}) {  // both sessions are live before the room is made
+    ASSERT_TRUE(live->Join("lobby"));
+    ASSERT_TRUE(live->WaitFor(IsJoined("lobby")));
+  }
   auto from_olga = As("olga").OpenDirect({"MEL"});
   ASSERT_TRUE(from_olga.ok()) << from_olga.status().error_message();
   EXPECT_EQ(from_olga->kind(), chat::v1::ROOM_KIND_DIRECT);
@@ -218,6 +223,9 @@ TEST_F(MembershipTest, TwoUsersOpeningADirectConversationLandInTheSameRoom) {
                                        created->room_changed().room().direct_users().end()),
               ::testing::ElementsAre("mel", "olga"));
   EXPECT_EQ(created->room_changed().room().my_role(), chat::v1::ROLE_MEMBER);
+  auto also = olga->WaitFor([&](const ServerEvent& e) { return e.has_room_changed(); });
+  ASSERT_TRUE(also.has_value());
+  EXPECT_EQ(also->room_changed().room().direct_users_size(), 2);
   chat::v1::ClientEvent open;
   open.set_ref("dm");
   open.mutable_open_direct()->add_users("olga");
