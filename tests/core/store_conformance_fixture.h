@@ -57,6 +57,19 @@ inline LegacyRoom OldLobby(const std::string& creator) {
   return lobby;
 }
 
+// `page` holds `legacy`'s messages as they were written: author, text, time
+// and client_msg_id, none deleted.
+inline void ExpectKeptMessages(const HistoryPage& page, const std::vector<StoredMessage>& legacy) {
+  ASSERT_EQ(page.messages.size(), legacy.size());
+  for (size_t i = 0; i < legacy.size(); ++i) {
+    EXPECT_EQ(page.messages[i].author, legacy[i].author);
+    EXPECT_EQ(page.messages[i].text, legacy[i].text);
+    EXPECT_EQ(page.messages[i].sent_at_ms, legacy[i].sent_at_ms);
+    EXPECT_EQ(page.messages[i].client_msg_id, legacy[i].client_msg_id);
+    EXPECT_FALSE(page.messages[i].deleted);
+  }
+}
+
 // Holds the database's write lock from a connection of its own until destroyed.
 // Threading: made and destroyed on the test thread. Lifetime: owned by the test;
 // destroying it releases the lock.

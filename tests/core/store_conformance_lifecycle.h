@@ -200,12 +200,7 @@ TYPED_TEST_P(StoreConformanceLifecycleTest, AnOlderSchemaIsMigratedWithItsDataKe
   auto page = ReadAll(*s, lobby.id);
   ASSERT_TRUE(page.ok()) << page.status();
   ASSERT_THAT(Seqs(*page), ElementsAre(1, 2, 3));
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(page->messages[i].author, legacy[0].messages[i].author);
-    EXPECT_EQ(page->messages[i].text, legacy[0].messages[i].text);
-    EXPECT_EQ(page->messages[i].sent_at_ms, legacy[0].messages[i].sent_at_ms);
-    EXPECT_EQ(page->messages[i].client_msg_id, legacy[0].messages[i].client_msg_id);
-  }
+  ExpectKeptMessages(*page, legacy[0].messages);
   // The old messages' idempotency keys still hold, and the counters go on.
   auto retry = Append(*s, lobby.id, "dave", "again", "c-2");
   ASSERT_TRUE(retry.ok()) << retry.status();

@@ -294,13 +294,7 @@ TYPED_TEST_P(StoreConformanceMembersTest, ADatabaseFromBeforeMembershipIsMigrate
   auto page = ReadAll(*s, lobby.id);
   ASSERT_TRUE(page.ok()) << page.status();
   ASSERT_THAT(Seqs(*page), ElementsAre(1, 2, 3));
-  for (int i = 0; i < 3; ++i) {
-    EXPECT_EQ(page->messages[i].author, legacy[0].messages[i].author);
-    EXPECT_EQ(page->messages[i].text, legacy[0].messages[i].text);
-    EXPECT_EQ(page->messages[i].sent_at_ms, legacy[0].messages[i].sent_at_ms);
-    EXPECT_EQ(page->messages[i].client_msg_id, legacy[0].messages[i].client_msg_id);
-    EXPECT_FALSE(page->messages[i].deleted);
-  }
+  ExpectKeptMessages(*page, legacy[0].messages);
   // The creator who is a registered user owns the room; nobody else has a row.
   auto members = s->LoadMembers();
   ASSERT_TRUE(members.ok()) << members.status();

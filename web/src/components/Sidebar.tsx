@@ -30,6 +30,16 @@ interface Props {
   onRespond: (room: string, accept: boolean) => void;
 }
 
+// A room's unread count, when it has any.
+function UnreadBadge({ room, unread }: { room: string; unread: number }) {
+  if (unread <= 0) return null;
+  return (
+    <span className="badge" data-testid={`unread-${room}`} aria-label={`${unread} unread`}>
+      {unread > 99 ? "99+" : unread}
+    </span>
+  );
+}
+
 export function Sidebar({
   id,
   open,
@@ -155,11 +165,7 @@ export function Sidebar({
                   <span className="room-name">{n}</span>
                   {isPrivate(info) && <span className="sr-only"> (private)</span>}
                   {info?.archived && <span className="sr-only"> (archived)</span>}
-                  {unread > 0 && (
-                    <span className="badge" data-testid={`unread-${n}`} aria-label={`${unread} unread`}>
-                      {unread > 99 ? "99+" : unread}
-                    </span>
-                  )}
+                  <UnreadBadge room={n} unread={unread} />
                 </button>
               </li>
             );
@@ -198,11 +204,7 @@ export function Sidebar({
                 >
                   <Avatar name={label} size={20} />
                   <span className="room-name">{label}</span>
-                  {unread > 0 && (
-                    <span className="badge" data-testid={`unread-${n}`} aria-label={`${unread} unread`}>
-                      {unread > 99 ? "99+" : unread}
-                    </span>
-                  )}
+                  <UnreadBadge room={n} unread={unread} />
                 </button>
               </li>
             );
