@@ -21,13 +21,6 @@ namespace {
 
 using ::testing::HasSubstr;
 
-// A port nothing listens on now (for a node that starts later, or never).
-int FreePort() {
-  boost::asio::io_context io;
-  boost::asio::ip::tcp::acceptor a(io, {boost::asio::ip::make_address("127.0.0.1"), 0});
-  return a.local_endpoint().port();
-}
-
 std::shared_ptr<grpc::Channel> ChannelTo(const std::string& address) {
   grpc::ChannelArguments args;
   args.SetInt("grpc.channel_id", std::rand());  // a connection of its own
@@ -61,7 +54,7 @@ class BridgeFailoverTest : public ::testing::Test {
  protected:
   void SetUp() override {
     db_ = dir_.File("chat.db");
-    port_b_ = FreePort();
+    port_b_ = PortForLater();
     a_ = CoreProcess::Start(db_);
     ASSERT_NE(a_, nullptr);
   }

@@ -35,18 +35,6 @@ RunResult ChatAs(const User& user, std::vector<std::string> args, std::map<std::
   return RunChat(args, env);
 }
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
-
 TEST(CliTlsTest, WholeFlowOverTlsAndTheAddressIsRemembered) {
   TempDir data;
   auto core = StartTlsCore(data);
@@ -117,7 +105,7 @@ TEST(CliTlsTest, CertificateProblemsAreOneLineAndExitSeven) {
 TEST(CliTlsTest, AnExpiredServerCertificateIsRefused) {
   // chat-core refuses to start with an expired certificate, so an independent
   // TLS server (openssl s_server) presents one.
-  const int port = FreePort();
+  const int port = chat::testing::PortForLater();
   ChildProcess::Options o;
   o.argv = {"/usr/bin/openssl", "s_server", "-www", "-accept", absl::StrCat("127.0.0.1:", port),
             "-cert",   Certs().expired_cert(), "-key", Certs().expired_key()};

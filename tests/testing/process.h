@@ -23,6 +23,11 @@ std::string BuildDir();
 // bin: "chat-core", "ws-bridge" or "chat".
 std::string BinaryPath(const std::string& bin);
 
+// A loopback port nothing listens on now, for a server a test starts later on
+// it (or never). Taken below the kernel's ephemeral range, so that other
+// tests' port-0 listeners and outgoing connections cannot take it meanwhile.
+int PortForLater();
+
 // A fresh empty directory under the system temp dir, removed by the destructor.
 class TempDir {
  public:
