@@ -75,8 +75,9 @@ class ReplyOverQueueLimit(StackCase):
             self.assertTrue(end.startswith("1008 receiver too slow"), end)
         # Not 20 replies held past the limit (before they were counted: 56 MiB
         # here); what grows is the replies being decoded (--replies_in_flight at
-        # a time) and allocator slack.
-        self.assertLess(held, 40 * 1024)
+        # a time) and allocator slack: 16.5-40.3 MiB over 6 runs on 2026-12-07
+        # (40 MiB was the bound until one run crossed it).
+        self.assertLess(held, 48 * 1024)
 
     def test_a_reader_still_gets_a_reply_within_the_limit(self):
         cookie = self.stack.login("reader")
