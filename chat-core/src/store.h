@@ -130,6 +130,10 @@ inline absl::Status RoomQuotaError(const RoomQuota& quota, bool global) {
       "; try again later"));
 }
 
+// Values as in chat.v1.AccountKind (stored as these integers; 0 in rows
+// stored before kinds, read as kUser).
+enum class AccountKind : int { kUser = 1, kBot = 2 };
+
 struct StoredMessage {
   int64_t room_id = 0;
   int64_t seq = 0;
@@ -139,6 +143,8 @@ struct StoredMessage {
   std::string client_msg_id;
   // A tombstone (DeleteMessage): text is empty.
   bool deleted = false;
+  // The author's kind when it was sent (stored with the message).
+  AccountKind author_kind = AccountKind::kUser;
 };
 
 struct AppendRequest {
@@ -148,6 +154,7 @@ struct AppendRequest {
   int64_t sent_at_ms = 0;
   // Empty: no idempotency check.
   std::string client_msg_id;
+  AccountKind author_kind = AccountKind::kUser;
 };
 
 struct AppendResult {
@@ -178,16 +185,93 @@ struct HistoryPage {
 struct UserRecord {
   int64_t id = 0;
   std::string username;
+  // Empty for a bot and for a deleted account.
   std::string password_hash;
   // DisableUser: logins are refused.
   bool disabled = false;
+  AccountKind kind = AccountKind::kUser;
+  // A bot's owner (username as registered); empty for users.
+  std::string owner;
+  std::string display_name;
+  // DeleteUser: no login, no sessions; the name stays taken.
+  bool deleted = false;
+  int64_t created_at_ms = 0;
 };
+
+// A new account (CreateAccount).
+struct NewAccount {
+  std::string username;
+  std::string username_key;
+  // Empty for a bot.
+  std::string password_hash;
+  AccountKind kind = AccountKind::kUser;
+  // A bot's owner: the owning user's username_key (the record's `owner` is
+  // that user's username as registered). NOT_FOUND if no such user (or it is
+  // deleted, or a bot).
+  std::string owner_key;
+  std::string display_name;
+  // Non-empty: the hash of a registration invite code, consumed in the same
+  // transaction. FAILED_PRECONDITION "invite code unknown, used or expired"
+  // (nothing is stored) unless it is stored, unused and unexpired at now_ms.
+  std::string invite_code_hash;
+  int64_t now_ms = 0;
+};
+
+// A stored credential: a login session or an API token (kind). Both live in
+// one table, so revocation, expiry, the cache and the cluster's revocation
+// notices work alike for both.
+enum class CredentialKind : int { kLogin = 0, kApiToken = 1 };
+
+// API token actions, a bit set (chat.v1.TokenAction n is bit 1 << n); 0: all.
+inline constexpr int kTokenRead = 1 << 1;
+inline constexpr int kTokenPost = 1 << 2;
+inline constexpr int kTokenManage = 1 << 3;
+
+// An API token that does not expire has this expires_at_ms (year 9999).
+inline constexpr int64_t kNeverExpiresMs = 253402300799000;
 
 struct SessionRecord {
   // A hash of the token; the token itself is never stored.
   std::string token_hash;
   int64_t user_id = 0;
   std::string username;
+  int64_t expires_at_ms = 0;
+  CredentialKind kind = CredentialKind::kLogin;
+  int64_t created_at_ms = 0;
+  // Last renewal or use (UpdateSessionUse); 0: never.
+  int64_t last_used_ms = 0;
+  // A login session is never renewed past this (0: no bound).
+  int64_t max_expires_at_ms = 0;
+  // Login: the address and client it logged in with.
+  std::string peer;
+  std::string client;
+  // API token: its name (unique per user among unrevoked tokens:
+  // CreateSession answers ALREADY_EXISTS), rooms (empty: all), actions (bit
+  // set; 0: all) and the user who made it.
+  std::string name;
+  std::vector<std::string> rooms;
+  int actions = 0;
+  std::string created_by;
+  // The account's kind (read from users with the username).
+  AccountKind account_kind = AccountKind::kUser;
+};
+
+struct WebhookRecord {
+  // Public id (random, 16 hex digits).
+  std::string id;
+  std::string secret_hash;
+  int64_t room_id = 0;
+  // The bot it posts as (username as registered) and the user who made it.
+  std::string bot;
+  std::string created_by;
+  std::string name;
+  int64_t created_at_ms = 0;
+};
+
+struct RegistrationInviteRecord {
+  std::string code_hash;
+  std::string created_by;
+  int64_t created_at_ms = 0;
   int64_t expires_at_ms = 0;
 };
 
@@ -340,6 +424,53 @@ class Store {
   // Deletes every session that expired (expires_at_ms <= now_ms); done gets
   // how many.
   virtual void DeleteExpiredSessions(int64_t now_ms, StoreCallback<int64_t> done) = 0;
+
+  // --- Account lifecycle, bots, API tokens, webhooks (#29).
+  //
+  // A user or bot as NewAccount says (CreateUser is CreateAccount of a user
+  // with no invite). ALREADY_EXISTS if username_key is taken (also by a
+  // deleted account).
+  virtual void CreateAccount(const NewAccount& account, StoreCallback<UserRecord> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // The users of these keys that exist (deleted ones too), in key order.
+  virtual void FindUsers(const std::vector<std::string>& username_keys,
+                         StoreCallback<std::vector<UserRecord>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // Bots (not deleted) owned by owner_key's user (empty: every bot), by key.
+  virtual void ListBots(const std::string& owner_key, StoreCallback<std::vector<UserRecord>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // The user after the change; NOT_FOUND if none (or deleted).
+  virtual void SetDisplayName(const std::string& username_key, const std::string& display_name,
+                              StoreCallback<UserRecord> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // Stores the new hash and revokes every login session of the user except
+  // `keep_token_hash` (API tokens stay), as RevokeSession does; done gets the
+  // revoked hashes. NOT_FOUND if no such user (or deleted).
+  virtual void SetPassword(const std::string& username_key, const std::string& password_hash,
+                           const std::string& keep_token_hash, StoreCallback<std::vector<std::string>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // Marks the user deleted: password hash and display name erased, every
+  // session and API token revoked, every webhook that posts as it or that it
+  // made revoked; a user's bots are deleted the same way. One transaction;
+  // done gets every revoked token hash (its bots' too). NOT_FOUND if no such
+  // user (or deleted already).
+  virtual void DeleteUser(const std::string& username_key, StoreCallback<std::vector<std::string>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // The unrevoked, unexpired (at now_ms) credentials of a user, both kinds,
+  // oldest first.
+  virtual void ListSessions(const std::string& username_key, int64_t now_ms,
+                            StoreCallback<std::vector<SessionRecord>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // Sets expires_at_ms and last_used_ms of an unrevoked session; false if
+  // there is none.
+  virtual void UpdateSessionUse(const std::string& token_hash, int64_t expires_at_ms, int64_t last_used_ms,
+                                StoreCallback<bool> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+
+  // Webhooks. ALREADY_EXISTS on a taken id; NOT_FOUND if the room or bot does
+  // not exist.
+  virtual void CreateWebhook(const WebhookRecord& hook, StoreCallback<WebhookRecord> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // Unrevoked webhooks made by created_by_key's user (empty: all), by id.
+  virtual void ListWebhooks(const std::string& created_by_key, StoreCallback<std::vector<WebhookRecord>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // An unrevoked webhook; NOT_FOUND otherwise.
+  virtual void FindWebhook(const std::string& id, StoreCallback<WebhookRecord> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  // true if one was revoked.
+  virtual void RevokeWebhook(const std::string& id, StoreCallback<bool> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+
+  // A registration invite code (by hash; ALREADY_EXISTS if stored).
+  virtual void CreateRegistrationInvite(const RegistrationInviteRecord& invite, StoreCallback<bool> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
 
   // Refuses every later call with UNAVAILABLE (the loads return it), completes
   // the work accepted before (appends are committed as usual, not failed), runs
