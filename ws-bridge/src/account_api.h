@@ -20,9 +20,9 @@
 namespace chat::bridge {
 
 // The methods a browser may call through /api/account/ (the settings screen's
-// calls). Not among them: Register, Login, Logout, WhoAmI's siblings with
-// endpoints of their own, DisableAccount (an admin's tool: grpcurl or the CLI),
-// and PostWebhook (the bridge's own, for /api/hooks/).
+// calls). Not among them: Register, Login, Logout and ServerInfo (endpoints of
+// their own), DisableAccount (an admin's tool: grpcurl or the CLI), and
+// PostWebhook (the bridge's own, for /api/hooks/).
 inline constexpr absl::string_view kAccountMethods[] = {
     "WhoAmI",        "ChangePassword", "ListSessions",   "RevokeSession",  "UpdateProfile", "DeleteAccount",
     "CreateInvite",  "CreateBot",      "ListBots",       "DeleteBot",      "CreateApiToken", "ListApiTokens",
