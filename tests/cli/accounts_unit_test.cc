@@ -5,6 +5,8 @@
 #include <cstdlib>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "absl/time/time.h"
 #include "account_text.h"
 #include "args.h"
@@ -118,7 +120,9 @@ TEST(AccountArgsTest, SessionsForms) {
            {"sessions", "revoke", ""}}) {
     auto r = ParseSessionsArgs(Parse(bad));
     EXPECT_FALSE(r.ok()) << absl::StrJoin(bad, " ");
-    if (!r.ok()) EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    if (!r.ok()) {
+      EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    }
   }
 }
 
@@ -131,7 +135,9 @@ TEST(AccountTextTest, Durations) {
   for (const char* bad : {"", "d", "7", "0d", "-1d", "7x", "1.5h", "+3d", "99999999999999d"}) {
     auto r = ParseDurationText(bad, "--valid");
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_THAT(r.status().message(), HasSubstr("--valid must be a duration")) << bad;
+    if (!r.ok()) {
+      EXPECT_THAT(r.status().message(), HasSubstr("--valid must be a duration")) << bad;
+    }
   }
 }
 
@@ -147,7 +153,9 @@ TEST(AccountTextTest, ExpiryIsADurationOrADateInTheFuture) {
   for (const char* bad : {"tomorrow", "2027-13-01", "30", ""}) {
     auto r = ParseExpiry(bad, now, "--expires");
     EXPECT_FALSE(r.ok()) << bad;
-    if (!r.ok()) EXPECT_THAT(r.status().message(), HasSubstr("--expires")) << bad;
+    if (!r.ok()) {
+      EXPECT_THAT(r.status().message(), HasSubstr("--expires")) << bad;
+    }
   }
 }
 
@@ -226,10 +234,13 @@ TEST(AccountTextTest, Tables) {
   t->set_name("deploy");
   t->add_rooms("ops");
   t->add_actions(chat::v1::TOKEN_ACTION_POST);
-  t->mutable_created_at()->set_seconds(0);
+  t->mutable_created_at()->set_seconds(86400);
   std::string tt = FormatTokensTable(tokens, Style(false));
-  EXPECT_THAT(tt, HasSubstr("0123456789abcdef  ci-bot   deploy  ops    post"));
-  EXPECT_THAT(tt, HasSubstr("never  never")) << "no expiry, never used";
+  EXPECT_THAT(tt, HasSubstr("0123456789abcdef  ci-bot   deploy  ops    post     1970-01-02 00:00  never    never\n"))
+      << "no expiry, never used";
+  tokens.mutable_tokens(0)->clear_rooms();
+  tokens.mutable_tokens(0)->clear_actions();
+  EXPECT_THAT(FormatTokensTable(tokens, Style(false)), HasSubstr("deploy  all    all")) << "no limits";
 
   chat::v1::ListBotsResponse bots;
   bots.add_bots()->set_username("ci-bot");
@@ -288,7 +299,7 @@ TEST(BotTagTest, MessagesOfBotsAreTagged) {
   EXPECT_EQ(FormatChatMessage(user, false, Style(false)), "00:00:00 alice: build green");
 }
 
-TEST(RenewalTest, TheSavedExpiryFollowsTheToken) {
+TEST(SavedExpiryTest, FollowsTheToken) {
   chat::testing::TempDir dir;
   CredentialStore store(dir.path() + "/credentials");
   store.Put({"a:1", "alice", "tok-a", 100});
