@@ -4,6 +4,8 @@
 // invitation, and `tail` living through session renewals.
 #include <signal.h>
 
+#include <thread>
+
 #include "absl/strings/match.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -201,6 +203,10 @@ TEST_F(AccountsTest, BotTokenPostsAsTheBotAndHistoryShowsTheTag) {
   ASSERT_EQ(json.size(), 2u);
   EXPECT_THAT(json[0], HasSubstr("\"authorKind\":\"ACCOUNT_KIND_BOT\""));
   EXPECT_THAT(json[1], Not(HasSubstr("authorKind")));
+  // The interactive mode (plain, in a pipe) tags it too.
+  std::string chat = Ok(alice, {"join", "ops", "-n", "5"}, std::string("/quit\n"));
+  EXPECT_THAT(chat, HasSubstr("ci-bot [bot]: build 42 is green"));
+  EXPECT_THAT(chat, HasSubstr("alice: thanks"));
 
   // --token works as CHAT_TOKEN does; whoami says which token.
   std::string who = Ok(program, {"--token", secret, "whoami"});
@@ -344,9 +350,30 @@ TEST_F(RenewalTest, TailSurvivesItsFirstExpiry) {
   EXPECT_GT(after.Find({server()})->expires_at_unix, first_expiry);
   auto who = ParseJson<chat::v1::WhoAmIResponse>(Ok(alice, {"whoami", "--json"}));
   EXPECT_GT(who.expires_at().seconds(), first_expiry);
+
+  // A saved expiry that is behind (renewed by use that did not tell this
+  // file) is checked with chat-core rather than taken for the end.
+  CredentialStore stale(alice.CredentialsPath());
+  ASSERT_TRUE(stale.Load().ok());
+  const std::string token = stale.Find({server()})->token;
+  ASSERT_TRUE(stale.SetExpiry(token, 1));
+  ASSERT_TRUE(stale.Save().ok());
+  EXPECT_EQ(Send(alice, "lobby", "from a stale file"), 2);
+  CredentialStore fixed(alice.CredentialsPath());
+  ASSERT_TRUE(fixed.Load().ok());
+  EXPECT_GT(fixed.Find({server()})->expires_at_unix, first_expiry);
+  ReadUntilSeq(tail.get(), 2);
   tail->Signal(SIGINT);
   EXPECT_EQ(tail->Wait(10s), 0);
   EXPECT_EQ(tail->stderr_text(), "");
+}
+
+TEST_F(RenewalTest, AnUnusedSessionExpires) {
+  User alice("alice");
+  Login(alice);
+  std::this_thread::sleep_for(5s);
+  // The saved expiry has passed and chat-core agrees: log in again.
+  Refused(alice, {"rooms"}, 3, "expired");
 }
 
 }  // namespace
