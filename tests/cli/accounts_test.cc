@@ -237,6 +237,18 @@ TEST_F(AccountsTest, RevokedTokenIsRefused) {
   Refused(program, {"send", "ops", "after"}, 3, "CHAT_TOKEN", {{"CHAT_TOKEN", secret}});
   Refused(alice, {"token", "revoke", token.id()}, 4, token.id());
   EXPECT_EQ(Ok(alice, {"token", "list", "--json"}), "");
+
+  // In a pipe `token create` prints only the secret (the note on stderr), for
+  // TOKEN=$(chat token create ...); a token of one's own acts as oneself.
+  RunResult mine = Chat(alice, {"token", "create", "laptop-script"});
+  ASSERT_EQ(mine.exit_code, 0) << mine.err;
+  ASSERT_EQ(Lines(mine.out).size(), 1u) << mine.out;
+  EXPECT_THAT(mine.out, StartsWith("chat_"));
+  EXPECT_THAT(mine.err, HasSubstr("not shown again"));
+  RunResult as_alice = Chat(program, {"send", "lobby", "from alice's script"}, std::nullopt,
+                            {{"CHAT_TOKEN", Lines(mine.out)[0]}});
+  EXPECT_EQ(as_alice.exit_code, 0) << as_alice.err;
+  EXPECT_THAT(Ok(alice, {"history", "lobby"}), AllOf(HasSubstr("alice  from alice's script"), Not(HasSubstr("[bot]"))));
 }
 
 TEST_F(AccountsTest, HookCreateListRevoke) {
