@@ -50,7 +50,10 @@ std::vector<CommandSpec> BuildCommands() {
                0,
                {"chat logout"}});
   c.push_back({"whoami", "", "Account", "show who you are logged in as",
-               "Asks chat-core whom the stored token belongs to and when it expires.",
+               "Asks chat-core whom the stored token (or the API token of --token or\n"
+               "CHAT_TOKEN) belongs to, its display name and kind, the token's scopes,\n"
+               "and when it expires. A login session is renewed while it is used: the\n"
+               "expiry shown is the current one (and is saved).",
                {},
                0,
                0,
