@@ -183,7 +183,8 @@ TEST_F(AccountsTest, BotTokenPostsAsTheBotAndHistoryShowsTheTag) {
 
   // The program has no saved login: only the token.
   Refused(program, {"send", "ops", "hi"}, 3, "not logged in");
-  auto tail = StartWith(program, {"tail", "ops", "-n", "0", "--json"}, {{"CHAT_TOKEN", secret}});
+  // --since: a message sent before tail asks for the room's newest seq is not lost.
+  auto tail = StartWith(program, {"tail", "ops", "--since", "0", "--json"}, {{"CHAT_TOKEN", secret}});
   ASSERT_NE(tail, nullptr);
   RunResult sent = Chat(program, {"send", "ops", "build 42 is green"}, std::nullopt, {{"CHAT_TOKEN", secret}});
   ASSERT_EQ(sent.exit_code, 0) << sent.err;
@@ -228,7 +229,7 @@ TEST_F(AccountsTest, RevokedTokenIsRefused) {
   // Scoped to ops: the lobby is out of bounds.
   Refused(program, {"send", "lobby", "hi"}, 3, "limited to rooms", {{"CHAT_TOKEN", secret}});
 
-  auto tail = StartWith(program, {"tail", "ops", "-n", "0"}, {{"CHAT_TOKEN", secret}});
+  auto tail = StartWith(program, {"tail", "ops", "--since", "1"}, {{"CHAT_TOKEN", secret}});
   ASSERT_NE(tail, nullptr);
   Send(alice, "ops", "to the bot");
   ASSERT_TRUE(tail->WaitForLine("#2", 10s)) << tail->stderr_text();
@@ -347,7 +348,7 @@ TEST_F(RenewalTest, TailSurvivesItsFirstExpiry) {
   const int64_t first_expiry = before.Find({server()})->expires_at_unix;
   ASSERT_GT(first_expiry, 0);
 
-  auto tail = Start(alice, {"tail", "lobby", "-n", "0", "--json"});
+  auto tail = Start(alice, {"tail", "lobby", "--since", "0", "--json"});
   ASSERT_NE(tail, nullptr);
   std::this_thread::sleep_for(7s);  // more than twice the ttl
   Login(bob);
