@@ -101,7 +101,23 @@ bool PrintOut(const std::string& text) {
   return fflush(stdout) == 0;
 }
 
+std::string ClientName() { return absl::StrCat("chat-cli/", CHAT_CLI_VERSION); }
+
 absl::StatusOr<Credential> RequireLogin(const Context& ctx) {
+  if (!ctx.api_token.empty()) {
+    // Whose token it is: the commands that show or compare names need it, and
+    // a revoked token is reported here, before anything else is tried.
+    ChatClient client(ctx.servers, ctx.api_token, ctx.client_options);
+    auto who = client.WhoAmI();
+    if (!who.ok()) return who.status();
+    Credential credential;
+    credential.server = ctx.server;
+    credential.username = who->username();
+    credential.token = ctx.api_token;
+    credential.expires_at_unix = who->expires_at().seconds();
+    credential.api_token = true;
+    return credential;
+  }
   auto store = CredentialStore::Open();
   if (!store.ok()) return store.status();
   auto credential = store->Find(ctx.servers);
@@ -110,10 +126,29 @@ absl::StatusOr<Credential> RequireLogin(const Context& ctx) {
         absl::StrCat("not logged in to ", ctx.server, " (run 'chat login')"));
   }
   if (credential->expires_at_unix != 0 && credential->expires_at_unix <= absl::ToUnixSeconds(absl::Now())) {
+    // Sessions are renewed while used, and a unary call does not say so: ask.
+    ChatClient client(ctx.servers, credential->token, ctx.client_options);
+    auto who = client.WhoAmI();
+    if (who.ok() && who->expires_at().seconds() > absl::ToUnixSeconds(absl::Now())) {
+      credential->expires_at_unix = who->expires_at().seconds();
+      RememberExpiry(*credential, who->expires_at());
+      return *credential;
+    }
+    if (!who.ok() && !absl::IsUnauthenticated(who.status())) return who.status();
     return absl::UnauthenticatedError(
         absl::StrCat("the session on ", ctx.server, " has expired (run 'chat login')"));
   }
   return *credential;
+}
+
+void RememberExpiry(const Credential& credential, const google::protobuf::Timestamp& expires_at) {
+  if (credential.api_token || expires_at.seconds() == 0) return;
+  auto store = CredentialStore::Open();
+  if (!store.ok()) return;
+  if (store->SetExpiry(credential.token, expires_at.seconds())) {
+    absl::Status ignored = store->Save();
+    (void)ignored;
+  }
 }
 
 int Main(int argc, char** argv) {
@@ -161,6 +196,16 @@ int Main(int argc, char** argv) {
   ctx.servers = std::move(*servers);
   if (absl::Status st = SetUpTls(args, &ctx); !st.ok()) return Fail(st);
   ctx.server = ServerListText(ctx.servers);
+  if (auto token = args.Get("token")) {
+    if (token->empty()) return Fail(absl::InvalidArgumentError("--token must not be empty"));
+    ctx.api_token = *token;
+  } else if (const char* env = std::getenv("CHAT_TOKEN"); env != nullptr && env[0] != '\0') {
+    ctx.api_token = env;
+  }
+  if (!ctx.api_token.empty()) {
+    ctx.client_options.unauthenticated_hint =
+        "the API token of --token or CHAT_TOKEN was refused: revoked, expired or mistyped?";
+  }
   ctx.json = args.Has("json");
   ctx.stdout_tty = isatty(STDOUT_FILENO) == 1;
   ctx.style = Style(WantColor(args.Get("color").value_or("auto"), STDOUT_FILENO));
@@ -196,6 +241,14 @@ int Main(int argc, char** argv) {
   if (c == "ban") return RunBan(ctx);
   if (c == "unban") return RunUnban(ctx);
   if (c == "role") return RunRole(ctx);
+  if (c == "passwd") return RunPasswd(ctx);
+  if (c == "sessions") return RunSessions(ctx);
+  if (c == "profile") return RunProfile(ctx);
+  if (c == "account") return RunAccount(ctx);
+  if (c == "invite-code") return RunInviteCode(ctx);
+  if (c == "bot") return RunBot(ctx);
+  if (c == "token") return RunToken(ctx);
+  if (c == "hook") return RunHook(ctx);
   return Fail(absl::InvalidArgumentError(absl::StrCat("unknown command '", c, "'")));
 }
 

@@ -31,6 +31,8 @@ struct Context {
   std::string server;
   // TLS material for "tls://" addresses, passed to every ChatClient.
   ChatClientOptions client_options;
+  // An API token from --token or $CHAT_TOKEN, used instead of the saved login.
+  std::string api_token;
   bool json = false;
   bool stdout_tty = false;
   Style style{false};  // for stdout
@@ -43,9 +45,20 @@ int Fail(const absl::Status& status);
 // Writes to stdout and flushes; false if stdout is gone (EPIPE).
 bool PrintOut(const std::string& text);
 
-// The stored credential for ctx.servers (the newest whose list has all of
-// them), or UNAUTHENTICATED "not logged in".
+// The credential to use: the API token of --token/CHAT_TOKEN (asking
+// chat-core's WhoAmI whose it is), else the stored login for ctx.servers (the
+// newest whose list has all of them), or UNAUTHENTICATED "not logged in". A
+// stored login past its saved expiry is checked with chat-core first: it may
+// have been renewed while in use (then the new expiry is saved).
 absl::StatusOr<Credential> RequireLogin(const Context& ctx);
+
+// Saves a renewed expiry (SessionRenewed, WhoAmI) of a stored login in the
+// credentials file. Nothing for an API token. Best effort: a file that cannot
+// be written only loses the hint.
+void RememberExpiry(const Credential& credential, const google::protobuf::Timestamp& expires_at);
+
+// What LoginRequest.client says: "chat-cli/<version>".
+std::string ClientName();
 
 // Subcommands (commands.cc, member_commands.cc, room_commands.cc, tail.cc,
 // interactive.cc); each returns an exit code.
@@ -78,6 +91,15 @@ int RunBan(const Context& ctx);
 int RunUnban(const Context& ctx);
 int RunRole(const Context& ctx);
 int RunInteractive(const Context& ctx);
+// account_commands.cc, integration_commands.cc (issue #29).
+int RunPasswd(const Context& ctx);
+int RunSessions(const Context& ctx);
+int RunProfile(const Context& ctx);
+int RunAccount(const Context& ctx);
+int RunInviteCode(const Context& ctx);
+int RunBot(const Context& ctx);
+int RunToken(const Context& ctx);
+int RunHook(const Context& ctx);
 
 }  // namespace chat::cli
 

@@ -23,11 +23,13 @@ std::vector<CommandSpec> BuildCommands() {
                "[a-zA-Z0-9_.-]; the password at least 8 characters. The password is\n"
                "prompted for (twice, without echo) on a terminal; scripts give it on\n"
                "stdin with --password-stdin or in the CHAT_PASSWORD variable.\n"
-               "Registering does not log in: run 'chat login' next.",
-               {password_stdin},
+               "Registering does not log in: run 'chat login' next. A server that\n"
+               "registers by invitation wants an invite code (chat invite-code create).",
+               {password_stdin, {"invite-code", 0, "CODE", "the invite code (a server with --registration=invite)"}},
                0,
                1,
-               {"chat register alice", "printf '%s\\n' \"$PW\" | chat register alice --password-stdin"}});
+               {"chat register alice", "printf '%s\\n' \"$PW\" | chat register alice --password-stdin",
+                "chat register alice --invite-code Xb3k..."}});
   c.push_back({"login", "[USERNAME]", "Account", "log in and remember the session token",
                "Logs in and stores the session token (mode 0600) in\n"
                "$XDG_CONFIG_HOME/chat/credentials (or ~/.config/chat/credentials),\n"
@@ -48,7 +50,10 @@ std::vector<CommandSpec> BuildCommands() {
                0,
                {"chat logout"}});
   c.push_back({"whoami", "", "Account", "show who you are logged in as",
-               "Asks chat-core whom the stored token belongs to and when it expires.",
+               "Asks chat-core whom the stored token (or the API token of --token or\n"
+               "CHAT_TOKEN) belongs to, its display name and kind, the token's scopes,\n"
+               "and when it expires. A login session is renewed while it is used: the\n"
+               "expiry shown is the current one (and is saved).",
                {},
                0,
                0,
@@ -110,6 +115,7 @@ std::vector<CommandSpec> BuildCommands() {
                {"chat tail general", "chat tail general -n 0 --json | jq -r .text",
                 "chat tail general --since 1200"}});
   AddMembershipCommands(&c);
+  AddAccountCommands(&c);
   c.push_back({"join", "[ROOM]", "Interactive", "chat interactively (also: chat ROOM)",
                "Opens ROOM (default: lobby) interactively: new messages appear above\n"
                "the input line; type a line and press Enter to send it.\n"
@@ -150,6 +156,8 @@ std::vector<OptionSpec> BuildGlobalOptions() {
       {"ca", 0, "FILE", "PEM CAs to trust for TLS instead of the system's (implies --tls; default: $CHAT_CA)"},
       {"cert", 0, "FILE", "PEM client certificate, for a chat-core that asks for one (with --key)"},
       {"key", 0, "FILE", "PEM private key of --cert"},
+      {"token", 0, "TOKEN",
+       "use this API token (chat token create) instead of the saved login\n(default: $CHAT_TOKEN)"},
       {"json", 0, "", "print one JSON object a line (proto3 JSON mapping) for scripts"},
       {"color", 0, "WHEN", "colours: auto (on a terminal, unless NO_COLOR is set), always, never"},
       {"help", 'h', "", "show help (for the command, if one is given)"},
@@ -206,6 +214,12 @@ const std::vector<OptionSpec>& GlobalOptions() {
 std::optional<std::string> ParsedArgs::Get(const std::string& name) const {
   auto it = options.find(name);
   if (it == options.end()) return std::nullopt;
+  return it->second;
+}
+
+std::vector<std::string> ParsedArgs::GetAll(const std::string& name) const {
+  auto it = repeated.find(name);
+  if (it == repeated.end()) return {};
   return it->second;
 }
 
@@ -278,6 +292,7 @@ absl::StatusOr<ParsedArgs> ParseArgs(const std::vector<std::string>& argv) {
       parsed.version = true;
     } else {
       parsed.options[spec->name] = *value;
+      parsed.repeated[spec->name].push_back(*value);
     }
   }
   if (auto color = parsed.Get("color");
@@ -336,6 +351,7 @@ std::string MainHelp() {
       "\nEnvironment:\n"
       "  CHAT_SERVER      chat-core address(es), if --server is not given\n"
       "  CHAT_PASSWORD    password for register/login in scripts (instead of a prompt)\n"
+      "  CHAT_TOKEN       an API token to use instead of the saved login (as --token)\n"
       "  XDG_CONFIG_HOME  the credentials live in $XDG_CONFIG_HOME/chat/ (else ~/.config/chat/)\n"
       "  NO_COLOR         set to turn colours off\n"
       "\nExit codes:\n"

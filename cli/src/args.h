@@ -42,13 +42,17 @@ struct ParsedArgs {
   // True when the command was implied: `chat ROOM` means `chat join ROOM`.
   bool implied_join = false;
   std::vector<std::string> args;
-  // Options by long name; flags map to "".
+  // Options by long name; flags map to "". A repeated option keeps its last
+  // value here and every value in `repeated`.
   std::map<std::string, std::string> options;
+  std::map<std::string, std::vector<std::string>> repeated;
   bool help = false;
   bool version = false;
 
   bool Has(const std::string& name) const { return options.count(name) > 0; }
   std::optional<std::string> Get(const std::string& name) const;
+  // Every value given for option `name`, in order (empty if none).
+  std::vector<std::string> GetAll(const std::string& name) const;
 };
 
 // Parses argv[1..]. Global options may come before or after the command; `--`

@@ -60,7 +60,8 @@ std::optional<std::string> TlsProblem(absl::string_view grpc_message) {
 
 }  // namespace
 
-absl::Status CallError(const grpc::Status& status, const std::string& server, bool sent_token) {
+absl::Status CallError(const grpc::Status& status, const std::string& server, bool sent_token,
+                       const std::string& hint) {
   if (status.ok()) return absl::OkStatus();
   std::string message = absl::StrReplaceAll(status.error_message(), {{"\n", " "}, {"\r", " "}});
   switch (status.error_code()) {
@@ -93,7 +94,7 @@ absl::Status CallError(const grpc::Status& status, const std::string& server, bo
     case grpc::StatusCode::UNAUTHENTICATED:
       // Without a token (login: "invalid username or password") there is no hint to give.
       if (!sent_token) return absl::UnauthenticatedError(message);
-      return absl::UnauthenticatedError(absl::StrCat(message, " (run 'chat login')"));
+      return absl::UnauthenticatedError(absl::StrCat(message, " (", hint, ")"));
     case grpc::StatusCode::UNIMPLEMENTED:
       // A chat-core older than this CLI (e.g. half-way through an upgrade).
       return absl::UnimplementedError(absl::StrCat("chat-core at ", server,
@@ -168,7 +169,7 @@ absl::Status ChatClient::OnSomeNode(bool with_token, Attempt attempt) {
       }
       status = attempt(node, &context);
     }
-    last = CallError(status, node.address, with_token);
+    last = CallError(status, node.address, with_token && !token_.empty(), options_.unauthenticated_hint);
     if (status.error_code() != grpc::StatusCode::UNAVAILABLE) {
       set_preferred(index);
       return last;
@@ -193,20 +194,12 @@ absl::StatusOr<Response> ChatClient::Call(
   return response;
 }
 
-absl::StatusOr<chat::v1::RegisterResponse> ChatClient::Register(const std::string& username,
-                                                                const std::string& password) {
-  chat::v1::RegisterRequest request;
-  request.set_username(username);
-  request.set_password(password);
+absl::StatusOr<chat::v1::RegisterResponse> ChatClient::Register(const chat::v1::RegisterRequest& request) {
   // Registration is not authenticated; a stale token must not get in the way.
   return Call(&Node::auth, &chat::v1::AuthService::Stub::Register, request, /*with_token=*/false);
 }
 
-absl::StatusOr<chat::v1::LoginResponse> ChatClient::Login(const std::string& username,
-                                                          const std::string& password) {
-  chat::v1::LoginRequest request;
-  request.set_username(username);
-  request.set_password(password);
+absl::StatusOr<chat::v1::LoginResponse> ChatClient::Login(const chat::v1::LoginRequest& request) {
   return Call(&Node::auth, &chat::v1::AuthService::Stub::Login, request, /*with_token=*/false);
 }
 
@@ -300,6 +293,38 @@ absl::StatusOr<chat::v1::SearchUsersResponse> ChatClient::SearchUsers(const chat
 
 absl::StatusOr<chat::v1::DisableAccountResponse> ChatClient::DisableAccount(const chat::v1::DisableAccountRequest& request) {
   return Call(&Node::auth, &chat::v1::AuthService::Stub::DisableAccount, request);
+}
+
+absl::StatusOr<chat::v1::GetUsersResponse> ChatClient::GetUsers(const chat::v1::GetUsersRequest& request) {
+  return Call(&Node::chat, &chat::v1::ChatService::Stub::GetUsers, request);
+}
+
+// The account lifecycle and integrations: all on AuthService.
+#define CHAT_CLI_AUTH_CALL(Method, Request, Response)                                \
+  absl::StatusOr<chat::v1::Response> ChatClient::Method(const chat::v1::Request& request) { \
+    return Call(&Node::auth, &chat::v1::AuthService::Stub::Method, request);          \
+  }
+CHAT_CLI_AUTH_CALL(ChangePassword, ChangePasswordRequest, ChangePasswordResponse)
+CHAT_CLI_AUTH_CALL(RevokeSession, RevokeSessionRequest, RevokeSessionResponse)
+CHAT_CLI_AUTH_CALL(UpdateProfile, UpdateProfileRequest, UserProfile)
+CHAT_CLI_AUTH_CALL(DeleteAccount, DeleteAccountRequest, DeleteAccountResponse)
+CHAT_CLI_AUTH_CALL(CreateInvite, CreateInviteRequest, InviteCode)
+CHAT_CLI_AUTH_CALL(CreateBot, CreateBotRequest, UserProfile)
+CHAT_CLI_AUTH_CALL(ListBots, ListBotsRequest, ListBotsResponse)
+CHAT_CLI_AUTH_CALL(DeleteBot, DeleteBotRequest, DeleteBotResponse)
+CHAT_CLI_AUTH_CALL(CreateApiToken, CreateApiTokenRequest, CreateApiTokenResponse)
+CHAT_CLI_AUTH_CALL(ListApiTokens, ListApiTokensRequest, ListApiTokensResponse)
+CHAT_CLI_AUTH_CALL(RevokeApiToken, RevokeApiTokenRequest, RevokeApiTokenResponse)
+CHAT_CLI_AUTH_CALL(CreateWebhook, CreateWebhookRequest, CreateWebhookResponse)
+CHAT_CLI_AUTH_CALL(RevokeWebhook, RevokeWebhookRequest, RevokeWebhookResponse)
+#undef CHAT_CLI_AUTH_CALL
+
+absl::StatusOr<chat::v1::ListSessionsResponse> ChatClient::ListSessions() {
+  return Call(&Node::auth, &chat::v1::AuthService::Stub::ListSessions, chat::v1::ListSessionsRequest());
+}
+
+absl::StatusOr<chat::v1::ListWebhooksResponse> ChatClient::ListWebhooks() {
+  return Call(&Node::auth, &chat::v1::AuthService::Stub::ListWebhooks, chat::v1::ListWebhooksRequest());
 }
 
 }  // namespace chat::cli

@@ -49,7 +49,7 @@ std::shared_ptr<grpc::Channel> MakeChannel(const std::string& server, const Chan
 // `sent_token`: whether the call carried a token (only then is UNAUTHENTICATED
 // a token problem, worth the hint "run 'chat login'").
 absl::Status CallError(const grpc::Status& status, const std::string& server,
-                       bool sent_token = true);
+                       bool sent_token = true, const std::string& hint = "run 'chat login'");
 
 // Waits until `channel` has either connected or failed to (true: a call made
 // now gets its answer or fails fast), or until `timeout` passed or `stop`
@@ -67,6 +67,9 @@ struct ChatClientOptions {
   // How long a node may take to connect before the next node is tried. The last
   // node of a round is not rushed: its call just has the deadline.
   absl::Duration connect_timeout = absl::Seconds(3);
+  // Added to UNAUTHENTICATED answers to calls that carried the token: what to
+  // do about it (an API token from --token/CHAT_TOKEN is not fixed by logging in).
+  std::string unauthenticated_hint = "run 'chat login'";
 };
 
 class ChatClient {
@@ -85,10 +88,8 @@ class ChatClient {
   size_t preferred() const;
   void set_preferred(size_t node);
 
-  absl::StatusOr<chat::v1::RegisterResponse> Register(const std::string& username,
-                                                      const std::string& password);
-  absl::StatusOr<chat::v1::LoginResponse> Login(const std::string& username,
-                                                const std::string& password);
+  absl::StatusOr<chat::v1::RegisterResponse> Register(const chat::v1::RegisterRequest& request);
+  absl::StatusOr<chat::v1::LoginResponse> Login(const chat::v1::LoginRequest& request);
   absl::Status Logout();
   absl::StatusOr<chat::v1::WhoAmIResponse> WhoAmI();
   // One page of rooms (request.limit, request.cursor; see ListRoomsRequest).
@@ -118,6 +119,25 @@ class ChatClient {
   absl::StatusOr<chat::v1::SearchUsersResponse> SearchUsers(const chat::v1::SearchUsersRequest& request);
   absl::StatusOr<chat::v1::DisableAccountResponse> DisableAccount(
       const chat::v1::DisableAccountRequest& request);
+  absl::StatusOr<chat::v1::GetUsersResponse> GetUsers(const chat::v1::GetUsersRequest& request);
+
+  // The account lifecycle and integrations (docs/cli.md, "Accounts, bots,
+  // API tokens and webhooks"). Each needs a login session, not an API token.
+  absl::StatusOr<chat::v1::ChangePasswordResponse> ChangePassword(const chat::v1::ChangePasswordRequest& request);
+  absl::StatusOr<chat::v1::ListSessionsResponse> ListSessions();
+  absl::StatusOr<chat::v1::RevokeSessionResponse> RevokeSession(const chat::v1::RevokeSessionRequest& request);
+  absl::StatusOr<chat::v1::UserProfile> UpdateProfile(const chat::v1::UpdateProfileRequest& request);
+  absl::StatusOr<chat::v1::DeleteAccountResponse> DeleteAccount(const chat::v1::DeleteAccountRequest& request);
+  absl::StatusOr<chat::v1::InviteCode> CreateInvite(const chat::v1::CreateInviteRequest& request);
+  absl::StatusOr<chat::v1::UserProfile> CreateBot(const chat::v1::CreateBotRequest& request);
+  absl::StatusOr<chat::v1::ListBotsResponse> ListBots(const chat::v1::ListBotsRequest& request);
+  absl::StatusOr<chat::v1::DeleteBotResponse> DeleteBot(const chat::v1::DeleteBotRequest& request);
+  absl::StatusOr<chat::v1::CreateApiTokenResponse> CreateApiToken(const chat::v1::CreateApiTokenRequest& request);
+  absl::StatusOr<chat::v1::ListApiTokensResponse> ListApiTokens(const chat::v1::ListApiTokensRequest& request);
+  absl::StatusOr<chat::v1::RevokeApiTokenResponse> RevokeApiToken(const chat::v1::RevokeApiTokenRequest& request);
+  absl::StatusOr<chat::v1::CreateWebhookResponse> CreateWebhook(const chat::v1::CreateWebhookRequest& request);
+  absl::StatusOr<chat::v1::ListWebhooksResponse> ListWebhooks();
+  absl::StatusOr<chat::v1::RevokeWebhookResponse> RevokeWebhook(const chat::v1::RevokeWebhookRequest& request);
 
  private:
   struct Node {

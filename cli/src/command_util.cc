@@ -1,11 +1,17 @@
 #include "command_util.h"
 
+#include <algorithm>
+
+#include "absl/strings/ascii.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
 #include "chat/json_codec.h"
 #include "chat/validate.h"
 #include "exit_codes.h"
+#include "prompt.h"
 
 namespace chat::cli {
 
@@ -50,6 +56,47 @@ absl::StatusOr<chat::v1::SendMessageResponse> SendWithRetries(ChatClient& client
     absl::SleepFor(pause);
     pause *= 2;
   }
+}
+
+absl::StatusOr<const SubAction*> ParseSubAction(const ParsedArgs& args, const std::vector<SubAction>& actions,
+                                                const std::string& default_action) {
+  std::vector<std::string> forms;
+  for (const auto& a : actions) forms.push_back(absl::StrCat(a.name, a.synopsis.empty() ? "" : " ", a.synopsis));
+  const std::string usage = absl::StrCat("usage: chat ", args.command, " ", absl::StrJoin(forms, " | "));
+  std::string name = args.args.empty() ? default_action : args.args[0];
+  if (name.empty()) return absl::InvalidArgumentError(absl::StrCat("missing action; ", usage));
+  const SubAction* action = nullptr;
+  for (const auto& a : actions) {
+    if (a.name == name) action = &a;
+  }
+  if (action == nullptr) {
+    return absl::InvalidArgumentError(absl::StrCat("unknown action '", name, "' for 'chat ", args.command, "'; ", usage));
+  }
+  const int given = args.args.empty() ? 0 : static_cast<int>(args.args.size()) - 1;
+  if (given != action->args) {
+    return absl::InvalidArgumentError(absl::StrCat(given < action->args ? "missing arguments" : "too many arguments",
+                                                   " for 'chat ", args.command, " ", name, "'; usage: chat ",
+                                                   args.command, " ", name,
+                                                   action->synopsis.empty() ? "" : " ", action->synopsis));
+  }
+  const CommandSpec* command = FindCommand(args.command);
+  for (const auto& [option, value] : args.options) {
+    bool own = false;
+    for (const auto& o : command != nullptr ? command->options : std::vector<OptionSpec>{}) own |= o.name == option;
+    if (own && std::find(action->options.begin(), action->options.end(), option) == action->options.end()) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("option --", option, " does not go with 'chat ", args.command, " ", name, "'"));
+    }
+  }
+  return action;
+}
+
+absl::Status ConfirmOnTerminal(const std::string& question, const std::string& not_done) {
+  auto answer = PromptLine(absl::StrCat(question, " [y/N] "), /*echo=*/true);
+  if (!answer.ok()) return answer.status();
+  std::string yes = absl::AsciiStrToLower(absl::StripAsciiWhitespace(*answer));
+  if (yes != "y" && yes != "yes") return absl::CancelledError(not_done);
+  return absl::OkStatus();
 }
 
 absl::StatusOr<Session> OpenSession(const Context& ctx) {

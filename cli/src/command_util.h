@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -41,6 +42,26 @@ absl::Status ValidateShortText(absl::string_view text, absl::string_view what);
 // send that did reach a node before a failure is not stored twice.
 absl::StatusOr<chat::v1::SendMessageResponse> SendWithRetries(ChatClient& client,
                                                               const chat::v1::SendMessageRequest& request);
+
+// One action of a command with actions ("chat bot create NAME"): its name,
+// the synopsis of its arguments, how many it takes after the action, and which
+// of the command's options go with it.
+struct SubAction {
+  std::string name;
+  std::string synopsis;  // e.g. "NAME"
+  int args = 0;
+  std::vector<std::string> options;
+};
+// The action named by the first argument (or `default_action` when there is
+// none and it is not empty), checked against `actions`: its argument count and
+// that every option given (global ones aside) goes with it. INVALID_ARGUMENT
+// with the usage of the command otherwise.
+absl::StatusOr<const SubAction*> ParseSubAction(const ParsedArgs& args, const std::vector<SubAction>& actions,
+                                                const std::string& default_action = "");
+
+// Asks "QUESTION [y/N] " on the terminal; CANCELLED with `not_done` unless the
+// answer is y or yes.
+absl::Status ConfirmOnTerminal(const std::string& question, const std::string& not_done);
 
 // The stored login and a client that uses it.
 struct Session {

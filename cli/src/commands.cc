@@ -11,7 +11,9 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
 #include "absl/time/clock.h"
+#include "account_text.h"
 #include "app.h"
 #include "chat/json_codec.h"
 #include "chat/validate.h"
@@ -54,8 +56,16 @@ int RunRegister(const Context& ctx) {
   auto password = ReadPassword(ctx.args.Has("password-stdin"), /*confirm=*/true);
   if (!password.ok()) return Fail(password.status());
   if (absl::Status s = ValidatePassword(*password); !s.ok()) return Fail(s);
+  chat::v1::RegisterRequest request;
+  request.set_username(*username);
+  request.set_password(*password);
+  if (auto code = ctx.args.Get("invite-code")) {
+    std::string trimmed(absl::StripAsciiWhitespace(*code));
+    if (trimmed.empty()) return Fail(absl::InvalidArgumentError("--invite-code must not be empty"));
+    request.set_invite_code(trimmed);
+  }
   ChatClient client(ctx.servers, "", ctx.client_options);
-  auto response = client.Register(*username, *password);
+  auto response = client.Register(request);
   if (!response.ok()) return Fail(response.status());
   if (ctx.json) {
     PrintJson(*response);
@@ -71,8 +81,12 @@ int RunLogin(const Context& ctx) {
   if (!username.ok()) return Fail(username.status());
   auto password = ReadPassword(ctx.args.Has("password-stdin"), /*confirm=*/false);
   if (!password.ok()) return Fail(password.status());
+  chat::v1::LoginRequest request;
+  request.set_username(*username);
+  request.set_password(*password);
+  request.set_client(ClientName());  // for `chat sessions` (and the web UI's list)
   ChatClient client(ctx.servers, "", ctx.client_options);
-  auto response = client.Login(*username, *password);
+  auto response = client.Login(request);
   if (!response.ok()) return Fail(response.status());
   auto store = CredentialStore::Open();
   if (!store.ok()) return Fail(store.status());
@@ -95,6 +109,10 @@ int RunLogin(const Context& ctx) {
 }
 
 int RunLogout(const Context& ctx) {
+  if (!ctx.api_token.empty()) {
+    return Fail(absl::InvalidArgumentError(
+        "logout ends a saved login, not an API token (--token/CHAT_TOKEN); revoke a token with 'chat token revoke ID'"));
+  }
   auto credential = RequireLogin(ctx);
   if (!credential.ok()) return Fail(credential.status());
   ChatClient client(ctx.servers, credential->token, ctx.client_options);
@@ -120,16 +138,33 @@ int RunWhoAmI(const Context& ctx) {
   ChatClient client(ctx.servers, credential->token, ctx.client_options);
   auto response = client.WhoAmI();
   if (!response.ok()) return Fail(response.status());
+  // The session may have been renewed since the login (it is while in use).
+  RememberExpiry(*credential, response->expires_at());
   if (ctx.json) {
     PrintJson(*response);
-  } else {
-    std::string expiry = ExpiryText(response->expires_at());
-    // The node that answered (with several, the first that was up).
-    PrintOut(absl::StrCat(ctx.style.Bold(response->username()), response->guest() ? " (guest)" : "",
-                          response->admin() ? " (server admin)" : "",
-                          " on ", client.address(client.preferred()),
-                          expiry.empty() ? "" : absl::StrCat(" (session expires ", expiry, ")"), "\n"));
+    return kExitOk;
   }
+  std::string expiry = ExpiryText(response->expires_at());
+  std::string display = response->display_name().empty()
+                            ? ""
+                            : absl::StrCat(" (", Sanitize(response->display_name(), false), ")");
+  std::string what = response->guest() ? " (guest)" : "";
+  if (response->kind() == chat::v1::ACCOUNT_KIND_BOT) what = " (bot)";
+  if (response->admin()) absl::StrAppend(&what, " (server admin)");
+  std::string how;
+  if (response->has_api_token()) {
+    const auto& t = response->api_token();
+    how = absl::StrCat(" with API token '", Sanitize(t.name(), false), "' (", t.id(), "; rooms: ",
+                       t.rooms().empty() ? "all" : Sanitize(absl::StrJoin(t.rooms(), ","), false),
+                       "; actions: ", TokenActionsText(t.actions()), ")");
+  }
+  // The node that answered (with several, the first that was up).
+  PrintOut(absl::StrCat(ctx.style.Bold(response->username()), display, what, " on ",
+                        client.address(client.preferred()), how,
+                        expiry.empty() ? (response->has_api_token() ? " (never expires)" : "")
+                                       : absl::StrCat(response->has_api_token() ? " (expires " : " (session expires ",
+                                                      expiry, ")"),
+                        "\n"));
   return kExitOk;
 }
 
@@ -295,7 +330,7 @@ int RunHistory(const Context& ctx) {
   layout.with_date = true;
   for (const auto& m : messages) {
     layout.seq_width = std::max(layout.seq_width, absl::StrCat("#", m.seq()).size());
-    layout.author_width = std::max(layout.author_width, DisplayWidth(m.author()));
+    layout.author_width = std::max(layout.author_width, AuthorWidth(m));
   }
   for (const auto& m : messages) absl::StrAppend(&out, FormatMessage(m, layout, ctx.style), "\n");
   if (hints && response->has_more() && newer && !messages.empty()) {

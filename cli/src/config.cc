@@ -177,4 +177,15 @@ bool CredentialStore::Remove(const std::string& server_list) {
   return false;
 }
 
+bool CredentialStore::SetExpiry(const std::string& token, int64_t expires_at_unix) {
+  bool found = false;
+  for (auto& c : credentials_) {
+    if (c.token == token) {
+      c.expires_at_unix = expires_at_unix;
+      found = true;
+    }
+  }
+  return found;
+}
+
 }  // namespace chat::cli

@@ -29,6 +29,9 @@ struct Credential {
   std::string username;
   std::string token;
   int64_t expires_at_unix = 0;  // seconds; 0 if unknown
+  // Not saved: an API token given with --token or CHAT_TOKEN (then `server` is
+  // the list given, and `username` is what chat-core's WhoAmI said).
+  bool api_token = false;
 };
 
 // The directory for the CLI's files: $XDG_CONFIG_HOME/chat if XDG_CONFIG_HOME is
@@ -55,6 +58,9 @@ class CredentialStore {
   void Put(Credential credential);
   // Removes the credential saved for exactly this list; returns whether there was one.
   bool Remove(const std::string& server_list);
+  // Sets the expiry of every credential with this token (a session renewed
+  // while in use); returns whether there was one.
+  bool SetExpiry(const std::string& token, int64_t expires_at_unix);
   const std::string& default_server() const { return default_server_; }
 
  private:

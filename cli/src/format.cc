@@ -169,10 +169,28 @@ std::string FormatTime(const google::protobuf::Timestamp& ts, bool with_date) {
                           absl::LocalTimeZone());
 }
 
+namespace {
+
+bool ByBot(const chat::v1::Message& message) { return message.author_kind() == chat::v1::ACCOUNT_KIND_BOT; }
+
+// The author as shown: the name in its colour, then the bot tag.
+std::string StyledAuthor(const chat::v1::Message& message, const Style& style) {
+  std::string author = style.User(Sanitize(message.author(), false));
+  if (ByBot(message)) absl::StrAppend(&author, " ", style.Dim(kBotTag));
+  return author;
+}
+
+}  // namespace
+
+size_t AuthorWidth(const chat::v1::Message& message) {
+  size_t width = DisplayWidth(Sanitize(message.author(), false));
+  if (ByBot(message)) width += 1 + DisplayWidth(kBotTag);
+  return width;
+}
+
 std::string FormatMessage(const chat::v1::Message& message, const MessageLayout& layout,
                           const Style& style) {
   std::string seq = PadRight(absl::StrCat("#", message.seq()), layout.seq_width);
-  std::string author = Sanitize(message.author(), false);
   std::string prefix = absl::StrCat(style.Dim(seq), "  ", style.Dim(FormatTime(message.sent_at(), layout.with_date)),
                                     "  ");
   size_t prefix_width = DisplayWidth(seq) + 2 + (layout.with_date ? 16 : 8) + 2;
@@ -181,8 +199,9 @@ std::string FormatMessage(const chat::v1::Message& message, const MessageLayout&
     absl::StrAppend(&prefix, style.Cyan(room), " ");
     prefix_width += DisplayWidth(room) + 1;
   }
-  size_t author_width = std::max(layout.author_width, DisplayWidth(author));
-  absl::StrAppend(&prefix, style.User(author), std::string(author_width - DisplayWidth(author), ' '), "  ");
+  const size_t own_width = AuthorWidth(message);
+  size_t author_width = std::max(layout.author_width, own_width);
+  absl::StrAppend(&prefix, StyledAuthor(message, style), std::string(author_width - own_width, ' '), "  ");
   prefix_width += author_width + 2;
   if (message.deleted()) return absl::StrCat(prefix, style.Dim(kDeletedText));
   std::vector<std::string> lines = absl::StrSplit(Sanitize(message.text(), true), '\n');
@@ -196,8 +215,7 @@ std::string FormatChatMessage(const chat::v1::Message& message, bool show_room,
                               const Style& style) {
   std::string prefix = absl::StrCat(style.Dim(FormatTime(message.sent_at(), false)), " ");
   if (show_room) absl::StrAppend(&prefix, style.Cyan(absl::StrCat("#", message.room())), " ");
-  std::string author = Sanitize(message.author(), false);
-  absl::StrAppend(&prefix, style.User(author), ": ");
+  absl::StrAppend(&prefix, StyledAuthor(message, style), ": ");
   if (message.deleted()) return absl::StrCat(prefix, style.Dim(kDeletedText));
   std::vector<std::string> lines = absl::StrSplit(Sanitize(message.text(), true), '\n');
   std::string out = absl::StrCat(prefix, lines[0]);

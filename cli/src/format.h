@@ -64,12 +64,17 @@ struct MessageLayout {
 // What a deleted message (a tombstone) shows instead of its text.
 inline constexpr char kDeletedText[] = "(deleted)";
 
-// "#42  12:34:56  alice  hello": continuation lines of multi-line texts are
+// What follows a bot's name: "alice-bot [bot]" (Message.author_kind BOT).
+inline constexpr char kBotTag[] = "[bot]";
+// Columns of the author as FormatMessage shows it (with the bot tag).
+size_t AuthorWidth(const chat::v1::Message& message);
+
+// "#42  12:34:56  alice  hello" ("ci [bot]" for a bot): continuation lines of multi-line texts are
 // indented under the text.
 std::string FormatMessage(const chat::v1::Message& message, const MessageLayout& layout,
                           const Style& style);
 
-// The interactive form: "12:34:56 alice: hello", with "#room " before the
+// The interactive form: "12:34:56 alice: hello" ("ci [bot]: " for a bot), with "#room " before the
 // author when show_room.
 std::string FormatChatMessage(const chat::v1::Message& message, bool show_room, const Style& style);
 

@@ -29,6 +29,8 @@ void InteractiveSession::OnEvent(const chat::v1::ServerEvent& event) {
     absl::MutexLock lock(&mu_);
     first_join_done_ = true;
   }
+  // The session lives on past its old expiry: later commands must know.
+  if (event.has_session_renewed()) RememberExpiry(credential_, event.session_renewed().expires_at());
   if (ctx_.json) {
     terminal_.Print(chat::ToJson(event));
     return;
@@ -238,7 +240,7 @@ int RunInteractive(const Context& ctx) {
     return Fail(info.status());
   }
   bool raw = !ctx.json && isatty(STDIN_FILENO) == 1 && isatty(STDOUT_FILENO) == 1;
-  InteractiveSession session(ctx, &client, credential->username, raw, backlog);
+  InteractiveSession session(ctx, &client, *credential, raw, backlog);
   return session.Run(room);
 }
 

@@ -31,11 +31,13 @@ namespace chat::cli {
 // or atomic. Lifetime: Run() returns after the LiveClient has stopped.
 class InteractiveSession : public LiveObserver {
  public:
-  InteractiveSession(const Context& ctx, ChatClient* client, std::string username, bool raw,
+  // `credential`: whose session it is (its expiry is saved when renewed).
+  InteractiveSession(const Context& ctx, ChatClient* client, Credential credential, bool raw,
                      int64_t backlog)
       : ctx_(ctx),
         client_(client),
-        username_(std::move(username)),
+        credential_(std::move(credential)),
+        username_(credential_.username),
         backlog_(backlog),
         terminal_(raw),
         narrator_(username_),
@@ -140,6 +142,7 @@ class InteractiveSession : public LiveObserver {
 
   const Context& ctx_;
   ChatClient* const client_;
+  const Credential credential_;
   const std::string username_;
   const int64_t backlog_;
   Terminal terminal_;

@@ -185,7 +185,7 @@ void LiveClient::Run() {
     if (!ever_connected && round_over) ++failed_first_rounds;
     if (!Retryable(status) ||
         (!ever_connected && failed_first_rounds >= options_.first_connect_attempts)) {
-      observer_->OnClosed(CallError(status, client_->address(node)));
+      observer_->OnClosed(CallError(status, client_->address(node), true, client_->options().unauthenticated_hint));
       break;
     }
     const std::string& left = client_->address(node);

@@ -7,7 +7,9 @@
 #include <cstdlib>
 #include <cstring>
 
+#include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/strip.h"
 #include "signals.h"
 
 namespace chat::cli {
@@ -88,23 +90,29 @@ absl::StatusOr<std::string> PromptLine(const std::string& prompt, bool echo) {
 }
 
 absl::StatusOr<std::string> ReadPassword(bool from_stdin, bool confirm) {
+  return ReadNamedPassword("Password: ", "CHAT_PASSWORD", from_stdin, confirm);
+}
+
+absl::StatusOr<std::string> ReadNamedPassword(const std::string& prompt, const char* env_name,
+                                              bool from_stdin, bool confirm) {
   if (from_stdin) {
     auto line = ReadStdinLine();
     if (!line.ok() && absl::IsNotFound(line.status())) {
-      return absl::InvalidArgumentError("--password-stdin: stdin is empty");
+      return absl::InvalidArgumentError(absl::StrCat("--password-stdin: stdin ended before the ",
+                                                     absl::AsciiStrToLower(absl::StripSuffix(prompt, ": "))));
     }
     return line;
   }
-  if (const char* env = std::getenv("CHAT_PASSWORD"); env != nullptr && env[0] != '\0') {
+  if (const char* env = std::getenv(env_name); env != nullptr && env[0] != '\0') {
     return std::string(env);
   }
   if (isatty(STDIN_FILENO) != 1) {
-    return absl::InvalidArgumentError(
-        "no password: stdin is not a terminal; use --password-stdin or set CHAT_PASSWORD");
+    return absl::InvalidArgumentError(absl::StrCat(
+        "no password: stdin is not a terminal; use --password-stdin or set ", env_name));
   }
-  auto password = PromptLine("Password: ", false);
+  auto password = PromptLine(prompt, false);
   if (!password.ok() || !confirm) return password;
-  auto again = PromptLine("Repeat password: ", false);
+  auto again = PromptLine(absl::StrCat("Repeat ", absl::AsciiStrToLower(prompt)), false);
   if (!again.ok()) return again;
   if (*again != *password) return absl::InvalidArgumentError("the passwords do not match");
   return password;

@@ -23,6 +23,11 @@ absl::StatusOr<std::string> PromptLine(const std::string& prompt, bool echo);
 // prompt without echo on a terminal (asked twice when confirm).
 absl::StatusOr<std::string> ReadPassword(bool from_stdin, bool confirm);
 
+// The same for a password with its own prompt (e.g. "New password: ") and
+// variable (e.g. "CHAT_NEW_PASSWORD"); from_stdin reads the next line of stdin.
+absl::StatusOr<std::string> ReadNamedPassword(const std::string& prompt, const char* env_name,
+                                              bool from_stdin, bool confirm);
+
 }  // namespace chat::cli
 
 #endif  // CHAT_CLI_SRC_PROMPT_H_

@@ -29,9 +29,10 @@ namespace {
 // has closed. Lifetime: outlives the LiveClient it observes.
 class TailPrinter : public LiveObserver {
  public:
-  // `rooms`: the rooms followed, as GetRoom described them; `me`: the user.
-  TailPrinter(const Context& ctx, std::map<std::string, chat::v1::Room> rooms, std::string me)
-      : ctx_(ctx), rooms_(std::move(rooms)), me_(std::move(me)) {
+  // `rooms`: the rooms followed, as GetRoom described them; `credential`:
+  // whose session (its expiry is saved when chat-core renews it).
+  TailPrinter(const Context& ctx, std::map<std::string, chat::v1::Room> rooms, Credential credential)
+      : ctx_(ctx), rooms_(std::move(rooms)), credential_(std::move(credential)), me_(credential_.username) {
     layout_.with_room = rooms_.size() > 1;
   }
 
@@ -44,7 +45,7 @@ class TailPrinter : public LiveObserver {
       if (ctx_.json) {
         line = chat::ToJson(m);
       } else {
-        layout_.author_width = std::max(layout_.author_width, DisplayWidth(m.author()));
+        layout_.author_width = std::max(layout_.author_width, AuthorWidth(m));
         layout_.seq_width = std::max(layout_.seq_width, absl::StrCat("#", m.seq()).size());
         line = FormatMessage(m, layout_, ctx_.style);
       }
@@ -81,6 +82,9 @@ class TailPrinter : public LiveObserver {
       it->second = changed.room();
     } else if (event.has_left() && !event.left().reason().empty()) {
       OnPutOut(event.left());
+    } else if (event.has_session_renewed()) {
+      // tail keeps running past the old expiry; later commands must know it too.
+      RememberExpiry(credential_, event.session_renewed().expires_at());
     } else if (event.has_error()) {
       const auto& e = event.error();
       absl::Status status(FromErrorCode(e.code()),
@@ -153,6 +157,7 @@ class TailPrinter : public LiveObserver {
   const Context& ctx_;
   // The rooms still followed, as last described by chat-core.
   std::map<std::string, chat::v1::Room> rooms_;
+  const Credential credential_;
   const std::string me_;
   absl::Status put_out_;
   LiveClient* client_ = nullptr;
@@ -203,7 +208,7 @@ int RunTail(const Context& ctx) {
     infos[room] = *std::move(info);
   }
 
-  TailPrinter printer(ctx, std::move(infos), credential->username);
+  TailPrinter printer(ctx, std::move(infos), *credential);
   LiveClient live(&client, &printer);
   printer.set_client(&live);
   // Ctrl-C and SIGTERM are the normal way to end tail.
