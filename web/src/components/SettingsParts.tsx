@@ -4,16 +4,18 @@
 
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type ReactNode } from "react";
 import { ApiError } from "../api";
-import { formatFull, sentence } from "../format";
+import { parseTime, sentence } from "../format";
 
 /** The text to show for a failed call. */
 export function errorText(err: unknown): string {
   return err instanceof ApiError ? sentence(err.message) : "Something went wrong, try again";
 }
 
-/** A date for the lists; `empty` when unset. */
+/** A date for the lists ("Dec 7, 2026, 6:14 AM"); `empty` when unset. */
 export function when(iso: string, empty = "—"): string {
-  return iso === "" ? empty : formatFull(iso) || iso;
+  const d = iso === "" ? null : parseTime(iso);
+  if (!d) return iso === "" ? empty : iso;
+  return d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "short" });
 }
 
 export function Section({ id, title, intro, children }: { id: string; title: string; intro?: ReactNode; children: ReactNode }) {
