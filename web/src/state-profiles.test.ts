@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { AccountKind } from "./gen/chat/v1/chat_pb";
 import { visibleMessages } from "./messages";
-import type { Profile } from "./protocol";
+import { encodeClientEvent, parseServerFrame, type Profile } from "./protocol";
 import { reducer } from "./state";
 import { PROFILE_TTL_MS, authorLabel, profileFresh, profileOf } from "./state-profiles";
 import { makeEvent } from "./testing/events";
@@ -85,5 +85,33 @@ describe("authorLabel", () => {
     expect(authorLabel("ci", undefined, true).bot).toBe(true);
     expect(authorLabel("ci", profile({ username: "ci", kind: AccountKind.BOT })).bot).toBe(true);
     expect(authorLabel("ci", profile({ username: "ci", deleted: true }), true)).toMatchObject({ bot: true, deleted: true });
+  });
+});
+
+describe("the wire form of profiles and renewals", () => {
+  it("decodes profiles, sessionRenewed and a bot's message", () => {
+    const frame = [
+      '{"ref":"r4","profiles":{"users":[{"username":"ci.bot","displayName":"CI","kind":"ACCOUNT_KIND_BOT","owner":"alice","createdAt":"2026-12-07T06:00:00Z"},{"username":"carol","deleted":true}]}}',
+      '{"sessionRenewed":{"expiresAt":"2026-12-14T06:00:00Z"}}',
+      '{"message":{"room":"lobby","seq":"3","author":"ci.bot","text":"hi","authorKind":"ACCOUNT_KIND_BOT"}}',
+    ].join("\n");
+    const [profiles, renewed, message] = parseServerFrame(frame);
+    expect(profiles).toEqual({
+      type: "profiles",
+      ref: "r4",
+      users: [
+        { username: "ci.bot", displayName: "CI", kind: AccountKind.BOT, owner: "alice", deleted: false, createdAt: "2026-12-07T06:00:00.000Z" },
+        { username: "carol", displayName: "", kind: AccountKind.UNSPECIFIED, owner: "", deleted: true, createdAt: "" },
+      ],
+    });
+    expect(renewed).toEqual({ type: "sessionRenewed", ref: "", expiresAt: "2026-12-14T06:00:00.000Z" });
+    expect(message.type === "message" && message.message.authorKind).toBe(AccountKind.BOT);
+  });
+
+  it("encodes getUsers", () => {
+    expect(JSON.parse(encodeClientEvent({ ref: "r1", event: { case: "getUsers", value: { usernames: ["bob", "carol"] } } }))).toEqual({
+      ref: "r1",
+      getUsers: { usernames: ["bob", "carol"] },
+    });
   });
 });
