@@ -193,12 +193,21 @@ absl::StatusOr<MessagesNote> ParseMessagesNote(absl::string_view payload) {
       note.fetch_up_to = std::max(note.fetch_up_to, m.items[0].i);
       continue;
     }
-    if (m.items.size() != 5 || !IsString(m.items[1]) || !IsString(m.items[2]) || !IsInt(m.items[3]) ||
-        !IsString(m.items[4])) {
+    if ((m.items.size() != 5 && m.items.size() != 6) || !IsString(m.items[1]) || !IsString(m.items[2]) ||
+        !IsInt(m.items[3]) || !IsString(m.items[4])) {
       return Malformed("message");
     }
-    note.messages.push_back(
-        StoredMessage{note.room_id, m.items[0].i, m.items[1].s, m.items[2].s, m.items[3].i, m.items[4].s});
+    StoredMessage msg{note.room_id, m.items[0].i, m.items[1].s, m.items[2].s, m.items[3].i, m.items[4].s};
+    if (m.items.size() == 6) {
+      // The author's kind (schema 5 writes it for bots only).
+      const Json& kind = m.items[5];
+      if (!IsInt(kind) || (kind.i != static_cast<int>(AccountKind::kUser) &&
+                           kind.i != static_cast<int>(AccountKind::kBot))) {
+        return Malformed("message");
+      }
+      msg.author_kind = static_cast<AccountKind>(kind.i);
+    }
+    note.messages.push_back(std::move(msg));
   }
   return note;
 }

@@ -3,6 +3,8 @@
 // text of at most 8000 bytes):
 //   chat_messages  {"r": room_id, "m": [[seq, author, text, sent_at_ms,
 //                  client_msg_id], [seq] (too big: read it from the table)...]},
+//                  a bot's message with its AccountKind's number as a sixth
+//                  element (schema 5; five elements: a user's),
 //                  or {"r": room_id, "to": seq} (many: read up to seq from the
 //                  table), written by chat_append (pg_schema.cc);
 //   chat_rooms     [id, name, created_at_ms, created_by, kind (RoomKind's

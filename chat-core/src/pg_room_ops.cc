@@ -20,22 +20,6 @@ constexpr int64_t kNoBound = INT64_MAX;
 
 using Results = std::vector<absl::StatusOr<PgResult>>;
 
-// The first error among an op's results, else the commit's status. A
-// deadlock that PostgreSQL broke by failing this write (ABORTED from PgConn)
-// is UNAVAILABLE here: it may pass, and ABORTED is WriteMembers' answer to a
-// failed check (store.h).
-absl::Status OpStatus(Results& results, const absl::Status& commit) {
-  absl::Status st = commit;
-  for (auto& r : results) {
-    if (!r.ok()) {
-      st = r.status();
-      break;
-    }
-  }
-  if (absl::IsAborted(st)) return absl::UnavailableError(absl::StrCat("the write lost a race; retry: ", st.message()));
-  return st;
-}
-
 // The role belongs to members only (store.h).
 int64_t StoredRole(const MemberRecord& m) {
   return static_cast<int64_t>(m.state == MemberState::kMember ? m.role : Role::kNone);
@@ -65,25 +49,42 @@ StoredMessage MessageRow(const PgResult& r, int row, int64_t room_id) {
   m.sent_at_ms = r.Int(row, 3);
   m.client_msg_id = std::string(r.Text(row, 4));
   m.deleted = r.Bool(row, 5);
+  m.author_kind = r.Int(row, 6) == static_cast<int64_t>(AccountKind::kBot) ? AccountKind::kBot : AccountKind::kUser;
   return m;
 }
 
 }  // namespace
+
+// The first error among an op's results, else the commit's status. A
+// deadlock that PostgreSQL broke by failing this write (ABORTED from PgConn)
+// is UNAVAILABLE here: it may pass, and ABORTED is WriteMembers' answer to a
+// failed check (store.h).
+absl::Status PgOpStatus(std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit) {
+  absl::Status st = commit;
+  for (auto& r : results) {
+    if (!r.ok()) {
+      st = r.status();
+      break;
+    }
+  }
+  if (absl::IsAborted(st)) return absl::UnavailableError(absl::StrCat("the write lost a race; retry: ", st.message()));
+  return st;
+}
 
 absl::StatusOr<HistoryPage> ReadPgHistory(PgConn& conn, const HistoryQuery& q) {
   if (q.limit < 1) return absl::InvalidArgumentError("history limit must be at least 1");
   const char* sql = nullptr;
   switch (q.direction) {
     case HistoryQuery::Direction::kLatest:
-      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted FROM messages WHERE room_id = $1 AND "
+      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted, author_kind FROM messages WHERE room_id = $1 AND "
             "seq <= $2 ORDER BY seq DESC LIMIT $3";
       break;
     case HistoryQuery::Direction::kBefore:
-      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted FROM messages WHERE room_id = $1 AND "
+      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted, author_kind FROM messages WHERE room_id = $1 AND "
             "seq <= $2 AND seq < $4 ORDER BY seq DESC LIMIT $3";
       break;
     case HistoryQuery::Direction::kAfter:
-      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted FROM messages WHERE room_id = $1 AND "
+      sql = "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted, author_kind FROM messages WHERE room_id = $1 AND "
             "seq <= $2 AND seq > $4 ORDER BY seq ASC LIMIT $3";
       break;
   }
@@ -171,7 +172,7 @@ PgWriteOp PgCreateRoomOp(const RoomRecord& spec, std::vector<MemberRecord> membe
   made.archived = false;
   return PgWriteOp{std::move(queries), [made, quota, done = std::move(done)](Results& results,
                                                                             const absl::Status& commit) mutable {
-                     if (absl::Status st = OpStatus(results, commit); !st.ok()) return done(st);
+                     if (absl::Status st = PgOpStatus(results, commit); !st.ok()) return done(st);
                      PgResult& r = *results.back();
                      if (r.rows() != 1) return done(absl::InternalError("create room: no answer"));
                      if (!r.IsNull(0, 0)) {
@@ -203,7 +204,7 @@ PgWriteOp PgWriteMembersOp(const std::vector<MemberWrite>& writes, const std::st
             {PgIntArray(rooms), PgTextArray(users), PgTextArray(keys), PgIntArray(states), PgIntArray(roles),
              PgTextArray(by), PgIntArray(at), PgTextArray(reasons), PgTextArray(check), PgIntArray(expect), note}};
   return PgWriteOp{{std::move(q)}, [done = std::move(done)](Results& results, const absl::Status& commit) {
-                     if (absl::Status st = OpStatus(results, commit); !st.ok()) return done(st);
+                     if (absl::Status st = PgOpStatus(results, commit); !st.ok()) return done(st);
                      PgResult& r = *results[0];
                      if (r.rows() != 1) return done(absl::InternalError("write members: no answer"));
                      switch (r.Int(0, 0)) {
@@ -229,7 +230,7 @@ PgWriteOp PgUpdateRoomOp(int64_t room_id, const RoomUpdate& update, const std::s
             {absl::StrCat(room_id), update.topic.has_value() ? "t" : "f", update.topic.value_or(""),
              update.archived.has_value() ? "t" : "f", update.archived.value_or(false) ? "t" : "f", note}};
   return PgWriteOp{{std::move(q)}, [room_id, done = std::move(done)](Results& results, const absl::Status& commit) {
-                     if (absl::Status st = OpStatus(results, commit); !st.ok()) return done(st);
+                     if (absl::Status st = PgOpStatus(results, commit); !st.ok()) return done(st);
                      PgResult& r = *results[0];
                      if (r.rows() == 0) return done(absl::NotFoundError(absl::StrCat("room ", room_id, " does not exist")));
                      done(PgRoomRow(r, 0, 0));
@@ -250,7 +251,7 @@ PgWriteOp PgDeleteRoomOp(int64_t room_id, const std::string& note, StoreCallback
                      {absl::StrCat(room_id), note}});
   return PgWriteOp{std::move(queries),
                    [room_id, done = std::move(done)](Results& results, const absl::Status& commit) {
-                     if (absl::Status st = OpStatus(results, commit); !st.ok()) return done(st);
+                     if (absl::Status st = PgOpStatus(results, commit); !st.ok()) return done(st);
                      if (results[1]->rows() == 0) {
                        return done(absl::NotFoundError(absl::StrCat("room ", room_id, " does not exist")));
                      }
@@ -262,15 +263,15 @@ PgWriteOp PgDeleteMessageOp(int64_t room_id, int64_t seq, const std::string& onl
                             StoreCallback<StoredMessage> done) {
   // A row with true: made a tombstone; with false: someone else's message.
   PgQuery q{"WITH u AS (UPDATE messages SET text = '', deleted = true WHERE room_id = $1::bigint AND seq = $2::bigint "
-            "AND ($3::text = '' OR author = $3::text) RETURNING author, sent_at_ms, client_msg_id), "
+            "AND ($3::text = '' OR author = $3::text) RETURNING author, sent_at_ms, client_msg_id, author_kind), "
             "n AS (SELECT pg_notify('chat_room_changes', $4::text) FROM u WHERE $4::text <> '') "
-            "SELECT true, u.author, u.sent_at_ms, u.client_msg_id, (SELECT count(*) FROM n) FROM u "
-            "UNION ALL SELECT false, m.author, m.sent_at_ms, m.client_msg_id, 0 FROM messages m "
+            "SELECT true, u.author, u.sent_at_ms, u.client_msg_id, (SELECT count(*) FROM n), u.author_kind FROM u "
+            "UNION ALL SELECT false, m.author, m.sent_at_ms, m.client_msg_id, 0, m.author_kind FROM messages m "
             "WHERE m.room_id = $1::bigint AND m.seq = $2::bigint AND NOT EXISTS (SELECT 1 FROM u)",
             {absl::StrCat(room_id), absl::StrCat(seq), only_author, note}};
   return PgWriteOp{{std::move(q)},
                    [room_id, seq, done = std::move(done)](Results& results, const absl::Status& commit) {
-                     if (absl::Status st = OpStatus(results, commit); !st.ok()) return done(st);
+                     if (absl::Status st = PgOpStatus(results, commit); !st.ok()) return done(st);
                      PgResult& r = *results[0];
                      if (r.rows() == 0) {
                        return done(absl::NotFoundError(absl::StrCat("no message ", seq, " in room ", room_id)));
@@ -284,6 +285,8 @@ PgWriteOp PgDeleteMessageOp(int64_t room_id, int64_t seq, const std::string& onl
                      m.author = std::string(r.Text(0, 1));
                      m.sent_at_ms = r.Int(0, 2);
                      m.client_msg_id = std::string(r.Text(0, 3));
+                     m.author_kind = r.Int(0, 5) == static_cast<int64_t>(AccountKind::kBot) ? AccountKind::kBot
+                                                                                            : AccountKind::kUser;
                      m.deleted = true;
                      done(std::move(m));
                    }};
@@ -302,7 +305,7 @@ PgWriteOp PgSetUserDisabledOp(const std::string& username_key, bool disabled,
                      "SELECT encode(token_hash, 'hex'), pg_notify('chat_sessions', encode(token_hash, 'hex')) FROM d",
                      {username_key, flag}});
   return PgWriteOp{std::move(queries), [done = std::move(done)](Results& results, const absl::Status& commit) {
-                     if (absl::Status st = OpStatus(results, commit); !st.ok()) return done(st);
+                     if (absl::Status st = PgOpStatus(results, commit); !st.ok()) return done(st);
                      if (results[0]->rows() == 0) return done(absl::NotFoundError("no such user"));
                      std::vector<std::string> gone;
                      for (int i = 0; i < results[1]->rows(); ++i) {

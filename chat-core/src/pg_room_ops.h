@@ -23,6 +23,9 @@
 
 namespace chat::core {
 
+// The first error among an op's results, else the commit's status; a
+// deadlock PostgreSQL broke by failing the write (ABORTED) is UNAVAILABLE.
+absl::Status PgOpStatus(std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit);
 // INVALID_ARGUMENT if a text of a write holds U+0000 (PostgreSQL's text cannot).
 absl::Status CheckPgText(const std::vector<const std::string*>& texts);
 // INVALID_ARGUMENT for a note that pg_notify would refuse (store.h's

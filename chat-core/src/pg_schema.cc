@@ -227,6 +227,115 @@ const char* const kMigrations[] = {
       END
       $fn$;
     )sql",
+    // 5: bots, API tokens, webhooks and the account lifecycle (#29). Every
+    // account that exists now is a user, every session a login session with
+    // no bound on renewal (max_expires_at_ms 0), every message a user's
+    // (author_kind 0 reads as a user). owner/owner_key: a bot's owning user,
+    // as registered and as its key. A session's rooms are its API token's
+    // room names joined with newlines. Revoked webhooks keep their rows, so
+    // an id is never given twice; a used invite keeps its row with used_by.
+    //
+    // chat_append gains the authors' kinds (p_kinds): a bot's message
+    // carries its kind as a sixth element in the chat_messages notification
+    // ([seq, author, text, sent_at_ms, client_msg_id, 2]; a user's keeps the
+    // five of version 1), and a duplicate answers with the original's kind
+    // (o_kind). The five-argument function of version 1 stays for nodes of
+    // the version before until they are replaced (their messages are users').
+    R"sql(
+      ALTER TABLE users ADD COLUMN kind INTEGER NOT NULL DEFAULT 1,
+                        ADD COLUMN owner TEXT NOT NULL DEFAULT '',
+                        ADD COLUMN owner_key TEXT NOT NULL DEFAULT '',
+                        ADD COLUMN display_name TEXT NOT NULL DEFAULT '',
+                        ADD COLUMN deleted BOOLEAN NOT NULL DEFAULT false;
+      CREATE INDEX users_owner ON users (owner_key) WHERE owner_key <> '';
+      ALTER TABLE sessions ADD COLUMN kind INTEGER NOT NULL DEFAULT 0,
+                           ADD COLUMN last_used_ms BIGINT NOT NULL DEFAULT 0,
+                           ADD COLUMN max_expires_at_ms BIGINT NOT NULL DEFAULT 0,
+                           ADD COLUMN peer TEXT NOT NULL DEFAULT '',
+                           ADD COLUMN client TEXT NOT NULL DEFAULT '',
+                           ADD COLUMN name TEXT NOT NULL DEFAULT '',
+                           ADD COLUMN rooms TEXT NOT NULL DEFAULT '',
+                           ADD COLUMN actions INTEGER NOT NULL DEFAULT 0,
+                           ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+      CREATE INDEX sessions_user ON sessions (user_id, created_at_ms);
+      CREATE UNIQUE INDEX sessions_token_name ON sessions (user_id, name) WHERE kind = 1;
+      ALTER TABLE messages ADD COLUMN author_kind INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        secret_hash BYTEA NOT NULL,
+        room_id BIGINT NOT NULL,
+        bot TEXT NOT NULL,
+        bot_key TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_by_key TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        created_at_ms BIGINT NOT NULL,
+        revoked BOOLEAN NOT NULL DEFAULT false
+      );
+      CREATE TABLE registration_invites (
+        code_hash BYTEA PRIMARY KEY,
+        created_by TEXT NOT NULL,
+        created_at_ms BIGINT NOT NULL,
+        expires_at_ms BIGINT NOT NULL,
+        used_by TEXT NOT NULL DEFAULT '',
+        used_at_ms BIGINT NOT NULL DEFAULT 0
+      );
+
+      CREATE FUNCTION chat_append(p_rooms BIGINT[], p_authors TEXT[], p_texts TEXT[], p_sent BIGINT[],
+                                  p_cmids TEXT[], p_kinds INTEGER[])
+      RETURNS TABLE(seq BIGINT, dup BOOLEAN, text TEXT, sent_at_ms BIGINT, o_kind INTEGER)
+      LANGUAGE plpgsql AS $fn$
+      BEGIN
+        PERFORM 1 FROM rooms r WHERE r.id = ANY(p_rooms) ORDER BY r.id FOR UPDATE;
+        RETURN QUERY
+        WITH input AS (
+          SELECT t.room_id, t.author, t.body, t.sent, t.cmid, t.akind, t.i
+          FROM unnest(p_rooms, p_authors, p_texts, p_sent, p_cmids, p_kinds)
+            WITH ORDINALITY AS t(room_id, author, body, sent, cmid, akind, i)
+        ), old AS (
+          SELECT x.i, m.seq, m.text, m.sent_at_ms, m.author_kind FROM input x JOIN messages m
+            ON m.room_id = x.room_id AND m.author = x.author AND m.client_msg_id = x.cmid
+          WHERE x.cmid <> '' AND m.client_msg_id <> ''
+        ), fresh AS (
+          SELECT x.room_id, x.author, x.body, x.sent, x.cmid, x.akind, x.i,
+                 r.last_seq + row_number() OVER (PARTITION BY x.room_id ORDER BY x.i) AS seq
+          FROM input x JOIN rooms r ON r.id = x.room_id
+          WHERE NOT EXISTS (SELECT 1 FROM old o WHERE o.i = x.i)
+        ), ins AS (
+          INSERT INTO messages (room_id, seq, author, text, sent_at_ms, client_msg_id, author_kind)
+          SELECT f.room_id, f.seq, f.author, f.body, f.sent, f.cmid, f.akind FROM fresh f
+        ), bump AS (
+          UPDATE rooms r SET last_seq = g.top
+          FROM (SELECT f.room_id, max(f.seq) AS top FROM fresh f GROUP BY f.room_id) g
+          WHERE r.id = g.room_id
+        ), per_room AS (
+          SELECT f.room_id, count(*) AS n, max(f.seq) AS top FROM fresh f GROUP BY f.room_id
+        ), elems AS (
+          SELECT f.room_id, f.seq,
+                 CASE WHEN length(j.v) <= 3900 THEN j.v ELSE json_build_array(f.seq)::text END AS v
+          FROM fresh f JOIN per_room p ON p.room_id = f.room_id AND p.n <= 32,
+               LATERAL (SELECT CASE WHEN f.akind = 2
+                                    THEN json_build_array(f.seq, f.author, f.body, f.sent, f.cmid, f.akind)::text
+                                    ELSE json_build_array(f.seq, f.author, f.body, f.sent, f.cmid)::text END AS v) j
+        ), chunks AS (
+          SELECT e.room_id, e.seq, e.v,
+                 (sum(length(e.v) + 1) OVER (PARTITION BY e.room_id ORDER BY e.seq)) / 4000 AS c
+          FROM elems e
+        ), notes AS (
+          SELECT pg_notify('chat_messages',
+                           '{"r":' || c.room_id || ',"m":[' || string_agg(c.v, ',' ORDER BY c.seq) || ']}')
+          FROM chunks c GROUP BY c.room_id, c.c
+          UNION ALL
+          SELECT pg_notify('chat_messages', '{"r":' || p.room_id || ',"to":' || p.top || '}')
+          FROM per_room p WHERE p.n > 32
+        )
+        SELECT coalesce(f.seq, o.seq, 0::BIGINT), o.i IS NOT NULL, o.text, o.sent_at_ms, o.author_kind
+        FROM input x LEFT JOIN fresh f ON f.i = x.i LEFT JOIN old o ON o.i = x.i
+        WHERE (SELECT count(*) FROM notes) >= 0
+        ORDER BY x.i;
+      END
+      $fn$;
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

@@ -11,6 +11,7 @@
 #include "absl/synchronization/mutex.h"
 #include "chat/log.h"
 #include "chat/thread_priority.h"
+#include "pg_account_ops.h"
 #include "pg_conn.h"
 #include "pg_room_ops.h"
 #include "pg_schema.h"
@@ -22,20 +23,9 @@ namespace {
 
 constexpr char kLog[] = "store";
 
-std::string Hex(const std::string& bytes) { return absl::BytesToHexString(bytes); }
-
 // A read on a reader connection; `conn` is null when none could be had
 // (`why` says why).
 using ReadFn = std::function<void(PgConn* conn, const absl::Status& why)>;
-
-// A result with exactly the rows it should have, as a T (or its error).
-template <typename T>
-absl::StatusOr<T> FirstResult(std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit,
-                              const std::function<absl::StatusOr<T>(PgResult&)>& read) {
-  if (!results[0].ok()) return results[0].status();
-  if (!commit.ok()) return commit;
-  return read(*results[0]);
-}
 
 class PgStoreImpl final : public PgStore {
  public:
@@ -76,24 +66,8 @@ class PgStoreImpl final : public PgStore {
   }
 
   absl::StatusOr<std::vector<SessionRecord>> LoadSessions(int64_t now_ms) override {
-    return ReadAndWait<std::vector<SessionRecord>>(
-        [now_ms](PgConn& conn) -> absl::StatusOr<std::vector<SessionRecord>> {
-          auto del = conn.Query({"DELETE FROM sessions WHERE expires_at_ms <= $1", {absl::StrCat(now_ms)}});
-          if (!del.ok()) return del.status();
-          auto r = conn.Exec(
-              "SELECT encode(s.token_hash, 'hex'), s.user_id, u.username, s.expires_at_ms FROM sessions s "
-              "JOIN users u ON u.id = s.user_id WHERE NOT u.disabled");
-          if (!r.ok()) return r.status();
-          std::vector<SessionRecord> out;
-          out.reserve(r->rows());
-          for (int i = 0; i < r->rows(); ++i) {
-            out.push_back(SessionRecord{absl::HexStringToBytes(r->Text(i, 0)), r->Int(i, 1),
-                                        std::string(r->Text(i, 2)), r->Int(i, 3)});
-          }
-          return out;
-        });
+    return ReadAndWait<std::vector<SessionRecord>>([now_ms](PgConn& conn) { return LoadPgSessions(conn, now_ms); });
   }
-
 
   void CreateRoomAs(const RoomRecord& spec, std::vector<MemberRecord> members, int64_t now_ms, const RoomQuota& quota,
                     StoreCallback<RoomRecord> done) override {
@@ -180,93 +154,118 @@ class PgStoreImpl final : public PgStore {
     });
   }
 
+  // Accounts and credentials (store.h; the SQL is in pg_account_ops.cc).
   void CreateUser(const std::string& username, const std::string& username_key, const std::string& password_hash,
                   int64_t now_ms, StoreCallback<UserRecord> done) override {
-    PgQuery q{"INSERT INTO users (username, username_key, password_hash, created_at_ms) VALUES ($1, $2, $3, $4) "
-              "ON CONFLICT (username_key) DO NOTHING RETURNING id",
-              {username, username_key, password_hash, absl::StrCat(now_ms)}};
-    Write(std::move(q), [username, password_hash, done = std::move(done)](
-                            std::vector<absl::StatusOr<PgResult>>& results, const absl::Status& commit) {
-      done(FirstResult<UserRecord>(results, commit, [&](PgResult& r) -> absl::StatusOr<UserRecord> {
-        if (r.rows() == 0) return absl::AlreadyExistsError(absl::StrCat("username '", username, "' is taken"));
-        return UserRecord{r.Int(0, 0), username, password_hash};
-      }));
-    });
+    NewAccount a;
+    a.username = username;
+    a.username_key = username_key;
+    a.password_hash = password_hash;
+    a.now_ms = now_ms;
+    CreateAccount(a, std::move(done));
+  }
+
+  void CreateAccount(const NewAccount& a, StoreCallback<UserRecord> done) override {
+    if (absl::Status st = CheckPgText({&a.username, &a.username_key, &a.password_hash, &a.owner_key, &a.display_name});
+        !st.ok()) {
+      return done(st);
+    }
+    PushOp(PgCreateAccountOp(a, std::move(done)));
   }
 
   void FindUser(const std::string& username_key, StoreCallback<UserRecord> done) override {
-    Read([username_key, done = std::move(done)](PgConn* conn, const absl::Status& why) {
-      if (conn == nullptr) return done(why);
-      auto r = conn->Query(
-          {"SELECT id, username, password_hash, disabled FROM users WHERE username_key = $1", {username_key}});
-      if (!r.ok()) return done(r.status());
-      if (r->rows() == 0) return done(absl::NotFoundError("no such user"));
-      done(UserRecord{r->Int(0, 0), std::string(r->Text(0, 1)), std::string(r->Text(0, 2)), r->Bool(0, 3)});
-    });
+    if (absl::Status st = CheckPgText({&username_key}); !st.ok()) return done(st);
+    ReadWith<UserRecord>([username_key](PgConn& c) { return FindPgUser(c, username_key); }, std::move(done));
+  }
+
+  void FindUsers(const std::vector<std::string>& keys, StoreCallback<std::vector<UserRecord>> done) override {
+    for (const std::string& k : keys) {
+      if (absl::Status st = CheckPgText({&k}); !st.ok()) return done(st);
+    }
+    ReadWith<std::vector<UserRecord>>([keys](PgConn& c) { return FindPgUsers(c, keys); }, std::move(done));
+  }
+
+  void ListBots(const std::string& owner_key, StoreCallback<std::vector<UserRecord>> done) override {
+    if (absl::Status st = CheckPgText({&owner_key}); !st.ok()) return done(st);
+    ReadWith<std::vector<UserRecord>>([owner_key](PgConn& c) { return ListPgBots(c, owner_key); }, std::move(done));
+  }
+
+  void SetDisplayName(const std::string& key, const std::string& name, StoreCallback<UserRecord> done) override {
+    if (absl::Status st = CheckPgText({&key, &name}); !st.ok()) return done(st);
+    PushOp(PgSetDisplayNameOp(key, name, std::move(done)));
+  }
+
+  void SetPassword(const std::string& key, const std::string& hash, const std::string& keep,
+                   StoreCallback<std::vector<std::string>> done) override {
+    if (absl::Status st = CheckPgText({&key, &hash}); !st.ok()) return done(st);
+    PushOp(PgSetPasswordOp(key, hash, keep, std::move(done)));
+  }
+
+  void DeleteUser(const std::string& key, StoreCallback<std::vector<std::string>> done) override {
+    if (absl::Status st = CheckPgText({&key}); !st.ok()) return done(st);
+    PushOp(PgDeleteUserOp(key, std::move(done)));
   }
 
   void FindSession(const std::string& token_hash, int64_t now_ms, StoreCallback<SessionRecord> done) override {
-    Read([token_hash, now_ms, done = std::move(done)](PgConn* conn, const absl::Status& why) {
-      if (conn == nullptr) return done(why);
-      auto r = conn->Query({"SELECT s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN users u ON "
-                            "u.id = s.user_id WHERE s.token_hash = decode($1, 'hex') AND s.expires_at_ms > $2 AND NOT u.disabled",
-                            {Hex(token_hash), absl::StrCat(now_ms)}});
-      if (!r.ok()) return done(r.status());
-      if (r->rows() == 0) return done(absl::NotFoundError("no such session"));
-      done(SessionRecord{token_hash, r->Int(0, 0), std::string(r->Text(0, 1)), r->Int(0, 2)});
-    });
+    ReadWith<SessionRecord>([token_hash, now_ms](PgConn& c) { return FindPgSession(c, token_hash, now_ms); },
+                            std::move(done));
+  }
+
+  void ListSessions(const std::string& key, int64_t now_ms, StoreCallback<std::vector<SessionRecord>> done) override {
+    if (absl::Status st = CheckPgText({&key}); !st.ok()) return done(st);
+    ReadWith<std::vector<SessionRecord>>([key, now_ms](PgConn& c) { return ListPgSessions(c, key, now_ms); },
+                                         std::move(done));
   }
 
   void CreateSession(const SessionRecord& session, int64_t now_ms, StoreCallback<bool> done) override {
-    PgQuery q{"INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES "
-              "(decode($1, 'hex'), $2, $3, $4)",
-              {Hex(session.token_hash), absl::StrCat(session.user_id), absl::StrCat(now_ms),
-               absl::StrCat(session.expires_at_ms)}};
-    Write(std::move(q), [done = std::move(done)](std::vector<absl::StatusOr<PgResult>>& results,
-                                                 const absl::Status& commit) {
-      done(FirstResult<bool>(results, commit, [](PgResult&) -> absl::StatusOr<bool> { return true; }));
-    });
+    std::vector<const std::string*> texts{&session.peer, &session.client, &session.name, &session.created_by};
+    for (const std::string& room : session.rooms) texts.push_back(&room);
+    if (absl::Status st = CheckPgText(texts); !st.ok()) return done(st);
+    PushOp(PgCreateSessionOp(session, now_ms, std::move(done)));
   }
 
   void RevokeSession(const std::string& token_hash, StoreCallback<bool> done) override {
-    PgQuery q{"WITH d AS (DELETE FROM sessions WHERE token_hash = decode($1, 'hex') RETURNING 1) "
-              "SELECT pg_notify('chat_sessions', $1) FROM d",
-              {Hex(token_hash)}};
-    Write(std::move(q), [done = std::move(done)](std::vector<absl::StatusOr<PgResult>>& results,
-                                                 const absl::Status& commit) {
-      done(FirstResult<bool>(results, commit, [](PgResult& r) -> absl::StatusOr<bool> { return r.rows() > 0; }));
-    });
+    PushOp(PgRevokeSessionOp(token_hash, std::move(done)));
   }
 
   void TrimSessions(const SessionRecord& newest, int max_sessions,
                     StoreCallback<std::vector<std::string>> done) override {
     if (max_sessions < 1) return done(absl::InvalidArgumentError("max_sessions must be at least 1"));
-    // Every node hears of each, as of a logout (chat_sessions).
-    PgQuery q{"WITH d AS (DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE "
-              "user_id = $1 AND token_hash <> decode($2, 'hex') ORDER BY created_at_ms DESC, token_hash DESC "
-              "OFFSET $3) RETURNING token_hash) "
-              "SELECT encode(token_hash, 'hex'), pg_notify('chat_sessions', encode(token_hash, 'hex')) FROM d",
-              {absl::StrCat(newest.user_id), Hex(newest.token_hash), absl::StrCat(max_sessions - 1)}};
-    Write(std::move(q), [done = std::move(done)](std::vector<absl::StatusOr<PgResult>>& results,
-                                                 const absl::Status& commit) {
-      done(FirstResult<std::vector<std::string>>(
-          results, commit, [](PgResult& r) -> absl::StatusOr<std::vector<std::string>> {
-            std::vector<std::string> gone;
-            for (int i = 0; i < r.rows(); ++i) gone.push_back(absl::HexStringToBytes(r.Text(i, 0)));
-            return gone;
-          }));
-    });
+    PushOp(PgTrimSessionsOp(newest, max_sessions, std::move(done)));
   }
 
   void DeleteExpiredSessions(int64_t now_ms, StoreCallback<int64_t> done) override {
-    PgQuery q{"WITH d AS (DELETE FROM sessions WHERE expires_at_ms <= $1 RETURNING 1) SELECT count(*) FROM d",
-              {absl::StrCat(now_ms)}};
-    Write(std::move(q), [done = std::move(done)](std::vector<absl::StatusOr<PgResult>>& results,
-                                                 const absl::Status& commit) {
-      done(FirstResult<int64_t>(results, commit, [](PgResult& r) -> absl::StatusOr<int64_t> {
-        return r.rows() > 0 ? r.Int(0, 0) : 0;
-      }));
-    });
+    PushOp(PgDeleteExpiredSessionsOp(now_ms, std::move(done)));
+  }
+
+  void UpdateSessionUse(const std::string& token_hash, int64_t expires_at_ms, int64_t last_used_ms,
+                        StoreCallback<bool> done) override {
+    PushOp(PgUpdateSessionUseOp(token_hash, expires_at_ms, last_used_ms, std::move(done)));
+  }
+
+  void CreateWebhook(const WebhookRecord& hook, StoreCallback<WebhookRecord> done) override {
+    if (absl::Status st = CheckPgText({&hook.id, &hook.bot, &hook.created_by, &hook.name}); !st.ok()) return done(st);
+    PushOp(PgCreateWebhookOp(hook, std::move(done)));
+  }
+
+  void ListWebhooks(const std::string& key, StoreCallback<std::vector<WebhookRecord>> done) override {
+    if (absl::Status st = CheckPgText({&key}); !st.ok()) return done(st);
+    ReadWith<std::vector<WebhookRecord>>([key](PgConn& c) { return ListPgWebhooks(c, key); }, std::move(done));
+  }
+
+  void FindWebhook(const std::string& id, StoreCallback<WebhookRecord> done) override {
+    if (absl::Status st = CheckPgText({&id}); !st.ok()) return done(st);
+    ReadWith<WebhookRecord>([id](PgConn& c) { return FindPgWebhook(c, id); }, std::move(done));
+  }
+
+  void RevokeWebhook(const std::string& id, StoreCallback<bool> done) override {
+    if (absl::Status st = CheckPgText({&id}); !st.ok()) return done(st);
+    PushOp(PgRevokeWebhookOp(id, std::move(done)));
+  }
+
+  void CreateRegistrationInvite(const RegistrationInviteRecord& invite, StoreCallback<bool> done) override {
+    if (absl::Status st = CheckPgText({&invite.created_by}); !st.ok()) return done(st);
+    PushOp(PgCreateInviteOp(invite, std::move(done)));
   }
 
   void Close() override {
@@ -297,10 +296,6 @@ class PgStoreImpl final : public PgStore {
                                                last_error_.ok() ? "" : ": ", last_error_.message()));
   }
 
-  void Write(PgQuery query, std::function<void(std::vector<absl::StatusOr<PgResult>>&, const absl::Status&)> done) {
-    PushOp(PgWriteOp{{std::move(query)}, std::move(done)});
-  }
-
   // Queues a write that is not an append (never refused as overload: room,
   // account and session writes are few).
   void PushOp(PgWriteOp op) {
@@ -313,6 +308,14 @@ class PgStoreImpl final : public PgStore {
   void Read(ReadFn fn) {
     PushResult pushed = reads_.Push(fn);
     if (!Queued(pushed)) fn(nullptr, absl::UnavailableError("the store is closed"));
+  }
+
+  // Runs `query` on a reader connection and hands its answer to `done`.
+  template <typename T>
+  void ReadWith(std::function<absl::StatusOr<T>(PgConn&)> query, StoreCallback<T> done) {
+    Read([query = std::move(query), done = std::move(done)](PgConn* conn, const absl::Status& why) {
+      done(conn == nullptr ? absl::StatusOr<T>(why) : query(*conn));
+    });
   }
 
   // Runs `fn` on a reader connection and waits for it (start-up loads).

@@ -57,7 +57,7 @@ void CommitPgBatch(PgConn& conn, std::vector<PgWriteItem>& batch, const CommitOb
   std::vector<PgQuery> queries;
   queries.push_back({"BEGIN", {}});
   if (!sent.empty()) {
-    std::vector<int64_t> rooms, sent_at;
+    std::vector<int64_t> rooms, sent_at, kinds;
     std::vector<std::string> authors, texts, ids;
     for (size_t i : sent) {
       const AppendRequest& r = appends[i]->request;
@@ -66,11 +66,12 @@ void CommitPgBatch(PgConn& conn, std::vector<PgWriteItem>& batch, const CommitOb
       texts.push_back(r.text);
       sent_at.push_back(r.sent_at_ms);
       ids.push_back(r.client_msg_id);
+      kinds.push_back(static_cast<int64_t>(r.author_kind));
     }
-    queries.push_back({"SELECT seq, dup, text, sent_at_ms FROM chat_append($1::bigint[], $2::text[], "
-                       "$3::text[], $4::bigint[], $5::text[])",
+    queries.push_back({"SELECT seq, dup, text, sent_at_ms, o_kind FROM chat_append($1::bigint[], $2::text[], "
+                       "$3::text[], $4::bigint[], $5::text[], $6::integer[])",
                        {PgIntArray(rooms), PgTextArray(authors), PgTextArray(texts), PgIntArray(sent_at),
-                        PgTextArray(ids)}});
+                        PgTextArray(ids), PgIntArray(kinds)}});
   }
   for (PgWriteOp* op : ops) {
     for (auto& q : op->queries) queries.push_back(q);
@@ -134,6 +135,10 @@ void CommitPgBatch(PgConn& conn, std::vector<PgWriteItem>& batch, const CommitOb
       r.message.client_msg_id = req.client_msg_id;
       r.message.text = r.duplicate ? std::string(rows.Text(static_cast<int>(k), 2)) : req.text;
       r.message.sent_at_ms = r.duplicate ? rows.Int(static_cast<int>(k), 3) : req.sent_at_ms;
+      // A duplicate carries the original's kind (0 in rows from before kinds: a user).
+      r.message.author_kind = !r.duplicate                                             ? req.author_kind
+                              : rows.Int(static_cast<int>(k), 4) == static_cast<int>(AccountKind::kBot) ? AccountKind::kBot
+                                                                                                    : AccountKind::kUser;
       answers[i] = std::move(r);
     }
     for (size_t i = 0; i < appends.size(); ++i) {

@@ -28,7 +28,7 @@ const char kDeleteRoomMessages[] = "DELETE FROM messages WHERE room_id=?1";
 const char kDeleteRoomMembers[] = "DELETE FROM room_members WHERE room_id=?1";
 const char kDeleteRoom[] = "DELETE FROM rooms WHERE id=?1";
 const char kFindMessage[] =
-    "SELECT author, sent_at_ms, client_msg_id FROM messages WHERE room_id=?1 AND seq=?2";
+    "SELECT author, sent_at_ms, client_msg_id, author_kind FROM messages WHERE room_id=?1 AND seq=?2";
 const char kTombstone[] = "UPDATE messages SET text='', deleted=1 WHERE room_id=?1 AND seq=?2";
 // Keys in [?1, ?2) in byte order: those that start with ?1 (sqlite_member_queries.cc's
 // PrefixEnd); without ?2, every key from ?1 on.
@@ -54,22 +54,6 @@ absl::StatusOr<bool> StepAny(SqliteStmt& s, absl::string_view what) {
   return rc == SQLITE_ROW;
 }
 
-
-// Runs `fn` in a savepoint of the batch transaction: when it fails, what it
-// did is undone and the rest of the batch goes on.
-template <typename T, typename Fn>
-absl::StatusOr<T> InSavepoint(SqliteConnection& c, Fn fn) {
-  if (absl::Status st = c.Exec("SAVEPOINT store_write"); !st.ok()) return st;
-  absl::StatusOr<T> r = fn();
-  if (r.ok()) {
-    if (absl::Status st = c.Exec("RELEASE store_write"); !st.ok()) return st;
-  } else if (sqlite3_get_autocommit(c.db()) == 0) {
-    // (With autocommit on, SQLite rolled everything back itself; the batch notices.)
-    c.Exec("ROLLBACK TO store_write").IgnoreError();
-    c.Exec("RELEASE store_write").IgnoreError();
-  }
-  return r;
-}
 
 absl::StatusOr<bool> RoomExists(SqliteConnection& c, int64_t room_id) {
   return StepAny(c.Get(kRoomById).Reset().Bind(1, room_id), "find room");
@@ -200,6 +184,7 @@ absl::StatusOr<StoredMessage> DeleteMessageOn(SqliteConnection& c, int64_t room_
   m.author = s.Text(0);
   m.sent_at_ms = s.Int(1);
   m.client_msg_id = s.Text(2);
+  m.author_kind = StoredAuthorKind(s.Int(3));
   m.deleted = true;
   s.Reset();
   if (!only_author.empty() && m.author != only_author) {

@@ -34,36 +34,19 @@ const char kRoomExists[] = "SELECT 1 FROM rooms WHERE name=?1";
 const char kCountRooms[] = "SELECT count(*) FROM rooms";
 const char kCountRoomsBy[] = "SELECT count(*) FROM rooms WHERE created_by=?1 AND created_at_ms>?2";
 const char kFindDuplicate[] =
-    "SELECT seq, text, sent_at_ms FROM messages WHERE room_id=?1 AND author=?2 AND "
+    "SELECT seq, text, sent_at_ms, author_kind FROM messages WHERE room_id=?1 AND author=?2 AND "
     "client_msg_id=?3 AND client_msg_id!=''";  // the last term lets SQLite use the partial index
 const char kInsertMessage[] =
-    "INSERT INTO messages (room_id, seq, author, text, sent_at_ms, client_msg_id) VALUES "
-    "(?1, ?2, ?3, ?4, ?5, ?6)";
-const char kCreateUser[] =
-    "INSERT INTO users (username, username_key, password_hash, created_at_ms) VALUES "
-    "(?1, ?2, ?3, ?4) ON CONFLICT (username_key) DO NOTHING";
-const char kCreateSession[] =
-    "INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) VALUES "
-    "(?1, ?2, ?3, ?4)";
-const char kRevokeSession[] = "DELETE FROM sessions WHERE token_hash=?1";
-// A user's sessions past the newest ?3 others of ?2 (by creation, then hash).
-const char kTrimSessions[] =
-    "DELETE FROM sessions WHERE token_hash IN (SELECT token_hash FROM sessions WHERE user_id=?1 AND "
-    "token_hash!=?2 ORDER BY created_at_ms DESC, token_hash DESC LIMIT -1 OFFSET ?3) RETURNING token_hash";
-const char kDeleteExpiredSessions[] = "DELETE FROM sessions WHERE expires_at_ms<=?1 OR revoked!=0";
+    "INSERT INTO messages (room_id, seq, author, text, sent_at_ms, client_msg_id, author_kind) VALUES "
+    "(?1, ?2, ?3, ?4, ?5, ?6, ?7)";
 // A page of history: ?1 room, ?2 newest seq to show, ?3 limit, ?4 the cursor.
 #define CHAT_HISTORY_PAGE(cursor, order) \
-  "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted FROM messages WHERE room_id=?1 AND " \
+  "SELECT seq, author, text, sent_at_ms, client_msg_id, deleted, author_kind FROM messages WHERE room_id=?1 AND " \
   "seq<=?2" cursor " ORDER BY seq " order " LIMIT ?3"
 const char kHistoryLatest[] = CHAT_HISTORY_PAGE("", "DESC");
 const char kHistoryBefore[] = CHAT_HISTORY_PAGE(" AND seq<?4", "DESC");
 const char kHistoryAfter[] = CHAT_HISTORY_PAGE(" AND seq>?4", "ASC");
 #undef CHAT_HISTORY_PAGE
-const char kFindUser[] = "SELECT id, username, password_hash, disabled FROM users WHERE username_key=?1";
-const char kFindSession[] =
-    "SELECT s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN users u ON u.id=s.user_id "
-    "WHERE s.token_hash=?1 AND s.revoked=0 AND s.expires_at_ms>?2 AND u.disabled=0";
-
 }  // namespace
 
 absl::Status LoadSeqCounters(WriterState& w) {
@@ -91,26 +74,6 @@ absl::StatusOr<std::vector<RoomRecord>> LoadRoomsOn(WriterState& w) {
         out.push_back(std::move(r));
       },
       "load rooms");
-  if (!st.ok()) return st;
-  return out;
-}
-
-absl::StatusOr<std::vector<SessionRecord>> LoadSessionsOn(SqliteConnection& c, int64_t now_ms) {
-  SqliteStmt del;
-  absl::Status p =
-      del.Prepare(c.db(), "DELETE FROM sessions WHERE expires_at_ms<=?1 OR revoked!=0");
-  if (!p.ok()) return p;
-  del.Bind(1, now_ms);
-  if (absl::Status st = StepDone(del, "expire sessions"); !st.ok()) return st;
-  SqliteStmt s;
-  p = s.Prepare(c.db(),
-                "SELECT s.token_hash, s.user_id, u.username, s.expires_at_ms FROM sessions s JOIN "
-                "users u ON u.id=s.user_id WHERE u.disabled=0");
-  if (!p.ok()) return p;
-  std::vector<SessionRecord> out;
-  absl::Status st = s.EachRow(
-      [&] { out.push_back(SessionRecord{s.Text(0), s.Int(1), s.Text(2), s.Int(3)}); },
-      "load sessions");
   if (!st.ok()) return st;
   return out;
 }
@@ -163,6 +126,7 @@ absl::StatusOr<AppendResult> AppendOn(WriterState& w, AppendRequest&& req) {
       r.message.seq = s.Int(0);
       r.message.text = s.Text(1);
       r.message.sent_at_ms = s.Int(2);
+      r.message.author_kind = StoredAuthorKind(s.Int(3));
       r.duplicate = true;
       s.Reset();
       return r;
@@ -179,64 +143,15 @@ absl::StatusOr<AppendResult> AppendOn(WriterState& w, AppendRequest&& req) {
       .Bind(3, req.author)
       .Bind(4, req.text)
       .Bind(5, req.sent_at_ms)
-      .Bind(6, req.client_msg_id);
+      .Bind(6, req.client_msg_id)
+      .Bind(7, static_cast<int64_t>(req.author_kind));
   if (absl::Status st = StepDone(ins, "append"); !st.ok()) return st;
   counter->second = seq;
   r.message.seq = seq;
   r.message.text = std::move(req.text);
   r.message.sent_at_ms = req.sent_at_ms;
+  r.message.author_kind = req.author_kind;
   return r;
-}
-
-absl::StatusOr<UserRecord> CreateUserOn(SqliteConnection& c, const std::string& username,
-                                        const std::string& username_key,
-                                        const std::string& password_hash, int64_t now_ms) {
-  SqliteStmt& s = c.Get(kCreateUser);
-  s.Reset().Bind(1, username).Bind(2, username_key).Bind(3, password_hash).Bind(4, now_ms);
-  if (absl::Status st = StepDone(s, "create user"); !st.ok()) return st;
-  if (sqlite3_changes(c.db()) == 0) {
-    return absl::AlreadyExistsError(absl::StrCat("username '", username, "' is taken"));
-  }
-  return UserRecord{sqlite3_last_insert_rowid(c.db()), username, password_hash};
-}
-
-absl::StatusOr<bool> CreateSessionOn(SqliteConnection& c, const SessionRecord& session,
-                                     int64_t now_ms) {
-  SqliteStmt& s = c.Get(kCreateSession);
-  s.Reset()
-      .BindBlob(1, session.token_hash)
-      .Bind(2, session.user_id)
-      .Bind(3, now_ms)
-      .Bind(4, session.expires_at_ms);
-  if (absl::Status st = StepDone(s, "create session"); !st.ok()) return st;
-  return true;
-}
-
-absl::StatusOr<bool> RevokeSessionOn(SqliteConnection& c, const std::string& token_hash) {
-  SqliteStmt& s = c.Get(kRevokeSession);
-  s.Reset().BindBlob(1, token_hash);
-  if (absl::Status st = StepDone(s, "revoke session"); !st.ok()) return st;
-  return sqlite3_changes(c.db()) > 0;
-}
-
-absl::StatusOr<std::vector<std::string>> TrimSessionsOn(SqliteConnection& c, const SessionRecord& newest,
-                                                        int max_sessions) {
-  if (max_sessions < 1) return absl::InvalidArgumentError("max_sessions must be at least 1");
-  SqliteStmt& s = c.Get(kTrimSessions);
-  s.Reset().Bind(1, newest.user_id).BindBlob(2, newest.token_hash).Bind(3, static_cast<int64_t>(max_sessions - 1));
-  std::vector<std::string> gone;
-  int rc;
-  while ((rc = s.Step()) == SQLITE_ROW) gone.push_back(s.Text(0));
-  s.Reset();
-  if (rc != SQLITE_DONE) return s.Error(rc, "trim sessions");
-  return gone;
-}
-
-absl::StatusOr<int64_t> DeleteExpiredSessionsOn(SqliteConnection& c, int64_t now_ms) {
-  SqliteStmt& s = c.Get(kDeleteExpiredSessions);
-  s.Reset().Bind(1, now_ms);
-  if (absl::Status st = StepDone(s, "delete expired sessions"); !st.ok()) return st;
-  return static_cast<int64_t>(sqlite3_changes(c.db()));
 }
 
 absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuery& q) {
@@ -264,6 +179,7 @@ absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuer
     m.sent_at_ms = s.Int(3);
     m.client_msg_id = s.Text(4);
     m.deleted = s.Int(5) != 0;
+    m.author_kind = StoredAuthorKind(s.Int(6));
     page.messages.push_back(std::move(m));
   }
   s.Reset();
@@ -272,34 +188,6 @@ absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuer
     std::reverse(page.messages.begin(), page.messages.end());
   }
   return page;
-}
-
-absl::StatusOr<SessionRecord> FindSessionOn(SqliteConnection& c, const std::string& token_hash, int64_t now_ms) {
-  SqliteStmt& s = c.Get(kFindSession);
-  s.Reset().BindBlob(1, token_hash).Bind(2, now_ms);
-  int rc = s.Step();
-  if (rc == SQLITE_ROW) {
-    SessionRecord r{token_hash, s.Int(0), s.Text(1), s.Int(2)};
-    s.Reset();
-    return r;
-  }
-  s.Reset();
-  if (rc == SQLITE_DONE) return absl::NotFoundError("no such session");
-  return s.Error(rc, "find session");
-}
-
-absl::StatusOr<UserRecord> FindUserOn(SqliteConnection& c, const std::string& username_key) {
-  SqliteStmt& s = c.Get(kFindUser);
-  s.Reset().Bind(1, username_key);
-  int rc = s.Step();
-  if (rc == SQLITE_ROW) {
-    UserRecord u{s.Int(0), s.Text(1), s.Text(2), s.Int(3) != 0};
-    s.Reset();
-    return u;
-  }
-  s.Reset();
-  if (rc == SQLITE_DONE) return absl::NotFoundError("no such user");
-  return s.Error(rc, "find user");
 }
 
 }  // namespace chat::core

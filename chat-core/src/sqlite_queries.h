@@ -33,32 +33,41 @@ class WriterState {
   }
 };
 
+// Runs `fn` (returning absl::StatusOr<T>) in a savepoint of the writer's batch
+// transaction: when it fails, what it did is undone and the rest of the batch
+// goes on.
+template <typename T, typename Fn>
+absl::StatusOr<T> InSavepoint(SqliteConnection& c, Fn fn) {
+  if (absl::Status st = c.Exec("SAVEPOINT store_write"); !st.ok()) return st;
+  absl::StatusOr<T> r = fn();
+  if (r.ok()) {
+    if (absl::Status st = c.Exec("RELEASE store_write"); !st.ok()) return st;
+  } else if (sqlite3_get_autocommit(c.db()) == 0) {
+    // (With autocommit on, SQLite rolled everything back itself; the batch notices.)
+    c.Exec("ROLLBACK TO store_write").IgnoreError();
+    c.Exec("RELEASE store_write").IgnoreError();
+  }
+  return r;
+}
+
+// A stored kind (0 in rows from before kinds) as an AccountKind.
+inline AccountKind StoredAuthorKind(int64_t v) {
+  return v == static_cast<int64_t>(AccountKind::kBot) ? AccountKind::kBot : AccountKind::kUser;
+}
+
 // Fills w.last_seq with every room's highest stored seq (0 for an empty room).
 absl::Status LoadSeqCounters(WriterState& w);
 
 // On the writer connection, inside its open transaction.
 absl::StatusOr<std::vector<RoomRecord>> LoadRoomsOn(WriterState& w);
-absl::StatusOr<std::vector<SessionRecord>> LoadSessionsOn(SqliteConnection& c, int64_t now_ms);
 // A room of spec's name, created_by, kind and topic (store.h's CreateRoomAs,
 // without its members).
 absl::StatusOr<RoomRecord> CreateRoomOn(WriterState& w, const RoomRecord& spec, int64_t now_ms,
                                         const RoomQuota& quota);
 // Moves req.text into the result.
 absl::StatusOr<AppendResult> AppendOn(WriterState& w, AppendRequest&& req);
-absl::StatusOr<UserRecord> CreateUserOn(SqliteConnection& c, const std::string& username,
-                                        const std::string& username_key,
-                                        const std::string& password_hash, int64_t now_ms);
-absl::StatusOr<bool> CreateSessionOn(SqliteConnection& c, const SessionRecord& session,
-                                     int64_t now_ms);
-absl::StatusOr<bool> RevokeSessionOn(SqliteConnection& c, const std::string& token_hash);
-absl::StatusOr<std::vector<std::string>> TrimSessionsOn(SqliteConnection& c, const SessionRecord& newest,
-                                                        int max_sessions);
-absl::StatusOr<int64_t> DeleteExpiredSessionsOn(SqliteConnection& c, int64_t now_ms);
-
 // Reads: on a reader connection (or the writer's, for ":memory:").
 absl::StatusOr<HistoryPage> ReadHistoryOn(SqliteConnection& c, const HistoryQuery& q);
-absl::StatusOr<UserRecord> FindUserOn(SqliteConnection& c, const std::string& username_key);
-absl::StatusOr<SessionRecord> FindSessionOn(SqliteConnection& c, const std::string& token_hash, int64_t now_ms);
 
 }  // namespace chat::core
 

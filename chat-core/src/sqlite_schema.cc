@@ -94,6 +94,53 @@ const char* const kMigrations[] = {
         FROM rooms r JOIN users u ON u.username_key = lower(r.created_by)
         WHERE r.created_by != '';
     )sql",
+    // 4: bots, API tokens, webhooks and the account lifecycle (#29). Every
+    // account that exists now is a user, every session a login session with
+    // no bound on renewal (max_expires_at_ms 0), every message a user's
+    // (author_kind 0 reads as a user). owner/owner_key: a bot's owning user,
+    // as registered and as its key. A session's rooms are its API token's
+    // room names joined with newlines. Revoked webhooks keep their rows, so
+    // an id is never given twice; a used invite keeps its row with used_by.
+    R"sql(
+      ALTER TABLE users ADD COLUMN kind INTEGER NOT NULL DEFAULT 1;
+      ALTER TABLE users ADD COLUMN owner TEXT NOT NULL DEFAULT '';
+      ALTER TABLE users ADD COLUMN owner_key TEXT NOT NULL DEFAULT '';
+      ALTER TABLE users ADD COLUMN display_name TEXT NOT NULL DEFAULT '';
+      ALTER TABLE users ADD COLUMN deleted INTEGER NOT NULL DEFAULT 0;
+      CREATE INDEX users_owner ON users (owner_key) WHERE owner_key != '';
+      ALTER TABLE sessions ADD COLUMN kind INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN last_used_ms INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN max_expires_at_ms INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN peer TEXT NOT NULL DEFAULT '';
+      ALTER TABLE sessions ADD COLUMN client TEXT NOT NULL DEFAULT '';
+      ALTER TABLE sessions ADD COLUMN name TEXT NOT NULL DEFAULT '';
+      ALTER TABLE sessions ADD COLUMN rooms TEXT NOT NULL DEFAULT '';
+      ALTER TABLE sessions ADD COLUMN actions INTEGER NOT NULL DEFAULT 0;
+      ALTER TABLE sessions ADD COLUMN created_by TEXT NOT NULL DEFAULT '';
+      CREATE INDEX sessions_user ON sessions (user_id, created_at_ms);
+      CREATE UNIQUE INDEX sessions_token_name ON sessions (user_id, name) WHERE kind = 1;
+      ALTER TABLE messages ADD COLUMN author_kind INTEGER NOT NULL DEFAULT 0;
+      CREATE TABLE webhooks (
+        id TEXT PRIMARY KEY,
+        secret_hash BLOB NOT NULL,
+        room_id INTEGER NOT NULL,
+        bot TEXT NOT NULL,
+        bot_key TEXT NOT NULL,
+        created_by TEXT NOT NULL,
+        created_by_key TEXT NOT NULL,
+        name TEXT NOT NULL DEFAULT '',
+        created_at_ms INTEGER NOT NULL,
+        revoked INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+      CREATE TABLE registration_invites (
+        code_hash BLOB PRIMARY KEY,
+        created_by TEXT NOT NULL,
+        created_at_ms INTEGER NOT NULL,
+        expires_at_ms INTEGER NOT NULL,
+        used_by TEXT NOT NULL DEFAULT '',
+        used_at_ms INTEGER NOT NULL DEFAULT 0
+      ) WITHOUT ROWID;
+    )sql",
 };
 constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
@@ -101,7 +148,8 @@ constexpr int kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 
 int SqliteSchemaVersion() { return kSchemaVersion; }
 
-absl::Status MigrateSqliteSchema(SqliteConnection& c) {
+absl::Status MigrateSqliteSchema(SqliteConnection& c, int target) {
+  if (target < 0 || target > kSchemaVersion) target = kSchemaVersion;
   absl::Status st = c.Exec("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER NOT NULL)");
   if (!st.ok()) return st;
   int version = 0;
@@ -115,7 +163,7 @@ absl::Status MigrateSqliteSchema(SqliteConnection& c) {
         absl::StrCat("database ", c.path(), " has schema version ", version,
                      ", newer than this chat-core understands (", kSchemaVersion, ")"));
   }
-  for (int v = version; v < kSchemaVersion; ++v) {
+  for (int v = version; v < target; ++v) {
     if (auto s = c.Exec("BEGIN IMMEDIATE"); !s.ok()) return s;
     st = c.Exec(kMigrations[v]);
     if (st.ok()) {

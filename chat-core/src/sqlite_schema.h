@@ -13,8 +13,10 @@ namespace chat::core {
 // without tables is created from scratch. FAILED_PRECONDITION naming the path if
 // the database is newer than this build or a migration fails (that migration is
 // rolled back; the ones before it stay).
+// `target` below the latest (tests make the databases older releases made
+// with it; -1: the latest) stops there.
 // Threading: runs on the connection's thread, before anyone else uses the file.
-absl::Status MigrateSqliteSchema(SqliteConnection& connection);
+absl::Status MigrateSqliteSchema(SqliteConnection& connection, int target = -1);
 
 }  // namespace chat::core
 

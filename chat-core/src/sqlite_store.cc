@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "chat/log.h"
 #include "chat/thread_priority.h"
+#include "sqlite_account_queries.h"
 #include "sqlite_db.h"
 #include "sqlite_member_queries.h"
 #include "sqlite_queries.h"
@@ -238,12 +239,20 @@ class SqliteStore final : public Store {
                       std::move(done));
   }
 
+  // Accounts and credentials (store.h; the SQL is in sqlite_account_queries.cc).
   void CreateUser(const std::string& username, const std::string& username_key,
                   const std::string& password_hash, int64_t now_ms,
                   StoreCallback<UserRecord> done) override {
-    Write<UserRecord>(
-        [=](WriterState& w) { return CreateUserOn(w.conn, username, username_key, password_hash, now_ms); },
-        std::move(done));
+    NewAccount a;
+    a.username = username;
+    a.username_key = username_key;
+    a.password_hash = password_hash;
+    a.now_ms = now_ms;
+    CreateAccount(a, std::move(done));
+  }
+
+  void CreateAccount(const NewAccount& a, StoreCallback<UserRecord> done) override {
+    Write<UserRecord>([a](WriterState& w) { return CreateAccountOn(w.conn, a); }, std::move(done));
   }
 
   void FindUser(const std::string& username_key, StoreCallback<UserRecord> done) override {
@@ -251,9 +260,37 @@ class SqliteStore final : public Store {
                      std::move(done));
   }
 
+  void FindUsers(const std::vector<std::string>& keys, StoreCallback<std::vector<UserRecord>> done) override {
+    Read<std::vector<UserRecord>>([keys](SqliteConnection& c) { return FindUsersOn(c, keys); }, std::move(done));
+  }
+
+  void ListBots(const std::string& owner_key, StoreCallback<std::vector<UserRecord>> done) override {
+    Read<std::vector<UserRecord>>([owner_key](SqliteConnection& c) { return ListBotsOn(c, owner_key); },
+                                  std::move(done));
+  }
+
+  void SetDisplayName(const std::string& key, const std::string& name, StoreCallback<UserRecord> done) override {
+    Write<UserRecord>([key, name](WriterState& w) { return SetDisplayNameOn(w.conn, key, name); }, std::move(done));
+  }
+
+  void SetPassword(const std::string& key, const std::string& hash, const std::string& keep,
+                   StoreCallback<std::vector<std::string>> done) override {
+    Write<std::vector<std::string>>([key, hash, keep](WriterState& w) { return SetPasswordOn(w.conn, key, hash, keep); },
+                                    std::move(done));
+  }
+
+  void DeleteUser(const std::string& key, StoreCallback<std::vector<std::string>> done) override {
+    Write<std::vector<std::string>>([key](WriterState& w) { return DeleteUserOn(w.conn, key); }, std::move(done));
+  }
+
   void FindSession(const std::string& token_hash, int64_t now_ms, StoreCallback<SessionRecord> done) override {
     Read<SessionRecord>([token_hash, now_ms](SqliteConnection& c) { return FindSessionOn(c, token_hash, now_ms); },
                         std::move(done));
+  }
+
+  void ListSessions(const std::string& key, int64_t now_ms, StoreCallback<std::vector<SessionRecord>> done) override {
+    Read<std::vector<SessionRecord>>([key, now_ms](SqliteConnection& c) { return ListSessionsOn(c, key, now_ms); },
+                                     std::move(done));
   }
 
   void CreateSession(const SessionRecord& session, int64_t now_ms,
@@ -277,6 +314,32 @@ class SqliteStore final : public Store {
 
   void DeleteExpiredSessions(int64_t now_ms, StoreCallback<int64_t> done) override {
     Write<int64_t>([now_ms](WriterState& w) { return DeleteExpiredSessionsOn(w.conn, now_ms); }, std::move(done));
+  }
+
+  void UpdateSessionUse(const std::string& token_hash, int64_t expires_at_ms, int64_t last_used_ms,
+                        StoreCallback<bool> done) override {
+    Write<bool>([=](WriterState& w) { return UpdateSessionUseOn(w.conn, token_hash, expires_at_ms, last_used_ms); },
+                std::move(done));
+  }
+
+  void CreateWebhook(const WebhookRecord& hook, StoreCallback<WebhookRecord> done) override {
+    Write<WebhookRecord>([hook](WriterState& w) { return CreateWebhookOn(w.conn, hook); }, std::move(done));
+  }
+
+  void ListWebhooks(const std::string& key, StoreCallback<std::vector<WebhookRecord>> done) override {
+    Read<std::vector<WebhookRecord>>([key](SqliteConnection& c) { return ListWebhooksOn(c, key); }, std::move(done));
+  }
+
+  void FindWebhook(const std::string& id, StoreCallback<WebhookRecord> done) override {
+    Read<WebhookRecord>([id](SqliteConnection& c) { return FindWebhookOn(c, id); }, std::move(done));
+  }
+
+  void RevokeWebhook(const std::string& id, StoreCallback<bool> done) override {
+    Write<bool>([id](WriterState& w) { return RevokeWebhookOn(w.conn, id); }, std::move(done));
+  }
+
+  void CreateRegistrationInvite(const RegistrationInviteRecord& invite, StoreCallback<bool> done) override {
+    Write<bool>([invite](WriterState& w) { return CreateRegistrationInviteOn(w.conn, invite); }, std::move(done));
   }
 
   void Close() override {

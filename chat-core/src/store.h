@@ -297,7 +297,8 @@ class Store {
   // (0 when it has none), kind, topic and archived. Blocks.
   virtual absl::StatusOr<std::vector<RoomRecord>> LoadRooms() = 0;
   // Deletes the sessions that expired (expires_at_ms <= now_ms) or were revoked,
-  // for good, and returns the others, each with its user's username. Blocks.
+  // for good, and returns the others (every field, as FindSession; not those
+  // of disabled or deleted users). Blocks.
   virtual absl::StatusOr<std::vector<SessionRecord>> LoadSessions(int64_t now_ms) = 0;
 
   // A new room: a fresh id (> 0), the given name, created_at_ms = now_ms,
@@ -400,22 +401,29 @@ class Store {
   virtual void CreateUser(const std::string& username, const std::string& username_key,
                           const std::string& password_hash, int64_t now_ms,
                           StoreCallback<UserRecord> done) = 0;
-  // The user as created (id, username as given, password_hash, disabled);
-  // NOT_FOUND if there is no such user.
+  // The user as created (id, username as given, password_hash, disabled,
+  // kind, owner, display_name, deleted, created_at_ms); a deleted account is
+  // found too (deleted = true). NOT_FOUND if there is no such user.
   virtual void FindUser(const std::string& username_key, StoreCallback<UserRecord> done) = 0;
-  // Stores a session (done gets true). Fails if user_id names no user or the
-  // token_hash is already stored.
+  // Stores a session or API token with every field of the record
+  // (created_at_ms 0: now_ms; account_kind is not stored, it is read from the
+  // user); done gets true. Fails if user_id names no user (NOT_FOUND, also
+  // for a deleted one); ALREADY_EXISTS if the token_hash is already stored,
+  // or for an API token whose name the user's unrevoked, unexpired tokens
+  // already hold.
   virtual void CreateSession(const SessionRecord& session, int64_t now_ms,
                              StoreCallback<bool> done) = 0;
   // The session with this token hash if it is stored, unrevoked and unexpired
-  // at now_ms (with its user's username); NOT_FOUND otherwise. For a node that
-  // did not see the login (another node of a cluster made it).
+  // at now_ms, and its user neither disabled nor deleted (with every field,
+  // its user's username and account_kind); NOT_FOUND otherwise. For a node
+  // that did not see the login (another node of a cluster made it).
   virtual void FindSession(const std::string& token_hash, int64_t now_ms, StoreCallback<SessionRecord> done) = 0;
   // Revokes a session for good: true if one was revoked, false if there was none
   // (unknown, or revoked before). LoadSessions never returns it again.
   virtual void RevokeSession(const std::string& token_hash, StoreCallback<bool> done) = 0;
   // Keeps `newest` (a stored session) and the max_sessions - 1 most recently
-  // created other sessions of its user, and revokes the rest for good, as
+  // created other login sessions of its user (API tokens neither count nor
+  // go), and revokes the rest for good, as
   // RevokeSession does (on PostgreSQL every node hears of each); done gets
   // the token hashes it revoked (empty if none). INVALID_ARGUMENT if
   // max_sessions < 1.
@@ -430,47 +438,47 @@ class Store {
   // A user or bot as NewAccount says (CreateUser is CreateAccount of a user
   // with no invite). ALREADY_EXISTS if username_key is taken (also by a
   // deleted account).
-  virtual void CreateAccount(const NewAccount& account, StoreCallback<UserRecord> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  virtual void CreateAccount(const NewAccount& account, StoreCallback<UserRecord> done) = 0;
   // The users of these keys that exist (deleted ones too), in key order.
   virtual void FindUsers(const std::vector<std::string>& username_keys,
-                         StoreCallback<std::vector<UserRecord>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+                         StoreCallback<std::vector<UserRecord>> done) = 0;
   // Bots (not deleted) owned by owner_key's user (empty: every bot), by key.
-  virtual void ListBots(const std::string& owner_key, StoreCallback<std::vector<UserRecord>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  virtual void ListBots(const std::string& owner_key, StoreCallback<std::vector<UserRecord>> done) = 0;
   // The user after the change; NOT_FOUND if none (or deleted).
   virtual void SetDisplayName(const std::string& username_key, const std::string& display_name,
-                              StoreCallback<UserRecord> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+                              StoreCallback<UserRecord> done) = 0;
   // Stores the new hash and revokes every login session of the user except
   // `keep_token_hash` (API tokens stay), as RevokeSession does; done gets the
   // revoked hashes. NOT_FOUND if no such user (or deleted).
   virtual void SetPassword(const std::string& username_key, const std::string& password_hash,
-                           const std::string& keep_token_hash, StoreCallback<std::vector<std::string>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+                           const std::string& keep_token_hash, StoreCallback<std::vector<std::string>> done) = 0;
   // Marks the user deleted: password hash and display name erased, every
   // session and API token revoked, every webhook that posts as it or that it
   // made revoked; a user's bots are deleted the same way. One transaction;
   // done gets every revoked token hash (its bots' too). NOT_FOUND if no such
   // user (or deleted already).
-  virtual void DeleteUser(const std::string& username_key, StoreCallback<std::vector<std::string>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  virtual void DeleteUser(const std::string& username_key, StoreCallback<std::vector<std::string>> done) = 0;
   // The unrevoked, unexpired (at now_ms) credentials of a user, both kinds,
   // oldest first.
   virtual void ListSessions(const std::string& username_key, int64_t now_ms,
-                            StoreCallback<std::vector<SessionRecord>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+                            StoreCallback<std::vector<SessionRecord>> done) = 0;
   // Sets expires_at_ms and last_used_ms of an unrevoked session; false if
   // there is none.
   virtual void UpdateSessionUse(const std::string& token_hash, int64_t expires_at_ms, int64_t last_used_ms,
-                                StoreCallback<bool> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+                                StoreCallback<bool> done) = 0;
 
   // Webhooks. ALREADY_EXISTS on a taken id; NOT_FOUND if the room or bot does
   // not exist.
-  virtual void CreateWebhook(const WebhookRecord& hook, StoreCallback<WebhookRecord> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  virtual void CreateWebhook(const WebhookRecord& hook, StoreCallback<WebhookRecord> done) = 0;
   // Unrevoked webhooks made by created_by_key's user (empty: all), by id.
-  virtual void ListWebhooks(const std::string& created_by_key, StoreCallback<std::vector<WebhookRecord>> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  virtual void ListWebhooks(const std::string& created_by_key, StoreCallback<std::vector<WebhookRecord>> done) = 0;
   // An unrevoked webhook; NOT_FOUND otherwise.
-  virtual void FindWebhook(const std::string& id, StoreCallback<WebhookRecord> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  virtual void FindWebhook(const std::string& id, StoreCallback<WebhookRecord> done) = 0;
   // true if one was revoked.
-  virtual void RevokeWebhook(const std::string& id, StoreCallback<bool> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  virtual void RevokeWebhook(const std::string& id, StoreCallback<bool> done) = 0;
 
   // A registration invite code (by hash; ALREADY_EXISTS if stored).
-  virtual void CreateRegistrationInvite(const RegistrationInviteRecord& invite, StoreCallback<bool> done) { done(absl::UnimplementedError("not in this store yet")); }  // TEMP(#29)
+  virtual void CreateRegistrationInvite(const RegistrationInviteRecord& invite, StoreCallback<bool> done) = 0;
 
   // Refuses every later call with UNAVAILABLE (the loads return it), completes
   // the work accepted before (appends are committed as usual, not failed), runs

@@ -83,6 +83,51 @@ class CountingStore final : public core::Store {
   void DeleteExpiredSessions(int64_t now_ms, core::StoreCallback<int64_t> done) override {
     inner_->DeleteExpiredSessions(now_ms, std::move(done));
   }
+  void CreateAccount(const core::NewAccount& account, core::StoreCallback<core::UserRecord> done) override {
+    inner_->CreateAccount(account, std::move(done));
+  }
+  void FindUsers(const std::vector<std::string>& keys,
+                 core::StoreCallback<std::vector<core::UserRecord>> done) override {
+    inner_->FindUsers(keys, std::move(done));
+  }
+  void ListBots(const std::string& owner_key, core::StoreCallback<std::vector<core::UserRecord>> done) override {
+    inner_->ListBots(owner_key, std::move(done));
+  }
+  void SetDisplayName(const std::string& key, const std::string& name,
+                      core::StoreCallback<core::UserRecord> done) override {
+    inner_->SetDisplayName(key, name, std::move(done));
+  }
+  void SetPassword(const std::string& key, const std::string& hash, const std::string& keep,
+                   core::StoreCallback<std::vector<std::string>> done) override {
+    inner_->SetPassword(key, hash, keep, std::move(done));
+  }
+  void DeleteUser(const std::string& key, core::StoreCallback<std::vector<std::string>> done) override {
+    inner_->DeleteUser(key, std::move(done));
+  }
+  void ListSessions(const std::string& key, int64_t now_ms,
+                    core::StoreCallback<std::vector<core::SessionRecord>> done) override {
+    inner_->ListSessions(key, now_ms, std::move(done));
+  }
+  void UpdateSessionUse(const std::string& token_hash, int64_t expires_at_ms, int64_t last_used_ms,
+                        core::StoreCallback<bool> done) override {
+    inner_->UpdateSessionUse(token_hash, expires_at_ms, last_used_ms, std::move(done));
+  }
+  void CreateWebhook(const core::WebhookRecord& hook, core::StoreCallback<core::WebhookRecord> done) override {
+    inner_->CreateWebhook(hook, std::move(done));
+  }
+  void ListWebhooks(const std::string& key, core::StoreCallback<std::vector<core::WebhookRecord>> done) override {
+    inner_->ListWebhooks(key, std::move(done));
+  }
+  void FindWebhook(const std::string& id, core::StoreCallback<core::WebhookRecord> done) override {
+    inner_->FindWebhook(id, std::move(done));
+  }
+  void RevokeWebhook(const std::string& id, core::StoreCallback<bool> done) override {
+    inner_->RevokeWebhook(id, std::move(done));
+  }
+  void CreateRegistrationInvite(const core::RegistrationInviteRecord& invite,
+                                core::StoreCallback<bool> done) override {
+    inner_->CreateRegistrationInvite(invite, std::move(done));
+  }
   void Close() override { inner_->Close(); }
 
   std::atomic<int> reads{0};

@@ -29,6 +29,26 @@ TEST(PgNotifyCodecTest, ReadsMessagesAsPostgresWritesThem) {
   EXPECT_EQ(note->fetch_up_to, 4);
 }
 
+TEST(PgNotifyCodecTest, ABotsMessageCarriesItsKind) {
+  // As chat_append of schema 5 writes them: a bot's message with its kind
+  // as a sixth element, a user's with five.
+  auto note = ParseMessagesNote(R"({"r":2,"m":[[1, "ci-bot", "ok", 10, "b-1", 2],[2, "ann", "hi", 11, ""]]})");
+  ASSERT_TRUE(note.ok()) << note.status();
+  ASSERT_EQ(note->messages.size(), 2u);
+  EXPECT_EQ(note->messages[0].author, "ci-bot");
+  EXPECT_EQ(note->messages[0].client_msg_id, "b-1");
+  EXPECT_EQ(note->messages[0].author_kind, AccountKind::kBot);
+  EXPECT_EQ(note->messages[1].author_kind, AccountKind::kUser);
+  EXPECT_EQ(ParseMessagesNote(R"({"r":2,"m":[[1, "ann", "hi", 10, "", 1]]})")->messages[0].author_kind,
+            AccountKind::kUser);
+  // A kind that is not one, or not a number: the note is damaged.
+  for (const char* bad : {R"({"r":2,"m":[[1, "x", "hi", 10, "", 7]]})", R"({"r":2,"m":[[1, "x", "hi", 10, "", 0]]})",
+                          R"({"r":2,"m":[[1, "x", "hi", 10, "", "bot"]]})",
+                          R"({"r":2,"m":[[1, "x", "hi", 10, "", 2, 3]]})"}) {
+    EXPECT_EQ(ParseMessagesNote(bad).status().code(), absl::StatusCode::kInvalidArgument) << bad;
+  }
+}
+
 TEST(PgNotifyCodecTest, ABusyRoomsBatchIsARangeToRead) {
   auto note = ParseMessagesNote(R"({"r":3,"to":512})");
   ASSERT_TRUE(note.ok()) << note.status();

@@ -7,7 +7,10 @@
 // overload, Close), store_conformance_members.h (room kinds, member rows and
 // their checked writes, the migration to them) and
 // store_conformance_moderation.h (room updates and deletion, tombstones, user
-// search, disabled accounts).
+// search, disabled accounts), store_conformance_accounts.h (bots, display
+// names, invites, webhooks, author kinds, the migration to them) and
+// store_conformance_credentials.h (API tokens and login sessions:
+// SetPassword, DeleteUser, TrimSessions, ListSessions, UpdateSessionUse).
 //
 // To run it on an implementation, write a factory: a default-constructible
 // subclass of StoreConformanceFactory (store_conformance_fixture.h), and
@@ -34,6 +37,8 @@
 #ifndef CHAT_TESTS_CORE_STORE_CONFORMANCE_H_
 #define CHAT_TESTS_CORE_STORE_CONFORMANCE_H_
 
+#include "store_conformance_accounts.h"     // bots, invites, webhooks, kinds
+#include "store_conformance_credentials.h"  // tokens, sessions, delete, password
 #include "store_conformance_fixture.h"    // the factory interface
 #include "store_conformance_lifecycle.h"   // accounts, sessions, schema, Close
 #include "store_conformance_members.h"     // room kinds, member rows, migration
@@ -47,6 +52,8 @@
                                  ::testing::Types<Factory>);                                   \
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceLifecycleTest, ::testing::Types<Factory>); \
   INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceMembersTest, ::testing::Types<Factory>);   \
-  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceModerationTest, ::testing::Types<Factory>)
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceModerationTest, ::testing::Types<Factory>); \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceAccountsTest, ::testing::Types<Factory>);   \
+  INSTANTIATE_TYPED_TEST_SUITE_P(Prefix, StoreConformanceCredentialsTest, ::testing::Types<Factory>)
 
 #endif  // CHAT_TESTS_CORE_STORE_CONFORMANCE_H_

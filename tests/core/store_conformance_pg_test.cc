@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 #include "pg_cluster.h"
@@ -66,6 +67,29 @@ class PgStoreFactory : public StoreConformanceFactory {
       auto ins = (*conn)->Query({"INSERT INTO users (username, username_key, password_hash, created_at_ms) "
                                  "VALUES ($1, lower($1), 'h', 1)",
                                  {name}});
+      if (!ins.ok()) return ins.status();
+    }
+    return AddRooms(**conn, rooms);
+  }
+
+  // Schema version 4 (membership; the last before bots and tokens), by the
+  // released migrations, with users and sessions in that version's columns.
+  absl::Status MakePreAccountsDatabase(const std::vector<LegacyRoom>& rooms, const std::vector<std::string>& users,
+                                       const std::vector<SessionRecord>& sessions) override {
+    auto conn = Connect();
+    if (!conn.ok()) return conn.status();
+    if (absl::Status st = MigratePg(**conn, /*target=*/4); !st.ok()) return st;
+    for (const std::string& name : users) {
+      auto ins = (*conn)->Query({"INSERT INTO users (username, username_key, password_hash, created_at_ms) "
+                                 "VALUES ($1, lower($1), 'h', 1)",
+                                 {name}});
+      if (!ins.ok()) return ins.status();
+    }
+    for (const SessionRecord& r : sessions) {
+      auto ins = (*conn)->Query({"INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) "
+                                 "SELECT decode($1, 'hex'), id, $2, $3 FROM users WHERE username = $4",
+                                 {absl::BytesToHexString(r.token_hash), absl::StrCat(r.created_at_ms),
+                                  absl::StrCat(r.expires_at_ms), r.username}});
       if (!ins.ok()) return ins.status();
     }
     return AddRooms(**conn, rooms);

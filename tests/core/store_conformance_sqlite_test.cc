@@ -8,6 +8,7 @@
 #include "absl/time/time.h"
 #include "process.h"
 #include "sqlite_db.h"
+#include "sqlite_schema.h"
 #include "sqlite_store.h"
 #include "store_conformance.h"
 
@@ -100,6 +101,44 @@ class SqliteStoreFactory : public StoreConformanceFactory {
       if (int rc = u.Step(); rc != SQLITE_DONE) return u.Error(rc, "legacy user");
     }
     return AddRooms(c, rooms);
+  }
+
+  // Schema version 3 by the released migrations (never edited), with users
+  // and sessions in the columns that version had.
+  absl::Status MakePreAccountsDatabase(const std::vector<LegacyRoom>& rooms, const std::vector<std::string>& users,
+                                       const std::vector<SessionRecord>& sessions) override {
+    SqliteConnection c;
+    SqliteConnectionOptions create;
+    create.create = true;
+    if (absl::Status st = c.Open(path_, create); !st.ok()) return st;
+    if (absl::Status st = MigrateSqliteSchema(c, 3); !st.ok()) return st;
+    for (const std::string& name : users) {
+      SqliteStmt& u = c.Get("INSERT INTO users (username, username_key, password_hash, created_at_ms) "
+                            "VALUES (?1, lower(?1), 'h', 1)");
+      u.Reset().Bind(1, name);
+      if (int rc = u.Step(); rc != SQLITE_DONE) return u.Error(rc, "legacy user");
+    }
+    for (const SessionRecord& r : sessions) {
+      SqliteStmt& ins = c.Get("INSERT INTO sessions (token_hash, user_id, created_at_ms, expires_at_ms) "
+                              "SELECT ?1, id, ?2, ?3 FROM users WHERE username=?4");
+      ins.Reset().BindBlob(1, r.token_hash).Bind(2, r.created_at_ms).Bind(3, r.expires_at_ms).Bind(4, r.username);
+      if (int rc = ins.Step(); rc != SQLITE_DONE) return ins.Error(rc, "legacy session");
+    }
+    for (const LegacyRoom& room : rooms) {
+      SqliteStmt& r = c.Get("INSERT INTO rooms (name, created_at_ms, created_by) VALUES (?1, ?2, ?3)");
+      r.Reset().Bind(1, room.name).Bind(2, room.created_at_ms).Bind(3, room.created_by);
+      if (int rc = r.Step(); rc != SQLITE_DONE) return r.Error(rc, "legacy room");
+      const int64_t id = sqlite3_last_insert_rowid(c.db());
+      int64_t seq = 0;
+      for (const StoredMessage& m : room.messages) {
+        SqliteStmt& ins = c.Get("INSERT INTO messages (room_id, seq, author, text, sent_at_ms, client_msg_id) "
+                                "VALUES (?1, ?2, ?3, ?4, ?5, ?6)");
+        ins.Reset().Bind(1, id).Bind(2, ++seq).Bind(3, m.author).Bind(4, m.text);
+        ins.Bind(5, m.sent_at_ms).Bind(6, m.client_msg_id);
+        if (int rc = ins.Step(); rc != SQLITE_DONE) return ins.Error(rc, "legacy message");
+      }
+    }
+    return absl::OkStatus();
   }
 
   // Rooms and their messages as the old releases wrote them.

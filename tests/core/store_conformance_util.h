@@ -214,6 +214,72 @@ inline absl::StatusOr<UserRecord> CreateUser(Store& s, const std::string& userna
       [&](auto cb) { s.CreateUser(username, absl::AsciiStrToLower(username), "h", 1, std::move(cb)); });
 }
 
+// Accounts and credentials (#29).
+inline NewAccount UserAccount(const std::string& username, int64_t now_ms = 1) {
+  NewAccount a;
+  a.username = username;
+  a.username_key = absl::AsciiStrToLower(username);
+  a.password_hash = "h";
+  a.now_ms = now_ms;
+  return a;
+}
+
+inline NewAccount BotAccount(const std::string& username, const std::string& owner_key, int64_t now_ms = 1) {
+  NewAccount a = UserAccount(username, now_ms);
+  a.password_hash = "";
+  a.kind = AccountKind::kBot;
+  a.owner_key = owner_key;
+  return a;
+}
+
+inline absl::StatusOr<UserRecord> CreateAccount(Store& s, const NewAccount& a) {
+  return Call<UserRecord>([&](auto cb) { s.CreateAccount(a, std::move(cb)); });
+}
+
+inline absl::StatusOr<UserRecord> FindUser(Store& s, const std::string& key) {
+  return Call<UserRecord>([&](auto cb) { s.FindUser(key, std::move(cb)); });
+}
+
+// A login session of `user` made at `created` that expires at `expires`.
+inline SessionRecord LoginOf(const UserRecord& user, const std::string& hash, int64_t created,
+                             int64_t expires = 1'000'000) {
+  SessionRecord r;
+  r.token_hash = hash;
+  r.user_id = user.id;
+  r.username = user.username;
+  r.created_at_ms = created;
+  r.expires_at_ms = expires;
+  return r;
+}
+
+// An API token of `user` named `name`.
+inline SessionRecord TokenOf(const UserRecord& user, const std::string& hash, const std::string& name,
+                             int64_t created = 10, int64_t expires = kNeverExpiresMs) {
+  SessionRecord r = LoginOf(user, hash, created, expires);
+  r.kind = CredentialKind::kApiToken;
+  r.name = name;
+  r.created_by = user.username;
+  return r;
+}
+
+inline absl::StatusOr<bool> CreateSession(Store& s, const SessionRecord& r, int64_t now_ms = 100) {
+  return Call<bool>([&](auto cb) { s.CreateSession(r, now_ms, std::move(cb)); });
+}
+
+inline absl::StatusOr<SessionRecord> FindSession(Store& s, const std::string& hash, int64_t now_ms = 100) {
+  return Call<SessionRecord>([&](auto cb) { s.FindSession(hash, now_ms, std::move(cb)); });
+}
+
+// The token hashes of `sessions`, in their order.
+inline std::vector<std::string> HashesOf(const std::vector<SessionRecord>& sessions) {
+  std::vector<std::string> out;
+  for (const SessionRecord& r : sessions) out.push_back(r.token_hash);
+  return out;
+}
+
+// A 32-byte token hash made of `c` (readable in failures).
+inline std::string HashOf(char c) { return std::string(32, c); }
+
 }  // namespace chat::core::conformance
 
 #endif  // CHAT_TESTS_CORE_STORE_CONFORMANCE_UTIL_H_
