@@ -50,7 +50,20 @@ ABSL_FLAG(std::string, gateway_secret_file, "",
           "CHAT_GATEWAY_SECRET also works). Unset: gateway streams from loopback only.");
 ABSL_FLAG(bool, allow_guests, false,
           "Demo mode: calls without a token may name themselves with x-chat-user. Off by default.");
-ABSL_FLAG(absl::Duration, token_ttl, absl::Hours(24 * 7), "How long a login token is valid.");
+ABSL_FLAG(absl::Duration, token_ttl, absl::Hours(24 * 7),
+          "A login session's idle lifetime: it ends this long after its last use, and is renewed while used "
+          "(when less than 3/4 of this remains), up to --session_max_age after the login.");
+ABSL_FLAG(absl::Duration, session_max_age, absl::Hours(24 * 30),
+          "The longest a login session lives, however much it is used (at least --token_ttl).");
+ABSL_FLAG(std::string, registration, "open",
+          "Who may register: open (anyone), invite (with an invite code from AuthService.CreateInvite) or "
+          "closed (nobody).");
+ABSL_FLAG(bool, users_may_invite, false,
+          "Users (not only --admins) may create registration invite codes (for --registration=invite).");
+ABSL_FLAG(double, webhook_posts_per_second, 1,
+          "Posts one incoming webhook may make per second on this node (a token bucket with --webhook_burst); "
+          "more are refused with RESOURCE_EXHAUSTED (HTTP 429 at ws-bridge) saying when to retry.");
+ABSL_FLAG(double, webhook_burst, 10, "Posts one webhook may save up and make at once.");
 ABSL_FLAG(int, max_sessions_per_user, 100,
           "Sessions (login tokens) one user may hold; a login past that ends the oldest session and its "
           "live streams. 0: no cap.");
@@ -212,6 +225,20 @@ int main(int argc, char** argv) {
   options.hub.max_streams_per_user = absl::GetFlag(FLAGS_max_streams_per_user);
   options.accounts.allow_guests = absl::GetFlag(FLAGS_allow_guests);
   options.accounts.token_ttl = absl::GetFlag(FLAGS_token_ttl);
+  options.accounts.session_max_age = absl::GetFlag(FLAGS_session_max_age);
+  if (absl::GetFlag(FLAGS_registration) == "open") {
+    options.accounts.registration = chat::core::RegistrationMode::kOpen;
+  } else if (absl::GetFlag(FLAGS_registration) == "invite") {
+    options.accounts.registration = chat::core::RegistrationMode::kInvite;
+  } else if (absl::GetFlag(FLAGS_registration) == "closed") {
+    options.accounts.registration = chat::core::RegistrationMode::kClosed;
+  } else {
+    std::fprintf(stderr, "chat-core: --registration must be open, invite or closed\n");
+    return 2;
+  }
+  options.accounts.users_may_invite = absl::GetFlag(FLAGS_users_may_invite);
+  options.services.webhook_posts_per_second = absl::GetFlag(FLAGS_webhook_posts_per_second);
+  options.services.webhook_burst = absl::GetFlag(FLAGS_webhook_burst);
   options.accounts.max_sessions_per_user = absl::GetFlag(FLAGS_max_sessions_per_user);
   options.accounts.session_sweep_interval = absl::GetFlag(FLAGS_session_sweep_interval);
   options.accounts.max_queued_registrations = absl::GetFlag(FLAGS_max_queued_registrations);

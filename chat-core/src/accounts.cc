@@ -111,6 +111,7 @@ void Accounts::SweepLoop() {
       auto closing = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(sweep_mu_) { return closing_; };
       if (sweep_mu_.AwaitWithTimeout(absl::Condition(&closing), options_.session_sweep_interval)) return;
     }
+    RenewLive();
     // Waits for the store's answer, so that Close never leaves one running.
     absl::Notification swept;
     SweepExpired([&swept](absl::StatusOr<int64_t> n) {
@@ -175,12 +176,50 @@ std::optional<absl::StatusOr<Identity>> Accounts::FromCache(const std::string& h
     }
     return std::nullopt;
   }
-  if (it->second.expires_at_ms <= NowMs()) return absl::UnauthenticatedError("session token expired; log in again");
+  const SessionRecord& s = it->second;
+  if (s.expires_at_ms <= NowMs()) {
+    // Another node may have renewed it since it was cached: the store knows.
+    if (options_.shared_sessions) return std::nullopt;
+    return absl::UnauthenticatedError(s.kind == CredentialKind::kApiToken ? "API token expired"
+                                                                          : "session token expired; log in again");
+  }
   Identity id;
-  id.user = it->second.username;
+  id.user = s.username;
   id.token_hash = hash;
-  id.expires_at_ms = it->second.expires_at_ms;
+  id.expires_at_ms = s.expires_at_ms >= kNeverExpiresMs ? 0 : s.expires_at_ms;
+  id.bot = s.account_kind == AccountKind::kBot;
+  if (s.kind == CredentialKind::kApiToken) {
+    id.api_token = true;
+    id.token_name = s.name;
+    id.token_rooms = s.rooms;
+    id.token_actions = s.actions;
+  }
   return id;
+}
+
+std::optional<SessionRecord> Accounts::CachedSession(const std::string& token_hash) const {
+  absl::MutexLock lock(&mu_);
+  auto it = sessions_.find(token_hash);
+  if (it == sessions_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Accounts::AnswerFromCache(const std::string& hash, IdentityCallback done) {
+  std::optional<int64_t> renewed = Renew(hash);
+  auto cached = FromCache(hash);
+  if (!cached.has_value()) {
+    done(absl::UnauthenticatedError("invalid or revoked session token; log in again"));
+    return;
+  }
+  if (renewed.has_value() && cached->ok()) {
+    std::function<void(const std::string&, int64_t)> hook;
+    {
+      absl::MutexLock lock(&mu_);
+      hook = renewed_;
+    }
+    if (hook) hook(hash, *renewed);
+  }
+  done(std::move(*cached));
 }
 
 void Accounts::AuthenticateToken(absl::string_view token, absl::string_view guest_name, IdentityCallback done) {
@@ -204,7 +243,10 @@ void Accounts::AuthenticateToken(absl::string_view token, absl::string_view gues
         "missing credentials: send `authorization: Bearer <token>` (from AuthService.Login)"));
   }
   std::string hash = HashToken(token);
-  if (auto cached = FromCache(hash)) return done(std::move(*cached));
+  if (auto cached = FromCache(hash)) {
+    if (!cached->ok()) return done(std::move(*cached));
+    return AnswerFromCache(hash, std::move(done));
+  }
   uint64_t asked_at;
   {
     absl::MutexLock lock(&mu_);
@@ -214,6 +256,13 @@ void Accounts::AuthenticateToken(absl::string_view token, absl::string_view gues
   store_->FindSession(hash, NowMs(), [this, hash, asked_at, done = std::move(done)](absl::StatusOr<SessionRecord> s) {
     if (absl::IsNotFound(s.status())) {
       absl::MutexLock lock(&mu_);
+      auto held = sessions_.find(hash);
+      if (held != sessions_.end() && held->second.expires_at_ms <= NowMs()) {
+        // Cached, expired, and not renewed elsewhere: it is over.
+        const bool token = held->second.kind == CredentialKind::kApiToken;
+        sessions_.erase(held);
+        return done(absl::UnauthenticatedError(token ? "API token expired" : "session token expired; log in again"));
+      }
       if (unknown_.size() >= 100'000) unknown_.clear();
       unknown_[hash] = NowMs() + 5'000;
     } else if (s.ok()) {
@@ -226,8 +275,7 @@ void Accounts::AuthenticateToken(absl::string_view token, absl::string_view gues
     } else {
       return done(s.status());  // the store is away: UNAVAILABLE, not a verdict
     }
-    auto cached = FromCache(hash);
-    done(cached ? std::move(*cached) : absl::UnauthenticatedError("invalid or revoked session token; log in again"));
+    AnswerFromCache(hash, std::move(done));
   });
 }
 
@@ -246,20 +294,31 @@ void Accounts::Authenticate(absl::string_view authorization, absl::string_view g
   AuthenticateToken(token, "", std::move(done));
 }
 
-void Accounts::Register(const std::string& username, const std::string& password, const std::string& peer,
-                        std::function<void(absl::StatusOr<std::string>)> done) {
+void Accounts::Register(const std::string& username, const std::string& password, const std::string& invite_code,
+                        const std::string& peer, std::function<void(absl::StatusOr<std::string>)> done) {
   if (options_.metrics != nullptr) {
     done = [m = options_.metrics, done = std::move(done)](absl::StatusOr<std::string> r) {
       m->Registration(r.status());
       done(std::move(r));
     };
   }
+  if (options_.registration == RegistrationMode::kClosed) {
+    return done(absl::PermissionDeniedError("registration is closed on this server"));
+  }
+  const bool by_invite = options_.registration == RegistrationMode::kInvite;
+  if (by_invite && invite_code.empty()) {
+    return done(absl::FailedPreconditionError(
+        "this server registers by invitation: ask an admin for an invite code"));
+  }
   if (absl::Status st = ValidateUsername(username); !st.ok()) return done(st);
   if (absl::Status st = ValidatePassword(password); !st.ok()) return done(st);
+  // Only its hash is stored; a code of absurd length is no code.
+  const std::string invite_hash = by_invite ? HashToken(invite_code.substr(0, 256)) : std::string();
   auto shared_done = std::make_shared<std::function<void(absl::StatusOr<std::string>)>>(std::move(done));
-  limiter_->CheckRegistration(peer, NowMs(), [this, username, password, peer, shared_done](absl::Status allowed) {
+  limiter_->CheckRegistration(peer, NowMs(), [this, username, password, invite_hash, peer,
+                                              shared_done](absl::Status allowed) {
     if (!allowed.ok()) return (*shared_done)(allowed);
-    std::function<void()> job = [this, username, password, peer, shared_done] {
+    std::function<void()> job = [this, username, password, invite_hash, peer, shared_done] {
         // Counted once it hashes, whatever the store says (a taken name cost
         // a hash too).
         limiter_->EndRegistration(peer, NowMs(), /*counted=*/true);
@@ -268,179 +327,28 @@ void Accounts::Register(const std::string& username, const std::string& password
                                   options_.pwhash_memlimit, crypto_pwhash_ALG_ARGON2ID13) != 0) {
           return (*shared_done)(absl::ResourceExhaustedError("cannot hash the password: out of memory"));
         }
-        store_->CreateUser(username, UsernameKey(username), hash, NowMs(),
-                           [username, shared_done](absl::StatusOr<UserRecord> user) {
-                             if (!user.ok()) return (*shared_done)(user.status());
-                             CHAT_LOGF_INFO(kLog, LogFields().User(username), "user '%s' registered", username);
-                             (*shared_done)(user->username);
-                           });
+        auto stored = [username, shared_done](absl::StatusOr<UserRecord> user) {
+          if (!user.ok()) return (*shared_done)(user.status());
+          CHAT_LOGF_INFO(kLog, LogFields().User(username), "user '%s' registered", username);
+          (*shared_done)(user->username);
+        };
+        if (invite_hash.empty()) {
+          store_->CreateUser(username, UsernameKey(username), hash, NowMs(), std::move(stored));
+          return;
+        }
+        // The code is consumed in the transaction that creates the user.
+        NewAccount account;
+        account.username = username;
+        account.username_key = UsernameKey(username);
+        account.password_hash = hash;
+        account.invite_code_hash = invite_hash;
+        account.now_ms = NowMs();
+        store_->CreateAccount(account, std::move(stored));
     };
     if (!Queued(registration_hashers_.queue().Push(job))) {
       limiter_->EndRegistration(peer, NowMs(), /*counted=*/false);
       (*shared_done)(absl::ResourceExhaustedError("too many registrations in progress; retry in 1 s"));
     }
-  });
-}
-
-void Accounts::Login(const std::string& username, const std::string& password, const std::string& peer,
-                     std::function<void(absl::StatusOr<LoginResult>)> done) {
-  // Counted once answered; `limited` says whether the failed-login limit refused it.
-  std::shared_ptr<bool> limited;
-  if (options_.metrics != nullptr) {
-    limited = std::make_shared<bool>(false);
-    done = [m = options_.metrics, limited, done = std::move(done)](absl::StatusOr<LoginResult> r) {
-      m->Login(r.status(), *limited);
-      done(std::move(r));
-    };
-  }
-  if (password.size() > kMaxPasswordBytes) {
-    return done(absl::InvalidArgumentError(absl::StrCat("password must be at most ", kMaxPasswordBytes, " bytes")));
-  }
-  // A name Register would refuse has no account: refuse it before it becomes
-  // a limiter key (a 60 KB name must not cost 60 KB per attempt).
-  if (absl::Status st = ValidateUsername(username); !st.ok()) return done(st);
-  CheckThenLogin(UsernameKey(username), password, peer, std::move(limited), absl::Now() + options_.login_slowdown_wait,
-                 std::move(done));
-}
-
-void Accounts::CheckThenLogin(const std::string& key, const std::string& password, const std::string& peer,
-                              std::shared_ptr<bool> limited, absl::Time wait_until,
-                              std::function<void(absl::StatusOr<LoginResult>)> done) {
-  limiter_->Check(key, peer, NowMs(), [this, key, password, peer, limited, wait_until,
-                                       done = std::move(done)](absl::Status allowed) mutable {
-    if (!allowed.ok()) {
-      // The username is slowed down (attackers elsewhere guessed wrong): wait
-      // for the turn rather than refuse, if it comes soon enough.
-      if (int64_t wait_ms = SlowdownWaitMs(allowed); wait_ms > 0) {
-        const absl::Time at = absl::Now() + absl::Milliseconds(wait_ms);
-        if (at <= wait_until && waits_.waiting() < kMaxWaitingLogins) {
-          return waits_.RunAt(at, [this, key, password, peer, limited, wait_until,
-                                   done = std::move(done)](bool cancelled) mutable {
-            if (cancelled) return done(absl::UnavailableError("chat-core is shutting down; log in again"));
-            CheckThenLogin(key, password, peer, std::move(limited), wait_until, std::move(done));
-          });
-        }
-      }
-      if (limited != nullptr) *limited = absl::IsResourceExhausted(allowed);
-      return done(allowed);
-    }
-    // The attempt is in flight in the limiter from here until it is answered.
-    store_->FindUser(key, [this, key, password, peer, done](absl::StatusOr<UserRecord> user) {
-      if (!user.ok() && !absl::IsNotFound(user.status())) {
-        limiter_->Abandon(key, peer);
-        return done(user.status());
-      }
-      Verify(key, password, peer, std::move(user), done);
-    });
-  });
-}
-
-// Checks the password on a hashing thread (an unknown user against a dummy
-// hash, so a miss costs what a hit costs), then stores a new session.
-void Accounts::Verify(const std::string& key, const std::string& password, const std::string& peer,
-                      absl::StatusOr<UserRecord> user, std::function<void(absl::StatusOr<LoginResult>)> done) {
-  auto shared_done = std::make_shared<std::function<void(absl::StatusOr<LoginResult>)>>(std::move(done));
-  RunHashJob(
-      [this, key, password, peer, shared_done, user = std::move(user)] {
-        const std::string& stored = user.ok() ? user->password_hash : dummy_hash_;
-        bool match = crypto_pwhash_str_verify(stored.c_str(), password.data(), password.size()) == 0;
-        if (!user.ok() || !match) {
-          limiter_->RecordFailure(key, peer, NowMs(),
-                                  [shared_done] { (*shared_done)(absl::UnauthenticatedError(kBadLogin)); });
-          return;
-        }
-        limiter_->RecordSuccess(key, peer);
-        if (user->disabled) {
-          (*shared_done)(absl::PermissionDeniedError("account disabled: ask a server admin"));
-          return;
-        }
-        unsigned char raw[32];
-        randombytes_buf(raw, sizeof raw);
-        char encoded[sodium_base64_ENCODED_LEN(32, sodium_base64_VARIANT_URLSAFE_NO_PADDING)];
-        sodium_bin2base64(encoded, sizeof encoded, raw, sizeof raw, sodium_base64_VARIANT_URLSAFE_NO_PADDING);
-        sodium_memzero(raw, sizeof raw);
-        LoginResult result;
-        result.token = encoded;
-        result.username = user->username;
-        result.expires_at_ms = NowMs() + absl::ToInt64Milliseconds(options_.token_ttl);
-        SessionRecord rec;
-        rec.token_hash = HashToken(result.token);
-        rec.user_id = user->id;
-        rec.username = user->username;
-        rec.expires_at_ms = result.expires_at_ms;
-        store_->CreateSession(rec, NowMs(), [this, rec, result = std::move(result), shared_done](absl::StatusOr<bool> ok) {
-          if (!ok.ok()) return (*shared_done)(ok.status());
-          {
-            absl::MutexLock lock(&mu_);
-            sessions_[rec.token_hash] = rec;
-          }
-          CHAT_LOGF_INFO(kLog, LogFields().User(rec.username), "user '%s' logged in", rec.username);
-          if (options_.max_sessions_per_user <= 0) return (*shared_done)(result);
-          // Past the cap, the oldest sessions go (never this new one).
-          store_->TrimSessions(rec, options_.max_sessions_per_user,
-                               [this, rec, result, shared_done](absl::StatusOr<std::vector<std::string>> gone) mutable {
-                                 if (!gone.ok()) {
-                                   // The login stands; the next one trims again.
-                                   CHAT_LOGF_WARN(kLog, LogFields().User(rec.username),
-                                                  "old sessions of '%s' not trimmed: %s", rec.username,
-                                                  std::string(gone.status().message()));
-                                 } else if (!gone->empty()) {
-                                   {
-                                     absl::MutexLock lock(&mu_);
-                                     for (const std::string& h : *gone) {
-                                       sessions_.erase(h);
-                                       MarkGoneLocked(h);
-                                     }
-                                   }
-                                   CHAT_LOGF_INFO(kLog, LogFields().User(rec.username),
-                                                  "user '%s' has more than %d sessions: the oldest %d ended",
-                                                  rec.username, options_.max_sessions_per_user,
-                                                  static_cast<int>(gone->size()));
-                                   result.evicted_token_hashes = std::move(*gone);
-                                 }
-                                 (*shared_done)(std::move(result));
-                               });
-        });
-      },
-      [this, key, peer, shared_done] {
-        limiter_->Abandon(key, peer);
-        (*shared_done)(absl::ResourceExhaustedError("too many logins in progress; retry shortly"));
-      });
-}
-
-void Accounts::Logout(const Identity& identity, std::function<void(absl::Status)> done) {
-  if (identity.guest || identity.token_hash.empty()) {
-    return done(absl::FailedPreconditionError("guests have no session to log out of"));
-  }
-  // Refused from now on; forgotten for good only once the store deleted it,
-  // so a failed delete cannot come back to life after a restart unannounced.
-  std::optional<SessionRecord> held;
-  {
-    absl::MutexLock lock(&mu_);
-    auto it = sessions_.find(identity.token_hash);
-    if (it != sessions_.end()) {
-      held = std::move(it->second);
-      sessions_.erase(it);
-    }
-    revoking_.insert(identity.token_hash);
-  }
-  store_->RevokeSession(identity.token_hash, [this, identity, held = std::move(held),
-                                              done = std::move(done)](absl::StatusOr<bool> r) {
-    {
-      absl::MutexLock lock(&mu_);
-      revoking_.erase(identity.token_hash);
-      if (!r.ok() && held.has_value()) sessions_.emplace(identity.token_hash, *held);
-      if (r.ok()) MarkGoneLocked(identity.token_hash);
-    }
-    if (!r.ok()) {
-      CHAT_LOGF_WARN(kLog, LogFields().User(identity.user), "logout of '%s' not stored: %s", identity.user,
-                     std::string(r.status().message()));
-      return done(absl::UnavailableError(absl::StrCat("logout could not be stored (", r.status().message(),
-                                                      "); the session is still valid: retry")));
-    }
-    CHAT_LOGF_INFO(kLog, LogFields().User(identity.user), "user '%s' logged out", identity.user);
-    if (options_.metrics != nullptr) options_.metrics->Logout();
-    done(absl::OkStatus());
   });
 }
 

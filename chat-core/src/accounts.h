@@ -1,4 +1,6 @@
-// Accounts: registration, login, logout and token checks.
+// Accounts: registration, login, logout, token checks, and the account
+// lifecycle of #29: API tokens, renewal of login sessions while they are used,
+// password changes and deletion (accounts_lifecycle.cc).
 //
 // Passwords are hashed with Argon2id (libsodium crypto_pwhash_str) on a small
 // pool of hashing threads, never on gRPC threads, and never stored or logged in
@@ -10,6 +12,13 @@
 // (login_limiter.h). A user keeps at most max_sessions_per_user sessions (a
 // login past that ends the oldest), and expired sessions are swept from memory
 // and the store every session_sweep_interval.
+//
+// Credentials: a login session and an API token are both rows of the store's
+// sessions table (SessionRecord.kind), cached alike here. A login session lives
+// token_ttl after its last renewal and at most session_max_age after the login:
+// it is renewed when it is used (an authenticated call; a sweep, for each token
+// a live stream uses) and less than 3/4 of token_ttl remains. An API token
+// never renews; its last use is written at most once a minute per node.
 //
 // Threading: thread-safe; Authenticate* never block. Callbacks run on a hashing
 // or store thread. Lifetime: owned by CoreServer; Close() stops the hashing
@@ -42,8 +51,18 @@ namespace chat::core {
 
 class CoreMetrics;
 
+// Who may register (chat-core --registration); values as in
+// chat.v1.RegistrationMode.
+enum class RegistrationMode : int { kOpen = 1, kInvite = 2, kClosed = 3 };
+
 struct AccountsOptions {
+  // A login session's idle lifetime: it ends this long after its last renewal.
   absl::Duration token_ttl = absl::Hours(24 * 7);
+  // A login session ends this long after the login, however much it is used.
+  absl::Duration session_max_age = absl::Hours(24 * 30);
+  RegistrationMode registration = RegistrationMode::kOpen;
+  // Users (not only admins) may create registration invites.
+  bool users_may_invite = false;
   // Without a token, a call may name itself with `x-chat-user` (a guest).
   bool allow_guests = false;
   // Argon2id cost. Default: OWASP's minimum (m=19 MiB, t=2, p=1).
@@ -77,12 +96,23 @@ struct LoginResult {
   std::string token;
   std::string username;
   int64_t expires_at_ms = 0;
+  // The session is never renewed past this.
+  int64_t max_expires_at_ms = 0;
   // The user's oldest sessions this login ended (max_sessions_per_user): the
   // caller ends their live streams.
   std::vector<std::string> evicted_token_hashes;
 };
 
 using IdentityCallback = std::function<void(absl::StatusOr<Identity>)>;
+
+// A new API token: its secret (shown once) and what was stored.
+struct NewApiToken {
+  std::string secret;
+  SessionRecord record;
+};
+
+// Token hashes a change of the store revoked (their streams must end).
+using RevokedCallback = std::function<void(absl::StatusOr<std::vector<std::string>>)>;
 
 class Accounts {
  public:
@@ -108,21 +138,72 @@ class Accounts {
   void AuthenticateToken(absl::string_view token, absl::string_view guest_name, IdentityCallback done);
 
   // `peer` keys the per-address registration limit. On RESOURCE_EXHAUSTED,
-  // the message says how long to wait.
-  void Register(const std::string& username, const std::string& password, const std::string& peer,
-                std::function<void(absl::StatusOr<std::string>)> done);
+  // the message says how long to wait. By options().registration: closed:
+  // PERMISSION_DENIED; invite: FAILED_PRECONDITION without an invite code, and
+  // the store's FAILED_PRECONDITION for a bad one (open: the code is ignored).
+  void Register(const std::string& username, const std::string& password, const std::string& invite_code,
+                const std::string& peer, std::function<void(absl::StatusOr<std::string>)> done);
   // `peer` keys the per-peer rate limit. On RESOURCE_EXHAUSTED, the message says
-  // how long to wait.
-  void Login(const std::string& username, const std::string& password, const std::string& peer,
-             std::function<void(absl::StatusOr<LoginResult>)> done);
+  // how long to wait. `client` (what logs in) and `peer` are kept with the
+  // session for ListSessions. A bot: PERMISSION_DENIED; a deleted account:
+  // UNAUTHENTICATED as for a wrong password.
+  void Login(const std::string& username, const std::string& password, const std::string& client,
+             const std::string& peer, std::function<void(absl::StatusOr<LoginResult>)> done);
   // Revokes the token: it is refused at once, and `done` runs once the
   // revocation is stored. If the store cannot delete it, nothing changed (the
   // token works again, here and after a restart) and `done` hears UNAVAILABLE
   // saying to retry: a logout is never reported done unless it is stored.
   void Logout(const Identity& identity, std::function<void(absl::Status)> done);
 
-  // Drops a session revoked elsewhere (another node) from the cache.
+  // Revokes any credential of the cache or the store by its hash, as Logout
+  // does (refused at once; `done` once stored, or UNAVAILABLE and nothing
+  // changed).
+  void Revoke(const std::string& token_hash, std::function<void(absl::Status)> done);
+
+  // Drops a session revoked elsewhere (another node, or a store call that
+  // revoked it) from the cache.
   void Forget(const std::string& token_hash);
+
+  // The cached record of a credential; nullopt if it is not cached.
+  std::optional<SessionRecord> CachedSession(const std::string& token_hash) const;
+
+  // --- Renewal (accounts_lifecycle.cc).
+  //
+  // A use of the credential now: a login session with less than 3/4 of
+  // token_ttl left is renewed (to now + token_ttl, at most its max expiry),
+  // and the new expiry written with Store::UpdateSessionUse; otherwise its
+  // last use is written if the last write is a minute old. Returns the new
+  // expiry if it was renewed. Authenticate* do this for every call (and tell
+  // the `renewed` hook); the sweeper for every token that has a live stream.
+  std::optional<int64_t> Renew(const std::string& token_hash);
+  // Set once, before Init (or with the sweeper running: they are read under
+  // a lock). `live_token_hashes`: the tokens this node's live streams use
+  // (LiveSessions); `renewed`: a token was renewed (its streams learn their
+  // new expiry). Both are called without Accounts' locks held.
+  void SetRenewalHooks(std::function<std::vector<std::string>()> live_token_hashes,
+                       std::function<void(const std::string& token_hash, int64_t expires_at_ms)> renewed);
+
+  // --- Passwords, deletion, API tokens (accounts_lifecycle.cc).
+  //
+  // Checks `password` of `username` on a hashing thread, counted by the
+  // failed-login limiter under `peer` (so a stolen session cannot guess the
+  // password faster than a login could): the user, or PERMISSION_DENIED
+  // "wrong password", or RESOURCE_EXHAUSTED.
+  void CheckPassword(const std::string& username, const std::string& password, const std::string& peer,
+                     std::function<void(absl::StatusOr<UserRecord>)> done);
+  // Checks the old password, hashes the new one (rules as Register), stores
+  // it and revokes every other login session of the account (not `who`'s, not
+  // API tokens): `done` gets the revoked hashes (forgotten here already).
+  void ChangePassword(const Identity& who, const std::string& old_password, const std::string& new_password,
+                      const std::string& peer, RevokedCallback done);
+  // Checks the password, then deletes the account (Store::DeleteUser): every
+  // token hash it revoked (its bots' too), forgotten here already.
+  void DeleteAccount(const Identity& who, const std::string& password, const std::string& peer,
+                     RevokedCallback done);
+  // Stores a new API token of `spec.user_id`/`spec.username` (kind, name,
+  // rooms, actions, expires_at_ms, created_by, account_kind as given; the
+  // token hash and created_at are filled in) and caches it.
+  void CreateApiToken(SessionRecord spec, std::function<void(absl::StatusOr<NewApiToken>)> done);
 
   // Whether `who`'s session is still good now (a guest's always is): false
   // once its logout began, it was ended for a newer one, or it expired. A live
@@ -144,16 +225,28 @@ class Accounts {
  private:
   void RunHashJob(std::function<void()> job, std::function<void()> refused);
   void SweepLoop();
+  // The renewal step of a sweep: every token with a live stream is used.
+  void RenewLive();
+  // Answers `done` from the cache after a use of `hash` (Renew), telling the
+  // renewed hook of a renewal.
+  void AnswerFromCache(const std::string& hash, IdentityCallback done);
+  void CreateSessionFor(const UserRecord& user, const std::string& client, const std::string& peer,
+                        std::function<void(absl::StatusOr<LoginResult>)> done);
   // The cached session of `hash` as an identity; nullopt if not cached.
   std::optional<absl::StatusOr<Identity>> FromCache(const std::string& hash) const;
   // Asks the limiter, and logs in if allowed; a slowed-down attempt that may
   // go by `wait_until` waits (DelayedCalls) and asks again.
-  void CheckThenLogin(const std::string& key, const std::string& password, const std::string& peer,
+  void CheckThenLogin(const std::string& key, const std::string& password, const std::string& client,
+                      const std::string& peer,
                       std::shared_ptr<bool> limited, absl::Time wait_until,
                       std::function<void(absl::StatusOr<LoginResult>)> done);
-  void Verify(const std::string& key, const std::string& password, const std::string& peer,
-              absl::StatusOr<UserRecord> user, std::function<void(absl::StatusOr<LoginResult>)> done);
+  void Verify(const std::string& key, const std::string& password, const std::string& client,
+              const std::string& peer, absl::StatusOr<UserRecord> user,
+              std::function<void(absl::StatusOr<LoginResult>)> done);
   int64_t NowMs() const { return options_.now_ms(); }
+  // When a login session created at `created_at_ms` (0: unknown) with
+  // `max_expires_at_ms` (0: none) may be renewed to at most.
+  int64_t RenewalBound(const SessionRecord& s) const;
 
   Store* const store_;
   AccountsOptions options_;
@@ -182,6 +275,9 @@ class Accounts {
   DelayedCalls waits_;
   static constexpr size_t kMaxWaitingLogins = 1024;
   bool hashing_ ABSL_GUARDED_BY(mu_) = false;
+
+  std::function<std::vector<std::string>()> live_token_hashes_ ABSL_GUARDED_BY(mu_);
+  std::function<void(const std::string&, int64_t)> renewed_ ABSL_GUARDED_BY(mu_);
 
   absl::Mutex sweep_mu_;
   bool closing_ ABSL_GUARDED_BY(sweep_mu_) = false;

@@ -57,6 +57,10 @@ absl::Status ValidateCoreOptions(const CoreOptions& o) {
       {o.hub.replay_page >= 1, "replay_page must be at least 1"},
       {o.hub.room.presence_limit >= 1, "presence_limit must be at least 1"},
       {o.accounts.token_ttl > absl::ZeroDuration(), "token_ttl must be positive"},
+      {o.accounts.session_max_age >= o.accounts.token_ttl, "session_max_age must be at least token_ttl"},
+      {o.services.webhook_posts_per_second > 0 && o.services.webhook_posts_per_second <= 1000,
+       "webhook_posts_per_second must be more than 0 and at most 1000"},
+      {o.services.webhook_burst >= 1 && o.services.webhook_burst <= 10000, "webhook_burst must be between 1 and 10000"},
       {o.accounts.login_limits.window > absl::ZeroDuration(), "login_failure_window must be positive"},
       {o.accounts.hash_threads >= 1 && o.accounts.hash_threads <= 64, "hash_threads must be between 1 and 64"},
       {o.accounts.max_queued_hashes >= 1, "max_queued_hashes must be at least 1"},
@@ -198,7 +202,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   s->chat_ = std::make_unique<ChatServiceImpl>(s->hub_.get(), s->auth_.get(), &o.services);
   s->gateway_ = std::make_unique<GatewayServiceImpl>(s->hub_.get(), s->accounts_.get(),
                                                      s->auth_.get(), &o.services);
-  s->auth_service_ = NewAuthService(s->hub_.get(), s->accounts_.get(), s->auth_.get());
+  s->auth_service_ = NewAuthService(s->hub_.get(), s->accounts_.get(), s->auth_.get(), &o.services);
 
   builder.AddListeningPort(o.listen, *credentials, &s->port_);
   builder.RegisterService(s->chat_.get());

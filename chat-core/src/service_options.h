@@ -43,6 +43,15 @@ struct ServiceOptions {
   // Empty: gateway streams are accepted from loopback peers only.
   std::string gateway_secret;
   size_t max_sessions_per_gateway = 200000;
+  // Posts per webhook (AuthService.PostWebhook) per second on this node, and
+  // the burst it may save up (--webhook_posts_per_second, --webhook_burst).
+  double webhook_posts_per_second = 1;
+  double webhook_burst = 10;
+  // Bots one user may own, API tokens one account may hold, webhooks one user
+  // may make (each a row an outsider with an account could multiply).
+  int max_bots_per_user = 20;
+  int max_tokens_per_account = 50;
+  int max_webhooks_per_user = 50;
   // Prometheus metrics (core_metrics.h); null: off. Not owned.
   CoreMetrics* metrics = nullptr;
 };
