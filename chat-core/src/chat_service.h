@@ -40,7 +40,8 @@ using ChatServiceBase = chat::v1::ChatService::WithCallbackMethod_CreateRoom<
     chat::v1::ChatService::WithCallbackMethod_ListMembers<
     chat::v1::ChatService::WithCallbackMethod_DeleteMessage<
     chat::v1::ChatService::WithCallbackMethod_SearchUsers<
-    chat::v1::ChatService::WithRawCallbackMethod_Connect<chat::v1::ChatService::Service>>>>>>>>>>>>>>>>>>>>;
+    chat::v1::ChatService::WithCallbackMethod_GetUsers<
+    chat::v1::ChatService::WithRawCallbackMethod_Connect<chat::v1::ChatService::Service>>>>>>>>>>>>>>>>>>>>>;
 
 class ChatServiceImpl final : public ChatServiceBase {
  public:
@@ -85,6 +86,8 @@ class ChatServiceImpl final : public ChatServiceBase {
       chat::v1::MessageDeleted* resp) override;
   grpc::ServerUnaryReactor* SearchUsers(grpc::CallbackServerContext* ctx, const chat::v1::SearchUsersRequest* req,
       chat::v1::SearchUsersResponse* resp) override;
+  grpc::ServerUnaryReactor* GetUsers(grpc::CallbackServerContext* ctx, const chat::v1::GetUsersRequest* req,
+      chat::v1::GetUsersResponse* resp) override;
   // Connect on the callback API (ConnectApi::kCallback only).
   RawServerReactor* Connect(grpc::CallbackServerContext* ctx) override;
 
@@ -93,9 +96,11 @@ class ChatServiceImpl final : public ChatServiceBase {
   void StartConnectCalls(grpc::Server* server);
 
  private:
-  // A call answered by a Membership method.
+  // A call answered by a Membership method, once the caller's API token (if
+  // any) allows `action` on `room` (token_scope.h; empty: none named).
   template <typename Req, typename Resp>
   grpc::ServerUnaryReactor* Members(grpc::CallbackServerContext* ctx, const Req* req, Resp* resp,
+                                    int action, absl::string_view room,
                                     void (Membership::*op)(const Identity&, const Req&, Answer<Resp>));
 
   Hub* const hub_;

@@ -135,6 +135,8 @@ void FillMessage(const StoredMessage& stored, const std::string& room_name,
   *out->mutable_sent_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(stored.sent_at_ms);
   out->set_client_msg_id(stored.client_msg_id);
   out->set_deleted(stored.deleted);
+  // A user's message leaves it unset (UNSPECIFIED means a user): no bytes.
+  if (stored.author_kind == AccountKind::kBot) out->set_author_kind(chat::v1::ACCOUNT_KIND_BOT);
 }
 
 }  // namespace chat::core

@@ -60,6 +60,8 @@ grpc::ByteBuffer SerializeToByteBuffer(const google::protobuf::MessageLite& mess
 // Parses a ByteBuffer; false if it is not a valid message of that type.
 bool ParseFromByteBuffer(const grpc::ByteBuffer& buffer, google::protobuf::MessageLite* message);
 
+// The one conversion of a stored message to its event form (live fan-out,
+// history, replay, catch-up): author_kind BOT for a bot's message.
 void FillMessage(const StoredMessage& stored, const std::string& room_name,
                  chat::v1::Message* out);
 

@@ -127,6 +127,8 @@ void Hub::Send(const Identity& author, const std::shared_ptr<Room>& room, std::s
   req.text = std::move(text);
   req.sent_at_ms = NowMs();
   req.client_msg_id = std::move(client_msg_id);
+  // Stored with the message: history and replays say a bot wrote it.
+  req.author_kind = author.bot ? AccountKind::kBot : AccountKind::kUser;
   store_->Append(std::move(req), [this, room, done = std::move(done)](absl::StatusOr<AppendResult> r) {
     if (!r.ok()) return done(r.status(), false);
     const int64_t committed = options_.metrics != nullptr ? metrics::NowNanos() : 0;

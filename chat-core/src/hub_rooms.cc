@@ -9,6 +9,7 @@
 #include "hub.h"
 #include "membership.h"
 #include "session.h"
+#include "token_scope.h"
 
 namespace chat::core {
 namespace {
@@ -136,7 +137,8 @@ absl::StatusOr<chat::v1::ListRoomsResponse> Hub::ListRooms(const chat::v1::ListR
     absl::MutexLock lock(&rooms_mu_);
     auto it = request.cursor().empty() ? rooms_.begin() : rooms_.upper_bound(request.cursor());
     for (; it != rooms_.end() && page.size() < limit; ++it) {
-      if (it->second->access().MaySee(actor)) page.push_back(it->second);
+      // A token limited to rooms lists only those (token_scope.h).
+      if (it->second->access().MaySee(actor) && TokenReachesRoom(who, it->first)) page.push_back(it->second);
     }
     more = it != rooms_.end();
   }

@@ -78,13 +78,36 @@ int LiveSessions::KillExpired(int64_t now_ms) {
   {
     absl::MutexLock lock(&mu_);
     for (auto& [ptr, weak] : sessions_) {
-      int64_t expires = ptr->identity().expires_at_ms;
+      int64_t expires = ptr->expires_at_ms();
       if (expires == 0 || expires > now_ms) continue;
       if (auto sp = weak.lock()) doomed.push_back(std::move(sp));
     }
   }
   for (auto& s : doomed) s->Kill(absl::UnauthenticatedError("session token expired; log in again"));
   return static_cast<int>(doomed.size());
+}
+
+std::vector<std::string> LiveSessions::LiveTokenHashes() const {
+  std::vector<std::string> out;
+  absl::MutexLock lock(&mu_);
+  out.reserve(by_token_.size());
+  for (const auto& [hash, sessions] : by_token_) out.push_back(hash);
+  return out;
+}
+
+int LiveSessions::RenewToken(const std::string& token_hash, int64_t expires_at_ms) {
+  std::vector<std::shared_ptr<Session>> renewed;
+  {
+    absl::MutexLock lock(&mu_);
+    auto it = by_token_.find(token_hash);
+    if (it == by_token_.end()) return 0;
+    for (Session* s : it->second) {
+      if (auto sp = sessions_[s].lock()) renewed.push_back(std::move(sp));
+    }
+  }
+  // Outside mu_: the push takes the session's outbox lock.
+  for (auto& s : renewed) s->Renewed(expires_at_ms);
+  return static_cast<int>(renewed.size());
 }
 
 std::vector<std::shared_ptr<Outbox>> LiveSessions::StreamsLocked() const {

@@ -1,6 +1,6 @@
 // LiveSessions: the registry of this node's live streams and sessions, for what
-// reaches them all: logout and revocation (by token), token expiry, events for
-// every session (a room was created), and shutdown.
+// reaches them all: logout and revocation (by token), token expiry and
+// renewal, events for every session (a room was created), and shutdown.
 //
 // Threading: thread-safe; kills and pushes happen outside its lock.
 // Lifetime: owned by the Hub; it holds streams and sessions only weakly.
@@ -49,8 +49,16 @@ class LiveSessions {
 
   // Ends every live session that uses this token (logout, revocation).
   void KillSessionsWithToken(const std::string& token_hash, const std::string& reason);
-  // Ends every session whose token expired by now_ms; how many.
+  // Ends every session whose token expired by now_ms (Session::expires_at_ms,
+  // which renewal moves); how many.
   int KillExpired(int64_t now_ms);
+  // The token hashes with a live session on this node (each once), for the
+  // renewal sweep: a token in use here is renewed by this node.
+  std::vector<std::string> LiveTokenHashes() const;
+  // The token was renewed: every live session of it here expires at
+  // `expires_at_ms` from now on, and is told (ServerEvent.session_renewed; to
+  // a browser session alone on a gateway stream). How many sessions.
+  int RenewToken(const std::string& token_hash, int64_t expires_at_ms);
   // Gives `event` to every live session: once per stream (a gateway stream
   // fans it out to its browsers).
   void PushToAll(const chat::v1::ServerEvent& event);

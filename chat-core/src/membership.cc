@@ -68,11 +68,17 @@ std::string DirectRoomName(const std::vector<std::string>& sorted_keys) {
                       absl::BytesToHexString(absl::string_view(reinterpret_cast<const char*>(digest), 12)));
 }
 
-void Membership::ResolveUser(const std::string& user, Answer<std::string> done) {
+void Membership::FindAccount(const std::string& user, Answer<UserRecord> done) {
   if (user.empty()) return done(absl::InvalidArgumentError("user must not be empty"));
   if (user.size() > 64) return done(absl::NotFoundError(absl::StrCat("no user '", user.substr(0, 64), "'")));
   hub_->store()->FindUser(UserKey(user), [user, done = std::move(done)](absl::StatusOr<UserRecord> r) {
     if (absl::IsNotFound(r.status())) return done(absl::NotFoundError(absl::StrCat("no user '", user, "'")));
+    done(std::move(r));
+  });
+}
+
+void Membership::ResolveUser(const std::string& user, Answer<std::string> done) {
+  FindAccount(user, [done = std::move(done)](absl::StatusOr<UserRecord> r) {
     if (!r.ok()) return done(r.status());
     done(r->username);
   });
@@ -261,8 +267,11 @@ void Membership::Invite(const Identity& who, const chat::v1::InviteRequest& req,
   if (!found.ok()) return done(found.status());
   std::shared_ptr<Room> room = *found;
   if (auto st = room->access().Check(hub_->ActorOf(who), RoomAction::kInvite); !st.ok()) return done(st);
-  ResolveUser(req.user(), [this, who, room, done](absl::StatusOr<std::string> user) {
-    if (!user.ok()) return done(user.status());
+  FindAccount(req.user(), [this, who, room, done, asked = req.user()](absl::StatusOr<UserRecord> account) {
+    if (!account.ok()) return done(account.status());
+    // A deleted account cannot join anything: as if there were none.
+    if (account->deleted) return done(absl::NotFoundError(absl::StrCat("no user '", asked, "'")));
+    const std::string* user = &account->username;
     MemberRecord row = room->access().Row(*user);
     if (row.state == MemberState::kMember) {
       return done(absl::AlreadyExistsError(absl::StrCat(*user, " is already a member of room '", room->name(), "'")));
@@ -273,6 +282,17 @@ void Membership::Invite(const Identity& who, const chat::v1::InviteRequest& req,
     if (row.state == MemberState::kBanned) {
       return done(absl::FailedPreconditionError(
           absl::StrCat(*user, " is banned from room '", room->name(), "'; unban them first")));
+    }
+    if (account->kind == AccountKind::kBot) {
+      // A bot cannot accept an invitation: the moderator's invite makes it a
+      // member at once (it can be kicked or banned like anyone).
+      MemberChange change{room,
+                          {Write(room->id(), *user, MemberState::kMember, Role::kMember, MemberState::kNone, who.user,
+                                 hub_->NowMs())},
+                          Event(*room, *user, MembershipEvent::JOINED, Role::kMember, who.user)};
+      room->Describe(change.event.mutable_room_info());
+      change.event.mutable_room_info()->set_my_role(chat::v1::ROLE_MEMBER);
+      return Commit(std::move(change), done);
     }
     MemberChange change{room,
                         {Write(room->id(), *user, MemberState::kInvited, Role::kNone, MemberState::kNone, who.user,

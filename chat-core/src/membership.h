@@ -67,6 +67,9 @@ class Membership {
                      Answer<chat::v1::MessageDeleted> done);
   void SearchUsers(const Identity& who, const chat::v1::SearchUsersRequest& req,
                    Answer<chat::v1::SearchUsersResponse> done);
+  // Profiles of 1..100 usernames (any case); unknown ones are left out, a
+  // deleted account is shown deleted, without its display name.
+  void GetUsers(const Identity& who, const chat::v1::GetUsersRequest& req, Answer<chat::v1::GetUsersResponse> done);
 
   // A change some node committed (ClusterEvents::OnRoomChange).
   void ApplyNote(const std::string& note);
@@ -92,6 +95,8 @@ class Membership {
   void ApplyRoomChanged(const std::shared_ptr<Room>& room, const chat::v1::ServerEvent& ev);
   // True the first time an id is seen (of the last few thousand).
   bool FirstTime(uint64_t id);
+  // The account of `user` (any case): NOT_FOUND "no user 'x'".
+  void FindAccount(const std::string& user, Answer<UserRecord> done);
   // The registered name of `user` (any case): NOT_FOUND "no user 'x'".
   void ResolveUser(const std::string& user, Answer<std::string> done);
   // A kick or ban of `target` (resolved), with its writes.

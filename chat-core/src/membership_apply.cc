@@ -1,10 +1,11 @@
-// Membership's reads (members, user search) and how committed changes are
+// Membership's reads (members, user search and profiles) and how committed changes are
 // applied on every node: member rows, events, sessions taken out of rooms.
 #include <algorithm>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "chat/log.h"
+#include "google/protobuf/util/time_util.h"
 #include "frames.h"
 #include "hub.h"
 #include "membership.h"
@@ -21,6 +22,9 @@ constexpr int kMaxSearch = 20;
 constexpr int kDefaultSearch = 10;
 constexpr size_t kSeenIds = 4096;
 constexpr int64_t kSearchWindowMs = 10'000;
+constexpr int kMaxProfiles = 100;
+// No username is longer (ValidateUsername): a longer name is unknown.
+constexpr size_t kMaxUsernameBytes = 64;
 
 MemberState StateAfter(MembershipEvent::Kind kind) {
   switch (kind) {
@@ -166,6 +170,40 @@ void Membership::SearchUsers(const Identity& who, const chat::v1::SearchUsersReq
                                for (auto& u : *r) out.add_users(std::move(u));
                                done(std::move(out));
                              });
+}
+
+void Membership::GetUsers(const Identity&, const chat::v1::GetUsersRequest& req,
+                          Answer<chat::v1::GetUsersResponse> done) {
+  if (req.usernames().empty() || req.usernames_size() > kMaxProfiles) {
+    return done(absl::InvalidArgumentError(absl::StrCat("usernames must name 1 to ", kMaxProfiles, " users")));
+  }
+  std::vector<std::string> keys;
+  absl::flat_hash_set<std::string> seen;
+  for (const std::string& name : req.usernames()) {
+    if (name.empty()) return done(absl::InvalidArgumentError("usernames must not be empty"));
+    if (name.size() > kMaxUsernameBytes) continue;
+    std::string key = UserKey(name);
+    if (seen.insert(key).second) keys.push_back(std::move(key));
+  }
+  if (keys.empty()) return done(chat::v1::GetUsersResponse());
+  hub_->store()->FindUsers(keys, [done](absl::StatusOr<std::vector<UserRecord>> users) {
+    if (!users.ok()) return done(users.status());
+    chat::v1::GetUsersResponse out;
+    for (const UserRecord& u : *users) {
+      chat::v1::UserProfile* p = out.add_users();
+      p->set_username(u.username);
+      p->set_kind(u.kind == AccountKind::kBot ? chat::v1::ACCOUNT_KIND_BOT : chat::v1::ACCOUNT_KIND_USER);
+      p->set_owner(u.owner);
+      p->set_deleted(u.deleted);
+      // A deleted account's display name is erased; say nothing of it even
+      // if a store still had it.
+      if (!u.deleted) p->set_display_name(u.display_name);
+      if (u.created_at_ms != 0) {
+        *p->mutable_created_at() = google::protobuf::util::TimeUtil::MillisecondsToTimestamp(u.created_at_ms);
+      }
+    }
+    done(std::move(out));
+  });
 }
 
 void Membership::Commit(MemberChange change, Answer<chat::v1::MembershipEvent> done) {

@@ -9,11 +9,33 @@
 #include "chat/status.h"
 #include "chat/validate.h"
 #include "core_metrics.h"
+#include "google/protobuf/util/time_util.h"
+#include "token_scope.h"
 
 namespace chat::core {
 
 using chat::v1::ClientEvent;
 using chat::v1::ServerEvent;
+
+namespace {
+
+// The room an event of the hot path names (its error names it too).
+std::string RoomOf(const ClientEvent& e) {
+  switch (e.event_case()) {
+    case ClientEvent::kJoin:
+      return e.join().room();
+    case ClientEvent::kLeave:
+      return e.leave().room();
+    case ClientEvent::kSend:
+      return e.send().room();
+    case ClientEvent::kTyping:
+      return e.typing().room();
+    default:
+      return "";
+  }
+}
+
+}  // namespace
 
 Session::Session(Hub* hub, std::shared_ptr<Outbox> outbox, uint64_t session_id, Identity identity,
                  SessionOptions options)
@@ -22,7 +44,16 @@ Session::Session(Hub* hub, std::shared_ptr<Outbox> outbox, uint64_t session_id, 
       session_id_(session_id),
       member_id_(hub->NextMemberId()),
       identity_(std::move(identity)),
-      options_(options) {}
+      options_(options),
+      expires_at_ms_(identity_.expires_at_ms) {}
+
+void Session::Renewed(int64_t expires_at_ms) {
+  expires_at_ms_.store(expires_at_ms, std::memory_order_relaxed);
+  ServerEvent ev;
+  *ev.mutable_session_renewed()->mutable_expires_at() =
+      google::protobuf::util::TimeUtil::MillisecondsToTimestamp(expires_at_ms);
+  Push(std::move(ev));
+}
 
 void Session::SetResumeHook(std::function<void()> hook) {
   absl::MutexLock lock(&mu_);
@@ -91,7 +122,7 @@ bool Session::Handle(const ClientEvent& event, uint64_t request) {
     absl::MutexLock lock(&mu_);
     if (closed_) return false;
   }
-  if (identity_.expires_at_ms != 0 && hub_->NowMs() >= identity_.expires_at_ms) {
+  if (const int64_t expires = expires_at_ms(); expires != 0 && hub_->NowMs() >= expires) {
     Kill(absl::UnauthenticatedError("session token expired; log in again"));
     return false;
   }
@@ -100,6 +131,10 @@ bool Session::Handle(const ClientEvent& event, uint64_t request) {
   if (ref.ref.size() > kMaxRefBytes) {
     EmitError(absl::InvalidArgumentError(absl::StrCat("ref must be at most ", kMaxRefBytes, " bytes")),
               kind, ReplyTo{"", request});
+    return true;
+  }
+  if (absl::Status st = CheckEventScope(identity_, event); !st.ok()) {
+    EmitError(st, kind, ref, RoomOf(event), event.has_send() ? event.send().client_msg_id() : "");
     return true;
   }
   switch (event.event_case()) {
@@ -149,7 +184,7 @@ bool Session::Handle(const ClientEvent& event, uint64_t request) {
                 "empty or unknown event: set exactly one of join, leave, send, typing, ping, "
                 "history, listRooms, createRoom, getRoom, openDirect, updateRoom, deleteRoom, invite, "
                 "respondInvite, listInvites, leaveRoom, kick, ban, unban, setRole, listMembers, "
-                "deleteMessage, searchUsers"),
+                "deleteMessage, searchUsers, getUsers"),
             "", ref);
   return true;
 }

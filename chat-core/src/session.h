@@ -11,6 +11,7 @@
 #ifndef CHAT_CORE_SRC_SESSION_H_
 #define CHAT_CORE_SRC_SESSION_H_
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <memory>
@@ -51,6 +52,13 @@ class Session : public std::enable_shared_from_this<Session> {
   const Identity& identity() const { return identity_; }
   uint64_t session_id() const { return session_id_; }
   uint64_t member_id() const { return member_id_; }
+  // When its token expires, in ms since the epoch (0: never). It starts as the
+  // identity's and moves when the token is renewed (Renewed); LiveSessions'
+  // KillExpired and the session's own check at each event read it.
+  int64_t expires_at_ms() const { return expires_at_ms_.load(std::memory_order_relaxed); }
+  // The token was renewed while in use: the new expiry, and a
+  // ServerEvent{session_renewed} pushed to this session alone.
+  void Renewed(int64_t expires_at_ms);
   // The kind of stream the session lives on.
   Outbox::Kind stream_kind() const { return outbox_->kind(); }
 
@@ -123,6 +131,7 @@ class Session : public std::enable_shared_from_this<Session> {
   const uint64_t member_id_;
   const Identity identity_;
   const SessionOptions options_;
+  std::atomic<int64_t> expires_at_ms_;
 
   mutable absl::Mutex mu_;
   absl::flat_hash_map<int64_t, RoomState> rooms_ ABSL_GUARDED_BY(mu_);

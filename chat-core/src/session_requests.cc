@@ -1,5 +1,6 @@
-// Session: the room management, membership and moderation events, each
-// answered by the Membership method a gRPC call of the same name uses.
+// Session: the room management, membership and moderation events (and user
+// lookups), each answered by the Membership method a gRPC call of the same
+// name uses. Session::Handle checked the API token's scope already.
 #include <memory>
 #include <utility>
 
@@ -78,6 +79,9 @@ bool Session::HandleRoomRequest(const ReplyTo& ref, const ClientEvent& event) {
       return true;
     case ClientEvent::kSearchUsers:
       m.SearchUsers(identity_, event.search_users(), AnswerWith(self, ref, "searchUsers", &ServerEvent::mutable_users));
+      return true;
+    case ClientEvent::kGetUsers:
+      m.GetUsers(identity_, event.get_users(), AnswerWith(self, ref, "getUsers", &ServerEvent::mutable_profiles));
       return true;
     default:
       return false;

@@ -246,6 +246,10 @@ bool FastEncode(const chat::v1::ServerEvent& ev, std::string* out) {
       }
       if (!w.String("clientMsgId", m.client_msg_id())) return false;
       w.Bool("deleted", m.deleted());
+      if (!w.EnumName("authorKind", m.author_kind(), &chat::v1::AccountKind_Name<chat::v1::AccountKind>,
+                      &chat::v1::AccountKind_IsValid)) {
+        return false;
+      }
       w.End();
       break;
     }

@@ -218,6 +218,24 @@ TEST(BridgePendingEventsTest, EveryKindWithAnAnswerIsMatched) {
   EXPECT_EQ(p.unanswered(), 1u);
 }
 
+TEST(BridgePendingEventsTest, GetUsersIsAnsweredByProfilesAndARenewalAnswersNothing) {
+  PendingEvents p;
+  ClientEvent get;
+  get.set_ref("g");
+  get.mutable_get_users()->add_usernames("ci-bot");
+  EXPECT_EQ(p.Send(get), PendingEvents::Sent::kKept);
+  // Pushed to the session alone, with no ref: answers nothing.
+  ServerEvent renewed;
+  renewed.mutable_session_renewed()->mutable_expires_at()->set_seconds(1);
+  p.Answered(renewed);
+  EXPECT_EQ(p.unanswered(), 1u);
+  ServerEvent profiles;
+  profiles.set_ref("g");
+  profiles.mutable_profiles()->add_users()->set_username("ci-bot");
+  p.Answered(profiles);
+  EXPECT_EQ(p.unanswered(), 0u);
+}
+
 }  // namespace
 TEST(BridgePendingEventsTest, MembershipRequestsAreKeptOnlyWithARefAndAnsweredByTheirOwnKind) {
   PendingEvents p;

@@ -113,6 +113,11 @@ chat::v1::ServerEvent RandomServerEvent(Gen& g) {
       }
       m->set_client_msg_id(g.Text(10));
       m->set_deleted(g.Int(0, 4) == 0);
+      // Mostly unset (a user's), sometimes BOT, now and then USER.
+      static const chat::v1::AccountKind kKinds[] = {chat::v1::ACCOUNT_KIND_UNSPECIFIED,
+                                                     chat::v1::ACCOUNT_KIND_UNSPECIFIED, chat::v1::ACCOUNT_KIND_BOT,
+                                                     chat::v1::ACCOUNT_KIND_USER};
+      m->set_author_kind(kKinds[g.Int(0, 3)]);
       break;
     }
     case 1: {
@@ -150,6 +155,24 @@ TEST(JsonCodecTest, FastEncodingIsByteForByteTheLibrarys) {
   }
 }
 
+TEST(JsonCodecTest, ABotsMessageSaysSoAndAUsersSaysNothing) {
+  chat::v1::ServerEvent ev;
+  auto* m = ev.mutable_message();
+  m->set_room("ops");
+  m->set_seq(7);
+  m->set_author("ci-bot");
+  m->set_text("build green");
+  m->set_author_kind(chat::v1::ACCOUNT_KIND_BOT);
+  std::string fast;
+  ASSERT_TRUE(EncodeServerEventFastPath(ev, &fast));
+  EXPECT_EQ(fast, R"({"message":{"room":"ops","seq":"7","author":"ci-bot","text":"build green",)"
+                  R"("authorKind":"ACCOUNT_KIND_BOT"}})");
+  EXPECT_EQ(fast, ToJson(ev));
+  m->clear_author_kind();
+  ASSERT_TRUE(EncodeServerEventFastPath(ev, &fast));
+  EXPECT_EQ(fast.find("authorKind"), std::string::npos) << fast;
+}
+
 TEST(JsonCodecTest, EveryEscapedCodePointMatchesTheLibrary) {
   for (uint32_t cp : InterestingCodePoints()) {
     chat::v1::ServerEvent ev;
@@ -175,6 +198,11 @@ TEST(JsonCodecTest, EncodingLeavesWhatItDoesNotKnowToTheLibrary) {
   unknown_enum.mutable_member()->set_kind(static_cast<chat::v1::MemberEvent::Kind>(7));
   EXPECT_FALSE(EncodeServerEventFastPath(unknown_enum, &out));
   EXPECT_EQ(EncodeServerEvent(unknown_enum), ToJson(unknown_enum));
+
+  chat::v1::ServerEvent unknown_author_kind;
+  unknown_author_kind.mutable_message()->set_author_kind(static_cast<chat::v1::AccountKind>(9));
+  EXPECT_FALSE(EncodeServerEventFastPath(unknown_author_kind, &out));
+  EXPECT_EQ(EncodeServerEvent(unknown_author_kind), ToJson(unknown_author_kind));
 
   chat::v1::ServerEvent before_1970;
   before_1970.mutable_message()->mutable_sent_at()->set_seconds(-5);

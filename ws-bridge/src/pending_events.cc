@@ -45,6 +45,7 @@ constexpr std::pair<ServerEvent::EventCase, absl::string_view> kKinds[] = {
     {ServerEvent::kMembers, "listMembers"},
     {ServerEvent::kMessageDeleted, "deleteMessage"},
     {ServerEvent::kUsers, "searchUsers"},
+    {ServerEvent::kProfiles, "getUsers"},
 };
 
 bool KeyOf(const ServerEvent& e, AnswerKey* key) {
