@@ -52,6 +52,9 @@ ABSL_FLAG(absl::Duration, max_connection_age, absl::Minutes(5),
           "are not affected.");
 ABSL_FLAG(absl::Duration, idle_timeout, absl::Seconds(30),
           "A silent WebSocket is pinged after this, and closed if it stays silent as long again.");
+ABSL_FLAG(int, webhook_posts_per_10s_per_ip, 60,
+          "Webhook posts (POST /api/hooks/) one client address (IPv6: one /64) may make per 10 seconds, in one "
+          "burst if it likes; more get 429 with Retry-After. On top of chat-core's per-hook limit. 0: no limit.");
 ABSL_FLAG(int, max_queued_events, 2048, "Per WebSocket outbound queue; a browser over it is closed (1008).");
 ABSL_FLAG(int, max_queued_bytes, 4 << 20,
           "Per WebSocket outbound queue, in bytes, counting a reply's part the socket has not taken yet.");
@@ -181,6 +184,7 @@ int main(int argc, char** argv) {
   o.idle_timeout = absl::GetFlag(FLAGS_idle_timeout);
   o.max_requests_per_connection = absl::GetFlag(FLAGS_max_requests_per_connection);
   o.max_connection_age = absl::GetFlag(FLAGS_max_connection_age);
+  o.webhook_posts_per_10s_per_ip = absl::GetFlag(FLAGS_webhook_posts_per_10s_per_ip);
   o.max_queued_events = size_flag(absl::GetFlag(FLAGS_max_queued_events));
   o.max_queued_bytes = size_flag(absl::GetFlag(FLAGS_max_queued_bytes));
   // Out of range (negative too) is refused by the rules below.

@@ -1,16 +1,24 @@
 #include "auth_client.h"
 
+#include <grpcpp/generic/generic_stub.h>
+
 #include <atomic>
 #include <utility>
 
+#include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 
 namespace chat::bridge {
 
 using chat::v1::AuthService;
+using google::protobuf::Message;
+
+// Requests and responses travel as the base Message: gRPC's protobuf
+// serialization works on any Message through its virtual methods.
+using MessageStub = grpc::TemplatedGenericStub<Message, Message>;
 
 struct AuthClient::Nodes {
-  std::vector<std::unique_ptr<AuthService::Stub>> stubs;
+  std::vector<std::unique_ptr<MessageStub>> stubs;
   absl::Duration timeout;
   std::string secret;
   // The node that answered last: the next call starts there.
@@ -19,21 +27,22 @@ struct AuthClient::Nodes {
 
 namespace {
 
+// "/chat.v1.AuthService/Login": the HTTP/2 path of a method.
+std::string MethodPath(absl::string_view method) {
+  return absl::StrCat("/", AuthService::service_full_name(), "/", method);
+}
+
 // One call, tried node after node while the answer is UNAVAILABLE. Keeps
 // itself alive through the completion it waits for.
-template <typename Request, typename Response>
-class Attempts : public std::enable_shared_from_this<Attempts<Request, Response>> {
+class Attempts : public std::enable_shared_from_this<Attempts> {
  public:
-  // The callback flavour of the stub's method (AuthService::Stub::async::Login...).
-  using Call = void (AuthService::Stub::async::*)(grpc::ClientContext*, const Request*, Response*,
-                                                  std::function<void(grpc::Status)>);
-
-  Attempts(std::shared_ptr<AuthClient::Nodes> nodes, AuthClient::Caller caller, Request request, Call call,
-           AuthClient::Done<Response> done)
+  Attempts(std::shared_ptr<AuthClient::Nodes> nodes, AuthClient::Caller caller, std::string path,
+           std::unique_ptr<Message> request, std::unique_ptr<Message> response, AuthClient::AnyDone done)
       : nodes_(std::move(nodes)),
         caller_(std::move(caller)),
+        path_(std::move(path)),
         request_(std::move(request)),
-        call_(std::move(call)),
+        response_(std::move(response)),
         done_(std::move(done)),
         deadline_(absl::Now() + nodes_->timeout),
         node_(nodes_->preferred.load(std::memory_order_relaxed) % nodes_->stubs.size()) {}
@@ -47,10 +56,10 @@ class Attempts : public std::enable_shared_from_this<Attempts<Request, Response>
     if (!caller_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + caller_.token);
     grpc::ClientContext* raw = ctx.get();
     contexts_.push_back(std::move(ctx));
-    response_.Clear();
-    (nodes_->stubs[node_]->async()->*call_)(
-        raw, &request_, &response_,
-        [self = this->shared_from_this()](grpc::Status status) { self->Finished(std::move(status)); });
+    response_->Clear();
+    nodes_->stubs[node_]->UnaryCall(
+        raw, path_, grpc::StubOptions(), request_.get(), response_.get(),
+        [self = shared_from_this()](grpc::Status status) { self->Finished(std::move(status)); });
   }
 
  private:
@@ -61,27 +70,38 @@ class Attempts : public std::enable_shared_from_this<Attempts<Request, Response>
       return Start();
     }
     if (!down) nodes_->preferred.store(node_, std::memory_order_relaxed);
-    done_(status, response_);
+    if (!status.ok()) response_->Clear();
+    done_(status, std::move(response_));
   }
 
   const std::shared_ptr<AuthClient::Nodes> nodes_;
   const AuthClient::Caller caller_;
-  const Request request_;
-  const Call call_;
-  const AuthClient::Done<Response> done_;
+  const std::string path_;
+  const std::unique_ptr<Message> request_;
+  std::unique_ptr<Message> response_;
+  const AuthClient::AnyDone done_;
   const absl::Time deadline_;
   size_t node_;
   size_t tried_ = 0;
-  Response response_;
   std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
 };
 
-template <typename Request, typename Response>
-void Run(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& caller, Request request,
-         typename Attempts<Request, Response>::Call call, AuthClient::Done<Response> done) {
-  std::make_shared<Attempts<Request, Response>>(std::move(nodes), caller, std::move(request), std::move(call),
-                                                std::move(done))
+void Start(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& caller, std::string path,
+           std::unique_ptr<Message> request, std::unique_ptr<Message> response, AuthClient::AnyDone done) {
+  std::make_shared<Attempts>(std::move(nodes), caller, std::move(path), std::move(request), std::move(response),
+                             std::move(done))
       ->Start();
+}
+
+// A call whose types are known here.
+template <typename Request, typename Response>
+void Run(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& caller, absl::string_view method,
+         Request request, AuthClient::Done<Response> done) {
+  Start(std::move(nodes), caller, MethodPath(method), std::make_unique<Request>(std::move(request)),
+        std::make_unique<Response>(),
+        [done = std::move(done)](const grpc::Status& status, std::unique_ptr<Message> response) {
+          done(status, static_cast<const Response&>(*response));
+        });
 }
 
 }  // namespace
@@ -89,30 +109,42 @@ void Run(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& cal
 AuthClient::AuthClient(const std::vector<std::shared_ptr<grpc::Channel>>& channels, absl::Duration timeout,
                        std::string gateway_secret)
     : nodes_(std::make_shared<Nodes>()) {
-  for (const auto& channel : channels) nodes_->stubs.push_back(AuthService::NewStub(channel));
+  for (const auto& channel : channels) nodes_->stubs.push_back(std::make_unique<MessageStub>(channel));
   nodes_->timeout = timeout;
   nodes_->secret = std::move(gateway_secret);
 }
 
 void AuthClient::Register(const Caller& caller, chat::v1::RegisterRequest request,
                           Done<chat::v1::RegisterResponse> done) {
-  Run<chat::v1::RegisterRequest, chat::v1::RegisterResponse>(nodes_, caller, std::move(request),
-                                                             &AuthService::Stub::async::Register, std::move(done));
+  Run(nodes_, caller, "Register", std::move(request), std::move(done));
 }
 
 void AuthClient::Login(const Caller& caller, chat::v1::LoginRequest request, Done<chat::v1::LoginResponse> done) {
-  Run<chat::v1::LoginRequest, chat::v1::LoginResponse>(nodes_, caller, std::move(request),
-                                                       &AuthService::Stub::async::Login, std::move(done));
+  Run(nodes_, caller, "Login", std::move(request), std::move(done));
 }
 
 void AuthClient::Logout(const Caller& caller, Done<chat::v1::LogoutResponse> done) {
-  Run<chat::v1::LogoutRequest, chat::v1::LogoutResponse>(nodes_, caller, {}, &AuthService::Stub::async::Logout,
-                                                         std::move(done));
+  Run(nodes_, caller, "Logout", chat::v1::LogoutRequest(), std::move(done));
 }
 
 void AuthClient::WhoAmI(const Caller& caller, Done<chat::v1::WhoAmIResponse> done) {
-  Run<chat::v1::WhoAmIRequest, chat::v1::WhoAmIResponse>(nodes_, caller, {}, &AuthService::Stub::async::WhoAmI,
-                                                         std::move(done));
+  Run(nodes_, caller, "WhoAmI", chat::v1::WhoAmIRequest(), std::move(done));
+}
+
+void AuthClient::ServerInfo(const Caller& caller, Done<chat::v1::ServerInfoResponse> done) {
+  Run(nodes_, caller, "ServerInfo", chat::v1::ServerInfoRequest(), std::move(done));
+}
+
+void AuthClient::PostWebhook(const Caller& caller, chat::v1::PostWebhookRequest request,
+                             Done<chat::v1::PostWebhookResponse> done) {
+  Run(nodes_, caller, "PostWebhook", std::move(request), std::move(done));
+}
+
+void AuthClient::Call(const Caller& caller, const google::protobuf::MethodDescriptor* method,
+                      std::unique_ptr<Message> request, AnyDone done) {
+  std::unique_ptr<Message> response(
+      google::protobuf::MessageFactory::generated_factory()->GetPrototype(method->output_type())->New());
+  Start(nodes_, caller, MethodPath(method->name()), std::move(request), std::move(response), std::move(done));
 }
 
 }  // namespace chat::bridge

@@ -1,8 +1,10 @@
 // AuthClient: the AuthService calls behind the bridge's HTTP API (/api/login,
-// /api/register, /api/logout, /api/me), made to a chat-core node that answers:
-// first the node that answered last, then, while the answer is UNAVAILABLE
-// (the node is down), each other node once, all within one deadline
-// (docs/architecture.md, "Fail-over between chat-core nodes").
+// /api/register, /api/logout, /api/me, /api/info, /api/account/{Method},
+// /api/hooks/{id}), made to a chat-core node that answers: first the node that
+// answered last, then, while the answer is UNAVAILABLE (the node is down), each
+// other node once, all within one deadline (docs/architecture.md, "Fail-over
+// between chat-core nodes"). Every call goes through one generic stub by the
+// method's name, so a method of AuthService needs no code of its own here.
 //
 // Threading: thread-safe; `done` runs on a gRPC thread and must not block.
 // Lifetime: owned by the Bridge; a call in flight holds the stubs it needs, so
@@ -19,19 +21,25 @@
 
 #include "absl/time/time.h"
 #include "chat/v1/chat.grpc.pb.h"
+#include "google/protobuf/descriptor.h"
+#include "google/protobuf/message.h"
 
 namespace chat::bridge {
 
 class AuthClient {
  public:
   // Who the call is for: the browser's address (x-forwarded-for) and, for
-  // logout and me, its session token ("" sends no authorization).
+  // calls on behalf of a logged-in browser, its session or API token (""
+  // sends no authorization). The gateway secret goes with every call; chat-core
+  // believes x-forwarded-for only from a gateway, and PostWebhook needs it.
   struct Caller {
     std::string peer;
     std::string token;
   };
   template <typename Response>
   using Done = std::function<void(const grpc::Status& status, const Response& response)>;
+  // The response is a message of the method's output type (empty on an error).
+  using AnyDone = std::function<void(const grpc::Status& status, std::unique_ptr<google::protobuf::Message> response)>;
 
   // One channel per chat-core node, in --core order.
   AuthClient(const std::vector<std::shared_ptr<grpc::Channel>>& channels, absl::Duration timeout,
@@ -41,6 +49,12 @@ class AuthClient {
   void Login(const Caller& caller, chat::v1::LoginRequest request, Done<chat::v1::LoginResponse> done);
   void Logout(const Caller& caller, Done<chat::v1::LogoutResponse> done);
   void WhoAmI(const Caller& caller, Done<chat::v1::WhoAmIResponse> done);
+  void ServerInfo(const Caller& caller, Done<chat::v1::ServerInfoResponse> done);
+  void PostWebhook(const Caller& caller, chat::v1::PostWebhookRequest request,
+                   Done<chat::v1::PostWebhookResponse> done);
+  // Any method of AuthService; `request` must be of its input type.
+  void Call(const Caller& caller, const google::protobuf::MethodDescriptor* method,
+            std::unique_ptr<google::protobuf::Message> request, AnyDone done);
 
   struct Nodes;
 

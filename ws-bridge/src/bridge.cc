@@ -108,6 +108,9 @@ absl::StatusOr<std::unique_ptr<Bridge>> Bridge::Start(BridgeOptions options) {
   // Bursts of two seconds' worth, and never less than one full page.
   b->ctx_->history_rate = TokenBucket::Rate{
       options.history_per_user, std::max(options.history_per_user * 2, static_cast<double>(kMaxHistoryLimit))};
+  // Bursts of the whole ten seconds' worth.
+  b->ctx_->webhook_posts.SetRate(TokenBucket::Rate{options.webhook_posts_per_10s_per_ip / 10.0,
+                                                   static_cast<double>(options.webhook_posts_per_10s_per_ip)});
   b->ctx_->proxies = *ProxyList::Parse(options.trusted_proxies);  // valid, checked above
   b->ctx_->options = std::move(options);
   b->ctx_->gateway = b->gateway_.get();

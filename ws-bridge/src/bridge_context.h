@@ -19,6 +19,7 @@
 #include "client_address.h"
 #include "deferred_flush.h"
 #include "gateway.h"
+#include "keyed_buckets.h"
 #include "token_bucket.h"
 
 namespace chat::bridge {
@@ -58,6 +59,10 @@ struct BridgeContext {
   TokenBucket::Rate history_rate;
   absl::Mutex history_mu;
   absl::flat_hash_map<std::string, TokenBucket> history_by_user ABSL_GUARDED_BY(history_mu);
+
+  // --webhook_posts_per_10s_per_ip: POST /api/hooks/ by client address
+  // (WebhookAddressKey).
+  KeyedBuckets webhook_posts;
 };
 
 // Counts one TCP connection for --max_connections and, by its client's

@@ -119,6 +119,8 @@ absl::Status ValidateBridgeOptions(const BridgeOptions& o) {
       {o.idle_timeout >= absl::Milliseconds(1), "--idle_timeout must be at least 1ms"},
       {o.max_requests_per_connection >= 0, "--max_requests_per_connection must not be negative"},
       {o.max_connection_age >= absl::ZeroDuration(), "--max_connection_age must not be negative"},
+      {o.webhook_posts_per_10s_per_ip >= 0 && o.webhook_posts_per_10s_per_ip <= 1000000,
+       "--webhook_posts_per_10s_per_ip must be between 0 (no limit) and 1000000"},
       {o.max_queued_events >= 16, "--max_queued_events must be at least 16"},
       {o.max_queued_bytes >= 1, "--max_queued_bytes must be positive"},
       {o.replies_in_flight >= 1 && o.replies_in_flight <= 4096, "--replies_in_flight must be between 1 and 4096"},

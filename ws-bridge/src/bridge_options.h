@@ -88,6 +88,11 @@ struct BridgeOptions {
   // A WebSocket with no traffic for this long is pinged; closed if no answer
   // within another such period.
   absl::Duration idle_timeout = absl::Seconds(30);
+  // Webhook posts (POST /api/hooks/) one client address (an IPv6 client: its
+  // /64) may make per ten seconds, all of them at once if it likes; more get
+  // 429 with Retry-After. On top of chat-core's own limit per hook
+  // (--webhook_posts_per_second). 0: no limit here.
+  int webhook_posts_per_10s_per_ip = 60;
   // Per WebSocket outbound queue; a browser over it is closed (1008).
   size_t max_queued_events = 2048;
   size_t max_queued_bytes = 4 << 20;

@@ -11,6 +11,7 @@
 #include "chat/log.h"
 #include "chat/status.h"
 #include "http_util.h"
+#include "webhook_api.h"
 #include "ws_session.h"
 
 namespace chat::bridge {
@@ -57,7 +58,9 @@ void HttpSession::OnRead(const beast::error_code& ec, size_t bytes) {
     return Close();
   }
   if (ec == http::error::body_limit) {
-    Send(JsonError(http::status::payload_too_large, 11, "INVALID_ARGUMENT", "request body too large"), false);
+    Send(JsonError(http::status::payload_too_large, 11, "INVALID_ARGUMENT",
+                   absl::StrCat("request body too large (at most ", kMaxApiBody / 1024, " KiB)")),
+         false);
     return;
   }
   if (ec) {
@@ -86,7 +89,8 @@ void HttpSession::Handle(Request req) {
   }
   // Two session cookies (one planted by a sibling subdomain, say): which one
   // is meant is unknowable, so the request is refused rather than guessed.
-  if (path == "/ws" || absl::StartsWith(path, "/api/")) {
+  // Webhooks use no cookie (a sender is a server, not a browser).
+  if (path == "/ws" || (absl::StartsWith(path, "/api/") && !absl::StartsWith(path, kWebhookPrefix))) {
     int cookies = 0;
     for (auto [it, end] = req.equal_range(http::field::cookie); it != end; ++it) {
       cookies += CookieCount(Sv(it->value()), CookieName());
@@ -109,6 +113,7 @@ void HttpSession::Handle(Request req) {
                 req.keep_alive());
   }
   if (path == "/healthz") return HandleHealth(req);
+  if (absl::StartsWith(path, kWebhookPrefix)) return HandleWebhook(req);
   if (absl::StartsWith(path, "/api/")) return HandleApi(std::move(req));
   HandleStatic(req);
 }
@@ -128,6 +133,24 @@ void HttpSession::HandleHealth(const Request& req) {
 bool HttpSession::SecureCookie() const { return ctx_->options.cookie_secure || client_.tls; }
 
 const char* HttpSession::CookieName() const { return SecureCookie() ? kHostCookie : kCookie; }
+
+void HttpSession::SetSessionCookie(http::fields& fields, const std::string& token, int64_t max_age) const {
+  fields.set(http::field::set_cookie, absl::StrCat(CookieName(), "=", token, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=",
+                                                   max_age, SecureCookie() ? "; Secure" : ""));
+}
+
+void HttpSession::SendLater(http::response<http::string_body> res, bool keep_alive) {
+  net::post(stream_.get_executor(), [self = shared_from_this(), res = std::move(res), keep_alive]() mutable {
+    self->Send(std::move(res), keep_alive);
+  });
+}
+
+void HttpSession::SendStatusLater(const grpc::Status& status, unsigned version, bool keep_alive) {
+  const auto code = static_cast<absl::StatusCode>(status.error_code());
+  std::string message = status.error_message();
+  if (code == absl::StatusCode::kUnavailable) message = "the chat backend is unavailable; retry shortly";
+  SendLater(JsonError(HttpStatusFor(code), version, StatusCodeName(code), message), keep_alive);
+}
 
 std::optional<std::string> HttpSession::RequestToken(const Request& req) const {
   auto auth = req.find(http::field::authorization);
@@ -174,117 +197,6 @@ void HttpSession::HandleUpgrade(Request req) {
   auto ws = std::make_shared<WsSession>(stream_.release_socket(), std::move(req), std::move(creds), ctx_,
                                         std::move(slot_));
   ws->Start();
-}
-
-void HttpSession::HandleApi(Request req) {
-  absl::string_view path = TargetPath(Sv(req.target()));
-  const unsigned version = req.version();
-  const bool keep_alive = req.keep_alive();
-  auto fail = [&](http::status st, absl::string_view code, absl::string_view msg) {
-    Send(JsonError(st, version, code, msg), keep_alive);
-  };
-  bool is_post = req.method() == http::verb::post;
-  bool known = path == "/api/login" || path == "/api/register" || path == "/api/logout" || path == "/api/me";
-  if (!known) return fail(http::status::not_found, "NOT_FOUND", "no such endpoint");
-  if ((path == "/api/me") != (req.method() == http::verb::get) || (path != "/api/me" && !is_post)) {
-    return fail(http::status::method_not_allowed, "INVALID_ARGUMENT",
-                path == "/api/me" ? "use GET" : "use POST");
-  }
-  // No cross-site login, logout or probing.
-  auto origin = req.find(http::field::origin);
-  if (origin != req.end() &&
-      !OriginAllowed(Sv(origin->value()), Sv(req[http::field::host]), ctx_->options.allowed_origins,
-                     ctx_->options.allowed_hosts)) {
-    return fail(http::status::forbidden, "PERMISSION_DENIED", "origin not allowed");
-  }
-  // Only JSON: a cross-site HTML form can POST text/plain or form data without
-  // a CORS preflight, never application/json.
-  if (is_post && !IsJsonContentType(Sv(req[http::field::content_type]))) {
-    return fail(http::status::unsupported_media_type, "INVALID_ARGUMENT",
-                "POST /api/* needs Content-Type: application/json");
-  }
-
-  auto self = shared_from_this();
-  AuthClient::Caller caller{PeerAddress(), ""};
-  auto reply_status = [self, version, keep_alive](const grpc::Status& st) {
-    absl::StatusCode code = static_cast<absl::StatusCode>(st.error_code());
-    std::string message = st.error_message();
-    if (code == absl::StatusCode::kUnavailable) message = "the chat backend is unavailable; retry shortly";
-    net::post(self->stream_.get_executor(), [self, version, keep_alive, code, message] {
-      self->Send(JsonError(HttpStatusFor(code), version, StatusCodeName(code), message), keep_alive);
-    });
-  };
-  const bool secure = SecureCookie();
-  auto set_cookie = [secure, name = CookieName()](http::fields& f, const std::string& token, int64_t max_age) {
-    f.set(http::field::set_cookie,
-          absl::StrCat(name, "=", token, "; Path=/; HttpOnly; SameSite=Strict; Max-Age=", max_age,
-                       secure ? "; Secure" : ""));
-  };
-
-  if (path == "/api/me") {
-    auto token = RequestToken(req);
-    if (!token) return fail(http::status::unauthorized, "UNAUTHENTICATED", "not logged in");
-    caller.token = *token;
-    ctx_->auth->WhoAmI(caller, [self, version, keep_alive, reply_status](const grpc::Status& st,
-                                                                          const chat::v1::WhoAmIResponse& resp) {
-      if (!st.ok()) return reply_status(st);
-      std::string body = ToJson(resp);
-      net::post(self->stream_.get_executor(), [self, body, version, keep_alive] {
-        self->Send(JsonResponse(http::status::ok, version, body), keep_alive);
-      });
-    });
-    return;
-  }
-
-  if (path == "/api/logout") {
-    auto token = RequestToken(req);
-    auto done = [self, version, keep_alive, set_cookie] {
-      net::post(self->stream_.get_executor(), [self, version, keep_alive, set_cookie] {
-        auto res = JsonResponse(http::status::ok, version, "{}");
-        set_cookie(res, "", 0);
-        self->Send(std::move(res), keep_alive);
-      });
-    };
-    if (!token) return done();
-    caller.token = *token;
-    ctx_->auth->Logout(caller, [done, reply_status](const grpc::Status& st, const chat::v1::LogoutResponse&) {
-      // An already invalid token: logged out all the same.
-      if (!st.ok() && st.error_code() != grpc::StatusCode::UNAUTHENTICATED) return reply_status(st);
-      done();
-    });
-    return;
-  }
-
-  // login / register: {"username","password"}
-  chat::v1::LoginRequest creds;
-  if (absl::Status st = FromJson(req.body(), &creds); !st.ok()) {
-    return fail(http::status::bad_request, "INVALID_ARGUMENT",
-                "body must be JSON: {\"username\": \"...\", \"password\": \"...\"}");
-  }
-  auto login = [self, caller, creds, reply_status, set_cookie, version, keep_alive]() {
-    self->ctx_->auth->Login(caller, creds, [self, reply_status, set_cookie, version, keep_alive](
-                                               const grpc::Status& st, const chat::v1::LoginResponse& resp) {
-      if (!st.ok()) return reply_status(st);
-      net::post(self->stream_.get_executor(), [self, resp, set_cookie, version, keep_alive] {
-        chat::v1::LoginResponse shown = resp;
-        shown.clear_token();  // the token lives in the HttpOnly cookie only
-        auto res = JsonResponse(http::status::ok, version, ToJson(shown));
-        int64_t max_age = std::max<int64_t>(0, resp.expires_at().seconds() - absl::ToUnixSeconds(absl::Now()));
-        set_cookie(res, resp.token(), max_age);
-        self->Send(std::move(res), keep_alive);
-      });
-    });
-  };
-  if (path == "/api/login") return login();
-
-  chat::v1::RegisterRequest registration;
-  registration.set_username(creds.username());
-  registration.set_password(creds.password());
-  ctx_->auth->Register(caller, std::move(registration),
-                       [login, reply_status](const grpc::Status& st, const chat::v1::RegisterResponse&) {
-                         if (!st.ok()) return reply_status(st);
-                         login();
-                       });
 }
 
 void HttpSession::HandleStatic(const Request& req) {

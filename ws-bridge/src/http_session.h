@@ -1,6 +1,7 @@
 // HttpSession: one HTTP connection to the bridge. Serves the web UI's static
-// files, /healthz, the /api endpoints (translated into AuthService calls), and
-// hands a /ws upgrade over to a WsSession.
+// files, /healthz, the /api endpoints (translated into AuthService calls:
+// http_session_api.cc, and the webhooks in http_session_hooks.cc), and hands a
+// /ws upgrade over to a WsSession.
 //
 // Threading: runs on its connection's strand; gRPC completions of /api calls are
 // posted back onto it. Lifetime: shared_ptr kept alive by its pending operation;
@@ -14,6 +15,7 @@
 #include <optional>
 #include <string>
 
+#include "absl/strings/string_view.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "bridge_context.h"
@@ -46,6 +48,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
   void Handle(Request req);
   void HandleUpgrade(Request req);
   void HandleApi(Request req);
+  // /api/login and /api/register.
+  void HandleLogin(const Request& req, bool register_first);
+  // POST /api/account/{Method}: any of kAccountMethods (account_api.h).
+  void HandleAccount(const Request& req, absl::string_view method_name);
+  // POST /api/hooks/{id}[/{secret}].
+  void HandleWebhook(const Request& req);
   void HandleStatic(const Request& req);
   void HandleHealth(const Request& req);
   // Adds the headers every response gets (HSTS over TLS), then writes it.
@@ -60,6 +68,12 @@ class HttpSession : public std::enable_shared_from_this<HttpSession> {
     Decorate(res.base());
     SendMessage(http::message_generator(std::move(res)), keep_alive);
   }
+  // From a gRPC thread: sends `res` on this session's strand.
+  void SendLater(http::response<http::string_body> res, bool keep_alive);
+  // From a gRPC thread: the {"code","message"} answer for a failed call.
+  void SendStatusLater(const grpc::Status& status, unsigned version, bool keep_alive);
+  // The session cookie (token "" and max_age 0: cleared).
+  void SetSessionCookie(http::fields& fields, const std::string& token, int64_t max_age) const;
   void Decorate(http::fields& fields) const;
   bool MayKeepAlive() const;
   void SendMessage(http::message_generator msg, bool keep_alive);

@@ -1,5 +1,7 @@
 #include "http_util.h"
 
+#include <algorithm>
+
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -78,11 +80,16 @@ std::optional<int> RetryAfterSeconds(absl::string_view message) {
   absl::string_view rest = message.substr(at + kRetryIn.size());
   size_t digits = 0;
   while (digits < rest.size() && digits < 9 && absl::ascii_isdigit(static_cast<unsigned char>(rest[digits]))) ++digits;
-  int seconds = 0;
-  if (digits == 0 || !absl::StartsWith(rest.substr(digits), " s") || !absl::SimpleAtoi(rest.substr(0, digits), &seconds)) {
-    return std::nullopt;
+  int n = 0;
+  if (digits == 0 || !absl::SimpleAtoi(rest.substr(0, digits), &n)) return std::nullopt;
+  absl::string_view unit = rest.substr(digits);
+  if (absl::StartsWith(unit, " s")) return n;
+  // "retry in 250 ms" (the webhook limit): whole seconds, rounded up, at least 1.
+  if (absl::StartsWith(unit, " ms") &&
+      (unit.size() == 3 || !absl::ascii_isalpha(static_cast<unsigned char>(unit[3])))) {
+    return std::max(1, (n + 999) / 1000);
   }
-  return seconds;
+  return std::nullopt;
 }
 
 http::response<http::string_body> JsonError(http::status status, unsigned version,

@@ -20,7 +20,8 @@ inline absl::string_view Sv(boost::beast::string_view s) { return absl::string_v
 inline boost::beast::string_view Bv(absl::string_view s) { return boost::beast::string_view(s.data(), s.size()); }
 
 // The N of a message's last "retry in N s" (chat-core's refusals say when to
-// come back), for a Retry-After header; nullopt if it has none.
+// come back), for a Retry-After header; "retry in N ms" gives N/1000 rounded
+// up, at least 1. nullopt if it has neither.
 std::optional<int> RetryAfterSeconds(absl::string_view message);
 
 // {"code":"...","message":"..."} with the given status (and a Retry-After
