@@ -102,6 +102,7 @@ export const scenarios = [
       await waitLoginScreen(a2, 15_000);
       // This one goes on.
       await closeSettings(a1);
+      await a1.createRoom(h.name("pw-room"));
       await a1.send("still here");
       await a1.settled(1);
       // The old password no longer works, the new one does.
@@ -147,6 +148,7 @@ export const scenarios = [
       await waitLoginScreen(a3, 15_000);
       await eventually(async () => assert.equal(await items.count(), 1), { what: "only this session left" });
       await closeSettings(a1);
+      await a1.createRoom(h.name("sess-room"));
       await a1.send("still signed in");
       await a1.settled(1);
     },
