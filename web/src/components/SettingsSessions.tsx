@@ -36,7 +36,8 @@ export function SessionsSection({ account, renewedUntil }: SessionsProps) {
     sessions.reload();
   }
 
-  const list = sessions.data ?? [];
+  // This browser first, then the most recently active.
+  const list = (sessions.data ?? []).slice().sort((a, b) => Number(b.current) - Number(a.current) || (a.lastUsedAt < b.lastUsedAt ? 1 : -1));
   const others = list.filter((s) => !s.current).length;
   return (
     <Section
