@@ -23,6 +23,8 @@ import { scenarios as screenScenarios } from "./scenarios/screens.mjs";
 import { scenarios as tlsScenarios } from "./scenarios/tls.mjs";
 import { scenarios as memberScenarios } from "./scenarios/members.mjs";
 import { scenarios as memberScreenScenarios } from "./scenarios/members-screens.mjs";
+import { scenarios as accountScenarios } from "./scenarios/accounts.mjs";
+import { scenarios as accountScreenScenarios } from "./scenarios/accounts-screens.mjs";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repoRoot = resolve(here, "..", "..");
@@ -39,7 +41,16 @@ const { values: args } = parseArgs({
   },
 });
 
-const all = [...coreScenarios, ...uiScenarios, ...screenScenarios, ...tlsScenarios, ...memberScenarios, ...memberScreenScenarios];
+const all = [
+  ...coreScenarios,
+  ...uiScenarios,
+  ...screenScenarios,
+  ...tlsScenarios,
+  ...memberScenarios,
+  ...memberScreenScenarios,
+  ...accountScenarios,
+  ...accountScreenScenarios,
+];
 if (args.list) {
   for (const s of all) console.log(s.name);
   process.exit(0);

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { Api, ApiError, errorFromResponse, validatePassword, validateRoomName, validateUsername } from "./api";
+import { Api, ApiError, errorFromResponse, validateInviteCode, validatePassword, validateRoomName, validateUsername } from "./api";
 
 type Call = { url: string; init?: RequestInit };
 
@@ -106,5 +106,36 @@ describe("validation", () => {
     expect(validateRoomName("Dev")).not.toBe("");
     expect(validateRoomName("")).not.toBe("");
     expect(validateRoomName("a".repeat(65))).not.toBe("");
+  });
+});
+
+describe("Api, registration modes", () => {
+  it("registers with an invite code when one is given", async () => {
+    const calls: Call[] = [];
+    const api = new Api(fakeFetch(200, '{"username":"bob"}', calls));
+    await api.register("bob", "password1", "code-123");
+    await api.register("bob", "password1");
+    expect(JSON.parse(String(calls[0].init?.body))).toEqual({ username: "bob", password: "password1", inviteCode: "code-123" });
+    expect(JSON.parse(String(calls[1].init?.body))).toEqual({ username: "bob", password: "password1" });
+  });
+
+  it("reads the registration mode from /api/info", async () => {
+    const calls: Call[] = [];
+    await expect(new Api(fakeFetch(200, '{"registration":"REGISTRATION_MODE_INVITE"}', calls)).info()).resolves.toEqual({
+      registration: "invite",
+    });
+    expect(calls[0].url).toBe("/api/info");
+    expect(calls[0].init?.method).toBe("GET");
+    await expect(new Api(fakeFetch(200, '{"registration":"REGISTRATION_MODE_CLOSED"}')).info()).resolves.toEqual({ registration: "closed" });
+    await expect(new Api(fakeFetch(200, '{"registration":"REGISTRATION_MODE_OPEN"}')).info()).resolves.toEqual({ registration: "open" });
+    await expect(new Api(fakeFetch(200, "{}")).info()).resolves.toEqual({ registration: "open" });
+    // A bridge older than /api/info: as before, open.
+    await expect(new Api(fakeFetch(404, "")).info()).resolves.toEqual({ registration: "open" });
+    await expect(new Api(fakeFetch(503, "")).info()).rejects.toMatchObject({ code: "UNAVAILABLE" });
+  });
+
+  it("asks for an invite code", () => {
+    expect(validateInviteCode("  ")).toMatch(/invite code/);
+    expect(validateInviteCode("abc")).toBe("");
   });
 });

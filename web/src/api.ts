@@ -1,4 +1,5 @@
-// The bridge's HTTP JSON API (/api/register, /api/login, /api/logout, /api/me).
+// The bridge's HTTP JSON API (/api/register, /api/login, /api/logout, /api/me,
+// /api/info; the account calls under /api/account/ are in account-api.ts).
 // Same-origin fetch: the HttpOnly session cookie goes along by itself.
 
 export interface Session {
@@ -11,6 +12,9 @@ export interface Session {
    */
   admin?: boolean;
 }
+
+/** Who may register on this server (GET /api/info; chat-core --registration). */
+export type RegistrationMode = "open" | "invite" | "closed";
 
 export class ApiError extends Error {
   readonly status: number;
@@ -80,7 +84,8 @@ export class Api {
     this.fetchImpl = fetchImpl ?? ((input, init) => fetch(input, init));
   }
 
-  private async call(path: string, method: "GET" | "POST", body?: unknown): Promise<unknown> {
+  /** One JSON request: the parsed answer, or an ApiError (the server's code and message). */
+  async request(path: string, method: "GET" | "POST", body?: unknown): Promise<unknown> {
     let res: Response;
     try {
       res = await this.fetchImpl(path, {
@@ -103,22 +108,44 @@ export class Api {
     }
   }
 
-  async register(username: string, password: string): Promise<Session> {
-    return toSession(await this.call("/api/register", "POST", { username, password }));
+  /** `inviteCode`: needed when the server registers by invitation (info() says "invite"). */
+  async register(username: string, password: string, inviteCode = ""): Promise<Session> {
+    const body: Record<string, string> = { username, password };
+    if (inviteCode !== "") body.inviteCode = inviteCode;
+    return toSession(await this.request("/api/register", "POST", body));
+  }
+
+  /**
+   * Who may register (GET /api/info, no credentials). A bridge without
+   * /api/info (older than issue #29) counts as "open": its Register says no
+   * itself if it must.
+   */
+  async info(): Promise<{ registration: RegistrationMode }> {
+    let body: unknown;
+    try {
+      body = await this.request("/api/info", "GET");
+    } catch (err) {
+      if (err instanceof ApiError && err.status === 404) return { registration: "open" };
+      throw err;
+    }
+    const r = body && typeof body === "object" ? (body as Record<string, unknown>).registration : undefined;
+    if (r === "REGISTRATION_MODE_INVITE" || r === 2) return { registration: "invite" };
+    if (r === "REGISTRATION_MODE_CLOSED" || r === 3) return { registration: "closed" };
+    return { registration: "open" };
   }
 
   async login(username: string, password: string): Promise<Session> {
-    return toSession(await this.call("/api/login", "POST", { username, password }));
+    return toSession(await this.request("/api/login", "POST", { username, password }));
   }
 
   async logout(): Promise<void> {
-    await this.call("/api/logout", "POST", {});
+    await this.request("/api/logout", "POST", {});
   }
 
   /** The current session, or null when not logged in (401). Other failures throw. */
   async me(): Promise<Session | null> {
     try {
-      return toSession(await this.call("/api/me", "GET"), true);
+      return toSession(await this.request("/api/me", "GET"), true);
     } catch (err) {
       if (err instanceof ApiError && err.status === 401) return null;
       throw err;
@@ -136,6 +163,11 @@ export function validateUsername(u: string): string {
 
 export function validatePassword(p: string): string {
   return p.length >= 8 ? "" : "Password must be at least 8 characters";
+}
+
+/** Registration by invitation needs a code; the server checks it. */
+export function validateInviteCode(code: string): string {
+  return code.trim() === "" ? "Enter the invite code you were given: this server registers by invitation" : "";
 }
 
 export function validateRoomName(n: string): string {

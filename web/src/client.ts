@@ -10,6 +10,7 @@ import { Error_Code, MembershipEvent_Kind, RoomChanged_Kind } from "./gen/chat/v
 import type { ClientEventInit, ServerEvent } from "./protocol";
 import { validateRoomName } from "./api";
 import { MembershipActions, validateNewRoomName } from "./client-members";
+import { ProfileDirectory } from "./client-profiles";
 import { joinArgs, oldestSeq, sameUser } from "./messages";
 import type { Action, ChatState, PendingRequest, RoomState } from "./model";
 import { isPublic } from "./roles";
@@ -86,6 +87,8 @@ export class ChatClient {
   private stopped = false;
   /** Direct messages, private rooms, invitations, moderation, user search. */
   readonly membership: MembershipActions;
+  /** Display names, bot and deleted flags of the names on screen. */
+  readonly profiles: ProfileDirectory;
 
   constructor(options: ChatClientOptions) {
     this.o = options;
@@ -105,6 +108,12 @@ export class ChatClient {
       send: (body, req) => this.sendRequest(body, req),
       getState: () => this.state,
       dispatch: (a) => this.dispatch(a),
+    });
+    this.profiles = new ProfileDirectory({
+      send: (body, req) => this.sendRequest(body, req),
+      getState: () => this.state,
+      dispatch: (a) => this.dispatch(a),
+      now: this.now,
     });
     this.conn = new Connection({
       url: options.url,
@@ -255,6 +264,7 @@ export class ChatClient {
     }
     this.listRooms("");
     this.membership.loadInvites();
+    this.profiles.onOpen();
   }
 
   private handleEvents(events: ServerEvent[]): void {

@@ -15,6 +15,7 @@ const at = (d: Date, author = "bob"): ChatMessage => ({
   local: false,
   acked: false,
   deleted: false,
+  bot: false,
 });
 
 describe("format", () => {

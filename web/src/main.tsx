@@ -4,6 +4,8 @@ import { App } from "./components/App";
 import "./styles.css";
 import "./styles-dialogs.css";
 import "./styles-rooms.css";
+import "./styles-authors.css";
+import "./styles-settings.css";
 
 const root = document.getElementById("root");
 if (root) {

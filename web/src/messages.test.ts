@@ -18,6 +18,7 @@ describe("mergeBySeq", () => {
     local: false,
     acked: false,
     deleted: false,
+    bot: false,
   });
 
   it("appends, inserts in order and reports duplicates", () => {

@@ -1,6 +1,6 @@
 // The shapes of the chat state (state.ts) and of the actions its reducer takes.
 
-import type { Invite, Member, RoomInfo, ServerEvent } from "./protocol";
+import type { Invite, Member, Profile, RoomInfo, ServerEvent } from "./protocol";
 
 export type SendStatus = "sending" | "sent" | "failed";
 
@@ -24,6 +24,8 @@ export interface ChatMessage {
   acked: boolean;
   /** A tombstone: deleted by its author or a moderator (text is empty). */
   deleted: boolean;
+  /** Sent by a bot account (Message.authorKind BOT): shown with a badge. */
+  bot: boolean;
 }
 
 export type HistoryState = "none" | "loading" | "loaded" | "error";
@@ -88,6 +90,8 @@ export type PendingRequest =
   | { kind: "listMembers"; room: string }
   | { kind: "listInvites" }
   | { kind: "searchUsers"; prefix: string }
+  /** Profiles of these usernames (getUsers); see client-profiles.ts. */
+  | { kind: "getUsers"; names: string[] }
   /**
    * A membership or moderation request, tracked in ChatState.actions under
    * `key` (see actionKey). `label` names it in an error ("Kick bob"); with
@@ -154,6 +158,19 @@ export interface ChatState {
   actions: Record<string, ActionStatus>;
   userSearch: UserSearch;
   farewell: Farewell | null;
+  /**
+   * Profiles (display name, bot, deleted) by lower-case username, fetched with
+   * getUsers and kept PROFILE_TTL_MS (state-profiles.ts); profile null: no such user.
+   */
+  profiles: Record<string, ProfileEntry>;
+  /** When this session's token expires, as the last SessionRenewed said ("" until one comes). */
+  sessionExpiresAt: string;
+}
+
+export interface ProfileEntry {
+  profile: Profile | null;
+  /** When it arrived (ms): an older entry is asked for again when wanted. */
+  fetchedAt: number;
 }
 
 export type Action =
@@ -176,4 +193,6 @@ export type Action =
   | { type: "actionFailed"; key: string; error: string; notice: string }
   | { type: "clearAction"; key: string }
   | { type: "clearSearch" }
-  | { type: "dismissFarewell" };
+  | { type: "dismissFarewell" }
+  /** Profiles learnt elsewhere (the answer to UpdateProfile): put into the cache. */
+  | { type: "profilesKnown"; profiles: Profile[]; now: number };

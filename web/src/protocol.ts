@@ -35,6 +35,9 @@ export type RoomInfo = With<pb.Room, { lastSeq: number; createdAt: string }>;
 
 export type Member = Fields<pb.Member>;
 
+/** A user's profile (GetUsers): display name, kind (bot or user), deleted. */
+export type Profile = With<pb.UserProfile, { createdAt: string }>;
+
 /** A pending invitation of the user (ListInvites, or an INVITED event about them). */
 export type Invite = { room: RoomInfo; invitedBy: string; invitedAt: string };
 
@@ -65,6 +68,10 @@ export type ServerEvent =
   | Event<"invites", { invites: Invite[] }>
   | Event<"users", Fields<pb.SearchUsersResponse>>
   | Event<"roomDeleted", Fields<pb.DeleteRoomResponse>>
+  // The answer to getUsers: the profiles of the names that exist.
+  | Event<"profiles", { users: Profile[] }>
+  // The session's token was renewed while in use: it now expires later.
+  | Event<"sessionRenewed", { expiresAt: string }>
   // An event this UI does not know (e.g. one a newer server added): ignored.
   | Event<"unknown", { raw: pb.ServerEvent }>;
 
@@ -111,7 +118,7 @@ function fields<M extends { $typeName: string }>(m: M): Fields<M> {
 }
 
 /** RFC 3339 (as Date.toISOString writes it, milliseconds), "" for an absent timestamp. */
-function timeString(t: Timestamp | undefined): string {
+export function timeString(t: Timestamp | undefined): string {
   return t === undefined ? "" : timestampDate(t).toISOString();
 }
 
@@ -125,6 +132,10 @@ export function normalizeRoom(r: pb.Room): RoomInfo {
 
 export function normalizeMembership(m: pb.MembershipEvent): Membership {
   return { ...fields(m), roomInfo: m.roomInfo ? normalizeRoom(m.roomInfo) : null };
+}
+
+export function normalizeProfile(p: pb.UserProfile): Profile {
+  return { ...fields(p), createdAt: timeString(p.createdAt) };
 }
 
 function normalizeInvite(i: pb.Invite): Invite {
@@ -176,6 +187,10 @@ export function normalizeServerEvent(ev: pb.ServerEvent): ServerEvent {
       return { ...fields(e.value), type: e.case, ref };
     case "roomDeleted":
       return { ...fields(e.value), type: e.case, ref };
+    case "profiles":
+      return { type: e.case, ref, users: e.value.users.map(normalizeProfile) };
+    case "sessionRenewed":
+      return { type: e.case, ref, expiresAt: timeString(e.value.expiresAt) };
     default:
       return { type: "unknown", ref, raw: ev };
   }

@@ -6,7 +6,7 @@
 // the reducer about it with the "...Sent" actions; server events come in with
 // the "server" action.
 
-import { Error_Code, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
+import { AccountKind, Error_Code, MemberEvent_Kind } from "./gen/chat/v1/chat_pb";
 import { mergeBySeq, oldestSeq, sameUser } from "./messages";
 import type { Action, ChatMessage, ChatState, RoomState } from "./model";
 import type { Message, ServerEvent } from "./protocol";
@@ -21,6 +21,7 @@ import {
   requestSent,
   settleAction,
 } from "./state-members";
+import { applyProfiles, applySessionRenewed, cacheProfiles } from "./state-profiles";
 import { applyLeft, applyRoom, applyRoomChanged, applyRooms, dropRoom, listRoomsRequest } from "./state-rooms";
 import { EMPTY_ROSTER, LOBBY, newRoom, takeRequest, withRoom } from "./state-util";
 
@@ -53,6 +54,8 @@ export function initialState(me: string, current = LOBBY): ChatState {
     actions: {},
     userSearch: NO_SEARCH,
     farewell: null,
+    profiles: {},
+    sessionExpiresAt: "",
   };
 }
 
@@ -70,6 +73,7 @@ function fromServer(m: Message): ChatMessage {
     local: false,
     acked: false,
     deleted: m.deleted,
+    bot: m.authorKind === AccountKind.BOT,
   };
 }
 
@@ -186,6 +190,8 @@ function applyError(state: ChatState, ev: Extract<ServerEvent, { type: "error" }
   }
   if (req?.kind === "createRoom") return { ...s, createRoom: { pending: false, error: text, name: req.room } };
   if (req?.kind === "listRooms") return { ...s, roomsLoaded: true, notice: text };
+  // Profiles are a nicety: names stay usernames (and are asked for again later).
+  if (req?.kind === "getUsers") return s;
   const handled = req ? applyMembersError(s, req, ev.ref, text) : null;
   if (handled) return handled;
   if (ev.event === "typing" || ev.event === "ping") return s;
@@ -307,6 +313,10 @@ function applyServerEvent(state: ChatState, ev: ServerEvent, now: number): ChatS
     case "messageDeleted":
       return applyMessageDeleted(state, ev);
 
+    case "profiles":
+      return applyProfiles(state, ev, now);
+    case "sessionRenewed":
+      return applySessionRenewed(state, ev);
     case "roomDeleted":
     case "pong":
     case "unknown":
@@ -420,6 +430,7 @@ export function reducer(state: ChatState, action: Action): ChatState {
         local: true,
         acked: false,
         deleted: false,
+        bot: false,
       };
       return withRoom(state, action.room, (r) => ({ ...r, pending: [...r.pending, msg] }));
     }
@@ -481,5 +492,7 @@ export function reducer(state: ChatState, action: Action): ChatState {
 
     case "dismissFarewell":
       return state.farewell === null ? state : { ...state, farewell: null };
+    case "profilesKnown":
+      return cacheProfiles(state, action.profiles, action.now);
   }
 }

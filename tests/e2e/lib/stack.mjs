@@ -90,8 +90,14 @@ export class Stack {
    * serves HTTPS/WSS on https://localhost:PORT and the bridge reaches
    * chat-core over mTLS (docs/security.md, "TLS").
    */
-  constructor({ buildDir, webRoot, logDir, tls = "" }) {
+  constructor({ buildDir, webRoot, logDir, tls = "", coreArgs = [] }) {
     this.tls = tls;
+    /**
+     * More chat-core flags (e.g. "--registration=invite"). A scenario may
+     * change them and restart chat-core (killCore, then ensureUp): the
+     * database stays.
+     */
+    this.coreArgs = coreArgs;
     this.buildDir = buildDir;
     this.coreBin = join(buildDir, "chat-core", "chat-core");
     this.bridgeBin = join(buildDir, "ws-bridge", "ws-bridge");
@@ -146,6 +152,7 @@ export class Stack {
       `--admins=${ADMIN}`,
       "--log_level=info",
       ...ALLOW_ROOT,
+      ...this.coreArgs,
     ];
     if (this.tls) {
       argv.push(`--tls_cert=${this.tls}/server.pem`, `--tls_key=${this.tls}/server.key`, `--tls_client_ca=${this.tls}/ca.pem`);

@@ -3,7 +3,8 @@ import type { Api, Session } from "../api";
 import { ChatClient } from "../client";
 import { sentence } from "../format";
 import { mediaMatches, onMediaChange } from "../media";
-import { webSocketUrl } from "../protocol";
+import { webSocketUrl, type Profile } from "../protocol";
+import { profileOf } from "../state-profiles";
 import { NOTHING_SEEN, announcement, typingText, typingUsers, visibleMessages, type AnnouncerSeen } from "../messages";
 import { Role } from "../gen/chat/v1/chat_pb";
 import { directLabel, effectiveRole, isDirect, roomLabel } from "../roles";
@@ -17,6 +18,7 @@ import { MemberList } from "./MemberList";
 import { MessageList } from "./MessageList";
 import { RoomHeader } from "./RoomHeader";
 import { RoomSettings } from "./RoomSettings";
+import { SettingsScreen } from "./SettingsScreen";
 import { Sidebar } from "./Sidebar";
 
 interface Props {
@@ -87,14 +89,22 @@ export function ChatScreen({ api, session, onSignedOut }: Props) {
     onSignedOut(notice);
   }, [api, client, onSignedOut]);
 
+  // DeleteAccount succeeded (the bridge cleared the cookie): straight to the login screen.
+  const accountDeleted = useCallback(() => {
+    client?.stop();
+    onSignedOut("Your account was deleted.");
+  }, [client, onSignedOut]);
+
   if (!client) return null;
-  return <ChatView client={client} me={session.username} onLogout={() => void logout()} />;
+  return <ChatView api={api} client={client} me={session.username} onLogout={() => void logout()} onAccountDeleted={accountDeleted} />;
 }
 
 interface ViewProps {
+  api: Api;
   client: ChatClient;
   me: string;
   onLogout: () => void;
+  onAccountDeleted: () => void;
 }
 
 const DESKTOP = "(min-width: 768px)";
@@ -107,7 +117,7 @@ type DialogState =
   | { kind: "settings"; room: string };
 const WIDE = "(min-width: 1100px)";
 
-function ChatView({ client, me, onLogout }: ViewProps) {
+function ChatView({ api, client, me, onLogout, onAccountDeleted }: ViewProps) {
   const state = useSyncExternalStore(client.subscribe, client.getState);
   const [sidebarOpen, setSidebarOpen] = useState(false);
   const [membersOpen, setMembersOpen] = useState(() => mediaMatches(WIDE, window));
@@ -118,6 +128,7 @@ function ChatView({ client, me, onLogout }: ViewProps) {
     sidebarOpenRef.current = sidebarOpen;
   }, [sidebarOpen]);
   const [dialog, setDialog] = useState<DialogState>(null);
+  const [accountOpen, setAccountOpen] = useState(false);
   const closeDialog = useCallback(() => setDialog(null), []);
   const room = state.rooms[state.current];
   const info = room?.info ?? null;
@@ -191,6 +202,10 @@ function ChatView({ client, me, onLogout }: ViewProps) {
 
   const loadOlder = useCallback(() => client.loadOlder(), [client]);
   const retry = useCallback((id: string) => client.retry(id), [client]);
+  const wantProfiles = useCallback((names: string[]) => client.profiles.want(names), [client]);
+  const knowProfiles = useCallback((list: Profile[]) => client.profiles.known(list), [client]);
+  // The user's own display name, for the account corner.
+  useEffect(() => wantProfiles([me]), [wantProfiles, me]);
   const current = state.current;
   const deleteMessage = useCallback((seq: number) => membership.deleteMessage(current, seq), [membership, current]);
   const moderator = effectiveRole(info, state.admin) >= Role.MODERATOR;
@@ -222,6 +237,11 @@ function ChatView({ client, me, onLogout }: ViewProps) {
           setDialog({ kind: "create", private: true });
         }}
         onRespond={(name, accept) => membership.respondInvite(name, accept)}
+        displayName={profileOf(state, me)?.displayName ?? ""}
+        onSettings={() => {
+          setSidebarOpen(false);
+          setAccountOpen(true);
+        }}
       />
       {sidebarOpen && (
         <button className="scrim" type="button" aria-label="Close room list" tabIndex={-1} onClick={() => setSidebarOpen(false)} />
@@ -278,6 +298,8 @@ function ChatView({ client, me, onLogout }: ViewProps) {
                 onDelete={deleteMessage}
                 label={label}
                 direct={isDirect(state.current, info)}
+                profiles={state.profiles}
+                onWantProfiles={wantProfiles}
               />
             )}
             <div className="typing" data-testid="typing-indicator" aria-hidden={typing === ""}>
@@ -325,6 +347,17 @@ function ChatView({ client, me, onLogout }: ViewProps) {
       )}
       {dialog?.kind === "invite" && <InviteDialog room={dialog.room} state={state} actions={membership} onClose={closeDialog} />}
       {dialog?.kind === "settings" && <RoomSettings room={dialog.room} state={state} actions={membership} onClose={closeDialog} />}
+      {accountOpen && (
+        <SettingsScreen
+          api={api}
+          me={me}
+          rooms={names}
+          renewedUntil={state.sessionExpiresAt}
+          onProfiles={knowProfiles}
+          onClose={() => setAccountOpen(false)}
+          onAccountDeleted={onAccountDeleted}
+        />
+      )}
     </div>
   );
 }

@@ -1,6 +1,8 @@
 import { memo, useState } from "react";
 import { formatFull, formatTime } from "../format";
 import type { ChatMessage } from "../model";
+import type { Profile } from "../protocol";
+import { authorLabel } from "../state-profiles";
 import { Avatar } from "./Avatar";
 import { LinkText } from "./LinkText";
 import { DotsIcon, Popover } from "./Popover";
@@ -14,11 +16,14 @@ interface Props {
   /** The user may delete it (their own, or as a moderator): a small menu offers it. */
   canDelete: boolean;
   onDelete: (seq: number) => void;
+  /** The author's profile: undefined while unknown, null when there is no such user. */
+  profile?: Profile | null;
 }
 
 const STATUS_TEXT = { sending: "Sending…", sent: "Sent", failed: "Failed" } as const;
 
-export const MessageItem = memo(function MessageItem({ message: m, mine, grouped, onRetry, canDelete, onDelete }: Props) {
+export const MessageItem = memo(function MessageItem({ message: m, mine, grouped, onRetry, canDelete, onDelete, profile }: Props) {
+  const who = authorLabel(m.author, profile, m.bot);
   const time = formatTime(m.sentAt);
   const cls = ["msg", mine ? "mine" : "theirs", grouped ? "grouped" : "", `status-${m.status}`, m.deleted ? "deleted" : ""]
     .filter(Boolean)
@@ -33,13 +38,31 @@ export const MessageItem = memo(function MessageItem({ message: m, mine, grouped
       data-status={m.status}
       data-client-msg-id={m.clientMsgId || undefined}
       data-deleted={m.deleted || undefined}
+      data-bot={who.bot || undefined}
     >
       <div className="msg-avatar">{!grouped && !mine && <Avatar name={m.author} />}</div>
       <div className="msg-body">
         <div className={`msg-meta${grouped ? " sr-only" : ""}`}>
-          <span className="msg-author" data-testid="message-author">
-            {m.author}
+          <span
+            className={`msg-author${who.deleted ? " deleted-user" : ""}`}
+            data-testid="message-author"
+            data-deleted-user={who.deleted || undefined}
+            title={who.title}
+          >
+            <span className="msg-author-name" data-testid="message-author-name">
+              {who.name}
+            </span>
+            {who.handle && (
+              <span className="msg-author-handle" data-testid="message-author-handle">
+                {who.handle}
+              </span>
+            )}
           </span>
+          {who.bot && (
+            <span className="bot-badge" data-testid="bot-badge" title="Sent by a bot account">
+              bot
+            </span>
+          )}
           {time && (
             <time className="msg-time" dateTime={m.sentAt} title={formatFull(m.sentAt)} data-testid="message-time">
               {time}

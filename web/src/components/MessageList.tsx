@@ -1,7 +1,8 @@
 import { Fragment, useCallback, useEffect, useLayoutEffect, useRef, useState } from "react";
 import { appendedCount, continuesGroup, dayLabel, startsNewDay } from "../format";
 import { sameUser } from "../messages";
-import type { ChatMessage, RoomState } from "../model";
+import type { ChatMessage, ProfileEntry, RoomState } from "../model";
+import { profileKey } from "../state-profiles";
 import { MessageItem } from "./MessageItem";
 
 interface Props {
@@ -17,6 +18,10 @@ interface Props {
   /** "#dev", or the other users of a direct room. */
   label: string;
   direct: boolean;
+  /** ChatState.profiles: display names, bots, deleted accounts. */
+  profiles: Record<string, ProfileEntry>;
+  /** The authors on screen: fetch the profiles not known yet. */
+  onWantProfiles: (names: string[]) => void;
 }
 
 interface Snapshot {
@@ -39,12 +44,19 @@ function escapeKey(key: string): string {
  * while the reader is at the bottom, loads older pages when scrolled near the
  * top and keeps the reader's place when they are prepended.
  */
-export function MessageList({ room, messages, me, onLoadOlder, onRetry, moderator, onDelete, label, direct }: Props) {
+export function MessageList({ room, messages, me, onLoadOlder, onRetry, moderator, onDelete, label, direct, profiles, onWantProfiles }: Props) {
   const box = useRef<HTMLDivElement>(null);
   const snap = useRef<Snapshot>({ count: 0, lastKey: "", anchorKey: "", anchorTop: 0, atBottom: true });
   const [newBelow, setNewBelow] = useState(0);
 
   const canLoadOlder = room.history === "loaded" && room.hasMoreOlder;
+
+  // Display names of the authors shown (the client skips the ones it has).
+  useEffect(() => {
+    const authors = new Set<string>();
+    for (const m of messages) authors.add(m.author);
+    if (authors.size > 0) onWantProfiles(Array.from(authors));
+  }, [messages, onWantProfiles]);
 
   /** Remembers where the reader is: the first message element and its offset. */
   const record = useCallback(() => {
@@ -189,6 +201,7 @@ export function MessageList({ room, messages, me, onLoadOlder, onRetry, moderato
                     onRetry={onRetry}
                     canDelete={moderator || sameUser(m.author, me)}
                     onDelete={onDelete}
+                    profile={profiles[profileKey(m.author)]?.profile}
                   />
                 </Fragment>
               );

@@ -28,6 +28,10 @@ interface Props {
   /** Opens the new room dialog (private picked). */
   onNewPrivate: () => void;
   onRespond: (room: string, accept: boolean) => void;
+  /** The user's display name ("" if none). */
+  displayName: string;
+  /** Opens the account settings. */
+  onSettings: () => void;
 }
 
 // A room's unread count, when it has any.
@@ -56,6 +60,8 @@ export function Sidebar({
   onNewDirect,
   onNewPrivate,
   onRespond,
+  displayName,
+  onSettings,
 }: Props) {
   const [name, setName] = useState("");
   const [localError, setLocalError] = useState("");
@@ -259,15 +265,43 @@ export function Sidebar({
       </form>
 
       <div className="account">
-        <Avatar name={me} />
-        <span className="account-name" data-testid="current-user" title={me}>
-          {me}
-        </span>
-        <button className="btn btn-ghost btn-small" type="button" data-testid="logout-button" onClick={onLogout}>
-          Log out
-        </button>
+        <div className="account-who">
+          <Avatar name={me} />
+          <span className="account-names">
+            {displayName && (
+              <span className="account-display" data-testid="current-display-name" title={displayName}>
+                {displayName}
+              </span>
+            )}
+            <span className={`account-name${displayName ? " secondary" : ""}`} data-testid="current-user" title={me}>
+              {me}
+            </span>
+          </span>
+        </div>
+        <div className="account-actions">
+          <button className="btn btn-ghost btn-small" type="button" data-testid="settings-button" onClick={onSettings}>
+            <GearIcon /> Settings
+          </button>
+          <button className="btn btn-ghost btn-small" type="button" data-testid="logout-button" onClick={onLogout}>
+            Log out
+          </button>
+        </div>
       </div>
     </aside>
+  );
+}
+
+function GearIcon() {
+  return (
+    <svg viewBox="0 0 24 24" width="16" height="16" aria-hidden="true">
+      <circle cx="12" cy="12" r="3.2" stroke="currentColor" strokeWidth="2" fill="none" />
+      <path
+        d="M12 2.8v2.4M12 18.8v2.4M2.8 12h2.4M18.8 12h2.4M5.5 5.5l1.7 1.7M16.8 16.8l1.7 1.7M5.5 18.5l1.7-1.7M16.8 7.2l1.7-1.7"
+        stroke="currentColor"
+        strokeWidth="2"
+        strokeLinecap="round"
+      />
+    </svg>
   );
 }
 
