@@ -244,8 +244,9 @@ class Accounts {
               const std::string& peer, absl::StatusOr<UserRecord> user,
               std::function<void(absl::StatusOr<LoginResult>)> done);
   int64_t NowMs() const { return options_.now_ms(); }
-  // When a login session created at `created_at_ms` (0: unknown) with
-  // `max_expires_at_ms` (0: none) may be renewed to at most.
+  // The latest a login session may be renewed to: its max_expires_at_ms, or
+  // (stored before renewal) session_max_age after its creation, or (neither
+  // known) its present expiry.
   int64_t RenewalBound(const SessionRecord& s) const;
 
   Store* const store_;

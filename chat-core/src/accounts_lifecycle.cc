@@ -25,9 +25,11 @@ std::string UsernameKey(absl::string_view username) { return absl::AsciiStrToLow
 
 int64_t Accounts::RenewalBound(const SessionRecord& s) const {
   if (s.max_expires_at_ms > 0) return s.max_expires_at_ms;
-  // Stored before sessions had a bound: the login's time gives it.
+  // Stored before sessions had a bound: the login's time gives it; without
+  // that (a session from before renewal), it is not renewed at all and ends
+  // when it was always going to.
   if (s.created_at_ms > 0) return s.created_at_ms + absl::ToInt64Milliseconds(options_.session_max_age);
-  return kNeverExpiresMs;
+  return s.expires_at_ms;
 }
 
 std::optional<int64_t> Accounts::Renew(const std::string& token_hash) {

@@ -20,7 +20,9 @@ void ClusterSync::OnRoomCreated(const RoomRecord& room) { hub_->AdoptRoom(room);
 
 void ClusterSync::OnSessionRevoked(const std::string& token_hash) {
   accounts_->Forget(token_hash);
-  hub_->live().KillSessionsWithToken(token_hash, "logged out");
+  // Any revocation on another node: a logout, a revoked session or API token,
+  // a password change, a deleted account or bot, a disabled account.
+  hub_->live().KillSessionsWithToken(token_hash, "signed out: the session was logged out or revoked");
 }
 
 void ClusterSync::OnPresence(const PresenceRecord& who, bool present) {

@@ -193,6 +193,14 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   s->hub_->live().SetSessionCheck([accounts = s->accounts_.get()](const Identity& who) {
     return accounts->SessionLive(who);
   });
+  // Renewal (docs/protocol.md, "Accounts, bots and tokens"): each sweep renews
+  // the tokens of this node's live streams, and a renewal (by the sweep or by
+  // a call with the token) moves those streams' expiry and tells them
+  // (session_renewed). Each node renews its own streams.
+  s->accounts_->SetRenewalHooks([hub = s->hub_.get()] { return hub->live().LiveTokenHashes(); },
+                                [hub = s->hub_.get()](const std::string& token_hash, int64_t expires_at_ms) {
+                                  hub->live().RenewToken(token_hash, expires_at_ms);
+                                });
   if (!clustered) {
     if (absl::Status st = s->hub_->Init(); !st.ok()) return st;
   }

@@ -103,11 +103,13 @@ inline grpc::Status CreateRoom(chat::v1::ChatService::Stub* chat, const std::str
   return chat->CreateRoom(ctx.get(), req, &room);
 }
 
+// The newest page of `room`, oldest first.
 inline std::vector<chat::v1::Message> History(chat::v1::ChatService::Stub* chat, const std::string& token,
                                               const std::string& room) {
   auto ctx = AuthedContext(token);
   chat::v1::GetHistoryRequest req;
   req.set_room(room);
+  req.set_order(chat::v1::HISTORY_ORDER_OLDEST_FIRST);
   chat::v1::GetHistoryResponse resp;
   grpc::Status st = chat->GetHistory(ctx.get(), req, &resp);
   EXPECT_TRUE(st.ok()) << st.error_message();

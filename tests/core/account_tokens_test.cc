@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "absl/strings/match.h"
+#include "absl/time/clock.h"
 #include "account_calls.h"
 #include "auth_calls.h"
 #include "core_fixture.h"
@@ -205,7 +206,8 @@ TEST(AccountTokensTest, TokenRules) {
   auto ctx = AuthedContext(alice);
   chat::v1::CreateApiTokenRequest req;
   req.set_name("brief");
-  *req.mutable_expires_at() = TimeUtil::GetCurrentTime() + TimeUtil::MillisecondsToDuration(800);
+  // (absl::Now: protobuf's GetCurrentTime may be whole seconds.)
+  *req.mutable_expires_at() = TimeUtil::MillisecondsToTimestamp(absl::ToUnixMillis(absl::Now()) + 800);
   chat::v1::CreateApiTokenResponse brief;
   ASSERT_TRUE(auth->CreateApiToken(ctx.get(), req, &brief).ok());
   EXPECT_TRUE(brief.token().has_expires_at());

@@ -115,7 +115,6 @@ TEST(AccountWebhooksTest, BadPostsAreRefusedClearly) {
   EXPECT_EQ(Post(auth.get(), id, hook.secret(), "").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
   EXPECT_EQ(Post(auth.get(), id, hook.secret(), std::string(5000, 'x')).error_code(),
             grpc::StatusCode::INVALID_ARGUMENT);
-  EXPECT_EQ(Post(auth.get(), id, hook.secret(), "\xff\xfe").error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 
   // A flood: the burst (3) passes, then RESOURCE_EXHAUSTED says when to retry.
   for (int i = 0; i < 3; ++i) ASSERT_TRUE(Post(auth.get(), id, hook.secret(), "flood").ok()) << i;
