@@ -41,7 +41,7 @@ inline TokenCase MakeToken(const std::string& user, const std::string& name, int
 }
 inline TokenCase ReadToken() { return MakeToken("rita", "reader", core::kTokenRead, {}); }
 inline TokenCase PostToken() { return MakeToken("pete", "poster", core::kTokenPost, {}); }
-inline TokenCase ManageToken() { return MakeToken("mo", "manager", core::kTokenManage, {}); }
+inline TokenCase ManageToken() { return MakeToken("moe", "manager", core::kTokenManage, {}); }
 inline TokenCase RoomAToken() { return MakeToken("ann", "ci", 0, {"a"}); }
 
 // One request: its kind (the ClientEvent field's JSON name, or the unary
