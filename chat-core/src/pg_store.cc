@@ -155,16 +155,6 @@ class PgStoreImpl final : public PgStore {
   }
 
   // Accounts and credentials (store.h; the SQL is in pg_account_ops.cc).
-  void CreateUser(const std::string& username, const std::string& username_key, const std::string& password_hash,
-                  int64_t now_ms, StoreCallback<UserRecord> done) override {
-    NewAccount a;
-    a.username = username;
-    a.username_key = username_key;
-    a.password_hash = password_hash;
-    a.now_ms = now_ms;
-    CreateAccount(a, std::move(done));
-  }
-
   void CreateAccount(const NewAccount& a, StoreCallback<UserRecord> done) override {
     if (absl::Status st = CheckPgText({&a.username, &a.username_key, &a.password_hash, &a.owner_key, &a.display_name});
         !st.ok()) {

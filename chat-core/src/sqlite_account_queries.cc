@@ -84,21 +84,6 @@ const char kInsertInvite[] =
     "INSERT INTO registration_invites (code_hash, created_by, created_at_ms, expires_at_ms) VALUES (?1, ?2, ?3, ?4) "
     "ON CONFLICT (code_hash) DO NOTHING";
 
-absl::Status StepDone(SqliteStmt& s, absl::string_view what) {
-  int rc = s.Step();
-  s.Reset();
-  if (rc != SQLITE_DONE) return s.Error(rc, what);
-  return absl::OkStatus();
-}
-
-// Whether the statement has a row (it is reset either way).
-absl::StatusOr<bool> StepAny(SqliteStmt& s, absl::string_view what) {
-  int rc = s.Step();
-  s.Reset();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s.Error(rc, what);
-  return rc == SQLITE_ROW;
-}
-
 // The first column of every row (for RETURNING token_hash).
 absl::StatusOr<std::vector<std::string>> Column0(SqliteStmt& s, absl::string_view what) {
   std::vector<std::string> out;

@@ -39,21 +39,6 @@ const char kSetDisabled[] = "UPDATE users SET disabled=?2 WHERE username_key=?1"
 const char kRevokeUserSessions[] =
     "DELETE FROM sessions WHERE user_id=(SELECT id FROM users WHERE username_key=?1) RETURNING token_hash";
 
-absl::Status StepDone(SqliteStmt& s, absl::string_view what) {
-  int rc = s.Step();
-  s.Reset();
-  if (rc != SQLITE_DONE) return s.Error(rc, what);
-  return absl::OkStatus();
-}
-
-// Whether the statement has a row (it is reset either way).
-absl::StatusOr<bool> StepAny(SqliteStmt& s, absl::string_view what) {
-  int rc = s.Step();
-  s.Reset();
-  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s.Error(rc, what);
-  return rc == SQLITE_ROW;
-}
-
 
 absl::StatusOr<bool> RoomExists(SqliteConnection& c, int64_t room_id) {
   return StepAny(c.Get(kRoomById).Reset().Bind(1, room_id), "find room");

@@ -9,14 +9,6 @@
 namespace chat::core {
 namespace {
 
-// Steps a statement that returns no rows and resets it.
-absl::Status StepDone(SqliteStmt& s, absl::string_view what) {
-  int rc = s.Step();
-  s.Reset();
-  if (rc != SQLITE_DONE) return s.Error(rc, what);
-  return absl::OkStatus();
-}
-
 // Steps a statement whose one row is a count (or no row: 0) and resets it.
 absl::StatusOr<int64_t> StepCount(SqliteStmt& s, absl::string_view what) {
   int rc = s.Step();

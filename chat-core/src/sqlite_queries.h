@@ -50,6 +50,22 @@ absl::StatusOr<T> InSavepoint(SqliteConnection& c, Fn fn) {
   return r;
 }
 
+// Steps a statement that returns no row, and resets it.
+inline absl::Status StepDone(SqliteStmt& s, absl::string_view what) {
+  int rc = s.Step();
+  s.Reset();
+  if (rc != SQLITE_DONE) return s.Error(rc, what);
+  return absl::OkStatus();
+}
+
+// Whether the statement has a row (it is reset either way).
+inline absl::StatusOr<bool> StepAny(SqliteStmt& s, absl::string_view what) {
+  int rc = s.Step();
+  s.Reset();
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE) return s.Error(rc, what);
+  return rc == SQLITE_ROW;
+}
+
 // A stored kind (0 in rows from before kinds) as an AccountKind.
 inline AccountKind StoredAuthorKind(int64_t v) {
   return v == static_cast<int64_t>(AccountKind::kBot) ? AccountKind::kBot : AccountKind::kUser;

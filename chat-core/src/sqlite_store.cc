@@ -240,17 +240,6 @@ class SqliteStore final : public Store {
   }
 
   // Accounts and credentials (store.h; the SQL is in sqlite_account_queries.cc).
-  void CreateUser(const std::string& username, const std::string& username_key,
-                  const std::string& password_hash, int64_t now_ms,
-                  StoreCallback<UserRecord> done) override {
-    NewAccount a;
-    a.username = username;
-    a.username_key = username_key;
-    a.password_hash = password_hash;
-    a.now_ms = now_ms;
-    CreateAccount(a, std::move(done));
-  }
-
   void CreateAccount(const NewAccount& a, StoreCallback<UserRecord> done) override {
     Write<UserRecord>([a](WriterState& w) { return CreateAccountOn(w.conn, a); }, std::move(done));
   }

@@ -398,9 +398,16 @@ class Store {
 
   // Accounts. `username_key` is the case-folded username (uniqueness key).
   // A new user with a fresh id (> 0); ALREADY_EXISTS if username_key is taken.
-  virtual void CreateUser(const std::string& username, const std::string& username_key,
-                          const std::string& password_hash, int64_t now_ms,
-                          StoreCallback<UserRecord> done) = 0;
+  // (CreateAccount of a user without an invite code.)
+  void CreateUser(const std::string& username, const std::string& username_key,
+                  const std::string& password_hash, int64_t now_ms, StoreCallback<UserRecord> done) {
+    NewAccount a;
+    a.username = username;
+    a.username_key = username_key;
+    a.password_hash = password_hash;
+    a.now_ms = now_ms;
+    CreateAccount(a, std::move(done));
+  }
   // The user as created (id, username as given, password_hash, disabled,
   // kind, owner, display_name, deleted, created_at_ms); a deleted account is
   // found too (deleted = true). NOT_FOUND if there is no such user.

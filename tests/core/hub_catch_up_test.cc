@@ -59,10 +59,6 @@ class CountingStore final : public core::Store {
     reads.fetch_add(1);
     inner_->ReadHistory(query, std::move(done));
   }
-  void CreateUser(const std::string& username, const std::string& username_key, const std::string& password_hash,
-                  int64_t now_ms, core::StoreCallback<core::UserRecord> done) override {
-    inner_->CreateUser(username, username_key, password_hash, now_ms, std::move(done));
-  }
   void FindUser(const std::string& username_key, core::StoreCallback<core::UserRecord> done) override {
     inner_->FindUser(username_key, std::move(done));
   }
