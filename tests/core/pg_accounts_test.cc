@@ -14,10 +14,7 @@
 #include "cluster.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-// chat-core's PgCluster; plain "pg_cluster.h" is the test harness's
-// (tests/testing), which NewTestDatabase comes from.
-#include "../../chat-core/src/pg_cluster.h"
-#include "pg_cluster.h"
+#include "pg_nodes_fixture.h"
 #include "pg_store.h"
 #include "store_conformance_util.h"
 
@@ -74,38 +71,7 @@ class AccountEvents : public ClusterEvents {
   std::vector<StoredMessage> messages_ ABSL_GUARDED_BY(mu_);
 };
 
-class PgAccountsTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    auto uri = chat::testing::NewTestDatabase();
-    ASSERT_TRUE(uri.ok()) << uri.status();
-    uri_ = *uri;
-    store_ = OpenStore();
-    ASSERT_NE(store_, nullptr);
-  }
-
-  std::unique_ptr<PgStore> OpenStore() {
-    PgStoreOptions o;
-    o.pg.uri = uri_;
-    auto store = OpenPgStore(o);
-    EXPECT_TRUE(store.ok()) << store.status();
-    return store.ok() ? std::move(*store) : nullptr;
-  }
-
-  // A cluster node listening on the test's database, joined.
-  std::unique_ptr<Cluster> StartCluster(AccountEvents* events) {
-    PgClusterOptions o;
-    o.pg.uri = uri_;
-    auto cluster = NewPgCluster(o);
-    cluster->Start(events);
-    absl::Time deadline = absl::Now() + kWait;
-    while (!cluster->connected() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-    EXPECT_TRUE(cluster->connected());
-    return cluster;
-  }
-
-  std::string uri_;
-  std::unique_ptr<PgStore> store_;
+class PgAccountsTest : public PgNodesTest {
 };
 
 TEST_F(PgAccountsTest, SetPasswordAndDeleteUserRevocationsReachEveryNode) {

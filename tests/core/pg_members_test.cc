@@ -16,13 +16,10 @@
 #include "cluster.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-// chat-core's PgCluster; plain "pg_cluster.h" is the test harness's
-// (tests/testing), which NewTestDatabase comes from.
-#include "../../chat-core/src/pg_cluster.h"
-#include "pg_cluster.h"
 #include "pg_conn.h"
 #include "pg_notify_codec.h"
 #include "pg_schema.h"
+#include "pg_nodes_fixture.h"
 #include "pg_store.h"
 #include "store_conformance_util.h"
 
@@ -103,35 +100,10 @@ class RecordingEvents : public ClusterEvents {
   std::vector<RoomRecord> seqs_ ABSL_GUARDED_BY(mu_);
 };
 
-class PgMembersTest : public ::testing::Test {
+class PgMembersTest : public PgNodesTest {
  protected:
-  void SetUp() override {
-    auto uri = chat::testing::NewTestDatabase();
-    ASSERT_TRUE(uri.ok()) << uri.status();
-    uri_ = *uri;
-    store_ = OpenStore();
-    ASSERT_NE(store_, nullptr);
-  }
-
-  std::unique_ptr<PgStore> OpenStore() {
-    PgStoreOptions o;
-    o.pg.uri = uri_;
-    auto store = OpenPgStore(o);
-    EXPECT_TRUE(store.ok()) << store.status();
-    return store.ok() ? std::move(*store) : nullptr;
-  }
-
-  // A cluster node listening on the test's database, joined.
   std::unique_ptr<Cluster> StartCluster(RecordingEvents* events) {
-    PgClusterOptions o;
-    o.pg.uri = uri_;
-    o.seq_check_interval = absl::Milliseconds(100);
-    auto cluster = NewPgCluster(o);
-    cluster->Start(events);
-    absl::Time deadline = absl::Now() + kWait;
-    while (!cluster->connected() && absl::Now() < deadline) absl::SleepFor(absl::Milliseconds(10));
-    EXPECT_TRUE(cluster->connected());
-    return cluster;
+    return PgNodesTest::StartCluster(events, absl::Milliseconds(100));
   }
 
   int64_t Query(const std::string& sql) {
@@ -142,9 +114,6 @@ class PgMembersTest : public ::testing::Test {
     EXPECT_TRUE(r.ok()) << r.status();
     return r.ok() && r->rows() > 0 ? r->Int(0, 0) : -1;
   }
-
-  std::string uri_;
-  std::unique_ptr<PgStore> store_;
 };
 
 // Each write's note is heard once it commits, in commit order; a write that
