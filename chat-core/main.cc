@@ -60,6 +60,10 @@ ABSL_FLAG(std::string, registration, "open",
           "closed (nobody).");
 ABSL_FLAG(bool, users_may_invite, false,
           "Users (not only --admins) may create registration invite codes (for --registration=invite).");
+ABSL_FLAG(std::string, invite_code_file, "",
+          "At start-up, if this file does not exist, make one registration invite code (valid 7 days) and "
+          "write it there (mode 0600): how the first account of a server in --registration=invite mode "
+          "registers. Delete the file for another code at the next start.");
 ABSL_FLAG(double, webhook_posts_per_second, 1,
           "Posts one incoming webhook may make per second on this node (a token bucket with --webhook_burst); "
           "more are refused with RESOURCE_EXHAUSTED (HTTP 429 at ws-bridge) saying when to retry.");
@@ -237,6 +241,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   options.accounts.users_may_invite = absl::GetFlag(FLAGS_users_may_invite);
+  options.accounts.invite_code_file = absl::GetFlag(FLAGS_invite_code_file);
   options.services.webhook_posts_per_second = absl::GetFlag(FLAGS_webhook_posts_per_second);
   options.services.webhook_burst = absl::GetFlag(FLAGS_webhook_burst);
   options.accounts.max_sessions_per_user = absl::GetFlag(FLAGS_max_sessions_per_user);

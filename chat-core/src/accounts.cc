@@ -69,6 +69,7 @@ absl::Status Accounts::Init() {
   dummy_hash_ = dummy;
   auto sessions = store_->LoadSessions(NowMs());
   if (!sessions.ok()) return sessions.status();
+  if (absl::Status st = WriteInviteCodeFile(); !st.ok()) return st;
   {
     absl::MutexLock lock(&mu_);
     for (auto& s : *sessions) sessions_[s.token_hash] = std::move(s);

@@ -63,6 +63,10 @@ struct AccountsOptions {
   RegistrationMode registration = RegistrationMode::kOpen;
   // Users (not only admins) may create registration invites.
   bool users_may_invite = false;
+  // Non-empty: at start-up, if no file is there, one registration invite
+  // code (valid 7 days) is made and written to it (mode 0600): how the first
+  // account of a server in invite mode registers.
+  std::string invite_code_file;
   // Without a token, a call may name itself with `x-chat-user` (a guest).
   bool allow_guests = false;
   // Argon2id cost. Default: OWASP's minimum (m=19 MiB, t=2, p=1).
@@ -223,6 +227,8 @@ class Accounts {
   void StopWaitingLogins() { waits_.Stop(); }
 
  private:
+  // options_.invite_code_file (start-up; blocks on the store).
+  absl::Status WriteInviteCodeFile();
   void RunHashJob(std::function<void()> job, std::function<void()> refused);
   void SweepLoop();
   // The renewal step of a sweep: every token with a live stream is used.

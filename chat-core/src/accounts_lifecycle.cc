@@ -2,10 +2,16 @@
 // changes, account deletion and new API tokens (#29; docs/security.md).
 #include <sodium.h>
 
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "accounts.h"
 #include "chat/log.h"
 #include "chat/validate.h"
@@ -203,6 +209,42 @@ void Accounts::CreateApiToken(SessionRecord spec, std::function<void(absl::Statu
                    made.record.name, made.record.username, made.record.created_by);
     done(made);
   });
+}
+
+absl::Status Accounts::WriteInviteCodeFile() {
+  const std::string& path = options_.invite_code_file;
+  if (path.empty()) return absl::OkStatus();
+  // O_EXCL: a file that is there already (an earlier start's code) stays as it is.
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+  if (fd < 0 && errno == EEXIST) return absl::OkStatus();
+  if (fd < 0) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("cannot create --invite_code_file ", path, ": ", std::strerror(errno)));
+  }
+  const std::string code = RandomBase64Url(16);
+  RegistrationInviteRecord invite;
+  invite.code_hash = HashToken(code);
+  invite.created_by = "chat-core";
+  invite.created_at_ms = NowMs();
+  invite.expires_at_ms = invite.created_at_ms + absl::ToInt64Milliseconds(absl::Hours(24 * 7));
+  absl::Notification stored;
+  absl::Status result;
+  store_->CreateRegistrationInvite(invite, [&](absl::StatusOr<bool> ok) {
+    result = ok.status();
+    stored.Notify();
+  });
+  stored.WaitForNotification();
+  const std::string line = code + "\n";
+  if (result.ok() && ::write(fd, line.data(), line.size()) != static_cast<ssize_t>(line.size())) {
+    result = absl::InternalError(absl::StrCat("cannot write --invite_code_file ", path, ": ", std::strerror(errno)));
+  }
+  ::close(fd);
+  if (!result.ok()) {
+    ::unlink(path.c_str());  // so the next start tries again
+    return result;
+  }
+  CHAT_LOG_INFO(kLog, "wrote a registration invite code (valid 7 days) to %s", path);
+  return absl::OkStatus();
 }
 
 }  // namespace chat::core

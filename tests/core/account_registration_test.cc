@@ -1,6 +1,11 @@
 // Who may register (#29): --registration=open|invite|closed, invite codes
 // (CreateInvite) and ServerInfo, over real gRPC on a real SQLite file.
 #include <grpcpp/grpcpp.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <string>
 
 #include "account_calls.h"
 #include "auth_calls.h"
@@ -111,6 +116,42 @@ TEST(AccountRegistrationTest, InviteModeNeedsASingleUseCode) {
   // Single use.
   st = RegisterWith(auth.get(), "second", code.code());
   EXPECT_EQ(st.error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+}
+
+// A fresh server in invite mode has no admin to make codes: its first code
+// comes from --invite_code_file, once.
+TEST(AccountRegistrationTest, TheFirstAccountRegistersWithTheCodeFromTheInviteCodeFile) {
+  TempDir dir;
+  core::CoreOptions options = OnFile(dir, core::RegistrationMode::kInvite);
+  options.accounts.invite_code_file = dir.File("first-invite");
+  auto read_code = [&] {
+    std::ifstream f(options.accounts.invite_code_file);
+    std::string code;
+    std::getline(f, code);
+    return code;
+  };
+  std::string code;
+  {
+    TestCore core(options);
+    code = read_code();
+    ASSERT_EQ(code.size(), 22u);
+    struct stat st;
+    ASSERT_EQ(::stat(options.accounts.invite_code_file.c_str(), &st), 0);
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    ASSERT_TRUE(RegisterWith(core.Auth().get(), "root", code).ok());
+    EXPECT_EQ(RegisterWith(core.Auth().get(), "other", code).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  {
+    // A restart leaves the file (and makes no new code) while it is there.
+    TestCore core(options);
+    EXPECT_EQ(read_code(), code);
+    EXPECT_EQ(RegisterWith(core.Auth().get(), "other", code).error_code(), grpc::StatusCode::FAILED_PRECONDITION);
+  }
+  ASSERT_EQ(::unlink(options.accounts.invite_code_file.c_str()), 0);
+  TestCore core(options);
+  const std::string fresh = read_code();
+  EXPECT_NE(fresh, code);
+  EXPECT_TRUE(RegisterWith(core.Auth().get(), "other", fresh).ok());
 }
 
 TEST(AccountRegistrationTest, UsersMayInviteWhenAllowed) {
