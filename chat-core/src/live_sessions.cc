@@ -83,8 +83,10 @@ int LiveSessions::KillExpired(int64_t now_ms) {
       if (auto sp = weak.lock()) doomed.push_back(std::move(sp));
     }
   }
-  for (auto& s : doomed) s->Kill(absl::UnauthenticatedError("session token expired; log in again"));
-  return static_cast<int>(doomed.size());
+  // A session killed before (its stream still ending) is not counted again.
+  int killed = 0;
+  for (auto& s : doomed) killed += s->Kill(absl::UnauthenticatedError("session token expired; log in again")) ? 1 : 0;
+  return killed;
 }
 
 std::vector<std::string> LiveSessions::LiveTokenHashes() const {

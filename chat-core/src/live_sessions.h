@@ -50,7 +50,7 @@ class LiveSessions {
   // Ends every live session that uses this token (logout, revocation).
   void KillSessionsWithToken(const std::string& token_hash, const std::string& reason);
   // Ends every session whose token expired by now_ms (Session::expires_at_ms,
-  // which renewal moves); how many.
+  // which renewal moves); how many (a session killed before is not counted).
   int KillExpired(int64_t now_ms);
   // The token hashes with a live session on this node (each once), for the
   // renewal sweep: a token in use here is renewed by this node.

@@ -18,11 +18,15 @@ struct Json {
   int64_t i = 0;
   std::string s;
   std::vector<Json> items;
-  std::vector<std::pair<std::string, Json>> fields;
+  // An object's keys and values, in order. Two vectors, not one of pairs:
+  // std::pair<std::string, Json> needs Json complete, and it is not yet here
+  // (libstdc++ accepts that under gcc, clang rejects it).
+  std::vector<std::string> keys;
+  std::vector<Json> values;
 
   const Json* Field(absl::string_view key) const {
-    for (const auto& [k, v] : fields) {
-      if (k == key) return &v;
+    for (size_t n = 0; n < keys.size(); ++n) {
+      if (keys[n] == key) return &values[n];
     }
     return nullptr;
   }
@@ -80,8 +84,9 @@ class Parser {
         Json key;
         Space();
         if (!String(key.s) || !Eat(':')) return false;
-        out.fields.emplace_back(std::move(key.s), Json());
-        if (!Value(out.fields.back().second, depth + 1)) return false;
+        out.keys.push_back(std::move(key.s));
+        out.values.emplace_back();
+        if (!Value(out.values.back(), depth + 1)) return false;
       } while (Eat(','));
       return Eat('}');
     }

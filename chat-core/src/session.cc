@@ -439,13 +439,17 @@ void Session::Close() {
   }
 }
 
-void Session::Kill(const absl::Status& status) {
+bool Session::Kill(const absl::Status& status) {
   std::function<void(const absl::Status&)> hook;
   {
     absl::MutexLock lock(&mu_);
+    // No hook yet: no stream to end, and a later kill still ends it.
+    if (killed_ || !kill_hook_) return false;
+    killed_ = true;
     hook = kill_hook_;
   }
-  if (hook) hook(status);
+  hook(status);
+  return true;
 }
 
 }  // namespace chat::core

@@ -83,7 +83,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // Ends the session: leaves every room (member events go out), abandons pending
   // joins. Idempotent.
   void Close();
-  void Kill(const absl::Status& status);
+  // Ends the stream with `status` (the kill hook), once: false if the session
+  // was killed before (its stream may still be ending).
+  bool Kill(const absl::Status& status);
 
   void EmitError(const absl::Status& status, absl::string_view event, const ReplyTo& to,
                  const std::string& room = "", const std::string& client_msg_id = "");
@@ -142,6 +144,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> resume_hook_ ABSL_GUARDED_BY(mu_);
   std::function<void(const absl::Status&)> kill_hook_ ABSL_GUARDED_BY(mu_);
+  bool killed_ ABSL_GUARDED_BY(mu_) = false;
   std::function<void()> drained_hook_ ABSL_GUARDED_BY(mu_);
 };
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
@@ -152,9 +153,12 @@ absl::Status SqliteConnection::Open(const std::string& path, const SqliteConnect
   if (st.ok()) {
     st = Exec(options.synchronous_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL");
   }
-  // 64 MiB of page cache per connection: the writer touches one B-tree leaf per
-  // active room per batch, and re-reading them from the OS costs more than RAM.
-  if (st.ok()) st = Exec("PRAGMA cache_size=-65536");
+  // 64 MiB of page cache per connection by default: the writer touches one
+  // B-tree leaf per active room per batch, and re-reading them from the OS
+  // costs more than RAM. The cache fills as the database grows, so chat-core's
+  // RSS grows with it up to this bound per connection (--sqlite_cache_mib).
+  const std::string cache = absl::StrCat("PRAGMA cache_size=-", std::max(options.cache_kib, 64));
+  if (st.ok()) st = Exec(cache.c_str());
   if (st.ok()) st = Exec("SELECT count(*) FROM sqlite_schema");
   if (!st.ok()) {
     return absl::FailedPreconditionError(

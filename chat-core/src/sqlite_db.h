@@ -116,6 +116,8 @@ struct SqliteConnectionOptions {
   bool create = false;
   // synchronous=FULL instead of NORMAL.
   bool synchronous_full = false;
+  // The most page cache this connection keeps, in KiB (PRAGMA cache_size=-N).
+  int cache_kib = 65536;
   // How long a statement waits for a lock held by another connection before it
   // fails with SQLITE_BUSY.
   int busy_timeout_ms = 5000;

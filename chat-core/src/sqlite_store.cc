@@ -123,6 +123,7 @@ class SqliteStore final : public Store {
     }
     SqliteConnectionOptions conn_options;
     conn_options.synchronous_full = options_.synchronous_full;
+    conn_options.cache_kib = options_.cache_kib;
     conn_options.busy_timeout_ms = options_.busy_timeout_ms;
     conn_options.create = true;
     if (auto st = state_.conn.Open(options_.path, conn_options); !st.ok()) return st;

@@ -28,6 +28,8 @@ struct SqliteStoreOptions {
   std::string path = "data/chat.db";
   // synchronous=FULL: survives power loss, not only a process crash (slower).
   bool synchronous_full = false;
+  // Page cache per connection (the writer and each reader), in KiB.
+  int cache_kib = 65536;
   int reader_threads = 2;
   // Most tasks in one transaction.
   int max_batch = 4096;

@@ -4,21 +4,24 @@
 #include <signal.h>
 #include <unistd.h>
 
-#include <mutex>
 #include <thread>
+
+#include "absl/base/const_init.h"
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 
 namespace chat::cli {
 namespace {
 
-std::mutex& Mu() {
-  static std::mutex* mu = new std::mutex;
-  return *mu;
-}
-std::function<void(int)>& Handler() {
+// Guards the handler and the cleanup below. Constant-initialised, so it is
+// usable from any static initialiser and never destroyed.
+ABSL_CONST_INIT absl::Mutex mu(absl::kConstInit);
+
+std::function<void(int)>& Handler() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
   static auto* handler = new std::function<void(int)>;
   return *handler;
 }
-std::function<void()>& Cleanup() {
+std::function<void()>& Cleanup() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu) {
   static auto* cleanup = new std::function<void()>;
   return *cleanup;
 }
@@ -40,7 +43,7 @@ void SignalLoop() {
     if (sigwait(&set, &sig) != 0) continue;
     // Handlers run under the lock, so a ScopedSignalHandler's destructor waits
     // for a running handler (handlers only set flags and wake threads).
-    std::lock_guard<std::mutex> lock(Mu());
+    absl::MutexLock lock(&mu);
     if (Handler()) {
       Handler()(sig);
       continue;
@@ -62,24 +65,24 @@ void InstallSignalThread() {
 }
 
 ScopedSignalHandler::ScopedSignalHandler(std::function<void(int)> handler) {
-  std::lock_guard<std::mutex> lock(Mu());
+  absl::MutexLock lock(&mu);
   previous_ = std::move(Handler());
   Handler() = std::move(handler);
 }
 
 ScopedSignalHandler::~ScopedSignalHandler() {
-  std::lock_guard<std::mutex> lock(Mu());
+  absl::MutexLock lock(&mu);
   Handler() = std::move(previous_);
 }
 
 ScopedExitCleanup::ScopedExitCleanup(std::function<void()> cleanup) {
-  std::lock_guard<std::mutex> lock(Mu());
+  absl::MutexLock lock(&mu);
   previous_ = std::move(Cleanup());
   Cleanup() = std::move(cleanup);
 }
 
 ScopedExitCleanup::~ScopedExitCleanup() {
-  std::lock_guard<std::mutex> lock(Mu());
+  absl::MutexLock lock(&mu);
   Cleanup() = std::move(previous_);
 }
 

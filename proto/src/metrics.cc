@@ -106,7 +106,7 @@ void FamilyBuilder::Histogram(const std::string& name, const std::string& help,
 }
 
 std::vector<prometheus::MetricFamily> CallbackCollectable::Collect() const {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   if (!fn_) return {};
   FamilyBuilder builder;
   fn_(builder);
@@ -114,12 +114,12 @@ std::vector<prometheus::MetricFamily> CallbackCollectable::Collect() const {
 }
 
 void CallbackCollectable::Attach(Fn fn) {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   fn_ = std::move(fn);
 }
 
 void CallbackCollectable::Detach() {
-  std::lock_guard<std::mutex> lock(mu_);
+  absl::MutexLock lock(&mu_);
   fn_ = nullptr;
 }
 

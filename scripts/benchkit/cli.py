@@ -1,7 +1,7 @@
 """scripts/bench's command line."""
 import argparse
 
-from . import cluster, contestants, flood, report, smoke, suite
+from . import cluster, contestants, flood, report, slow_consumer, smoke, soak, suite
 from .config import Config, log
 from .runner import Runner
 
@@ -20,6 +20,11 @@ ratios into docs/benchmarks.md (between its markers; the rest of it is kept).
   scripts/bench --flood            floods against a well-behaved client (about 3 minutes):
                                    its p99 under each flood against its quiet p99
   scripts/bench --render RAW       the report again from a finished run's raw rows
+  scripts/bench --slow-consumer    50 readers, one stops reading (about 2 minutes): cut off
+                                   at its bound? the other 49's p99 against the run without it
+  scripts/bench --soak [--minutes 30]
+                                   a long mixed load: RSS drift after warm-up and file
+                                   descriptors of chat-core and ws-bridge (not in the tests)
 
 Contestants run interleaved (A B C, B C A, ...) in fresh processes, so every
 comparison is a ratio measured in one run. Every server may use the whole
@@ -67,6 +72,11 @@ def parser(cfg):
                     help="take the fan-out and latency runs already in RAW (a raw file of an interrupted "
                          "full run) and run only what it lacks")
     flood.add_arguments(ap)
+    soak.add_arguments(ap)
+    ap.add_argument("--slow-consumer", dest="slow_consumer", action="store_true",
+                    help="the slow-consumer scenario through ws-bridge and over gRPC (raw rows: "
+                         "build/bench-slow-consumer.jsonl)")
+    ap.add_argument("--slow_reps", type=positive_int, default=3, help="--slow-consumer: runs per target")
     return ap
 
 
@@ -76,6 +86,10 @@ def main(entry, argv=None):
     args = parser(cfg).parse_args(argv)
     if args.flood:
         return flood.main(cfg, args)
+    if args.soak:
+        return soak.run(cfg, args)
+    if args.slow_consumer:
+        return slow_consumer.main(cfg, args)
     if args.smoke:
         return smoke.smoke(Runner(cfg, contestants.REGISTRY))
     if args.render:

@@ -80,9 +80,10 @@ def cookie_token(headers):
     return ""
 
 
-async def ws_connect(host, port, token, source="127.0.0.1", rcvbuf=0, limit=65536):
-    """A WebSocket upgrade of GET /ws with the chat_session cookie `token`, from
-    `source`: (reader, writer, status). status is 101 when the socket is open; any
+async def ws_connect(host, port, token, source="127.0.0.1", rcvbuf=0, limit=65536, path="/ws"):
+    """A WebSocket upgrade of GET `path` (/ws, or /ws?user=NAME for a guest) with
+    the chat_session cookie `token` ("" for none), from `source`:
+    (reader, writer, status). status is 101 when the socket is open; any
     other answer (401, 403, 429, 503...) comes with the connection already closed."""
     reader, writer = await open_tcp(host, port, source, rcvbuf, limit)
     key = base64.b64encode(os.urandom(16)).decode()
@@ -92,7 +93,7 @@ async def ws_connect(host, port, token, source="127.0.0.1", rcvbuf=0, limit=6553
     if token:
         headers["Cookie"] = "chat_session=" + token
     try:
-        writer.write(request_bytes("GET", "/ws", hostport, headers=headers))
+        writer.write(request_bytes("GET", path, hostport, headers=headers))
         status, _ = await read_head(reader)
     except BaseException:
         close_quietly(writer)

@@ -1,8 +1,9 @@
 """The smoke run (scripts/bench --smoke, about a minute, part of the test suite):
 every contestant once, briefly; fails on loss, reordering, a crash, a bad trace,
 servers on the wrong CPUs, a generator that does not fail at once against a dead
-port, a report that --render cannot write, or a flood run (--flood) that does not
-work. It writes nothing that stays."""
+port, a report that --render cannot write, a flood run (--flood) that does not
+work, or a slow-consumer run (--slow-consumer) whose stopped reader is not cut off
+or whose other readers lose messages. It writes nothing that stays."""
 import argparse
 import json
 import os
@@ -12,7 +13,7 @@ import sys
 import tempfile
 import time
 
-from . import flood
+from . import flood, slow_consumer
 from .config import log
 from .contestants import SHARED_SOCKETIO
 from .figures import fmt, saturation
@@ -296,6 +297,7 @@ def smoke(runner):
             smoke_dead_port(runner, target, scenario, dead, failures)
     smoke_render(runner, failures)
     smoke_flood(runner, failures)
+    slow_consumer.smoke(runner, failures)
     log("smoke took %.1f s; hypervisor steal %.1f%% of the machine's CPU time" % (
         time.time() - t0, runner.steal.summary().share))
     if failures:

@@ -9,10 +9,11 @@
 
 #include <map>
 #include <memory>
-#include <mutex>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "bridge.h"
 #include "bridge_fixture.h"
 #include "chat/json_codec.h"
@@ -38,15 +39,15 @@ class FakeAuth final : public chat::v1::AuthService::CallbackService {
   };
 
   void Script(grpc::Status status) {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     status_ = std::move(status);
   }
   Seen Last() {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return last_;
   }
   int calls() {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return calls_;
   }
 
@@ -97,7 +98,7 @@ class FakeAuth final : public chat::v1::AuthService::CallbackService {
     }
     grpc::Status status;
     {
-      std::lock_guard lock(mu_);
+      absl::MutexLock lock(&mu_);
       ++calls_;
       if (keep || last_.method.empty()) last_ = seen;
       if (method == "Register") registered_ = seen;
@@ -110,16 +111,16 @@ class FakeAuth final : public chat::v1::AuthService::CallbackService {
 
  public:
   Seen Registered() {
-    std::lock_guard lock(mu_);
+    absl::MutexLock lock(&mu_);
     return registered_;
   }
 
  private:
-  std::mutex mu_;
-  grpc::Status status_;
-  Seen last_;
-  Seen registered_;
-  int calls_ = 0;
+  absl::Mutex mu_;
+  grpc::Status status_ ABSL_GUARDED_BY(mu_);
+  Seen last_ ABSL_GUARDED_BY(mu_);
+  Seen registered_ ABSL_GUARDED_BY(mu_);
+  int calls_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 // The stand-in behind a bridge whose first --core node is down, so that every

@@ -277,7 +277,7 @@ TEST_F(ConnectionFloodTest, OutOfDescriptorsBacksOffAndRecovers) {
   EXPECT_TRUE(HealthSays("127.0.0.3", port_, "HTTP/1.1 200", std::chrono::seconds(5)))
       << "not served after the flood: " << bridge_->stderr_text();
   bridge_->Signal(SIGTERM);
-  EXPECT_EQ(bridge_->Wait(std::chrono::seconds(20)), 0);
+  EXPECT_EQ(bridge_->Wait(std::chrono::seconds(20)), 0) << bridge_->stderr_text();
   EXPECT_THAT(bridge_->stderr_text(), HasSubstr("out of file descriptors or memory (Too many open files)"));
 }
 

@@ -10,8 +10,6 @@
 #include <sys/socket.h>
 
 #include <atomic>
-#include <condition_variable>
-#include <mutex>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/beast/core.hpp>
@@ -22,6 +20,10 @@
 #include <thread>
 #include <utility>
 #include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 
 namespace chat::bridge {
 namespace {
@@ -72,8 +74,9 @@ class Connection {
     // A corrupt stream could leave the client waiting for bytes that never
     // come: fail instead of hanging.
     watchdog_ = std::thread([this] {
-      std::unique_lock<std::mutex> lock(done_mu_);
-      if (!done_cv_.wait_for(lock, std::chrono::seconds(30), [this] { return done_; })) {
+      absl::MutexLock lock(&done_mu_);
+      auto done = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(done_mu_) { return done_; };
+      if (!done_mu_.AwaitWithTimeout(absl::Condition(&done), absl::Seconds(30))) {
         ADD_FAILURE() << "the client read for 30 s; shutting its socket";
         ::shutdown(client_.next_layer().native_handle(), SHUT_RDWR);
       }
@@ -82,10 +85,9 @@ class Connection {
 
   ~Connection() {
     {
-      std::lock_guard<std::mutex> lock(done_mu_);
-      done_ = true;
+      absl::MutexLock lock(&done_mu_);
+      done_ = true;  // wakes the watchdog: absl::Mutex re-checks its condition
     }
-    done_cv_.notify_all();
     watchdog_.join();
     guard_.reset();
     net::post(io_, [this] {
@@ -154,9 +156,8 @@ class Connection {
   std::optional<websocket::stream<GatedSocket>> server_;
   std::thread thread_;
   std::atomic<int> pings_{0};
-  std::mutex done_mu_;
-  std::condition_variable done_cv_;
-  bool done_ = false;
+  absl::Mutex done_mu_;
+  bool done_ ABSL_GUARDED_BY(done_mu_) = false;
   std::thread watchdog_;
 };
 

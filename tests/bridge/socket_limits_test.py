@@ -77,7 +77,13 @@ class ReplyOverQueueLimit(StackCase):
         # here); what grows is the replies being decoded (--replies_in_flight at
         # a time) and allocator slack: 16.5-40.3 MiB over 6 runs on 2026-12-07
         # (40 MiB was the bound until one run crossed it).
-        self.assertLess(held, 48 * 1024)
+        # Under a sanitizer RSS measures the sanitizer (ASan keeps freed blocks
+        # in a 256 MiB quarantine, plus shadow memory): 347 MiB here. scripts/test
+        # runs this file on the release build as well, where the bound holds.
+        if os.environ.get("CHAT_SANITIZER"):
+            print("RSS bound not checked under %s" % os.environ["CHAT_SANITIZER"])
+        else:
+            self.assertLess(held, 48 * 1024)
 
     def test_a_reader_still_gets_a_reply_within_the_limit(self):
         cookie = self.stack.login("reader")

@@ -7,10 +7,11 @@
 #include <atomic>
 #include <memory>
 #include <chrono>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/match.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "account_calls.h"
 #include "auth_calls.h"
@@ -95,19 +96,19 @@ TEST(AccountRenewalTest, TheSweepRenewsTheTokensOfLiveStreams) {
   // Stands in for LiveSessions: the token has a live stream; renewals are
   // recorded (shared: the sweeper may still hold the hook as the test ends).
   struct Seen {
-    std::mutex mu;
-    std::vector<int64_t> renewals;
+    absl::Mutex mu;
+    std::vector<int64_t> renewals ABSL_GUARDED_BY(mu);
   };
   auto seen = std::make_shared<Seen>();
   core.server()->accounts()->SetRenewalHooks([hash] { return std::vector<std::string>{hash}; },
                                              [seen, hash](const std::string& renewed, int64_t expires_at_ms) {
-                                               std::lock_guard<std::mutex> lock(seen->mu);
+                                               absl::MutexLock lock(&seen->mu);
                                                if (renewed == hash) seen->renewals.push_back(expires_at_ms);
                                              });
   // No call is made with the token: only the sweep uses it.
   std::this_thread::sleep_for(2500ms);
   {
-    std::lock_guard<std::mutex> lock(seen->mu);
+    absl::MutexLock lock(&seen->mu);
     ASSERT_FALSE(seen->renewals.empty());
     EXPECT_GT(seen->renewals.back(), first_expiry);
     for (size_t i = 1; i < seen->renewals.size(); ++i) EXPECT_GT(seen->renewals[i], seen->renewals[i - 1]);

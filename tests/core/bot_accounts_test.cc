@@ -57,6 +57,7 @@ struct Client {
   ~Client() {
     session->Close();
     outbox->Detach();
+    writer.Attach(nullptr);
   }
   void Join(const std::string& room, std::optional<int64_t> since = std::nullopt) {
     ClientEvent ev;

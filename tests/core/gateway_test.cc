@@ -2,8 +2,6 @@
 // events once per stream, session events addressed, credentials enforced.
 #include <grpcpp/grpcpp.h>
 
-#include <condition_variable>
-#include <mutex>
 #include <thread>
 
 #include "absl/strings/str_cat.h"

@@ -87,7 +87,8 @@ TEST_F(MembershipTest, AnOutsiderGetsNotFoundForEveryCallAndNoEventOfAPrivateOrD
     }
     for (const auto& [name, event] : EveryRoomEvent(room)) {
       ASSERT_TRUE(spy->Write(event));
-      auto error = spy->WaitFor([&](const ServerEvent& e) { return e.ref() == event.ref(); });
+      const std::string ref = event.ref();  // clang 15 cannot capture a structured binding
+      auto error = spy->WaitFor([&](const ServerEvent& e) { return e.ref() == ref; });
       ASSERT_TRUE(error.has_value()) << name;
       ASSERT_TRUE(error->has_error()) << name << ": " << error->ShortDebugString();
       EXPECT_EQ(error->error().code(), chat::v1::Error::NOT_FOUND) << name << ": " << error->error().message();

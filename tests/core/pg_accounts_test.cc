@@ -54,16 +54,17 @@ class AccountEvents : public ClusterEvents {
   void OnRoomChange(const std::string&) override {}
 
   // What was heard, once there are at least `n` (or all there are after kWait).
-  std::vector<std::string> Revoked(size_t n) { return Await(revoked_, n); }
-  std::vector<StoredMessage> Messages(size_t n) { return Await(messages_, n); }
+  std::vector<std::string> Revoked(size_t n) { return Await(&AccountEvents::revoked_, n); }
+  std::vector<StoredMessage> Messages(size_t n) { return Await(&AccountEvents::messages_, n); }
 
  private:
+  // A member pointer, not a reference: the list is only touched under mu_.
   template <typename T>
-  std::vector<T> Await(const std::vector<T>& heard, size_t n) {
+  std::vector<T> Await(std::vector<T> AccountEvents::*heard, size_t n) {
     absl::MutexLock lock(&mu_);
-    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return heard.size() >= n; };
+    auto enough = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) { return (this->*heard).size() >= n; };
     mu_.AwaitWithTimeout(absl::Condition(&enough), kWait);
-    return heard;
+    return this->*heard;
   }
 
   absl::Mutex mu_;

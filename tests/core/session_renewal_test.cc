@@ -99,6 +99,7 @@ class GatewaySessionRenewalTest : public ::testing::Test {
   }
   ~GatewaySessionRenewalTest() override {
     outbox_->Detach();
+    writer_.Attach(nullptr);
     hub_->StopFanout();
     store_->Close();
   }

@@ -32,6 +32,7 @@ struct Client {
   ~Client() {
     session->Close();
     outbox->Detach();
+    writer.Attach(nullptr);
   }
 
   std::optional<ServerEvent> Wait(const std::function<bool(const ServerEvent&)>& pred) {

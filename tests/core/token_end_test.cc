@@ -184,6 +184,7 @@ TEST(AccountAttacksTest, AStreamCheckedBeforeALogoutAndRegisteredAfterItIsRefuse
   EXPECT_EQ(core.hub()->live().counts().sessions, 0);
   session->Close();
   outbox->Detach();
+  writer.Attach(nullptr);
 }
 
 // Opening a stream while its token is being logged out, again and again: no

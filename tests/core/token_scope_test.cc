@@ -82,6 +82,7 @@ struct Client {
   ~Client() {
     session->Close();
     outbox->Detach();
+    writer.Attach(nullptr);
   }
   FakeWriter writer;
   std::shared_ptr<core::Outbox> outbox;

@@ -27,7 +27,8 @@ struct BenchOptions {
   // Where receivers connect, in turn (empty: addr): senders on one chat-core
   // node and receivers on others measure delivery across nodes.
   std::vector<std::string> receiver_addrs;
-  // fanout, latency, memory or setup (chat_bench_main.cc's header says what each does).
+  // fanout, latency, memory, setup or slow-consumer (chat_bench_main.cc's header
+  // says what each does).
   std::string scenario = "fanout";
   // Receiving clients.
   int subscribers = 1000;
@@ -73,6 +74,18 @@ struct BenchOptions {
   std::string latency_trace;
   // Allowed to connect and join everyone.
   absl::Duration connect_timeout = absl::Seconds(120);
+  // slow-consumer: SO_RCVBUF of the reader that stops reading (bytes; the kernel
+  // doubles it), so that the server's queue for it, not the kernel, takes the backlog.
+  int slow_rcvbuf = 4096;
+  // slow-consumer: the server's Prometheus endpoint (host:port; "" none), read while
+  // the reader is stopped for when the server cut it off and its longest queue.
+  std::string metrics_addr;
+  // slow-consumer: once the stopped reader reads again, how long its connection
+  // may take to show that it ended (the bytes the kernel still held come first).
+  absl::Duration close_wait = absl::Seconds(10);
+  // slow-consumer: the target: the readers' p99 with the stopped one at most this
+  // many times their p99 without it.
+  double max_ratio = 2;
 };
 
 }  // namespace chat::bench

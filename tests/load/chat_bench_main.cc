@@ -22,7 +22,7 @@ ABSL_FLAG(std::string, addr, "127.0.0.1:8080", "Server address (host:port).");
 ABSL_FLAG(std::string, receiver_addrs, "",
           "Comma-separated host:port the receivers connect to, in turn (default: --addr): senders on one chat-core "
           "node and receivers on others measure delivery across nodes.");
-ABSL_FLAG(std::string, scenario, "fanout", "fanout, latency, memory or setup");
+ABSL_FLAG(std::string, scenario, "fanout", "fanout, latency, memory, setup or slow-consumer");
 ABSL_FLAG(int, subscribers, 1000, "Receiving clients.");
 ABSL_FLAG(int, senders, 1, "Sending clients (also members of the room).");
 ABSL_FLAG(std::string, rates, "1000", "Messages per second (all senders together); fanout: comma-separated steps.");
@@ -48,6 +48,14 @@ ABSL_FLAG(std::string, latency_trace, "",
           "latency: write one line per measured message to this file: sender, counter, scheduled send "
           "time (ns, CLOCK_MONOTONIC), first and last delivery latency (us), deliveries.");
 ABSL_FLAG(double, connect_timeout, 120, "Seconds allowed to connect and join everyone.");
+ABSL_FLAG(int, slow_rcvbuf, 4096, "slow-consumer: SO_RCVBUF (bytes) of the reader that stops reading.");
+ABSL_FLAG(std::string, metrics_addr, "",
+          "slow-consumer: the server's /metrics (host:port), read while the reader is stopped: when the server "
+          "cut it off (its slow_consumer count) and its longest outbound queue.");
+ABSL_FLAG(double, close_wait, 10,
+          "slow-consumer: seconds the stopped reader, reading again, may take to show its connection ended.");
+ABSL_FLAG(double, max_ratio, 2, "slow-consumer: PASS if the readers' p99 with the stopped one is at most this "
+          "many times their p99 without it.");
 
 namespace {
 
@@ -73,11 +81,20 @@ Scenarios (--scenario), each printing one JSON line (per rate step for fanout):
            is how late the sender's write returned against the schedule
   memory   N idle joined clients; RSS/PSS of the server processes before and after
   setup    connect -> joined for N clients, --inflight at once
+  slow-consumer
+           N readers (--subscribers, one of them with a small --slow_rcvbuf) and S
+           senders at the first --rates: an arm where all read, then an arm where
+           that one stops reading at the start of the measurement. The row gives
+           the other N-1's p50/p99 in both arms and their ratio, when the server
+           cut the stopped one off (--metrics_addr) and what its connection showed
+           once it read again (close code, EOF...), and "verdict": PASS if it was
+           cut off, the others lost nothing, and p99 with / without <= --max_ratio.
+           --target bridge or grpc (h2). Also a summary on stderr.
 --rooms=R spreads the clients over R rooms (bench-0 ... bench-R-1, created by their
 first client) for memory and setup.
 
 Exit codes: 0 done; 1 the run failed (a client could not join: its JSON line has an
-"error"; or a latency step was not ok); 2 bad flags.)";
+"error"; or a latency step was not ok; or slow-consumer's verdict is MISS); 2 bad flags.)";
 
 }  // namespace
 
@@ -111,5 +128,9 @@ int main(int argc, char** argv) {
   o.grpc_bdp_probe = absl::GetFlag(FLAGS_grpc_bdp_probe);
   o.latency_trace = absl::GetFlag(FLAGS_latency_trace);
   o.connect_timeout = absl::Seconds(absl::GetFlag(FLAGS_connect_timeout));
+  o.slow_rcvbuf = absl::GetFlag(FLAGS_slow_rcvbuf);
+  o.metrics_addr = absl::GetFlag(FLAGS_metrics_addr);
+  o.close_wait = absl::Seconds(absl::GetFlag(FLAGS_close_wait));
+  o.max_ratio = absl::GetFlag(FLAGS_max_ratio);
   return chat::bench::RunBench(o);
 }

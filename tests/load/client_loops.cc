@@ -36,6 +36,23 @@ std::string ClientLoops::RoomName(int index) const {
   return absl::StrCat("bench-", index % options_.rooms);
 }
 
+void ClientLoops::OpenWatched(int index, int rcvbuf, Watch* watch) {
+  auto c = std::make_unique<Conn>();
+  c->watch = watch;
+  c->rcvbuf = rcvbuf;
+  c->room = RoomName(index);
+  c->started_ns = NowNs();
+  c->id = next_id_++;
+  watched_ = c.get();
+  watched_loop_ = loops_[next_loop_++ % (static_cast<int>(loops_.size()) - 1)].get();
+  watched_loop_->Connect(std::move(c),
+                         receiver_addrs_.empty() ? addr_ : receiver_addrs_[index % receiver_addrs_.size()]);
+}
+
+void ClientLoops::SetReading(bool reading) {
+  if (watched_loop_ != nullptr) watched_loop_->SetReading(watched_, reading);
+}
+
 void ClientLoops::Open(bool sender, int sender_id, int index) {
   auto c = std::make_unique<Conn>();
   c->sender = sender;

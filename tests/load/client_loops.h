@@ -45,6 +45,12 @@ class ClientLoops : public ClientPool {
   ClientLoops(const Options& options, std::unique_ptr<WireProtocol> protocol, Stats* stats);
 
   void Open(bool sender, int sender_id, int index) override;
+  // Opens receiver `index` watched by `watch` (its deliveries go there, not into
+  // the run's Stats), with SO_RCVBUF `rcvbuf` (0: the default). One at a time:
+  // SetReading applies to the last one opened.
+  void OpenWatched(int index, int rcvbuf, Watch* watch);
+  // The watched receiver stops (false) or starts (true) reading.
+  void SetReading(bool reading);
   void SetRate(double rate, int step) override;
   void SetupTimes(std::vector<double>* out_ms, int64_t after_ns) override;
   void Stop() override;
@@ -65,6 +71,9 @@ class ClientLoops : public ClientPool {
   // Receiver loops, then the sender loop.
   std::vector<std::unique_ptr<EventLoop>> loops_;
   int next_loop_ = 0;  // the scenario's thread only
+  // The watched receiver and its loop (the scenario's thread only; null: none).
+  Conn* watched_ = nullptr;
+  EventLoop* watched_loop_ = nullptr;
   std::atomic<int> next_id_{0};
   // Held by a pass of SendDue and by SetRate: guards the rate and its schedule
   // below, and keeps a new rate from starting while a pass still sends.

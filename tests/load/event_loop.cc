@@ -56,6 +56,8 @@ void EventLoop::Stop() {
 void EventLoop::Connect(std::unique_ptr<Conn> c, const sockaddr_in& addr) {
   c->fd = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
   int one = 1;
+  // Before connect: the window the handshake offers follows from it.
+  if (c->rcvbuf > 0) setsockopt(c->fd, SOL_SOCKET, SO_RCVBUF, &c->rcvbuf, sizeof c->rcvbuf);
   setsockopt(c->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   setsockopt(c->fd, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one);
   connect(c->fd, reinterpret_cast<const sockaddr*>(&addr), sizeof addr);
@@ -84,11 +86,42 @@ void EventLoop::SetupTimes(std::vector<double>* out_ms, int64_t after_ns) {
   }
 }
 
+void EventLoop::SetReading(Conn* c, bool reading) {
+  absl::MutexLock lock(&mu_);
+  tasks_.push_back([this, c, reading] { ApplyReading(c, reading); });
+}
+
+void EventLoop::ApplyReading(Conn* c, bool reading) {
+  if (c->state == Conn::kDead) return;
+  c->paused = !reading;
+  if (c->watch != nullptr) (reading ? c->watch->resumed_ns : c->watch->stopped_ns).store(NowNs());
+  // Level-triggered: once back in EPOLLIN, the next wait reports what queued up.
+  Interest(c);
+}
+
+void EventLoop::Interest(Conn* c) {
+  epoll_event ev{};
+  ev.events = (c->paused ? 0u : static_cast<uint32_t>(EPOLLIN)) | (c->want_out ? static_cast<uint32_t>(EPOLLOUT) : 0u);
+  ev.data.ptr = c;
+  if (c->out_of_epoll) {
+    c->out_of_epoll = false;
+    epoll_ctl(epoll_, EPOLL_CTL_ADD, c->fd, &ev);
+  } else {
+    epoll_ctl(epoll_, EPOLL_CTL_MOD, c->fd, &ev);
+  }
+}
+
 void EventLoop::Run() {
   if (timer_ >= 0) prctl(PR_SET_TIMERSLACK, 1UL, 0, 0, 0);
   std::vector<epoll_event> events(4096);
   std::vector<char> buf(512 * 1024);
   while (!stop_) {
+    std::vector<std::function<void()>> tasks;
+    {
+      absl::MutexLock lock(&mu_);
+      tasks.swap(tasks_);
+    }
+    for (auto& t : tasks) t();
     int n = epoll_wait(epoll_, events.data(), static_cast<int>(events.size()), 20);
     if (n > 0) {
       timespec real{}, mono{};
@@ -106,6 +139,14 @@ void EventLoop::Run() {
       }
       auto* c = static_cast<Conn*>(events[i].data.ptr);
       if (c->state == Conn::kDead) continue;
+      if (c->paused && (events[i].events & (EPOLLHUP | EPOLLERR))) {
+        // Reported whatever the interest: note it, and stop hearing it (level-
+        // triggered, it would wake every pass) until the connection reads again.
+        if (c->watch != nullptr && c->watch->hup_ns.load() == 0) c->watch->hup_ns.store(NowNs());
+        epoll_ctl(epoll_, EPOLL_CTL_DEL, c->fd, nullptr);
+        c->out_of_epoll = true;
+        continue;
+      }
       if (events[i].events & EPOLLOUT) OnWritable(c);
       if (c->state != Conn::kDead && (events[i].events & (EPOLLIN | EPOLLHUP | EPOLLERR))) OnReadable(c, buf);
     }
@@ -115,11 +156,17 @@ void EventLoop::Run() {
 void EventLoop::Dead(Conn* c) {
   if (c->state == Conn::kDead) return;
   if (c->state == Conn::kJoined) {
-    stats_->disconnects.fetch_add(1);
+    DeliveryStats(c, stats_)->disconnects.fetch_add(1);
   } else {
     stats_->failed.fetch_add(1);
   }
   c->state = Conn::kDead;
+  if (c->watch != nullptr) {
+    absl::MutexLock lock(&c->watch->mu);
+    c->watch->ended = true;
+    c->watch->ended_ns = NowNs();
+    c->watch->end = c->end_note.empty() ? "ended" : c->end_note;
+  }
   epoll_ctl(epoll_, EPOLL_CTL_DEL, c->fd, nullptr);
   close(c->fd);
 }
@@ -127,10 +174,7 @@ void EventLoop::Dead(Conn* c) {
 void EventLoop::WantOut(Conn* c, bool on) {
   if (c->want_out == on) return;
   c->want_out = on;
-  epoll_event ev{};
-  ev.events = EPOLLIN | (on ? static_cast<uint32_t>(EPOLLOUT) : 0u);
-  ev.data.ptr = c;
-  epoll_ctl(epoll_, EPOLL_CTL_MOD, c->fd, &ev);
+  Interest(c);
 }
 
 void EventLoop::Write(Conn* c, const std::string& bytes) {
@@ -141,7 +185,10 @@ void EventLoop::Write(Conn* c, const std::string& bytes) {
   }
   ssize_t n = write(c->fd, bytes.data(), bytes.size());
   if (n == static_cast<ssize_t>(bytes.size())) return;
-  if (n < 0 && errno != EAGAIN) return Dead(c);
+  if (n < 0 && errno != EAGAIN) {
+    c->end_note = std::string("write: ") + std::strerror(errno);
+    return Dead(c);
+  }
   c->out.assign(bytes, n < 0 ? 0 : n);
   WantOut(c, true);
 }
@@ -151,7 +198,10 @@ void EventLoop::OnWritable(Conn* c) {
     int err = 0;
     socklen_t len = sizeof err;
     getsockopt(c->fd, SOL_SOCKET, SO_ERROR, &err, &len);
-    if (err != 0) return Dead(c);
+    if (err != 0) {
+      c->end_note = std::string("connect: ") + std::strerror(err);
+      return Dead(c);
+    }
     WantOut(c, false);
     return protocol_->OnConnected(*this, c);
   }
@@ -162,6 +212,7 @@ void EventLoop::OnWritable(Conn* c) {
     } else if (n < 0 && errno == EAGAIN) {
       return;
     } else {
+      c->end_note = std::string("write: ") + std::strerror(errno);
       return Dead(c);
     }
   }
@@ -178,9 +229,13 @@ void EventLoop::OnReadable(Conn* c, std::vector<char>& buf) {
     mh.msg_control = control;
     mh.msg_controllen = sizeof control;
     ssize_t r = recvmsg(c->fd, &mh, 0);
-    if (r == 0) return Dead(c);
+    if (r == 0) {
+      if (c->end_note.empty()) c->end_note = "EOF without a close";
+      return Dead(c);
+    }
     if (r < 0) {
       if (errno == EAGAIN) return;
+      c->end_note = std::string("read: ") + std::strerror(errno);
       return Dead(c);
     }
     ReadTime now = ReadTime::Now();

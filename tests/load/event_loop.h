@@ -54,6 +54,10 @@ class EventLoop : public ClientIo {
   std::vector<Conn*> Senders();
   // As ClientPool::SetupTimes, for this loop's connections.
   void SetupTimes(std::vector<double>* out_ms, int64_t after_ns);
+  // From any thread: `c` (one of this loop's) stops or starts reading, within a
+  // loop pass (at most one 20 ms epoll wait). A stopped connection's socket
+  // leaves EPOLLIN, so the kernel's receive buffer fills and the server backs up.
+  void SetReading(Conn* c, bool reading);
 
   // ClientIo, on the loop's thread.
   void Write(Conn* c, const std::string& bytes) override;
@@ -64,6 +68,10 @@ class EventLoop : public ClientIo {
   void WantOut(Conn* c, bool on);
   void OnWritable(Conn* c);
   void OnReadable(Conn* c, std::vector<char>& buf);
+  // On the loop's thread: SetReading's work; epoll's interest in `c` as its
+  // state wants it.
+  void ApplyReading(Conn* c, bool reading);
+  void Interest(Conn* c);
 
   WireProtocol* const protocol_;
   Stats* const stats_;
@@ -79,6 +87,8 @@ class EventLoop : public ClientIo {
   absl::Mutex mu_;
   std::vector<std::unique_ptr<Conn>> conns_ ABSL_GUARDED_BY(mu_);
   std::vector<Conn*> senders_ ABSL_GUARDED_BY(mu_);
+  // Work posted from other threads, run at the start of the next loop pass.
+  std::vector<std::function<void()>> tasks_ ABSL_GUARDED_BY(mu_);
 };
 
 }  // namespace chat::bench

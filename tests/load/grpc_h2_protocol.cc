@@ -67,7 +67,9 @@ class GrpcSession : public ConnSession, public H2Stream::Sink {
         if (c->state == Conn::kJoining) MarkJoined(c, stats_);
         return;
       case kMessage:
-        if (!c->sender && c->state == Conn::kJoined) Account(text.data(), text.size(), &c->order, now_, stats_);
+        if (!c->sender && c->state == Conn::kJoined) {
+          Account(text.data(), text.size(), &c->order, now_, DeliveryStats(c, stats_));
+        }
         return;
       case kError:
       case kRoom:  // created
@@ -107,6 +109,10 @@ class GrpcH2Protocol : public WireProtocol {
     o.path = "/chat.v1.ChatService/Connect";
     o.metadata.emplace_back("x-chat-user", absl::StrCat("grpc-", c->id));
     if (grpc_batch_ > 1) o.metadata.emplace_back("x-chat-batch", absl::StrCat(grpc_batch_));
+    // A watched receiver (the slow-consumer scenario's) grants HTTP/2's default
+    // window, as its SO_RCVBUF is small: once it stops reading, chat-core's
+    // stream queue takes the backlog, not megabytes of transport window.
+    if (c->watch != nullptr) o.window = 65535;
     std::string bytes = s->h2().Open(o);
     if (c->creator) {
       chat::v1::ClientEvent create;
@@ -131,6 +137,7 @@ class GrpcH2Protocol : public WireProtocol {
       if (c->state != Conn::kJoined || result == H2Stream::Result::kError) {
         std::fprintf(stderr, "chat-bench: grpc client %d: %s\n", c->id, s->h2().reason().c_str());
       }
+      c->end_note = s->h2().reason();
       io.Dead(c);
     }
     return used;

@@ -21,6 +21,7 @@
 #include "client_pool.h"
 #include "grpc_library_clients.h"
 #include "proc_sample.h"
+#include "slow_consumer.h"
 #include "wire_protocol.h"
 
 namespace chat::bench {
@@ -304,7 +305,9 @@ int RunBench(const BenchOptions& options) {
   }
   const std::string host = o.addr.substr(0, colon);
   const int port = std::atoi(o.addr.c_str() + colon + 1);
-  if (o.scenario != "fanout" && o.scenario != "latency" && o.scenario != "memory" && o.scenario != "setup") {
+  const bool slow_consumer = o.scenario == "slow-consumer";
+  if (o.scenario != "fanout" && o.scenario != "latency" && o.scenario != "memory" && o.scenario != "setup" &&
+      !slow_consumer) {
     std::fprintf(stderr, "chat-bench: unknown --scenario %s\n", o.scenario.c_str());
     return 2;
   }
@@ -328,8 +331,16 @@ int RunBench(const BenchOptions& options) {
     return 2;
   }
 
-  // Declared before the clients, which count into it until they are gone.
+  if (slow_consumer && (o.subscribers < 2 || o.senders < 1 || o.rates.empty() || o.rooms > 1 ||
+                        (o.target != "bridge" && o.target != "grpc") || o.grpc_client != "h2")) {
+    std::fprintf(stderr, "chat-bench: slow-consumer needs --target=bridge or grpc (h2), --subscribers >= 2, "
+                         "--senders >= 1, a --rates and one room\n");
+    return 2;
+  }
+
+  // Declared before the clients, which count into them until they are gone.
   auto stats = std::make_unique<Stats>();
+  auto watch = std::make_unique<Watch>();
   std::unique_ptr<ClientPool> clients = MakeClients(o, host, port, stats.get());
   if (clients == nullptr) return 2;
   Run run{o, *stats, *clients, o.subscribers, std::min(o.senders, kMaxSenders), std::max(1, o.rooms)};
@@ -337,9 +348,16 @@ int RunBench(const BenchOptions& options) {
   ProcSample before_all = SampleProcs(o.pids);
   int opened = OpenRoomCreators(run);
   if (o.scenario == "setup") RunSetup(run, opened);
+  auto* loops = dynamic_cast<ClientLoops*>(clients.get());
+  if (slow_consumer) {
+    // Receiver 0 is the one that will stop reading; it joins first, like the rest.
+    loops->OpenWatched(0, o.slow_rcvbuf, watch.get());
+    opened = 1;
+  }
   ConnectEveryone(run, opened);
   if (o.scenario == "memory") RunMemory(run, before_all);
-  int exit_code = RunSteps(run);
+  int exit_code = slow_consumer ? RunSlowConsumer({o, *stats, *loops, *watch, run.subscribers - 1, Common(o)})
+                                : RunSteps(run);
   clients->Stop();
   clients.reset();
   if (trace_file != nullptr && !stats->messages.Write(trace_file)) {

@@ -15,19 +15,20 @@
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
+#include "absl/synchronization/mutex.h"
 #include "pg_conn.h"
 #include "pg_store.h"
 #include "sqlite_store.h"
@@ -53,21 +54,24 @@ using chat::core::AppendResult;
 double Load(const std::vector<chat::core::Store*>& stores, int rooms, int messages, int producers, int window) {
   std::vector<int64_t> room_ids;
   for (int r = 0; r < rooms; ++r) {
-    std::mutex m;
-    std::condition_variable cv;
-    bool done = false;
+    // The store answers on a thread of its own. (A struct: only members can
+    // be ABSL_GUARDED_BY.)
+    struct Created {
+      absl::Mutex mu;
+      std::optional<int64_t> id ABSL_GUARDED_BY(mu);
+    } created;
     stores[0]->CreateRoom(absl::StrCat("room", r), "bench", 1, [&](absl::StatusOr<chat::core::RoomRecord> rec) {
-      std::lock_guard<std::mutex> lock(m);
+      absl::MutexLock lock(&created.mu);
       if (!rec.ok()) {
         std::fprintf(stderr, "store-bench: %s\n", std::string(rec.status().message()).c_str());
         std::exit(1);
       }
-      room_ids.push_back(rec->id);
-      done = true;
-      cv.notify_one();
+      created.id = rec->id;
     });
-    std::unique_lock<std::mutex> lock(m);
-    cv.wait(lock, [&] { return done; });
+    absl::MutexLock lock(&created.mu);
+    auto done = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(created.mu) { return created.id.has_value(); };
+    created.mu.Await(absl::Condition(&done));
+    room_ids.push_back(*created.id);
   }
   const std::string text(64, 'x');
   std::atomic<int> failures{0};
@@ -78,14 +82,16 @@ double Load(const std::vector<chat::core::Store*>& stores, int rooms, int messag
   for (int p = 0; p < producers; ++p) {
     threads.emplace_back([&, p] {
       chat::core::Store* store = stores[p % stores.size()];
-      std::mutex m;
-      std::condition_variable cv;
-      int in_flight = 0;
+      struct Window {
+        absl::Mutex mu;
+        int in_flight ABSL_GUARDED_BY(mu) = 0;
+      } w;
+      auto has_room = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) { return w.in_flight < window; };
       for (int i = 0; i < per; ++i) {
         {
-          std::unique_lock<std::mutex> lock(m);
-          cv.wait(lock, [&] { return in_flight < window; });
-          ++in_flight;
+          absl::MutexLock lock(&w.mu);
+          w.mu.Await(absl::Condition(&has_room));
+          ++w.in_flight;
         }
         AppendRequest req;
         req.room_id = room_ids[(p * per + i) % room_ids.size()];
@@ -95,13 +101,13 @@ double Load(const std::vector<chat::core::Store*>& stores, int rooms, int messag
         req.client_msg_id = absl::StrCat(p, "-", i);
         store->Append(std::move(req), [&](absl::StatusOr<AppendResult> r) {
           if (!r.ok()) failures.fetch_add(1);
-          std::lock_guard<std::mutex> lock(m);
-          --in_flight;
-          cv.notify_one();
+          absl::MutexLock lock(&w.mu);
+          --w.in_flight;
         });
       }
-      std::unique_lock<std::mutex> lock(m);
-      cv.wait(lock, [&] { return in_flight == 0; });
+      absl::MutexLock lock(&w.mu);
+      auto drained = [&]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(w.mu) { return w.in_flight == 0; };
+      w.mu.Await(absl::Condition(&drained));
     });
   }
   for (auto& t : threads) t.join();

@@ -1,5 +1,6 @@
 #include "websocket_protocol.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "absl/strings/str_cat.h"
@@ -40,6 +41,7 @@ size_t WebSocketProtocol::OnBytes(ClientIo& io, Conn* c, const char* data, size_
     const char* e = static_cast<const char*>(memmem(data, n, "\r\n\r\n", 4));
     if (e == nullptr) return 0;  // the rest of the answer comes with a later read
     if (n < 12 || std::memcmp(data + 9, "101", 3) != 0) {
+      c->end_note = absl::StrCat("upgrade answered ", absl::string_view(data + 9, n >= 12 ? 3 : 0));
       io.Dead(c);
       return n;
     }
@@ -72,6 +74,10 @@ size_t WebSocketProtocol::ParseFrames(ClientIo& io, Conn* c, const char* data, s
     if (opcode == 0x9) {
       io.Write(c, ClientFrame(absl::string_view(payload, len), 0xA));
     } else if (opcode == 0x8) {
+      const auto* b = reinterpret_cast<const unsigned char*>(payload);
+      int code = len >= 2 ? (b[0] << 8) | b[1] : 1005;  // 1005: no status (RFC 6455 7.4.1)
+      c->end_note = absl::StrCat("close ", code, len > 2 ? " " : "",
+                                 absl::string_view(payload + std::min<uint64_t>(len, 2), len > 2 ? len - 2 : 0));
       io.Dead(c);
       return pos;
     } else if (opcode == 0x1 || opcode == 0x0) {
@@ -84,7 +90,7 @@ size_t WebSocketProtocol::ParseFrames(ClientIo& io, Conn* c, const char* data, s
 
 void WebSocketProtocol::OnText(ClientIo& io, Conn* c, const char* p, size_t n, ReadTime now) {
   if (OnHandshakeText(io, c, absl::string_view(p, n))) return;
-  if (!c->sender && c->state == Conn::kJoined) Account(p, n, &c->order, now, stats_);
+  if (!c->sender && c->state == Conn::kJoined) Account(p, n, &c->order, now, DeliveryStats(c, stats_));
 }
 
 }  // namespace chat::bench

@@ -13,9 +13,32 @@
 #include <memory>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "bench_stats.h"
 
 namespace chat::bench {
+
+// Threading: `stats` and the atomics from any thread; the rest under `mu` (the
+// loop owning the receiver writes, the scenario's thread reads). Lifetime: made
+// by the scenario before the receiver opens; outlives the run's clients.
+// One receiver watched on its own (the slow-consumer scenario's stopped reader):
+// its deliveries are kept out of the run's Stats, and how its connection ended
+// is written down.
+struct Watch {
+  Stats stats;  // its deliveries
+  // When it stopped and started reading again (NowNs; 0: not yet).
+  std::atomic<int64_t> stopped_ns{0};
+  std::atomic<int64_t> resumed_ns{0};
+  // When the kernel said the peer hung up or reset while it was not reading (0: never).
+  std::atomic<int64_t> hup_ns{0};
+  absl::Mutex mu;
+  bool ended ABSL_GUARDED_BY(mu) = false;
+  int64_t ended_ns ABSL_GUARDED_BY(mu) = 0;
+  // What ended it, as seen on the wire: "close 1008 <reason>", "EOF without a
+  // close frame", an HTTP/2 reason, a read error.
+  std::string end ABSL_GUARDED_BY(mu);
+};
 
 // Threading: none; a protocol's per-connection state, used only by the thread
 // of the loop that owns the connection. Lifetime: owned by its Conn.
@@ -46,7 +69,20 @@ struct Conn {
   int id = 0;
   // The protocol's own state (the gRPC client's HTTP/2 stream); null for others.
   std::unique_ptr<ConnSession> session;
+  // SO_RCVBUF set before connecting (0: the kernel's default).
+  int rcvbuf = 0;
+  // Not reading (EventLoop::SetReading): its socket is out of EPOLLIN.
+  bool paused = false;
+  // Taken out of epoll while paused because the kernel reported a hang-up.
+  bool out_of_epoll = false;
+  // Why it ended, for its Watch: set by whoever calls Dead.
+  std::string end_note;
+  // Non-null for a watched receiver: its deliveries and its end go there.
+  Watch* watch = nullptr;
 };
+
+// The Stats a receiver's deliveries count into: its Watch's, or the run's.
+inline Stats* DeliveryStats(Conn* c, Stats* run) { return c->watch != nullptr ? &c->watch->stats : run; }
 
 // The connection has joined its room: counted once.
 inline void MarkJoined(Conn* c, Stats* stats) {

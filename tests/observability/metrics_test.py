@@ -224,10 +224,13 @@ class Metrics(unittest.TestCase):
         status, body, _ = http(self.stack.port, "POST", "/api/logout", {},
                                {"Origin": self.stack.origin, "Cookie": "chat_session=" + cookie_b})
         self.assertEqual(status, 200, body)
+        # The bridge closes b (1008) once chat-core tells it the session ended;
+        # a close of our own before that would count as the browser's, not auth.
+        loop.run_until_complete(asyncio.wait_for(b.wait_closed(), 10))
+        self.assertEqual(b.close_code, 1008)
         outbox.put(None)
         list(stream)
         loop.run_until_complete(a.close())
-        loop.run_until_complete(b.close())
 
         def settled():
             core, bridge = self.scrape()

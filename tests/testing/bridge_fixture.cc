@@ -72,7 +72,7 @@ std::string SessionCookie(const HttpResult& r) {
   return "";
 }
 
-WsClient::WsClient() : ws_(io_) {}
+WsClient::WsClient() : ws_(io_), work_(net::make_work_guard(io_)) {}
 
 std::unique_ptr<WsClient> WsClient::Connect(int port, const Options& options, int* http_status) {
   std::unique_ptr<WsClient> c(new WsClient());
@@ -104,68 +104,91 @@ std::unique_ptr<WsClient> WsClient::Connect(int port, const Options& options, in
     return nullptr;
   }
   if (http_status) *http_status = 101;
+  c->io_thread_ = std::thread([raw = c.get()] { raw->io_.run(); });
   if (options.start_reading) c->StartReading();
   return c;
 }
 
 WsClient::~WsClient() {
-  beast::error_code ec;
-  ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
-  ws_.next_layer().close(ec);
-  if (reader_.joinable()) reader_.join();
+  // Closing the socket on its own thread ends the read and any write; the
+  // thread returns once their handlers have run.
+  net::post(io_, [this] {
+    beast::error_code ec;
+    ws_.next_layer().shutdown(tcp::socket::shutdown_both, ec);
+    ws_.next_layer().close(ec);
+    work_.reset();
+  });
+  if (io_thread_.joinable()) io_thread_.join();
 }
 
 void WsClient::StartReading() {
-  reader_ = std::thread([this] { ReadLoop(); });
+  net::post(io_, [this] { StartRead(); });
 }
 
-void WsClient::ReadLoop() {
-  for (;;) {
-    beast::flat_buffer buffer;
-    beast::error_code ec;
-    ws_.read(buffer, ec);
-    if (ec) {
-      Closed closed;
-      // A close frame may have arrived even when the teardown after it failed.
-      if (ec == websocket::error::closed || ws_.reason().code != 0) {
-        closed.code = ws_.reason().code;
-        closed.reason = std::string(ws_.reason().reason.data(), ws_.reason().reason.size());
-      } else {
-        closed.reason = ec.message();
-      }
-      log_.Finish(closed);
-      return;
+void WsClient::StartRead() {
+  ws_.async_read(read_buffer_, [this](beast::error_code ec, size_t) { OnRead(ec); });
+}
+
+void WsClient::OnRead(beast::error_code ec) {
+  if (ec) {
+    Closed closed;
+    // A close frame may have arrived even when the teardown after it failed.
+    if (ec == websocket::error::closed || ws_.reason().code != 0) {
+      closed.code = ws_.reason().code;
+      closed.reason = std::string(ws_.reason().reason.data(), ws_.reason().reason.size());
+    } else {
+      closed.reason = ec.message();
     }
-    std::string frame = beast::buffers_to_string(buffer.data());
-    {
-      std::lock_guard<std::mutex> lock(frames_mu_);
-      frames_.push_back(frame);
-    }
-    for (absl::string_view line : absl::StrSplit(frame, '\n')) {
-      chat::v1::ServerEvent ev;
-      if (FromJson(line, &ev).ok()) {
-        log_.Add(std::move(ev));
-      } else {
-        ADD_FAILURE() << "unparsable line from the bridge: " << line;
-      }
+    log_.Finish(closed);
+    return;
+  }
+  std::string frame = beast::buffers_to_string(read_buffer_.data());
+  read_buffer_.consume(read_buffer_.size());
+  {
+    absl::MutexLock lock(&frames_mu_);
+    frames_.push_back(frame);
+  }
+  for (absl::string_view line : absl::StrSplit(frame, '\n')) {
+    chat::v1::ServerEvent ev;
+    if (FromJson(line, &ev).ok()) {
+      log_.Add(std::move(ev));
+    } else {
+      ADD_FAILURE() << "unparsable line from the bridge: " << line;
     }
   }
+  StartRead();
 }
 
-void WsClient::SendText(const std::string& text) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  beast::error_code ec;
-  ws_.text(true);
-  ws_.write(net::buffer(text), ec);
+// Sends and closes wait until they are written (or have failed), as a
+// blocking write would, but the write itself runs on the I/O thread.
+void WsClient::Post(Write write) {
+  absl::Notification done;
+  write.done = &done;
+  net::post(io_, [this, write = std::move(write)]() mutable {
+    writes_.push_back(std::move(write));
+    if (writes_.size() == 1) StartWrite();
+  });
+  done.WaitForNotification();
 }
 
-void WsClient::SendBinary(const std::string& bytes) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  beast::error_code ec;
-  ws_.binary(true);
-  ws_.write(net::buffer(bytes), ec);
-  ws_.text(true);
+void WsClient::StartWrite() {
+  Write& w = writes_.front();
+  auto next = [this](beast::error_code, size_t = 0) {
+    writes_.front().done->Notify();
+    writes_.pop_front();
+    if (!writes_.empty()) StartWrite();
+  };
+  if (w.kind == Write::Kind::kClose) {
+    ws_.async_close(websocket::close_code::normal, [next](beast::error_code ec) { next(ec); });
+    return;
+  }
+  ws_.binary(w.kind == Write::Kind::kBinary);
+  ws_.async_write(net::buffer(w.bytes), next);
 }
+
+void WsClient::SendText(const std::string& text) { Post({text, Write::Kind::kText}); }
+
+void WsClient::SendBinary(const std::string& bytes) { Post({bytes, Write::Kind::kBinary}); }
 
 void WsClient::Send(const chat::v1::ClientEvent& event) { SendText(ToJson(event)); }
 
@@ -192,11 +215,7 @@ void WsClient::Ping(int64_t nonce, const std::string& ref) {
   Send(ev);
 }
 
-void WsClient::CloseNormally() {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  beast::error_code ec;
-  ws_.close(websocket::close_code::normal, ec);
-}
+void WsClient::CloseNormally() { Post({"", Write::Kind::kClose}); }
 
 std::optional<chat::v1::ServerEvent> WsClient::WaitFor(const Pred& pred, std::chrono::milliseconds timeout) {
   return log_.WaitFor(pred, timeout);
@@ -213,7 +232,7 @@ std::vector<chat::v1::Message> WsClient::Messages(const std::string& room) const
 }
 
 std::vector<std::string> WsClient::Frames() const {
-  std::lock_guard<std::mutex> lock(frames_mu_);
+  absl::MutexLock lock(&frames_mu_);
   return frames_;
 }
 

@@ -3,7 +3,7 @@
 // client, and a Beast WebSocket client that splits every frame on '\n' into
 // ServerEvents. (scripted_core.h: a scripted stand-in for chat-core.)
 //
-// Threading: used from the test thread; WsClient's reader thread records frames.
+// Threading: used from the test thread; WsClient's own thread does its I/O.
 // Lifetime: declare clients after the fixtures they talk to.
 #ifndef CHAT_TESTS_TESTING_BRIDGE_FIXTURE_H_
 #define CHAT_TESTS_TESTING_BRIDGE_FIXTURE_H_
@@ -12,16 +12,18 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
-#include <condition_variable>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "bridge.h"
 #include "chat/v1/chat.pb.h"
 #include "core_fixture.h"
@@ -96,15 +98,29 @@ class WsClient {
 
  private:
   WsClient();
-  void ReadLoop();
+  // Everything below runs on io_thread_, the one thread that touches ws_
+  // once the handshake is done: Beast's stream is not thread-safe, so the
+  // test thread's sends and closes are posted to it and waited for.
+  struct Write {
+    std::string bytes;
+    enum class Kind { kText, kBinary, kClose } kind = Kind::kText;
+    absl::Notification* done = nullptr;
+  };
+  void Post(Write write);
+  void StartWrite();
+  void StartRead();
+  void OnRead(boost::beast::error_code ec);
 
   boost::asio::io_context io_;
-  boost::beast::websocket::stream<boost::asio::ip::tcp::socket> ws_;
-  std::mutex write_mu_;
-  mutable std::mutex frames_mu_;
-  std::vector<std::string> frames_;
+  using Socket = boost::beast::websocket::stream<boost::asio::ip::tcp::socket>;
+  Socket ws_;
+  boost::beast::flat_buffer read_buffer_;
+  std::deque<Write> writes_;  // the front one is being written
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> work_;
+  std::thread io_thread_;
+  mutable absl::Mutex frames_mu_;
+  std::vector<std::string> frames_ ABSL_GUARDED_BY(frames_mu_);
   EventLog<chat::v1::ServerEvent, Closed> log_;
-  std::thread reader_;
 };
 
 // A chat-core and a bridge in front of it.

@@ -42,16 +42,17 @@ def http(port, method, path, body=None, headers=None, scheme="http", host="127.0
         return e.code, e.read().decode(), e.headers
 
 
+def queued_requests(outbox):
+    """A Connect stream's requests: what is put into `outbox`, until None."""
+    while True:
+        item = outbox.get()
+        if item is None:
+            return
+        yield item
+
+
 def connect_stream(chat_stub, token):
     """Opens a ChatService.Connect stream; returns (stream, outbox): put
     ClientEvents into outbox to send them, None to end the stream."""
     outbox = queue.Queue()
-
-    def requests():
-        while True:
-            item = outbox.get()
-            if item is None:
-                return
-            yield item
-
-    return chat_stub.Connect(requests(), metadata=[("authorization", "Bearer " + token)]), outbox
+    return chat_stub.Connect(queued_requests(outbox), metadata=[("authorization", "Bearer " + token)]), outbox

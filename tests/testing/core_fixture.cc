@@ -98,6 +98,7 @@ EventClient::EventClient(chat::v1::ChatService::Stub* stub, const std::string& t
   if (!token.empty()) context_.AddMetadata("authorization", "Bearer " + token);
   for (const auto& [key, value] : metadata) context_.AddMetadata(key, value);
   stream_ = stub->Connect(&context_);
+  writer_ = stream_.get();
   if (start_reading) StartReading();
 }
 
@@ -118,8 +119,8 @@ void EventClient::ReadLoop() {
 }
 
 bool EventClient::Write(const chat::v1::ClientEvent& event) {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  return stream_->Write(event);
+  absl::MutexLock lock(&write_mu_);
+  return writer_->Write(event);
 }
 
 bool EventClient::Join(const std::string& room, std::optional<int64_t> since, const std::string& ref) {
@@ -149,8 +150,8 @@ bool EventClient::SendText(const std::string& room, const std::string& text,
 }
 
 void EventClient::WritesDone() {
-  std::lock_guard<std::mutex> lock(write_mu_);
-  stream_->WritesDone();
+  absl::MutexLock lock(&write_mu_);
+  writer_->WritesDone();
 }
 
 std::optional<chat::v1::ServerEvent> EventClient::WaitFor(const Pred& pred,

@@ -11,15 +11,15 @@
 #include <grpcpp/grpcpp.h>
 
 #include <chrono>
-#include <condition_variable>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <optional>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "chat/v1/chat.grpc.pb.h"
 #include "event_log.h"
 #include "server.h"
@@ -106,8 +106,13 @@ class EventClient {
   void ReadLoop();
 
   grpc::ClientContext context_;
-  std::unique_ptr<grpc::ClientReaderWriter<chat::v1::ClientEvent, chat::v1::ServerEvent>> stream_;
-  std::mutex write_mu_;
+  using Stream = grpc::ClientReaderWriter<chat::v1::ClientEvent, chat::v1::ServerEvent>;
+  std::unique_ptr<Stream> stream_;
+  // gRPC allows one Read alongside one Write but not two Writes: the reader
+  // thread uses stream_ directly, writers go through writer_ (the same stream)
+  // under write_mu_, which lets the thread-safety analysis check them.
+  absl::Mutex write_mu_;
+  Stream* writer_ ABSL_PT_GUARDED_BY(write_mu_) = nullptr;
   EventLog<chat::v1::ServerEvent, grpc::Status> log_;
   std::thread reader_;
 };

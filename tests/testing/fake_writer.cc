@@ -17,6 +17,10 @@ FakeWriter::~FakeWriter() {
 void FakeWriter::Attach(core::Outbox* outbox) {
   absl::MutexLock lock(&mu_);
   outbox_ = outbox;
+  if (outbox == nullptr) {
+    mu_.Await(absl::Condition(
+        +[](FakeWriter* w) ABSL_NO_THREAD_SAFETY_ANALYSIS { return !w->completing_; }, this));
+  }
 }
 
 void FakeWriter::StartWriteBuffer(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) {
@@ -47,8 +51,11 @@ void FakeWriter::CompleteLoop() {
       if (stop_) return;
       --to_complete_;
       outbox = outbox_;
+      completing_ = true;
     }
     outbox->OnWriteDone(true);
+    absl::MutexLock lock(&mu_);
+    completing_ = false;
   }
 }
 

@@ -41,7 +41,10 @@ class FakeWriter : public core::OutboxWriter {
   explicit FakeWriter(Stream stream = Stream::kConnect, bool auto_complete = false);
   ~FakeWriter() override;
 
-  // The outbox whose writes auto-complete.
+  // The outbox whose writes auto-complete. Attach(nullptr) stops completing
+  // and waits until a completion in progress has returned, so the outbox may
+  // be destroyed after it (AddressSanitizer caught one completed into a
+  // destroyed outbox).
   void Attach(core::Outbox* outbox);
 
   void StartWriteBuffer(const grpc::ByteBuffer* buffer, grpc::WriteOptions options) override;
@@ -76,6 +79,8 @@ class FakeWriter : public core::OutboxWriter {
   std::optional<grpc::Status> finish_ ABSL_GUARDED_BY(mu_);
   size_t to_complete_ ABSL_GUARDED_BY(mu_) = 0;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  // The completer is inside outbox_->OnWriteDone (Attach(nullptr) waits it out).
+  bool completing_ ABSL_GUARDED_BY(mu_) = false;
   std::thread completer_;
 };
 

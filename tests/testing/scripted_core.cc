@@ -1,9 +1,10 @@
 #include "scripted_core.h"
 
 #include <deque>
-#include <mutex>
 #include <thread>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "gtest/gtest.h"
 
 namespace chat::testing {
@@ -25,13 +26,13 @@ class ScriptedCore::Service final : public chat::v1::GatewayService::CallbackSer
       StartRead(&up_);
     }
     void End() {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finished_) return;
       finished_ = true;
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the scripted core ended the stream"));
     }
     void Write(const chat::v1::GatewayDown& down) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finished_) return;
       queue_.push_back(down);
       if (queue_.size() == 1) StartWrite(&queue_.front());
@@ -42,13 +43,13 @@ class ScriptedCore::Service final : public chat::v1::GatewayService::CallbackSer
         StartRead(&up_);
         return;
       }
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       if (finished_) return;
       finished_ = true;
       Finish(grpc::Status::OK);
     }
     void OnWriteDone(bool ok) override {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       queue_.pop_front();
       if (ok && !finished_ && !queue_.empty()) StartWrite(&queue_.front());
     }
@@ -60,54 +61,54 @@ class ScriptedCore::Service final : public chat::v1::GatewayService::CallbackSer
    private:
     Service* const service_;
     chat::v1::GatewayUp up_;
-    std::mutex mu_;
-    std::deque<chat::v1::GatewayDown> queue_;
-    bool finished_ = false;
+    absl::Mutex mu_;
+    std::deque<chat::v1::GatewayDown> queue_ ABSL_GUARDED_BY(mu_);
+    bool finished_ ABSL_GUARDED_BY(mu_) = false;
   };
 
   grpc::ServerBidiReactor<chat::v1::GatewayUp, chat::v1::GatewayDown>* Gateway(
       grpc::CallbackServerContext* ctx) override {
     bool accept;
     {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       accept = accepting_;
     }
     auto* stream = new Stream(this, ctx, accept);
     if (accept) {
-      std::lock_guard<std::mutex> lock(mu_);
+      absl::MutexLock lock(&mu_);
       stream_ = stream;
     }
     return stream;
   }
 
   void EndStream() {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stream_ != nullptr) stream_->End();
   }
 
   void SetAccepting(bool accepting) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     accepting_ = accepting;
   }
 
   bool Send(const chat::v1::GatewayDown& down) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stream_ == nullptr) return false;
     stream_->Write(down);
     return true;
   }
 
   void Forget(Stream* stream) {
-    std::lock_guard<std::mutex> lock(mu_);
+    absl::MutexLock lock(&mu_);
     if (stream_ == stream) stream_ = nullptr;
   }
 
   EventLog<chat::v1::GatewayUp, bool> log_;
 
  private:
-  std::mutex mu_;
-  Stream* stream_ = nullptr;
-  bool accepting_ = true;
+  absl::Mutex mu_;
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  bool accepting_ ABSL_GUARDED_BY(mu_) = true;
 };
 
 ScriptedCore::ScriptedCore() : service_(std::make_unique<Service>()) {

@@ -5,7 +5,10 @@
 #include <atomic>
 #include <utility>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace chat::bridge {
@@ -17,12 +20,20 @@ using google::protobuf::Message;
 // serialization works on any Message through its virtual methods.
 using MessageStub = grpc::TemplatedGenericStub<Message, Message>;
 
+namespace {
+class Attempts;
+}  // namespace
+
 struct AuthClient::Nodes {
   std::vector<std::unique_ptr<MessageStub>> stubs;
   absl::Duration timeout;
   std::string secret;
   // The node that answered last: the next call starts there.
   std::atomic<size_t> preferred{0};
+  // The calls in flight, for Shutdown.
+  absl::Mutex mu;
+  absl::flat_hash_map<const Attempts*, std::weak_ptr<Attempts>> live ABSL_GUARDED_BY(mu);
+  bool stopping ABSL_GUARDED_BY(mu) = false;
 };
 
 namespace {
@@ -38,7 +49,8 @@ class Attempts : public std::enable_shared_from_this<Attempts> {
  public:
   Attempts(std::shared_ptr<AuthClient::Nodes> nodes, AuthClient::Caller caller, std::string path,
            std::unique_ptr<Message> request, std::unique_ptr<Message> response, AuthClient::AnyDone done)
-      : nodes_(std::move(nodes)),
+      : registration_{nodes, this},
+        nodes_(std::move(nodes)),
         caller_(std::move(caller)),
         path_(std::move(path)),
         request_(std::move(request)),
@@ -46,6 +58,13 @@ class Attempts : public std::enable_shared_from_this<Attempts> {
         done_(std::move(done)),
         deadline_(absl::Now() + nodes_->timeout),
         node_(nodes_->preferred.load(std::memory_order_relaxed) % nodes_->stubs.size()) {}
+
+  // Ends the call with CANCELLED (its callback still runs once).
+  void Cancel() {
+    absl::MutexLock lock(&mu_);
+    cancelled_ = true;
+    for (auto& ctx : contexts_) ctx->TryCancel();
+  }
 
   void Start() {
     // Each attempt has its own context; all live until the call is over.
@@ -55,7 +74,11 @@ class Attempts : public std::enable_shared_from_this<Attempts> {
     ctx->AddMetadata("x-forwarded-for", caller_.peer);
     if (!caller_.token.empty()) ctx->AddMetadata("authorization", "Bearer " + caller_.token);
     grpc::ClientContext* raw = ctx.get();
-    contexts_.push_back(std::move(ctx));
+    {
+      absl::MutexLock lock(&mu_);
+      if (cancelled_) raw->TryCancel();
+      contexts_.push_back(std::move(ctx));
+    }
     response_->Clear();
     nodes_->stubs[node_]->UnaryCall(
         raw, path_, grpc::StubOptions(), request_.get(), response_.get(),
@@ -74,6 +97,16 @@ class Attempts : public std::enable_shared_from_this<Attempts> {
     done_(status, std::move(response_));
   }
 
+  // Declared first, so destroyed last: the call leaves Nodes::live only once
+  // done_ (and what it holds) is gone.
+  struct Registration {
+    std::shared_ptr<AuthClient::Nodes> nodes;
+    const Attempts* self;
+    ~Registration() {
+      absl::MutexLock lock(&nodes->mu);
+      nodes->live.erase(self);
+    }
+  } registration_;
   const std::shared_ptr<AuthClient::Nodes> nodes_;
   const AuthClient::Caller caller_;
   const std::string path_;
@@ -83,14 +116,24 @@ class Attempts : public std::enable_shared_from_this<Attempts> {
   const absl::Time deadline_;
   size_t node_;
   size_t tried_ = 0;
-  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_;
+  absl::Mutex mu_;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts_ ABSL_GUARDED_BY(mu_);
+  bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 void Start(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& caller, std::string path,
            std::unique_ptr<Message> request, std::unique_ptr<Message> response, AuthClient::AnyDone done) {
-  std::make_shared<Attempts>(std::move(nodes), caller, std::move(path), std::move(request), std::move(response),
-                             std::move(done))
-      ->Start();
+  auto attempts = std::make_shared<Attempts>(nodes, caller, std::move(path), std::move(request),
+                                             std::move(response), std::move(done));
+  bool stopping;
+  {
+    absl::MutexLock lock(&nodes->mu);
+    stopping = nodes->stopping;
+    if (!stopping) nodes->live.emplace(attempts.get(), attempts);
+  }
+  // After Shutdown a call still answers once, CANCELLED, from gRPC's thread.
+  if (stopping) attempts->Cancel();
+  attempts->Start();
 }
 
 // A call whose types are known here.
@@ -138,6 +181,22 @@ void AuthClient::ServerInfo(const Caller& caller, Done<chat::v1::ServerInfoRespo
 void AuthClient::PostWebhook(const Caller& caller, chat::v1::PostWebhookRequest request,
                              Done<chat::v1::PostWebhookResponse> done) {
   Run(nodes_, caller, "PostWebhook", std::move(request), std::move(done));
+}
+
+void AuthClient::Shutdown(absl::Duration wait) {
+  std::vector<std::shared_ptr<Attempts>> calls;
+  {
+    absl::MutexLock lock(&nodes_->mu);
+    nodes_->stopping = true;
+    for (auto& [key, weak] : nodes_->live) {
+      if (auto call = weak.lock()) calls.push_back(std::move(call));
+    }
+  }
+  for (auto& call : calls) call->Cancel();
+  calls.clear();  // our references must not keep them alive
+  absl::MutexLock lock(&nodes_->mu);
+  auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(nodes_->mu) { return nodes_->live.empty(); };
+  nodes_->mu.AwaitWithTimeout(absl::Condition(&none), wait);
 }
 
 void AuthClient::Call(const Caller& caller, const google::protobuf::MethodDescriptor* method,

@@ -325,6 +325,9 @@ void Bridge::Shutdown() {
   for (auto& t : threads_) {
     if (t.joinable()) t.join();
   }
+  // No handler runs now, so no new call starts; the calls in flight hold
+  // sessions (sockets bound to io_, slots counted in ctx_): end them first.
+  auth_->Shutdown();
   // Objects bound to the io_context go before it; handlers still queued in it
   // (and the sessions they hold) are destroyed with it, while ctx_ lives on.
   gateway_.reset();

@@ -38,6 +38,7 @@ void Gateway::Connect() {
   const size_t node = rotation_.node();
   GatewayStream* stream = new GatewayStream(this, stubs_[node].get(), options_.gateway_secret, options_.core[node]);
   stream_ = stream;
+  ++streams_alive_;
   // A node that takes the connection but never accepts the stream (hung, or
   // a black hole in the network) counts as failed after call_timeout.
   start_timer_.expires_after(absl::ToChronoNanoseconds(options_.call_timeout));
@@ -58,16 +59,16 @@ void Gateway::ScheduleConnectLocked(absl::Duration delay) {
 void Gateway::Stop() {
   {
     absl::MutexLock lock(&mu_);
-    if (stopped_ && stream_ == nullptr) return;
+    if (stopped_ && streams_alive_ == 0) return;
     stopped_ = true;
     if (stream_ != nullptr) stream_->Cancel();
     reconnect_timer_.cancel();
     start_timer_.cancel();
   }
-  // The reactor refers to us until its OnDone.
+  // The reactor refers to us until it is destroyed, after its OnDone.
   absl::MutexLock lock(&mu_);
   mu_.AwaitWithTimeout(absl::Condition(
-                           +[](GatewayStream** s) { return *s == nullptr; }, &stream_),
+                           +[](int* alive) { return *alive == 0; }, &streams_alive_),
                        absl::Seconds(10));
 }
 
@@ -344,6 +345,11 @@ void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
   for (const auto& sink : lost) sink->OnGatewayLost();
 }
 
+void Gateway::OnStreamGone() {
+  absl::MutexLock lock(&mu_);
+  --streams_alive_;
+}
+
 uint64_t Gateway::AddSession(std::shared_ptr<GatewaySessionSink> sink) {
   absl::MutexLock lock(&mu_);
   if (!connected_) return 0;
@@ -411,7 +417,8 @@ void Gateway::NextTurnsLocked() {
     // chat-core answers every request, even of a session closed meanwhile;
     // this only keeps a lost answer from holding a turn for good.
     const absl::Time expired = absl::Now() - options_.call_timeout;
-    absl::erase_if(replies_out_, [&](const auto& turn) {
+    // The lambda runs here, under mu_; the annotation tells the analysis.
+    absl::erase_if(replies_out_, [&](const auto& turn) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
       return turn.second < expired && !sessions_.contains(turn.first);
     });
   }

@@ -189,6 +189,7 @@ class Gateway : private GatewayStream::Listener {
   void OnStreamUp(GatewayStream* stream) override;
   void OnStreamItem(GatewayStream* stream, const chat::v1::GatewayDown& down) override;
   void OnStreamDone(GatewayStream* stream, const grpc::Status& status) override;
+  void OnStreamGone() override;
 
   void FanOut(GatewayStream* stream, const chat::v1::ServerEvent& event);
   // A piece of a session's reply: kept until the last one, which goes to the session.
@@ -220,6 +221,8 @@ class Gateway : private GatewayStream::Listener {
   boost::asio::steady_timer start_timer_ ABSL_GUARDED_BY(mu_);
   NodeRotation rotation_ ABSL_GUARDED_BY(mu_);
   GatewayStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Streams made and not yet destroyed (OnStreamGone): Stop waits for 0.
+  int streams_alive_ ABSL_GUARDED_BY(mu_) = 0;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_session_ ABSL_GUARDED_BY(mu_) = 0;

@@ -66,8 +66,10 @@ void GatewayStream::OnWriteDone(bool ok) {
 }
 
 void GatewayStream::OnDone(const grpc::Status& status) {
-  listener_->OnStreamDone(this, status);
+  Listener* const listener = listener_;
+  listener->OnStreamDone(this, status);
   delete this;
+  listener->OnStreamGone();
 }
 
 // Writes the front of the queue. While more is queued behind it, gRPC may hold

@@ -30,8 +30,11 @@ class GatewayStream : public grpc::ClientBidiReactor<chat::v1::GatewayUp, chat::
     // chat-core accepted the stream (its initial metadata says so).
     virtual void OnStreamUp(GatewayStream* stream) = 0;
     virtual void OnStreamItem(GatewayStream* stream, const chat::v1::GatewayDown& down) = 0;
-    // The stream is over; the last call.
+    // The stream is over; the last call with the stream.
     virtual void OnStreamDone(GatewayStream* stream, const grpc::Status& status) = 0;
+    // After OnStreamDone, once the stream is destroyed (its gRPC context and
+    // the channel reference in it included): the listener may go once told.
+    virtual void OnStreamGone() = 0;
   };
 
   // Starts the call on `stub`; `node` names it in logs.

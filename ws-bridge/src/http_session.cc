@@ -10,6 +10,7 @@
 #include "chat/json_codec.h"
 #include "chat/log.h"
 #include "chat/status.h"
+#include "chat/validate.h"
 #include "http_util.h"
 #include "webhook_api.h"
 #include "ws_session.h"
@@ -152,19 +153,40 @@ void HttpSession::SendStatusLater(const grpc::Status& status, unsigned version, 
   SendLater(JsonError(HttpStatusFor(code), version, StatusCodeName(code), message), keep_alive);
 }
 
+// Tokens are printable ASCII (chat-core/src/tokens.h). Anything else names no session, and
+// must not go on: a proto3 string that is not UTF-8 makes chat-core refuse the
+// whole gateway stream (every browser's session on it), and gRPC refuses
+// metadata values with control bytes. Found by tests/fuzz (fuzz_bridge_http).
+namespace {
+bool IsTokenText(absl::string_view token) {
+  if (token.empty()) return false;
+  for (char c : token) {
+    if (c < 0x21 || c > 0x7e) return false;
+  }
+  return true;
+}
+}  // namespace
+
 std::optional<std::string> HttpSession::RequestToken(const Request& req) const {
   auto auth = req.find(http::field::authorization);
   if (auth != req.end()) {
-    if (auto t = BearerToken(Sv(auth->value()))) return t;
+    if (auto t = BearerToken(Sv(auth->value())); t && IsTokenText(*t)) return t;
   }
   auto cookie = req.find(http::field::cookie);
   if (cookie != req.end()) {
-    if (auto t = CookieValue(Sv(cookie->value()), CookieName()); t && !t->empty()) return t;
+    if (auto t = CookieValue(Sv(cookie->value()), CookieName()); t && IsTokenText(*t)) return t;
   }
   return std::nullopt;
 }
 
 void HttpSession::HandleUpgrade(Request req) {
+  // RFC 6455 4.2.1: a handshake whose key is not base64 of 16 bytes must be
+  // refused with 400; Beast would accept any key of up to 24 characters.
+  if (!ValidWebSocketKey(Sv(req[http::field::sec_websocket_key]))) {
+    return Send(JsonError(http::status::bad_request, req.version(), "INVALID_ARGUMENT",
+                          "Sec-WebSocket-Key must be base64 of 16 bytes (RFC 6455 4.2.1)"),
+                false);
+  }
   auto origin = req.find(http::field::origin);
   // Browsers always send Origin on a WebSocket upgrade; a page of another site
   // (cross-site WebSocket hijacking) gets 403. Non-browser clients send none.
@@ -182,6 +204,12 @@ void HttpSession::HandleUpgrade(Request req) {
   if (auto token = RequestToken(req)) {
     creds.token = *token;
   } else if (auto user = QueryParam(Sv(req.target()), "user"); user && !user->empty()) {
+    // The name goes to chat-core in a proto3 string: UTF-8 only (see IsTokenText).
+    if (!IsValidUtf8(*user)) {
+      return Send(JsonError(http::status::bad_request, req.version(), "INVALID_ARGUMENT",
+                            "the guest name (?user=) must be UTF-8 text"),
+                  false);
+    }
     creds.guest_name = *user;  // only honoured when chat-core runs with --allow_guests
   } else {
     return Send(JsonError(http::status::unauthorized, req.version(), "UNAUTHENTICATED",

@@ -10,6 +10,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "chat/json_codec.h"
+#include "chat/validate.h"
 #include "http_session.h"
 #include "http_util.h"
 #include "webhook_api.h"
@@ -42,6 +43,12 @@ void HttpSession::HandleWebhook(const Request& req) {
   // The header wins over the path: a sender that has both means the header.
   if (auto header = req.find(kWebhookSecretHeader); header != req.end() && !header->value().empty()) {
     target->secret = std::string(Sv(header->value()));
+  }
+  // Both go to chat-core in proto3 strings, which must be UTF-8: a request
+  // with bytes that are not would fail there as an internal error (a 500).
+  // Found by tests/fuzz (fuzz_bridge_http).
+  if (!IsValidUtf8(target->id) || (!target->secret.empty() && !IsValidUtf8(target->secret))) {
+    return fail(http::status::bad_request, "INVALID_ARGUMENT", "a webhook's id and secret are UTF-8 text");
   }
   if (target->secret.empty()) {
     return fail(http::status::unauthorized, "UNAUTHENTICATED",

@@ -208,6 +208,12 @@ absl::string_view HostName(absl::string_view authority) {
 
 }  // namespace
 
+bool ValidWebSocketKey(absl::string_view key) {
+  if (key.size() != 24 || key.substr(22) != "==") return false;
+  return std::all_of(key.begin(), key.begin() + 22,
+                     [](char c) { return absl::ascii_isalnum(c) || c == '+' || c == '/'; });
+}
+
 bool HostAllowed(absl::string_view host, const std::vector<std::string>& allowed_hosts) {
   if (host.empty()) return false;
   for (const auto& entry : allowed_hosts) {

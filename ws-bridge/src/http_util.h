@@ -63,6 +63,11 @@ bool OriginAllowed(absl::string_view origin, absl::string_view host,
                    const std::vector<std::string>& allowed,
                    const std::vector<std::string>& allowed_hosts);
 
+// Is `key` a Sec-WebSocket-Key as RFC 6455 4.2.1 requires: base64 of 16 bytes
+// (22 base64 characters and "==")? Beast's accept only checks that it is
+// there and at most 24 characters long.
+bool ValidWebSocketKey(absl::string_view key);
+
 absl::string_view MimeType(absl::string_view path);
 // A safe relative path under the web root for a URL path, or nullopt for one
 // that tries to leave it.

@@ -41,7 +41,8 @@ class KeyedBuckets {
     absl::MutexLock lock(&mu_);
     if (rate_.per_second <= 0) return std::nullopt;
     if (buckets_.size() >= sweep_at_) {
-      absl::erase_if(buckets_, [&](auto& entry) {
+      // The lambda runs here, under mu_; the annotation tells the analysis.
+      absl::erase_if(buckets_, [&](auto& entry) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
         entry.second.Take(now, 0);
         return entry.second.tokens() >= rate_.burst;
       });

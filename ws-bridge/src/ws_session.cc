@@ -84,8 +84,11 @@ void WsSession::Accept() {
   ws_.set_option(timeouts);
   ws_.read_message_max(ctx_->options.max_message_bytes);
   ws_.auto_fragment(false);
+  // Beast writes the handshake's answer itself: the 101, or its own 400 for a
+  // bad upgrade (no Sec-WebSocket-Key...), which needs the headers every
+  // response of the bridge has (found by tests/fuzz, fuzz_bridge_http).
   ws_.set_option(websocket::stream_base::decorator([](websocket::response_type& res) {
-    res.set(http::field::server, "chat-ws-bridge");
+    SetSecurityHeaders(res);
   }));
   ws_.async_accept(upgrade_, [self = shared_from_this()](const beast::error_code& ec) { self->OnAccept(ec); });
 }

@@ -18,13 +18,14 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
-#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
 
 namespace prometheus {
 class Exposer;
@@ -119,8 +120,8 @@ class CallbackCollectable : public prometheus::Collectable {
   void Detach();
 
  private:
-  mutable std::mutex mu_;
-  Fn fn_;
+  mutable absl::Mutex mu_;
+  Fn fn_ ABSL_GUARDED_BY(mu_);
 };
 
 // The /metrics endpoint: prometheus-cpp's Exposer (civetweb) on `listen`.

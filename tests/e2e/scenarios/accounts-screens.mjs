@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { BrowserUser, DESKTOP, PHONE } from "../lib/browser.mjs";
 import { ADMIN, Stack } from "../lib/stack.mjs";
 import { PASSWORD, authorOf, closeSettings, createBot, createToken, createWebhook, openSettings, setDisplayName } from "../lib/accounts.mjs";
+import { eventually } from "../lib/harness.mjs";
 
 const VIEWPORTS = { desktop: DESKTOP, phone: PHONE };
 const SCHEMES = ["light", "dark"];
@@ -140,7 +141,10 @@ export const scenarios = [
       await viewer.selectRoom(room);
       await viewer.settled(2);
       assert.equal((await authorOf(viewer, "✅ build 2.4.0-rc.3 passed on main")).bot, true);
-      assert.equal((await authorOf(viewer, "Rollout of 2.4 starts at 14:00 UTC.")).name, "Maria Oliveira");
+      // The display name comes with the profile lookup, after the message is shown.
+      await eventually(async () => {
+        assert.equal((await authorOf(viewer, "Rollout of 2.4 starts at 14:00 UTC.")).name, "Maria Oliveira");
+      }, { what: "the owner's display name" });
       await h.shot(viewer.page, "accounts-messages.png");
 
       for (const [vpName, viewport] of Object.entries(VIEWPORTS)) {

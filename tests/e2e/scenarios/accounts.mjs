@@ -255,7 +255,9 @@ export const scenarios = [
       await carol.settled(1);
       await bob.waitRoomListed(room);
       await bob.selectRoom(room);
-      assert.equal((await authorOf(bob, "carol was here")).name, carol.username);
+      await eventually(async () => {
+        assert.equal((await authorOf(bob, "carol was here")).name, carol.username);
+      }, { what: "carol's name" });
 
       await openSettings(carol, "delete");
       const p = carol.page;
