@@ -6,10 +6,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cerrno>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <thread>
 
 #include "absl/strings/str_replace.h"
 #include "absl/strings/str_split.h"
@@ -21,6 +23,23 @@ namespace {
 void WriteFile(const std::filesystem::path& path, const std::string& text) {
   std::filesystem::create_directories(path.parent_path());
   std::ofstream(path) << text;
+}
+
+// connect(), finished even when a signal interrupts it: libFuzzer's
+// -timeout sends SIGALRM every timeout/2 s, and an interrupted connect goes on
+// in the background (connect(2), EINTR). 0, or -1 with errno.
+int Connect(int fd, const sockaddr_in& addr) {
+  if (connect(fd, reinterpret_cast<const sockaddr*>(&addr), sizeof(addr)) == 0) return 0;
+  if (errno != EINTR) return -1;
+  pollfd p{fd, POLLOUT, 0};
+  while (poll(&p, 1, -1) < 0) {
+    if (errno != EINTR) return -1;
+  }
+  int error = 0;
+  socklen_t len = sizeof(error);
+  if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &error, &len) != 0) return -1;
+  errno = error;
+  return error == 0 ? 0 : -1;
 }
 
 }  // namespace
@@ -83,15 +102,23 @@ Exchange RawExchange(int port, absl::string_view request, std::chrono::milliseco
   addr.sin_family = AF_INET;
   addr.sin_port = htons(static_cast<uint16_t>(port));
   addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof(addr)) != 0) {
-    std::perror("fuzz: connect to the bridge");
-    std::abort();
+  // Thousands of exchanges a second: a loaded machine can run out of local
+  // ports for a moment (EADDRNOTAVAIL). That is the machine, not a finding,
+  // so it waits and tries again; any other failure is the bridge's.
+  for (int attempt = 0;; ++attempt) {
+    if (Connect(fd, addr) == 0) break;
+    if (errno != EADDRNOTAVAIL || attempt == 100) {
+      std::perror("fuzz: connect to the bridge");
+      std::abort();
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
   }
   // The server may answer and close before reading everything (an error
   // reply): a failed send is then simply the end of the request.
   size_t sent = 0;
   while (sent < request.size()) {
     ssize_t n = send(fd, request.data() + sent, request.size() - sent, MSG_NOSIGNAL);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     sent += static_cast<size_t>(n);
   }
@@ -104,12 +131,17 @@ Exchange RawExchange(int port, absl::string_view request, std::chrono::milliseco
     pollfd p{fd, POLLIN, 0};
     if (poll(&p, 1, static_cast<int>(left.count())) <= 0) continue;
     ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
     if (n <= 0) {  // EOF, or a reset after unread bytes: closed either way
       out.closed = true;
       break;
     }
     if (out.response.size() < (1u << 20)) out.response.append(buf, static_cast<size_t>(n));
   }
+  // The client half-closed first, so a plain close would leave this port in
+  // TIME_WAIT for a minute; a reset frees it (the exchange is over).
+  const linger reset{1, 0};
+  setsockopt(fd, SOL_SOCKET, SO_LINGER, &reset, sizeof(reset));
   close(fd);
   return out;
 }

@@ -7,6 +7,7 @@
 #include "bridge_metrics.h"
 #include "chat/json_codec.h"
 #include "chat/log.h"
+#include "chat/status.h"
 #include "gated_socket.h"
 
 namespace chat::bridge {
@@ -307,6 +308,8 @@ void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
     absl::MutexLock lock(&mu_);
     if (stream != stream_) return;
     stream_ = nullptr;
+    stats_.last_end = absl::StrCat(StatusCodeName(static_cast<absl::StatusCode>(status.error_code())), ": ",
+                                   status.error_message());
     const bool was_connected = connected_;
     connected_ = false;
     start_timer_.cancel();

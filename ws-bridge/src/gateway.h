@@ -106,6 +106,8 @@ struct GatewayStats {
   // The node of the stream that is up ("" if none).
   std::string node;
   uint64_t connects = 0;
+  // Why the last stream ended, as "CODE: message" ("" while none has).
+  std::string last_end;
   uint64_t room_frames = 0;
   uint64_t room_deliveries = 0;
   int64_t sessions = 0;
