@@ -37,7 +37,6 @@ bool LowestHashingThread() {
 }
 
 constexpr char kLog[] = "accounts";
-constexpr char kBadLogin[] = "invalid username or password";
 
 std::string UsernameKey(absl::string_view username) { return absl::AsciiStrToLower(std::string(username)); }
 

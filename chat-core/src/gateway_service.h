@@ -9,7 +9,6 @@
 #ifndef CHAT_CORE_SRC_GATEWAY_SERVICE_H_
 #define CHAT_CORE_SRC_GATEWAY_SERVICE_H_
 
-#include "accounts.h"
 #include "authenticator.h"
 #include "chat/v1/chat.grpc.pb.h"
 #include "hub.h"
@@ -21,8 +20,8 @@ namespace chat::core {
 class GatewayServiceImpl final
     : public chat::v1::GatewayService::WithRawCallbackMethod_Gateway<chat::v1::GatewayService::Service> {
  public:
-  GatewayServiceImpl(Hub* hub, Accounts* accounts, const Authenticator* auth, const ServiceOptions* options)
-      : hub_(hub), accounts_(accounts), auth_(auth), options_(options) {}
+  GatewayServiceImpl(Hub* hub, const Authenticator* auth, const ServiceOptions* options)
+      : hub_(hub), auth_(auth), options_(options) {}
 
   // PERMISSION_DENIED without the gateway credential; UNAVAILABLE while
   // shutting down.
@@ -30,7 +29,6 @@ class GatewayServiceImpl final
 
  private:
   Hub* const hub_;
-  Accounts* const accounts_;
   const Authenticator* const auth_;
   const ServiceOptions* const options_;
 };

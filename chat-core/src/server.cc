@@ -208,8 +208,7 @@ absl::StatusOr<std::unique_ptr<CoreServer>> CoreServer::Start(CoreOptions option
   s->auth_ = std::make_unique<Authenticator>(s->accounts_.get(), &o.services.gateway_secret, &o.tls);
   s->auth_->SetServing(!clustered);
   s->chat_ = std::make_unique<ChatServiceImpl>(s->hub_.get(), s->auth_.get(), &o.services);
-  s->gateway_ = std::make_unique<GatewayServiceImpl>(s->hub_.get(), s->accounts_.get(),
-                                                     s->auth_.get(), &o.services);
+  s->gateway_ = std::make_unique<GatewayServiceImpl>(s->hub_.get(), s->auth_.get(), &o.services);
   s->auth_service_ = NewAuthService(s->hub_.get(), s->accounts_.get(), s->auth_.get(), &o.services);
 
   builder.AddListeningPort(o.listen, *credentials, &s->port_);

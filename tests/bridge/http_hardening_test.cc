@@ -93,7 +93,7 @@ TEST(HttpHardeningTest, TwoSessionCookiesAreRefused) {
   ASSERT_NE(cookie, "");
   const std::string planted = "chat_session=planted-by-a-sibling-subdomain";
   // In one Cookie header, either order.
-  for (const std::string header : {absl::StrCat("chat_session=", cookie, "; ", planted),
+  for (const std::string& header : {absl::StrCat("chat_session=", cookie, "; ", planted),
                                    absl::StrCat(planted, "; chat_session=", cookie)}) {
     auto r = HttpRequest(env.port(), "GET", "/api/me", "", {{"Cookie", header}});
     EXPECT_EQ(r.status, 400) << header;
