@@ -337,7 +337,7 @@ class ConnectCall final : public OutboxWriter {
       if (!started_ || !done_ || ops_ > 0 || released_) return;
       released_ = true;
     }
-    if (parts_.filled()) EndConnectSession(hub_, *parts_);
+    if (parts_.filled()) EndConnectSession(hub_, *parts_, cancelled_ != 0);
     delete this;
   }
 

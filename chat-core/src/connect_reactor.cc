@@ -13,7 +13,7 @@ class ConnectReactor final : public OutboxStreamReactor {
  public:
   ConnectReactor(grpc::CallbackServerContext* ctx, Hub* hub, const Authenticator* auth,
                  const ServiceOptions* options)
-      : hub_(hub) {
+      : ctx_(ctx), hub_(hub) {
     auto metadata = [ctx](absl::string_view key) -> std::optional<absl::string_view> {
       const auto& md = ctx->client_metadata();
       auto it = md.find(grpc::string_ref(key.data(), key.size()));
@@ -60,11 +60,12 @@ class ConnectReactor final : public OutboxStreamReactor {
   }
 
   void OnDone() override {
-    if (parts_.filled()) EndConnectSession(hub_, *parts_);
+    if (parts_.filled()) EndConnectSession(hub_, *parts_, ctx_->IsCancelled());
     delete this;
   }
 
  private:
+  grpc::CallbackServerContext* const ctx_;
   Hub* const hub_;
   // Empty if the stream was refused.
   ConnectSlot parts_;

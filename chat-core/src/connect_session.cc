@@ -61,7 +61,7 @@ void StartConnectSession(Hub* hub, const Authenticator& auth, const ServiceOptio
       return done(added);
     }
     if (!hub->live().AddStream(parts.outbox)) {
-      EndConnectSession(hub, parts);
+      EndConnectSession(hub, parts, /*cancelled=*/false);
       return done(absl::UnavailableError("chat-core is shutting down"));
     }
     done(std::move(parts));
@@ -94,7 +94,8 @@ void ReadNextWhenRoom(const ConnectSession& parts, const std::function<void()>& 
   parts.outbox->ReadWhenRoom(parts.pause_reads_above, start_read);
 }
 
-void EndConnectSession(Hub* hub, const ConnectSession& parts) {
+void EndConnectSession(Hub* hub, const ConnectSession& parts, bool cancelled) {
+  parts.outbox->CountEnd(cancelled);
   parts.outbox->Detach();
   parts.session->Close();
   hub->live().RemoveSession(parts.session.get());

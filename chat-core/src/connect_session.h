@@ -89,7 +89,8 @@ class ConnectSlot {
 void ReadNextWhenRoom(const ConnectSession& parts, const std::function<void()>& start_read);
 
 // The stream is over: the session leaves its rooms and the hub forgets both.
-void EndConnectSession(Hub* hub, const ConnectSession& parts);
+// `cancelled`: the client never got the stream's status (Outbox::CountEnd).
+void EndConnectSession(Hub* hub, const ConnectSession& parts, bool cancelled);
 
 }  // namespace chat::core
 

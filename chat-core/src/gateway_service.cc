@@ -239,6 +239,7 @@ class GatewayReactor final : public OutboxStreamReactor {
   void OnCancel() override { outbox_->Finish(grpc::Status::CANCELLED); }
 
   void OnDone() override {
+    outbox_->CountEnd(ctx_->IsCancelled());
     outbox_->Detach();
     sessions_->CloseAll();
     hub_->live().RemoveStream(outbox_.get());

@@ -199,7 +199,12 @@ void Outbox::OnWriteDone(bool ok) {
 void Outbox::FinishLocked(const grpc::Status& status) {
   if (finished_) return;
   finished_ = true;
-  if (metrics_ != nullptr) metrics_->Ended(status.error_code());
+  // An OK end waits for CountEnd: until the client has the status, it may
+  // still turn out to be a client that left.
+  if (metrics_ != nullptr && !status.ok()) {
+    metrics_->Ended(status.error_code());
+    end_counted_ = true;
+  }
   writable_waiters_.clear();
   // The items being written must stay alive until their OnWriteDone.
   const bool urgent_in_flight = write_in_flight_ && !reply_in_flight_;
@@ -228,6 +233,13 @@ void Outbox::FinishWhenDrained(const grpc::Status& status) {
   }
   finish_when_drained_ = true;
   drained_status_ = status;
+}
+
+void Outbox::CountEnd(bool cancelled) {
+  absl::MutexLock lock(&mu_);
+  if (metrics_ == nullptr || !finished_ || end_counted_) return;
+  end_counted_ = true;
+  metrics_->Ended(cancelled ? grpc::StatusCode::CANCELLED : grpc::StatusCode::OK);
 }
 
 void Outbox::Detach() {

@@ -126,6 +126,12 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   void Finish(const grpc::Status& status);
   // Ends the stream once everything queued has been written.
   void FinishWhenDrained(const grpc::Status& status);
+  // The reactor's OnDone, before Detach: counts a stream that this side ended
+  // with OK in chat_core_streams_ended_total, as "completed", or as
+  // "cancelled" when the client never got that status (`cancelled`: it left,
+  // or its connection broke, before the stream's end reached it). Other ends
+  // are counted when Finish is called. Once per stream.
+  void CountEnd(bool cancelled);
   void Detach();
 
   bool finished() const;
@@ -197,6 +203,7 @@ class Outbox : public RoomSubscriber, public std::enable_shared_from_this<Outbox
   grpc::ByteBuffer batch_ ABSL_GUARDED_BY(mu_);
   bool kick_pending_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool end_counted_ ABSL_GUARDED_BY(mu_) = false;
   bool finish_when_drained_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status drained_status_ ABSL_GUARDED_BY(mu_);
   std::vector<std::function<void()>> writable_waiters_ ABSL_GUARDED_BY(mu_);

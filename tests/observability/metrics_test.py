@@ -37,6 +37,23 @@ async def read_events(ws, pred, want, timeout=10):
     return got
 
 
+# Joins the lobby on a Connect stream, says so, and waits to be killed.
+VANISHING_CLIENT = """
+import sys, threading, grpc
+from chat.v1 import chat_pb2, chat_pb2_grpc
+channel = grpc.insecure_channel(sys.argv[1])
+never = threading.Event()
+def requests():
+    yield chat_pb2.ClientEvent(join=chat_pb2.JoinRequest(room="lobby"))
+    never.wait()
+stream = chat_pb2_grpc.ChatServiceStub(channel).Connect(requests(), metadata=[("authorization", "Bearer " + sys.argv[2])])
+for ev in stream:
+    if ev.HasField("joined"):
+        print("joined", flush=True)
+        never.wait()
+"""
+
+
 def wait_for(predicate, what, timeout=10):
     deadline = time.time() + timeout
     while not predicate():
@@ -245,6 +262,34 @@ class Metrics(unittest.TestCase):
         self.assertEqual(delta(bridge, bridge0, "chat_bridge_disconnects_total", reason="auth"), 1)
         loop.close()
 
+    def test_a_client_that_vanishes_is_counted_as_cancelled(self):
+        # A gRPC client in a room, killed with SIGKILL: its kernel closes the
+        # connection, and chat-core's stream ends without its status reaching
+        # anyone. That is "cancelled", not "completed" (an end the client saw).
+        token = self.stack.register_and_login("mgone", PASSWORD)
+        client = subprocess.Popen(
+            [sys.executable, "-c", VANISHING_CLIENT, self.stack.core_addr, token],
+            stdout=subprocess.PIPE, text=True, env=dict(os.environ, PYTHONPATH=ARGS.py_out))
+        try:
+            self.assertEqual(client.stdout.readline().strip(), "joined")
+            core0 = Scrape(self.stack.core_metrics)
+            client.kill()
+        finally:
+            client.wait()
+            client.stdout.close()
+
+        def ended():
+            core = Scrape(self.stack.core_metrics)
+            return sum(core.value("chat_core_streams_ended_total", kind="connect", reason=r) -
+                       core0.value("chat_core_streams_ended_total", kind="connect", reason=r)
+                       for r in ("completed", "cancelled", "other")) >= 1
+        wait_for(ended, "the killed client's stream to end")
+        core = Scrape(self.stack.core_metrics)
+        for reason, want in (("cancelled", 1), ("completed", 0)):
+            self.assertEqual(core.value("chat_core_streams_ended_total", kind="connect", reason=reason) -
+                             core0.value("chat_core_streams_ended_total", kind="connect", reason=reason), want,
+                             reason)
+
     def test_refusals_are_counted(self):
         core0, bridge0 = self.scrape()
         import websockets
@@ -289,6 +334,29 @@ class Metrics(unittest.TestCase):
                          bridge0.value("chat_bridge_upgrades_refused_total", code="unauthenticated"), 1)
         self.assertGreaterEqual(bridge.value("chat_bridge_events_refused_total", reason="rate_limit") -
                                 bridge0.value("chat_bridge_events_refused_total", reason="rate_limit"), 100)
+
+
+class GatewayEnds(unittest.TestCase):
+    """How chat-core counts the end of a bridge's gateway stream."""
+
+    def ends(self, stack, before):
+        core = Scrape(stack.core_metrics)
+        return {r: core.value("chat_core_streams_ended_total", kind="gateway", reason=r) -
+                before.value("chat_core_streams_ended_total", kind="gateway", reason=r)
+                for r in ("completed", "cancelled", "shutdown", "other")}
+
+    def test_a_killed_bridge_is_counted_as_cancelled(self):
+        stack = Stack(ARGS.build_dir)
+        try:
+            before = Scrape(stack.core_metrics)
+            # SIGKILL: the kernel closes the bridge's connection; no end of
+            # stream reaches chat-core and chat-core's status reaches no one.
+            stack.bridge.proc.kill()
+            stack.bridge.stop()
+            wait_for(lambda: sum(self.ends(stack, before).values()) >= 1, "the killed bridge's stream to end")
+            self.assertEqual(self.ends(stack, before), {"completed": 0, "cancelled": 1, "shutdown": 0, "other": 0})
+        finally:
+            stack.stop()
 
 
 class BadMetricsListen(unittest.TestCase):
