@@ -76,6 +76,9 @@ class Process:
                 self.proc.wait()
         for r in self._readers:
             r.join(5)
+        for stream, r in zip((self.proc.stdout, self.proc.stderr), self._readers):
+            if not r.is_alive():
+                stream.close()
 
     def output(self):
         with self._cv:
