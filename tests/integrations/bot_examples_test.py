@@ -97,10 +97,18 @@ class BotExamples(unittest.TestCase):
 
     def test_python_bot_answers_and_resumes_after_a_restart(self):
         state = os.path.join(self.tmp, "bot.state")
+        # A first run that crashes before its first message: the next run
+        # resumes from where the first joined, not from "now".
         bot = self.start_bot(state)
         try:
             self.wait_joined(bot, 1)
-            self.say("!ping")
+        finally:
+            bot.kill()
+            bot.wait()
+        self.say("!ping")
+        bot = self.start_bot(state)
+        try:
+            self.wait_joined(bot, 2)
             msgs = self.wait_for(lambda m: self.replies(m, "pong"), "the answer to !ping")
             for m in self.replies(msgs, "pong"):
                 self.assertEqual(m.author_kind, self.pb.ACCOUNT_KIND_BOT)

@@ -86,6 +86,13 @@ class Bot:
             for ev in stream:
                 kind = ev.WhichOneof("event")
                 if kind == "joined":
+                    if "last_seq" not in self.state:
+                        # The first run starts from now. Saved at once: a bot
+                        # that crashed before handling its first message would
+                        # otherwise come back as a first run and skip, not
+                        # replay, what was said while it was down.
+                        self.state["last_seq"] = ev.joined.latest_seq
+                        save_state(self.args.state, self.state)
                     print("bot: joined %s at seq %d" % (ev.joined.room, ev.joined.latest_seq), flush=True)
                 elif kind == "message":
                     self.handle(ev.message, out)
