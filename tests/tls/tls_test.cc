@@ -37,17 +37,7 @@ namespace http = beast::http;
 namespace websocket = beast::websocket;
 using tcp = net::ip::tcp;
 
-// OpenSSL keeps a random generator per thread that draws from it, freed by a
-// thread-exit handler, and by default frees its own state at exit (atexit
-// OPENSSL_cleanup), which also unregisters that handler. gRPC's executor
-// threads make TLS handshakes (SSL_new draws random bytes) and may still be
-// running or exiting after main returns: a thread that exits after the
-// cleanup never frees its generators, and LeakSanitizer, which checks after
-// the atexit handlers, reported them (2 x 40 bytes + 9 KB, in 3 of 8 runs of
-// CoreTlsTest.ReadsChangedCertificateFilesWithoutARestart under ASan). Without
-// the exit-time cleanup, what OpenSSL holds stays reachable as the process
-// ends; a leak of the tests' or the product's own is still reported. (Before
-// main: gRPC initialises OpenSSL only when the first TLS credentials are made.)
+// No OpenSSL cleanup at exit: docs/testing.md, "LeakSanitizer and OpenSSL at exit".
 const bool kOpenSslKeepsItsStateAtExit = OPENSSL_init_crypto(OPENSSL_INIT_NO_ATEXIT, nullptr) == 1;
 
 const TestCerts& Certs() {
