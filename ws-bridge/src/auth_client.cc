@@ -30,7 +30,11 @@ struct AuthClient::Nodes {
   std::string secret;
   // The node that answered last: the next call starts there.
   std::atomic<size_t> preferred{0};
-  // The calls in flight, for Shutdown.
+};
+
+// The calls in flight, for Shutdown. Apart from Nodes, so that a call can let
+// go of the stubs (and their channels) before it leaves `live`.
+struct AuthClient::InFlight {
   absl::Mutex mu;
   absl::flat_hash_map<const Attempts*, std::weak_ptr<Attempts>> live ABSL_GUARDED_BY(mu);
   bool stopping ABSL_GUARDED_BY(mu) = false;
@@ -47,9 +51,10 @@ std::string MethodPath(absl::string_view method) {
 // itself alive through the completion it waits for.
 class Attempts : public std::enable_shared_from_this<Attempts> {
  public:
-  Attempts(std::shared_ptr<AuthClient::Nodes> nodes, AuthClient::Caller caller, std::string path,
-           std::unique_ptr<Message> request, std::unique_ptr<Message> response, AuthClient::AnyDone done)
-      : registration_{nodes, this},
+  Attempts(std::shared_ptr<AuthClient::Nodes> nodes, std::shared_ptr<AuthClient::InFlight> in_flight,
+           AuthClient::Caller caller, std::string path, std::unique_ptr<Message> request,
+           std::unique_ptr<Message> response, AuthClient::AnyDone done)
+      : registration_{std::move(in_flight), this},
         nodes_(std::move(nodes)),
         caller_(std::move(caller)),
         path_(std::move(path)),
@@ -97,14 +102,19 @@ class Attempts : public std::enable_shared_from_this<Attempts> {
     done_(status, std::move(response_));
   }
 
-  // Declared first, so destroyed last: the call leaves Nodes::live only once
-  // done_ (and what it holds) is gone.
+  // Declared first, so destroyed last: the call leaves InFlight::live only once
+  // done_ (and what it holds) is gone, and so are its contexts and nodes_, which
+  // hold the channels. Shutdown waits for that, so the last reference to a
+  // channel goes with the AuthClient, on the bridge's thread. Were it dropped
+  // here, on the gRPC thread that ran the callback, gRPC 1.51 would stop its
+  // callback threads from one of them: that thread cannot join itself, and
+  // stays unjoined (ThreadSanitizer's "thread leak" in CI, 2026-12-07).
   struct Registration {
-    std::shared_ptr<AuthClient::Nodes> nodes;
+    std::shared_ptr<AuthClient::InFlight> in_flight;
     const Attempts* self;
     ~Registration() {
-      absl::MutexLock lock(&nodes->mu);
-      nodes->live.erase(self);
+      absl::MutexLock lock(&in_flight->mu);
+      in_flight->live.erase(self);
     }
   } registration_;
   const std::shared_ptr<AuthClient::Nodes> nodes_;
@@ -121,15 +131,16 @@ class Attempts : public std::enable_shared_from_this<Attempts> {
   bool cancelled_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-void Start(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& caller, std::string path,
-           std::unique_ptr<Message> request, std::unique_ptr<Message> response, AuthClient::AnyDone done) {
-  auto attempts = std::make_shared<Attempts>(nodes, caller, std::move(path), std::move(request),
-                                             std::move(response), std::move(done));
+void Start(std::shared_ptr<AuthClient::Nodes> nodes, std::shared_ptr<AuthClient::InFlight> in_flight,
+           const AuthClient::Caller& caller, std::string path, std::unique_ptr<Message> request,
+           std::unique_ptr<Message> response, AuthClient::AnyDone done) {
+  auto attempts = std::make_shared<Attempts>(std::move(nodes), in_flight, caller, std::move(path),
+                                             std::move(request), std::move(response), std::move(done));
   bool stopping;
   {
-    absl::MutexLock lock(&nodes->mu);
-    stopping = nodes->stopping;
-    if (!stopping) nodes->live.emplace(attempts.get(), attempts);
+    absl::MutexLock lock(&in_flight->mu);
+    stopping = in_flight->stopping;
+    if (!stopping) in_flight->live.emplace(attempts.get(), attempts);
   }
   // After Shutdown a call still answers once, CANCELLED, from gRPC's thread.
   if (stopping) attempts->Cancel();
@@ -138,9 +149,10 @@ void Start(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& c
 
 // A call whose types are known here.
 template <typename Request, typename Response>
-void Run(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& caller, absl::string_view method,
-         Request request, AuthClient::Done<Response> done) {
-  Start(std::move(nodes), caller, MethodPath(method), std::make_unique<Request>(std::move(request)),
+void Run(std::shared_ptr<AuthClient::Nodes> nodes, std::shared_ptr<AuthClient::InFlight> in_flight,
+         const AuthClient::Caller& caller, absl::string_view method, Request request,
+         AuthClient::Done<Response> done) {
+  Start(std::move(nodes), std::move(in_flight), caller, MethodPath(method), std::make_unique<Request>(std::move(request)),
         std::make_unique<Response>(),
         [done = std::move(done)](const grpc::Status& status, std::unique_ptr<Message> response) {
           done(status, static_cast<const Response&>(*response));
@@ -151,7 +163,7 @@ void Run(std::shared_ptr<AuthClient::Nodes> nodes, const AuthClient::Caller& cal
 
 AuthClient::AuthClient(const std::vector<std::shared_ptr<grpc::Channel>>& channels, absl::Duration timeout,
                        std::string gateway_secret)
-    : nodes_(std::make_shared<Nodes>()) {
+    : nodes_(std::make_shared<Nodes>()), in_flight_(std::make_shared<InFlight>()) {
   for (const auto& channel : channels) nodes_->stubs.push_back(std::make_unique<MessageStub>(channel));
   nodes_->timeout = timeout;
   nodes_->secret = std::move(gateway_secret);
@@ -159,51 +171,51 @@ AuthClient::AuthClient(const std::vector<std::shared_ptr<grpc::Channel>>& channe
 
 void AuthClient::Register(const Caller& caller, chat::v1::RegisterRequest request,
                           Done<chat::v1::RegisterResponse> done) {
-  Run(nodes_, caller, "Register", std::move(request), std::move(done));
+  Run(nodes_, in_flight_, caller, "Register", std::move(request), std::move(done));
 }
 
 void AuthClient::Login(const Caller& caller, chat::v1::LoginRequest request, Done<chat::v1::LoginResponse> done) {
-  Run(nodes_, caller, "Login", std::move(request), std::move(done));
+  Run(nodes_, in_flight_, caller, "Login", std::move(request), std::move(done));
 }
 
 void AuthClient::Logout(const Caller& caller, Done<chat::v1::LogoutResponse> done) {
-  Run(nodes_, caller, "Logout", chat::v1::LogoutRequest(), std::move(done));
+  Run(nodes_, in_flight_, caller, "Logout", chat::v1::LogoutRequest(), std::move(done));
 }
 
 void AuthClient::WhoAmI(const Caller& caller, Done<chat::v1::WhoAmIResponse> done) {
-  Run(nodes_, caller, "WhoAmI", chat::v1::WhoAmIRequest(), std::move(done));
+  Run(nodes_, in_flight_, caller, "WhoAmI", chat::v1::WhoAmIRequest(), std::move(done));
 }
 
 void AuthClient::ServerInfo(const Caller& caller, Done<chat::v1::ServerInfoResponse> done) {
-  Run(nodes_, caller, "ServerInfo", chat::v1::ServerInfoRequest(), std::move(done));
+  Run(nodes_, in_flight_, caller, "ServerInfo", chat::v1::ServerInfoRequest(), std::move(done));
 }
 
 void AuthClient::PostWebhook(const Caller& caller, chat::v1::PostWebhookRequest request,
                              Done<chat::v1::PostWebhookResponse> done) {
-  Run(nodes_, caller, "PostWebhook", std::move(request), std::move(done));
+  Run(nodes_, in_flight_, caller, "PostWebhook", std::move(request), std::move(done));
 }
 
 void AuthClient::Shutdown(absl::Duration wait) {
   std::vector<std::shared_ptr<Attempts>> calls;
   {
-    absl::MutexLock lock(&nodes_->mu);
-    nodes_->stopping = true;
-    for (auto& [key, weak] : nodes_->live) {
+    absl::MutexLock lock(&in_flight_->mu);
+    in_flight_->stopping = true;
+    for (auto& [key, weak] : in_flight_->live) {
       if (auto call = weak.lock()) calls.push_back(std::move(call));
     }
   }
   for (auto& call : calls) call->Cancel();
   calls.clear();  // our references must not keep them alive
-  absl::MutexLock lock(&nodes_->mu);
-  auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(nodes_->mu) { return nodes_->live.empty(); };
-  nodes_->mu.AwaitWithTimeout(absl::Condition(&none), wait);
+  absl::MutexLock lock(&in_flight_->mu);
+  auto none = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(in_flight_->mu) { return in_flight_->live.empty(); };
+  in_flight_->mu.AwaitWithTimeout(absl::Condition(&none), wait);
 }
 
 void AuthClient::Call(const Caller& caller, const google::protobuf::MethodDescriptor* method,
                       std::unique_ptr<Message> request, AnyDone done) {
   std::unique_ptr<Message> response(
       google::protobuf::MessageFactory::generated_factory()->GetPrototype(method->output_type())->New());
-  Start(nodes_, caller, MethodPath(method->name()), std::move(request), std::move(response), std::move(done));
+  Start(nodes_, in_flight_, caller, MethodPath(method->name()), std::move(request), std::move(response), std::move(done));
 }
 
 }  // namespace chat::bridge

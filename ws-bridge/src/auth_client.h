@@ -8,7 +8,9 @@
 //
 // Threading: thread-safe; `done` runs on a gRPC thread and must not block.
 // Lifetime: owned by the Bridge; a call in flight holds the stubs it needs, so
-// it may finish after the AuthClient is gone.
+// it may finish after the AuthClient is gone. Shutdown waits until each call
+// has let go of them, so that the channels go with the AuthClient, on the
+// thread that destroys it, never on a gRPC thread (auth_client.cc says why).
 #ifndef CHAT_WS_BRIDGE_SRC_AUTH_CLIENT_H_
 #define CHAT_WS_BRIDGE_SRC_AUTH_CLIENT_H_
 
@@ -65,9 +67,11 @@ class AuthClient {
   void Shutdown(absl::Duration wait = absl::Seconds(5));
 
   struct Nodes;
+  struct InFlight;
 
  private:
   std::shared_ptr<Nodes> nodes_;
+  std::shared_ptr<InFlight> in_flight_;
 };
 
 }  // namespace chat::bridge
