@@ -39,6 +39,7 @@ void Gateway::Connect() {
   const size_t node = rotation_.node();
   GatewayStream* stream = new GatewayStream(this, stubs_[node].get(), options_.gateway_secret, options_.core[node]);
   stream_ = stream;
+  ++stream_number_;
   ++streams_alive_;
   // A node that takes the connection but never accepts the stream (hung, or
   // a black hole in the network) counts as failed after call_timeout.
@@ -91,9 +92,11 @@ GatewayStats Gateway::stats() const {
 
 void Gateway::OnStreamUp(GatewayStream* stream) {
   std::vector<std::shared_ptr<GatewaySessionSink>> waiting;
+  uint64_t number;
   {
     absl::MutexLock lock(&mu_);
     if (stream != stream_) return;
+    number = stream_number_;
     connected_ = true;
     rotation_.Succeeded();
     start_timer_.cancel();
@@ -103,7 +106,7 @@ void Gateway::OnStreamUp(GatewayStream* stream) {
     waiting.reserve(sessions_.size());
     for (const auto& [id, session] : sessions_) waiting.push_back(session.sink);
   }
-  for (const auto& sink : waiting) sink->OnGatewayUp();
+  for (const auto& sink : waiting) sink->OnGatewayUp(number);
 }
 
 void Gateway::OnStreamItem(GatewayStream* stream, const GatewayDown& down) {
@@ -304,9 +307,11 @@ void Gateway::NoteFanoutLocked(absl::Time start) {
 
 void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
   std::vector<std::shared_ptr<GatewaySessionSink>> lost;
+  uint64_t number;
   {
     absl::MutexLock lock(&mu_);
     if (stream != stream_) return;
+    number = stream_number_;
     stream_ = nullptr;
     stats_.last_end = absl::StrCat(StatusCodeName(static_cast<absl::StatusCode>(status.error_code())), ": ",
                                    status.error_message());
@@ -345,7 +350,7 @@ void Gateway::OnStreamDone(GatewayStream* stream, const grpc::Status& status) {
       ScheduleConnectLocked(delay);
     }
   }
-  for (const auto& sink : lost) sink->OnGatewayLost();
+  for (const auto& sink : lost) sink->OnGatewayLost(number);
 }
 
 void Gateway::OnStreamGone() {

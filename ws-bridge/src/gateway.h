@@ -91,12 +91,20 @@ class GatewaySessionSink {
   virtual void OnRoomFrame(const std::string& room, int64_t seq,
                            const std::shared_ptr<const std::string>& json, bool can_wait, bool direct,
                            SendBatch* batch) = 0;
-  // The gateway stream broke (its node is down or restarting). The session
-  // is still registered: its id stays, but it is open on no stream until it
-  // calls Open again after OnGatewayUp.
-  virtual void OnGatewayLost() = 0;
+  // The gateway stream broke (its node is down or restarting), or a new one
+  // could not be had. The session is still registered: its id stays, but it
+  // is open on no stream until it calls Open again after OnGatewayUp.
+  virtual void OnGatewayLost(uint64_t stream) = 0;
   // A stream (to the same or another node) is up after OnGatewayLost.
-  virtual void OnGatewayUp() = 0;
+  virtual void OnGatewayUp(uint64_t stream) = 0;
+  // `stream` numbers the gateway's streams in the order they were made. Each
+  // call is made on the thread that saw its stream's news, after the gateway
+  // let go of its lock, so news of two streams may reach a session in either
+  // order: a stream that failed at once and the next one, up a millisecond
+  // later, is a usual pair. The session heeds news no older than the newest it
+  // has heard (a BridgeFailoverTest under TSan, 2026-12-07: a late "lost"
+  // undid the "up" of the stream that followed, and the session never came
+  // back).
 };
 
 // A snapshot of the gateway's counters (Gateway::stats()).
@@ -223,6 +231,8 @@ class Gateway : private GatewayStream::Listener {
   boost::asio::steady_timer start_timer_ ABSL_GUARDED_BY(mu_);
   NodeRotation rotation_ ABSL_GUARDED_BY(mu_);
   GatewayStream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // stream_'s number (GatewaySessionSink::OnGatewayLost): one more per stream.
+  uint64_t stream_number_ ABSL_GUARDED_BY(mu_) = 0;
   // Streams made and not yet destroyed (OnStreamGone): Stop waits for 0.
   int streams_alive_ ABSL_GUARDED_BY(mu_) = 0;
   bool connected_ ABSL_GUARDED_BY(mu_) = false;

@@ -110,8 +110,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   void OnRoomFrame(const std::string& room, int64_t seq,
                    const std::shared_ptr<const std::string>& json, bool can_wait, bool direct,
                    SendBatch* batch) override;
-  void OnGatewayLost() override;
-  void OnGatewayUp() override;
+  void OnGatewayLost(uint64_t stream) override;
+  void OnGatewayUp(uint64_t stream) override;
 
   // DeferredFlush's timer (any thread): write what waits in the queue.
   void FlushDeferred();
@@ -215,6 +215,8 @@ class WsSession : public std::enable_shared_from_this<WsSession>, public Gateway
   Link link_ = Link::kLive;
   // Tells the failover timer (timer_, while kOpen) apart from an older one.
   uint32_t failover_wait_ = 0;
+  // The newest gateway stream this session has heard of (OnGatewayLost).
+  uint64_t gateway_stream_ = 0;
   // The signed-in user, once chat-core opened the session (--history_per_user).
   std::string user_;
   uint64_t id_ = 0;

@@ -23,8 +23,12 @@ chat::v1::ServerEvent Refusal(absl::StatusCode code, const std::string& message,
 
 }  // namespace
 
-void WsSession::OnGatewayLost() {
-  net::post(ws_.get_executor(), [self = shared_from_this()] {
+// News of a stream older than the newest heard of is stale: that stream's end
+// came after the next one was up, and must not take the session off it.
+void WsSession::OnGatewayLost(uint64_t stream) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), stream] {
+    if (stream < self->gateway_stream_) return;
+    self->gateway_stream_ = stream;
     if (self->state_ == State::kOpening) {
       return self->Refuse(http::status::service_unavailable, "UNAVAILABLE",
                           "the chat backend is unavailable; retry shortly");
@@ -54,8 +58,10 @@ void WsSession::OnGatewayLost() {
   });
 }
 
-void WsSession::OnGatewayUp() {
-  net::post(ws_.get_executor(), [self = shared_from_this()] {
+void WsSession::OnGatewayUp(uint64_t stream) {
+  net::post(ws_.get_executor(), [self = shared_from_this(), stream] {
+    if (stream < self->gateway_stream_) return;
+    self->gateway_stream_ = stream;
     if (self->state_ != State::kOpen || self->link_ != Link::kWaiting) return;
     const Credentials& c = self->credentials_;
     if (self->ctx_->gateway->Open(self->id_, c.token, c.peer, c.guest_name)) self->link_ = Link::kReopening;
