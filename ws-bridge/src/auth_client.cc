@@ -152,8 +152,8 @@ template <typename Request, typename Response>
 void Run(std::shared_ptr<AuthClient::Nodes> nodes, std::shared_ptr<AuthClient::InFlight> in_flight,
          const AuthClient::Caller& caller, absl::string_view method, Request request,
          AuthClient::Done<Response> done) {
-  Start(std::move(nodes), std::move(in_flight), caller, MethodPath(method), std::make_unique<Request>(std::move(request)),
-        std::make_unique<Response>(),
+  Start(std::move(nodes), std::move(in_flight), caller, MethodPath(method),
+        std::make_unique<Request>(std::move(request)), std::make_unique<Response>(),
         [done = std::move(done)](const grpc::Status& status, std::unique_ptr<Message> response) {
           done(status, static_cast<const Response&>(*response));
         });
@@ -215,7 +215,8 @@ void AuthClient::Call(const Caller& caller, const google::protobuf::MethodDescri
                       std::unique_ptr<Message> request, AnyDone done) {
   std::unique_ptr<Message> response(
       google::protobuf::MessageFactory::generated_factory()->GetPrototype(method->output_type())->New());
-  Start(nodes_, in_flight_, caller, MethodPath(method->name()), std::move(request), std::move(response), std::move(done));
+  Start(nodes_, in_flight_, caller, MethodPath(method->name()), std::move(request), std::move(response),
+        std::move(done));
 }
 
 }  // namespace chat::bridge
