@@ -47,14 +47,21 @@ class Reply {
     };
   }
 
-  // The first reply, or DEADLINE_EXCEEDED if none came in time.
+  // The first reply, or DEADLINE_EXCEEDED if none came in time. An error is
+  // a new Status with the reply's code and message (no payloads), sharing
+  // nothing with the state: a copy would share the message through
+  // libabsl_status's uninstrumented reference count, and the store's thread,
+  // freeing the state's copy after the test had read its own, would look like
+  // a race to ThreadSanitizer (a conformance test, 2026-12-07).
   absl::StatusOr<T> Wait() const {
     absl::MutexLock lock(&state_->mu);
     if (!state_->mu.AwaitWithTimeout(absl::Condition(state_.get(), &State::HasReply),
                                      kReplyDeadline)) {
       return absl::DeadlineExceededError("the store did not answer");
     }
-    return *state_->result;
+    const absl::StatusOr<T>& r = *state_->result;
+    if (r.ok()) return *r;
+    return absl::Status(r.status().code(), std::string(r.status().message()));
   }
 
   // Whether a reply has come (never blocks).
